@@ -1,0 +1,81 @@
+namespace Fovea.Kernels;
+
+/// <summary>
+/// The one parallel-for helper of Fovea. Splits <c>[0, count)</c> into at most
+/// <see cref="Threading.MaxDegreeOfParallelism"/> contiguous chunks of at least <c>minGrain</c> items.
+/// It runs on the calling thread when the work is small, when one thread is allowed, or when it is
+/// already inside a parallel region (no nesting: an inner kernel called from a worker runs serially).
+/// Chunk boundaries depend only on <c>count</c>, <c>minGrain</c> and the thread setting, never on
+/// timing, so a caller that reduces per-chunk partials in chunk order gets the same bits every run.
+/// </summary>
+public static class ParallelFor
+{
+    [ThreadStatic] private static bool _insideRegion;
+
+    /// <summary>True while the current thread executes the body of a parallel region.</summary>
+    public static bool InsideRegion => _insideRegion;
+
+    /// <summary>Number of chunks <see cref="For(int,int,Action{int,int})"/> would use for this work.</summary>
+    public static int ChunkCount(long count, long minGrain)
+    {
+        if (count <= 0) return 0;
+        if (_insideRegion) return 1;
+        long grain = Math.Max(1, minGrain);
+        long byWork = Math.Max(1, count / grain);
+        return (int)Math.Min(byWork, Threading.MaxDegreeOfParallelism);
+    }
+
+    /// <summary>Start of chunk <paramref name="chunk"/> of <paramref name="chunks"/> over <paramref name="count"/> items.</summary>
+    public static int ChunkStart(int count, int chunks, int chunk) => (int)((long)count * chunk / chunks);
+
+    /// <summary>Runs <paramref name="body"/>(start, end) over contiguous chunks of <c>[0, count)</c>.</summary>
+    public static void For(int count, int minGrain, Action<int, int> body)
+    {
+        int chunks = ChunkCount(count, minGrain);
+        if (chunks == 0) return;
+        if (chunks == 1)
+        {
+            body(0, count);
+            return;
+        }
+        ForChunks(chunks, c => body(ChunkStart(count, chunks, c), ChunkStart(count, chunks, c + 1)));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(chunk) for each chunk index in <c>[0, chunks)</c>, in parallel.
+    /// Use with <see cref="ChunkCount"/> when each chunk writes its own partial result.
+    /// </summary>
+    public static void ForChunks(int chunks, Action<int> body)
+    {
+        if (chunks <= 0) return;
+        if (chunks == 1 || _insideRegion)
+        {
+            for (int c = 0; c < chunks; c++) body(c);
+            return;
+        }
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Threading.MaxDegreeOfParallelism };
+        System.Threading.Tasks.Parallel.For(0, chunks, options, c =>
+        {
+            bool outer = _insideRegion;
+            _insideRegion = true;
+            try { body(c); }
+            finally { _insideRegion = outer; }
+        });
+    }
+
+    /// <summary>
+    /// Deterministic parallel reduction: each chunk computes a partial with <paramref name="partial"/>(start, end),
+    /// then the partials are combined in chunk order with <paramref name="combine"/>.
+    /// </summary>
+    public static T Reduce<T>(int count, int minGrain, T identity, Func<int, int, T> partial, Func<T, T, T> combine)
+    {
+        int chunks = ChunkCount(count, minGrain);
+        if (chunks == 0) return identity;
+        if (chunks == 1) return combine(identity, partial(0, count));
+        var parts = new T[chunks];
+        ForChunks(chunks, c => parts[c] = partial(ChunkStart(count, chunks, c), ChunkStart(count, chunks, c + 1)));
+        T acc = identity;
+        for (int c = 0; c < chunks; c++) acc = combine(acc, parts[c]);
+        return acc;
+    }
+}
