@@ -1,1 +1,3 @@
-Console.WriteLine("fovea");
+using Fovea.Cli;
+
+return CommandLine.Run(args, Console.Out, Console.Error);

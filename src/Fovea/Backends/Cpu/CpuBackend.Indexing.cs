@@ -1,0 +1,100 @@
+namespace Fovea.Backends.Cpu;
+
+internal sealed partial class CpuBackend
+{
+    public Tensor IndexSelect(Tensor x, int dim, Tensor index)
+    {
+        var idx = index.Contiguous().AsSpan<int>().ToArray();
+        var shape = x.Shape;
+        shape[dim] = idx.Length;
+        var y = Tensor.Allocate(x.DType, shape, clear: false);
+        for (int i = 0; i < idx.Length; i++)
+        {
+            ShapeChecks.IndexInRange("index_select", idx[i], x._shape[dim], dim);
+            Assign(y.Narrow(dim, i, 1), x.Narrow(dim, idx[i], 1));
+        }
+        return y;
+    }
+
+    public Tensor Gather(Tensor x, int dim, Tensor index)
+    {
+        var y = Tensor.Allocate(x.DType, index.Shape, clear: false);
+        var ic = index.Contiguous();
+        var idx = ic.Storage.As<int>();
+        int io = ic.Offset;
+        int rank = x.Rank;
+        var pos = new int[rank];
+        for (int flat = 0; flat < y.Numel; flat++)
+        {
+            int k = idx[io + flat];
+            ShapeChecks.IndexInRange("gather", k, x._shape[dim], dim);
+            int src = x.Offset;
+            for (int d = 0; d < rank; d++) src += (d == dim ? k : pos[d]) * x._strides[d];
+            CopyElement(x, src, y, flat);
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                if (++pos[d] < y._shape[d]) break;
+                pos[d] = 0;
+            }
+        }
+        return y;
+    }
+
+    public Tensor ScatterAdd(Tensor x, int dim, Tensor index, Tensor src)
+    {
+        var y = x.Contiguous().Clone();
+        var ic = index.Contiguous();
+        var idx = ic.Storage.As<int>();
+        int io = ic.Offset;
+        int rank = x.Rank;
+        var pos = new int[rank];
+        for (int flat = 0; flat < index.Numel; flat++)
+        {
+            int k = idx[io + flat];
+            ShapeChecks.IndexInRange("scatter_add", k, x._shape[dim], dim);
+            int dst = 0, from = src.Offset;
+            for (int d = 0; d < rank; d++)
+            {
+                dst += (d == dim ? k : pos[d]) * y._strides[d];
+                from += pos[d] * src._strides[d];
+            }
+            switch (y.DType)
+            {
+                case DType.Float32: y.Storage.As<float>()[dst] += src.Storage.As<float>()[from]; break;
+                case DType.Float64: y.Storage.As<double>()[dst] += src.Storage.As<double>()[from]; break;
+                case DType.Int32: y.Storage.As<int>()[dst] += src.Storage.As<int>()[from]; break;
+                default: throw new DTypeException("scatter_add", "not defined for bool tensors");
+            }
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                if (++pos[d] < index._shape[d]) break;
+                pos[d] = 0;
+            }
+        }
+        return y;
+    }
+
+    private static void CopyElement(Tensor from, int fromIndex, Tensor to, int toIndex)
+    {
+        switch (from.DType)
+        {
+            case DType.Float32: to.Storage.As<float>()[toIndex] = from.Storage.As<float>()[fromIndex]; break;
+            case DType.Float64: to.Storage.As<double>()[toIndex] = from.Storage.As<double>()[fromIndex]; break;
+            case DType.Int32: to.Storage.As<int>()[toIndex] = from.Storage.As<int>()[fromIndex]; break;
+            case DType.Bool: to.Storage.As<bool>()[toIndex] = from.Storage.As<bool>()[fromIndex]; break;
+        }
+    }
+
+    public Tensor Cat(IReadOnlyList<Tensor> tensors, int dim, int[] shape)
+    {
+        var y = Tensor.Allocate(tensors[0].DType, shape, clear: false);
+        int at = 0;
+        foreach (var t in tensors)
+        {
+            int len = t._shape[dim];
+            if (len > 0) Assign(y.Narrow(dim, at, len), t);
+            at += len;
+        }
+        return y;
+    }
+}

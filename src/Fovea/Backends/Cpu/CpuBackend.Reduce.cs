@@ -1,0 +1,226 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Fovea.Kernels;
+
+namespace Fovea.Backends.Cpu;
+
+internal sealed partial class CpuBackend
+{
+    /// <summary>Float32 sums are accumulated in blocks of this many elements, block sums in float64.</summary>
+    private const int SumBlock = 1024;
+
+    public Tensor Reduce(ReduceOp op, Tensor x, int[] dims, bool keepDim)
+    {
+        int rank = x.Rank;
+        var reduced = new bool[rank];
+        foreach (int d in dims) reduced[d] = true;
+        var outShape = new List<int>();
+        var keptShape = new List<int>();
+        var perm = new List<int>();
+        for (int d = 0; d < rank; d++)
+        {
+            if (!reduced[d]) { outShape.Add(x._shape[d]); keptShape.Add(x._shape[d]); perm.Add(d); }
+            else if (keepDim) outShape.Add(1);
+        }
+        int outer = 1;
+        foreach (int s in keptShape) outer *= s;
+        int r = 1;
+        for (int d = 0; d < rank; d++) if (reduced[d]) { perm.Add(d); r *= x._shape[d]; }
+
+        var y = Tensor.Allocate(x.DType, outShape.ToArray(), clear: false);
+        if (y.Numel == 0) return y;
+        switch (x.DType)
+        {
+            case DType.Float32: ReduceTyped<float>(op, x, reduced, perm.ToArray(), outer, r, y.Storage.As<float>()); break;
+            case DType.Float64: ReduceTyped<double>(op, x, reduced, perm.ToArray(), outer, r, y.Storage.As<double>()); break;
+            case DType.Int32: ReduceTyped<int>(op, x, reduced, perm.ToArray(), outer, r, y.Storage.As<int>()); break;
+            default: throw new DTypeException(op.ToString().ToLowerInvariant(), $"not defined for {x.DType.Name()} tensors");
+        }
+        return y;
+    }
+
+    private static void ReduceTyped<T>(ReduceOp op, Tensor x, bool[] reduced, int[] perm, int outer, int r, T[] y)
+        where T : unmanaged, INumber<T>, IMinMaxValue<T>
+    {
+        if (r == 0)
+        {
+            Array.Fill(y, op == ReduceOp.Prod ? T.One : T.Zero);
+            return;
+        }
+        var data = x.Storage.As<T>();
+        // Path B: contiguous input whose reduced dims are one consecutive block with something after it:
+        // view as [outer, r, inner] and accumulate whole rows of length inner with SIMD.
+        if (x.IsContiguous && TryConsecutive(reduced, out int first, out int last) && last < x.Rank - 1)
+        {
+            int inner = 1;
+            for (int d = last + 1; d < x.Rank; d++) inner *= x._shape[d];
+            int before = 1;
+            for (int d = 0; d < first; d++) before *= x._shape[d];
+            ReduceMiddle(op, data, x.Offset, before, r, inner, y);
+            return;
+        }
+        // Path A: make the reduced elements of each output contiguous (a copy only when they are not).
+        var p = x.Permute(perm);
+        if (!TrailingContiguous(p, x.Rank - CountTrue(reduced)))
+            p = p.Contiguous();
+        var keptShape = p._shape[..(p.Rank - CountTrue(reduced))];
+        var keptStrides = p._strides[..keptShape.Length];
+        var pdata = p.Storage.As<T>();
+        int pOffset = p.Offset;
+        ParallelFor.For(outer, Math.Max(1, StridedLoop.MinParallelElements / r), (start, end) =>
+        {
+            for (int o = start; o < end; o++)
+            {
+                int at = pOffset;
+                int rem = o;
+                for (int d = keptShape.Length - 1; d >= 0; d--)
+                {
+                    at += rem % keptShape[d] * keptStrides[d];
+                    rem /= keptShape[d];
+                }
+                y[o] = ReduceSpan(op, new ReadOnlySpan<T>(pdata, at, r));
+            }
+        });
+    }
+
+    private static int CountTrue(bool[] flags)
+    {
+        int n = 0;
+        foreach (bool f in flags) if (f) n++;
+        return n;
+    }
+
+    private static bool TryConsecutive(bool[] reduced, out int first, out int last)
+    {
+        first = Array.IndexOf(reduced, true);
+        last = Array.LastIndexOf(reduced, true);
+        for (int d = first; d <= last; d++) if (!reduced[d]) return false;
+        return first >= 0;
+    }
+
+    /// <summary>True when the last <c>rank - kept</c> dims of <paramref name="p"/> are row-major with unit inner stride.</summary>
+    private static bool TrailingContiguous(Tensor p, int kept)
+    {
+        int expected = 1;
+        for (int d = p.Rank - 1; d >= kept; d--)
+        {
+            if (p._shape[d] == 1) continue;
+            if (p._strides[d] != expected) return false;
+            expected *= p._shape[d];
+        }
+        return true;
+    }
+
+    /// <summary>Reduces one contiguous span. Float32 sums are blocked with float64 block accumulation.</summary>
+    internal static T ReduceSpan<T>(ReduceOp op, ReadOnlySpan<T> span) where T : unmanaged, INumber<T>, IMinMaxValue<T>
+    {
+        switch (op)
+        {
+            case ReduceOp.Sum:
+                if (typeof(T) == typeof(float) && span.Length > SumBlock)
+                {
+                    double acc = 0;
+                    for (int i = 0; i < span.Length; i += SumBlock)
+                        acc += double.CreateTruncating(TensorPrimitives.Sum(span.Slice(i, Math.Min(SumBlock, span.Length - i))));
+                    return T.CreateTruncating(acc);
+                }
+                return TensorPrimitives.Sum(span);
+            case ReduceOp.Prod: return TensorPrimitives.Product(span);
+            case ReduceOp.Max: return TensorPrimitives.Max(span);
+            case ReduceOp.Min: return TensorPrimitives.Min(span);
+            default: throw new ArgumentOutOfRangeException(nameof(op));
+        }
+    }
+
+    /// <summary>y[b, i] = reduce over k of x[b, k, i], for x viewed as [before, r, inner].</summary>
+    private static void ReduceMiddle<T>(ReduceOp op, T[] x, int offset, int before, int r, int inner, T[] y)
+        where T : unmanaged, INumber<T>, IMinMaxValue<T>
+    {
+        // Split columns into chunks so that a single batch (before == 1) still uses every thread.
+        const int ColumnChunk = 512;
+        int chunksPerRow = (inner + ColumnChunk - 1) / ColumnChunk;
+        int tasks = before * chunksPerRow;
+        long work = (long)r * Math.Min(inner, ColumnChunk);
+        ParallelFor.For(tasks, (int)Math.Max(1, StridedLoop.MinParallelElements / Math.Max(work, 1)), (start, end) =>
+        {
+            // Float32 sums accumulate blocks of rows in a scratch row, then add the block into y,
+            // so rounding error grows with r / block + block rather than with r.
+            T[]? scratch = op == ReduceOp.Sum && typeof(T) == typeof(float) && r > 64 ? new T[ColumnChunk] : null;
+            for (int t = start; t < end; t++)
+            {
+                int b = t / chunksPerRow;
+                int c0 = t % chunksPerRow * ColumnChunk;
+                int len = Math.Min(ColumnChunk, inner - c0);
+                var acc = y.AsSpan(b * inner + c0, len);
+                int baseAt = offset + b * r * inner + c0;
+                if (scratch is null)
+                {
+                    x.AsSpan(baseAt, len).CopyTo(acc);
+                    for (int k = 1; k < r; k++) Combine(op, acc, x.AsSpan(baseAt + k * inner, len));
+                }
+                else
+                {
+                    acc.Clear();
+                    var block = scratch.AsSpan(0, len);
+                    for (int k0 = 0; k0 < r; k0 += 64)
+                    {
+                        x.AsSpan(baseAt + k0 * inner, len).CopyTo(block);
+                        int k1 = Math.Min(r, k0 + 64);
+                        for (int k = k0 + 1; k < k1; k++) TensorPrimitives.Add(block, x.AsSpan(baseAt + k * inner, len), block);
+                        TensorPrimitives.Add(acc, block, acc);
+                    }
+                }
+            }
+        });
+    }
+
+    private static void Combine<T>(ReduceOp op, Span<T> acc, ReadOnlySpan<T> row) where T : unmanaged, INumber<T>
+    {
+        switch (op)
+        {
+            case ReduceOp.Sum: TensorPrimitives.Add(acc, row, acc); break;
+            case ReduceOp.Prod: TensorPrimitives.Multiply(acc, row, acc); break;
+            case ReduceOp.Max: TensorPrimitives.Max(acc, row, acc); break;
+            case ReduceOp.Min: TensorPrimitives.Min(acc, row, acc); break;
+        }
+    }
+
+    public (Tensor Values, Tensor Indices) ArgReduce(bool max, Tensor x, int dim, bool keepDim)
+    {
+        var perm = new int[x.Rank];
+        int j = 0;
+        for (int d = 0; d < x.Rank; d++) if (d != dim) perm[j++] = d;
+        perm[^1] = dim;
+        var p = x.Permute(perm).Contiguous();
+        int n = x._shape[dim];
+        int outer = n == 0 ? 0 : p.Numel / n;
+        var outShape = new List<int>(x._shape);
+        if (keepDim) outShape[dim] = 1; else outShape.RemoveAt(dim);
+        var values = Tensor.Allocate(x.DType, outShape.ToArray(), clear: false);
+        var indices = Tensor.Allocate(DType.Int32, outShape.ToArray(), clear: false);
+        var idx = indices.Storage.As<int>();
+        switch (x.DType)
+        {
+            case DType.Float32: ArgRows(max, p.Storage.As<float>(), p.Offset, outer, n, values.Storage.As<float>(), idx); break;
+            case DType.Float64: ArgRows(max, p.Storage.As<double>(), p.Offset, outer, n, values.Storage.As<double>(), idx); break;
+            case DType.Int32: ArgRows(max, p.Storage.As<int>(), p.Offset, outer, n, values.Storage.As<int>(), idx); break;
+            default: throw new DTypeException(max ? "max" : "min", $"not defined for {x.DType.Name()} tensors");
+        }
+        return (values, indices);
+    }
+
+    private static void ArgRows<T>(bool max, T[] x, int offset, int outer, int n, T[] values, int[] indices)
+        where T : unmanaged, INumber<T>
+    {
+        ParallelFor.For(outer, Math.Max(1, StridedLoop.MinParallelElements / Math.Max(n, 1)), (start, end) =>
+        {
+            for (int o = start; o < end; o++)
+            {
+                var row = new ReadOnlySpan<T>(x, offset + o * n, n);
+                int i = max ? TensorPrimitives.IndexOfMax(row) : TensorPrimitives.IndexOfMin(row);
+                indices[o] = i;
+                values[o] = row[i];
+            }
+        });
+    }
+}

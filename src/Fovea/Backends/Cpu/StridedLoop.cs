@@ -1,0 +1,135 @@
+using Fovea.Kernels;
+
+namespace Fovea.Backends.Cpu;
+
+/// <summary>
+/// A row kernel: processes <c>len</c> elements of the innermost dimension for every operand, given each
+/// operand's storage offset and element stride along that dimension (operand 0 is the output).
+/// </summary>
+internal interface IRowKernel
+{
+    void Row(ReadOnlySpan<int> offsets, ReadOnlySpan<int> strides, int len);
+}
+
+/// <summary>
+/// The strided iteration engine behind every elementwise primitive. It coalesces dimensions that are
+/// contiguous for all operands (so contiguous tensors become one long row that the SIMD span
+/// kernels see whole), then walks the outer dimensions with an odometer and hands each innermost
+/// row to the kernel. Rows are split over threads by <see cref="ParallelFor"/> when there is enough work.
+/// </summary>
+internal static class StridedLoop
+{
+    /// <summary>Elements per thread below which a loop stays on the calling thread.</summary>
+    internal const int MinParallelElements = 1 << 15;
+
+    /// <summary>
+    /// Runs <paramref name="kernel"/> over <paramref name="shape"/> for operands with the given strides
+    /// (one array per operand, each the length of the shape; 0 for broadcast dims) and base offsets.
+    /// </summary>
+    public static void Run<TKernel>(int[] shape, int[][] strides, int[] offsets, TKernel kernel)
+        where TKernel : struct, IRowKernel
+    {
+        int operands = strides.Length;
+        long numel = 1;
+        foreach (int d in shape) numel *= d;
+        if (numel == 0) return;
+
+        Coalesce(shape, strides, out int[] cShape, out int[][] cStrides);
+        int rank = cShape.Length;
+        int rowLen = rank == 0 ? 1 : cShape[rank - 1];
+        var innerStrides = new int[operands];
+        for (int k = 0; k < operands; k++) innerStrides[k] = rank == 0 ? 1 : cStrides[k][rank - 1];
+        int rows = (int)(numel / rowLen);
+
+        if (rows == 1)
+        {
+            kernel.Row(offsets, innerStrides, rowLen);
+            return;
+        }
+
+        int minRows = Math.Max(1, MinParallelElements / Math.Max(rowLen, 1));
+        ParallelFor.For(rows, minRows, (start, end) =>
+        {
+            var k = kernel;
+            Span<int> idx = stackalloc int[Math.Max(rank - 1, 1)];
+            Span<int> off = stackalloc int[operands];
+            // Decompose the first row index into the outer odometer.
+            int r = start;
+            for (int d = rank - 2; d >= 0; d--)
+            {
+                idx[d] = r % cShape[d];
+                r /= cShape[d];
+            }
+            for (int op = 0; op < operands; op++)
+            {
+                int o = offsets[op];
+                for (int d = 0; d < rank - 1; d++) o += idx[d] * cStrides[op][d];
+                off[op] = o;
+            }
+            for (int row = start; row < end; row++)
+            {
+                k.Row(off, innerStrides, rowLen);
+                // Advance the odometer by one row.
+                for (int d = rank - 2; d >= 0; d--)
+                {
+                    if (++idx[d] < cShape[d])
+                    {
+                        for (int op = 0; op < operands; op++) off[op] += cStrides[op][d];
+                        break;
+                    }
+                    idx[d] = 0;
+                    for (int op = 0; op < operands; op++) off[op] -= cStrides[op][d] * (cShape[d] - 1);
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// Drops size-1 dims and merges dim i into i+1 wherever, for every operand,
+    /// stride[i] == stride[i+1] * shape[i+1].
+    /// </summary>
+    internal static void Coalesce(int[] shape, int[][] strides, out int[] outShape, out int[][] outStrides)
+    {
+        int operands = strides.Length;
+        var s = new List<int>(shape.Length);
+        var st = new List<int>[operands];
+        for (int k = 0; k < operands; k++) st[k] = new List<int>(shape.Length);
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1) continue;
+            if (s.Count > 0)
+            {
+                int last = s.Count - 1;
+                bool merge = true;
+                for (int k = 0; k < operands && merge; k++)
+                    merge = st[k][last] == strides[k][d] * shape[d];
+                if (merge)
+                {
+                    s[last] *= shape[d];
+                    for (int k = 0; k < operands; k++) st[k][last] = strides[k][d];
+                    continue;
+                }
+            }
+            s.Add(shape[d]);
+            for (int k = 0; k < operands; k++) st[k].Add(strides[k][d]);
+        }
+        if (s.Count == 0)
+        {
+            s.Add(1);
+            for (int k = 0; k < operands; k++) st[k].Add(1);
+        }
+        outShape = s.ToArray();
+        outStrides = new int[operands][];
+        for (int k = 0; k < operands; k++) outStrides[k] = st[k].ToArray();
+    }
+
+    /// <summary>Strides of <paramref name="t"/> seen as broadcast to <paramref name="shape"/> (0 on broadcast dims).</summary>
+    public static int[] BroadcastStrides(Tensor t, int[] shape)
+    {
+        var result = new int[shape.Length];
+        int lead = shape.Length - t._shape.Length;
+        for (int i = 0; i < t._shape.Length; i++)
+            result[lead + i] = t._shape[i] == 1 && shape[lead + i] != 1 ? 0 : t._strides[i];
+        return result;
+    }
+}

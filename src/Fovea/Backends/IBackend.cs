@@ -1,0 +1,64 @@
+namespace Fovea.Backends;
+
+/// <summary>Elementwise unary primitives.</summary>
+public enum UnaryOp { Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu }
+
+/// <summary>Elementwise binary primitives (with broadcasting).</summary>
+public enum BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum }
+
+/// <summary>Elementwise comparisons and logical ops producing Bool.</summary>
+public enum CompareOp { Eq, Ne, Lt, Le, Gt, Ge, And, Or, Xor }
+
+/// <summary>Reductions over a set of dims.</summary>
+public enum ReduceOp { Sum, Prod, Max, Min }
+
+/// <summary>
+/// The primitive contract. Autograd and NN see only this, so a GPU backend later implements the same
+/// contract and runs the same conformance tests. Every method returns a new contiguous tensor (or
+/// writes into the destination it is given); inputs may be arbitrary strided views.
+/// Shape and dtype rules are checked by the caller (the public Tensor methods, via <see cref="ShapeChecks"/>).
+/// </summary>
+public interface IBackend
+{
+    /// <summary>A name for messages and test output.</summary>
+    string Name { get; }
+
+    /// <summary>Writes <paramref name="src"/>, broadcast to <paramref name="dst"/>'s shape, into the (possibly strided) <paramref name="dst"/>.</summary>
+    void Assign(Tensor dst, Tensor src);
+
+    /// <summary>Converts to another dtype (float to int truncates toward zero; nonzero to bool is true).</summary>
+    Tensor Cast(Tensor x, DType dtype);
+
+    /// <summary>y = op(x), elementwise.</summary>
+    Tensor Unary(UnaryOp op, Tensor x);
+
+    /// <summary>y = op(a, b) with NumPy broadcasting to <paramref name="shape"/>.</summary>
+    Tensor Binary(BinaryOp op, Tensor a, Tensor b, int[] shape);
+
+    /// <summary>Bool y = op(a, b) with broadcasting to <paramref name="shape"/>.</summary>
+    Tensor Compare(CompareOp op, Tensor a, Tensor b, int[] shape);
+
+    /// <summary>y = cond ? a : b, all broadcast to <paramref name="shape"/>.</summary>
+    Tensor Where(Tensor cond, Tensor a, Tensor b, int[] shape);
+
+    /// <summary>Reduces the (distinct, normalised) <paramref name="dims"/>; keeps them as size 1 when <paramref name="keepDim"/>.</summary>
+    Tensor Reduce(ReduceOp op, Tensor x, int[] dims, bool keepDim);
+
+    /// <summary>Max or min along one dim with the index of the first extreme (NaN counts as the extreme).</summary>
+    (Tensor Values, Tensor Indices) ArgReduce(bool max, Tensor x, int dim, bool keepDim);
+
+    /// <summary>Batched matrix product: [B, M, K] @ [B, K, N] -> [B, M, N]; batch strides may be 0.</summary>
+    Tensor BatchedMatMul(Tensor a, Tensor b);
+
+    /// <summary>Selects entries <paramref name="index"/> (Int32, 1-d) along <paramref name="dim"/>.</summary>
+    Tensor IndexSelect(Tensor x, int dim, Tensor index);
+
+    /// <summary>out[..., i, ...] = x[..., index[..., i, ...], ...] along <paramref name="dim"/>.</summary>
+    Tensor Gather(Tensor x, int dim, Tensor index);
+
+    /// <summary>A copy of <paramref name="x"/> with <paramref name="src"/> added at positions <paramref name="index"/> along <paramref name="dim"/>.</summary>
+    Tensor ScatterAdd(Tensor x, int dim, Tensor index, Tensor src);
+
+    /// <summary>Concatenates <paramref name="tensors"/> along <paramref name="dim"/> into a new tensor of <paramref name="shape"/>.</summary>
+    Tensor Cat(IReadOnlyList<Tensor> tensors, int dim, int[] shape);
+}

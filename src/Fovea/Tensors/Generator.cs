@@ -1,0 +1,127 @@
+using Fovea.Kernels;
+
+namespace Fovea;
+
+/// <summary>
+/// A seeded, counter-based random generator: element i of a draw is a hash of (seed, position), so the
+/// same seed gives the same numbers whatever the thread count, and draws can be filled in parallel.
+/// Each draw advances the position by the number of values it used.
+/// </summary>
+public sealed class Generator
+{
+    private ulong _seed;
+    private long _position;
+
+    /// <summary>Creates a generator with <paramref name="seed"/>.</summary>
+    public Generator(ulong seed = 0) => _seed = seed;
+
+    /// <summary>The generator used when none is passed (seed 0 until <see cref="ManualSeed"/>).</summary>
+    public static Generator Default { get; } = new();
+
+    /// <summary>Restarts the sequence from <paramref name="seed"/>.</summary>
+    public Generator ManualSeed(ulong seed)
+    {
+        _seed = seed;
+        _position = 0;
+        return this;
+    }
+
+    /// <summary>The seed and position, for checkpoints (restore with <see cref="SetState"/>).</summary>
+    public (ulong Seed, long Position) State => (_seed, _position);
+
+    /// <summary>Restores a state from <see cref="State"/>.</summary>
+    public void SetState(ulong seed, long position)
+    {
+        _seed = seed;
+        _position = position;
+    }
+
+    /// <summary>SplitMix64 finaliser of (seed, counter): a well-mixed 64-bit value.</summary>
+    internal static ulong Hash(ulong seed, ulong counter)
+    {
+        ulong z = seed * 0xD1B54A32D192ED03UL + counter * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    private long Reserve(long count)
+    {
+        long start = _position;
+        _position += count;
+        return start;
+    }
+
+    /// <summary>Fills <paramref name="dst"/> with uniform values in [low, high).</summary>
+    internal void FillUniform<T>(T[] dst, double low, double high) where T : unmanaged
+    {
+        ulong seed = _seed;
+        long start = Reserve(dst.Length);
+        double scale = high - low;
+        ParallelFor.For(dst.Length, 1 << 14, (s, e) =>
+        {
+            for (int i = s; i < e; i++)
+            {
+                double u = (Hash(seed, (ulong)(start + i)) >> 11) * (1.0 / (1UL << 53));
+                Store(dst, i, low + scale * u, high);
+            }
+        });
+    }
+
+    private static void Store<T>(T[] dst, int i, double v, double high)
+    {
+        if (dst is double[] d) d[i] = v;
+        else
+        {
+            // Rounding to float can reach high; keep the interval half-open.
+            float f = (float)v;
+            ((float[])(object)dst)[i] = f >= high ? MathF.BitDecrement((float)high) : f;
+        }
+    }
+
+    /// <summary>Fills with normal values (Box–Muller over pairs of counters).</summary>
+    internal void FillNormal<T>(T[] dst, double mean, double std) where T : unmanaged
+    {
+        ulong seed = _seed;
+        int n = dst.Length;
+        long pairs = (n + 1) / 2;
+        long start = Reserve(2 * pairs);
+        ParallelFor.For((int)pairs, 1 << 13, (s, e) =>
+        {
+            for (int j = s; j < e; j++)
+            {
+                // u1 in (0, 1] so the log is finite.
+                double u1 = ((Hash(seed, (ulong)(start + 2 * j)) >> 11) + 1) * (1.0 / (1UL << 53));
+                double u2 = (Hash(seed, (ulong)(start + 2 * j + 1)) >> 11) * (1.0 / (1UL << 53));
+                double r = Math.Sqrt(-2.0 * Math.Log(u1));
+                int i = 2 * j;
+                Store(dst, i, mean + std * r * Math.Cos(2 * Math.PI * u2), double.PositiveInfinity);
+                if (i + 1 < n) Store(dst, i + 1, mean + std * r * Math.Sin(2 * Math.PI * u2), double.PositiveInfinity);
+            }
+        });
+    }
+
+    /// <summary>A uniform integer in [0, n): for shuffles and sampling.</summary>
+    public int NextInt(int n)
+    {
+        if (n <= 0) throw new ArgumentOutOfRangeException(nameof(n), n, "NextInt needs n > 0");
+        ulong h = Hash(_seed, (ulong)Reserve(1));
+        return (int)((h >> 33) % (ulong)n);
+    }
+
+    /// <summary>A uniform double in [0, 1).</summary>
+    public double NextDouble() => (Hash(_seed, (ulong)Reserve(1)) >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>A random permutation of 0..n-1 (Fisher–Yates).</summary>
+    public int[] Permutation(int n)
+    {
+        var p = new int[n];
+        for (int i = 0; i < n; i++) p[i] = i;
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (p[i], p[j]) = (p[j], p[i]);
+        }
+        return p;
+    }
+}
