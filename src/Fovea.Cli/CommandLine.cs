@@ -15,7 +15,8 @@ public static class CommandLine
         Usage: fovea [command] [options]
 
         Commands:
-          demo        Tensor tour: broadcasting, reductions, views and a timed float32 matmul
+          demo        Tensor tour: broadcasting, reductions, views, a gradient and a timed float32 matmul
+          gradcheck   Check every differentiable op's first and second derivatives numerically (float64)
           help        Show this help
 
         Global options:
@@ -49,6 +50,8 @@ public static class CommandLine
                 case "demo":
                     Demo(stdout);
                     return 0;
+                case "gradcheck":
+                    return GradCheckCommand(stdout);
                 case "help" or "--help" or "-h":
                     stdout.WriteLine(Help);
                     return 0;
@@ -61,6 +64,23 @@ public static class CommandLine
             stderr.WriteLine($"fovea: {e.Message}");
             return 2;
         }
+    }
+
+    /// <summary>Runs the gradient-check table: one row per op, then "N passed, M failed".</summary>
+    public static int GradCheckCommand(TextWriter o)
+    {
+        int passed = 0, failed = 0;
+        foreach (var (c, first, second) in GradCheckTable.Run())
+        {
+            bool ok = first.Passed && (second?.Passed ?? true);
+            if (ok) passed++; else failed++;
+            string secondText = second is null ? "n/a" : second.Passed ? "ok" : "FAILED";
+            o.WriteLine($"{(ok ? "ok  " : "FAIL")}  {c.Name,-34} grad {(first.Passed ? "ok" : "FAILED"),-6} gradgrad {secondText}");
+            if (!first.Passed) o.WriteLine("      " + first.ToString().Replace("\n", "\n      "));
+            if (second is { Passed: false }) o.WriteLine("      " + second.ToString().Replace("\n", "\n      "));
+        }
+        o.WriteLine($"{passed} passed, {failed} failed");
+        return failed == 0 ? 0 : 1;
     }
 
     /// <summary>A short tour of the tensor core that prints what it computes.</summary>
@@ -80,6 +100,14 @@ public static class CommandLine
         o.WriteLine("== Views share memory: the transpose of a, then a slice of it");
         o.WriteLine(a.T);
         o.WriteLine(a.T.Slice(0, 1));
+        o.WriteLine();
+        o.WriteLine("== A gradient: f(x, y, z) = (x + y)·z at x = -2, y = 5, z = -4");
+        var gx = Tensor.Scalar(-2, DType.Float64).RequiresGrad_();
+        var gy = Tensor.Scalar(5, DType.Float64).RequiresGrad_();
+        var gz = Tensor.Scalar(-4, DType.Float64).RequiresGrad_();
+        var f = (gx + gy) * gz;
+        f.Backward();
+        o.WriteLine($"f = {f.ToScalar()}, df/dx = {gx.Grad!.ToScalar()}, df/dy = {gy.Grad!.ToScalar()}, df/dz = {gz.Grad!.ToScalar()}");
         o.WriteLine();
         o.WriteLine("== Matrix product with broadcasting: [2, 3] @ [3]");
         o.WriteLine(a.MatMul(Tensor.From(1f, 0f, -1f)));

@@ -192,7 +192,7 @@ public sealed partial class Tensor
         return t;
     }
 
-    private void SetFlat(int flat, double value)
+    internal void SetFlat(int flat, double value)
     {
         switch (DType)
         {
@@ -204,5 +204,5 @@ public sealed partial class Tensor
     }
 
     /// <summary>Converts to <paramref name="dtype"/> (returns this tensor when it already has it).</summary>
-    public Tensor To(DType dtype) => dtype == DType ? this : Backend.Current.Cast(this, dtype);
+    public Tensor To(DType dtype) => dtype == DType ? this : new Ops.CastFunction(dtype).Apply(this);
 }

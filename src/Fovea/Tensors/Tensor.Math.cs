@@ -12,11 +12,10 @@ public sealed partial class Tensor
 
     private Tensor ScalarLike(double value) => Full([], value, DType);
 
-    private static Tensor BinaryOp(string op, Backends.BinaryOp kind, Tensor a, Tensor b)
+    private static Tensor BinaryOp(string op, Function function, Tensor a, Tensor b)
     {
         SameDType(op, a, b);
-        var shape = ShapeChecks.Broadcast(op, a._shape, b._shape);
-        return Backend.Current.Binary(kind, a, b, shape);
+        return function.Apply(a, b);
     }
 
     private static Tensor CompareOp(string op, Backends.CompareOp kind, Tensor a, Tensor b)
@@ -29,29 +28,29 @@ public sealed partial class Tensor
     // ---- Elementwise unary ----
 
     /// <summary>-x.</summary>
-    public Tensor Neg() => Backend.Current.Unary(UnaryOp.Neg, this);
+    public Tensor Neg() => new Ops.NegFunction().Apply(this);
     /// <summary>|x|.</summary>
-    public Tensor Abs() => Backend.Current.Unary(UnaryOp.Abs, this);
+    public Tensor Abs() => new Ops.AbsFunction().Apply(this);
     /// <summary>sign(x) in {-1, 0, 1} (NaN stays NaN).</summary>
-    public Tensor Sign() => Backend.Current.Unary(UnaryOp.Sign, this);
+    public Tensor Sign() => new Ops.SignFunction().Apply(this);
     /// <summary>e^x.</summary>
-    public Tensor Exp() => Backend.Current.Unary(UnaryOp.Exp, this);
+    public Tensor Exp() => new Ops.ExpFunction().Apply(this);
     /// <summary>Natural logarithm.</summary>
-    public Tensor Log() => Backend.Current.Unary(UnaryOp.Log, this);
+    public Tensor Log() => new Ops.LogFunction().Apply(this);
     /// <summary>√x.</summary>
-    public Tensor Sqrt() => Backend.Current.Unary(UnaryOp.Sqrt, this);
+    public Tensor Sqrt() => new Ops.SqrtFunction().Apply(this);
     /// <summary>1/√x.</summary>
-    public Tensor Rsqrt() => Backend.Current.Unary(UnaryOp.Rsqrt, this);
+    public Tensor Rsqrt() => new Ops.RsqrtFunction().Apply(this);
     /// <summary>sin x.</summary>
-    public Tensor Sin() => Backend.Current.Unary(UnaryOp.Sin, this);
+    public Tensor Sin() => new Ops.SinFunction().Apply(this);
     /// <summary>cos x.</summary>
-    public Tensor Cos() => Backend.Current.Unary(UnaryOp.Cos, this);
+    public Tensor Cos() => new Ops.CosFunction().Apply(this);
     /// <summary>tanh x.</summary>
-    public Tensor Tanh() => Backend.Current.Unary(UnaryOp.Tanh, this);
+    public Tensor Tanh() => new Ops.TanhFunction().Apply(this);
     /// <summary>σ(x) = 1 / (1 + e^-x).</summary>
-    public Tensor Sigmoid() => Backend.Current.Unary(UnaryOp.Sigmoid, this);
+    public Tensor Sigmoid() => new Ops.SigmoidFunction().Apply(this);
     /// <summary>max(x, 0).</summary>
-    public Tensor Relu() => Backend.Current.Unary(UnaryOp.Relu, this);
+    public Tensor Relu() => new Ops.ReluFunction().Apply(this);
     /// <summary>x².</summary>
     public Tensor Square() => Mul(this);
     /// <summary>1/x.</summary>
@@ -60,39 +59,40 @@ public sealed partial class Tensor
     // ---- Elementwise binary (NumPy broadcasting) ----
 
     /// <summary>a + b.</summary>
-    public Tensor Add(Tensor other) => BinaryOp("add", Backends.BinaryOp.Add, this, other);
+    public Tensor Add(Tensor other) => BinaryOp("add", new Ops.AddFunction(), this, other);
     /// <summary>a + alpha·b (PyTorch's <c>add(other, alpha=...)</c>).</summary>
     public Tensor Add(Tensor other, double alpha) => alpha == 1 ? Add(other) : Add(other.Mul(alpha));
     /// <summary>a + s.</summary>
     public Tensor Add(double scalar) => Add(ScalarLike(scalar));
     /// <summary>a − b.</summary>
-    public Tensor Sub(Tensor other) => BinaryOp("sub", Backends.BinaryOp.Sub, this, other);
+    public Tensor Sub(Tensor other) => BinaryOp("sub", new Ops.SubFunction(), this, other);
     /// <summary>a − s.</summary>
     public Tensor Sub(double scalar) => Sub(ScalarLike(scalar));
     /// <summary>a·b.</summary>
-    public Tensor Mul(Tensor other) => BinaryOp("mul", Backends.BinaryOp.Mul, this, other);
+    public Tensor Mul(Tensor other) => BinaryOp("mul", new Ops.MulFunction(), this, other);
     /// <summary>a·s.</summary>
     public Tensor Mul(double scalar) => Mul(ScalarLike(scalar));
     /// <summary>a / b.</summary>
-    public Tensor Div(Tensor other) => BinaryOp("div", Backends.BinaryOp.Div, this, other);
+    public Tensor Div(Tensor other) => BinaryOp("div", new Ops.DivFunction(), this, other);
     /// <summary>a / s.</summary>
     public Tensor Div(double scalar) => Div(ScalarLike(scalar));
     /// <summary>a^b.</summary>
-    public Tensor Pow(Tensor exponent) => BinaryOp("pow", Backends.BinaryOp.Pow, this, exponent);
+    public Tensor Pow(Tensor exponent) => BinaryOp("pow", new Ops.PowFunction(), this, exponent);
     /// <summary>a^s.</summary>
     public Tensor Pow(double exponent) => exponent == 2 ? Square() : Pow(ScalarLike(exponent));
     /// <summary>Elementwise max (NaN propagates).</summary>
-    public Tensor Maximum(Tensor other) => BinaryOp("maximum", Backends.BinaryOp.Maximum, this, other);
+    public Tensor Maximum(Tensor other) => BinaryOp("maximum", new Ops.MaximumFunction(true), this, other);
     /// <summary>Elementwise min (NaN propagates).</summary>
-    public Tensor Minimum(Tensor other) => BinaryOp("minimum", Backends.BinaryOp.Minimum, this, other);
+    public Tensor Minimum(Tensor other) => BinaryOp("minimum", new Ops.MaximumFunction(false), this, other);
 
     /// <summary>Limits values to [min, max]; either bound may be omitted. NaN stays NaN.</summary>
     public Tensor Clamp(double? min = null, double? max = null)
     {
         if (min is null && max is null) throw new ArgumentException("clamp: give at least one of min and max");
+        // Where-based so the gradient flows at the bounds themselves, like PyTorch's clamp.
         var y = this;
-        if (min is { } lo) y = y.Maximum(ScalarLike(lo));
-        if (max is { } hi) y = y.Minimum(ScalarLike(hi));
+        if (min is { } lo) y = Where(y.Lt(lo), ScalarLike(lo), y);
+        if (max is { } hi) y = Where(y.Gt(hi), ScalarLike(hi), y);
         return y;
     }
 
@@ -141,8 +141,7 @@ public sealed partial class Tensor
         if (condition.DType != DType.Bool)
             throw new DTypeException("where", $"condition must be bool, got {condition.DType.Name()}");
         SameDType("where", a, b);
-        var shape = ShapeChecks.Broadcast("where", ShapeChecks.Broadcast("where", condition._shape, a._shape), b._shape);
-        return Backend.Current.Where(condition, a, b, shape);
+        return new Ops.WhereFunction(condition).Apply(a, b);
     }
 
     /// <summary>A copy with <paramref name="value"/> wherever <paramref name="mask"/> is true.</summary>
@@ -195,7 +194,7 @@ public sealed partial class Tensor
         {
             // A stack of matrices times one matrix is one tall GEMM: fold the batch into the rows.
             int rows = a.Numel / k;
-            y = Backend.Current.BatchedMatMul(a.Reshape(1, rows, k), b.Unsqueeze(0));
+            y = new Ops.BatchedMatMulFunction().Apply(a.Reshape(1, rows, k), b.Unsqueeze(0));
         }
         else
         {
@@ -204,7 +203,7 @@ public sealed partial class Tensor
             foreach (int s in batch) count *= s;
             var a3 = a.Expand([.. batch, m, k]).Reshape(count, m, k);
             var b3 = b.Expand([.. batch, k, n]).Reshape(count, k, n);
-            y = Backend.Current.BatchedMatMul(a3, b3);
+            y = new Ops.BatchedMatMulFunction().Apply(a3, b3);
         }
         return y.Reshape(outShape);
     }
@@ -217,7 +216,7 @@ public sealed partial class Tensor
         int d = ShapeChecks.NormalizeDim("index_select", dim, Rank);
         if (index.DType != DType.Int32) throw new DTypeException("index_select", $"index must be int32, got {index.DType.Name()}");
         if (index.Rank > 1) throw new ShapeException("index_select", $"index must be 0-d or 1-d, got {ShapeChecks.Format(index._shape)}");
-        return Backend.Current.IndexSelect(this, d, index.Reshape(-1));
+        return new Ops.IndexSelectFunction(d, index.Reshape(-1)).Apply(this);
     }
 
     /// <summary>out[i][j] = x[i][index[i][j]] for dim 1 (and likewise for other dims).</summary>
@@ -226,7 +225,7 @@ public sealed partial class Tensor
         int d = ShapeChecks.NormalizeDim("gather", dim, Rank);
         if (index.DType != DType.Int32) throw new DTypeException("gather", $"index must be int32, got {index.DType.Name()}");
         ShapeChecks.Gather("gather", _shape, d, index._shape);
-        return Backend.Current.Gather(this, d, index);
+        return new Ops.GatherFunction(d, index).Apply(this);
     }
 
     /// <summary>A copy with out[i][index[i][j]] += src[i][j] for dim 1 (and likewise for other dims).</summary>
@@ -237,7 +236,7 @@ public sealed partial class Tensor
         SameDType("scatter_add", this, src);
         ShapeChecks.Gather("scatter_add", _shape, d, index._shape);
         ShapeChecks.Gather("scatter_add", src._shape, d, index._shape);
-        return Backend.Current.ScatterAdd(this, d, index, src);
+        return new Ops.ScatterAddFunction(d, index).Apply(this, src);
     }
 
     /// <summary>Concatenates along an existing dim.</summary>
@@ -249,7 +248,7 @@ public sealed partial class Tensor
         var shapes = new List<int[]>(tensors.Count);
         foreach (var t in tensors) shapes.Add(t._shape);
         var shape = ShapeChecks.Cat("cat", shapes, d);
-        return Backend.Current.Cat(tensors, d, shape);
+        return new Ops.CatFunction(d, shape).Apply([.. tensors]);
     }
 
     /// <summary>Stacks equal-shaped tensors along a new dim.</summary>
@@ -272,6 +271,8 @@ public sealed partial class Tensor
     {
         SameDType("copy", this, src);
         ShapeChecks.Expand("copy", src._shape, _shape);
+        if (RequiresGrad && GradMode.IsEnabled)
+            throw new InvalidOperationException($"copy: a tensor that requires grad (shape {ShapeChecks.Format(_shape)}) cannot be modified in place while grad mode is on; wrap the update in GradMode.Disable()");
         Backend.Current.Assign(this, src);
         Storage.BumpVersion();
         return this;

@@ -20,7 +20,14 @@ public sealed partial class Tensor
                     throw new ShapeException(op, $"cannot reduce over dim {k} of size 0 in {ShapeChecks.Format(_shape)}: there is no identity for {op}");
         if (DType == DType.Bool && kind is Backends.ReduceOp.Sum or Backends.ReduceOp.Prod)
             return To(DType.Int32).ReduceOp(op, kind, d, keepDim);
-        return Backend.Current.Reduce(kind, this, d, keepDim);
+        Function f = kind switch
+        {
+            Backends.ReduceOp.Sum => new Ops.SumFunction(d, keepDim),
+            Backends.ReduceOp.Prod => new Ops.ProdFunction(d, keepDim),
+            Backends.ReduceOp.Max => new Ops.AmaxFunction(true, d, keepDim),
+            _ => new Ops.AmaxFunction(false, d, keepDim),
+        };
+        return f.Apply(this);
     }
 
     private int ReducedCount(int[]? dims)
@@ -95,7 +102,9 @@ public sealed partial class Tensor
         int d = ShapeChecks.NormalizeDim(op, dim, t.Rank);
         if (t._shape[d] == 0)
             throw new ShapeException(op, $"cannot reduce over dim {d} of size 0 in {ShapeChecks.Format(_shape)}");
-        var (values, indices) = Backend.Current.ArgReduce(max, t, d, keepDim || Rank == 0);
+        var f = new Ops.MaxDimFunction(max, d, keepDim || Rank == 0);
+        var values = f.Apply(t);
+        var indices = f.Indices!;
         return Rank == 0 ? (values.Reshape(), indices.Reshape()) : (values, indices);
     }
 

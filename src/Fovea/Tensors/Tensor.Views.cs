@@ -5,20 +5,22 @@ namespace Fovea;
 public sealed partial class Tensor
 {
     /// <summary>A view with a new shape (one dim may be -1). Copies only when the strides make a view impossible.</summary>
-    public Tensor Reshape(params int[] shape)
+    public Tensor Reshape(params int[] shape) => new Ops.ReshapeFunction(ShapeChecks.Reshape("reshape", _shape, shape)).Apply(this);
+
+    /// <summary>Reshape without recording: a view when the strides allow, else a contiguous copy.</summary>
+    internal Tensor ReshapeRaw(int[] target)
     {
-        var target = ShapeChecks.Reshape("reshape", _shape, shape);
         var strides = ViewStrides(target);
-        return strides is null ? Contiguous().View(target) : new Tensor(Storage, target, strides, Offset);
+        return strides is null ? ContiguousRaw().ReshapeRaw(target) : new Tensor(Storage, target, strides, Offset);
     }
 
     /// <summary>A view with a new shape; throws when the strides do not allow one (PyTorch's <c>view</c>).</summary>
     public Tensor View(params int[] shape)
     {
         var target = ShapeChecks.Reshape("view", _shape, shape);
-        var strides = ViewStrides(target)
-            ?? throw new ShapeException("view", $"size {ShapeChecks.Format(target)} is not compatible with the strides {ShapeChecks.Format(_strides)} of a {ShapeChecks.Format(_shape)} tensor; use Reshape (which copies) or Contiguous() first");
-        return new Tensor(Storage, target, strides, Offset);
+        if (ViewStrides(target) is null)
+            throw new ShapeException("view", $"size {ShapeChecks.Format(target)} is not compatible with the strides {ShapeChecks.Format(_strides)} of a {ShapeChecks.Format(_shape)} tensor; use Reshape (which copies) or Contiguous() first");
+        return new Ops.ReshapeFunction(target).Apply(this);
     }
 
     /// <summary>
@@ -56,9 +58,10 @@ public sealed partial class Tensor
     }
 
     /// <summary>Reorders the dims: result dim i is this tensor's dim <c>dims[i]</c>.</summary>
-    public Tensor Permute(params int[] dims)
+    public Tensor Permute(params int[] dims) => new Ops.PermuteFunction(ShapeChecks.Permutation("permute", _shape, dims)).Apply(this);
+
+    internal Tensor PermuteRaw(int[] p)
     {
-        var p = ShapeChecks.Permutation("permute", _shape, dims);
         var shape = new int[p.Length];
         var strides = new int[p.Length];
         for (int i = 0; i < p.Length; i++) { shape[i] = _shape[p[i]]; strides[i] = _strides[p[i]]; }
@@ -90,10 +93,9 @@ public sealed partial class Tensor
     public Tensor Squeeze()
     {
         var shape = new List<int>();
-        var strides = new List<int>();
         for (int i = 0; i < Rank; i++)
-            if (_shape[i] != 1) { shape.Add(_shape[i]); strides.Add(_strides[i]); }
-        return new Tensor(Storage, shape.ToArray(), strides.ToArray(), Offset);
+            if (_shape[i] != 1) shape.Add(_shape[i]);
+        return Reshape(shape.ToArray());
     }
 
     /// <summary>Removes dim <paramref name="dim"/> if its size is 1 (otherwise returns the same view, like PyTorch).</summary>
@@ -101,7 +103,7 @@ public sealed partial class Tensor
     {
         int d = ShapeChecks.NormalizeDim("squeeze", dim, Rank);
         if (Rank == 0 || _shape[d] != 1) return this;
-        return new Tensor(Storage, RemoveAt(_shape, d), RemoveAt(_strides, d), Offset);
+        return Reshape(RemoveAt(_shape, d));
     }
 
     /// <summary>Inserts a size-1 dim at <paramref name="dim"/> (in [-rank-1, rank]).</summary>
@@ -109,10 +111,8 @@ public sealed partial class Tensor
     {
         int d = ShapeChecks.NormalizeDim("unsqueeze", dim, Rank + 1);
         var shape = new List<int>(_shape);
-        var strides = new List<int>(_strides);
         shape.Insert(d, 1);
-        strides.Insert(d, d < Rank ? _strides[d] * _shape[d] : 1);
-        return new Tensor(Storage, shape.ToArray(), strides.ToArray(), Offset);
+        return Reshape(shape.ToArray());
     }
 
     private static int[] RemoveAt(int[] a, int i)
@@ -128,9 +128,7 @@ public sealed partial class Tensor
         int d = ShapeChecks.NormalizeDim("narrow", dim, Rank);
         if (start < 0) start += _shape[d];
         ShapeChecks.Narrow("narrow", _shape, d, start, length);
-        var shape = Shape;
-        shape[d] = length;
-        return new Tensor(Storage, shape, Strides, Offset + (length == 0 ? 0 : start * _strides[d]));
+        return new Ops.SliceFunction(d, start, 1, length).Apply(this);
     }
 
     /// <summary>
@@ -145,13 +143,19 @@ public sealed partial class Tensor
         int n = _shape[d];
         int s = Clamp(start ?? 0, n), e = Clamp(end ?? n, n);
         int len = e > s ? (e - s + step - 1) / step : 0;
-        var shape = Shape;
-        var strides = Strides;
-        shape[d] = len;
-        strides[d] = _strides[d] * step;
-        return new Tensor(Storage, shape, strides, Offset + (len == 0 ? 0 : s * _strides[d]));
+        return new Ops.SliceFunction(d, s, step, len).Apply(this);
 
         static int Clamp(int i, int n) => Math.Clamp(i < 0 ? i + n : i, 0, n);
+    }
+
+    /// <summary>The strided view <c>start:start+step·length:step</c> along <paramref name="dim"/>, without recording.</summary>
+    internal Tensor SliceRaw(int dim, int start, int step, int length)
+    {
+        var shape = Shape;
+        var strides = Strides;
+        shape[dim] = length;
+        strides[dim] = _strides[dim] * step;
+        return new Tensor(Storage, shape, strides, Offset + (length == 0 ? 0 : start * _strides[dim]));
     }
 
     /// <summary>The sub-tensor at <paramref name="index"/> along <paramref name="dim"/>, with that dim removed.</summary>
@@ -160,7 +164,7 @@ public sealed partial class Tensor
         int d = ShapeChecks.NormalizeDim("select", dim, Rank);
         int i = index < 0 ? index + _shape[d] : index;
         ShapeChecks.IndexInRange("select", i, _shape[d], d);
-        return new Tensor(Storage, RemoveAt(_shape, d), RemoveAt(_strides, d), Offset + i * _strides[d]);
+        return Narrow(d, i, 1).Reshape(RemoveAt(_shape, d));
     }
 
     /// <summary>A view broadcast to <paramref name="shape"/> (stride 0 on expanded dims; -1 keeps a size).</summary>
@@ -175,6 +179,12 @@ public sealed partial class Tensor
                 target[i] = _shape[i - lead];
             }
         ShapeChecks.Expand("expand", _shape, target);
+        return new Ops.ExpandFunction(target).Apply(this);
+    }
+
+    internal Tensor ExpandRaw(int[] target)
+    {
+        int lead = target.Length - Rank;
         var strides = new int[target.Length];
         for (int i = lead; i < target.Length; i++)
             strides[i] = _shape[i - lead] == target[i] ? _strides[i - lead] : 0;
@@ -200,15 +210,15 @@ public sealed partial class Tensor
     }
 
     /// <summary>This tensor if contiguous, otherwise a contiguous copy.</summary>
-    public Tensor Contiguous()
-    {
-        if (IsContiguous) return this;
-        return Clone();
-    }
+    public Tensor Contiguous() => IsContiguous ? this : Clone();
 
     /// <summary>A contiguous copy with its own storage.</summary>
-    public Tensor Clone()
+    public Tensor Clone() => new Ops.CloneFunction().Apply(this);
+
+    /// <summary><see cref="Contiguous"/> without recording (for backends).</summary>
+    internal Tensor ContiguousRaw()
     {
+        if (IsContiguous) return this;
         var y = Allocate(DType, Shape, clear: false);
         Backend.Current.Assign(y, this);
         return y;

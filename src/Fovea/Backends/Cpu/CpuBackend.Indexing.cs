@@ -4,14 +4,14 @@ internal sealed partial class CpuBackend
 {
     public Tensor IndexSelect(Tensor x, int dim, Tensor index)
     {
-        var idx = index.Contiguous().AsSpan<int>().ToArray();
+        var idx = index.ContiguousRaw().AsSpan<int>().ToArray();
         var shape = x.Shape;
         shape[dim] = idx.Length;
         var y = Tensor.Allocate(x.DType, shape, clear: false);
         for (int i = 0; i < idx.Length; i++)
         {
             ShapeChecks.IndexInRange("index_select", idx[i], x._shape[dim], dim);
-            Assign(y.Narrow(dim, i, 1), x.Narrow(dim, idx[i], 1));
+            Assign(y.SliceRaw(dim, i, 1, 1), x.SliceRaw(dim, idx[i], 1, 1));
         }
         return y;
     }
@@ -19,7 +19,7 @@ internal sealed partial class CpuBackend
     public Tensor Gather(Tensor x, int dim, Tensor index)
     {
         var y = Tensor.Allocate(x.DType, index.Shape, clear: false);
-        var ic = index.Contiguous();
+        var ic = index.ContiguousRaw();
         var idx = ic.Storage.As<int>();
         int io = ic.Offset;
         int rank = x.Rank;
@@ -42,8 +42,9 @@ internal sealed partial class CpuBackend
 
     public Tensor ScatterAdd(Tensor x, int dim, Tensor index, Tensor src)
     {
-        var y = x.Contiguous().Clone();
-        var ic = index.Contiguous();
+        var y = Tensor.Allocate(x.DType, x.Shape, clear: false);
+        Assign(y, x);
+        var ic = index.ContiguousRaw();
         var idx = ic.Storage.As<int>();
         int io = ic.Offset;
         int rank = x.Rank;
@@ -92,7 +93,7 @@ internal sealed partial class CpuBackend
         foreach (var t in tensors)
         {
             int len = t._shape[dim];
-            if (len > 0) Assign(y.Narrow(dim, at, len), t);
+            if (len > 0) Assign(y.SliceRaw(dim, at, 1, len), t);
             at += len;
         }
         return y;

@@ -13,8 +13,8 @@ internal sealed partial class CpuBackend
         var y = Tensor.Allocate(a.DType, [batch, m, n], clear: false);
         if (y.Numel == 0) return y;
         // GEMM reads either layout of each operand directly; any other striding is copied once.
-        if (!GemmLayout(a, out bool transA, out int lda)) { a = a.Contiguous(); GemmLayout(a, out transA, out lda); }
-        if (!GemmLayout(b, out bool transB, out int ldb)) { b = b.Contiguous(); GemmLayout(b, out transB, out ldb); }
+        if (!GemmLayout(a, out bool transA, out int lda)) { a = a.ContiguousRaw(); GemmLayout(a, out transA, out lda); }
+        if (!GemmLayout(b, out bool transB, out int ldb)) { b = b.ContiguousRaw(); GemmLayout(b, out transB, out ldb); }
         int aBatch = a._strides[0], bBatch = b._strides[0];
         if (a.DType == DType.Float32)
         {

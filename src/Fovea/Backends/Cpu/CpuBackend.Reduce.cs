@@ -60,9 +60,9 @@ internal sealed partial class CpuBackend
             return;
         }
         // Path A: make the reduced elements of each output contiguous (a copy only when they are not).
-        var p = x.Permute(perm);
+        var p = x.PermuteRaw(perm);
         if (!TrailingContiguous(p, x.Rank - CountTrue(reduced)))
-            p = p.Contiguous();
+            p = p.ContiguousRaw();
         var keptShape = p._shape[..(p.Rank - CountTrue(reduced))];
         var keptStrides = p._strides[..keptShape.Length];
         var pdata = p.Storage.As<T>();
@@ -191,7 +191,7 @@ internal sealed partial class CpuBackend
         int j = 0;
         for (int d = 0; d < x.Rank; d++) if (d != dim) perm[j++] = d;
         perm[^1] = dim;
-        var p = x.Permute(perm).Contiguous();
+        var p = x.PermuteRaw(perm).ContiguousRaw();
         int n = x._shape[dim];
         int outer = n == 0 ? 0 : p.Numel / n;
         var outShape = new List<int>(x._shape);

@@ -304,7 +304,7 @@ internal sealed class ReferenceBackend : IBackend
         foreach (var t in tensors)
         {
             int len = t._shape[dim];
-            if (len > 0) Assign(y.Narrow(dim, at, len), t);
+            if (len > 0) Assign(y.SliceRaw(dim, at, 1, len), t);
             at += len;
         }
         return y;

@@ -1,0 +1,157 @@
+namespace Fovea;
+
+/// <summary>
+/// A differentiable operation and, once applied, the graph node that remembers how its output was made.
+/// <see cref="Forward"/> computes from the inputs and saves what the backward needs
+/// (<see cref="SaveForBackward"/>); <see cref="Backward"/> maps the gradient of the output to one gradient
+/// per input; <see cref="Jvp"/> gives forward-mode derivatives. Users subclass it for custom ops exactly
+/// like PyTorch's <c>torch.autograd.Function</c>:
+/// <code>
+/// sealed class Multiply : Function
+/// {
+///     protected override Tensor Forward(Tensor[] inputs) { SaveForBackward(inputs[0], inputs[1]); return inputs[0] * inputs[1]; }
+///     protected override Tensor?[] Backward(Tensor gradOutput) { var (x, y) = (Saved[0], Saved[1]); return [gradOutput * y, gradOutput * x]; }
+/// }
+/// var z = new Multiply().Apply(x, y);
+/// </code>
+/// Backward rules are written with tensor ops, so running them with grad mode on (createGraph) records
+/// a graph of the backward itself: that is how second derivatives work.
+/// </summary>
+public abstract class Function
+{
+    private Tensor[]? _saved;
+    private int[]? _savedVersions;
+    private bool _released;
+
+    /// <summary>The inputs this node was applied to (graph edges), set when the node is recorded.</summary>
+    public IReadOnlyList<Tensor> Inputs { get; private set; } = [];
+
+    /// <summary>Shapes of the inputs, kept after saved tensors are freed (for gradient shape checks).</summary>
+    internal int[][] InputShapes { get; private set; } = [];
+
+    /// <summary>The tensor this node produced (for retained and captured gradients of non-leaves).</summary>
+    internal Tensor? Output { get; set; }
+
+    /// <summary>Where the node was created, when anomaly detection is on.</summary>
+    internal string? CreationTrace { get; private set; }
+
+    /// <summary>The op's name in messages and graph pictures (the class name without "Function").</summary>
+    public virtual string Name
+    {
+        get
+        {
+            var n = GetType().Name;
+            return n.EndsWith("Function", StringComparison.Ordinal) && n.Length > 8 ? n[..^8] : n;
+        }
+    }
+
+    /// <summary>Computes the output from <paramref name="inputs"/>. Runs with grad mode off.</summary>
+    protected abstract Tensor Forward(Tensor[] inputs);
+
+    /// <summary>Returns dL/d(input i) for each input given dL/d(output); null where an input gets no gradient.</summary>
+    protected abstract Tensor?[] Backward(Tensor gradOutput);
+
+    /// <summary>
+    /// Forward-mode rule: the output's tangent given the inputs' tangents (null = zero tangent).
+    /// The default says the op has no forward-mode rule.
+    /// </summary>
+    protected virtual Tensor? Jvp(Tensor[] inputs, Tensor output, Tensor?[] tangents) =>
+        throw new InvalidOperationException($"{Name}: this function defines no forward-mode (Jvp) rule");
+
+    /// <summary>Saves tensors for <see cref="Backward"/>, remembering their versions to catch later in-place writes.</summary>
+    protected void SaveForBackward(params Tensor[] tensors)
+    {
+        _saved = tensors;
+        _savedVersions = new int[tensors.Length];
+        for (int i = 0; i < tensors.Length; i++) _savedVersions[i] = tensors[i].Storage.Version;
+    }
+
+    /// <summary>The tensors given to <see cref="SaveForBackward"/>; throws if they were modified in place or freed.</summary>
+    protected IReadOnlyList<Tensor> Saved
+    {
+        get
+        {
+            if (_released)
+                throw new InvalidOperationException($"{Name}.Backward: trying to backward through the graph a second time; the saved tensors were freed after the first backward. Pass retainGraph: true to the first Backward call.");
+            if (_saved is null) return [];
+            for (int i = 0; i < _saved.Length; i++)
+                if (_saved[i].Storage.Version != _savedVersions![i])
+                    throw new InvalidOperationException($"{Name}.Backward: a tensor saved for {Name}.Backward (saved tensor {i}, shape {ShapeChecks.Format(_saved[i]._shape)}) was modified in place after it was saved (version {_saved[i].Storage.Version}, expected {_savedVersions[i]}); clone it before modifying it.");
+            return _saved;
+        }
+    }
+
+    /// <summary>Frees the saved tensors after a backward pass that does not retain the graph.</summary>
+    internal void Release()
+    {
+        _saved = null;
+        _released = true;
+    }
+
+    internal bool Released => _released;
+
+    /// <summary>
+    /// Runs the function: computes the output with grad mode off, then records this node as the output's
+    /// <see cref="Tensor.GradFn"/> when grad mode is on and some input requires grad, and propagates
+    /// forward-mode tangents when some input carries one.
+    /// </summary>
+    public Tensor Apply(params Tensor[] inputs)
+    {
+        bool record = false;
+        bool dual = false;
+        foreach (var t in inputs)
+        {
+            record |= t.RequiresGrad;
+            dual |= t.Tangent is not null;
+        }
+        record &= GradMode.IsEnabled;
+        Tensor output;
+        using (GradMode.Disable())
+            output = Forward(inputs);
+        // An op may hand back one of its inputs unchanged (a no-op reshape); the output must be its own node.
+        foreach (var t in inputs)
+            if (ReferenceEquals(t, output)) { output = output.Alias(); break; }
+        if (Anomaly.Enabled) Anomaly.CheckForward(this, output);
+        if (record)
+        {
+            if (!output.DType.IsFloating())
+                throw new DTypeException(Name, $"produced a {output.DType.Name()} output from inputs that require grad; only floating outputs can be differentiated");
+            Inputs = inputs;
+            var shapes = new int[inputs.Length][];
+            for (int i = 0; i < inputs.Length; i++) shapes[i] = inputs[i]._shape;
+            InputShapes = shapes;
+            if (Anomaly.Enabled) CreationTrace = Environment.StackTrace;
+            output.SetGradFn(this);
+        }
+        if (dual)
+        {
+            var tangents = new Tensor?[inputs.Length];
+            for (int i = 0; i < inputs.Length; i++) tangents[i] = inputs[i].Tangent;
+            Tensor? tangent;
+            using (GradMode.Disable())
+                tangent = Jvp(inputs, output, tangents);
+            if (tangent is not null)
+            {
+                ShapeChecks.Same($"{Name}.Jvp", tangent._shape, output._shape);
+                output.Tangent = tangent;
+            }
+        }
+        return output;
+    }
+
+    /// <summary>Called by the engine: runs <see cref="Backward"/> and checks the result's count and shapes.</summary>
+    internal Tensor?[] RunBackward(Tensor gradOutput)
+    {
+        var grads = Backward(gradOutput);
+        if (grads.Length != InputShapes.Length)
+            throw new InvalidOperationException($"{Name}.Backward returned {grads.Length} gradients for {InputShapes.Length} inputs");
+        for (int i = 0; i < grads.Length; i++)
+        {
+            var g = grads[i];
+            if (g is null) continue;
+            if (!g._shape.AsSpan().SequenceEqual(InputShapes[i]))
+                throw new ShapeException($"{Name}.Backward", $"returned a gradient of shape {ShapeChecks.Format(g._shape)} for input {i} of shape {ShapeChecks.Format(InputShapes[i])}");
+        }
+        return grads;
+    }
+}

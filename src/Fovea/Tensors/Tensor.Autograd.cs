@@ -1,0 +1,81 @@
+namespace Fovea;
+
+public sealed partial class Tensor
+{
+    private bool _requiresGrad;
+
+    /// <summary>
+    /// Whether gradients flow to this tensor. Set it on leaves (inputs, parameters); results of ops on such
+    /// tensors require grad automatically. Only floating tensors can require grad.
+    /// </summary>
+    public bool RequiresGrad
+    {
+        get => _requiresGrad;
+        set
+        {
+            if (value && !DType.IsFloating())
+                throw new DTypeException("requires_grad", $"only floating tensors can require gradients, got {DType.Name()}");
+            if (!value && GradFn is not null)
+                throw new InvalidOperationException("requires_grad: cannot turn off gradients of a non-leaf tensor; use Detach() to get a tensor outside the graph");
+            _requiresGrad = value;
+        }
+    }
+
+    /// <summary>Sets <see cref="RequiresGrad"/> and returns this tensor (for chaining).</summary>
+    public Tensor RequiresGrad_(bool requiresGrad = true)
+    {
+        RequiresGrad = requiresGrad;
+        return this;
+    }
+
+    /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/> (or of a non-leaf after <see cref="RetainGrad"/>).</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The node that produced this tensor, or null for a leaf.</summary>
+    public Function? GradFn { get; private set; }
+
+    /// <summary>True for tensors not produced by a recorded op.</summary>
+    public bool IsLeaf => GradFn is null;
+
+    internal bool RetainsGrad { get; private set; }
+
+    /// <summary>The forward-mode tangent carried by a dual tensor (see <see cref="ForwardAD"/>).</summary>
+    internal Tensor? Tangent { get; set; }
+
+    internal void SetGradFn(Function node)
+    {
+        GradFn = node;
+        node.Output = this;
+        _requiresGrad = true;
+    }
+
+    /// <summary>A new tensor object over the same storage, shape and strides, outside any graph.</summary>
+    internal Tensor Alias() => new(Storage, _shape, _strides, Offset);
+
+    /// <summary>The same data, cut from the graph: it does not require grad and has no history.</summary>
+    public Tensor Detach() => Alias();
+
+    /// <summary>Keeps the gradient of this non-leaf tensor in <see cref="Grad"/> during backward.</summary>
+    public Tensor RetainGrad()
+    {
+        if (GradFn is not null) RetainsGrad = true;
+        return this;
+    }
+
+    /// <summary>
+    /// Computes the gradient of this tensor with respect to every leaf that requires grad and adds it to
+    /// their <see cref="Grad"/>. A scalar output needs no <paramref name="gradient"/> (it defaults to 1).
+    /// The graph's saved tensors are freed unless <paramref name="retainGraph"/>; with
+    /// <paramref name="createGraph"/> the backward pass is itself recorded, for higher derivatives.
+    /// </summary>
+    public void Backward(Tensor? gradient = null, bool retainGraph = false, bool createGraph = false)
+    {
+        if (gradient is null)
+        {
+            if (Numel != 1)
+                throw new ShapeException("backward", $"grad can be implicitly created only for scalar outputs, got shape {ShapeChecks.Format(_shape)}; pass a gradient of that shape");
+            gradient = OnesLike(this);
+        }
+        Engine.Run([this], [gradient], retainGraph || createGraph, createGraph);
+    }
+}
