@@ -27,10 +27,15 @@ internal static class Anomaly
         }
     }
 
+    /// <summary>The node whose backward rule is running on this thread, if any.</summary>
+    [ThreadStatic] internal static Function? RunningBackward;
+
     public static void CheckForward(Function node, Tensor output)
     {
-        if (output.DType.IsFloating() && HasNonFinite(output))
-            throw new ArithmeticException($"anomaly: {node.Name} produced NaN or infinity in its forward output of shape {ShapeChecks.Format(output._shape)}");
+        if (!output.DType.IsFloating() || !HasNonFinite(output)) return;
+        if (RunningBackward is { } owner)
+            throw new ArithmeticException($"anomaly: {owner.Name}.Backward produced NaN or infinity (in its {node.Name} step, shape {ShapeChecks.Format(output._shape)}). The {owner.Name} node was created at:\n{owner.CreationTrace}");
+        throw new ArithmeticException($"anomaly: {node.Name} produced NaN or infinity in its forward output of shape {ShapeChecks.Format(output._shape)}");
     }
 
     public static void CheckBackward(Function node, Tensor?[] grads)

@@ -41,7 +41,11 @@ internal static class Engine
                 if (owner.RetainsGrad && capture is null) owner.Grad = owner.Grad is null ? grad : owner.Grad.Add(grad);
                 if (capture is not null && capture.ContainsKey(owner)) capture[owner] = capture[owner] is { } c ? c.Add(grad) : grad;
             }
-            var grads = node.RunBackward(grad);
+            Tensor?[] grads;
+            var outerBackward = Anomaly.RunningBackward;
+            Anomaly.RunningBackward = node;
+            try { grads = node.RunBackward(grad); }
+            finally { Anomaly.RunningBackward = outerBackward; }
             if (Anomaly.Enabled) Anomaly.CheckBackward(node, grads);
             if (!retainGraph) node.Release();
             var inputs = node.Inputs;

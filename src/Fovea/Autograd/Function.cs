@@ -19,6 +19,7 @@ namespace Fovea;
 /// </summary>
 public abstract class Function
 {
+    [ThreadStatic] private static int _forwardAdSuspended;
     private Tensor[]? _saved;
     private int[]? _savedVersions;
     private bool _released;
@@ -76,7 +77,7 @@ public abstract class Function
             if (_saved is null) return [];
             for (int i = 0; i < _saved.Length; i++)
                 if (_saved[i].Storage.Version != _savedVersions![i])
-                    throw new InvalidOperationException($"{Name}.Backward: a tensor saved for {Name}.Backward (saved tensor {i}, shape {ShapeChecks.Format(_saved[i]._shape)}) was modified in place after it was saved (version {_saved[i].Storage.Version}, expected {_savedVersions[i]}); clone it before modifying it.");
+                    throw new InvalidOperationException($"{Name}.Backward: a tensor saved for {Name}.Backward was modified in place after it was saved (saved tensor {i}, shape {ShapeChecks.Format(_saved[i]._shape)}, version {_saved[i].Storage.Version}, expected {_savedVersions[i]}); clone it before modifying it.");
             return _saved;
         }
     }
@@ -105,9 +106,16 @@ public abstract class Function
             dual |= t.Tangent is not null;
         }
         record &= GradMode.IsEnabled;
+        // Tangents flow only through this op's own Jvp rule, never through the ops that its Forward or
+        // Jvp are written with (which would recurse through the same dual inputs).
+        dual &= _forwardAdSuspended == 0;
         Tensor output;
         using (GradMode.Disable())
-            output = Forward(inputs);
+        {
+            _forwardAdSuspended++;
+            try { output = Forward(inputs); }
+            finally { _forwardAdSuspended--; }
+        }
         // An op may hand back one of its inputs unchanged (a no-op reshape); the output must be its own node.
         foreach (var t in inputs)
             if (ReferenceEquals(t, output)) { output = output.Alias(); break; }
@@ -129,7 +137,11 @@ public abstract class Function
             for (int i = 0; i < inputs.Length; i++) tangents[i] = inputs[i].Tangent;
             Tensor? tangent;
             using (GradMode.Disable())
-                tangent = Jvp(inputs, output, tangents);
+            {
+                _forwardAdSuspended++;
+                try { tangent = Jvp(inputs, output, tangents); }
+                finally { _forwardAdSuspended--; }
+            }
             if (tangent is not null)
             {
                 ShapeChecks.Same($"{Name}.Jvp", tangent._shape, output._shape);
