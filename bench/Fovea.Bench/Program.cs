@@ -1,1 +1,32 @@
-Console.WriteLine("x");
+using System.Globalization;
+using Fovea.Bench;
+
+// Usage: dotnet run --project bench/Fovea.Bench -c Release -- [--filter a,b] [--threads 1,2] [--seconds 2] [--min-rounds 7]
+var filters = new List<string>();
+int[] threads = [1, 2];
+double seconds = 2.0;
+int minRounds = 7;
+for (int i = 0; i < args.Length; i++)
+{
+    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+    switch (args[i])
+    {
+        case "--filter": filters.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries)); break;
+        case "--threads": threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
+        case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--min-rounds": minRounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--help" or "-h":
+            Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
+            return;
+        default: throw new ArgumentException($"unknown argument {args[i]}");
+    }
+}
+
+// Must run before the first TorchSharp call loads the native library.
+TorchAnchor.PatchForDebian12();
+
+var options = new BenchOptions([.. filters], threads, seconds, minRounds);
+Console.WriteLine($"# {Environment.ProcessorCount} cores, {FmaPeak.Width}, kernel {Fovea.Kernels.Gemm.KernelName}");
+foreach (int t in threads)
+    Console.WriteLine($"fma_peak_t{t}, {Harness.F(FmaPeak.GFlops(t), "0.0")} GFLOP/s");
+Harness.RunAll(Registry.Providers, options);

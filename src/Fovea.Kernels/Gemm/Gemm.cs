@@ -1,31 +1,164 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Fovea.Kernels;
 
-/// <summary>Row-major GEMM: C = alpha·op(A)·op(B) + beta·C.</summary>
-public static class Gemm
+/// <summary>The register-tile variant a GEMM call runs; chosen once per process from the hardware.</summary>
+internal enum GemmKernelKind
 {
-    /// <summary>Float32 GEMM (row-major, BLAS argument order).</summary>
-    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    /// <summary>Plain scalar 4x4 tile (no SIMD acceleration available).</summary>
+    Scalar,
+    /// <summary>Vector256 + FMA tile (AVX2).</summary>
+    Vector256,
+    /// <summary>Vector512 + FMA tile (AVX-512).</summary>
+    Vector512,
+}
+
+/// <summary>
+/// General matrix multiply on row-major spans: <c>C = alpha * op(A) * op(B) + beta * C</c>, where op(X) is X or
+/// its transpose. op(A) is m x k, op(B) is k x n and C is m x n; <c>lda</c>, <c>ldb</c>, <c>ldc</c> are the row
+/// strides of the matrices <em>as stored</em>. Float32 runs a packed, cache-blocked FMA kernel on all
+/// <see cref="Threading.MaxDegreeOfParallelism"/> threads; results do not depend on the thread count.
+/// </summary>
+public static unsafe class Gemm
+{
+    /// <summary>The kernel chosen for this process: the widest vector width the hardware accelerates.</summary>
+    internal static readonly GemmKernelKind Selected = Select();
+
+    /// <summary>Name of the float32 register tile this process uses (for logs and benchmarks), e.g. <c>Vector256 6x16</c>.</summary>
+    public static string KernelName => Selected switch
     {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                float s = 0;
-                for (int p = 0; p < k; p++)
-                    s += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
-                c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
-            }
+        GemmKernelKind.Vector512 => "Vector512 6x32",
+        GemmKernelKind.Vector256 => "Vector256 6x16",
+        _ => "scalar 4x4",
+    };
+
+    private static GemmKernelKind Select()
+    {
+        // Fma.IsSupported guards the Vector256 tile: without FMA, FusedMultiplyAdd would fall back to software.
+        if (Vector512.IsHardwareAccelerated && Avx512F.IsSupported) return GemmKernelKind.Vector512;
+        if (Vector256.IsHardwareAccelerated && Fma.IsSupported) return GemmKernelKind.Vector256;
+        return GemmKernelKind.Scalar;
     }
 
-    /// <summary>Float64 GEMM (row-major, BLAS argument order).</summary>
-    public static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+    /// <summary>
+    /// Single-precision GEMM: <c>C = alpha * op(A) * op(B) + beta * C</c> with op(X) = Xᵀ when the flag is set.
+    /// When <paramref name="beta"/> is 0, C is write-only (old contents, even NaN, are ignored); when
+    /// <paramref name="alpha"/> is 0 or <paramref name="k"/> is 0, A and B are not read and C becomes beta * C.
+    /// </summary>
+    /// <param name="transA">Use Aᵀ: A is then stored k x m.</param>
+    /// <param name="transB">Use Bᵀ: B is then stored n x k.</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A), rows of op(B).</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">A, row-major with row stride <paramref name="lda"/>.</param>
+    /// <param name="lda">Row stride of A as stored (at least k, or m when transposed).</param>
+    /// <param name="b">B, row-major with row stride <paramref name="ldb"/>.</param>
+    /// <param name="ldb">Row stride of B as stored (at least n, or k when transposed).</param>
+    /// <param name="beta">Scale of the old C.</param>
+    /// <param name="c">C, row-major with row stride <paramref name="ldc"/>; overwritten.</param>
+    /// <param name="ldc">Row stride of C (at least n).</param>
+    /// <exception cref="ArgumentException">A dimension is negative, a stride is smaller than its row, or a span is too short.</exception>
+    public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        GemmChecks.Validate("Sgemm", transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0f)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        SgemmWith(Selected, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>
+    /// Double-precision GEMM with the same contract as <see cref="Sgemm"/>:
+    /// <c>C = alpha * op(A) * op(B) + beta * C</c>.
+    /// </summary>
+    /// <param name="transA">Use Aᵀ: A is then stored k x m.</param>
+    /// <param name="transB">Use Bᵀ: B is then stored n x k.</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A), rows of op(B).</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">A, row-major with row stride <paramref name="lda"/>.</param>
+    /// <param name="lda">Row stride of A as stored (at least k, or m when transposed).</param>
+    /// <param name="b">B, row-major with row stride <paramref name="ldb"/>.</param>
+    /// <param name="ldb">Row stride of B as stored (at least n, or k when transposed).</param>
+    /// <param name="beta">Scale of the old C.</param>
+    /// <param name="c">C, row-major with row stride <paramref name="ldc"/>; overwritten.</param>
+    /// <param name="ldc">Row stride of C (at least n).</param>
+    /// <exception cref="ArgumentException">A dimension is negative, a stride is smaller than its row, or a span is too short.</exception>
+    public static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
+        ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+    {
+        GemmChecks.Validate("Dgemm", transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == 0.0)
+        {
+            ScaleC(m, n, beta, c, ldc);
+            return;
+        }
+        DgemmWith(Selected, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>Runs a specific float32 kernel variant (tests use this to cover every variant on any machine).</summary>
+    internal static void SgemmWith(GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            switch (kind)
+            {
+                case GemmKernelKind.Vector512:
+                    GemmDriver<float, SgemmKernel6x32>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    break;
+                case GemmKernelKind.Vector256:
+                    GemmDriver<float, SgemmKernel6x16>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    break;
+                default:
+                    GemmDriver<float, SgemmKernelScalar4x4>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Runs a specific float64 kernel variant (tests use this to cover every variant on any machine).</summary>
+    internal static void DgemmWith(GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, double alpha,
+        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+    {
+        fixed (double* pa = a)
+        fixed (double* pb = b)
+        fixed (double* pc = c)
+        {
+            switch (kind)
+            {
+                case GemmKernelKind.Vector512:
+                    GemmDriver<double, DgemmKernel6x16>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    break;
+                case GemmKernelKind.Vector256:
+                    GemmDriver<double, DgemmKernel6x8>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    break;
+                default:
+                    GemmDriver<double, DgemmKernelScalar4x4>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>C = beta * C over the m x n window; beta == 0 writes zeros without reading C.</summary>
+    private static void ScaleC<T>(int m, int n, T beta, Span<T> c, int ldc) where T : unmanaged, System.Numerics.INumber<T>
     {
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                double s = 0;
-                for (int p = 0; p < k; p++)
-                    s += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
-                c[i * ldc + j] = beta == 0 ? alpha * s : alpha * s + beta * c[i * ldc + j];
-            }
+        {
+            Span<T> row = c.Slice(i * ldc, n);
+            if (beta == T.Zero) row.Clear();
+            else if (beta != T.One)
+                for (int j = 0; j < row.Length; j++) row[j] *= beta;
+        }
     }
 }

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Fovea.Bench;
+
+/// <summary>
+/// One side-by-side benchmark: Fovea and an anchor (TorchSharp, OpenCvSharp, ...) doing the same work.
+/// A case file adds instances of this and registers its provider in <see cref="Registry"/>.
+/// </summary>
+public abstract class BenchCase : IDisposable
+{
+    /// <summary>Case name without the thread suffix, e.g. <c>sgemm_1024</c>; <c>--filter</c> matches it.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Names of the columns this case prints after <c>ratio</c> (empty for none).</summary>
+    public virtual string[] ExtraColumns => [];
+
+    /// <summary>Prepares inputs and outputs for <paramref name="threads"/> threads (already applied to both libraries).</summary>
+    public virtual void Setup(int threads) { }
+
+    /// <summary>One timed run of Fovea's side.</summary>
+    public abstract void RunFovea();
+
+    /// <summary>One timed run of the anchor's side.</summary>
+    public abstract void RunAnchor();
+
+    /// <summary>Values for <see cref="ExtraColumns"/>, from the two medians.</summary>
+    public virtual string[] Extra(int threads, double foveaMs, double anchorMs) => [];
+
+    /// <summary>Releases inputs (native tensors in particular) after the case ran.</summary>
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}
+
+/// <summary>Options shared by all cases.</summary>
+public sealed record BenchOptions(string[] Filters, int[] Threads, double SecondsPerCase, int MinRounds)
+{
+    /// <summary>True when <paramref name="name"/> contains any filter (or no filter was given).</summary>
+    public bool Selects(string name) => Filters.Length == 0 || Filters.Any(f => name.Contains(f, StringComparison.OrdinalIgnoreCase));
+}
+
+/// <summary>
+/// Runs cases interleaved (Fovea, anchor, anchor, Fovea, ...) after a warm-up and prints medians, so drift from
+/// other work on a shared machine hits both sides alike. Prints one CSV line per case and thread count.
+/// </summary>
+public static class Harness
+{
+    /// <summary>Warm-up, then interleaved timed rounds until the time budget is spent; returns the two medians in ms.</summary>
+    public static (double foveaMs, double anchorMs) Measure(BenchCase bc, BenchOptions options)
+    {
+        // Warm-up: gets both sides through tiering / first-touch allocation and gives a first duration estimate.
+        double warm = 0;
+        for (int i = 0; i < 3 || (warm < 0.3 && i < 50); i++)
+        {
+            warm += Time(bc.RunFovea) + Time(bc.RunAnchor);
+        }
+
+        var fovea = new List<double>();
+        var anchor = new List<double>();
+        var total = Stopwatch.StartNew();
+        for (int round = 0; round < 1000; round++)
+        {
+            // Alternate which side goes first so neither always runs on a warmer cache or a quieter core.
+            if ((round & 1) == 0)
+            {
+                fovea.Add(Time(bc.RunFovea));
+                anchor.Add(Time(bc.RunAnchor));
+            }
+            else
+            {
+                anchor.Add(Time(bc.RunAnchor));
+                fovea.Add(Time(bc.RunFovea));
+            }
+            if (round + 1 >= options.MinRounds && total.Elapsed.TotalSeconds >= options.SecondsPerCase) break;
+        }
+        return (Median(fovea) * 1e3, Median(anchor) * 1e3);
+    }
+
+    /// <summary>Runs every selected case of every provider at every thread count and prints the table.</summary>
+    public static void RunAll(IEnumerable<Func<IEnumerable<BenchCase>>> providers, BenchOptions options)
+    {
+        string[]? lastHeader = null;
+        foreach (var provider in providers)
+        {
+            foreach (var bc in provider())
+            {
+                using (bc)
+                {
+                    if (!options.Selects(bc.Name)) continue;
+                    foreach (int threads in options.Threads)
+                    {
+                        Fovea.Threading.MaxDegreeOfParallelism = threads;
+                        TorchAnchor.SetThreads(threads);
+                        bc.Setup(threads);
+                        var (f, a) = Measure(bc, options);
+                        string[] header = ["case", "fovea_ms", "anchor_ms", "ratio", .. bc.ExtraColumns];
+                        if (lastHeader is null || !header.SequenceEqual(lastHeader))
+                        {
+                            Console.WriteLine(string.Join(", ", header));
+                            lastHeader = header;
+                        }
+                        string[] row = [$"{bc.Name}_t{threads}", F(f), F(a), F(f / a, "0.00"), .. bc.Extra(threads, f, a)];
+                        Console.WriteLine(string.Join(", ", row));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Formats a number with invariant culture.</summary>
+    public static string F(double x, string format = "0.000") => x.ToString(format, CultureInfo.InvariantCulture);
+
+    private static double Time(Action run)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        run();
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+
+    private static double Median(List<double> xs)
+    {
+        xs.Sort();
+        int n = xs.Count;
+        return n % 2 == 1 ? xs[n / 2] : 0.5 * (xs[n / 2 - 1] + xs[n / 2]);
+    }
+}

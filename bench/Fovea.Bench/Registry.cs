@@ -1,0 +1,14 @@
+namespace Fovea.Bench;
+
+/// <summary>
+/// Every benchmark case provider, in print order. To add cases (conv, pyramids, training epochs), write one
+/// file with a <see cref="BenchCase"/> subclass and a static provider, and add one line here.
+/// </summary>
+public static class Registry
+{
+    /// <summary>The providers; each is called once and yields its cases.</summary>
+    public static readonly Func<IEnumerable<BenchCase>>[] Providers =
+    [
+        SgemmCase.All,
+    ];
+}

@@ -1,0 +1,177 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Fovea.Kernels;
+
+/// <summary>
+/// The blocked GEMM loop nest (Goto / BLIS order), generic over element type and micro-kernel so the JIT
+/// emits one specialised copy per kernel with the tile and block sizes folded to constants.
+/// <para>
+/// Threading shares each packed B panel and hands out blocks of C rows (tile-aligned) as work items. Every
+/// element of C is computed by the same sequence of operations (same KC blocks, same FMA order, same tile
+/// kind: tiles are aligned to MR / NR multiples of C whatever the split) whatever the thread count, so
+/// results are bit-identical between 1 and N threads.
+/// </para>
+/// </summary>
+internal static unsafe class GemmDriver<T, TKernel>
+    where T : unmanaged
+    where TKernel : struct, IMicroKernel<T>
+{
+    // Per-thread packing buffers, pinned so their addresses stay valid while a kernel streams them;
+    // they only grow, so a steady state of repeated calls allocates nothing.
+    [ThreadStatic] private static T[]? _packA;
+    [ThreadStatic] private static T[]? _packB;
+
+    /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
+    private const long ThreadingMinMacs = 1L << 21;
+
+    /// <summary>Computes C = alpha * op(A) * op(B) + beta * C for already validated arguments with m, n, k &gt; 0.</summary>
+    public static void Run(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+    {
+        int threads = ParallelFor.ChunkCount((long)m * n * k, ThreadingMinMacs);
+        if (threads <= 1 || (m <= TKernel.MR && n <= TKernel.NR))
+            Serial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else
+            Parallel(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>The single-threaded loop nest: B panel, then A blocks, then register tiles.</summary>
+    /// <remarks>Fully optimised at first call: it runs only a few times per GEMM, so tiering would leave it slow for long.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Serial(bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+    {
+        int mr = TKernel.MR, nr = TKernel.NR, kcMax = TKernel.KC, mcMax = TKernel.MC, ncMax = TKernel.NC;
+        T* packA = Buffer(ref _packA, (long)Math.Min(mcMax, RoundUp(m, mr)) * Math.Min(kcMax, k));
+        T* packB = Buffer(ref _packB, (long)Math.Min(ncMax, RoundUp(n, nr)) * Math.Min(kcMax, k));
+        T* edge = stackalloc T[mr * nr];
+        for (int jc = 0; jc < n; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax)
+            {
+                int kc = Math.Min(kcMax, k - pc);
+                // Later K blocks accumulate onto what the first block wrote.
+                T betaBlock = pc == 0 ? beta : T1();
+                GemmPacking.PackB(packB, b, ldb, transB, pc, kc, jc, nc, nr);
+                for (int ic = 0; ic < m; ic += mcMax)
+                {
+                    int mc = Math.Min(mcMax, m - ic);
+                    GemmPacking.PackA(packA, a, lda, transA, ic, mc, pc, kc, mr);
+                    Macro(mc, 0, nc, kc, packA, packB, c + (nint)ic * ldc + jc, ldc, alpha, betaBlock, edge);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The threaded loop nest. For each (NC, KC) panel the threads first pack B together into one shared
+    /// buffer, then take work items (a block of rows, or for very short C a range of B slivers) dynamically,
+    /// each packing its own A block into its thread's buffer. More items than threads, taken on demand, keep
+    /// both cores busy even when the machine is shared and one of them is slowed down.
+    /// </summary>
+    private static void Parallel(int threads, bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+    {
+        int mr = TKernel.MR, nr = TKernel.NR, kcMax = TKernel.KC, mcMax = TKernel.MC, ncMax = TKernel.NC;
+        int mTiles = (m + mr - 1) / mr;
+        int rowBlocks = Math.Min(mTiles, RoundUp(Math.Max((m + mcMax - 1) / mcMax, 2 * threads), threads));
+        int mc = RoundUp((m + rowBlocks - 1) / rowBlocks, mr);
+        rowBlocks = (m + mc - 1) / mc;
+        int kcCap = Math.Min(kcMax, k);
+        T* packB = Buffer(ref _packB, (long)Math.Min(ncMax, RoundUp(n, nr)) * kcCap);
+        nint pa = (nint)a, pb = (nint)b, pc0 = (nint)c, ppack = (nint)packB;
+
+        for (int jc = 0; jc < n; jc += ncMax)
+        {
+            int nc = Math.Min(ncMax, n - jc);
+            int slivers = (nc + nr - 1) / nr;
+            // Short C (few row blocks) also splits the columns so every thread gets work.
+            int colSplits = rowBlocks >= 2 * threads ? 1 : Math.Min(slivers, (2 * threads + rowBlocks - 1) / rowBlocks);
+            for (int pc = 0; pc < k; pc += kcMax)
+            {
+                int kc = Math.Min(kcMax, k - pc);
+                T betaBlock = pc == 0 ? beta : T1();
+                int jcL = jc, pcL = pc;
+                ParallelFor.For(slivers, 8, (s0, s1) =>
+                {
+                    int j0 = s0 * nr, j1 = Math.Min(nc, s1 * nr);
+                    GemmPacking.PackB((T*)ppack + (nint)j0 * kc, (T*)pb, ldb, transB, pcL, kc, jcL + j0, j1 - j0, nr);
+                });
+                ParallelFor.ForChunks(rowBlocks * colSplits, item =>
+                {
+                    int ic = item / colSplits * mc, split = item % colSplits;
+                    int j0 = ParallelFor.ChunkStart(slivers, colSplits, split) * nr;
+                    int j1 = Math.Min(nc, ParallelFor.ChunkStart(slivers, colSplits, split + 1) * nr);
+                    Item(transA, (T*)pa, lda, ic, Math.Min(mc, m - ic), pcL, kc, (T*)ppack, j0, j1,
+                        (T*)pc0 + (nint)ic * ldc + jcL, ldc, alpha, betaBlock);
+                });
+            }
+        }
+    }
+
+    /// <summary>One work item of the threaded path: pack an A block, then run its tiles against B slivers [j0, j1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Item(bool transA, T* a, int lda, int ic, int mc, int pc, int kc, T* packB, int j0, int j1,
+        T* c, int ldc, T alpha, T beta)
+    {
+        T* packA = Buffer(ref _packA, (long)RoundUp(mc, TKernel.MR) * kc);
+        T* edge = stackalloc T[TKernel.MR * TKernel.NR];
+        GemmPacking.PackA(packA, a, lda, transA, ic, mc, pc, kc, TKernel.MR);
+        Macro(mc, j0, j1, kc, packA, packB, c, ldc, alpha, beta, edge);
+    }
+
+    /// <summary>
+    /// Runs the register tiles of one packed A block (mc rows) against packed B slivers covering columns
+    /// [j0, j1) of the panel; <paramref name="c"/> points at the block's (row 0, panel column 0).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Macro(int mc, int j0, int j1, int kc, T* packA, T* packB, T* c, int ldc, T alpha, T beta, T* edge)
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        for (int jr = j0; jr < j1; jr += nr)
+        {
+            int cols = Math.Min(nr, j1 - jr);
+            T* bSliver = packB + (nint)jr * kc;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int rows = Math.Min(mr, mc - ir);
+                T* aSliver = packA + (nint)ir * kc;
+                T* cTile = c + (nint)ir * ldc + jr;
+                if (rows == mr && cols == nr)
+                {
+                    TKernel.Run(kc, aSliver, bSliver, cTile, ldc, alpha, beta);
+                }
+                else
+                {
+                    // Edge tiles run the same kernel on a copy of the partial C tile, so they cost no more than
+                    // full tiles and round exactly like them.
+                    CopyTile(cTile, ldc, edge, nr, rows, cols);
+                    TKernel.Run(kc, aSliver, bSliver, edge, nr, alpha, beta);
+                    CopyTile(edge, nr, cTile, ldc, rows, cols);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T T1() => typeof(T) == typeof(float) ? (T)(object)1f : (T)(object)1.0;
+
+    private static void CopyTile(T* src, nint lds, T* dst, nint ldd, int rows, int cols)
+    {
+        for (int r = 0; r < rows; r++)
+            new ReadOnlySpan<T>(src + r * lds, cols).CopyTo(new Span<T>(dst + r * ldd, cols));
+    }
+
+    private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+
+    /// <summary>Returns a 64-byte aligned pointer into this thread's pinned buffer, growing it when too small.</summary>
+    private static T* Buffer(ref T[]? slot, long elements)
+    {
+        int pad = 64 / sizeof(T);
+        if (slot is null || slot.Length < elements + pad)
+            slot = GC.AllocateUninitializedArray<T>((int)elements + pad, pinned: true);
+        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slot));
+        return (T*)((p + 63) & ~(nint)63);
+    }
+}

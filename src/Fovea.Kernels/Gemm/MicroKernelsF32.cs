@@ -1,0 +1,203 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Fovea.Kernels;
+
+// Float32 micro-kernels. Each keeps its whole C tile in registers for the full kc loop; the only
+// memory traffic per step is one packed B row (NR values) and MR broadcasts from the packed A sliver.
+// They use the cross-platform Vector256/Vector512 API (FusedMultiplyAdd becomes one vfmadd when the
+// hardware has FMA), which also lets tests run every variant on any machine through the software
+// fallback; Gemm only *selects* a variant for speed when the hardware accelerates it.
+
+/// <summary>AVX2 + FMA tile: 6 rows x 16 columns = 12 ymm accumulators, 2 B loads, 1 broadcast (15 of 16 registers).</summary>
+internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
+{
+    public static int MR => 6;
+    public static int NR => 16;
+    // B sliver 256 x 16 floats = 16 KiB and A sliver 6 KiB fit the 32 KiB L1d of a core.
+    public static int KC => 256;
+    // A block 144 x 256 floats = 144 KiB: comfortably inside a 512 KiB-1 MiB L2 next to the B slivers.
+    public static int MC => 144;
+    // B panel 256 x 3072 floats = 3 MiB per thread in the shared 32 MiB L3.
+    public static int NC => 3072;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        // The C tile is touched once per KC block, long after it left the caches; start fetching its rows now
+        // so the misses overlap the FMA loop instead of stalling the stores at the end.
+        GemmPrefetch.Tile(c, ldc, 6, 16);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+
+        // Unrolled by two so loop control is amortised over 24 FMAs.
+        int p = 0;
+        for (; p + 2 <= kc; p += 2)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
+            av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            b0 = Vector256.Load(b + 16); b1 = Vector256.Load(b + 24);
+            av = Vector256.Create(a[6]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(a[7]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(a[8]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(a[9]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(a[10]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(a[11]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            a += 12;
+            b += 32;
+        }
+        if (p < kc)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
+            av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+        }
+
+        Vector256<float> va = Vector256.Create(alpha);
+        if (beta == 0f)
+        {
+            // BLAS semantics: C's old contents (even NaN) are not read.
+            (c00 * va).Store(c); (c01 * va).Store(c + 8); c += ldc;
+            (c10 * va).Store(c); (c11 * va).Store(c + 8); c += ldc;
+            (c20 * va).Store(c); (c21 * va).Store(c + 8); c += ldc;
+            (c30 * va).Store(c); (c31 * va).Store(c + 8); c += ldc;
+            (c40 * va).Store(c); (c41 * va).Store(c + 8); c += ldc;
+            (c50 * va).Store(c); (c51 * va).Store(c + 8);
+        }
+        else
+        {
+            Vector256<float> vb = Vector256.Create(beta);
+            Update(c, c00, c01, va, vb); c += ldc;
+            Update(c, c10, c11, va, vb); c += ldc;
+            Update(c, c20, c21, va, vb); c += ldc;
+            Update(c, c30, c31, va, vb); c += ldc;
+            Update(c, c40, c41, va, vb); c += ldc;
+            Update(c, c50, c51, va, vb);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Update(float* c, Vector256<float> x0, Vector256<float> x1, Vector256<float> va, Vector256<float> vb)
+    {
+        Vector256.FusedMultiplyAdd(x0, va, Vector256.Load(c) * vb).Store(c);
+        Vector256.FusedMultiplyAdd(x1, va, Vector256.Load(c + 8) * vb).Store(c + 8);
+    }
+}
+
+/// <summary>
+/// AVX-512 tile: 6 rows x 32 columns = 12 zmm accumulators, the same shape as the AVX2 tile at twice the width.
+/// Selected only when <see cref="Vector512.IsHardwareAccelerated"/>; block sizes keep the same byte footprints.
+/// </summary>
+internal readonly unsafe struct SgemmKernel6x32 : IMicroKernel<float>
+{
+    public static int MR => 6;
+    public static int NR => 32;
+    // B sliver 192 x 32 floats = 24 KiB: still inside a 32-48 KiB L1d.
+    public static int KC => 192;
+    public static int MC => 192;
+    public static int NC => 3072;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        GemmPrefetch.Tile(c, ldc, 6, 32);
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16), av;
+            av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            a += 6;
+            b += 32;
+        }
+
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (c00 * va).Store(c); (c01 * va).Store(c + 16); c += ldc;
+            (c10 * va).Store(c); (c11 * va).Store(c + 16); c += ldc;
+            (c20 * va).Store(c); (c21 * va).Store(c + 16); c += ldc;
+            (c30 * va).Store(c); (c31 * va).Store(c + 16); c += ldc;
+            (c40 * va).Store(c); (c41 * va).Store(c + 16); c += ldc;
+            (c50 * va).Store(c); (c51 * va).Store(c + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            Update(c, c00, c01, va, vb); c += ldc;
+            Update(c, c10, c11, va, vb); c += ldc;
+            Update(c, c20, c21, va, vb); c += ldc;
+            Update(c, c30, c31, va, vb); c += ldc;
+            Update(c, c40, c41, va, vb); c += ldc;
+            Update(c, c50, c51, va, vb);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Update(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb)
+    {
+        Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(c) * vb).Store(c);
+        Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(c + 16) * vb).Store(c + 16);
+    }
+}
+
+/// <summary>
+/// Scalar tile for machines (or runs with <c>DOTNET_EnableHWIntrinsic=0</c>) without SIMD: 4 x 4 accumulators
+/// in locals, plain multiply-add, so it stays correct and reasonably quick without any intrinsic.
+/// </summary>
+internal readonly unsafe struct SgemmKernelScalar4x4 : IMicroKernel<float>
+{
+    public static int MR => 4;
+    public static int NR => 4;
+    public static int KC => 256;
+    public static int MC => 128;
+    public static int NC => 1024;
+
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+        float s20 = 0, s21 = 0, s22 = 0, s23 = 0, s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+        for (int p = 0; p < kc; p++)
+        {
+            float b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+            float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+            s00 += a0 * b0; s01 += a0 * b1; s02 += a0 * b2; s03 += a0 * b3;
+            s10 += a1 * b0; s11 += a1 * b1; s12 += a1 * b2; s13 += a1 * b3;
+            s20 += a2 * b0; s21 += a2 * b1; s22 += a2 * b2; s23 += a2 * b3;
+            s30 += a3 * b0; s31 += a3 * b1; s32 += a3 * b2; s33 += a3 * b3;
+            a += 4;
+            b += 4;
+        }
+        Row(c, s00, s01, s02, s03, alpha, beta); c += ldc;
+        Row(c, s10, s11, s12, s13, alpha, beta); c += ldc;
+        Row(c, s20, s21, s22, s23, alpha, beta); c += ldc;
+        Row(c, s30, s31, s32, s33, alpha, beta);
+    }
+
+    private static void Row(float* c, float x0, float x1, float x2, float x3, float alpha, float beta)
+    {
+        if (beta == 0f)
+        {
+            c[0] = alpha * x0; c[1] = alpha * x1; c[2] = alpha * x2; c[3] = alpha * x3;
+        }
+        else
+        {
+            c[0] = alpha * x0 + beta * c[0]; c[1] = alpha * x1 + beta * c[1];
+            c[2] = alpha * x2 + beta * c[2]; c[3] = alpha * x3 + beta * c[3];
+        }
+    }
+}

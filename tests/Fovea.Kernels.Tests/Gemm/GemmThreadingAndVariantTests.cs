@@ -1,0 +1,137 @@
+using static Fovea.Kernels.Tests.GemmTestData;
+
+namespace Fovea.Kernels.Tests;
+
+/// <summary>
+/// Thread-count independence (bit for bit), every micro-kernel variant (run through the software fallback
+/// where the hardware lacks it), and argument validation.
+/// </summary>
+[Collection(nameof(ThreadSettingCollection))]
+public class GemmThreadingAndVariantTests
+{
+    [Theory]
+    [InlineData(300, 257, 513, false, false)]
+    [InlineData(300, 257, 513, true, true)]
+    [InlineData(129, 1000, 70, false, true)]
+    [InlineData(5, 2000, 300, true, false)]   // short C: the threads split columns
+    [InlineData(1000, 7, 300, false, false)]  // thin C: one partial column of tiles
+    [InlineData(64, 64, 64, false, false)]
+    public void Threaded_results_are_bit_identical_to_single_threaded(int m, int n, int k, bool ta, bool tb)
+    {
+        var rng = new Random(m + n + k);
+        var (ar, ac) = Stored(ta, m, k);
+        var (br, bc) = Stored(tb, k, n);
+        var a = Random(rng, ar, ac, ac, 0f);
+        var b = Random(rng, br, bc, bc, 0f);
+        var c0 = Random(rng, m, n, n, 0f);
+        var ad = Array.ConvertAll(a, x => (double)x);
+        var bd = Array.ConvertAll(b, x => (double)x);
+        var cd0 = Array.ConvertAll(c0, x => (double)x);
+
+        int saved = Threading.MaxDegreeOfParallelism;
+        try
+        {
+            float[]? first = null;
+            double[]? firstD = null;
+            foreach (int threads in new[] { 1, 2, 3, 4 })
+            {
+                Threading.MaxDegreeOfParallelism = threads;
+                var c = (float[])c0.Clone();
+                var cd = (double[])cd0.Clone();
+                Kernels.Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ac, b, bc, 0.5f, c, n);
+                Kernels.Gemm.Dgemm(ta, tb, m, n, k, 0.75, ad, ac, bd, bc, 0.5, cd, n);
+                first ??= c;
+                firstD ??= cd;
+                Assert.True(first.AsSpan().SequenceEqual(c), $"float32 result on {threads} threads differs from 1 thread");
+                Assert.True(firstD.AsSpan().SequenceEqual(cd), $"float64 result on {threads} threads differs from 1 thread");
+            }
+        }
+        finally
+        {
+            Threading.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData("Scalar")]
+    [InlineData("Vector256")]
+    [InlineData("Vector512")]
+    public void Every_kernel_variant_matches_reference(string variant)
+    {
+        var kind = Enum.Parse<GemmKernelKind>(variant);
+        // Small shapes: variants the hardware lacks run through the (slow) software vector fallback.
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 35, 19), (13, 33, 260), (6, 32, 8) })
+        {
+            foreach (var (ta, tb) in Transposes)
+            {
+                var rng = new Random(m * n + k);
+                var (ar, ac) = Stored(ta, m, k);
+                var (br, bc) = Stored(tb, k, n);
+                int lda = ac + 1, ldb = bc + 2, ldc = n + 3;
+                var a = Random(rng, ar, ac, lda, float.NaN);
+                var b = Random(rng, br, bc, ldb, float.NaN);
+                var c0 = Random(rng, m, n, ldc, 5f);
+                var got = (float[])c0.Clone();
+                var want = (float[])c0.Clone();
+                Kernels.Gemm.SgemmWith(kind, ta, tb, m, n, k, 1.25f, a, lda, b, ldb, -0.5f, got, ldc);
+                GemmReference.Sgemm(ta, tb, m, n, k, 1.25f, a, lda, b, ldb, -0.5f, want, ldc);
+                AssertClose(got, want, c0, AbsProducts(ta, tb, m, n, k, a, lda, b, ldb), m, n, k, ldc, 1.25, -0.5, 1.2e-7, $"{kind} float32 {m}x{n}x{k}");
+
+                var ad = Array.ConvertAll(a, x => (double)x);
+                var bd = Array.ConvertAll(b, x => (double)x);
+                var cd0 = Array.ConvertAll(c0, x => (double)x);
+                var gotD = (double[])cd0.Clone();
+                var wantD = (double[])cd0.Clone();
+                Kernels.Gemm.DgemmWith(kind, ta, tb, m, n, k, 1.25, ad, lda, bd, ldb, 0.0, gotD, ldc);
+                GemmReference.Dgemm(ta, tb, m, n, k, 1.25, ad, lda, bd, ldb, 0.0, wantD, ldc);
+                AssertClose(gotD, wantD, cd0, AbsProducts(ta, tb, m, n, k, ad, lda, bd, ldb), m, n, k, ldc, 1.25, 0.0, 2.3e-16, $"{kind} float64 {m}x{n}x{k}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Selected_kernel_matches_the_hardware()
+    {
+        var expected = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported
+            ? GemmKernelKind.Vector512
+            : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported
+                ? GemmKernelKind.Vector256
+                : GemmKernelKind.Scalar;
+        Assert.Equal(expected, Kernels.Gemm.Selected);
+    }
+
+    [Theory]
+    [InlineData(-1, 2, 2, 2, 2, 2, "m must be >= 0")]
+    [InlineData(2, 2, -3, 2, 2, 2, "k must be >= 0")]
+    [InlineData(2, 3, 4, 3, 3, 3, "lda must be >= the stored row width of A (2 x 4), got lda = 3 < 4")]
+    [InlineData(2, 3, 4, 4, 2, 3, "ldb must be >= the stored row width of B (4 x 3), got ldb = 2 < 3")]
+    [InlineData(2, 3, 4, 4, 3, 2, "ldc must be >= the stored row width of C (2 x 3), got ldc = 2 < 3")]
+    public void Bad_arguments_throw_with_clear_messages(int m, int n, int k, int lda, int ldb, int ldc, string message)
+    {
+        var ex = Assert.ThrowsAny<ArgumentException>(() =>
+            Kernels.Gemm.Sgemm(false, false, m, n, k, 1f, new float[64], lda, new float[64], ldb, 0f, new float[64], ldc));
+        Assert.Contains(message, ex.Message);
+        Assert.StartsWith("Sgemm:", ex.Message);
+    }
+
+    [Fact]
+    public void Short_spans_throw_naming_the_operand_and_the_needed_length()
+    {
+        var ex = Assert.Throws<ArgumentException>(() =>
+            Kernels.Gemm.Sgemm(false, false, 3, 4, 5, 1f, new float[14], 5, new float[20], 4, 0f, new float[12], 4));
+        Assert.Contains("A (3 x 5) with lda = 5 needs at least 15 elements, got 14", ex.Message);
+        Assert.Equal("a", ex.ParamName);
+
+        ex = Assert.Throws<ArgumentException>(() =>
+            Kernels.Gemm.Dgemm(false, true, 3, 4, 5, 1.0, new double[15], 5, new double[19], 5, 0.0, new double[12], 4));
+        Assert.Contains("B (stored transposed as 4 x 5) with ldb = 5 needs at least 20 elements, got 19", ex.Message);
+
+        ex = Assert.Throws<ArgumentException>(() =>
+            GemmReference.Sgemm(true, false, 3, 4, 5, 1f, new float[15], 3, new float[20], 4, 0f, new float[11], 4));
+        Assert.Contains("C (3 x 4) with ldc = 4 needs at least 12 elements, got 11", ex.Message);
+    }
+}
+
+/// <summary>Tests that change <see cref="Threading.MaxDegreeOfParallelism"/> run one at a time.</summary>
+[CollectionDefinition(nameof(ThreadSettingCollection), DisableParallelization = true)]
+public class ThreadSettingCollection;
