@@ -17,6 +17,7 @@ public static class CommandLine
         Commands:
           demo        Tensor tour: broadcasting, reductions, views, a gradient and a timed float32 matmul
           gradcheck   Check every differentiable op's first and second derivatives numerically (float64)
+          graph       Write a computation graph as Graphviz DOT: graph --example neuron|add-mul [-o FILE]
           help        Show this help
 
         Global options:
@@ -52,6 +53,8 @@ public static class CommandLine
                     return 0;
                 case "gradcheck":
                     return GradCheckCommand(stdout);
+                case "graph":
+                    return GraphCommand(rest.Skip(1).ToArray(), stdout);
                 case "help" or "--help" or "-h":
                     stdout.WriteLine(Help);
                     return 0;
@@ -81,6 +84,47 @@ public static class CommandLine
         }
         o.WriteLine($"{passed} passed, {failed} failed");
         return failed == 0 ? 0 : 1;
+    }
+
+    /// <summary>Builds one of the lecture notes' example graphs, runs backward, and writes its DOT.</summary>
+    public static int GraphCommand(string[] args, TextWriter o)
+    {
+        string example = "neuron";
+        string? output = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--example" when i + 1 < args.Length: example = args[++i]; break;
+                case "-o" or "--out" when i + 1 < args.Length: output = args[++i]; break;
+                default: throw new UsageException($"graph: unexpected argument '{args[i]}' (use --example neuron|add-mul [-o FILE])");
+            }
+        }
+        Tensor S(double v) => Tensor.Scalar(v, DType.Float64).RequiresGrad_();
+        Tensor result;
+        switch (example)
+        {
+            case "neuron":
+                // f = σ(w0·x0 + w1·x1 + w2) at w = (2, -3, -3), x = (-1, -2).
+                var (w0, x0, w1, x1, w2) = (S(2), S(-1), S(-3), S(-2), S(-3));
+                result = (w0 * x0 + w1 * x1 + w2).Sigmoid();
+                break;
+            case "add-mul":
+                // f = (x + y)·z at x = -2, y = 5, z = -4.
+                result = (S(-2) + S(5)) * S(-4);
+                break;
+            default:
+                throw new UsageException($"graph: unknown example '{example}' (choose neuron or add-mul)");
+        }
+        result.Backward(retainGraph: true);
+        string dot = Autograd.ToDot(result);
+        if (output is null) o.Write(dot);
+        else
+        {
+            AtomicFile.WriteAllText(output, dot);
+            o.WriteLine($"wrote {output} (render with: dot -Tpng {output} -o graph.png)");
+        }
+        return 0;
     }
 
     /// <summary>A short tour of the tensor core that prints what it computes.</summary>

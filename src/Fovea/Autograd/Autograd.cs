@@ -96,6 +96,9 @@ public static class Autograd
         return (y.Detach(), hv ?? Tensor.ZerosLike(x));
     }
 
+    /// <summary>The Graphviz DOT picture of the graph behind <paramref name="output"/> (see <see cref="GraphDot"/>).</summary>
+    public static string ToDot(Tensor output) => GraphDot.ToDot(output);
+
     /// <summary>Within the returned scope, the first NaN or infinity from any op's forward or backward raises an error naming the op.</summary>
     public static IDisposable DetectAnomaly() => Anomaly.Enter();
 

@@ -33,6 +33,9 @@ public abstract class Function
     /// <summary>The tensor this node produced (for retained and captured gradients of non-leaves).</summary>
     internal Tensor? Output { get; set; }
 
+    /// <summary>The gradients this node sent to each input in the last backward, kept only when small (for <see cref="GraphDot"/>).</summary>
+    internal Tensor?[]? EdgeGradients { get; private set; }
+
     /// <summary>Where the node was created, when anomaly detection is on.</summary>
     internal string? CreationTrace { get; private set; }
 
@@ -164,6 +167,9 @@ public abstract class Function
             if (!g._shape.AsSpan().SequenceEqual(InputShapes[i]))
                 throw new ShapeException($"{Name}.Backward", $"returned a gradient of shape {ShapeChecks.Format(g._shape)} for input {i} of shape {ShapeChecks.Format(InputShapes[i])}");
         }
+        bool small = true;
+        foreach (var g in grads) small &= g is null || g.Numel <= GraphDot.MaxDrawnElements;
+        EdgeGradients = small ? grads : null;
         return grads;
     }
 }
