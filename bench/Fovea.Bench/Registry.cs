@@ -10,5 +10,6 @@ public static class Registry
     public static readonly Func<IEnumerable<BenchCase>>[] Providers =
     [
         SgemmCase.All,
+        AutogradChainCase.All,
     ];
 }

@@ -12,27 +12,23 @@ public static class GradMode
     public static bool IsEnabled => !_disabled;
 
     /// <summary>Stops recording until the returned scope is disposed.</summary>
-    public static IDisposable Disable() => Set(false);
+    public static Scope Disable() => Set(false);
 
     /// <summary>Records again (inside a disabled scope) until the returned scope is disposed.</summary>
-    public static IDisposable Enable() => Set(true);
+    public static Scope Enable() => Set(true);
 
     /// <summary>Sets grad mode until the returned scope is disposed.</summary>
-    public static IDisposable Set(bool enabled)
+    public static Scope Set(bool enabled)
     {
         bool previous = !_disabled;
         _disabled = !enabled;
         return new Scope(previous);
     }
 
-    private sealed class Scope(bool previous) : IDisposable
+    /// <summary>Restores the previous grad mode when disposed (a struct: entering a scope allocates nothing).</summary>
+    public readonly struct Scope(bool previous) : IDisposable
     {
-        private bool _done;
-        public void Dispose()
-        {
-            if (_done) return;
-            _done = true;
-            _disabled = !previous;
-        }
+        /// <summary>Restores the grad mode that was in force when the scope began.</summary>
+        public void Dispose() => _disabled = !previous;
     }
 }

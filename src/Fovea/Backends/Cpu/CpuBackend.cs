@@ -127,8 +127,21 @@ internal sealed partial class CpuBackend : IBackend
     public Tensor Binary(BinaryOp op, Tensor a, Tensor b, int[] shape)
     {
         var y = Tensor.Allocate(a.DType, shape, clear: false);
-        var strides = Strides(shape, y, a, b);
-        var offsets = Offsets(y, a, b);
+        int[][] strides;
+        int[] offsets;
+        if (a.IsContiguous && (b.Numel == 1 || (b.IsContiguous && b.Numel == y.Numel)) && a.Numel == y.Numel)
+        {
+            // The hot case (same-shape operands, or a tensor and a scalar) skips the broadcast bookkeeping.
+            int[] unit = [1];
+            strides = [unit, unit, b.Numel == 1 && y.Numel != 1 ? [0] : unit];
+            offsets = [0, a.Offset, b.Offset];
+            shape = [y.Numel];
+        }
+        else
+        {
+            strides = Strides(shape, y, a, b);
+            offsets = Offsets(y, a, b);
+        }
         switch (a.DType)
         {
             case DType.Float32:

@@ -33,6 +33,14 @@ internal static class StridedLoop
         long numel = 1;
         foreach (int d in shape) numel *= d;
         if (numel == 0) return;
+        if (numel == 1 || AllContiguous(shape, strides))
+        {
+            // The common case needs no coalescing: one row over the whole buffer.
+            Span<int> unit = stackalloc int[operands];
+            unit.Fill(1);
+            kernel.Row(offsets, unit, (int)numel);
+            return;
+        }
 
         Coalesce(shape, strides, out int[] cShape, out int[][] cStrides);
         int rank = cShape.Length;
@@ -82,6 +90,20 @@ internal static class StridedLoop
                 }
             }
         });
+    }
+
+    private static bool AllContiguous(int[] shape, int[][] strides)
+    {
+        foreach (var st in strides)
+        {
+            int expected = 1;
+            for (int d = shape.Length - 1; d >= 0; d--)
+            {
+                if (shape[d] != 1 && st[d] != expected) return false;
+                expected *= shape[d];
+            }
+        }
+        return true;
     }
 
     /// <summary>
