@@ -1,0 +1,75 @@
+namespace Fovea.NN;
+
+/// <summary>Runs its children in order, feeding each output to the next; children are named "0", "1", ...</summary>
+public sealed class Sequential : Module<Tensor, Tensor>
+{
+    private readonly List<Module<Tensor, Tensor>> _layers = [];
+
+    /// <summary>Children named by position.</summary>
+    public Sequential(params Module<Tensor, Tensor>[] layers)
+    {
+        foreach (var l in layers) Append(l);
+    }
+
+    /// <summary>Children with given names.</summary>
+    public Sequential(params (string Name, Module<Tensor, Tensor> Layer)[] layers)
+    {
+        foreach (var (name, l) in layers)
+        {
+            RegisterModule(name, l);
+            _layers.Add(l);
+        }
+    }
+
+    /// <summary>Adds a layer at the end, named by its position.</summary>
+    public Sequential Append(Module<Tensor, Tensor> layer)
+    {
+        RegisterModule(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
+        _layers.Add(layer);
+        return this;
+    }
+
+    /// <summary>The layers in order.</summary>
+    public IReadOnlyList<Module<Tensor, Tensor>> Layers => _layers;
+
+    /// <summary>Layer <paramref name="index"/>.</summary>
+    public Module<Tensor, Tensor> this[int index] => _layers[index];
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        var x = input;
+        foreach (var l in _layers) x = l.Forward(x);
+        return x;
+    }
+}
+
+/// <summary>A list of modules registered as children "0", "1", ... (no forward of its own).</summary>
+public sealed class ModuleList : Module, IReadOnlyList<Module>
+{
+    private readonly List<Module> _items = [];
+
+    /// <summary>Creates the list with <paramref name="modules"/>.</summary>
+    public ModuleList(params Module[] modules)
+    {
+        foreach (var m in modules) Add(m);
+    }
+
+    /// <summary>Adds a module at the end.</summary>
+    public void Add(Module module)
+    {
+        RegisterModule(_items.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), module);
+        _items.Add(module);
+    }
+
+    /// <inheritdoc/>
+    public Module this[int index] => _items[index];
+
+    /// <inheritdoc/>
+    public int Count => _items.Count;
+
+    /// <inheritdoc/>
+    public IEnumerator<Module> GetEnumerator() => _items.GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}

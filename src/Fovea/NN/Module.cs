@@ -1,0 +1,207 @@
+namespace Fovea.NN;
+
+/// <summary>
+/// Base of every layer and model. A module registers its parameters (trainable tensors), buffers
+/// (state that is saved but not trained, like batch-norm running statistics) and child modules in its
+/// constructor, in order and by name; there is no reflection. Names nest with dots, as in PyTorch
+/// (<c>features.0.weight</c>).
+/// </summary>
+public abstract class Module
+{
+    private readonly List<KeyValuePair<string, Tensor>> _parameters = [];
+    private readonly List<KeyValuePair<string, Tensor>> _buffers = [];
+    private readonly List<KeyValuePair<string, Module>> _children = [];
+
+    /// <summary>True in training mode (dropout active, batch norm uses batch statistics); see <see cref="Train"/>.</summary>
+    public bool Training { get; private set; } = true;
+
+    /// <summary>A short description for summaries, e.g. <c>Conv2d(3 -> 16, k=3)</c>.</summary>
+    public virtual string Describe() => GetType().Name;
+
+    /// <summary>Registers a trainable tensor under <paramref name="name"/> and marks it as requiring grad.</summary>
+    protected Tensor RegisterParameter(string name, Tensor value)
+    {
+        CheckName(name);
+        if (!value.IsLeaf) value = value.Detach();
+        value.RequiresGrad = true;
+        _parameters.Add(new(name, value));
+        return value;
+    }
+
+    /// <summary>Registers a saved, untrained tensor under <paramref name="name"/>.</summary>
+    protected Tensor RegisterBuffer(string name, Tensor value)
+    {
+        CheckName(name);
+        _buffers.Add(new(name, value));
+        return value;
+    }
+
+    /// <summary>Registers a child module under <paramref name="name"/>.</summary>
+    protected T RegisterModule<T>(string name, T module) where T : Module
+    {
+        CheckName(name);
+        _children.Add(new(name, module));
+        return module;
+    }
+
+    /// <summary>Replaces the tensor of a registered buffer (buffers such as running means are re-assigned, not updated in place).</summary>
+    protected void SetBuffer(string name, Tensor value)
+    {
+        int i = _buffers.FindIndex(kv => kv.Key == name);
+        if (i < 0) throw new ArgumentException($"{GetType().Name} has no buffer '{name}'");
+        _buffers[i] = new(name, value);
+    }
+
+    /// <summary>The current tensor of a registered buffer.</summary>
+    protected Tensor GetBuffer(string name) =>
+        _buffers.Find(kv => kv.Key == name).Value ?? throw new ArgumentException($"{GetType().Name} has no buffer '{name}'");
+
+    private void CheckName(string name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains('.'))
+            throw new ArgumentException($"{GetType().Name}: invalid name '{name}' (non-empty, no dots)");
+        if (_parameters.Exists(kv => kv.Key == name) || _buffers.Exists(kv => kv.Key == name) || _children.Exists(kv => kv.Key == name))
+            throw new ArgumentException($"{GetType().Name}: the name '{name}' is already registered");
+    }
+
+    /// <summary>Direct children with their names.</summary>
+    public IEnumerable<(string Name, Module Module)> NamedChildren() => _children.Select(kv => (kv.Key, kv.Value));
+
+    /// <summary>This module and all descendants with dotted names ("" for this one).</summary>
+    public IEnumerable<(string Name, Module Module)> NamedModules(string prefix = "")
+    {
+        yield return (prefix, this);
+        foreach (var (name, child) in _children)
+            foreach (var m in child.NamedModules(Join(prefix, name))) yield return m;
+    }
+
+    /// <summary>Every parameter of this module and its descendants with dotted names, in registration order.</summary>
+    public IEnumerable<(string Name, Tensor Parameter)> NamedParameters(string prefix = "")
+    {
+        foreach (var (name, p) in _parameters) yield return (Join(prefix, name), p);
+        foreach (var (name, child) in _children)
+            foreach (var np in child.NamedParameters(Join(prefix, name))) yield return np;
+    }
+
+    /// <summary>Every parameter, in registration order.</summary>
+    public IEnumerable<Tensor> Parameters() => NamedParameters().Select(np => np.Parameter);
+
+    /// <summary>Every buffer with dotted names.</summary>
+    public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(string prefix = "")
+    {
+        foreach (var (name, b) in _buffers) yield return (Join(prefix, name), b);
+        foreach (var (name, child) in _children)
+            foreach (var nb in child.NamedBuffers(Join(prefix, name))) yield return nb;
+    }
+
+    private static string Join(string prefix, string name) => prefix.Length == 0 ? name : prefix + "." + name;
+
+    /// <summary>Sets training mode on this module and every descendant.</summary>
+    public Module Train(bool mode = true)
+    {
+        foreach (var (_, m) in NamedModules()) m.Training = mode;
+        return this;
+    }
+
+    /// <summary>Evaluation mode (<c>Train(false)</c>).</summary>
+    public Module Eval() => Train(false);
+
+    /// <summary>Clears the gradients of every parameter.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var p in Parameters()) p.Grad = null;
+    }
+
+    /// <summary>Stops gradients for every parameter (transfer learning: freeze a feature extractor).</summary>
+    public Module Freeze()
+    {
+        foreach (var p in Parameters()) p.RequiresGrad = false;
+        return this;
+    }
+
+    /// <summary>Lets gradients flow to every parameter again.</summary>
+    public Module Unfreeze()
+    {
+        foreach (var p in Parameters()) p.RequiresGrad = true;
+        return this;
+    }
+
+    /// <summary>Number of parameter elements (trainable only when <paramref name="trainableOnly"/>).</summary>
+    public long ParameterCount(bool trainableOnly = false) =>
+        Parameters().Where(p => !trainableOnly || p.RequiresGrad).Sum(p => (long)p.Numel);
+
+    /// <summary>Parameters and buffers by dotted name, in order: what a checkpoint stores.</summary>
+    public StateDict StateDict()
+    {
+        var sd = new StateDict();
+        foreach (var (n, p) in NamedParameters()) sd.Add(n, p.Detach());
+        foreach (var (n, b) in NamedBuffers()) sd.Add(n, b.Detach());
+        return sd;
+    }
+
+    /// <summary>
+    /// Copies values from <paramref name="state"/> into this module's parameters and buffers. With
+    /// <paramref name="strict"/>, every key must match and nothing may be left over; the error lists the
+    /// missing and unexpected keys and any shape mismatches.
+    /// </summary>
+    public void LoadStateDict(StateDict state, bool strict = true)
+    {
+        var own = new Dictionary<string, (Tensor Tensor, bool IsBuffer)>();
+        foreach (var (n, p) in NamedParameters()) own[n] = (p, false);
+        foreach (var (n, b) in NamedBuffers()) own[n] = (b, true);
+        var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToList();
+        var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).ToList();
+        var mismatched = own.Where(kv => state.ContainsKey(kv.Key) && !kv.Value.Tensor.Shape.SequenceEqual(state[kv.Key].Shape))
+            .Select(kv => $"{kv.Key}: checkpoint {ShapeChecks.Format(state[kv.Key].Shape)}, model {ShapeChecks.Format(kv.Value.Tensor.Shape)}").ToList();
+        if (mismatched.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0)))
+        {
+            var parts = new List<string>();
+            if (missing.Count > 0) parts.Add("missing keys: " + string.Join(", ", missing));
+            if (unexpected.Count > 0) parts.Add("unexpected keys: " + string.Join(", ", unexpected));
+            if (mismatched.Count > 0) parts.Add("shape mismatches: " + string.Join("; ", mismatched));
+            throw new ArgumentException($"load_state_dict into {GetType().Name}: " + string.Join("; ", parts));
+        }
+        using var _ = GradMode.Disable();
+        foreach (var (name, (tensor, _)) in own)
+            if (state.TryGetValue(name, out var value))
+                tensor.CopyFrom(value.To(tensor.DType));
+    }
+
+    /// <summary>Converts every parameter and buffer to <paramref name="dtype"/> (e.g. Float64 for gradient checks).</summary>
+    public Module To(DType dtype)
+    {
+        foreach (var (_, m) in NamedModules()) m.ConvertOwn(dtype);
+        return this;
+    }
+
+    private void ConvertOwn(DType dtype)
+    {
+        for (int i = 0; i < _parameters.Count; i++)
+        {
+            var p = _parameters[i].Value;
+            if (p.DType == dtype || !p.DType.IsFloating()) continue;
+            var converted = p.Detach().To(dtype).Contiguous().Clone().RequiresGrad_(p.RequiresGrad);
+            _parameters[i] = new(_parameters[i].Key, converted);
+            OnParameterReplaced(_parameters[i].Key, converted);
+        }
+        for (int i = 0; i < _buffers.Count; i++)
+        {
+            var b = _buffers[i].Value;
+            if (b.DType != dtype && b.DType.IsFloating()) _buffers[i] = new(_buffers[i].Key, b.To(dtype).Contiguous());
+        }
+    }
+
+    /// <summary>Called when <see cref="To"/> replaces a parameter, so a layer can update the field that holds it.</summary>
+    protected virtual void OnParameterReplaced(string name, Tensor value) { }
+
+    /// <summary>The tensor currently registered as parameter <paramref name="name"/>.</summary>
+    protected Tensor GetParameter(string name) =>
+        _parameters.Find(kv => kv.Key == name).Value ?? throw new ArgumentException($"{GetType().Name} has no parameter '{name}'");
+}
+
+/// <summary>A module with a typed forward pass (TorchSharp's <c>Module&lt;TIn, TOut&gt;</c>).</summary>
+public abstract class Module<TIn, TOut> : Module
+{
+    /// <summary>Computes the output.</summary>
+    public abstract TOut Forward(TIn input);
+}
