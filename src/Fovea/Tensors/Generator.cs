@@ -26,6 +26,16 @@ public sealed class Generator
         return this;
     }
 
+    /// <summary>
+    /// Jumps to the start of independent stream <paramref name="stream"/> (2^32 values each), e.g. one per epoch,
+    /// so a run resumed at epoch k draws what an uninterrupted run would have.
+    /// </summary>
+    public Generator SelectStream(long stream)
+    {
+        _position = stream << 32;
+        return this;
+    }
+
     /// <summary>The seed and position, for checkpoints (restore with <see cref="SetState"/>).</summary>
     public (ulong Seed, long Position) State => (_seed, _position);
 
