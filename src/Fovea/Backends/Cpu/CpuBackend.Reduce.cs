@@ -218,6 +218,10 @@ internal sealed partial class CpuBackend
             {
                 var row = new ReadOnlySpan<T>(x, offset + o * n, n);
                 int i = max ? TensorPrimitives.IndexOfMax(row) : TensorPrimitives.IndexOfMin(row);
+                // TensorPrimitives ranks +0 above -0; PyTorch treats them as a tie, which the first index wins.
+                if (T.IsZero(row[i]))
+                    for (int j = 0; j < i; j++)
+                        if (T.IsZero(row[j])) { i = j; break; }
                 indices[o] = i;
                 values[o] = row[i];
             }
