@@ -191,7 +191,7 @@ public sealed partial class Tensor
         var b = other.Rank == 1 ? other.Unsqueeze(1) : other;
         int m = a._shape[^2], k = a._shape[^1], n = b._shape[^1];
         Tensor y;
-        if (b.Rank == 2 && a.Rank > 2 && a.IsContiguous)
+        if (b.Rank == 2 && a.Rank > 2 && a.IsContiguous && k > 0)
         {
             // A stack of matrices times one matrix is one tall GEMM: fold the batch into the rows.
             int rows = a.Numel / k;
