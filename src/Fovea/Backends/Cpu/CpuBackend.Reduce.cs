@@ -94,8 +94,9 @@ internal sealed partial class CpuBackend
     {
         first = Array.IndexOf(reduced, true);
         last = Array.LastIndexOf(reduced, true);
+        if (first < 0) return false; // nothing reduced (a 0-d tensor)
         for (int d = first; d <= last; d++) if (!reduced[d]) return false;
-        return first >= 0;
+        return true;
     }
 
     /// <summary>True when the last <c>rank - kept</c> dims of <paramref name="p"/> are row-major with unit inner stride.</summary>
