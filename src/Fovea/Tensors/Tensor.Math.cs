@@ -236,7 +236,7 @@ public sealed partial class Tensor
         if (index.DType != DType.Int32) throw new DTypeException("scatter_add", $"index must be int32, got {index.DType.Name()}");
         SameDType("scatter_add", this, src);
         ShapeChecks.Gather("scatter_add", _shape, d, index._shape);
-        ShapeChecks.Gather("scatter_add", src._shape, d, index._shape);
+        ShapeChecks.ScatterSource("scatter_add", src._shape, index._shape);
         return Backend.Current.ScatterAdd(this, d, index, src);
     }
 
