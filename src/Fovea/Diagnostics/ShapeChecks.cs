@@ -207,6 +207,16 @@ public static class ShapeChecks
                 throw new ShapeException(op, $"index {Format(index)} is larger than input {Format(input)} at dim {i} ({index[i]} > {input[i]})");
     }
 
+    /// <summary>Source of scatter_add: index.size(d) &lt;= src.size(d) for every d, the scatter dim included.</summary>
+    public static void ScatterSource(string op, ReadOnlySpan<int> src, ReadOnlySpan<int> index)
+    {
+        if (index.Length != src.Length)
+            throw new ShapeException(op, $"index must have the same rank as src, got src {Format(src)} and index {Format(index)}");
+        for (int i = 0; i < src.Length; i++)
+            if (index[i] > src[i])
+                throw new ShapeException(op, $"index {Format(index)} is larger than src {Format(src)} at dim {i} ({index[i]} > {src[i]})");
+    }
+
     /// <summary>Index value bounds: 0 &lt;= i &lt; size (negative values are not wrapped).</summary>
     public static void IndexInRange(string op, int index, int size, int dim)
     {

@@ -123,7 +123,8 @@ public sealed partial class Tensor
         var t = Allocate(dtype, [steps]);
         double step = steps > 1 ? (end - start) / (steps - 1) : 0;
         // Fill symmetric halves from each end, as PyTorch does, so the last value is exactly end.
-        int half = steps / 2;
+        // steps == 1 gives [start] (PyTorch), so the first half must include index 0.
+        int half = Math.Max(steps / 2, 1);
         for (int i = 0; i < steps; i++)
             t.SetFlat(i, i < half ? start + step * i : end - step * (steps - 1 - i));
         return t;

@@ -190,7 +190,7 @@ public sealed partial class Tensor
         var b = other.Rank == 1 ? other.Unsqueeze(1) : other;
         int m = a._shape[^2], k = a._shape[^1], n = b._shape[^1];
         Tensor y;
-        if (b.Rank == 2 && a.Rank > 2 && a.IsContiguous)
+        if (b.Rank == 2 && a.Rank > 2 && a.IsContiguous && k > 0)
         {
             // A stack of matrices times one matrix is one tall GEMM: fold the batch into the rows.
             int rows = a.Numel / k;
@@ -235,7 +235,7 @@ public sealed partial class Tensor
         if (index.DType != DType.Int32) throw new DTypeException("scatter_add", $"index must be int32, got {index.DType.Name()}");
         SameDType("scatter_add", this, src);
         ShapeChecks.Gather("scatter_add", _shape, d, index._shape);
-        ShapeChecks.Gather("scatter_add", src._shape, d, index._shape);
+        ShapeChecks.ScatterSource("scatter_add", src._shape, index._shape);
         return new Ops.ScatterAddFunction(d, index).Apply(this, src);
     }
 

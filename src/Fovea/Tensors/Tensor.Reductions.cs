@@ -14,6 +14,7 @@ public sealed partial class Tensor
     private Tensor ReduceOp(string op, Backends.ReduceOp kind, int[]? dims, bool keepDim)
     {
         var d = dims is null || dims.Length == 0 ? AllDims() : ShapeChecks.NormalizeDims(op, dims, Rank);
+        if (Rank == 0) d = []; // dim 0 or -1 of a 0-d tensor is the tensor itself, as in PyTorch
         if (kind is Backends.ReduceOp.Max or Backends.ReduceOp.Min)
             foreach (int k in d)
                 if (_shape[k] == 0)
@@ -33,6 +34,7 @@ public sealed partial class Tensor
     private int ReducedCount(int[]? dims)
     {
         var d = dims is null || dims.Length == 0 ? AllDims() : ShapeChecks.NormalizeDims("mean", dims, Rank);
+        if (Rank == 0) return 1;
         int n = 1;
         foreach (int k in d) n *= _shape[k];
         return n;

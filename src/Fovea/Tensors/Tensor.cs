@@ -62,6 +62,9 @@ public sealed partial class Tensor
     {
         get
         {
+            // An empty tensor has no elements out of order (PyTorch calls it contiguous); without this,
+            // a freshly allocated [3, 0, 2] tensor could not even be read with AsSpan or ToArray.
+            if (Numel == 0) return true;
             int expected = 1;
             for (int i = _shape.Length - 1; i >= 0; i--)
             {

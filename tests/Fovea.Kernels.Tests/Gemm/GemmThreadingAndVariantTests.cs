@@ -28,14 +28,14 @@ public class GemmThreadingAndVariantTests
         var bd = Array.ConvertAll(b, x => (double)x);
         var cd0 = Array.ConvertAll(c0, x => (double)x);
 
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Fovea.Threading.MaxDegreeOfParallelism;
         try
         {
             float[]? first = null;
             double[]? firstD = null;
             foreach (int threads in new[] { 1, 2, 3, 4 })
             {
-                Threading.MaxDegreeOfParallelism = threads;
+                Fovea.Threading.MaxDegreeOfParallelism = threads;
                 var c = (float[])c0.Clone();
                 var cd = (double[])cd0.Clone();
                 Kernels.Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ac, b, bc, 0.5f, c, n);
@@ -48,7 +48,7 @@ public class GemmThreadingAndVariantTests
         }
         finally
         {
-            Threading.MaxDegreeOfParallelism = saved;
+            Fovea.Threading.MaxDegreeOfParallelism = saved;
         }
     }
 
@@ -132,6 +132,6 @@ public class GemmThreadingAndVariantTests
     }
 }
 
-/// <summary>Tests that change <see cref="Threading.MaxDegreeOfParallelism"/> run one at a time.</summary>
+/// <summary>Tests that change <see cref="Fovea.Threading.MaxDegreeOfParallelism"/> run one at a time.</summary>
 [CollectionDefinition(nameof(ThreadSettingCollection), DisableParallelization = true)]
 public class ThreadSettingCollection;

@@ -10,8 +10,9 @@ internal sealed partial class CpuBackend
     public Tensor BatchedMatMul(Tensor a, Tensor b)
     {
         int batch = a._shape[0], m = a._shape[1], k = a._shape[2], n = b._shape[2];
-        var y = Tensor.Allocate(a.DType, [batch, m, n], clear: false);
-        if (y.Numel == 0) return y;
+        // With k == 0 the product is all zeros, and the operands' (empty) storage must not be sliced.
+        var y = Tensor.Allocate(a.DType, [batch, m, n], clear: k == 0);
+        if (y.Numel == 0 || k == 0) return y;
         // GEMM reads either layout of each operand directly; any other striding is copied once.
         if (!GemmLayout(a, out bool transA, out int lda)) { a = a.ContiguousRaw(); GemmLayout(a, out transA, out lda); }
         if (!GemmLayout(b, out bool transB, out int ldb)) { b = b.ContiguousRaw(); GemmLayout(b, out transB, out ldb); }

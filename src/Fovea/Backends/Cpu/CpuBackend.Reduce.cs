@@ -94,8 +94,9 @@ internal sealed partial class CpuBackend
     {
         first = Array.IndexOf(reduced, true);
         last = Array.LastIndexOf(reduced, true);
+        if (first < 0) return false; // nothing reduced (a 0-d tensor)
         for (int d = first; d <= last; d++) if (!reduced[d]) return false;
-        return first >= 0;
+        return true;
     }
 
     /// <summary>True when the last <c>rank - kept</c> dims of <paramref name="p"/> are row-major with unit inner stride.</summary>
@@ -218,6 +219,10 @@ internal sealed partial class CpuBackend
             {
                 var row = new ReadOnlySpan<T>(x, offset + o * n, n);
                 int i = max ? TensorPrimitives.IndexOfMax(row) : TensorPrimitives.IndexOfMin(row);
+                // TensorPrimitives ranks +0 above -0; PyTorch treats them as a tie, which the first index wins.
+                if (T.IsZero(row[i]))
+                    for (int j = 0; j < i; j++)
+                        if (T.IsZero(row[j])) { i = j; break; }
                 indices[o] = i;
                 values[o] = row[i];
             }
