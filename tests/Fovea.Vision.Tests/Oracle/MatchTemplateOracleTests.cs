@@ -44,13 +44,12 @@ public class MatchTemplateOracleTests
         // Unnormalised scores are sums of up to size² terms: compare relative to the largest.
         double scale = method is TemplateMatchMethod.SqDiff or TemplateMatchMethod.CCorr or TemplateMatchMethod.CCoeff
             ? Math.Max(1, theirs.Max(Math.Abs)) : 1;
-        int exactOnly = 0;
         if (method == TemplateMatchMethod.CCoeffNormed)
         {
-            // OpenCV stores the raw correlation Σ T·I in float before centring, so in nearly flat windows its own score
-            // is off by about |Σ T·I|·2⁻²⁴ / sqrt(Σ I'²·Σ T'²) (2.7e-4 observed here where the window variance is 5e-5).
-            // Where that bound exceeds 5e-5 we hold our score to the exact double-precision value (to the same 1e-4) instead.
-            int n = size * size;
+            // OpenCV keeps the raw correlation Σ T·I in float before centring, so in nearly flat windows its own score
+            // drifts (2.7e-4 from the exact value observed here where the window variance is 5e-5). Our score is held to
+            // the exact double-precision value everywhere, and to OpenCV wherever OpenCV is itself within 5e-5 of exact (about 89% of positions for the 9x9 template here).
+            int n = size * size, oracleOff = 0;
             double st = templ.Sum(v => (double)v), st2 = templ.Sum(v => (double)v * v);
             for (int y = 0; y < oh; y++)
             for (int x = 0; x < ow; x++)
@@ -63,13 +62,15 @@ public class MatchTemplateOracleTests
                     si += b; si2 += b * b; sti += a * b;
                 }
                 double t = Math.Sqrt(Math.Max(si2 - si * si / n, 0) * (st2 - st * st / n));
-                if (t == 0 || Math.Abs(sti) * Math.Pow(2, -24) / t <= 5e-5) continue;
-                exactOnly++;
-                double exact = (sti - st * si / n) / t;
+                double exact = t == 0 ? 0 : (sti - st * si / n) / t;
                 Assert.True(Math.Abs(ours[y * ow + x] - exact) <= 1e-4, $"({x},{y}): ours {ours[y * ow + x]}, exact {exact}");
-                theirs[y * ow + x] = ours[y * ow + x];
+                if (Math.Abs(theirs[y * ow + x] - exact) > 5e-5)
+                {
+                    oracleOff++;
+                    theirs[y * ow + x] = ours[y * ow + x];
+                }
             }
-            Assert.True(exactOnly < ours.Length / 4, $"{exactOnly} of {ours.Length} positions are outside OpenCV's float accuracy");
+            Assert.True(oracleOff < ours.Length / 4, $"OpenCV is off the exact score at {oracleOff} of {ours.Length} positions");
         }
         double err = Cv.MaxAbsDiff(theirs, ours) / scale;
         Assert.True(err <= 1e-4, $"{method}, {size}x{size}: max |ours − OpenCV| = {err} (relative to {scale})");
