@@ -1,0 +1,158 @@
+using Fovea.Vision.Imaging;
+using Fovea.Vision.Tests.Oracle;
+using OpenCvSharp;
+using StbImageWriteSharp;
+
+namespace Fovea.Vision.Tests.Imaging;
+
+public sealed class ImageIOTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("fovea-imageio-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    internal static string DataPath(string name) => Path.Combine(AppContext.BaseDirectory, "Data", name);
+
+    [Theory]
+    [InlineData("coins.png", 1, 303, 384)]
+    [InlineData("chelsea.png", 3, 300, 451)]
+    [InlineData("horse.png", 4, 328, 400)]
+    public void LoadsPngWithItsOwnChannelsAndMatchesOpenCv(string name, int c, int h, int w)
+    {
+        var img = ImageIO.Load(DataPath(name));
+        Assert.Equal((c, h, w), (img.Channels, img.Height, img.Width));
+        using var cv = Cv2.ImRead(DataPath(name), ImreadModes.Unchanged);
+        Assert.Equal((c, h, w), (cv.Channels(), cv.Rows, cv.Cols));
+        // OpenCV stores B, G, R(, A) interleaved; ours is planar R, G, B(, A).
+        int[] order = c >= 3 ? [2, 1, 0, 3] : [0, 1];
+        var got = new byte[c * h * w];
+        Assert.True(cv.IsContinuous());
+        System.Runtime.InteropServices.Marshal.Copy(cv.Data, got, 0, got.Length);
+        for (int y = 0; y < h; y += 7)
+        for (int x = 0; x < w; x += 5)
+        for (int ch = 0; ch < c; ch++)
+            Assert.Equal(got[(y * w + x) * c + order[ch]] / 255f, img.Plane(ch)[y * w + x]);
+    }
+
+    [Fact]
+    public void ConvertsChannelsOnRequest()
+    {
+        Assert.Equal(3, ImageIO.Load(DataPath("coins.png"), ImageChannels.Rgb).Channels);
+        Assert.Equal(1, ImageIO.Load(DataPath("chelsea.png"), ImageChannels.Gray).Channels);
+        Assert.Equal(4, ImageIO.Load(DataPath("chelsea.png"), ImageChannels.Rgba).Channels);
+    }
+
+    [Fact]
+    public void GrayEqualsOpenCvBt601OnFloatInput()
+    {
+        var rgb = ImageIO.Load(DataPath("chelsea.png"));
+        var gray = Grayscale.ToGray(rgb);
+        int n = rgb.PlaneLength;
+        var bgr = new float[3 * n];
+        for (int i = 0; i < n; i++)
+        {
+            bgr[3 * i] = rgb.Plane(2)[i];
+            bgr[3 * i + 1] = rgb.Plane(1)[i];
+            bgr[3 * i + 2] = rgb.Plane(0)[i];
+        }
+        using var m = new Mat(rgb.Height, rgb.Width, MatType.CV_32FC3);
+        System.Runtime.InteropServices.Marshal.Copy(bgr, 0, m.Data, bgr.Length);
+        using var g = new Mat();
+        Cv2.CvtColor(m, g, ColorConversionCodes.BGR2GRAY);
+        Assert.True(Cv.MaxAbsDiff(Cv.ToPlane(g), gray.Plane(0)) <= 1e-6);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    public void PngRoundTripIsExactOn8BitLevels(int channels)
+    {
+        var img = ImagePlanes.Zeros(channels, 13, 17);
+        var rng = new Random(channels);
+        for (int i = 0; i < img.Data.Length; i++) img.Data[i] = rng.Next(256) / 255f;
+        string path = Path.Combine(_dir, $"rt{channels}.png");
+        ImageIO.SavePng(path, img);
+        var back = ImageIO.Load(path);
+        Assert.Equal(img.Data, back.Data);
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp"));
+    }
+
+    [Fact]
+    public void SaveClampsAndOverwrites()
+    {
+        string path = Path.Combine(_dir, "c.png");
+        File.WriteAllText(path, "old");
+        ImageIO.SavePng(path, new ImagePlanes([-1f, 2f, float.NaN, 0.5f], 1, 2, 2));
+        Assert.Equal(new[] { 0f, 1f, 0f, 128 / 255f }, ImageIO.Load(path).Data);
+    }
+
+    [Theory]
+    [InlineData("bmp")]
+    [InlineData("tga")]
+    [InlineData("jpg")]
+    public void LoadsBmpTgaAndJpeg(string ext)
+    {
+        var rgb = ImageIO.Load(DataPath("chelsea.png"));
+        string path = WriteWithStb(rgb, ext);
+        var back = ImageIO.Load(path);
+        Assert.Equal((3, rgb.Height, rgb.Width), (back.Channels, back.Height, back.Width));
+        double tol = ext == "jpg" ? 0.25 : 0; // lossy
+        for (int i = 0; i < back.Data.Length; i += 101) Assert.InRange(back.Data[i] - rgb.Data[i], -tol, tol);
+    }
+
+    [Fact]
+    public void MissingFileNamesTheFile()
+    {
+        string path = Path.Combine(_dir, "nope.png");
+        var e = Assert.Throws<FileNotFoundException>(() => ImageIO.Load(path));
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void NonImageNamesTheFileAndReason()
+    {
+        string path = Path.Combine(_dir, "notes.png");
+        File.WriteAllText(path, "this is plain text, not pixels");
+        var e = Assert.Throws<InvalidDataException>(() => ImageIO.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("not a readable", e.Message);
+        string empty = Path.Combine(_dir, "empty.png");
+        File.WriteAllBytes(empty, []);
+        Assert.Contains("empty", Assert.Throws<InvalidDataException>(() => ImageIO.Load(empty)).Message);
+    }
+
+    [Theory]
+    [InlineData("png")]
+    [InlineData("jpg")]
+    [InlineData("bmp")]
+    public void TruncatedFileNamesTheFileAndByte(string ext)
+    {
+        string full = ext == "png" ? DataPath("coins.png") : WriteWithStb(ImageIO.Load(DataPath("coins.png")), ext);
+        byte[] bytes = File.ReadAllBytes(full);
+        string cut = Path.Combine(_dir, "cut." + ext);
+        File.WriteAllBytes(cut, bytes.AsSpan(0, bytes.Length * 2 / 3).ToArray());
+        var e = Assert.Throws<InvalidDataException>(() => ImageIO.Load(cut));
+        Assert.Contains(cut, e.Message);
+        Assert.Contains($"truncated at byte {bytes.Length * 2 / 3}", e.Message);
+    }
+
+    private string WriteWithStb(ImagePlanes img, string ext)
+    {
+        int c = img.Channels, n = img.PlaneLength;
+        var bytes = new byte[c * n];
+        for (int ch = 0; ch < c; ch++) for (int i = 0; i < n; i++) bytes[i * c + ch] = (byte)Math.Round(img.Plane(ch)[i] * 255);
+        var comps = c == 1 ? ColorComponents.Grey : ColorComponents.RedGreenBlue;
+        string path = Path.Combine(_dir, $"img{c}.{ext}");
+        using var s = File.Create(path);
+        var w = new ImageWriter();
+        switch (ext)
+        {
+            case "bmp": w.WriteBmp(bytes, img.Width, img.Height, comps, s); break;
+            case "tga": w.WriteTga(bytes, img.Width, img.Height, comps, s); break;
+            default: w.WriteJpg(bytes, img.Width, img.Height, comps, s, 95); break;
+        }
+        return path;
+    }
+}
