@@ -47,7 +47,7 @@ public sealed class Generator
     }
 
     /// <summary>SplitMix64 finaliser of (seed, counter): a well-mixed 64-bit value.</summary>
-    internal static ulong Hash(ulong seed, ulong counter)
+    public static ulong Hash(ulong seed, ulong counter)
     {
         ulong z = seed * 0xD1B54A32D192ED03UL + counter * 0x9E3779B97F4A7C15UL + 0x632BE59BD9B4E019UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;

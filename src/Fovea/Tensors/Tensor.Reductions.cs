@@ -77,12 +77,18 @@ public sealed partial class Tensor
     }
 
     /// <summary>Variance of all elements.</summary>
-    public Tensor Var(int correction = 1) => Var([], correction);
+    public Tensor Var() => Var([], 1);
     /// <summary>Variance over <paramref name="dim"/>.</summary>
     public Tensor Var(int dim, int correction = 1, bool keepDim = false) => Var([dim], correction, keepDim);
 
     /// <summary>Standard deviation over <paramref name="dims"/>.</summary>
     public Tensor Std(int[] dims, int correction = 1, bool keepDim = false) => Var(dims, correction, keepDim).Sqrt();
+
+    /// <summary>Standard deviation of all elements (unbiased).</summary>
+    public Tensor Std() => Std([]);
+
+    /// <summary>Standard deviation over <paramref name="dim"/>.</summary>
+    public Tensor Std(int dim, int correction = 1, bool keepDim = false) => Std([dim], correction, keepDim);
 
     /// <summary>Largest element (NaN if any element is NaN).</summary>
     public Tensor Max() => ReduceOp("max", Backends.ReduceOp.Max, null, false);

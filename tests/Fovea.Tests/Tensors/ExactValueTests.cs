@@ -153,7 +153,7 @@ public class ExactValueTests
     {
         var x = Tensor.From(1.0, 2.0, 3.0, 4.0);
         Assert.Equal(5.0 / 3.0, x.Var().ToScalar(), 12);
-        Assert.Equal(1.25, x.Var(correction: 0).ToScalar(), 12);
+        Assert.Equal(1.25, x.Var([], correction: 0).ToScalar(), 12);
         Assert.Equal(Math.Sqrt(5.0 / 3.0), x.Std([]).ToScalar(), 12);
         Assert.Equal(Math.Sqrt(1.25), x.Std([], correction: 0).ToScalar(), 12);
         var m = Tensor.FromArray(new double[] { 1, 2, 3, 4, 6, 8 }, 2, 3);

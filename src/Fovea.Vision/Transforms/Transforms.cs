@@ -1,0 +1,157 @@
+namespace Fovea.Vision.Transforms;
+
+/// <summary>
+/// A transform of a batch of images [N, C, H, W] (float32 or float64). Random transforms draw every sample's
+/// parameters from the generator they are given, so a seeded loader augments the same way on every run.
+/// </summary>
+public interface ITransform
+{
+    /// <summary>Transforms <paramref name="batch"/>, drawing any randomness from <paramref name="rng"/>.</summary>
+    Tensor Apply(Tensor batch, Generator rng);
+}
+
+/// <summary>Applies transforms in order.</summary>
+public sealed class Compose(params ITransform[] transforms) : ITransform
+{
+    /// <summary>The transforms, in order.</summary>
+    public IReadOnlyList<ITransform> Transforms { get; } = transforms;
+
+    /// <inheritdoc/>
+    public Tensor Apply(Tensor batch, Generator rng)
+    {
+        foreach (var t in Transforms) batch = t.Apply(batch, rng);
+        return batch;
+    }
+}
+
+/// <summary>(x − mean[c]) / std[c] per channel, as torchvision's Normalize.</summary>
+public sealed class Normalize : ITransform
+{
+    private readonly double[] _mean, _std;
+
+    /// <summary>Per-channel mean and standard deviation (one value each broadcasts to every channel).</summary>
+    public Normalize(double[] mean, double[] std)
+    {
+        if (mean.Length == 0 || mean.Length != std.Length) throw new ArgumentException("Normalize: mean and std need the same, non-zero length");
+        if (std.Any(s => !(s > 0))) throw new ArgumentException("Normalize: every std must be positive");
+        _mean = mean;
+        _std = std;
+    }
+
+    /// <inheritdoc/>
+    public Tensor Apply(Tensor batch, Generator rng)
+    {
+        int c = batch.Size(1);
+        if (_mean.Length != 1 && _mean.Length != c)
+            throw new ShapeException("Normalize", $"{_mean.Length} channel statistics for a batch {ShapeChecks.Format(batch.Shape)} with {c} channels");
+        var mean = Tensor.FromArray(_mean.Length == 1 ? Enumerable.Repeat(_mean[0], c).ToArray() : _mean, 1, c, 1, 1).To(batch.DType);
+        var std = Tensor.FromArray(_std.Length == 1 ? Enumerable.Repeat(_std[0], c).ToArray() : _std, 1, c, 1, 1).To(batch.DType);
+        return (batch - mean) / std;
+    }
+}
+
+/// <summary>Pads each image by <c>padding</c> zeros on every side, then cuts a random <c>size</c> x <c>size</c> window.</summary>
+public sealed class RandomCrop(int size, int padding = 0) : ITransform
+{
+    /// <inheritdoc/>
+    public Tensor Apply(Tensor batch, Generator rng)
+    {
+        ImageBatch.Check("RandomCrop", batch);
+        int n = batch.Size(0), c = batch.Size(1), h = batch.Size(2), w = batch.Size(3);
+        if (size > h + 2 * padding || size > w + 2 * padding)
+            throw new ShapeException("RandomCrop", $"crop {size}x{size} is larger than the padded image {h + 2 * padding}x{w + 2 * padding}");
+        var src = batch.To(DType.Float32).Contiguous().AsSpan<float>().ToArray();
+        var dst = new float[n * c * size * size];
+        for (int i = 0; i < n; i++)
+        {
+            int top = rng.NextInt(h + 2 * padding - size + 1) - padding;
+            int left = rng.NextInt(w + 2 * padding - size + 1) - padding;
+            for (int ch = 0; ch < c; ch++)
+                for (int y = 0; y < size; y++)
+                {
+                    int sy = top + y;
+                    if (sy < 0 || sy >= h) continue;
+                    for (int x = 0; x < size; x++)
+                    {
+                        int sx = left + x;
+                        if (sx >= 0 && sx < w) dst[((i * c + ch) * size + y) * size + x] = src[((i * c + ch) * h + sy) * w + sx];
+                    }
+                }
+        }
+        return Tensor.FromArray(dst, n, c, size, size).To(batch.DType);
+    }
+}
+
+/// <summary>Mirrors each image left-right with probability <c>p</c>.</summary>
+public sealed class RandomHorizontalFlip(double p = 0.5) : ITransform
+{
+    /// <inheritdoc/>
+    public Tensor Apply(Tensor batch, Generator rng)
+    {
+        ImageBatch.Check("RandomHorizontalFlip", batch);
+        int n = batch.Size(0), c = batch.Size(1), h = batch.Size(2), w = batch.Size(3);
+        var data = batch.To(DType.Float32).Contiguous().AsSpan<float>().ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            if (rng.NextDouble() >= p) continue;
+            for (int row = 0; row < c * h; row++)
+                data.AsSpan((i * c * h + row) * w, w).Reverse();
+        }
+        return Tensor.FromArray(data, n, c, h, w).To(batch.DType);
+    }
+}
+
+/// <summary>
+/// A random rotation in [−degrees, degrees] and translation up to <c>translate</c>·size about the image
+/// centre, sampled bilinearly with zeros outside (torchvision's RandomAffine with those two parameters).
+/// </summary>
+public sealed class RandomAffine(double degrees, double translate = 0) : ITransform
+{
+    /// <inheritdoc/>
+    public Tensor Apply(Tensor batch, Generator rng)
+    {
+        ImageBatch.Check("RandomAffine", batch);
+        int n = batch.Size(0), c = batch.Size(1), h = batch.Size(2), w = batch.Size(3);
+        var src = batch.To(DType.Float32).Contiguous().AsSpan<float>().ToArray();
+        var dst = new float[src.Length];
+        double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
+        for (int i = 0; i < n; i++)
+        {
+            double angle = (rng.NextDouble() * 2 - 1) * degrees * Math.PI / 180;
+            double tx = Math.Round((rng.NextDouble() * 2 - 1) * translate * w);
+            double ty = Math.Round((rng.NextDouble() * 2 - 1) * translate * h);
+            double cos = Math.Cos(angle), sin = Math.Sin(angle);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                {
+                    // Inverse map: output pixel -> source position (rotate about the centre, after undoing the shift).
+                    double ux = x - cx - tx, uy = y - cy - ty;
+                    double sx = cos * ux + sin * uy + cx, sy = -sin * ux + cos * uy + cy;
+                    int x0 = (int)Math.Floor(sx), y0 = (int)Math.Floor(sy);
+                    double fx = sx - x0, fy = sy - y0;
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        int plane = (i * c + ch) * h * w;
+                        double v = Sample(src, plane, w, h, x0, y0) * (1 - fx) * (1 - fy) + Sample(src, plane, w, h, x0 + 1, y0) * fx * (1 - fy)
+                                 + Sample(src, plane, w, h, x0, y0 + 1) * (1 - fx) * fy + Sample(src, plane, w, h, x0 + 1, y0 + 1) * fx * fy;
+                        dst[plane + y * w + x] = (float)v;
+                    }
+                }
+        }
+        return Tensor.FromArray(dst, n, c, h, w).To(batch.DType);
+    }
+
+    private static float Sample(float[] src, int plane, int w, int h, int x, int y) =>
+        x >= 0 && x < w && y >= 0 && y < h ? src[plane + y * w + x] : 0f;
+}
+
+internal static class ImageBatch
+{
+    public static void Check(string op, Tensor batch)
+    {
+        if (batch.Rank != 4)
+            throw new ShapeException(op, $"expected a batch of images [N, C, H, W], got {ShapeChecks.Format(batch.Shape)}");
+        if (!batch.DType.IsFloating())
+            throw new DTypeException(op, $"expected float images, got {batch.DType.Name()}");
+    }
+}
