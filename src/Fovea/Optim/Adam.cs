@@ -106,14 +106,14 @@ public abstract class AdamBase : Optimizer<AdamParamGroup>
         if (group.Amsgrad) state.MaxExpAvgSq ??= ZerosLike(param);
         state.Step++;
         if (param.DType == DType.Float32)
-            ParamUpdateDriver.Run(
+            ParamUpdateDriver.RunParallel(
                 new AdamUpdate<float>(group.Lr, group.Beta1, group.Beta2, group.Eps, group.WeightDecay, _decoupled, group.Amsgrad, group.Maximize, state.Step),
-                Writable<float>(param), grad.AsSpan<float>(), Writable<float>(state.ExpAvg), Writable<float>(state.ExpAvgSq),
+                Writable<float>(param), Contents<float>(grad), Writable<float>(state.ExpAvg), Writable<float>(state.ExpAvgSq),
                 Writable<float>(state.MaxExpAvgSq, group.Amsgrad));
         else
-            ParamUpdateDriver.Run(
+            ParamUpdateDriver.RunParallel(
                 new AdamUpdate<double>(group.Lr, group.Beta1, group.Beta2, group.Eps, group.WeightDecay, _decoupled, group.Amsgrad, group.Maximize, state.Step),
-                Writable<double>(param), grad.AsSpan<double>(), Writable<double>(state.ExpAvg), Writable<double>(state.ExpAvgSq),
+                Writable<double>(param), Contents<double>(grad), Writable<double>(state.ExpAvg), Writable<double>(state.ExpAvgSq),
                 Writable<double>(state.MaxExpAvgSq, group.Amsgrad));
     }
 

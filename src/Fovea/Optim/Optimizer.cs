@@ -166,9 +166,15 @@ public abstract class Optimizer
             var copies = new Dictionary<string, Tensor>();
             foreach (var (name, t) in tensors)
             {
-                if (t.Rank != 0 && !t._shape.AsSpan().SequenceEqual(p._shape))
+                // Step counts are float64 scalars; every other state tensor is shaped and typed like its parameter.
+                if (name == "step")
+                {
+                    copies[name] = t.To(DType.Float64).Clone();
+                    continue;
+                }
+                if (!t._shape.AsSpan().SequenceEqual(p._shape))
                     throw new ShapeException(op, $"state '{name}' of parameter {key} has shape {ShapeChecks.Format(t._shape)} but the parameter has {ShapeChecks.Format(p._shape)}");
-                copies[name] = t.Rank == 0 ? t.To(DType.Float64).Clone() : t.To(p.DType).Clone();
+                copies[name] = t.To(p.DType).Clone();
             }
             rebuilt.Add((group, i, LoadState(group, p, copies)));
         }
@@ -216,14 +222,22 @@ public abstract class Optimizer
     protected static Tensor ZerosLike(Tensor p) => Tensor.ZerosLike(p);
 
     /// <summary>The contiguous elements of a tensor about to be written in place; bumps its storage version first.</summary>
-    protected static Span<T> Writable<T>(Tensor t) where T : unmanaged
+    protected static ArraySegment<T> Writable<T>(Tensor t) where T : unmanaged
     {
         t.Storage.BumpVersion();
-        return t.AsSpan<T>();
+        return Contents<T>(t);
     }
 
-    /// <summary>Writable elements of an optional state buffer (empty when absent).</summary>
-    protected static Span<T> Writable<T>(Tensor? t, bool use) where T : unmanaged => use && t is not null ? Writable<T>(t) : default;
+    /// <summary>Writable elements of an optional state buffer (empty when absent or unused).</summary>
+    protected static ArraySegment<T> Writable<T>(Tensor? t, bool use) where T : unmanaged => use && t is not null ? Writable<T>(t) : default;
+
+    /// <summary>The elements of a contiguous tensor, read-only by convention (a gradient).</summary>
+    protected static ArraySegment<T> Contents<T>(Tensor t) where T : unmanaged
+    {
+        t.CheckDType<T>("optimizer");
+        if (!t.IsContiguous) throw new InvalidOperationException($"optimizer: expected a contiguous tensor, got shape {ShapeChecks.Format(t._shape)} with strides {ShapeChecks.Format(t._strides)}");
+        return new ArraySegment<T>(t.Storage.As<T>(), t.Offset, t.Numel);
+    }
 }
 
 /// <summary>An optimizer whose groups have the typed options <typeparamref name="TGroup"/>.</summary>

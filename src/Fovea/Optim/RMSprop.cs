@@ -104,14 +104,14 @@ public sealed class RMSprop : Optimizer<RMSpropParamGroup>
         if (group.Centered) state.GradAvg ??= ZerosLike(param);
         state.Step++;
         if (param.DType == DType.Float32)
-            ParamUpdateDriver.Run(
+            ParamUpdateDriver.RunParallel(
                 new RMSpropUpdate<float>(group.Lr, group.Alpha, group.Eps, group.WeightDecay, group.Momentum, group.Centered, group.Maximize),
-                Writable<float>(param), grad.AsSpan<float>(), Writable<float>(state.SquareAvg), Writable<float>(state.GradAvg, group.Centered),
+                Writable<float>(param), Contents<float>(grad), Writable<float>(state.SquareAvg), Writable<float>(state.GradAvg, group.Centered),
                 Writable<float>(state.MomentumBuffer, useMomentum));
         else
-            ParamUpdateDriver.Run(
+            ParamUpdateDriver.RunParallel(
                 new RMSpropUpdate<double>(group.Lr, group.Alpha, group.Eps, group.WeightDecay, group.Momentum, group.Centered, group.Maximize),
-                Writable<double>(param), grad.AsSpan<double>(), Writable<double>(state.SquareAvg), Writable<double>(state.GradAvg, group.Centered),
+                Writable<double>(param), Contents<double>(grad), Writable<double>(state.SquareAvg), Writable<double>(state.GradAvg, group.Centered),
                 Writable<double>(state.MomentumBuffer, useMomentum));
     }
 

@@ -101,11 +101,11 @@ public sealed class Sgd : Optimizer<SgdParamGroup>
         }
         var buffer = state.MomentumBuffer;
         if (param.DType == DType.Float32)
-            ParamUpdateDriver.Run(new SgdUpdate<float>(group.Lr, group.Momentum, group.Dampening, group.Nesterov, group.WeightDecay, group.Maximize, first),
-                Writable<float>(param), grad.AsSpan<float>(), Writable<float>(buffer, useMomentum), default, default);
+            ParamUpdateDriver.RunParallel(new SgdUpdate<float>(group.Lr, group.Momentum, group.Dampening, group.Nesterov, group.WeightDecay, group.Maximize, first),
+                Writable<float>(param), Contents<float>(grad), Writable<float>(buffer, useMomentum), default, default);
         else
-            ParamUpdateDriver.Run(new SgdUpdate<double>(group.Lr, group.Momentum, group.Dampening, group.Nesterov, group.WeightDecay, group.Maximize, first),
-                Writable<double>(param), grad.AsSpan<double>(), Writable<double>(buffer, useMomentum), default, default);
+            ParamUpdateDriver.RunParallel(new SgdUpdate<double>(group.Lr, group.Momentum, group.Dampening, group.Nesterov, group.WeightDecay, group.Maximize, first),
+                Writable<double>(param), Contents<double>(grad), Writable<double>(buffer, useMomentum), default, default);
     }
 
     /// <inheritdoc/>

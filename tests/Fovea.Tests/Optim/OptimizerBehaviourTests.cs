@@ -81,6 +81,25 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
+    public void ScalarFloat32Parameter_RoundTripsItsState()
+    {
+        var w = Tensor.Scalar(2, DType.Float32).RequiresGrad_();
+        var opt = new Adam([w], 0.1);
+        w.Grad = Tensor.Scalar(1, DType.Float32);
+        opt.Step();
+        var saved = opt.StateDict();
+        var w2 = Tensor.Scalar(2, DType.Float32).RequiresGrad_();
+        var opt2 = new Adam([w2], 0.1);
+        opt2.LoadStateDict(saved);
+        w.Grad = w2.Grad = Tensor.Scalar(0.5, DType.Float32);
+        using (GradMode.Disable()) w2.CopyFrom(w);
+        opt.Step();
+        opt2.Step();
+        Assert.Equal(w.Item<float>(), w2.Item<float>());
+        Assert.Equal(DType.Float32, opt2.StateDict().State[0]["exp_avg"].DType);
+    }
+
+    [Fact]
     public void ParamGroups_UseTheirOwnLearningRates()
     {
         var a = Tensor.Ones([4], DType.Float64).RequiresGrad_();

@@ -57,6 +57,21 @@ public class UpdateKernelTests
     }
 
     [Fact]
+    public void ParallelSplit_GivesTheSerialBits()
+    {
+        // Large enough for several chunks, with a length that is no multiple of the vector width.
+        int n = 4 * ParamUpdateDriver.ParallelGrain + 13;
+        var op = new AdamUpdate<float>(0.01, 0.9, 0.999, 1e-8, 0.1, true, true, false, step: 7);
+        float[][] serial = [Data<float>(n, 1, -0.5), Data<float>(n, 2, -0.5), Data<float>(n, 3, 0.1), Data<float>(n, 4, 0.1), Data<float>(n, 5, 0.1)];
+        var parallel = serial.Select(a => (float[])a.Clone()).ToArray();
+        ParamUpdateDriver.Run(op, serial[0], serial[1], serial[2], serial[3], serial[4]);
+        ParamUpdateDriver.RunParallel(op, new ArraySegment<float>(parallel[0]), new ArraySegment<float>(parallel[1]), new ArraySegment<float>(parallel[2]),
+            new ArraySegment<float>(parallel[3]), new ArraySegment<float>(parallel[4]));
+        for (int k = 0; k < 5; k++) Assert.Equal(serial[k], parallel[k]);
+        Assert.NotEqual(Data<float>(n, 1, -0.5), parallel[0]);
+    }
+
+    [Fact]
     public void MismatchedLengths_AreClearErrors()
     {
         var e = Assert.Throws<ArgumentException>(() => ParamUpdateDriver.Run(new SgdUpdate<float>(0.1, 0, 0, false, 0, false, false), new float[4], new float[3], default, default, default));
