@@ -80,7 +80,8 @@ internal static unsafe class GemmDriver<T, TKernel>
         rowBlocks = (m + mc - 1) / mc;
         int kcCap = Math.Min(kcMax, k);
         T* packB = Buffer(ref _packB, (long)Math.Min(ncMax, RoundUp(n, nr)) * kcCap);
-        nint pa = (nint)a, pb = (nint)b, pc0 = (nint)c, ppack = (nint)packB;
+        var pack = new PackBBody { B = b, Ldb = ldb, TransB = transB, Packed = packB };
+        var items = new ItemBody { A = a, Lda = lda, TransA = transA, M = m, Mc = mc, PackedB = packB, Alpha = alpha };
 
         for (int jc = 0; jc < n; jc += ncMax)
         {
@@ -91,22 +92,50 @@ internal static unsafe class GemmDriver<T, TKernel>
             for (int pc = 0; pc < k; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, k - pc);
-                T betaBlock = pc == 0 ? beta : T1();
-                int jcL = jc, pcL = pc;
-                ParallelFor.For(slivers, 8, (s0, s1) =>
-                {
-                    int j0 = s0 * nr, j1 = Math.Min(nc, s1 * nr);
-                    GemmPacking.PackB((T*)ppack + (nint)j0 * kc, (T*)pb, ldb, transB, pcL, kc, jcL + j0, j1 - j0, nr);
-                });
-                ParallelFor.ForChunks(rowBlocks * colSplits, item =>
-                {
-                    int ic = item / colSplits * mc, split = item % colSplits;
-                    int j0 = ParallelFor.ChunkStart(slivers, colSplits, split) * nr;
-                    int j1 = Math.Min(nc, ParallelFor.ChunkStart(slivers, colSplits, split + 1) * nr);
-                    Item(transA, (T*)pa, lda, ic, Math.Min(mc, m - ic), pcL, kc, (T*)ppack, j0, j1,
-                        (T*)pc0 + (nint)ic * ldc + jcL, ldc, alpha, betaBlock);
-                });
+                pack.Pc = pc; pack.Kc = kc; pack.Jc = jc; pack.Nc = nc; pack.Slivers = slivers;
+                pack.Chunks = ParallelFor.ChunkCount(slivers, 8);
+                ParallelFor.ForChunks(pack.Chunks, pack);
+
+                items.Pc = pc; items.Kc = kc; items.Nc = nc; items.Slivers = slivers; items.ColSplits = colSplits;
+                items.C = c + jc;
+                items.Ldc = ldc;
+                // Later K blocks accumulate onto what the first block wrote.
+                items.Beta = pc == 0 ? beta : T1();
+                ParallelFor.ForChunks(rowBlocks * colSplits, items);
             }
+        }
+    }
+
+    /// <summary>Packs a contiguous range of B slivers of the shared panel (one chunk of the threaded packing).</summary>
+    private struct PackBBody : IChunkBody
+    {
+        public T* B, Packed;
+        public int Ldb, Pc, Kc, Jc, Nc, Slivers, Chunks;
+        public bool TransB;
+
+        public readonly void Invoke(int chunk)
+        {
+            int nr = TKernel.NR;
+            int j0 = ParallelFor.ChunkStart(Slivers, Chunks, chunk) * nr;
+            int j1 = Math.Min(Nc, ParallelFor.ChunkStart(Slivers, Chunks, chunk + 1) * nr);
+            GemmPacking.PackB(Packed + (nint)j0 * Kc, B, Ldb, TransB, Pc, Kc, Jc + j0, j1 - j0, nr);
+        }
+    }
+
+    /// <summary>One work item of the threaded compute: a block of C rows, or a column range of it when C is short.</summary>
+    private struct ItemBody : IChunkBody
+    {
+        public T* A, PackedB, C;
+        public int Lda, Ldc, M, Mc, Pc, Kc, Nc, Slivers, ColSplits;
+        public bool TransA;
+        public T Alpha, Beta;
+
+        public readonly void Invoke(int item)
+        {
+            int ic = item / ColSplits * Mc, split = item % ColSplits;
+            int j0 = ParallelFor.ChunkStart(Slivers, ColSplits, split) * TKernel.NR;
+            int j1 = Math.Min(Nc, ParallelFor.ChunkStart(Slivers, ColSplits, split + 1) * TKernel.NR);
+            Item(TransA, A, Lda, ic, Math.Min(Mc, M - ic), Pc, Kc, PackedB, j0, j1, C + (nint)ic * Ldc, Ldc, Alpha, Beta);
         }
     }
 

@@ -53,6 +53,39 @@ public class GemmThreadingAndVariantTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Steady_state_calls_do_not_allocate(int threads)
+    {
+        int saved = Threading.MaxDegreeOfParallelism;
+        try
+        {
+            Threading.MaxDegreeOfParallelism = threads;
+            int m = 200, n = 150, k = 300; // big enough for the threaded path at 2 threads
+            var a = new float[m * k];
+            var b = new float[k * n];
+            var c = new float[m * n];
+            var ad = new double[m * k];
+            var bd = new double[k * n];
+            var cd = new double[m * n];
+            long least = long.MaxValue;
+            for (int i = 0; i < 8; i++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                Kernels.Gemm.Sgemm(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n);
+                Kernels.Gemm.Dgemm(true, false, m, n, k, 1.0, ad, m, bd, n, 1.0, cd, n);
+                // The first calls grow the pooled packing buffers; later ones must reuse them.
+                if (i >= 3) least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+            Assert.Equal(0, least);
+        }
+        finally
+        {
+            Threading.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
     [InlineData("Scalar")]
     [InlineData("Vector256")]
     [InlineData("Vector512")]
