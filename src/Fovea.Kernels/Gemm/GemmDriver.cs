@@ -75,7 +75,11 @@ internal static unsafe class GemmDriver<T, TKernel>
     {
         int mr = TKernel.MR, nr = TKernel.NR, kcMax = TKernel.KC, mcMax = TKernel.MC, ncMax = TKernel.NC;
         int mTiles = (m + mr - 1) / mr;
-        int rowBlocks = Math.Min(mTiles, RoundUp(Math.Max((m + mcMax - 1) / mcMax, 2 * threads), threads));
+        // About four items per thread balance a core that another process slows down; blocks keep at least eight
+        // tiles of rows so each B sliver loaded into L1 is still reused several times.
+        int minBlocks = (m + mcMax - 1) / mcMax;
+        int rowBlocks = Math.Max(minBlocks, Math.Min(4 * threads, (m + 8 * mr - 1) / (8 * mr)));
+        rowBlocks = Math.Min(mTiles, rowBlocks);
         int mc = RoundUp((m + rowBlocks - 1) / rowBlocks, mr);
         rowBlocks = (m + mc - 1) / mc;
         int kcCap = Math.Min(kcMax, k);
@@ -93,7 +97,8 @@ internal static unsafe class GemmDriver<T, TKernel>
             {
                 int kc = Math.Min(kcMax, k - pc);
                 pack.Pc = pc; pack.Kc = kc; pack.Jc = jc; pack.Nc = nc; pack.Slivers = slivers;
-                pack.Chunks = ParallelFor.ChunkCount(slivers, 8);
+                // Packing is split finer than the thread count for the same reason.
+                pack.Chunks = Math.Clamp(slivers / 4, 1, 4 * threads);
                 ParallelFor.ForChunks(pack.Chunks, pack);
 
                 items.Pc = pc; items.Kc = kc; items.Nc = nc; items.Slivers = slivers; items.ColSplits = colSplits;
