@@ -30,3 +30,5 @@ Console.WriteLine($"# {Environment.ProcessorCount} cores, {FmaPeak.Width}, kerne
 foreach (int t in threads)
     Console.WriteLine($"fma_peak_t{t}, {Harness.F(FmaPeak.GFlops(t), "0.0")} GFLOP/s");
 Harness.RunAll(Registry.Providers, options);
+foreach (int t in threads)
+    Console.WriteLine($"fma_peak_t{t}_final, {Harness.F(FmaPeak.GFlops(t), "0.0")} GFLOP/s");

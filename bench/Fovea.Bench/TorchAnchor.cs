@@ -90,5 +90,10 @@ public static class TorchAnchor
     }
 
     /// <summary>Sets libtorch's intra-op thread count (kept in a separate method so TorchSharp loads only when used).</summary>
-    public static void SetThreads(int threads) => TorchSharp.torch.set_num_threads(threads);
+    public static void SetThreads(int threads)
+    {
+        TorchSharp.torch.set_num_threads(threads);
+        int got = TorchSharp.torch.get_num_threads();
+        if (got != threads) Console.Error.WriteLine($"# warning: libtorch runs {got} threads, asked for {threads}");
+    }
 }

@@ -17,14 +17,17 @@ internal static class GemmChecks
         Operand(op, "C", "c", "ldc", m, n, false, cLength, ldc);
     }
 
+    private static string Layout(int rows, int cols, bool trans) =>
+        trans ? $" (stored transposed as {rows} x {cols})" : $" ({rows} x {cols})";
+
     private static void Operand(string op, string name, string param, string ldName, int rows, int cols, bool trans, int length, int ld)
     {
-        string layout = trans ? $" (stored transposed as {rows} x {cols})" : $" ({rows} x {cols})";
+        // Messages are built only on failure: this runs on every GEMM call and must not allocate.
         if (ld < cols)
-            throw new ArgumentException($"{op}: {ldName} must be >= the stored row width of {name}{layout}, got {ldName} = {ld} < {cols}.", ldName);
+            throw new ArgumentException($"{op}: {ldName} must be >= the stored row width of {name}{Layout(rows, cols, trans)}, got {ldName} = {ld} < {cols}.", ldName);
         if (rows == 0 || cols == 0) return;
         long needed = (long)(rows - 1) * ld + cols;
         if (length < needed)
-            throw new ArgumentException($"{op}: {name}{layout} with {ldName} = {ld} needs at least {needed} elements, got {length}.", param);
+            throw new ArgumentException($"{op}: {name}{Layout(rows, cols, trans)} with {ldName} = {ld} needs at least {needed} elements, got {length}.", param);
     }
 }

@@ -7,7 +7,8 @@ namespace Fovea.Kernels;
 /// The blocked GEMM loop nest (Goto / BLIS order), generic over element type and micro-kernel so the JIT
 /// emits one specialised copy per kernel with the tile and block sizes folded to constants.
 /// <para>
-/// Threading shares each packed B panel and hands out blocks of C rows (tile-aligned) as work items. Every
+/// Threading, for large products, shares each packed B panel and hands out blocks of C rows as work items; for
+/// medium ones it gives each thread its own rectangle of C and loop nest (one region, no barriers). Every
 /// element of C is computed by the same sequence of operations (same KC blocks, same FMA order, same tile
 /// kind: tiles are aligned to MR / NR multiples of C whatever the split) whatever the thread count, so
 /// results are bit-identical between 1 and N threads.
@@ -28,18 +29,88 @@ internal static unsafe class GemmDriver<T, TKernel>
     /// <summary>Computes C = alpha * op(A) * op(B) + beta * C for already validated arguments with m, n, k &gt; 0.</summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
     {
-        int threads = ParallelFor.ChunkCount((long)m * n * k, ThreadingMinMacs);
+        long macs = (long)m * n * k;
+        int threads = ParallelFor.ChunkCount(macs, ThreadingMinMacs);
         if (threads <= 1 || (m <= TKernel.MR && n <= TKernel.NR))
-            Serial(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            Region(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 0);
+        else if (macs < SharedPanelMinMacs)
+            Split(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else
             Parallel(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
-    /// <summary>The single-threaded loop nest: B panel, then A blocks, then register tiles.</summary>
+    /// <summary>
+    /// From this many multiply-adds on, threads share packed B panels (two barriers per KC block). Below it each
+    /// thread runs the whole loop nest on its own rectangle of C in one parallel region: a little packing is
+    /// duplicated, but the barriers would cost more than that on small and medium products.
+    /// Lives in a non-generic holder so tests can lower it to cover the shared-panel path with small shapes.
+    /// </summary>
+    private static long SharedPanelMinMacs => GemmTuning.SharedPanelMinMacs;
+
+    /// <summary>
+    /// Medium products: C is cut into one tile-aligned rectangle per thread, each computed by <see cref="Region"/>
+    /// with that thread's own packing buffers, in a single parallel region.
+    /// </summary>
+    private static void Split(int threads, bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+    {
+        int mTiles = (m + TKernel.MR - 1) / TKernel.MR, nTiles = (n + TKernel.NR - 1) / TKernel.NR;
+        (int gm, int gn) = Grid(threads, mTiles, nTiles, m, n);
+        var body = new RegionBody
+        {
+            TransA = transA, TransB = transB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
+            A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, MTiles = mTiles, NTiles = nTiles, Gm = gm, Gn = gn,
+        };
+        ParallelFor.ForChunks(gm * gn, body);
+    }
+
+    /// <summary>
+    /// Factors <paramref name="chunks"/> into a gm x gn grid whose cells are as square as possible, so each thread
+    /// packs as little of A and B as possible relative to its share of the work.
+    /// </summary>
+    private static (int gm, int gn) Grid(int chunks, int mTiles, int nTiles, int m, int n)
+    {
+        (int gm, int gn) best = mTiles >= nTiles ? (Math.Min(chunks, mTiles), 1) : (1, Math.Min(chunks, nTiles));
+        double bestScore = double.MaxValue;
+        for (int gm = 1; gm <= chunks; gm++)
+        {
+            if (chunks % gm != 0) continue;
+            int gn = chunks / gm;
+            if (gm > mTiles || gn > nTiles) continue;
+            double score = Math.Abs(Math.Log((double)m / gm / ((double)n / gn)));
+            if (score < bestScore) { bestScore = score; best = (gm, gn); }
+        }
+        return best;
+    }
+
+    /// <summary>One rectangle of <see cref="Split"/>: rows and columns cut at tile multiples so rounding matches one thread.</summary>
+    private struct RegionBody : IChunkBody
+    {
+        public T* A, B, C;
+        public int Lda, Ldb, Ldc, M, N, K, MTiles, NTiles, Gm, Gn;
+        public bool TransA, TransB;
+        public T Alpha, Beta;
+
+        public readonly void Invoke(int chunk)
+        {
+            int bi = chunk / Gn, bj = chunk % Gn;
+            int m0 = Math.Min(M, ParallelFor.ChunkStart(MTiles, Gm, bi) * TKernel.MR);
+            int m1 = Math.Min(M, ParallelFor.ChunkStart(MTiles, Gm, bi + 1) * TKernel.MR);
+            int n0 = Math.Min(N, ParallelFor.ChunkStart(NTiles, Gn, bj) * TKernel.NR);
+            int n1 = Math.Min(N, ParallelFor.ChunkStart(NTiles, Gn, bj + 1) * TKernel.NR);
+            if (m1 > m0 && n1 > n0)
+                Region(TransA, TransB, m1 - m0, n1 - n0, K, Alpha, A, Lda, B, Ldb, Beta, C, Ldc, m0, n0);
+        }
+    }
+
+    /// <summary>
+    /// The single-threaded loop nest (B panel, then A blocks, then register tiles) over the <paramref name="m"/> x
+    /// <paramref name="n"/> rectangle of C whose top-left element is (<paramref name="i0"/>, <paramref name="j0"/>).
+    /// </summary>
     /// <remarks>Fully optimised at first call: it runs only a few times per GEMM, so tiering would leave it slow for long.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Serial(bool transA, bool transB, int m, int n, int k, T alpha,
-        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
+    private static void Region(bool transA, bool transB, int m, int n, int k, T alpha,
+        T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, int i0, int j0)
     {
         int mr = TKernel.MR, nr = TKernel.NR, kcMax = TKernel.KC, mcMax = TKernel.MC, ncMax = TKernel.NC;
         T* packA = Buffer(ref _packA, (long)Math.Min(mcMax, RoundUp(m, mr)) * Math.Min(kcMax, k));
@@ -53,12 +124,12 @@ internal static unsafe class GemmDriver<T, TKernel>
                 int kc = Math.Min(kcMax, k - pc);
                 // Later K blocks accumulate onto what the first block wrote.
                 T betaBlock = pc == 0 ? beta : T1();
-                GemmPacking.PackB(packB, b, ldb, transB, pc, kc, jc, nc, nr);
+                GemmPacking.PackB(packB, b, ldb, transB, pc, kc, j0 + jc, nc, nr);
                 for (int ic = 0; ic < m; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m - ic);
-                    GemmPacking.PackA(packA, a, lda, transA, ic, mc, pc, kc, mr);
-                    Macro(mc, 0, nc, kc, packA, packB, c + (nint)ic * ldc + jc, ldc, alpha, betaBlock, edge);
+                    GemmPacking.PackA(packA, a, lda, transA, i0 + ic, mc, pc, kc, mr);
+                    Macro(mc, 0, nc, kc, packA, packB, c + (nint)(i0 + ic) * ldc + j0 + jc, ldc, alpha, betaBlock, edge);
                 }
             }
         }
@@ -75,12 +146,17 @@ internal static unsafe class GemmDriver<T, TKernel>
     {
         int mr = TKernel.MR, nr = TKernel.NR, kcMax = TKernel.KC, mcMax = TKernel.MC, ncMax = TKernel.NC;
         int mTiles = (m + mr - 1) / mr;
-        int rowBlocks = Math.Min(mTiles, RoundUp(Math.Max((m + mcMax - 1) / mcMax, 2 * threads), threads));
+        // About four items per thread balance a core that another process slows down; blocks keep at least eight
+        // tiles of rows so each B sliver loaded into L1 is still reused several times.
+        int minBlocks = (m + mcMax - 1) / mcMax;
+        int rowBlocks = Math.Max(minBlocks, Math.Min(4 * threads, (m + 8 * mr - 1) / (8 * mr)));
+        rowBlocks = Math.Min(mTiles, rowBlocks);
         int mc = RoundUp((m + rowBlocks - 1) / rowBlocks, mr);
         rowBlocks = (m + mc - 1) / mc;
         int kcCap = Math.Min(kcMax, k);
         T* packB = Buffer(ref _packB, (long)Math.Min(ncMax, RoundUp(n, nr)) * kcCap);
-        nint pa = (nint)a, pb = (nint)b, pc0 = (nint)c, ppack = (nint)packB;
+        var pack = new PackBBody { B = b, Ldb = ldb, TransB = transB, Packed = packB };
+        var items = new ItemBody { A = a, Lda = lda, TransA = transA, M = m, Mc = mc, PackedB = packB, Alpha = alpha };
 
         for (int jc = 0; jc < n; jc += ncMax)
         {
@@ -91,22 +167,51 @@ internal static unsafe class GemmDriver<T, TKernel>
             for (int pc = 0; pc < k; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, k - pc);
-                T betaBlock = pc == 0 ? beta : T1();
-                int jcL = jc, pcL = pc;
-                ParallelFor.For(slivers, 8, (s0, s1) =>
-                {
-                    int j0 = s0 * nr, j1 = Math.Min(nc, s1 * nr);
-                    GemmPacking.PackB((T*)ppack + (nint)j0 * kc, (T*)pb, ldb, transB, pcL, kc, jcL + j0, j1 - j0, nr);
-                });
-                ParallelFor.ForChunks(rowBlocks * colSplits, item =>
-                {
-                    int ic = item / colSplits * mc, split = item % colSplits;
-                    int j0 = ParallelFor.ChunkStart(slivers, colSplits, split) * nr;
-                    int j1 = Math.Min(nc, ParallelFor.ChunkStart(slivers, colSplits, split + 1) * nr);
-                    Item(transA, (T*)pa, lda, ic, Math.Min(mc, m - ic), pcL, kc, (T*)ppack, j0, j1,
-                        (T*)pc0 + (nint)ic * ldc + jcL, ldc, alpha, betaBlock);
-                });
+                pack.Pc = pc; pack.Kc = kc; pack.Jc = jc; pack.Nc = nc; pack.Slivers = slivers;
+                // Packing is split finer than the thread count for the same reason.
+                pack.Chunks = Math.Clamp(slivers / 4, 1, 4 * threads);
+                ParallelFor.ForChunks(pack.Chunks, pack);
+
+                items.Pc = pc; items.Kc = kc; items.Nc = nc; items.Slivers = slivers; items.ColSplits = colSplits;
+                items.C = c + jc;
+                items.Ldc = ldc;
+                // Later K blocks accumulate onto what the first block wrote.
+                items.Beta = pc == 0 ? beta : T1();
+                ParallelFor.ForChunks(rowBlocks * colSplits, items);
             }
+        }
+    }
+
+    /// <summary>Packs a contiguous range of B slivers of the shared panel (one chunk of the threaded packing).</summary>
+    private struct PackBBody : IChunkBody
+    {
+        public T* B, Packed;
+        public int Ldb, Pc, Kc, Jc, Nc, Slivers, Chunks;
+        public bool TransB;
+
+        public readonly void Invoke(int chunk)
+        {
+            int nr = TKernel.NR;
+            int j0 = ParallelFor.ChunkStart(Slivers, Chunks, chunk) * nr;
+            int j1 = Math.Min(Nc, ParallelFor.ChunkStart(Slivers, Chunks, chunk + 1) * nr);
+            GemmPacking.PackB(Packed + (nint)j0 * Kc, B, Ldb, TransB, Pc, Kc, Jc + j0, j1 - j0, nr);
+        }
+    }
+
+    /// <summary>One work item of the threaded compute: a block of C rows, or a column range of it when C is short.</summary>
+    private struct ItemBody : IChunkBody
+    {
+        public T* A, PackedB, C;
+        public int Lda, Ldc, M, Mc, Pc, Kc, Nc, Slivers, ColSplits;
+        public bool TransA;
+        public T Alpha, Beta;
+
+        public readonly void Invoke(int item)
+        {
+            int ic = item / ColSplits * Mc, split = item % ColSplits;
+            int j0 = ParallelFor.ChunkStart(Slivers, ColSplits, split) * TKernel.NR;
+            int j1 = Math.Min(Nc, ParallelFor.ChunkStart(Slivers, ColSplits, split + 1) * TKernel.NR);
+            Item(TransA, A, Lda, ic, Math.Min(Mc, M - ic), Pc, Kc, PackedB, j0, j1, C + (nint)ic * Ldc, Ldc, Alpha, Beta);
         }
     }
 
@@ -174,4 +279,11 @@ internal static unsafe class GemmDriver<T, TKernel>
         nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slot));
         return (T*)((p + 63) & ~(nint)63);
     }
+}
+
+/// <summary>Tuning switches shared by every <see cref="GemmDriver{T, TKernel}"/> instantiation.</summary>
+internal static class GemmTuning
+{
+    /// <summary>Multiply-adds from which threaded GEMMs share packed B panels (see <c>GemmDriver.Run</c>).</summary>
+    public static long SharedPanelMinMacs = 1L << 27;
 }

@@ -19,6 +19,7 @@ internal readonly unsafe struct DgemmKernel6x8 : IMicroKernel<double>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
     {
+        GemmPrefetch.Tile(c, ldc, 6, 8);
         Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<double> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
@@ -74,6 +75,7 @@ internal readonly unsafe struct DgemmKernel6x16 : IMicroKernel<double>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
     {
+        GemmPrefetch.Tile(c, ldc, 6, 16);
         Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<double> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)

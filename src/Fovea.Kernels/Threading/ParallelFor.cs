@@ -15,6 +15,17 @@ public static class ParallelFor
     /// <summary>True while the current thread executes the body of a parallel region.</summary>
     public static bool InsideRegion => _insideRegion;
 
+    /// <summary>Marks the current thread as inside a region; returns the previous state for <see cref="LeaveRegion"/>.</summary>
+    internal static bool EnterRegion()
+    {
+        bool outer = _insideRegion;
+        _insideRegion = true;
+        return outer;
+    }
+
+    /// <summary>Restores the state saved by <see cref="EnterRegion"/>.</summary>
+    internal static void LeaveRegion(bool outer) => _insideRegion = outer;
+
     /// <summary>Number of chunks <see cref="For(int,int,Action{int,int})"/> would use for this work.</summary>
     public static int ChunkCount(long count, long minGrain)
     {
@@ -64,6 +75,24 @@ public static class ParallelFor
     }
 
     /// <summary>
+    /// Allocation-free form of <see cref="ForChunks(int, Action{int})"/>: runs <paramref name="body"/>.Invoke(chunk) for
+    /// each chunk in <c>[0, chunks)</c>. The body is a struct (its fields carry the state a lambda would capture), copied
+    /// once into a per-thread cached job; workers take chunks on demand and the calling thread works too, so a
+    /// slowed-down core simply takes fewer chunks. Steady-state calls allocate nothing.
+    /// </summary>
+    public static void ForChunks<TBody>(int chunks, in TBody body) where TBody : struct, IChunkBody
+    {
+        if (chunks <= 0) return;
+        int workers = Math.Min(chunks, Threading.MaxDegreeOfParallelism) - 1;
+        if (workers <= 0 || _insideRegion)
+        {
+            for (int c = 0; c < chunks; c++) body.Invoke(c);
+            return;
+        }
+        ChunkJob<TBody>.Run(chunks, workers, body);
+    }
+
+    /// <summary>
     /// Deterministic parallel reduction: each chunk computes a partial with <paramref name="partial"/>(start, end),
     /// then the partials are combined in chunk order with <paramref name="combine"/>.
     /// </summary>
@@ -78,4 +107,11 @@ public static class ParallelFor
         for (int c = 0; c < chunks; c++) acc = combine(acc, parts[c]);
         return acc;
     }
+}
+
+/// <summary>The work of one chunk for <see cref="ParallelFor.ForChunks{TBody}(int, in TBody)"/>.</summary>
+public interface IChunkBody
+{
+    /// <summary>Processes chunk <paramref name="chunk"/>; called concurrently for different chunks.</summary>
+    void Invoke(int chunk);
 }

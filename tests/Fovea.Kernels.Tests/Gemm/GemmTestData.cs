@@ -22,19 +22,22 @@ internal static class GemmTestData
     public static double[] AbsProducts<T>(bool ta, bool tb, int m, int n, int k, T[] a, int lda, T[] b, int ldb)
         where T : struct, System.Numerics.IFloatingPoint<T>
     {
+        // Gather |op(A)| by rows and |op(B)| by columns once, so the triple loop runs over contiguous doubles.
+        var absA = new double[m * k];
+        var absB = new double[n * k];
+        for (int i = 0; i < m; i++)
+            for (int p = 0; p < k; p++)
+                absA[i * k + p] = Math.Abs(double.CreateChecked(ta ? a[p * lda + i] : a[i * lda + p]));
+        for (int j = 0; j < n; j++)
+            for (int p = 0; p < k; p++)
+                absB[j * k + p] = Math.Abs(double.CreateChecked(tb ? b[j * ldb + p] : b[p * ldb + j]));
         var s = new double[m * n];
         for (int i = 0; i < m; i++)
+        {
+            var row = absA.AsSpan(i * k, k);
             for (int j = 0; j < n; j++)
-            {
-                double acc = 0;
-                for (int p = 0; p < k; p++)
-                {
-                    double x = double.CreateChecked(T.Abs(ta ? a[p * lda + i] : a[i * lda + p]));
-                    double y = double.CreateChecked(T.Abs(tb ? b[j * ldb + p] : b[p * ldb + j]));
-                    acc += x * y;
-                }
-                s[i * n + j] = acc;
-            }
+                s[i * n + j] = System.Numerics.Tensors.TensorPrimitives.Dot(row, absB.AsSpan(j * k, k));
+        }
         return s;
     }
 

@@ -18,6 +18,47 @@ public class GemmThreadingAndVariantTests
     [InlineData(64, 64, 64, false, false)]
     public void Threaded_results_are_bit_identical_to_single_threaded(int m, int n, int k, bool ta, bool tb)
     {
+        long savedThreshold = GemmTuning.SharedPanelMinMacs;
+        try
+        {
+            // Both threaded strategies: one rectangle per thread, and shared B panels with row-block items.
+            GemmTuning.SharedPanelMinMacs = long.MaxValue;
+            CheckThreadCountIndependence(m, n, k, ta, tb);
+            GemmTuning.SharedPanelMinMacs = 0;
+            CheckThreadCountIndependence(m, n, k, ta, tb);
+        }
+        finally
+        {
+            GemmTuning.SharedPanelMinMacs = savedThreshold;
+        }
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void Shared_panel_path_matches_reference(bool ta, bool tb)
+    {
+        long savedThreshold = GemmTuning.SharedPanelMinMacs;
+        int savedThreads = Threading.MaxDegreeOfParallelism;
+        try
+        {
+            GemmTuning.SharedPanelMinMacs = 0;
+            Threading.MaxDegreeOfParallelism = 3;
+            foreach (var (m, n, k) in new[] { (150, 170, 300), (5, 3100, 20), (400, 9, 260), (13, 40, 4000) })
+                GemmTests.CheckSgemm(m, n, k, ta, tb, pad: 2, alpha: 0.5f, beta: -1f, seed: m + n);
+            GemmTests.CheckDgemm(150, 170, 300, ta, tb, pad: 1, alpha: 2.0, beta: 0.0, seed: 3);
+        }
+        finally
+        {
+            GemmTuning.SharedPanelMinMacs = savedThreshold;
+            Threading.MaxDegreeOfParallelism = savedThreads;
+        }
+    }
+
+    private static void CheckThreadCountIndependence(int m, int n, int k, bool ta, bool tb)
+    {
         var rng = new Random(m + n + k);
         var (ar, ac) = Stored(ta, m, k);
         var (br, bc) = Stored(tb, k, n);
@@ -49,6 +90,39 @@ public class GemmThreadingAndVariantTests
         finally
         {
             Fovea.Threading.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Steady_state_calls_do_not_allocate(int threads)
+    {
+        int saved = Threading.MaxDegreeOfParallelism;
+        try
+        {
+            Threading.MaxDegreeOfParallelism = threads;
+            int m = 200, n = 150, k = 300; // big enough for the threaded path at 2 threads
+            var a = new float[m * k];
+            var b = new float[k * n];
+            var c = new float[m * n];
+            var ad = new double[m * k];
+            var bd = new double[k * n];
+            var cd = new double[m * n];
+            long least = long.MaxValue;
+            for (int i = 0; i < 8; i++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                Kernels.Gemm.Sgemm(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n);
+                Kernels.Gemm.Dgemm(true, false, m, n, k, 1.0, ad, m, bd, n, 1.0, cd, n);
+                // The first calls grow the pooled packing buffers; later ones must reuse them.
+                if (i >= 3) least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+            Assert.Equal(0, least);
+        }
+        finally
+        {
+            Threading.MaxDegreeOfParallelism = saved;
         }
     }
 
