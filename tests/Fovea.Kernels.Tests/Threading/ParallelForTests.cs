@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Fovea.Kernels;
 
-namespace Fovea.Kernels.Tests.Threading;
+namespace Fovea.Kernels.Tests.Parallelism;
 
 /// <summary>These tests set the global thread count, so the class runs alone and restores it.</summary>
 [CollectionDefinition("Global thread count", DisableParallelization = true)]
