@@ -94,6 +94,7 @@ internal sealed partial class CpuBackend
     {
         first = Array.IndexOf(reduced, true);
         last = Array.LastIndexOf(reduced, true);
+        if (first < 0) return false; // nothing reduced (a 0-d input): no block to find
         for (int d = first; d <= last; d++) if (!reduced[d]) return false;
         return first >= 0;
     }
