@@ -68,36 +68,38 @@ public static partial class Functional
         foreach (var (t, what) in new[] { (runningMean, "running_mean"), (runningVar, "running_var"), (weight, "weight"), (bias, "bias") })
             if (t is not null && (t.Rank != 1 || t.Size(0) != c))
                 throw new ShapeException("batch_norm", $"{what} must be [{c}] for input {ShapeChecks.Format(x.Shape)}, got {ShapeChecks.Format(t.Shape)}");
-        var dims = Enumerable.Range(0, x.Rank).Where(d => d != 1).ToArray();
+        foreach (var t in new[] { weight, bias })
+            if (t is not null && t.DType != x.DType)
+                throw new DTypeException("batch_norm", $"weight and bias must have the input's dtype {x.DType.Name()}, got {t.DType.Name()}");
         var channelShape = new int[x.Rank];
         Array.Fill(channelShape, 1);
         channelShape[1] = c;
-        Tensor y;
         if (training || runningMean is null || runningVar is null)
         {
             int n = x.Numel / Math.Max(c, 1);
             if (n <= 1 && training)
                 throw new ShapeException("batch_norm", $"expected more than 1 value per channel when training, got input {ShapeChecks.Format(x.Shape)}");
-            var mean = x.Mean(dims, keepDim: true);
-            var centered = x.Sub(mean);
-            var variance = centered.Square().Mean(dims, keepDim: true);
-            y = centered.Mul(variance.Add(eps).Rsqrt());
+            if (!x.DType.IsFloating())
+                throw new DTypeException("batch_norm", $"expected a floating input, got {x.DType.Name()}");
+            // Absent affine parameters are the identity: γ = 1, β = 0 (constants, outside the graph).
+            var f = new Ops.BatchNormTrainFunction(eps);
+            var y = f.Apply(x, weight ?? Tensor.Ones([c], x.DType), bias ?? Tensor.Zeros([c], x.DType));
             if (training && runningMean is not null && runningVar is not null)
             {
                 using var _ = GradMode.Disable();
-                var batchMean = mean.Detach().Reshape(c).To(runningMean.DType);
-                var unbiased = variance.Detach().Reshape(c).Mul((double)n / (n - 1)).To(runningVar.DType);
-                runningMean.CopyFrom(runningMean.Mul(1 - momentum).Add(batchMean.Mul(momentum)));
+                var unbiased = f.BatchVar!.Mul((double)n / (n - 1)).To(runningVar.DType);
+                runningMean.CopyFrom(runningMean.Mul(1 - momentum).Add(f.BatchMean!.To(runningMean.DType).Mul(momentum)));
                 runningVar.CopyFrom(runningVar.Mul(1 - momentum).Add(unbiased.Mul(momentum)));
             }
+            return y;
         }
-        else
-        {
-            y = x.Sub(runningMean.Reshape(channelShape)).Mul(runningVar.Reshape(channelShape).Add(eps).Rsqrt());
-        }
-        if (weight is not null) y = y.Mul(weight.Reshape(channelShape));
-        if (bias is not null) y = y.Add(bias.Reshape(channelShape));
-        return y;
+        // Evaluation folds the statistics and the affine map into one scale and shift per channel: y = x·a + s,
+        // a = γ/√(σ² + eps), s = β − μ·a (two passes over x instead of four).
+        var scale = runningVar.Add(eps).Rsqrt();
+        if (weight is not null) scale = scale.Mul(weight);
+        var shift = runningMean.Mul(scale).Neg();
+        if (bias is not null) shift = shift.Add(bias);
+        return x.Mul(scale.Reshape(channelShape)).Add(shift.Reshape(channelShape));
     }
 
     /// <summary>

@@ -194,3 +194,43 @@ public class LayerTests
         Assert.Equal("LayerNorm([3, 4]): expected input [..., 3, 4], got [2, 3, 5] (dim 2: 5 != 4)", e.Message);
     }
 }
+
+/// <summary>The fused batch-norm kernel: float32 against float64, and its forward-mode rule against reverse mode.</summary>
+public class BatchNormKernelTests
+{
+    [Fact]
+    public void Float32FusedPath_MatchesFloat64()
+    {
+        var x64 = Tensor.Randn([4, 3, 5, 6], new Generator(1), DType.Float64).Mul(2).Add(5);
+        var g64 = Tensor.Randn([4, 3, 5, 6], new Generator(2), DType.Float64);
+        var w64 = Tensor.From(0.5, -1.0, 2.0);
+        var b64 = Tensor.From(0.1, 0.2, 0.3);
+        (Tensor Y, Tensor Dx, Tensor Dw) Run(DType dt)
+        {
+            var x = x64.To(dt).RequiresGrad_();
+            var w = w64.To(dt).RequiresGrad_();
+            var y = Functional.BatchNorm(x, null, null, w, b64.To(dt), training: true);
+            y.Backward(g64.To(dt));
+            return (y, x.Grad!, w.Grad!);
+        }
+        var (y32, dx32, dw32) = Run(DType.Float32);
+        var (y64, dx64, dw64) = Run(DType.Float64);
+        Assert.True(y32.To(DType.Float64).AllClose(y64, rtol: 1e-4, atol: 1e-5));
+        Assert.True(dx32.To(DType.Float64).AllClose(dx64, rtol: 1e-3, atol: 1e-5));
+        Assert.True(dw32.To(DType.Float64).AllClose(dw64, rtol: 1e-3, atol: 1e-4));
+    }
+
+    [Fact]
+    public void Jvp_MatchesReverseMode()
+    {
+        var x = Tensor.Randn([3, 2, 4], new Generator(3), DType.Float64);
+        var v = Tensor.Randn([3, 2, 4], new Generator(4), DType.Float64);
+        var w = Tensor.From(1.5, -0.5);
+        Tensor F(Tensor t) => Functional.BatchNorm(t, null, null, w, null, training: true);
+        var (_, jv) = Fovea.Autograd.Jvp(F, x, v);
+        // ⟨u, J v⟩ = ⟨Jᵀ u, v⟩ for a random u.
+        var u = Tensor.Randn([3, 2, 4], new Generator(5), DType.Float64);
+        var (_, ju) = Fovea.Autograd.Vjp(F, x, u);
+        Assert.Equal(u.Mul(jv).Sum().ToScalar(), ju.Mul(v).Sum().ToScalar(), 10);
+    }
+}
