@@ -1,7 +1,7 @@
 namespace Fovea.Backends;
 
 /// <summary>Elementwise unary primitives.</summary>
-public enum UnaryOp { Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu }
+public enum UnaryOp { Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Erf }
 
 /// <summary>Elementwise binary primitives (with broadcasting).</summary>
 public enum BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum }

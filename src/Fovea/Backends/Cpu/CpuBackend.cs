@@ -120,6 +120,7 @@ internal sealed partial class CpuBackend : IBackend
             case UnaryOp.Tanh: StridedLoop.Run(shape, strides, offsets, new UnaryRow<T, TanhOp<T>>(y, x)); break;
             case UnaryOp.Sigmoid: StridedLoop.Run(shape, strides, offsets, new UnaryRow<T, SigmoidOp<T>>(y, x)); break;
             case UnaryOp.Relu: StridedLoop.Run(shape, strides, offsets, new UnaryRow<T, ReluOp<T>>(y, x)); break;
+            case UnaryOp.Erf: StridedLoop.Run(shape, strides, offsets, new UnaryRow<T, ErfOp<T>>(y, x)); break;
             default: throw new ArgumentOutOfRangeException(nameof(op));
         }
     }

@@ -79,6 +79,7 @@ internal sealed class ReferenceBackend : IBackend
                 UnaryOp.Tanh => Math.Tanh(a),
                 UnaryOp.Sigmoid => 1.0 / (1.0 + Math.Exp(-a)),
                 UnaryOp.Relu => double.IsNaN(a) ? a : Math.Max(a, 0),
+                UnaryOp.Erf => SpecialFunctions.Erf(a),
                 _ => throw new ArgumentOutOfRangeException(nameof(op)),
             };
         }
