@@ -6,7 +6,7 @@ namespace Fovea;
 /// Every shape rule of Fovea in one place. Each check throws <see cref="ShapeException"/> naming the
 /// op, the rule, both shapes and the offending dimension.
 /// </summary>
-public static class ShapeChecks
+public static partial class ShapeChecks
 {
     /// <summary>Formats a shape as <c>[2, 3]</c>.</summary>
     public static string Format(ReadOnlySpan<int> shape)
