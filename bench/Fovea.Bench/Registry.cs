@@ -11,5 +11,7 @@ public static class Registry
     [
         SgemmCase.All,
         AutogradChainCase.All,
+        Conv2dCase.All,
+        MaxPool2dCase.All,
     ];
 }
