@@ -12,5 +12,7 @@ public static class Registry
         SgemmCase.All,
         AutogradChainCase.All,
         BatchNorm2dCase.All,
+        Conv2dCase.All,
+        MaxPool2dCase.All,
     ];
 }

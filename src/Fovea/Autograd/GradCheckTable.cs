@@ -35,7 +35,7 @@ public static partial class GradCheckTable
     private static Tensor Idx(params int[] values) => Tensor.From(values);
 
     /// <summary>All rows: the tensor core's, then each later family's (one partial file each).</summary>
-    public static IReadOnlyList<GradCheckCase> Cases { get; } = [.. CoreCases, .. LayerCases];
+    public static IReadOnlyList<GradCheckCase> Cases { get; } = [.. CoreCases, .. LayerCases, .. ConvolutionCases];
 
     /// <summary>Rows for the tensor core's ops.</summary>
     private static GradCheckCase[] CoreCases =>

@@ -61,4 +61,31 @@ public interface IBackend
 
     /// <summary>Concatenates <paramref name="tensors"/> along <paramref name="dim"/> into a new tensor of <paramref name="shape"/>.</summary>
     Tensor Cat(IReadOnlyList<Tensor> tensors, int dim, int[] shape);
+
+    /// <summary>
+    /// 2-d cross-correlation y = x ⋆ w + bias: x [N, C, H, W], w [O, C/groups, KH, KW], bias [O] or null,
+    /// giving [N, O, (H + 2·pad − dil·(KH − 1) − 1)/stride + 1, ...].
+    /// </summary>
+    Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry);
+
+    /// <summary>
+    /// The input gradient of <see cref="Conv2d"/>: the full convolution of <paramref name="gradOutput"/> with the
+    /// flipped kernel, scattered back to an input of <paramref name="inputShape"/> (which is also the transposed convolution).
+    /// </summary>
+    Tensor Conv2dBackwardInput(Tensor gradOutput, Tensor w, int[] inputShape, Conv2dGeometry geometry);
+
+    /// <summary>The weight gradient of <see cref="Conv2d"/>: the cross-correlation of the input with <paramref name="gradOutput"/>.</summary>
+    Tensor Conv2dBackwardWeight(Tensor x, Tensor gradOutput, int[] weightShape, Conv2dGeometry geometry);
+
+    /// <summary>Max pooling of x [N, C, H, W]; indices (Int32) are flat positions h·W + w within each plane.</summary>
+    (Tensor Values, Tensor Indices) MaxPool2d(Tensor x, Pool2dGeometry geometry);
+
+    /// <summary>Routes <paramref name="gradOutput"/> to the positions in <paramref name="indices"/> of an input of <paramref name="inputShape"/>.</summary>
+    Tensor MaxPool2dBackward(Tensor gradOutput, Tensor indices, int[] inputShape);
+
+    /// <summary>Average pooling of x [N, C, H, W] (dilation 1).</summary>
+    Tensor AvgPool2d(Tensor x, Pool2dGeometry geometry);
+
+    /// <summary>The adjoint of <see cref="AvgPool2d"/>: each output gradient spread evenly over its window.</summary>
+    Tensor AvgPool2dBackward(Tensor gradOutput, int[] inputShape, Pool2dGeometry geometry);
 }

@@ -4,7 +4,7 @@ namespace Fovea.Backends.Reference;
 /// Plain loops over float64 values, element by element, with no SIMD, no threads and no fast paths:
 /// slow on purpose and easy to read. Tests hold the CPU backend against it.
 /// </summary>
-internal sealed class ReferenceBackend : IBackend
+internal sealed partial class ReferenceBackend : IBackend
 {
     public string Name => "reference";
 

@@ -1,0 +1,150 @@
+namespace Fovea.Kernels.Tests;
+
+/// <summary>
+/// The im2col/GEMM convolution against the plain loops of <see cref="ConvReference"/>, in float32 and float64,
+/// over strides, paddings, dilations, groups, 1x1 kernels and batches larger than the weight-gradient chunking.
+/// </summary>
+[Collection(nameof(ThreadSettingCollection))]
+public class ConvKernelTests
+{
+    /// <summary>(batch, in, h, w, out, groups, kh, kw, sh, sw, ph, pw, dh, dw).</summary>
+    public static TheoryData<int[]> Geometries => new()
+    {
+        new[] { 1, 1, 5, 5, 1, 1, 3, 3, 1, 1, 0, 0, 1, 1 },
+        new[] { 2, 3, 7, 6, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1 },
+        new[] { 3, 2, 9, 8, 3, 1, 3, 2, 2, 3, 1, 0, 1, 1 },
+        new[] { 2, 2, 9, 9, 2, 1, 3, 3, 1, 2, 2, 1, 2, 3 },
+        new[] { 2, 4, 6, 6, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1 },
+        new[] { 2, 3, 5, 5, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1 },   // depthwise
+        new[] { 3, 5, 4, 3, 7, 1, 1, 1, 1, 1, 0, 0, 1, 1 },   // pointwise (direct GEMM)
+        new[] { 2, 4, 5, 5, 4, 2, 1, 1, 2, 2, 0, 0, 1, 1 },   // strided 1x1 (im2col)
+        new[] { 11, 2, 6, 5, 3, 1, 2, 2, 1, 1, 0, 1, 1, 1 },  // more images than weight chunks
+        new[] { 2, 1, 4, 4, 2, 1, 5, 5, 1, 1, 2, 2, 1, 1 },   // kernel larger than the input, padded
+        new[] { 1, 2, 3, 8, 2, 1, 1, 3, 1, 4, 0, 3, 1, 1 },   // stride larger than the kernel, wide padding
+    };
+
+    private static ConvShape Shape(int[] g)
+    {
+        var win = new Window2d(g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13]);
+        int oh = (g[2] + 2 * g[10] - g[12] * (g[6] - 1) - 1) / g[8] + 1;
+        int ow = (g[3] + 2 * g[11] - g[13] * (g[7] - 1) - 1) / g[9] + 1;
+        return new ConvShape(g[0], g[1], g[2], g[3], g[4], g[5], win, oh, ow);
+    }
+
+    private static double[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new double[n];
+        for (int i = 0; i < n; i++) x[i] = rng.NextDouble() * 2 - 1;
+        return x;
+    }
+
+    private static void Close(double[] expected, ReadOnlySpan<double> actual, double tol, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
+    }
+
+    private static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void Conv_float64_matches_reference(int[] g)
+    {
+        var s = Shape(g);
+        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 1);
+        var w = Random(s.OutChannels * s.ColRows, 2);
+        var b = Random(s.OutChannels, 3);
+        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 4);
+        var y = new double[dy.Length];
+        Conv2dKernels.Forward<double>(s, x, w, b, y);
+        Close(ConvReference.Forward(s, x, w, b), y, 1e-12, "y");
+        var dx = new double[x.Length];
+        Conv2dKernels.BackwardInput<double>(s, dy, w, dx);
+        Close(ConvReference.BackwardInput(s, dy, w), dx, 1e-12, "dx");
+        var dw = new double[w.Length];
+        Conv2dKernels.BackwardWeight<double>(s, x, dy, dw);
+        Close(ConvReference.BackwardWeight(s, x, dy), dw, 1e-12, "dw");
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void Conv_float32_matches_reference(int[] g)
+    {
+        var s = Shape(g);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 5), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 6), v => (float)v);
+        var dy = Array.ConvertAll(Random(s.Batch * s.OutChannels * s.OutPlane, 7), v => (float)v);
+        var y = new float[dy.Length];
+        Conv2dKernels.Forward<float>(s, x, w, ReadOnlyMemory<float>.Empty, y);
+        Close(ConvReference.Forward(s, D(x), D(w), []), D(y), 1e-4, "y");
+        var dx = new float[x.Length];
+        Conv2dKernels.BackwardInput<float>(s, dy, w, dx);
+        Close(ConvReference.BackwardInput(s, D(dy), D(w)), D(dx), 1e-4, "dx");
+        var dw = new float[w.Length];
+        Conv2dKernels.BackwardWeight<float>(s, x, dy, dw);
+        Close(ConvReference.BackwardWeight(s, D(x), D(dy)), D(dw), 1e-3, "dw");
+    }
+
+    [Fact]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        var s = Shape([13, 4, 10, 10, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1]);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 8), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 9), v => (float)v);
+        var dy = Array.ConvertAll(Random(s.Batch * s.OutChannels * s.OutPlane, 10), v => (float)v);
+        int saved = Threading.MaxDegreeOfParallelism;
+        try
+        {
+            float[]? y1 = null, dx1 = null, dw1 = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Threading.MaxDegreeOfParallelism = threads;
+                var y = new float[dy.Length];
+                var dx = new float[x.Length];
+                var dw = new float[w.Length];
+                Conv2dKernels.Forward<float>(s, x, w, ReadOnlyMemory<float>.Empty, y);
+                Conv2dKernels.BackwardInput<float>(s, dy, w, dx);
+                Conv2dKernels.BackwardWeight<float>(s, x, dy, dw);
+                y1 ??= y;
+                dx1 ??= dx;
+                dw1 ??= dw;
+                Assert.Equal(y1, y);
+                Assert.Equal(dx1, dx);
+                Assert.Equal(dw1, dw);
+            }
+        }
+        finally
+        {
+            Threading.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void Im2col_entries_follow_the_definition_and_col2im_is_its_adjoint(int[] g)
+    {
+        var s = Shape(g);
+        var win = s.Window;
+        int c = s.InChannels;
+        var x = Random(c * s.Height * s.Width, 11);
+        var col = new double[c * win.KernelSize * s.OutPlane];
+        Im2Col.Forward<double>(x, c, s.Height, s.Width, win, s.OutH, s.OutW, col);
+        for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < win.KernelH; i++)
+                for (int j = 0; j < win.KernelW; j++)
+                    for (int oy = 0; oy < s.OutH; oy++)
+                        for (int ox = 0; ox < s.OutW; ox++)
+                        {
+                            int iy = oy * win.StrideH - win.PadH + i * win.DilationH, ix = ox * win.StrideW - win.PadW + j * win.DilationW;
+                            double expected = iy < 0 || iy >= s.Height || ix < 0 || ix >= s.Width ? 0 : x[(ch * s.Height + iy) * s.Width + ix];
+                            Assert.Equal(expected, col[((ch * win.KernelH + i) * win.KernelW + j) * s.OutPlane + oy * s.OutW + ox]);
+                        }
+        // <im2col(x), c> = <x, col2im(c)> for any c: col2im is the adjoint.
+        var r = Random(col.Length, 12);
+        var back = new double[x.Length];
+        Im2Col.Backward<double>(r, c, s.Height, s.Width, win, s.OutH, s.OutW, back);
+        double lhs = 0, rhs = 0;
+        for (int i = 0; i < col.Length; i++) lhs += col[i] * r[i];
+        for (int i = 0; i < x.Length; i++) rhs += x[i] * back[i];
+        Assert.Equal(lhs, rhs, 10);
+    }
+}

@@ -1,0 +1,75 @@
+namespace Fovea.Kernels.Tests;
+
+/// <summary>Max and average pooling kernels against <see cref="ConvReference"/>, and their backward passes as adjoints.</summary>
+public class PoolKernelTests
+{
+    /// <summary>(h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow): the output sizes include ceil_mode cases.</summary>
+    public static TheoryData<int[]> Windows => new()
+    {
+        new[] { 4, 4, 2, 2, 2, 2, 0, 0, 1, 1, 2, 2 },
+        new[] { 7, 7, 3, 3, 2, 2, 1, 1, 1, 1, 4, 4 },
+        new[] { 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 4, 4 },   // ceil_mode: the last window starts in the input
+        new[] { 5, 5, 2, 2, 2, 2, 0, 0, 1, 1, 3, 3 },   // ceil_mode: the last window is cut by the border
+        new[] { 6, 7, 2, 3, 1, 2, 1, 1, 1, 1, 7, 4 },
+        new[] { 7, 6, 2, 2, 1, 1, 0, 0, 2, 2, 5, 4 },   // dilation (max only)
+    };
+
+    private static Window2d Win(int[] g) => new(g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
+
+    private static double[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new double[n];
+        for (int i = 0; i < n; i++) x[i] = Math.Round(rng.NextDouble() * 8 - 4, 1); // ties happen: the first index must win
+        return x;
+    }
+
+    [Theory, MemberData(nameof(Windows))]
+    public void Max_pool_matches_reference_with_first_index_on_ties(int[] g)
+    {
+        const int planes = 3;
+        int h = g[0], w = g[1], oh = g[10], ow = g[11];
+        var x = Random(planes * h * w, g.Sum());
+        x[5] = double.NaN; // NaN propagates, as in PyTorch
+        var (ev, ei) = ConvReference.MaxPool(x, planes, h, w, Win(g), oh, ow);
+        var y = new double[planes * oh * ow];
+        var idx = new int[y.Length];
+        Pool2dKernels.MaxForward<double>(x, planes, h, w, Win(g), oh, ow, y, idx);
+        Assert.Equal(ev, y);
+        Assert.Equal(ei, idx);
+        var yf = new float[y.Length];
+        var idxf = new int[y.Length];
+        Pool2dKernels.MaxForward<float>(Array.ConvertAll(x, v => (float)v), planes, h, w, Win(g), oh, ow, yf, idxf);
+        Assert.Equal(ei, idxf);
+        // Backward routes every gradient to its index.
+        var dy = Random(y.Length, 3);
+        var dx = new double[x.Length];
+        Pool2dKernels.MaxBackward<double>(dy, idx, planes, h * w, oh * ow, dx);
+        var expected = new double[x.Length];
+        for (int k = 0; k < dy.Length; k++) expected[k / (oh * ow) * h * w + idx[k]] += dy[k];
+        Assert.Equal(expected, dx);
+    }
+
+    [Theory, MemberData(nameof(Windows))]
+    public void Avg_pool_matches_reference_and_backward_is_its_adjoint(int[] g)
+    {
+        if (g[8] != 1 || g[9] != 1) return; // average pooling has no dilation
+        const int planes = 2;
+        int h = g[0], w = g[1], oh = g[10], ow = g[11];
+        foreach (bool include in new[] { true, false })
+        {
+            var x = Random(planes * h * w, 5);
+            var y = new double[planes * oh * ow];
+            Pool2dKernels.AvgForward<double>(x, planes, h, w, Win(g), include, oh, ow, y);
+            var expected = ConvReference.AvgPool(x, planes, h, w, Win(g), include, oh, ow);
+            for (int i = 0; i < y.Length; i++) Assert.Equal(expected[i], y[i], 12);
+            var dy = Random(y.Length, 6);
+            var dx = new double[x.Length];
+            Pool2dKernels.AvgBackward<double>(dy, planes, h, w, Win(g), include, oh, ow, dx);
+            double lhs = 0, rhs = 0;
+            for (int i = 0; i < y.Length; i++) lhs += y[i] * dy[i];
+            for (int i = 0; i < x.Length; i++) rhs += x[i] * dx[i];
+            Assert.Equal(lhs, rhs, 10);
+        }
+    }
+}
