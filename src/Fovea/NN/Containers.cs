@@ -5,6 +5,9 @@ public sealed class Sequential : Module<Tensor, Tensor>
 {
     private readonly List<Module<Tensor, Tensor>> _layers = [];
 
+    /// <summary>An empty sequence; add layers with <see cref="Append"/>.</summary>
+    public Sequential() { }
+
     /// <summary>Children named by position.</summary>
     public Sequential(params Module<Tensor, Tensor>[] layers)
     {
