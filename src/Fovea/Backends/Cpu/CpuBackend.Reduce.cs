@@ -118,6 +118,13 @@ internal sealed partial class CpuBackend
         switch (op)
         {
             case ReduceOp.Sum:
+                if (typeof(T) == typeof(float) && !System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
+                {
+                    // Without SIMD, TensorPrimitives sums one element at a time in float; accumulate in float64 instead.
+                    double acc = 0;
+                    foreach (var v in span) acc += double.CreateTruncating(v);
+                    return T.CreateTruncating(acc);
+                }
                 if (typeof(T) == typeof(float) && span.Length > SumBlock)
                 {
                     double acc = 0;
