@@ -15,6 +15,16 @@ public sealed partial class Tensor
         return new Tensor(new Storage((T[])data.Clone(), DTypeInfo.Of<T>()), (int[])shape.Clone());
     }
 
+    /// <summary>A tensor of <paramref name="shape"/> that copies <paramref name="data"/> (row-major).</summary>
+    public static Tensor FromSpan<T>(ReadOnlySpan<T> data, params int[] shape) where T : unmanaged
+    {
+        if (shape.Length == 0 && data.Length != 1) shape = [data.Length];
+        int n = ShapeChecks.Numel("from_span", shape);
+        if (n != data.Length)
+            throw new ShapeException("from_span", $"shape {ShapeChecks.Format(shape)} needs {n} elements, got a span of {data.Length}");
+        return new Tensor(new Storage(data.ToArray(), DTypeInfo.Of<T>()), (int[])shape.Clone());
+    }
+
     /// <summary>A 1-d tensor of the values.</summary>
     public static Tensor From(params float[] values) => FromArray(values, values.Length);
 
