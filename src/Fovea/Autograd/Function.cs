@@ -21,6 +21,7 @@ public abstract class Function
 {
     [ThreadStatic] private static int _forwardAdSuspended;
     private Tensor[]? _saved;
+    private bool _recording;
     private int[]? _savedVersions;
     private bool _released;
 
@@ -65,6 +66,8 @@ public abstract class Function
     /// <summary>Saves tensors for <see cref="Backward"/>, remembering their versions to catch later in-place writes.</summary>
     protected void SaveForBackward(params Tensor[] tensors)
     {
+        // Nothing will run backward through a node that is not recorded: keep nothing alive.
+        if (!_recording) return;
         _saved = tensors;
         _savedVersions = new int[tensors.Length];
         for (int i = 0; i < tensors.Length; i++) _savedVersions[i] = tensors[i].Storage.Version;
@@ -109,6 +112,7 @@ public abstract class Function
             dual |= t.Tangent is not null;
         }
         record &= GradMode.IsEnabled;
+        _recording = record;
         // Tangents flow only through this op's own Jvp rule, never through the ops that its Forward or
         // Jvp are written with (which would recurse through the same dual inputs).
         dual &= _forwardAdSuspended == 0;
