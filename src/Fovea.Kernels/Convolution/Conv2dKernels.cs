@@ -8,14 +8,16 @@ namespace Fovea.Kernels;
 /// Batched 2-d convolution (cross-correlation, as in every deep-learning library) as im2col + GEMM, in the three
 /// forms training needs. All buffers are contiguous NCHW; the weight is [OutChannels, InChannels/Groups, KH, KW].
 /// <list type="bullet">
-/// <item>forward: per image and group, y_g = W_g · col(x_g) (a 1x1 stride-1 conv skips im2col: col(x) = x);</item>
-/// <item>backward-input: per image and group, dx_g = col2im(W_gᵀ · dy_g), the full convolution of the upstream
-/// gradient with the flipped kernel;</item>
-/// <item>backward-weight: dW_g = Σ_n dy_{n,g} · col(x_{n,g})ᵀ, the cross-correlation of the input with the upstream gradient.</item>
+/// <item>forward: per group, Y_g = W_g · col(X_g) (a 1x1 stride-1 conv of one image skips im2col: col(x) = x);</item>
+/// <item>backward-input: per group, dX_g = col2im(W_gᵀ · dY_g), the full convolution of the upstream gradient with
+/// the flipped kernel;</item>
+/// <item>backward-weight: dW_g = Σ dY_g · col(X_g)ᵀ, the cross-correlation of the input with the upstream gradient.</item>
 /// </list>
-/// Images are spread over threads (each with its own pooled column buffer, so GEMM runs serially inside);
-/// a single image leaves the threads to GEMM. The weight gradient sums per-chunk partials in chunk order with
-/// a chunking that does not depend on the thread count, so its bits do not either.
+/// Small images are processed in blocks: the column matrices of several images sit side by side so one GEMM
+/// covers them all (a LeNet layer has 100-pixel outputs, far too few columns to keep a GEMM busy alone).
+/// Blocks are spread over threads (each with its own pooled buffers, so GEMM runs serially inside); a single
+/// block leaves the threads to GEMM. Block boundaries depend only on the shape, and the weight gradient sums a
+/// fixed number of chunk partials in order, so results do not depend on the thread count.
 /// </summary>
 public static class Conv2dKernels
 {
@@ -25,49 +27,78 @@ public static class Conv2dKernels
     /// <summary>The weight gradient is split into at most this many batch chunks (fixed, for thread-independent sums).</summary>
     private const int WeightChunks = 8;
 
+    /// <summary>Images are grouped until a block's GEMM has about this many columns.</summary>
+    private const int BlockColumns = 2048;
+
+    /// <summary>Images per block for this shape (1 for images large enough to fill a GEMM alone).</summary>
+    public static int ImagesPerBlock(in ConvShape s) => Math.Clamp(BlockColumns / Math.Max(1, s.OutPlane), 1, Math.Max(1, s.Batch));
+
+    /// <summary>
+    /// Images per block when the blocks are shared among <paramref name="threads"/>: about <see cref="BlockColumns"/>
+    /// columns each, with the block count rounded up to a multiple of the thread count so the threads finish together.
+    /// (A GEMM computes each output element the same way whatever the matrix width, so the block size does not change results.)
+    /// </summary>
+    private static int ImagesPerBlock(in ConvShape s, int threads)
+    {
+        int nb = ImagesPerBlock(s);
+        if (nb == 1 || threads <= 1) return nb;
+        int blocks = (s.Batch + nb - 1) / nb;
+        blocks = (blocks + threads - 1) / threads * threads;
+        return Math.Max(1, (s.Batch + blocks - 1) / blocks);
+    }
+
     /// <summary>y = conv(x, w) + bias. <paramref name="bias"/> may be empty (no bias).</summary>
     public static void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y)
         where T : unmanaged, INumber<T>
     {
         var shape = s;
-        int inImage = s.InChannels * s.Height * s.Width, outImage = s.OutChannels * s.OutPlane;
-        bool pointwise = s.Window.IsPointwise;
-        ForImages(shape, (start, end) =>
+        ForBlocks(shape, (n0, nb) =>
         {
-            T[]? col = pointwise ? null : ArrayPool<T>.Shared.Rent(shape.ColRows * shape.OutPlane);
-            try
-            {
-                for (int n = start; n < end; n++)
-                    ForwardImage(shape, x.Span.Slice(n * inImage, inImage), w.Span, bias.Span, y.Span.Slice(n * outImage, outImage), col);
-            }
-            finally
-            {
-                if (col is not null) ArrayPool<T>.Shared.Return(col);
-            }
+            using var buffers = new Workspace<T>(shape, nb, needCol: nb > 1 || !shape.Window.IsPointwise);
+            ForwardBlock(shape, n0, nb, x.Span, w.Span, bias.Span, y.Span, buffers);
         });
     }
 
-    private static void ForwardImage<T>(in ConvShape s, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias, Span<T> y, T[]? col)
+    private static void ForwardBlock<T>(in ConvShape s, int n0, int nb, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias, Span<T> y, Workspace<T> ws)
         where T : unmanaged, INumber<T>
     {
         int plane = s.OutPlane, colRows = s.ColRows, gin = s.GroupIn, gout = s.GroupOut, hw = s.Height * s.Width;
-        T beta = T.Zero;
-        if (!bias.IsEmpty)
-        {
-            // Start every output row at its bias and let GEMM accumulate onto it (beta = 1).
-            for (int co = 0; co < s.OutChannels; co++) y.Slice(co * plane, plane).Fill(bias[co]);
-            beta = T.One;
-        }
+        int inImage = s.InChannels * hw, outImage = s.OutChannels * plane, ld = nb * plane;
         for (int g = 0; g < s.Groups; g++)
         {
-            var xg = x.Slice(g * gin * hw, gin * hw);
-            ReadOnlySpan<T> b = xg;
-            if (col is not null)
+            ReadOnlySpan<T> b = x.Slice(n0 * inImage + g * gin * hw, gin * hw);
+            if (ws.Col is not null)
             {
-                Im2Col.Forward(xg, gin, s.Height, s.Width, s.Window, s.OutH, s.OutW, col.AsSpan(0, colRows * plane));
-                b = col.AsSpan(0, colRows * plane);
+                var col = ws.Col.AsSpan(0, colRows * ld);
+                for (int j = 0; j < nb; j++)
+                    Im2Col.Forward(x.Slice((n0 + j) * inImage + g * gin * hw, gin * hw), gin, s.Height, s.Width, s.Window, s.OutH, s.OutW, col[(j * plane)..], ld);
+                b = col;
             }
-            GemmT.Run(false, false, gout, plane, colRows, w.Slice(g * gout * colRows, gout * colRows), colRows, b, plane, beta, y.Slice(g * gout * plane, gout * plane), plane);
+            var wg = w.Slice(g * gout * colRows, gout * colRows);
+            if (nb == 1)
+            {
+                // One image: GEMM writes straight into y, starting from the bias (beta = 1) when there is one.
+                var yg = y.Slice(n0 * outImage + g * gout * plane, gout * plane);
+                T beta = T.Zero;
+                if (!bias.IsEmpty)
+                {
+                    for (int o = 0; o < gout; o++) yg.Slice(o * plane, plane).Fill(bias[g * gout + o]);
+                    beta = T.One;
+                }
+                GemmT.Run(false, false, gout, plane, colRows, wg, colRows, b, plane, beta, yg, plane);
+                continue;
+            }
+            var tmp = ws.Tmp!.AsSpan(0, gout * ld);
+            GemmT.Run(false, false, gout, ld, colRows, wg, colRows, b, ld, T.Zero, tmp, ld);
+            // [gout, nb·plane] back to nb images of [gout, plane], adding the bias on the way.
+            for (int j = 0; j < nb; j++)
+                for (int o = 0; o < gout; o++)
+                {
+                    var src = tmp.Slice(o * ld + j * plane, plane);
+                    var dst = y.Slice((n0 + j) * outImage + (g * gout + o) * plane, plane);
+                    if (bias.IsEmpty) src.CopyTo(dst);
+                    else System.Numerics.Tensors.TensorPrimitives.Add(src, bias[g * gout + o], dst);
+                }
         }
     }
 
@@ -76,122 +107,160 @@ public static class Conv2dKernels
         where T : unmanaged, INumber<T>
     {
         var shape = s;
-        int inImage = s.InChannels * s.Height * s.Width, outImage = s.OutChannels * s.OutPlane;
-        bool pointwise = s.Window.IsPointwise;
-        ForImages(shape, (start, end) =>
+        ForBlocks(shape, (n0, nb) =>
         {
-            T[]? col = pointwise ? null : ArrayPool<T>.Shared.Rent(shape.ColRows * shape.OutPlane);
-            try
-            {
-                for (int n = start; n < end; n++)
-                    BackwardInputImage(shape, dy.Span.Slice(n * outImage, outImage), w.Span, dx.Span.Slice(n * inImage, inImage), col);
-            }
-            finally
-            {
-                if (col is not null) ArrayPool<T>.Shared.Return(col);
-            }
+            using var buffers = new Workspace<T>(shape, nb, needCol: nb > 1 || !shape.Window.IsPointwise);
+            BackwardInputBlock(shape, n0, nb, dy.Span, w.Span, dx.Span, buffers);
         });
     }
 
-    private static void BackwardInputImage<T>(in ConvShape s, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, Span<T> dx, T[]? col)
+    private static void BackwardInputBlock<T>(in ConvShape s, int n0, int nb, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, Span<T> dx, Workspace<T> ws)
         where T : unmanaged, INumber<T>
     {
         int plane = s.OutPlane, colRows = s.ColRows, gin = s.GroupIn, gout = s.GroupOut, hw = s.Height * s.Width;
-        if (col is not null) dx.Clear();
+        int inImage = s.InChannels * hw, outImage = s.OutChannels * plane, ld = nb * plane;
+        if (ws.Col is not null) dx.Slice(n0 * inImage, nb * inImage).Clear();
         for (int g = 0; g < s.Groups; g++)
         {
             var wg = w.Slice(g * gout * colRows, gout * colRows);
-            var dyg = dy.Slice(g * gout * plane, gout * plane);
-            var dxg = dx.Slice(g * gin * hw, gin * hw);
-            if (col is null)
+            ReadOnlySpan<T> dyg = nb == 1 ? dy.Slice(n0 * outImage + g * gout * plane, gout * plane) : Gather(dy, n0, nb, g, s, ws.Tmp!);
+            if (ws.Col is null)
             {
-                GemmT.Run(true, false, colRows, plane, gout, wg, colRows, dyg, plane, T.Zero, dxg, plane);
+                GemmT.Run(true, false, colRows, plane, gout, wg, colRows, dyg, plane, T.Zero, dx.Slice(n0 * inImage + g * gin * hw, gin * hw), plane);
                 continue;
             }
-            var c = col.AsSpan(0, colRows * plane);
-            GemmT.Run(true, false, colRows, plane, gout, wg, colRows, dyg, plane, T.Zero, c, plane);
-            Im2Col.Backward<T>(c, gin, s.Height, s.Width, s.Window, s.OutH, s.OutW, dxg);
+            var col = ws.Col.AsSpan(0, colRows * ld);
+            GemmT.Run(true, false, colRows, ld, gout, wg, colRows, dyg, ld, T.Zero, col, ld);
+            for (int j = 0; j < nb; j++)
+                Im2Col.Backward<T>(col[(j * plane)..], gin, s.Height, s.Width, s.Window, s.OutH, s.OutW, dx.Slice((n0 + j) * inImage + g * gin * hw, gin * hw), ld);
         }
     }
 
     /// <summary>dw = the weight gradient of the convolution given input <paramref name="x"/> and output gradient <paramref name="dy"/> (dw is overwritten).</summary>
+    /// <remarks>
+    /// With 16 or more output channels per group, accumulates dWᵀ = col · dYᵀ ([colRows, gout] per group) rather than
+    /// dW = dY · colᵀ: the tall column matrix is then GEMM's A operand, packed from its natural row-major layout, and
+    /// gout columns fill whole register tiles. The transposed sums are combined across chunks and turned around once
+    /// at the end. Few output channels (LeNet's 6) would leave most of a 16-wide tile empty, so they keep dW = dY · colᵀ.
+    /// </remarks>
     public static void BackwardWeight<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> dy, Memory<T> dw)
         where T : unmanaged, INumber<T>
     {
         var shape = s;
-        int inImage = s.InChannels * s.Height * s.Width, outImage = s.OutChannels * s.OutPlane;
         int wLen = s.OutChannels * s.ColRows;
-        bool pointwise = s.Window.IsPointwise;
         int chunks = Math.Min(s.Batch, WeightChunks);
-        dw.Span.Clear();
-        if (chunks == 0) return;
-        // Chunk c accumulates images [start, end) into its own partial; chunk 0 writes straight into dw.
-        var partials = new T[chunks - 1][];
+        int perBlock = ImagesPerBlock(s);
+        bool transposed = s.GroupOut >= 16;
+        if (chunks == 0)
+        {
+            dw.Span.Clear();
+            return;
+        }
+        // Chunk c accumulates images [start, end) into its own transposed partial.
+        var partials = new T[chunks][];
         void Chunk(int c)
         {
             int start = ParallelFor.ChunkStart(shape.Batch, chunks, c), end = ParallelFor.ChunkStart(shape.Batch, chunks, c + 1);
-            if (c > 0)
-            {
-                partials[c - 1] = ArrayPool<T>.Shared.Rent(wLen);
-                partials[c - 1].AsSpan(0, wLen).Clear();
-            }
-            var acc = c == 0 ? dw.Span : partials[c - 1].AsSpan(0, wLen);
-            T[]? col = pointwise ? null : ArrayPool<T>.Shared.Rent(shape.ColRows * shape.OutPlane);
-            try
-            {
-                for (int n = start; n < end; n++)
-                    BackwardWeightImage(shape, x.Span.Slice(n * inImage, inImage), dy.Span.Slice(n * outImage, outImage), acc, col);
-            }
-            finally
-            {
-                if (col is not null) ArrayPool<T>.Shared.Return(col);
-            }
+            partials[c] = ArrayPool<T>.Shared.Rent(wLen);
+            var acc = partials[c].AsSpan(0, wLen);
+            acc.Clear();
+            int nbMax = Math.Min(perBlock, end - start);
+            using var ws = new Workspace<T>(shape, nbMax, needCol: nbMax > 1 || !shape.Window.IsPointwise);
+            for (int n0 = start; n0 < end; n0 += nbMax)
+                BackwardWeightBlock(shape, n0, Math.Min(nbMax, end - n0), x.Span, dy.Span, acc, ws, transposed);
         }
         if (ParallelFor.ChunkCount(s.Batch, Math.Max(1, ParallelMinMacs / Math.Max(1, 3 * s.MacsPerImage))) > 1)
             ParallelFor.ForChunks(chunks, Chunk);
         else
             for (int c = 0; c < chunks; c++) Chunk(c);
-        var sum = dw.Span;
-        foreach (var p in partials)
+        var sum = partials[0].AsSpan(0, wLen);
+        for (int c = 1; c < chunks; c++)
         {
-            System.Numerics.Tensors.TensorPrimitives.Add<T>(sum, p.AsSpan(0, wLen), sum);
-            ArrayPool<T>.Shared.Return(p);
+            System.Numerics.Tensors.TensorPrimitives.Add<T>(sum, partials[c].AsSpan(0, wLen), sum);
+            ArrayPool<T>.Shared.Return(partials[c]);
         }
+        int colRows = s.ColRows, gout = s.GroupOut;
+        var dst = dw.Span;
+        if (!transposed) sum.CopyTo(dst);
+        else for (int g = 0; g < s.Groups; g++)
+        {
+            var src = sum.Slice(g * gout * colRows, gout * colRows);
+            var d = dst.Slice(g * gout * colRows, gout * colRows);
+            for (int r = 0; r < colRows; r++)
+                for (int o = 0; o < gout; o++) d[o * colRows + r] = src[r * gout + o];
+        }
+        ArrayPool<T>.Shared.Return(partials[0]);
     }
 
-    private static void BackwardWeightImage<T>(in ConvShape s, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dw, T[]? col)
+    private static void BackwardWeightBlock<T>(in ConvShape s, int n0, int nb, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> acc, Workspace<T> ws, bool transposed)
         where T : unmanaged, INumber<T>
     {
         int plane = s.OutPlane, colRows = s.ColRows, gin = s.GroupIn, gout = s.GroupOut, hw = s.Height * s.Width;
+        int inImage = s.InChannels * hw, outImage = s.OutChannels * plane, ld = nb * plane;
         for (int g = 0; g < s.Groups; g++)
         {
-            var xg = x.Slice(g * gin * hw, gin * hw);
-            ReadOnlySpan<T> b = xg;
-            if (col is not null)
+            ReadOnlySpan<T> b = x.Slice(n0 * inImage + g * gin * hw, gin * hw);
+            if (ws.Col is not null)
             {
-                Im2Col.Forward(xg, gin, s.Height, s.Width, s.Window, s.OutH, s.OutW, col.AsSpan(0, colRows * plane));
-                b = col.AsSpan(0, colRows * plane);
+                var col = ws.Col.AsSpan(0, colRows * ld);
+                for (int j = 0; j < nb; j++)
+                    Im2Col.Forward(x.Slice((n0 + j) * inImage + g * gin * hw, gin * hw), gin, s.Height, s.Width, s.Window, s.OutH, s.OutW, col[(j * plane)..], ld);
+                b = col;
             }
-            // dW_g [gout, colRows] += dy_g [gout, plane] · col_gᵀ [plane, colRows]
-            GemmT.Run(false, true, gout, colRows, plane, dy.Slice(g * gout * plane, gout * plane), plane, b, plane, T.One, dw.Slice(g * gout * colRows, gout * colRows), colRows);
+            ReadOnlySpan<T> dyg = nb == 1 ? dy.Slice(n0 * outImage + g * gout * plane, gout * plane) : Gather(dy, n0, nb, g, s, ws.Tmp!);
+            var accG = acc.Slice(g * gout * colRows, gout * colRows);
+            if (transposed) // dW_gᵀ [colRows, gout] += col_g [colRows, nb·plane] · dY_gᵀ [nb·plane, gout]
+                GemmT.Run(false, true, colRows, gout, ld, b, ld, dyg, ld, T.One, accG, gout);
+            else // dW_g [gout, colRows] += dY_g [gout, nb·plane] · col_gᵀ [nb·plane, colRows]
+                GemmT.Run(false, true, gout, colRows, ld, dyg, ld, b, ld, T.One, accG, colRows);
         }
     }
 
-    /// <summary>Runs body(start, end) over image ranges: several threads when the batch allows, else one call over all images.</summary>
-    private static void ForImages(in ConvShape s, Action<int, int> body)
+    /// <summary>Lays group g's output gradients of images [n0, n0 + nb) side by side: [gout, nb·plane].</summary>
+    private static ReadOnlySpan<T> Gather<T>(ReadOnlySpan<T> dy, int n0, int nb, int g, in ConvShape s, T[] tmp)
+    {
+        int plane = s.OutPlane, gout = s.GroupOut, outImage = s.OutChannels * plane, ld = nb * plane;
+        var dst = tmp.AsSpan(0, gout * ld);
+        for (int j = 0; j < nb; j++)
+            for (int o = 0; o < gout; o++)
+                dy.Slice((n0 + j) * outImage + (g * gout + o) * plane, plane).CopyTo(dst.Slice(o * ld + j * plane, plane));
+        return dst;
+    }
+
+    /// <summary>Runs body(firstImage, images) over the blocks of the batch: on several threads when the work allows.</summary>
+    private static void ForBlocks(in ConvShape s, Action<int, int> body)
     {
         int batch = s.Batch;
         if (batch == 0) return;
-        long grain = Math.Max(1, ParallelMinMacs / Math.Max(1, s.MacsPerImage));
-        int threads = ParallelFor.ChunkCount(batch, grain);
-        if (threads <= 1 || batch < 2)
+        int threads = ParallelFor.ChunkCount(batch, Math.Max(1, ParallelMinMacs / Math.Max(1, s.MacsPerImage)));
+        int nb = ImagesPerBlock(s, threads);
+        int blocks = (batch + nb - 1) / nb;
+        if (blocks == 1 || threads <= 1)
         {
-            body(0, batch);
+            for (int b = 0; b < blocks; b++) body(b * nb, Math.Min(nb, batch - b * nb));
             return;
         }
-        // More chunks than threads, taken on demand, keep both cores busy when one of them is shared.
-        int chunks = Math.Min(batch, 4 * threads);
-        ParallelFor.ForChunks(chunks, c => body(ParallelFor.ChunkStart(batch, chunks, c), ParallelFor.ChunkStart(batch, chunks, c + 1)));
+        // Blocks are taken on demand, which keeps both cores busy when one of them is shared.
+        ParallelFor.ForChunks(blocks, b => body(b * nb, Math.Min(nb, batch - b * nb)));
+    }
+
+    /// <summary>Pooled scratch for one block: the column matrix and the side-by-side output gradients.</summary>
+    private readonly struct Workspace<T> : IDisposable
+    {
+        public readonly T[]? Col;
+        public readonly T[]? Tmp;
+
+        public Workspace(in ConvShape s, int nb, bool needCol)
+        {
+            Col = needCol ? ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane * nb) : null;
+            Tmp = nb > 1 ? ArrayPool<T>.Shared.Rent(s.GroupOut * s.OutPlane * nb) : null;
+        }
+
+        public void Dispose()
+        {
+            if (Col is not null) ArrayPool<T>.Shared.Return(Col);
+            if (Tmp is not null) ArrayPool<T>.Shared.Return(Tmp);
+        }
     }
 }
 

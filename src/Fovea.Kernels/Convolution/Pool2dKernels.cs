@@ -16,6 +16,11 @@ public static class Pool2dKernels
         where T : unmanaged, INumber<T>
     {
         int inPlane = h * w, outPlane = oh * ow;
+        if (win is { KernelH: 2, KernelW: 2, StrideH: 2, StrideW: 2, PadH: 0, PadW: 0, DilationH: 1, DilationW: 1 } && 2 * oh <= h && 2 * ow <= w)
+        {
+            MaxForward2x2(x, planes, h, w, oh, ow, y, indices);
+            return;
+        }
         for (int p = 0; p < planes; p++)
         {
             var xp = x.Slice(p * inPlane, inPlane);
@@ -49,6 +54,41 @@ public static class Pool2dKernels
                     }
                     yp[oy * ow + ox] = bestAt < 0 ? T.CreateTruncating(double.NegativeInfinity) : best;
                     ip[oy * ow + ox] = Math.Max(bestAt, 0);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The common 2x2, stride-2 window with every tap inside the input: no bounds tests, the four taps read in
+    /// the general kernel's order (so ties and NaN resolve identically).
+    /// </summary>
+    private static void MaxForward2x2<T>(ReadOnlySpan<T> x, int planes, int h, int w, int oh, int ow, Span<T> y, Span<int> indices)
+        where T : unmanaged, INumber<T>
+    {
+        for (int p = 0; p < planes; p++)
+        {
+            var xp = x.Slice(p * h * w, h * w);
+            for (int oy = 0; oy < oh; oy++)
+            {
+                int r0 = 2 * oy * w, r1 = r0 + w;
+                var row0 = xp.Slice(r0, 2 * ow);
+                var row1 = xp.Slice(r1, 2 * ow);
+                var yr = y.Slice((p * oh + oy) * ow, ow);
+                var ir = indices.Slice((p * oh + oy) * ow, ow);
+                for (int ox = 0; ox < ow; ox++)
+                {
+                    int c = 2 * ox;
+                    T best = row0[c];
+                    int at = r0 + c;
+                    T v = row0[c + 1];
+                    if (v > best || T.IsNaN(v)) { best = v; at = r0 + c + 1; }
+                    v = row1[c];
+                    if (v > best || T.IsNaN(v)) { best = v; at = r1 + c; }
+                    v = row1[c + 1];
+                    if (v > best || T.IsNaN(v)) { best = v; at = r1 + c + 1; }
+                    yr[ox] = best;
+                    ir[ox] = at;
                 }
             }
         }

@@ -59,7 +59,8 @@ internal sealed class Conv2dFunction(Conv2dGeometry geo) : Function
         var grads = new Tensor?[InputShapes.Length];
         if (Inputs[0].RequiresGrad) grads[0] = Conv.BackwardInput(g, w, InputShapes[0], geo);
         if (Inputs[1].RequiresGrad) grads[1] = Conv.BackwardWeight(x, g, InputShapes[1], geo);
-        if (grads.Length > 2 && Inputs[2].RequiresGrad) grads[2] = g.Sum([0, 2, 3]);
+        // Σ over the contiguous spatial dims first, then the batch: several times faster than one reduction over [0, 2, 3].
+        if (grads.Length > 2 && Inputs[2].RequiresGrad) grads[2] = g.Sum([2, 3]).Sum([0]);
         return grads;
     }
 

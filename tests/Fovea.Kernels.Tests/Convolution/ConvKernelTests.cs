@@ -21,6 +21,8 @@ public class ConvKernelTests
         new[] { 11, 2, 6, 5, 3, 1, 2, 2, 1, 1, 0, 1, 1, 1 },  // more images than weight chunks
         new[] { 2, 1, 4, 4, 2, 1, 5, 5, 1, 1, 2, 2, 1, 1 },   // kernel larger than the input, padded
         new[] { 1, 2, 3, 8, 2, 1, 1, 3, 1, 4, 0, 3, 1, 1 },   // stride larger than the kernel, wide padding
+        new[] { 3, 4, 6, 5, 32, 2, 3, 3, 1, 1, 1, 1, 1, 1 },  // 16 outputs per group: transposed weight-gradient GEMM
+        new[] { 2, 3, 5, 5, 17, 1, 2, 2, 1, 1, 0, 0, 1, 1 },
     };
 
     private static ConvShape Shape(int[] g)
@@ -88,7 +90,12 @@ public class ConvKernelTests
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {
-        var s = Shape([13, 4, 10, 10, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1]);
+        foreach (var geometry in new[] { new[] { 13, 4, 10, 10, 6, 2, 3, 3, 1, 1, 1, 1, 1, 1 }, new[] { 37, 3, 6, 6, 16, 1, 3, 3, 1, 1, 0, 0, 1, 1 } })
+            ThreadIndependent(Shape(geometry));
+    }
+
+    private static void ThreadIndependent(ConvShape s)
+    {
         var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 8), v => (float)v);
         var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 9), v => (float)v);
         var dy = Array.ConvertAll(Random(s.Batch * s.OutChannels * s.OutPlane, 10), v => (float)v);

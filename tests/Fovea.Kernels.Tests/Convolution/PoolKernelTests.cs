@@ -10,6 +10,7 @@ public class PoolKernelTests
         new[] { 7, 7, 3, 3, 2, 2, 1, 1, 1, 1, 4, 4 },
         new[] { 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 4, 4 },   // ceil_mode: the last window starts in the input
         new[] { 5, 5, 2, 2, 2, 2, 0, 0, 1, 1, 3, 3 },   // ceil_mode: the last window is cut by the border
+        new[] { 5, 7, 2, 2, 2, 2, 0, 0, 1, 1, 2, 3 },   // 2x2 fast path with a leftover row and column
         new[] { 6, 7, 2, 3, 1, 2, 1, 1, 1, 1, 7, 4 },
         new[] { 7, 6, 2, 2, 1, 1, 0, 0, 2, 2, 5, 4 },   // dilation (max only)
     };
