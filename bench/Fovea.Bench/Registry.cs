@@ -11,5 +11,6 @@ public static class Registry
     [
         SgemmCase.All,
         AutogradChainCase.All,
+        VisionCases.All,
     ];
 }
