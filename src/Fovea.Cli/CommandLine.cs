@@ -20,6 +20,10 @@ public static class CommandLine
         DemoCommand.Command,
         GradCheckCommand.Command,
         GraphCommand.Command,
+        PyramidCommand.Command,
+        BlendCommand.Command,
+        SteerCommand.Command,
+        MatchCommand.Command,
     ];
 
     /// <summary>The help text.</summary>

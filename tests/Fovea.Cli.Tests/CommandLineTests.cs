@@ -80,7 +80,9 @@ public class CommandLineTests
         var (code, output, _) = Run("gradcheck");
         Assert.Equal(0, code);
         var lines = output.TrimEnd().Split('\n');
-        Assert.Equal($"{GradCheckTable.Cases.Count} passed, 0 failed", lines[^1].Trim());
-        Assert.Equal(GradCheckTable.Cases.Count, lines.Count(l => l.StartsWith("ok")));
+        int rows = GradCheckTable.Cases.Count + Fovea.Vision.VisionGradCheckCases.Cases.Count;
+        Assert.Equal($"{rows} passed, 0 failed", lines[^1].Trim());
+        Assert.Equal(rows, lines.Count(l => l.StartsWith("ok")));
+        Assert.Contains(lines, l => l.Contains("blend"));
     }
 }

@@ -4,7 +4,7 @@ namespace Fovea.Cli;
 public static class GradCheckCommand
 {
     /// <summary>The command.</summary>
-    public static Command Command { get; } = new("gradcheck", "[--filter TEXT]", "Check every differentiable op's first and second derivatives numerically (float64)", (a, o) =>
+    public static Command Command { get; } = new("gradcheck", "[--filter TEXT]", "Check every differentiable op's first and second derivatives numerically (float64), vision ops included", (a, o) =>
     {
         string? filter = a.Option("--filter");
         a.Done();
@@ -15,7 +15,7 @@ public static class GradCheckCommand
     public static int Run(TextWriter o, string? filter = null)
     {
         int passed = 0, failed = 0;
-        foreach (var c in GradCheckTable.Cases)
+        foreach (var c in GradCheckTable.Cases.Concat(Fovea.Vision.VisionGradCheckCases.Cases))
         {
             if (filter is not null && !c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
             var first = GradCheck.Check(c.Function, c.Inputs(1));

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels.Fft;
 
@@ -106,18 +108,47 @@ public static unsafe class Fft
         ParallelFor.For(count, grain, (c0, c1) => plan.Columns((double*)pr + c0, (double*)pi + c0, count, c1 - c0, inverse));
     }
 
-    /// <summary>dst[c, r] = src[r, c] for a rows x cols source, in cache-sized tiles.</summary>
+    /// <summary>dst[c, r] = src[r, c] for a rows x cols source, in cache-sized tiles of 4x4 register transposes.</summary>
     internal static void Transpose(double* src, double* dst, int rows, int cols)
     {
         const int tile = 32;
+        bool avx = Avx.IsSupported && Simd.SimdWidth.Use256;
         for (int r0 = 0; r0 < rows; r0 += tile)
         for (int c0 = 0; c0 < cols; c0 += tile)
         {
             int r1 = Math.Min(rows, r0 + tile), c1 = Math.Min(cols, c0 + tile);
-            for (int r = r0; r < r1; r++)
-            for (int c = c0; c < c1; c++)
-                dst[(long)c * rows + r] = src[(long)r * cols + c];
+            int r = r0;
+            if (avx)
+            {
+                for (; r <= r1 - 4; r += 4)
+                {
+                    int c = c0;
+                    for (; c <= c1 - 4; c += 4) Transpose4x4(src + (long)r * cols + c, cols, dst + (long)c * rows + r, rows);
+                    for (; c < c1; c++)
+                        for (int k = 0; k < 4; k++) dst[(long)c * rows + r + k] = src[(long)(r + k) * cols + c];
+                }
+            }
+            for (; r < r1; r++)
+                for (int c = c0; c < c1; c++) dst[(long)c * rows + r] = src[(long)r * cols + c];
         }
+    }
+
+    // Four rows a..d of four doubles become four columns: unpack pairs within 128-bit lanes, then swap lane halves.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose4x4(double* src, int srcStride, double* dst, int dstStride)
+    {
+        var a = Avx.LoadVector256(src);
+        var b = Avx.LoadVector256(src + srcStride);
+        var c = Avx.LoadVector256(src + 2 * srcStride);
+        var d = Avx.LoadVector256(src + 3 * srcStride);
+        var ab0 = Avx.UnpackLow(a, b);   // a0 b0 a2 b2
+        var ab1 = Avx.UnpackHigh(a, b);  // a1 b1 a3 b3
+        var cd0 = Avx.UnpackLow(c, d);   // c0 d0 c2 d2
+        var cd1 = Avx.UnpackHigh(c, d);  // c1 d1 c3 d3
+        Avx.Store(dst, Avx.Permute2x128(ab0, cd0, 0x20));                 // a0 b0 c0 d0
+        Avx.Store(dst + dstStride, Avx.Permute2x128(ab1, cd1, 0x20));     // a1 b1 c1 d1
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(ab0, cd0, 0x31)); // a2 b2 c2 d2
+        Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(ab1, cd1, 0x31)); // a3 b3 c3 d3
     }
 
     private static void Scale(Span<double> re, Span<double> im, double s)

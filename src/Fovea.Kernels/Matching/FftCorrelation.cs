@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using Fovea.Kernels.Fft;
 
 namespace Fovea.Kernels.Matching;
@@ -63,17 +64,12 @@ internal static unsafe class FftCorrelation
                         else new Span<double>(im, n).Clear();
                         Forward(planH, planW, re, im, tr, ti, bh, bw);
                         // (x + iy)·conj(T): both tiles times the same template spectrum.
-                        for (int k = 0; k < n; k++)
-                        {
-                            double xr = tr[k], xi = ti[k];
-                            tr[k] = xr * sr[k] - xi * si[k];
-                            ti[k] = xr * si[k] + xi * sr[k];
-                        }
+                        MultiplySpectrum(tr, ti, sr, si, n);
                         // Inverse along x (still transposed), transpose back only the vw valid columns, inverse along y.
-                        planW.Columns(tr, ti, bh, bh, inverse: true);
+                        planW.ColumnsUnordered(tr, ti, bh, bh, inverse: true);
                         Fft.Fft.Transpose(tr, re, vw, bh);
                         Fft.Fft.Transpose(ti, im, vw, bh);
-                        planH.Columns(re, im, vw, vw, inverse: true);
+                        planH.ColumnsUnordered(re, im, vw, vw, inverse: true);
                         double scale = 1.0 / n;
                         StoreTile(re, vw, (float*)pRes, ow, oh, (a / tilesX) * vh, (a % tilesX) * vw, vh, scale);
                         if (b < tiles) StoreTile(im, vw, (float*)pRes, ow, oh, (b / tilesX) * vh, (b % tilesX) * vw, vh, scale);
@@ -90,13 +86,37 @@ internal static unsafe class FftCorrelation
         });
     }
 
+    // (tr + i·ti) ← (tr + i·ti)·(sr + i·si), four at a time.
+    private static void MultiplySpectrum(double* tr, double* ti, double* sr, double* si, int n)
+    {
+        int k = 0;
+        if (Simd.SimdWidth.Use256 || Simd.SimdWidth.Use512)
+        {
+            for (; k <= n - 4; k += 4)
+            {
+                var xr = Vector256.Load(tr + k);
+                var xi = Vector256.Load(ti + k);
+                var yr = Vector256.Load(sr + k);
+                var yi = Vector256.Load(si + k);
+                (xr * yr - xi * yi).Store(tr + k);
+                (xr * yi + xi * yr).Store(ti + k);
+            }
+        }
+        for (; k < n; k++)
+        {
+            double xr = tr[k], xi = ti[k];
+            tr[k] = xr * sr[k] - xi * si[k];
+            ti[k] = xr * si[k] + xi * sr[k];
+        }
+    }
+
     // Forward 2-D DFT of a [bh][bw] plane (re, im), result left transposed as [kx][ky] in (outRe, outIm).
     private static void Forward(FftPlan planH, FftPlan planW, double* re, double* im, double* outRe, double* outIm, int bh, int bw)
     {
-        planH.Columns(re, im, bw, bw, inverse: false);
+        planH.ColumnsUnordered(re, im, bw, bw, inverse: false);
         Fft.Fft.Transpose(re, outRe, bh, bw);
         Fft.Fft.Transpose(im, outIm, bh, bw);
-        planW.Columns(outRe, outIm, bh, bh, inverse: false);
+        planW.ColumnsUnordered(outRe, outIm, bh, bh, inverse: false);
     }
 
     private static void LoadTile(float* img, int width, int height, double* dst, int bh, int bw, int ty, int tx)
@@ -111,8 +131,18 @@ internal static unsafe class FftCorrelation
                 continue;
             }
             float* s = img + (long)(ty + y) * width + tx;
-            for (int x = 0; x < cols; x++) d[x] = s[x];
-            for (int x = cols; x < bw; x++) d[x] = 0;
+            int x = 0;
+            if (Simd.SimdWidth.Use256 || Simd.SimdWidth.Use512)
+            {
+                for (; x <= cols - 8; x += 8)
+                {
+                    var v = Vector256.Load(s + x);
+                    Vector256.WidenLower(v).Store(d + x);
+                    Vector256.WidenUpper(v).Store(d + x + 4);
+                }
+            }
+            for (; x < cols; x++) d[x] = s[x];
+            new Span<double>(d + cols, bw - cols).Clear();
         }
     }
 
@@ -123,7 +153,14 @@ internal static unsafe class FftCorrelation
         {
             double* s = src + (long)y * vw;
             float* d = result + (long)(ty + y) * ow + tx;
-            for (int x = 0; x < cols; x++) d[x] = (float)(s[x] * scale);
+            int x = 0;
+            if (Simd.SimdWidth.Use256 || Simd.SimdWidth.Use512)
+            {
+                var k = Vector256.Create(scale);
+                for (; x <= cols - 8; x += 8)
+                    Vector256.Narrow(Vector256.Load(s + x) * k, Vector256.Load(s + x + 4) * k).Store(d + x);
+            }
+            for (; x < cols; x++) d[x] = (float)(s[x] * scale);
         }
     }
 

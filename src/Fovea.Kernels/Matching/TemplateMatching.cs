@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
 
 namespace Fovea.Kernels.Matching;
 
@@ -15,8 +14,6 @@ public static unsafe class TemplateMatching
     /// <summary>Templates with at most this many pixels are correlated directly, larger ones by FFT.</summary>
     public const int DirectMaxArea = 144;
 
-    // 10·FLT_EPSILON: below this relative variance a window is indistinguishable from flat in float data.
-    private const double FlatWindowEpsilon = 10 * 1.1920928955078125e-7;
 
     /// <summary>Extent of the score map: <c>(width − templateWidth + 1, height − templateHeight + 1)</c>.</summary>
     public static (int Width, int Height) ResultSize(int width, int height, int templateWidth, int templateHeight)
@@ -66,11 +63,11 @@ public static unsafe class TemplateMatching
                 else
                     FftCorrelation.Run(pi, width, height, pt, templateWidth, templateHeight, pr, ow, oh);
                 // The template is flat under the same relative rule as the windows (variance within rounding of its energy).
-                bool flatTemplate = tSum2 <= FlatWindowEpsilon * tEnergy;
+                bool flatTemplate = tSum2 <= TemplateScores.FlatWindowEpsilon * tEnergy;
                 if (method == TemplateMatchMethod.CCoeffNormed && flatTemplate)
                     result.Slice(0, ow * oh).Clear();
                 else if (method != TemplateMatchMethod.CCorr && method != TemplateMatchMethod.CCoeff)
-                    Normalise(pi, width, templateWidth, templateHeight, pr, ow, oh, method, tSum2);
+                    TemplateScores.Normalise(pi, width, templateWidth, templateHeight, pr, ow, oh, method, tSum2);
             }
         }
         finally
@@ -88,102 +85,6 @@ public static unsafe class TemplateMatching
         {
             if (useFft) FftCorrelation.Run(pi, width, height, pt, tw, th, pr, ow, oh);
             else DirectCorrelation.Run(pi, width, pt, tw, th, pr, ow, oh);
-        }
-    }
-
-    // Turns the correlation in `result` into the method's score, row by row. Per output row, column sums of I and I²
-    // over the template height are formed in double, then slid along x; chunks of rows run in parallel.
-    private static void Normalise(float* image, int width, int tw, int th, float* result, int ow, int oh, TemplateMatchMethod method, double tSum2)
-    {
-        nint pi = (nint)image, pr = (nint)result;
-        int grain = Math.Max(8, (1 << 16) / Math.Max(1, width));
-        ParallelFor.For(oh, grain, (y0, y1) =>
-        {
-            double[] cols = ArrayPool<double>.Shared.Rent(2 * width);
-            try
-            {
-                fixed (double* cs = cols)
-                    NormaliseRows((float*)pi, width, tw, th, (float*)pr, ow, method, tSum2, cs, cs + width, y0, y1);
-            }
-            finally
-            {
-                ArrayPool<double>.Shared.Return(cols);
-            }
-        });
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void NormaliseRows(float* image, int width, int tw, int th, float* result, int ow, TemplateMatchMethod method, double tSum2,
-        double* colSum, double* colSum2, int y0, int y1)
-    {
-        double area = (double)tw * th;
-        double tNorm = Math.Sqrt(tSum2);
-        for (int y = y0; y < y1; y++)
-        {
-            // Column sums over rows [y, y + th): summed afresh every 64 rows so the running update cannot drift.
-            if (y == y0 || (y - y0) % 64 == 0)
-            {
-                new Span<double>(colSum, width).Clear();
-                new Span<double>(colSum2, width).Clear();
-                for (int j = 0; j < th; j++) AddRow(image + (long)(y + j) * width, colSum, colSum2, width, 1);
-            }
-            else
-            {
-                AddRow(image + (long)(y - 1) * width, colSum, colSum2, width, -1);
-                AddRow(image + (long)(y + th - 1) * width, colSum, colSum2, width, 1);
-            }
-            float* r = result + (long)y * ow;
-            double s1 = 0, s2 = 0;
-            for (int i = 0; i < tw; i++) { s1 += colSum[i]; s2 += colSum2[i]; }
-            for (int x = 0; x < ow; x++)
-            {
-                if (x > 0)
-                {
-                    s1 += colSum[x + tw - 1] - colSum[x - 1];
-                    s2 += colSum2[x + tw - 1] - colSum2[x - 1];
-                }
-                r[x] = Score(method, r[x], s1, s2, area, tSum2, tNorm);
-            }
-        }
-    }
-
-    private static void AddRow(float* row, double* colSum, double* colSum2, int width, double sign)
-    {
-        for (int x = 0; x < width; x++)
-        {
-            double v = row[x];
-            colSum[x] += sign * v;
-            colSum2[x] += sign * v * v;
-        }
-    }
-
-    // s1 = Σ I, s2 = Σ I² over the window; corr = Σ T·I (Σ T'·I for the CCOEFF methods).
-    private static float Score(TemplateMatchMethod method, double corr, double s1, double s2, double area, double tSum2, double tNorm)
-    {
-        switch (method)
-        {
-            case TemplateMatchMethod.SqDiff:
-                return (float)Math.Max(s2 - 2 * corr + tSum2, 0);
-            case TemplateMatchMethod.SqDiffNormed:
-            {
-                double num = Math.Max(s2 - 2 * corr + tSum2, 0);
-                double den = Math.Sqrt(Math.Max(s2, 0)) * tNorm;
-                return den > 0 ? (float)Math.Min(num / den, 1) : 1f;
-            }
-            case TemplateMatchMethod.CCorrNormed:
-            {
-                double den = Math.Sqrt(Math.Max(s2, 0)) * tNorm;
-                return den > 0 ? (float)Math.Clamp(corr / den, -1, 1) : 0f;
-            }
-            default: // CCoeffNormed
-            {
-                // Σ I'² = Σ I² − (Σ I)²/n. A window whose variance is within float rounding of its energy is flat
-                // (OpenCV's test: ≤ min(0.5, 10·FLT_EPSILON·Σ I²)), and so is a template with no variance.
-                double var = s2 - s1 * s1 / area;
-                if (var <= Math.Min(0.5, FlatWindowEpsilon * s2)) return 0f;
-                double den = Math.Sqrt(var) * tNorm;
-                return (float)Math.Clamp(corr / den, -1, 1);
-            }
         }
     }
 }

@@ -45,4 +45,24 @@ public sealed class ImagePlanes
             throw new ArgumentOutOfRangeException(nameof(channel), channel, $"ImagePlanes: channel must be in [0, {Channels}).");
         return Data.AsSpan(channel * PlaneLength, PlaneLength);
     }
+    /// <summary>The image as a float32 tensor <c>[Channels, Height, Width]</c> (a copy; values as stored, nominally in [0, 1]).</summary>
+    public Tensor ToTensor() => Tensor.FromArray(Data, Channels, Height, Width);
+
+    /// <summary>
+    /// An image from a tensor <c>[C, H, W]</c> or <c>[H, W]</c> (one channel), float32 or float64 (converted), copied.
+    /// Values are kept as they are; <see cref="ImageIO.SavePng"/> clamps to [0, 1] when writing.
+    /// </summary>
+    public static ImagePlanes FromTensor(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.Rank is not (2 or 3))
+            throw new ShapeException("ImagePlanes.FromTensor", $"expects [C, H, W] or [H, W], got {ShapeChecks.Format(tensor.Shape)} (rank {tensor.Rank})");
+        if (!tensor.DType.IsFloating())
+            throw new DTypeException("ImagePlanes.FromTensor", $"expects float32 or float64, got {tensor.DType.Name()}");
+        int c = tensor.Rank == 3 ? tensor.Size(0) : 1, h = tensor.Size(-2), w = tensor.Size(-1);
+        if (c < 1 || h < 1 || w < 1)
+            throw new ShapeException("ImagePlanes.FromTensor", $"expects at least one channel, row and column, got {ShapeChecks.Format(tensor.Shape)}");
+        var f = tensor.DType == DType.Float32 ? tensor : tensor.Detach().To(DType.Float32);
+        return new ImagePlanes(f.ToArray<float>(), c, h, w);
+    }
 }

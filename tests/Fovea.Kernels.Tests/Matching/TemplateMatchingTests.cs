@@ -42,6 +42,8 @@ public class TemplateMatchingTests
     [InlineData(70, 50, 12, 12)]
     [InlineData(9, 9, 9, 9)]
     [InlineData(64, 40, 1, 1)]
+    [InlineData(200, 80, 40, 40)]  // 64..256-wide tiles: even and odd radix-2 stage counts
+    [InlineData(150, 90, 33, 17)]  // mixed tile sides, odd stage counts
     public void DirectAndFftCorrelationEqualTheSum(int w, int h, int tw, int th)
     {
         var img = TestData.Random(w * h, 31);
