@@ -65,8 +65,7 @@ public static partial class Functional
             throw new ShapeException(op, $"the padding ({padding}) removes the whole output: input {ShapeChecks.Format(input._shape)} with weight {ShapeChecks.Format(weight._shape)} gives {oh} x {ow}");
         var geo = new Conv2dGeometry(stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W, groups);
         // The transposed convolution is exactly the input gradient of the convolution that maps [N, O, oh, ow] to the input's shape.
-        var y = Conv.BackwardInput(input, weight, [input._shape[0], outChannels, oh, ow], geo);
-        return bias is null ? y : y.Add(bias.Reshape(1, outChannels, 1, 1));
+        return ConvTranspose.Forward(input, weight, bias, [input._shape[0], outChannels, oh, ow], geo);
     }
 
     /// <summary>
