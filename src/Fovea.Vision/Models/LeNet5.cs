@@ -8,7 +8,7 @@ namespace Fovea.Vision.Models;
 /// <c>features</c> and the fully connected part <c>classifier</c>, so <c>--freeze features</c> fine-tunes only
 /// the classifier.
 /// </summary>
-public sealed class LeNet5 : Module<Tensor, Tensor>
+public sealed class LeNet5 : Sequential
 {
     /// <summary>The convolutional feature extractor.</summary>
     public Sequential Features { get; }
@@ -25,16 +25,13 @@ public sealed class LeNet5 : Module<Tensor, Tensor>
         int s1 = (inputSize + 2 * pad - 4) / 2;
         int s2 = (s1 - 4) / 2;
         if (s2 < 1) throw new ArgumentException($"LeNet5: input size {inputSize} is too small (needs at least 16)");
-        Features = RegisterModule("features", new Sequential(
+        Features = Add("features", new Sequential(
             new Conv2d(inChannels, 6, 5, padding: pad, generator: g), new ReLU(), new MaxPool2d(2),
             new Conv2d(6, 16, 5, generator: g), new ReLU(), new MaxPool2d(2)));
-        Classifier = RegisterModule("classifier", new Sequential(
+        Classifier = Add("classifier", new Sequential(
             new Flatten(),
             new Linear(16 * s2 * s2, 120, generator: g), new ReLU(),
             new Linear(120, 84, generator: g), new ReLU(),
             new Linear(84, classes, generator: g)));
     }
-
-    /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => Classifier.Forward(Features.Forward(input));
 }

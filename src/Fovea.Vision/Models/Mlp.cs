@@ -6,24 +6,21 @@ namespace Fovea.Vision.Models;
 /// A multilayer perceptron: flatten, then Linear layers of the given sizes with an activation between them
 /// (none after the last). <c>new Mlp([784, 256, 128, 10])</c> is the classic 784-256-128-10 network.
 /// </summary>
-public sealed class Mlp : Module<Tensor, Tensor>
+public sealed class Mlp : Sequential
 {
-    private readonly Sequential _layers;
-
     /// <summary>Layer widths from input to output, and the hidden activation ("relu", "tanh", "sigmoid", "gelu").</summary>
     public Mlp(int[] sizes, string activation = "relu", Generator? generator = null)
     {
         if (sizes.Length < 2 || sizes.Any(s => s < 1))
             throw new ArgumentException($"Mlp: needs at least an input and an output size, all positive, got [{string.Join(", ", sizes)}]");
         var g = generator ?? new Generator(0);
-        _layers = new Sequential();
-        _layers.Append(new Flatten());
+        var layers = Add("layers", new Sequential());
+        layers.Append(new Flatten());
         for (int i = 0; i + 1 < sizes.Length; i++)
         {
-            _layers.Append(new Linear(sizes[i], sizes[i + 1], generator: g));
-            if (i + 2 < sizes.Length) _layers.Append(Activation(activation));
+            layers.Append(new Linear(sizes[i], sizes[i + 1], generator: g));
+            if (i + 2 < sizes.Length) layers.Append(Activation(activation));
         }
-        RegisterModule("layers", _layers);
         Sizes = sizes;
     }
 
@@ -39,9 +36,6 @@ public sealed class Mlp : Module<Tensor, Tensor>
         "gelu" => new GELU(),
         _ => throw new ArgumentException($"Mlp: unknown activation '{name}' (relu, tanh, sigmoid, gelu)"),
     };
-
-    /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => _layers.Forward(input);
 
     /// <inheritdoc/>
     public override string Describe() => $"Mlp({string.Join("-", Sizes)})";

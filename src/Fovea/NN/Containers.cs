@@ -1,7 +1,11 @@
 namespace Fovea.NN;
 
-/// <summary>Runs its children in order, feeding each output to the next; children are named "0", "1", ...</summary>
-public sealed class Sequential : Module<Tensor, Tensor>
+/// <summary>
+/// Runs its children in order, feeding each output to the next; children are named "0", "1", ... or given names
+/// (<see cref="Add{T}"/>). Models whose forward pass is a chain of named stages (AlexNet's features / avgpool /
+/// classifier, a ResNet's conv1 … fc) derive from it, so <c>Summary</c> walks them layer by layer.
+/// </summary>
+public class Sequential : Module<Tensor, Tensor>
 {
     private readonly List<Module<Tensor, Tensor>> _layers = [];
 
@@ -17,11 +21,7 @@ public sealed class Sequential : Module<Tensor, Tensor>
     /// <summary>Children with given names.</summary>
     public Sequential(params (string Name, Module<Tensor, Tensor> Layer)[] layers)
     {
-        foreach (var (name, l) in layers)
-        {
-            RegisterModule(name, l);
-            _layers.Add(l);
-        }
+        foreach (var (name, l) in layers) Add(name, l);
     }
 
     /// <summary>Adds a layer at the end, named by its position.</summary>
@@ -30,6 +30,14 @@ public sealed class Sequential : Module<Tensor, Tensor>
         RegisterModule(_layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), layer);
         _layers.Add(layer);
         return this;
+    }
+
+    /// <summary>Adds a layer at the end under <paramref name="name"/> (PyTorch's <c>add_module</c>) and returns it.</summary>
+    public T Add<T>(string name, T layer) where T : Module<Tensor, Tensor>
+    {
+        RegisterModule(name, layer);
+        _layers.Add(layer);
+        return layer;
     }
 
     /// <summary>The layers in order.</summary>

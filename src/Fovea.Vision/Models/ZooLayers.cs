@@ -1,0 +1,66 @@
+using Fovea.NN;
+
+namespace Fovea.Vision.Models;
+
+/// <summary>
+/// What the zoo's ImageNet-style models share: the small-input rule, window arithmetic and torchvision's
+/// initialisers.
+/// <para>
+/// Small inputs. The torchvision stems downsample by 4 before the first block (a stride-2 or stride-4
+/// convolution, then a stride-2 max-pool), which leaves a 28x28 Fashion-MNIST image 7x7 or less before any
+/// real work (AlexNet's stem shrinks it to nothing). Below <see cref="SmallInputLimit"/> the stem convolution
+/// therefore runs at stride 1 (kernel and padding chosen to keep the size, kernel size unchanged) and a stem
+/// max-pool, if any, becomes <see cref="Identity"/>. Elsewhere a max-pool whose input is already smaller than
+/// its window becomes <see cref="Identity"/> too (VGG's fifth pool at 28x28). Both keep every layer's index
+/// and weight shape, so parameter names, counts and state dicts are those of torchvision at every input size;
+/// the adaptive average pool before the classifier absorbs the remaining size difference.
+/// </para>
+/// </summary>
+internal static class ZooLayers
+{
+    /// <summary>Inputs smaller than this (in pixels per side) get the stride-1, pool-free stem.</summary>
+    public const int SmallInputLimit = 64;
+
+    /// <summary>Output size of a sliding window (PyTorch's formula, including the ceil-mode rule that the last window starts inside the input or its left padding).</summary>
+    public static int WindowOutput(int size, int kernel, int stride, int padding = 0, bool ceilMode = false)
+    {
+        int numerator = size + 2 * padding - kernel;
+        if (numerator < 0) return 0;
+        int outSize = (ceilMode ? (numerator + stride - 1) / stride : numerator / stride) + 1;
+        if (ceilMode && (outSize - 1) * stride >= size + padding) outSize--;
+        return outSize;
+    }
+
+    /// <summary>
+    /// A max-pool that updates the running spatial <paramref name="size"/>, or <see cref="Identity"/> when the input
+    /// is smaller than the window (or <paramref name="skip"/> is set), keeping the layer's index either way.
+    /// </summary>
+    public static Module<Tensor, Tensor> MaxPool(ref int size, int kernel, int stride, int padding = 0, bool ceilMode = false, bool skip = false)
+    {
+        if (skip || size + 2 * padding < kernel) return new Identity();
+        size = WindowOutput(size, kernel, stride, padding, ceilMode);
+        return new MaxPool2d(kernel, stride, padding, ceilMode: ceilMode);
+    }
+
+    /// <summary>Throws unless the input size and channel counts are positive.</summary>
+    public static void CheckArguments(string model, int inChannels, int classes, int inputSize)
+    {
+        if (inChannels < 1 || classes < 1 || inputSize < 1)
+            throw new ArgumentException($"{model}: input channels ({inChannels}), classes ({classes}) and input size ({inputSize}) must be positive");
+    }
+
+    /// <summary>
+    /// torchvision's ResNet / VGG initialisation of every convolution in <paramref name="model"/>:
+    /// kaiming_normal(mode = fan_out, nonlinearity = relu), i.e. N(0, 2 / (out·kH·kW)), and bias 0. Batch norms
+    /// already start at weight 1, bias 0.
+    /// </summary>
+    public static void InitConvsKaimingFanOut(Module model, Generator generator)
+    {
+        foreach (var (_, m) in model.NamedModules())
+        {
+            if (m is not Conv2d conv) continue;
+            Init.KaimingNormal(conv.Weight, mode: FanMode.FanOut, nonlinearity: Nonlinearity.Relu, generator: generator);
+            if (conv.Bias is { } b) Init.Zeros(b);
+        }
+    }
+}
