@@ -34,18 +34,8 @@ public static unsafe partial class PyrKernels
             if (ParallelFor.ChunkCount(dh, grain) <= 1)
                 DownRows(ps, width, height, pd, 0, dh);
             else
-                ForRows(dh, grain, (y0, y1) => DownRows((float*)s, width, height, (float*)d, y0, y1));
+                ParallelFor.ForBalanced(dh, grain, (y0, y1) => DownRows((float*)s, width, height, (float*)d, y0, y1));
         }
-    }
-
-    // Rows split into up to four chunks per thread, handed out dynamically: on a busy machine a worker that starts late
-    // leaves its share to the threads already running instead of making the caller wait for it. No chunk combines with
-    // another (each writes its own rows), so the split does not affect the result.
-    private static void ForRows(int rows, int grain, Action<int, int> body)
-    {
-        int chunks = ParallelFor.ChunkCount(rows, grain);
-        int n = (int)Math.Min(Math.Max(1, rows / Math.Max(1, grain)), 4L * chunks);
-        ParallelFor.ForChunks(n, c => body(ParallelFor.ChunkStart(rows, n, c), ParallelFor.ChunkStart(rows, n, c + 1)));
     }
 
     internal static void CheckPlane(int length, int width, int height, string name, string op)

@@ -58,7 +58,7 @@ public static unsafe partial class PyrKernels
             if (ParallelFor.ChunkCount(srcHeight, grain) <= 1)
                 UpRows(ps, srcWidth, srcHeight, pd, dstWidth, dstHeight, pa, combine, 0, srcHeight);
             else
-                ForRows(srcHeight, grain, (y0, y1) =>
+                ParallelFor.ForBalanced(srcHeight, grain, (y0, y1) =>
                     UpRows((float*)s, srcWidth, srcHeight, (float*)d, dstWidth, dstHeight, (float*)a, combine, y0, y1));
         }
     }
