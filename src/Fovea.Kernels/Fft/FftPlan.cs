@@ -360,7 +360,32 @@ internal sealed unsafe class FftPlan
         double* r0 = re, r1 = re + d, r2 = re + 2 * d, r3 = re + 3 * d;
         double* i0 = im, i1 = im + d, i2 = im + 2 * d, i3 = im + 3 * d;
         int c = 0;
-        if (SimdWidth.Use256 || SimdWidth.Use512)
+        if (SimdWidth.Use512)
+        {
+            var a4r = Vector512.Create(w4r); var a4i = Vector512.Create(w4i);
+            var b4r = Vector512.Create(v4r); var b4i = Vector512.Create(v4i);
+            var a2r = Vector512.Create(w2r); var a2i = Vector512.Create(w2i);
+            for (; c <= count - 8; c += 8)
+            {
+                var x0r = Vector512.Load(r0 + c); var x0i = Vector512.Load(i0 + c);
+                var x1r = Vector512.Load(r1 + c); var x1i = Vector512.Load(i1 + c);
+                var x2r = Vector512.Load(r2 + c); var x2i = Vector512.Load(i2 + c);
+                var x3r = Vector512.Load(r3 + c); var x3i = Vector512.Load(i3 + c);
+                var b0r = x0r + x2r; var b0i = x0i + x2i;
+                var b1r = x1r + x3r; var b1i = x1i + x3i;
+                var e2r = x0r - x2r; var e2i = x0i - x2i;
+                var e3r = x1r - x3r; var e3i = x1i - x3i;
+                var b2r = e2r * a4r - e2i * a4i; var b2i = e2r * a4i + e2i * a4r;
+                var b3r = e3r * b4r - e3i * b4i; var b3i = e3r * b4i + e3i * b4r;
+                (b0r + b1r).Store(r0 + c); (b0i + b1i).Store(i0 + c);
+                var f1r = b0r - b1r; var f1i = b0i - b1i;
+                (f1r * a2r - f1i * a2i).Store(r1 + c); (f1r * a2i + f1i * a2r).Store(i1 + c);
+                (b2r + b3r).Store(r2 + c); (b2i + b3i).Store(i2 + c);
+                var f3r = b2r - b3r; var f3i = b2i - b3i;
+                (f3r * a2r - f3i * a2i).Store(r3 + c); (f3r * a2i + f3i * a2r).Store(i3 + c);
+            }
+        }
+        else if (SimdWidth.Use256)
         {
             var a4r = Vector256.Create(w4r); var a4i = Vector256.Create(w4i);
             var b4r = Vector256.Create(v4r); var b4i = Vector256.Create(v4i);

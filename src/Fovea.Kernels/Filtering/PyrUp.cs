@@ -53,12 +53,12 @@ public static unsafe partial class PyrKernels
         fixed (float* pa = addend)
         {
             nint s = (nint)ps, d = (nint)pd, a = (nint)pa;
-            // Each task produces two output rows per source row; aim for ~32K output pixels per task.
-            int grain = Math.Max(1, (1 << 14) / Math.Max(1, dstWidth));
+            // Each task produces two output rows per source row; aim for ~256K output pixels per task (see PyrDown).
+            int grain = Math.Max(1, (1 << 17) / Math.Max(1, dstWidth));
             if (ParallelFor.ChunkCount(srcHeight, grain) <= 1)
                 UpRows(ps, srcWidth, srcHeight, pd, dstWidth, dstHeight, pa, combine, 0, srcHeight);
             else
-                ParallelFor.For(srcHeight, grain, (y0, y1) =>
+                ParallelFor.ForBalanced(srcHeight, grain, (y0, y1) =>
                     UpRows((float*)s, srcWidth, srcHeight, (float*)d, dstWidth, dstHeight, (float*)a, combine, y0, y1));
         }
     }

@@ -48,7 +48,7 @@ internal static unsafe class FftCorrelation
         }
 
         nint pImg = (nint)img, pRes = (nint)result;
-        ParallelFor.For(pairs, 1, (p0, p1) =>
+        ParallelFor.ForBalanced(pairs, 1, (p0, p1) =>
         {
             double[] bufRe = ArrayPool<double>.Shared.Rent(n), bufIm = ArrayPool<double>.Shared.Rent(n);
             double[] trRe = ArrayPool<double>.Shared.Rent(n), trIm = ArrayPool<double>.Shared.Rent(n);

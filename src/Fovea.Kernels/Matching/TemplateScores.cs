@@ -20,7 +20,7 @@ internal static unsafe class TemplateScores
     {
         nint pi = (nint)image, pr = (nint)result;
         int grain = Math.Max(8, (1 << 16) / Math.Max(1, width));
-        ParallelFor.For(oh, grain, (y0, y1) =>
+        ParallelFor.ForBalanced(oh, grain, (y0, y1) =>
         {
             // Column sums (2 x width) and their prefix sums (2 x (width + 1)), padded for whole-vector loads.
             int stride = width + 8;

@@ -53,6 +53,25 @@ public static class ParallelFor
     }
 
     /// <summary>
+    /// Like <see cref="For(int,int,Action{int,int})"/>, for bodies whose chunks write disjoint outputs and combine nothing:
+    /// when it goes parallel, the range is cut into up to <paramref name="chunksPerThread"/> chunks per thread (never
+    /// below <paramref name="minGrain"/> items) that threads take as they come free. On a busy machine a worker that starts
+    /// late then leaves its share to the threads already running, instead of the call waiting for it.
+    /// </summary>
+    public static void ForBalanced(int count, int minGrain, Action<int, int> body, int chunksPerThread = 4)
+    {
+        int chunks = ChunkCount(count, minGrain);
+        if (chunks == 0) return;
+        if (chunks == 1)
+        {
+            body(0, count);
+            return;
+        }
+        int n = (int)Math.Min(Math.Max(1, count / Math.Max(1, minGrain)), (long)Math.Max(1, chunksPerThread) * chunks);
+        ForChunks(n, c => body(ChunkStart(count, n, c), ChunkStart(count, n, c + 1)));
+    }
+
+    /// <summary>
     /// Runs <paramref name="body"/>(chunk) for each chunk index in <c>[0, chunks)</c>, in parallel.
     /// Use with <see cref="ChunkCount"/> when each chunk writes its own partial result.
     /// </summary>

@@ -19,7 +19,7 @@ public static class Matching
     /// <para>With <paramref name="padInput"/> the map is <c>[H, W]</c> and entry <c>(y, x)</c> scores the template with its centre
     /// <c>(h / 2, w / 2)</c> (integer division) at <c>(x, y)</c>, i.e. its top-left corner at <c>(x − w / 2, y − h / 2)</c>, as
     /// scikit-image's <c>match_template(image, template, pad_input=True, mode='constant', constant_values=padValue)</c>:
-    /// the image is extended by the constant <paramref name="padValue"/> (scikit-image's default 0; its releases before 0.12
+    /// the image is extended by the constant <paramref name="padValue"/> (scikit-image's default 0; its early releases
     /// used the image mean, which <c>padValue: image.Mean().ToScalar()</c> reproduces), so windows that hang over the edge
     /// are scored against that constant.</para>
     /// </summary>

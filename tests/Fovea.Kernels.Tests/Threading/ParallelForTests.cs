@@ -173,4 +173,24 @@ public class ParallelForTests
         WithThreads(3, () => Assert.Equal(3, ParallelFor.ChunkCount(1_000_000, 1)));
         WithThreads(1, () => Assert.Equal(1, ParallelFor.ChunkCount(1_000_000, 1)));
     }
+
+    [Theory]
+    [MemberData(nameof(ForCases))]
+    public void ForBalanced_covers_every_index_exactly_once_in_at_most_four_chunks_per_thread(int threads, int count, int grain)
+    {
+        WithThreads(threads, () =>
+        {
+            var hits = new int[count];
+            var chunks = new ConcurrentBag<(int Start, int End)>();
+            ParallelFor.ForBalanced(count, grain, (s, e) =>
+            {
+                chunks.Add((s, e));
+                for (int i = s; i < e; i++) Interlocked.Increment(ref hits[i]);
+            });
+            Assert.All(hits, h => Assert.Equal(1, h));
+            Assert.True(chunks.Count <= Math.Max(1, 4 * threads), $"{chunks.Count} chunks for {threads} threads");
+            if (count > 0 && ParallelFor.ChunkCount(count, grain) > 1)
+                Assert.All(chunks, c => Assert.True(c.End - c.Start >= Math.Max(1, grain) / 2, $"chunk {c} under the grain {grain}"));
+        });
+    }
 }
