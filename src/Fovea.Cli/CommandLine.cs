@@ -20,6 +20,11 @@ public static class CommandLine
         DemoCommand.Command,
         GradCheckCommand.Command,
         GraphCommand.Command,
+        TrainCommand.Command,
+        EvalCommand.Command,
+        PredictCommand.Command,
+        ToyCommand.Command,
+        InpaintCommand.Command,
     ];
 
     /// <summary>The help text.</summary>
