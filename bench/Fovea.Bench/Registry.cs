@@ -14,5 +14,6 @@ public static class Registry
         BatchNorm2dCase.All,
         Conv2dCase.All,
         MaxPool2dCase.All,
+        TrainingEpochCase.All,
     ];
 }
