@@ -14,6 +14,7 @@ public static class Registry
         BatchNorm2dCase.All,
         Conv2dCase.All,
         MaxPool2dCase.All,
+        TrainingEpochCase.All,
         VisionCases.All,
     ];
 }

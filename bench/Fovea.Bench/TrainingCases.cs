@@ -1,0 +1,179 @@
+using Fovea.NN;
+using Fovea.Optim;
+using Fovea.Vision.Datasets;
+using Fovea.Vision.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Fovea.Bench;
+
+/// <summary>
+/// Training throughput: the README's recipe (batch 64, SGD lr 0.01 momentum 0.9, cross-entropy, inputs in [0, 1]) on
+/// Fashion-MNIST for LeNet-5 and the MLP 784-256-128-10, Fovea against the same network in TorchSharp. To keep a
+/// bench run short each timed run is <see cref="Batches"/> batches (gather, forward, loss, backward, step, reading
+/// the loss), and the extra columns scale it to a full epoch of 938 batches. Peak working set is sampled while each
+/// side runs (both share the process, so each figure includes what the other side keeps allocated).
+/// </summary>
+public sealed class TrainingEpochCase(string name, bool lenet) : BenchCase
+{
+    /// <summary>Batches per timed run.</summary>
+    public const int Batches = 100;
+
+    private const int BatchSize = 64, EpochBatches = 938;
+
+    private Tensor? _x, _y;
+    private Module<Tensor, Tensor>? _model;
+    private Sgd? _opt;
+    private readonly CrossEntropyLoss _loss = new();
+    private torch.Tensor? _tx, _ty;
+    private torch.nn.Module<torch.Tensor, torch.Tensor>? _tmodel;
+    private torch.optim.Optimizer? _topt;
+    private int[] _order = [];
+    private int _nextFovea, _nextAnchor;
+
+    /// <inheritdoc/>
+    public override string Name => name;
+
+    /// <inheritdoc/>
+    public override string[] ExtraColumns => ["fovea_epoch_s", "anchor_epoch_s", "fovea_peak_ws_mb", "anchor_peak_ws_mb"];
+
+    /// <summary>LeNet-5 and the MLP.</summary>
+    public static IEnumerable<BenchCase> All()
+    {
+        yield return new TrainingEpochCase("lenet5-epoch", lenet: true);
+        yield return new TrainingEpochCase("mlp-784-256-128-10-epoch", lenet: false);
+    }
+
+    /// <inheritdoc/>
+    public override void Setup(int threads)
+    {
+        if (_x is null)
+        {
+            string? dir = FashionMnist.Locate(null);
+            if (dir is not null)
+            {
+                var data = FashionMnist.Load(dir);
+                (_x, _y) = (data.TrainImages, data.TrainLabels);
+            }
+            else
+            {
+                Console.Error.WriteLine("# Fashion-MNIST not found: training cases use random images");
+                var g = new Generator(5);
+                (_x, _y) = (Tensor.Rand([60000, 1, 28, 28], g), Tensor.RandInt([60000], 0, 10, g));
+            }
+            _order = new Generator(1).Permutation(_x.Size(0));
+            _tx = torch.tensor(_x.Contiguous().ToArray<float>(), [_x.Size(0), 1, 28, 28]);
+            _ty = torch.tensor(_y.Contiguous().ToArray<int>().Select(v => (long)v).ToArray(), [_y.Size(0)]);
+        }
+        // Fresh models per thread count, so both sides start from the same kind of state.
+        _model = lenet ? new LeNet5() : new Mlp([784, 256, 128, 10]);
+        _opt = new Sgd(_model.Parameters(), 0.01, momentum: 0.9);
+        _tmodel?.Dispose();
+        _tmodel = lenet
+            ? torch.nn.Sequential(
+                torch.nn.Conv2d(1, 6, 5, padding: 2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                torch.nn.Flatten(), torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))
+            : torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10));
+        _topt = torch.optim.SGD(_tmodel.parameters(), 0.01, momentum: 0.9);
+        MemorySampler.Start();
+    }
+
+    private int[] NextBatch(ref int next)
+    {
+        if ((next + 1) * BatchSize > _order.Length) next = 0;
+        var idx = _order.AsSpan(next * BatchSize, BatchSize).ToArray();
+        next++;
+        return idx;
+    }
+
+    /// <inheritdoc/>
+    public override void RunFovea()
+    {
+        using var _ = MemorySampler.Side(0);
+        for (int b = 0; b < Batches; b++)
+        {
+            var idx = Tensor.FromArray(NextBatch(ref _nextFovea), BatchSize);
+            var x = _x!.IndexSelect(0, idx);
+            var y = _y!.IndexSelect(0, idx);
+            _opt!.ZeroGrad();
+            var loss = _loss.Forward(_model!.Forward(x), y);
+            loss.Backward();
+            _opt.Step();
+            loss.ToScalar();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void RunAnchor()
+    {
+        using var _ = MemorySampler.Side(1);
+        for (int b = 0; b < Batches; b++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var idx = torch.tensor(NextBatch(ref _nextAnchor).Select(v => (long)v).ToArray(), [BatchSize]);
+            var x = _tx!.index_select(0, idx);
+            var y = _ty!.index_select(0, idx);
+            _topt!.zero_grad();
+            var loss = torch.nn.functional.cross_entropy(_tmodel!.forward(x), y);
+            loss.backward();
+            _topt.step();
+            loss.item<float>();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string[] Extra(int threads, double foveaMs, double anchorMs)
+    {
+        double scale = (double)EpochBatches / Batches / 1000;
+        return [Harness.F(foveaMs * scale, "0.00"), Harness.F(anchorMs * scale, "0.00"),
+            Harness.F(MemorySampler.PeakMb(0), "0"), Harness.F(MemorySampler.PeakMb(1), "0")];
+    }
+
+    /// <inheritdoc/>
+    public override void Dispose()
+    {
+        _tx?.Dispose();
+        _ty?.Dispose();
+        _tmodel?.Dispose();
+        base.Dispose();
+    }
+}
+
+/// <summary>Samples the process working set every millisecond and keeps the peak seen while each side runs.</summary>
+internal static class MemorySampler
+{
+    private static readonly long[] Peak = new long[2];
+    private static volatile int _side = -1;
+    private static Thread? _thread;
+
+    public static void Start()
+    {
+        Peak[0] = Peak[1] = 0;
+        if (_thread is not null) return;
+        _thread = new Thread(() =>
+        {
+            while (true)
+            {
+                int s = _side;
+                if (s >= 0) Peak[s] = Math.Max(Peak[s], Environment.WorkingSet);
+                Thread.Sleep(1);
+            }
+        }) { IsBackground = true, Name = "memory sampler" };
+        _thread.Start();
+    }
+
+    public static IDisposable Side(int side)
+    {
+        _side = side;
+        Peak[side] = Math.Max(Peak[side], Environment.WorkingSet);
+        return new End();
+    }
+
+    public static double PeakMb(int side) => Peak[side] / (1024.0 * 1024.0);
+
+    private sealed class End : IDisposable
+    {
+        public void Dispose() => _side = -1;
+    }
+}

@@ -1,0 +1,145 @@
+using System.Globalization;
+using Fovea.Vision.Training;
+using Spectre.Console;
+
+namespace Fovea.Cli;
+
+/// <summary><c>fovea train</c>: trains a zoo model on Fashion-MNIST with a live progress bar.</summary>
+public static class TrainCommand
+{
+    /// <summary>The command.</summary>
+    public static Command Command { get; } = new("train",
+        "[--model NAME] [--dataset fashion-mnist] [--data DIR] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N]",
+        $"Train a classifier on Fashion-MNIST (default: {TrainOptions.DefaultModel}, Adam, 10 epochs); writes checkpoint, metrics and curves", (a, o) =>
+        {
+            var options = Parse(a);
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler handler = (_, e) =>
+            {
+                if (cts.IsCancellationRequested) return; // a second Ctrl-C ends the process at once
+                e.Cancel = true;
+                cts.Cancel();
+            };
+            Console.CancelKeyPress += handler;
+            try
+            {
+                return Run(options, o, cts.Token);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= handler;
+            }
+        });
+
+    /// <summary>Reads the options of <c>fovea train</c>; unset ones keep <see cref="TrainOptions"/>' defaults.</summary>
+    public static TrainOptions Parse(Args a)
+    {
+        var d = new TrainOptions();
+        string? resume = a.Option("--resume");
+        string? classes = a.Option("--classes");
+        string? limit = a.Option("--limit"), maxBatches = a.Option("--max-batches");
+        var options = new TrainOptions
+        {
+            Resume = resume,
+            Model = a.Option("--model"),
+            Dataset = a.Option("--dataset") ?? d.Dataset,
+            DataDir = a.Option("--data"),
+            Download = a.Flag("--download"),
+            Epochs = a.Int("--epochs", resume is null ? d.Epochs : 0, 1, 100_000),
+            BatchSize = a.Int("--batch-size", d.BatchSize, 1, 1_000_000),
+            Optimizer = (a.Option("--optimizer") ?? d.Optimizer).ToLowerInvariant(),
+            Lr = a.Double("--lr", d.Lr, 0, 100),
+            Momentum = a.Double("--momentum", d.Momentum, 0, 0.999999),
+            WeightDecay = a.Double("--weight-decay", d.WeightDecay, 0, 10),
+            Scheduler = (a.Option("--scheduler") ?? d.Scheduler).ToLowerInvariant(),
+            Seed = (ulong)a.Int("--seed", 0, 0),
+            OutDir = a.Option("--out") ?? d.OutDir,
+            Freeze = a.Option("--freeze"),
+            InitFrom = a.Option("--init-from"),
+            Metrics = a.Option("--metrics"),
+            Augment = a.Flag("--augment"),
+            Classes = classes is null ? null : TrainOptions.ParseClasses(classes),
+            TrainLimit = limit is null ? null : PositiveInt("--limit", limit),
+            MaxBatches = maxBatches is null ? null : PositiveInt("--max-batches", maxBatches),
+        };
+        a.Done();
+        if (resume is not null && options.InitFrom is not null) throw new UsageException("train: --resume and --init-from exclude each other");
+        return options;
+    }
+
+    private static int PositiveInt(string name, string value) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x) && x > 0 ? x
+            : throw new UsageException($"train: {name} must be a positive integer, got '{value}'");
+
+    /// <summary>Trains with <paramref name="options"/>; progress and results go to <paramref name="o"/>. Returns the exit code.</summary>
+    public static int Run(TrainOptions options, TextWriter o, CancellationToken cancel = default)
+    {
+        var trainer = Trainer.Create(options);
+        var opt = trainer.Options;
+        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"model {opt.Model} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {trainer.TestCount:N0} test images"));
+        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented" : "")}, {Threading.MaxDegreeOfParallelism} threads"));
+        foreach (var note in trainer.Notes) o.WriteLine(note);
+
+        TrainResult result;
+        if (Terminal.IsLive(o))
+        {
+            result = AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    ProgressTask? task = null;
+                    int taskEpoch = 0;
+                    var progress = new Reporter(p =>
+                    {
+                        if (task is null || taskEpoch != p.Epoch)
+                        {
+                            task = ctx.AddTask($"epoch {p.Epoch}/{p.Epochs}", maxValue: p.Batches);
+                            taskEpoch = p.Epoch;
+                        }
+                        task.Value = p.Batch;
+                        task.Description = Markup.Escape(BatchText(p, opt.BatchSize));
+                    });
+                    return trainer.Run(progress, m => AnsiConsole.WriteLine(EpochLine(m, trainer.Epochs)), cancel);
+                });
+        }
+        else
+        {
+            var progress = new Reporter(p =>
+            {
+                int every = Math.Max(1, p.Batches / 10);
+                if (p.Batch % every == 0 || p.Batch == p.Batches) o.WriteLine(BatchText(p, opt.BatchSize));
+            });
+            result = trainer.Run(progress, m => o.WriteLine(EpochLine(m, trainer.Epochs)), cancel);
+        }
+
+        if (result.Cancelled)
+        {
+            o.WriteLine($"interrupted: finished the batch and saved {result.CheckpointPath}; continue with: fovea train --resume {result.CheckpointPath}");
+            return 0;
+        }
+        var last = result.History.Count > 0 ? result.History[^1] : null;
+        if (last is not null)
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: test accuracy {100 * last.TestAccuracy:0.00}% after {last.Epoch} epochs ({result.History.Sum(m => m.Seconds):0.0} s)"));
+        o.WriteLine($"wrote {result.CheckpointPath}, {result.MetricsPath}, {result.CurvePath}");
+        return 0;
+    }
+
+    private static string BatchText(BatchProgress p, int batchSize)
+    {
+        double eta = p.ImagesPerSecond > 0 ? (p.Batches - p.Batch) * (double)batchSize / p.ImagesPerSecond : 0;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.RunningLoss:0.0000} acc {100 * p.RunningAccuracy:0.0}% {p.ImagesPerSecond:0} img/s eta {TimeSpan.FromSeconds(Math.Round(eta)):m\\:ss}");
+    }
+
+    private static string EpochLine(EpochMetrics m, int epochs) => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {m.Epoch}/{epochs}: train loss {m.TrainLoss:0.0000} acc {100 * m.TrainAccuracy:0.00}% | test loss {m.TestLoss:0.0000} acc {100 * m.TestAccuracy:0.00}% | {m.Seconds:0.0} s, {m.ImagesPerSecond:0} img/s");
+
+    /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class Reporter(Action<BatchProgress> report) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value) => report(value);
+    }
+}

@@ -1,0 +1,118 @@
+using System.Globalization;
+using Fovea.Vision.Models;
+
+namespace Fovea.Vision.Training;
+
+/// <summary>
+/// Everything a training run needs (what <c>fovea train</c> parses). The defaults are the default recipe:
+/// <see cref="DefaultModel"/>, Adam at 1e-3, batch 128, 10 epochs, inputs in [0, 1]. Scheduler and augmentation are
+/// opt-in, so that naming the optimizer options alone gives the plain textbook recipe.
+/// </summary>
+public sealed record TrainOptions
+{
+    /// <summary>The model <c>fovea train</c> uses when none is named (falls back to LeNet-5 where the zoo lacks it).</summary>
+    public const string DefaultModel = "fmnist_cnn";
+
+    /// <summary>The model used when <see cref="DefaultModel"/> is not in the zoo.</summary>
+    public const string FallbackModel = "lenet5";
+
+    /// <summary>Model name in <see cref="ModelZoo"/>; null: the default model.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>Dataset name; only <c>fashion-mnist</c> today.</summary>
+    public string Dataset { get; init; } = "fashion-mnist";
+
+    /// <summary>Directory with the IDX files (searched first), or null for the usual lookup.</summary>
+    public string? DataDir { get; init; }
+
+    /// <summary>Download the dataset into the cache when it is not found.</summary>
+    public bool Download { get; init; }
+
+    /// <summary>Total number of epochs (when resuming, 0 keeps the checkpoint's).</summary>
+    public int Epochs { get; init; } = 10;
+
+    /// <summary>Samples per training batch.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary><c>sgd</c>, <c>adam</c> or <c>adamw</c>.</summary>
+    public string Optimizer { get; init; } = "adam";
+
+    /// <summary>Learning rate (the peak rate for <c>onecycle</c>).</summary>
+    public double Lr { get; init; } = 1e-3;
+
+    /// <summary>SGD momentum.</summary>
+    public double Momentum { get; init; } = 0.9;
+
+    /// <summary>Weight decay (L2 for SGD and Adam, decoupled for AdamW).</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary><c>none</c>, <c>step</c> (×0.1 every third of the run), <c>cosine</c> (per epoch) or <c>onecycle</c> (per batch).</summary>
+    public string Scheduler { get; init; } = "none";
+
+    /// <summary>Seed of the initialisation, the shuffles and the augmentation.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Directory for the checkpoint, the metrics and the curves.</summary>
+    public string OutDir { get; init; } = "runs/fovea";
+
+    /// <summary>Checkpoint to continue from, or null.</summary>
+    public string? Resume { get; init; }
+
+    /// <summary>Parameters whose name starts with this prefix are frozen (<c>features</c> for the zoo's CNNs).</summary>
+    public string? Freeze { get; init; }
+
+    /// <summary>Checkpoint whose weights initialise the model (a classifier head of another class count is left fresh).</summary>
+    public string? InitFrom { get; init; }
+
+    /// <summary>Metrics file (one JSON object per epoch); null: <c>metrics.jsonl</c> in <see cref="OutDir"/>.</summary>
+    public string? Metrics { get; init; }
+
+    /// <summary>Random crop (padding 2) and horizontal flip of the training images.</summary>
+    public bool Augment { get; init; }
+
+    /// <summary>Train and test only on these labels (remapped to 0..k−1 in this order); null: all.</summary>
+    public int[]? Classes { get; init; }
+
+    /// <summary>Use only the first N training samples (quick runs and tests); null: all.</summary>
+    public int? TrainLimit { get; init; }
+
+    /// <summary>Use only the first N test samples; null: all.</summary>
+    public int? TestLimit { get; init; }
+
+    /// <summary>Stop each epoch after this many batches (quick runs and tests); null: the whole epoch.</summary>
+    public int? MaxBatches { get; init; }
+
+    /// <summary>The model actually built: <see cref="Model"/>, or the default.</summary>
+    public string ResolvedModel => Model ?? (ModelZoo.Names.Contains(DefaultModel, StringComparer.OrdinalIgnoreCase) ? DefaultModel : FallbackModel);
+
+    /// <summary>Parses a label list such as <c>0-4</c>, <c>5,7,9</c> or <c>0-2,8</c>.</summary>
+    public static int[] ParseClasses(string text, int classCount = 10)
+    {
+        var result = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var ends = part.Split('-');
+            if (ends.Length is < 1 or > 2 || !ends.All(e => int.TryParse(e, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+                throw new ArgumentException($"classes: '{part}' is not a label or a range like 0-4");
+            int a = int.Parse(ends[0], CultureInfo.InvariantCulture), b = int.Parse(ends[^1], CultureInfo.InvariantCulture);
+            if (a > b || b >= classCount) throw new ArgumentException($"classes: '{part}' must be an increasing range of labels below {classCount}");
+            for (int c = a; c <= b; c++)
+                if (!result.Contains(c)) result.Add(c);
+        }
+        if (result.Count < 2) throw new ArgumentException($"classes: '{text}' names fewer than two classes");
+        return [.. result];
+    }
+
+    /// <summary>Checks the values (names, ranges) and throws one <see cref="ArgumentException"/> naming the first problem.</summary>
+    public void Validate()
+    {
+        if (Dataset != "fashion-mnist") throw new ArgumentException($"unknown dataset '{Dataset}' (fashion-mnist)");
+        if (Optimizer is not ("sgd" or "adam" or "adamw")) throw new ArgumentException($"unknown optimizer '{Optimizer}' (sgd, adam, adamw)");
+        if (Scheduler is not ("none" or "step" or "cosine" or "onecycle")) throw new ArgumentException($"unknown scheduler '{Scheduler}' (none, step, cosine, onecycle)");
+        if (Epochs < 0 || (Epochs == 0 && Resume is null)) throw new ArgumentException($"epochs must be positive, got {Epochs}");
+        if (BatchSize < 1) throw new ArgumentException($"batch size must be positive, got {BatchSize}");
+        if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"learning rate must be positive, got {Lr}");
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"weight decay must be non-negative, got {WeightDecay}");
+    }
+}
