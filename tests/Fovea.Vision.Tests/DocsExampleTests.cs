@@ -7,7 +7,7 @@ using Fovea.Vision.Tests.Imaging;
 // A namespace of its own, as user code has: inside Fovea.Vision.Tests the test folders Pyramids/ and Matching/ would shadow the classes.
 namespace FoveaDocs;
 
-/// <summary>The API snippet of docs/vision.md, run on the test images, so the documented calls keep compiling and working.</summary>
+/// <summary>The API snippet of the README's multi-scale vision section, run on the test images, so the documented calls keep compiling and working.</summary>
 public class DocsExampleTests
 {
     [Fact]
