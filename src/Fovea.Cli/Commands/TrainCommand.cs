@@ -40,7 +40,7 @@ public static class TrainCommand
         string? limit = a.Option("--limit"), maxBatches = a.Option("--max-batches");
         string? optimizerArg = a.Option("--optimizer"), lrArg = a.Option("--lr");
         // The one-cycle schedule belongs to the default recipe; naming an optimizer or a rate asks for that plain recipe.
-        string defaultScheduler = optimizerArg is null && lrArg is null ? d.Scheduler : "none";
+        string defaultScheduler = optimizerArg is null && lrArg is null ? TrainOptions.DefaultRecipeScheduler : d.Scheduler;
         var options = new TrainOptions
         {
             Resume = resume,

@@ -5,13 +5,16 @@ namespace Fovea.Vision.Training;
 
 /// <summary>
 /// Everything a training run needs (what <c>fovea train</c> parses). The defaults are the default recipe:
-/// <see cref="DefaultModel"/>, Adam with a one-cycle schedule peaking at 3e-3, batch 128, 5 epochs, inputs in [0, 1].
-/// The CLI drops the schedule when an optimizer or rate is named, so that naming them gives the plain textbook recipe.
+/// <see cref="DefaultModel"/>, Adam at 3e-3, batch 128, 5 epochs, inputs in [0, 1]; <c>fovea train</c> adds the
+/// <see cref="DefaultRecipeScheduler"/> unless an optimizer or rate is named, so naming them gives the plain textbook recipe.
 /// </summary>
 public sealed record TrainOptions
 {
     /// <summary>The model <c>fovea train</c> uses when none is named (falls back to LeNet-5 where the zoo lacks it).</summary>
     public const string DefaultModel = "fmnist_cnn";
+
+    /// <summary>The schedule of <c>fovea train</c>'s default recipe (when neither an optimizer nor a rate is named).</summary>
+    public const string DefaultRecipeScheduler = "onecycle";
 
     /// <summary>The model used when <see cref="DefaultModel"/> is not in the zoo.</summary>
     public const string FallbackModel = "lenet5";
@@ -47,7 +50,7 @@ public sealed record TrainOptions
     public double WeightDecay { get; init; }
 
     /// <summary><c>none</c>, <c>step</c> (×0.1 every third of the run), <c>cosine</c> (per epoch) or <c>onecycle</c> (per batch).</summary>
-    public string Scheduler { get; init; } = "onecycle";
+    public string Scheduler { get; init; } = "none";
 
     /// <summary>Seed of the initialisation, the shuffles and the augmentation.</summary>
     public ulong Seed { get; init; }
