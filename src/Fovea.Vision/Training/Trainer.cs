@@ -236,6 +236,15 @@ public sealed class Trainer
         if (Scheduler is not null)
             Scheduler.LoadStateDict(ckpt.Scheduler ?? throw new InvalidDataException($"{path}: the run used scheduler '{Options.Scheduler}' but the checkpoint has no scheduler state"));
         CompletedEpochs = ckpt.GetInt("epoch");
+        foreach (var (name, module) in Model.NamedModules())
+            if (module is Fovea.NN.Dropout dropout && ckpt.Metadata.TryGetValue($"rng.{name}", out var state))
+            {
+                var parts = state.Split(':');
+                if (parts.Length != 2 || !ulong.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong seed)
+                    || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long position))
+                    throw new InvalidDataException($"{path}: the dropout generator state '{state}' of '{name}' is malformed");
+                dropout.Generator.SetState(seed, position);
+            }
         try
         {
             if (ckpt.Metadata.TryGetValue("history", out var h)) _history.AddRange(JsonSerializer.Deserialize<List<EpochMetrics>>(h, Json) ?? []);
@@ -373,6 +382,13 @@ public sealed class Trainer
             ["args"] = JsonSerializer.Serialize(Options with { Resume = null }, Json),
             ["history"] = JsonSerializer.Serialize(_history, Json),
         };
+        // Dropout masks come from generators that advance with every batch: their positions make a resume exact.
+        foreach (var (name, module) in Model.NamedModules())
+            if (module is Fovea.NN.Dropout dropout)
+            {
+                var (seed, position) = dropout.Generator.State;
+                meta[$"rng.{name}"] = string.Create(CultureInfo.InvariantCulture, $"{seed}:{position}");
+            }
         if (_partial is { } p)
         {
             meta["partial"] = JsonSerializer.Serialize(p, Json);

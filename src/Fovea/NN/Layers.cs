@@ -97,6 +97,9 @@ public sealed class Dropout : Module<Tensor, Tensor>
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Functional.Dropout(input, P, Training, _generator);
+
+    /// <summary>The generator the masks are drawn from (its state goes into training checkpoints).</summary>
+    public Generator Generator => _generator;
 }
 
 /// <summary>

@@ -70,6 +70,23 @@ public class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void Resume_OfAModelWithDropout_EqualsTwoStraightEpochs()
+    {
+        // fmnist_cnn_small draws dropout masks every batch: the checkpoint must carry its generator's position.
+        var options = Quick("dropout") with { Model = "fmnist_cnn_small", TrainLimit = 96, TestLimit = 32 };
+        var straight = Trainer.Create(options, Sample);
+        straight.Run();
+
+        var dir = Path.Combine(_dir, "dropout-split");
+        var first = Trainer.Create(options with { Epochs = 1, OutDir = dir }, Sample);
+        first.Run();
+        var resumed = Trainer.Create(new TrainOptions { Epochs = 2, Resume = first.CheckpointPath, OutDir = dir }, Sample);
+        resumed.Run();
+
+        AssertSameWeights(straight, resumed);
+    }
+
+    [Fact]
     public void Resume_WithAPerBatchSchedule_StoppedAtAnEpochEnd_EqualsTheStraightRun()
     {
         var options = Quick("straight") with { Scheduler = "onecycle" };
