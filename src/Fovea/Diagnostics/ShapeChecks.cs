@@ -44,6 +44,17 @@ public static partial class ShapeChecks
         return dim < 0 ? dim + r : dim;
     }
 
+    /// <summary>
+    /// Resolves a dim that must exist because the op indexes the shape with it (select, narrow, split, ...).
+    /// Unlike <see cref="NormalizeDim"/>, a 0-d tensor has no such dim.
+    /// </summary>
+    public static int NormalizeExistingDim(string op, int dim, ReadOnlySpan<int> shape)
+    {
+        if (shape.Length == 0)
+            throw new ShapeException(op, $"a 0-d tensor (shape []) has no dimension {dim}; use Reshape(1) or Unsqueeze(0) first");
+        return NormalizeDim(op, dim, shape.Length);
+    }
+
     /// <summary>Resolves a set of dims; duplicates are an error.</summary>
     public static int[] NormalizeDims(string op, ReadOnlySpan<int> dims, int rank)
     {
@@ -181,6 +192,8 @@ public static partial class ShapeChecks
         if (shapes.Count == 0)
             throw new ShapeException(op, "expected a non-empty list of tensors");
         var first = shapes[0];
+        if (first.Length == 0)
+            throw new ShapeException(op, "zero-dimensional tensors (shape []) cannot be concatenated; use Stack");
         int total = 0;
         for (int t = 0; t < shapes.Count; t++)
         {

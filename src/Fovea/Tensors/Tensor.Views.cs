@@ -72,6 +72,7 @@ public sealed partial class Tensor
     public Tensor Transpose(int dim0, int dim1)
     {
         int a = ShapeChecks.NormalizeDim("transpose", dim0, Rank), b = ShapeChecks.NormalizeDim("transpose", dim1, Rank);
+        if (Rank == 0) return this; // transpose(0, 0) of a 0-d tensor, as in PyTorch
         var perm = new int[Rank];
         for (int i = 0; i < Rank; i++) perm[i] = i;
         (perm[a], perm[b]) = (perm[b], perm[a]);
@@ -125,7 +126,7 @@ public sealed partial class Tensor
     /// <summary>The view of <paramref name="length"/> entries starting at <paramref name="start"/> along <paramref name="dim"/>.</summary>
     public Tensor Narrow(int dim, int start, int length)
     {
-        int d = ShapeChecks.NormalizeDim("narrow", dim, Rank);
+        int d = ShapeChecks.NormalizeExistingDim("narrow", dim, _shape);
         if (start < 0) start += _shape[d];
         ShapeChecks.Narrow("narrow", _shape, d, start, length);
         return new Ops.SliceFunction(d, start, 1, length).Apply(this);
@@ -137,7 +138,7 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor Slice(int dim, int? start = null, int? end = null, int step = 1)
     {
-        int d = ShapeChecks.NormalizeDim("slice", dim, Rank);
+        int d = ShapeChecks.NormalizeExistingDim("slice", dim, _shape);
         if (step <= 0)
             throw new ShapeException("slice", $"step must be positive, got {step}");
         int n = _shape[d];
@@ -161,7 +162,7 @@ public sealed partial class Tensor
     /// <summary>The sub-tensor at <paramref name="index"/> along <paramref name="dim"/>, with that dim removed.</summary>
     public Tensor Select(int dim, int index)
     {
-        int d = ShapeChecks.NormalizeDim("select", dim, Rank);
+        int d = ShapeChecks.NormalizeExistingDim("select", dim, _shape);
         int i = index < 0 ? index + _shape[d] : index;
         ShapeChecks.IndexInRange("select", i, _shape[d], d);
         return Narrow(d, i, 1).Reshape(RemoveAt(_shape, d));
@@ -229,7 +230,7 @@ public sealed partial class Tensor
     /// </summary>
     public Tensor[] Split(int splitSize, int dim = 0)
     {
-        int d = ShapeChecks.NormalizeDim("split", dim, Rank);
+        int d = ShapeChecks.NormalizeExistingDim("split", dim, _shape);
         if (splitSize <= 0) throw new ShapeException("split", $"split size must be positive, got {splitSize}");
         var parts = new List<Tensor>();
         for (int s = 0; s < _shape[d]; s += splitSize) parts.Add(Narrow(d, s, Math.Min(splitSize, _shape[d] - s)));
@@ -240,7 +241,7 @@ public sealed partial class Tensor
     /// <summary>Splits into pieces of the given sizes along <paramref name="dim"/>; the sizes must add up to the dim.</summary>
     public Tensor[] Split(int[] sizes, int dim = 0)
     {
-        int d = ShapeChecks.NormalizeDim("split", dim, Rank);
+        int d = ShapeChecks.NormalizeExistingDim("split", dim, _shape);
         int total = 0;
         foreach (int s in sizes) total += s;
         if (total != _shape[d])
@@ -254,7 +255,7 @@ public sealed partial class Tensor
     /// <summary>Splits into <paramref name="chunks"/> nearly equal pieces along <paramref name="dim"/> (PyTorch's <c>chunk</c>).</summary>
     public Tensor[] Chunk(int chunks, int dim = 0)
     {
-        int d = ShapeChecks.NormalizeDim("chunk", dim, Rank);
+        int d = ShapeChecks.NormalizeExistingDim("chunk", dim, _shape);
         if (chunks <= 0) throw new ShapeException("chunk", $"chunks must be positive, got {chunks}");
         return Split(Math.Max(1, (_shape[d] + chunks - 1) / chunks), d);
     }
@@ -262,7 +263,7 @@ public sealed partial class Tensor
     /// <summary>Removes <paramref name="dim"/> and returns each slice along it (views).</summary>
     public Tensor[] Unbind(int dim = 0)
     {
-        int d = ShapeChecks.NormalizeDim("unbind", dim, Rank);
+        int d = ShapeChecks.NormalizeExistingDim("unbind", dim, _shape);
         var parts = new Tensor[_shape[d]];
         for (int i = 0; i < parts.Length; i++) parts[i] = Select(d, i);
         return parts;

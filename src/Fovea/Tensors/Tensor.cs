@@ -55,7 +55,7 @@ public sealed partial class Tensor
     public int Rank => _shape.Length;
 
     /// <summary>Size of dimension <paramref name="dim"/> (negative counts from the end).</summary>
-    public int Size(int dim) => _shape[ShapeChecks.NormalizeDim("size", dim, Rank)];
+    public int Size(int dim) => _shape[ShapeChecks.NormalizeExistingDim("size", dim, _shape)];
 
     /// <summary>True when the elements lie in row-major order without gaps.</summary>
     public bool IsContiguous

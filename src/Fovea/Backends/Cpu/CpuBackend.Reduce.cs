@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 using Fovea.Kernels;
 
@@ -118,18 +119,21 @@ internal sealed partial class CpuBackend
         switch (op)
         {
             case ReduceOp.Sum:
-                if (typeof(T) == typeof(float) && !System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)
+                if (typeof(T) == typeof(float) && !Vector128.IsHardwareAccelerated)
                 {
                     // Without SIMD, TensorPrimitives sums one element at a time in float; accumulate in float64 instead.
                     double acc = 0;
                     foreach (var v in span) acc += double.CreateTruncating(v);
                     return T.CreateTruncating(acc);
                 }
-                if (typeof(T) == typeof(float) && span.Length > SumBlock)
+                // A block's float32 sum runs one chain per SIMD lane; without 256-bit vectors those chains are
+                // long enough (up to 1024 adds) to lose ~1e-5 relative, so the blocks shrink instead.
+                int block = Vector256.IsHardwareAccelerated ? SumBlock : 32;
+                if (typeof(T) == typeof(float) && span.Length > block)
                 {
                     double acc = 0;
-                    for (int i = 0; i < span.Length; i += SumBlock)
-                        acc += double.CreateTruncating(TensorPrimitives.Sum(span.Slice(i, Math.Min(SumBlock, span.Length - i))));
+                    for (int i = 0; i < span.Length; i += block)
+                        acc += double.CreateTruncating(TensorPrimitives.Sum(span.Slice(i, Math.Min(block, span.Length - i))));
                     return T.CreateTruncating(acc);
                 }
                 return TensorPrimitives.Sum(span);
