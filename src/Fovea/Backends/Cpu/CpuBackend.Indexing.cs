@@ -4,15 +4,22 @@ internal sealed partial class CpuBackend
 {
     public Tensor IndexSelect(Tensor x, int dim, Tensor index)
     {
-        var idx = index.ContiguousRaw().AsSpan<int>().ToArray();
+        var idx = index.ContiguousRaw().AsSpan<int>();
+        int n = x._shape[dim];
+        foreach (int k in idx) ShapeChecks.IndexInRange("index_select", k, n, dim);
         var shape = x.Shape;
         shape[dim] = idx.Length;
         var y = Tensor.Allocate(x.DType, shape, clear: false);
-        for (int i = 0; i < idx.Length; i++)
-        {
-            ShapeChecks.IndexInRange("index_select", idx[i], x._shape[dim], dim);
-            Assign(y.SliceRaw(dim, i, 1, 1), x.SliceRaw(dim, idx[i], 1, 1));
-        }
+        if (y.Numel == 0) return y;
+        // Viewed as [outer, n, inner], each selected entry is one contiguous block of `inner` elements: one copy each
+        // (a minibatch gather in the data loader is `outer = 1`, one block per sample).
+        var xc = x.ContiguousRaw();
+        int inner = 1;
+        for (int d = dim + 1; d < x.Rank; d++) inner *= x._shape[d];
+        int outer = y.Numel / (idx.Length * inner);
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < idx.Length; i++)
+                Array.Copy(xc.Storage.Data, xc.Offset + (o * n + idx[i]) * inner, y.Storage.Data, (o * idx.Length + i) * inner, inner);
         return y;
     }
 
@@ -31,11 +38,7 @@ internal sealed partial class CpuBackend
             int src = x.Offset;
             for (int d = 0; d < rank; d++) src += (d == dim ? k : pos[d]) * x._strides[d];
             CopyElement(x, src, y, flat);
-            for (int d = rank - 1; d >= 0; d--)
-            {
-                if (++pos[d] < y._shape[d]) break;
-                pos[d] = 0;
-            }
+            Odometer.Advance(pos, y._shape);
         }
         return y;
     }
@@ -66,11 +69,7 @@ internal sealed partial class CpuBackend
                 case DType.Int32: y.Storage.As<int>()[dst] += src.Storage.As<int>()[from]; break;
                 default: throw new DTypeException("scatter_add", "not defined for bool tensors");
             }
-            for (int d = rank - 1; d >= 0; d--)
-            {
-                if (++pos[d] < index._shape[d]) break;
-                pos[d] = 0;
-            }
+            Odometer.Advance(pos, index._shape);
         }
         return y;
     }

@@ -157,7 +157,8 @@ internal sealed partial class CpuBackend
         {
             // Float32 sums accumulate blocks of rows in a scratch row, then add the block into y,
             // so rounding error grows with r / block + block rather than with r.
-            T[]? scratch = op == ReduceOp.Sum && typeof(T) == typeof(float) && r > 64 ? new T[ColumnChunk] : null;
+            bool blocked = op == ReduceOp.Sum && typeof(T) == typeof(float) && r > 64;
+            Span<T> scratch = blocked ? stackalloc T[ColumnChunk] : default;
             for (int t = start; t < end; t++)
             {
                 int b = t / chunksPerRow;
@@ -165,7 +166,7 @@ internal sealed partial class CpuBackend
                 int len = Math.Min(ColumnChunk, inner - c0);
                 var acc = y.AsSpan(b * inner + c0, len);
                 int baseAt = offset + b * r * inner + c0;
-                if (scratch is null)
+                if (!blocked)
                 {
                     x.AsSpan(baseAt, len).CopyTo(acc);
                     for (int k = 1; k < r; k++) Combine(op, acc, x.AsSpan(baseAt + k * inner, len));
@@ -173,7 +174,7 @@ internal sealed partial class CpuBackend
                 else
                 {
                     acc.Clear();
-                    var block = scratch.AsSpan(0, len);
+                    var block = scratch[..len];
                     for (int k0 = 0; k0 < r; k0 += 64)
                     {
                         x.AsSpan(baseAt + k0 * inner, len).CopyTo(block);

@@ -21,11 +21,7 @@ internal sealed partial class ReferenceBackend : IBackend
             for (int d = 0; d < t.Rank; d++)
                 if (t._shape[d] != 1) at += pos[lead + d] * t._strides[d];
             result[flat] = t.GetAsDouble(at);
-            for (int d = shape.Length - 1; d >= 0; d--)
-            {
-                if (++pos[d] < shape[d]) break;
-                pos[d] = 0;
-            }
+            Odometer.Advance(pos, shape);
         }
         return result;
     }
@@ -182,11 +178,7 @@ internal sealed partial class ReferenceBackend : IBackend
                     break;
             }
             seen[o] = true;
-            for (int d = x.Rank - 1; d >= 0; d--)
-            {
-                if (++pos[d] < x._shape[d]) break;
-                pos[d] = 0;
-            }
+            Odometer.Advance(pos, x._shape);
         }
         return Write(acc, outShape.ToArray(), x.DType);
     }
@@ -268,7 +260,7 @@ internal sealed partial class ReferenceBackend : IBackend
             p[dim] = (int)idx[flat];
             ShapeChecks.IndexInRange("gather", p[dim], x._shape[dim], dim);
             r[flat] = x[p];
-            Advance(pos, index._shape);
+            Odometer.Advance(pos, index._shape);
         }
         return Write(r, index.Shape, x.DType);
     }
@@ -284,18 +276,9 @@ internal sealed partial class ReferenceBackend : IBackend
             p[dim] = (int)idx[flat];
             ShapeChecks.IndexInRange("scatter_add", p[dim], x._shape[dim], dim);
             y[p] = y[p] + src[pos];
-            Advance(pos, index._shape);
+            Odometer.Advance(pos, index._shape);
         }
         return y;
-    }
-
-    private static void Advance(int[] pos, int[] shape)
-    {
-        for (int d = shape.Length - 1; d >= 0; d--)
-        {
-            if (++pos[d] < shape[d]) return;
-            pos[d] = 0;
-        }
     }
 
     public Tensor Cat(IReadOnlyList<Tensor> tensors, int dim, int[] shape)
