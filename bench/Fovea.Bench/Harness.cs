@@ -44,15 +44,37 @@ public sealed record BenchOptions(string[] Filters, int[] Threads, double Second
 /// </summary>
 public static class Harness
 {
-    /// <summary>Warm-up, then interleaved timed rounds until the time budget is spent; returns the two medians in ms.</summary>
+    /// <summary>
+    /// Pause before each timed run, so the helper threads the other library left polling (libgomp's, ours) have gone
+    /// to sleep and do not compete with this run for the two cores.
+    /// </summary>
+    private const int SettleMs = 10;
+
+    /// <summary>Runs this short, and shorter, are preceded by untimed runs of the same side (see <see cref="PrimeSeconds"/>).</summary>
+    private const double PrimeBelowSeconds = 0.1;
+
+    /// <summary>
+    /// How long those untimed runs last: on a virtual machine a helper thread woken from sleep can take milliseconds
+    /// to get its core back, so one short run is not enough to reach the steady state of back-to-back calls.
+    /// </summary>
+    private const double PrimeSeconds = 0.005;
+
+    /// <summary>
+    /// Warm-up, then interleaved timed rounds until the time budget is spent; returns the two medians in ms.
+    /// Each timed run is preceded by a settle pause and, for short cases, by an untimed run of the same side, so
+    /// both libraries are measured in the steady state of back-to-back calls (their helper threads awake, the other
+    /// library's asleep) rather than paying for the other's threads or for waking their own.
+    /// </summary>
     public static (double foveaMs, double anchorMs) Measure(BenchCase bc, BenchOptions options)
     {
         // Warm-up: gets both sides through tiering / first-touch allocation and gives a first duration estimate.
         double warm = 0;
-        for (int i = 0; i < 3 || (warm < 0.3 && i < 50); i++)
+        int warmRuns = 0;
+        for (; warmRuns < 3 || (warm < 0.3 && warmRuns < 50); warmRuns++)
         {
-            warm += Time(bc.RunFovea) + Time(bc.RunAnchor);
+            warm += Time(bc.RunFovea, prime: false) + Time(bc.RunAnchor, prime: false);
         }
+        bool prime = warm / (2 * warmRuns) < PrimeBelowSeconds;
 
         var fovea = new List<double>();
         var anchor = new List<double>();
@@ -62,13 +84,13 @@ public static class Harness
             // Alternate which side goes first so neither always runs on a warmer cache or a quieter core.
             if ((round & 1) == 0)
             {
-                fovea.Add(Time(bc.RunFovea));
-                anchor.Add(Time(bc.RunAnchor));
+                fovea.Add(Time(bc.RunFovea, prime));
+                anchor.Add(Time(bc.RunAnchor, prime));
             }
             else
             {
-                anchor.Add(Time(bc.RunAnchor));
-                fovea.Add(Time(bc.RunFovea));
+                anchor.Add(Time(bc.RunAnchor, prime));
+                fovea.Add(Time(bc.RunFovea, prime));
             }
             if (round + 1 >= options.MinRounds && total.Elapsed.TotalSeconds >= options.SecondsPerCase) break;
         }
@@ -111,8 +133,15 @@ public static class Harness
     /// <summary>Formats a number with invariant culture.</summary>
     public static string F(double x, string format = "0.000") => x.ToString(format, CultureInfo.InvariantCulture);
 
-    private static double Time(Action run)
+    private static double Time(Action run, bool prime)
     {
+        Thread.Sleep(SettleMs);
+        if (prime)
+        {
+            long p0 = Stopwatch.GetTimestamp();
+            do run();
+            while (Stopwatch.GetElapsedTime(p0).TotalSeconds < PrimeSeconds);
+        }
         long t0 = Stopwatch.GetTimestamp();
         run();
         return Stopwatch.GetElapsedTime(t0).TotalSeconds;

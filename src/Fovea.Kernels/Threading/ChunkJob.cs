@@ -3,8 +3,9 @@ using System.Runtime.ExceptionServices;
 namespace Fovea.Kernels;
 
 /// <summary>
-/// One parallel region of <see cref="ParallelFor.ForChunks{TBody}(int, in TBody)"/>: a reusable thread-pool work
-/// item (one per calling thread and body type) that hands out chunk indices from a shared counter.
+/// One parallel region of <see cref="ParallelFor.ForChunks{TBody}(int, in TBody)"/>: a reusable work item (one per
+/// calling thread and body type) that hands out chunk indices from a shared counter. It runs on Fovea's polling
+/// <see cref="WorkerPool"/>, or on the .NET thread pool when another thread's region holds that.
 /// <para>
 /// The caller never waits for a pool thread that has not started: when every chunk is done it revokes the worker
 /// slots nobody has claimed yet, and waits only for workers already inside the region (they are finishing their
@@ -41,20 +42,43 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
         job._done.Reset();
         // Publishing the slots last makes every field above visible to whoever claims one.
         Volatile.Write(ref job._state, Math.Min(workers, SlotMask));
-        for (int w = 0; w < workers; w++)
-            ThreadPool.UnsafeQueueUserWorkItem(job, preferLocal: false);
+        bool pooled = WorkerPool.TryDispatch(job, workers);
+        if (!pooled)
+        {
+            for (int w = 0; w < workers; w++)
+                ThreadPool.UnsafeQueueUserWorkItem(job, preferLocal: false);
+        }
 
         job.Work();
-        if (Volatile.Read(ref job._pending) != 0) job._done.Wait();
+        job.AwaitChunks();
 
         int s;
         do { s = Volatile.Read(ref job._state); }
         while (Interlocked.CompareExchange(ref job._state, s & ~SlotMask, s) != s);
         var spin = new SpinWait();
         while ((Volatile.Read(ref job._state) & ~SlotMask) != 0) spin.SpinOnce();
+        if (pooled) WorkerPool.Release();
 
         job._body = default; // drop references the body holds until the next region
         job._error?.Throw();
+    }
+
+    /// <summary>
+    /// Waits for the chunks other threads are finishing: polls first (they usually end within microseconds of the
+    /// caller's last chunk, and a sleeping caller would pay a wake-up), then sleeps on the event.
+    /// </summary>
+    private void AwaitChunks()
+    {
+        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / 5000;
+        while (Volatile.Read(ref _pending) != 0)
+        {
+            if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
+            {
+                _done.Wait();
+                return;
+            }
+            Thread.SpinWait(20);
+        }
     }
 
     /// <summary>Entry point on a pool thread: claims a worker slot if one is still offered, then helps.</summary>

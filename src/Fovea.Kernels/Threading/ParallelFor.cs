@@ -83,14 +83,7 @@ public static class ParallelFor
             for (int c = 0; c < chunks; c++) body(c);
             return;
         }
-        var options = new ParallelOptions { MaxDegreeOfParallelism = Threading.MaxDegreeOfParallelism };
-        System.Threading.Tasks.Parallel.For(0, chunks, options, c =>
-        {
-            bool outer = _insideRegion;
-            _insideRegion = true;
-            try { body(c); }
-            finally { _insideRegion = outer; }
-        });
+        ForChunks(chunks, new DelegateBody(body));
     }
 
     /// <summary>
@@ -126,6 +119,12 @@ public static class ParallelFor
         for (int c = 0; c < chunks; c++) acc = combine(acc, parts[c]);
         return acc;
     }
+}
+
+/// <summary>Adapts a chunk delegate to <see cref="IChunkBody"/>, so delegate and struct bodies share one region engine.</summary>
+internal readonly struct DelegateBody(Action<int> body) : IChunkBody
+{
+    public void Invoke(int chunk) => body(chunk);
 }
 
 /// <summary>The work of one chunk for <see cref="ParallelFor.ForChunks{TBody}(int, in TBody)"/>.</summary>

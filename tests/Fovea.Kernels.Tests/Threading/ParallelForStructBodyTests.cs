@@ -53,6 +53,32 @@ public class ParallelForStructBodyTests
     }
 
     [Fact]
+    public async Task Concurrent_callers_each_get_every_chunk_once()
+    {
+        // Several threads open regions at once: one owns the polling worker pool, the others fall back to the
+        // .NET thread pool; a late helper must never run a chunk of a region that already ended.
+        int saved = Threading.MaxDegreeOfParallelism;
+        try
+        {
+            Threading.MaxDegreeOfParallelism = 3;
+            var callers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            {
+                for (int round = 0; round < 200; round++)
+                {
+                    int chunks = 1 + round % 13;
+                    var hits = new int[chunks];
+                    ParallelFor.ForChunks(chunks, new CountBody(hits, new bool[chunks]));
+                    if (hits.Any(h => h != 1)) return false;
+                }
+                return true;
+            })).ToArray();
+            bool[] results = await Task.WhenAll(callers).WaitAsync(TimeSpan.FromMinutes(1));
+            Assert.All(results, Assert.True);
+        }
+        finally { Threading.MaxDegreeOfParallelism = saved; }
+    }
+
+    [Fact]
     public void Exceptions_from_a_chunk_reach_the_caller()
     {
         int saved = Threading.MaxDegreeOfParallelism;

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+
+namespace Fovea.Kernels;
+
+/// <summary>
+/// Fovea's own helper threads for parallel regions. After a region they keep polling for the next one for a short
+/// while before they sleep, the way OpenMP runtimes do: a training step or a blocked GEMM opens regions back to back,
+/// microseconds apart, and waking a sleeping thread (a futex, then on a virtual machine an interrupt to an idle
+/// virtual CPU) can take longer than a whole small region. With a thread-pool work item per region the second core
+/// often joined only after the caller had done every chunk itself.
+/// <para>
+/// One region at a time owns the pool. A caller that finds it owned by another thread's region hands its work to the
+/// .NET thread pool instead, so concurrent callers never wait on each other. A helper that arrives late, after its
+/// region ended, finds no slot left to claim (see <see cref="ChunkJob{TBody}"/>) and goes back to polling.
+/// </para>
+/// </summary>
+internal static class WorkerPool
+{
+    /// <summary>How long a helper polls for a new region before it sleeps.</summary>
+    private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs
+
+    private static readonly object Gate = new();
+    private static IThreadPoolWorkItem? _job;
+    private static long _generation;
+    private static int _owned;
+    private static int _sleeping;
+    private static int _started;
+
+    /// <summary>
+    /// Offers <paramref name="job"/> to the pool's helpers; returns false (and does nothing) when another region
+    /// owns the pool. A true return must be matched by <see cref="Release"/> once the region is over.
+    /// </summary>
+    public static bool TryDispatch(IThreadPoolWorkItem job, int helpers)
+    {
+        if (Interlocked.CompareExchange(ref _owned, 1, 0) != 0) return false;
+        EnsureThreads(helpers);
+        Volatile.Write(ref _job, job);
+        // The increment is a full fence: a helper that reads _sleeping == 0 after this sees the new generation, and
+        // one that went to sleep before it is counted here and gets woken.
+        Interlocked.Increment(ref _generation);
+        if (Volatile.Read(ref _sleeping) > 0)
+            lock (Gate) Monitor.PulseAll(Gate);
+        return true;
+    }
+
+    /// <summary>Ends the region that <see cref="TryDispatch"/> started; the job must already have revoked its slots.</summary>
+    public static void Release()
+    {
+        Volatile.Write(ref _job, null);
+        Volatile.Write(ref _owned, 0);
+    }
+
+    private static void EnsureThreads(int helpers)
+    {
+        if (Volatile.Read(ref _started) >= helpers) return;
+        lock (Gate)
+        {
+            while (_started < helpers)
+            {
+                var thread = new Thread(Loop) { IsBackground = true, Name = $"Fovea worker {_started + 1}" };
+                thread.Start();
+                _started++;
+            }
+        }
+    }
+
+    private static void Loop()
+    {
+        long seen = Volatile.Read(ref _generation);
+        while (true)
+        {
+            seen = WaitForRegion(seen);
+            Volatile.Read(ref _job)?.Execute();
+        }
+    }
+
+    /// <summary>Polls for a generation after <paramref name="seen"/>, then sleeps until one is published; returns it.</summary>
+    private static long WaitForRegion(long seen)
+    {
+        long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+        long generation;
+        while ((generation = Volatile.Read(ref _generation)) == seen)
+        {
+            if (Stopwatch.GetTimestamp() < deadline)
+            {
+                Thread.SpinWait(20);
+                continue;
+            }
+            lock (Gate)
+            {
+                Interlocked.Increment(ref _sleeping);
+                while ((generation = Volatile.Read(ref _generation)) == seen)
+                    Monitor.Wait(Gate);
+                Interlocked.Decrement(ref _sleeping);
+            }
+            break;
+        }
+        return generation;
+    }
+}
