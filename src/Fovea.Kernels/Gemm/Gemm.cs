@@ -112,6 +112,11 @@ public static unsafe class Gemm
         fixed (float* pb = b)
         fixed (float* pc = c)
         {
+            if (kind != GemmKernelKind.Scalar && GemmDotNT.Applies<float>(transA, transB, m, n, k))
+            {
+                GemmDotNT.Run(m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                return;
+            }
             switch (kind)
             {
                 case GemmKernelKind.Vector512:
@@ -135,6 +140,11 @@ public static unsafe class Gemm
         fixed (double* pb = b)
         fixed (double* pc = c)
         {
+            if (kind != GemmKernelKind.Scalar && GemmDotNT.Applies<double>(transA, transB, m, n, k))
+            {
+                GemmDotNT.Run(m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                return;
+            }
             switch (kind)
             {
                 case GemmKernelKind.Vector512:

@@ -4,7 +4,13 @@ namespace Fovea.Backends;
 public enum UnaryOp { Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Erf }
 
 /// <summary>Elementwise binary primitives (with broadcasting).</summary>
-public enum BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum }
+public enum BinaryOp
+{
+    Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+
+    /// <summary>a where b &gt; 0, else 0 (NaN b gives 0): ReLU's backward, dL/dx = g · [x &gt; 0], in one pass.</summary>
+    MaskPositive,
+}
 
 /// <summary>Elementwise comparisons and logical ops producing Bool.</summary>
 public enum CompareOp { Eq, Ne, Lt, Le, Gt, Ge, And, Or, Xor }

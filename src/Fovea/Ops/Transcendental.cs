@@ -79,6 +79,17 @@ internal sealed class AbsFunction() : ElementwiseFunction(UnaryOp.Abs)
 internal sealed class ReluFunction() : ElementwiseFunction(UnaryOp.Relu)
 {
     protected override Tensor Derivative(Tensor x, Tensor y) => x.Gt(0).To(x.DType);
+
+    /// <summary>
+    /// g·[x &gt; 0] in one fused pass when no graph is being built; with create_graph it stays a product of tensor
+    /// ops so that it can be differentiated again.
+    /// </summary>
+    protected override Tensor?[] Backward(Tensor g)
+    {
+        var x = Saved[0];
+        if (GradMode.IsEnabled || g.DType != x.DType) return base.Backward(g);
+        return [Backend.Current.Binary(BinaryOp.MaskPositive, g, x, ShapeChecks.Broadcast("relu backward", g._shape, x._shape))];
+    }
 }
 
 /// <summary>sign(x): piecewise constant, derivative 0.</summary>

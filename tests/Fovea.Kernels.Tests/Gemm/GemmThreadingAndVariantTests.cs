@@ -57,6 +57,30 @@ public class GemmThreadingAndVariantTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 1, 256)]
+    [InlineData(6, 25, 3001)]   // LeNet c1's weight gradient: 6 channels x 25 taps over a batch of pixels
+    [InlineData(16, 150, 2047)] // LeNet c3's
+    [InlineData(4, 5, 700)]     // partial tiles on both edges, k not a multiple of the vector width
+    [InlineData(64, 64, 300)]
+    public void Small_c_long_k_dot_product_path_matches_reference_and_is_thread_independent(int m, int n, int k)
+    {
+        Assert.True(GemmDotNT.Applies<float>(false, true, m, n, k) || !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated);
+        int saved = Threading.MaxDegreeOfParallelism;
+        try
+        {
+            foreach (int threads in new[] { 1, 3 })
+            {
+                Threading.MaxDegreeOfParallelism = threads;
+                GemmTests.CheckSgemm(m, n, k, false, true, pad: 3, alpha: 0.75f, beta: -0.5f, seed: m * n + k);
+                GemmTests.CheckSgemm(m, n, k, false, true, pad: 0, alpha: 1f, beta: 0f, seed: k);
+                GemmTests.CheckDgemm(m, n, k, false, true, pad: 1, alpha: -1.5, beta: 2.0, seed: m + k);
+            }
+            CheckThreadCountIndependence(m, n, k, false, true);
+        }
+        finally { Threading.MaxDegreeOfParallelism = saved; }
+    }
+
     private static void CheckThreadCountIndependence(int m, int n, int k, bool ta, bool tb)
     {
         var rng = new Random(m + n + k);

@@ -105,6 +105,8 @@ public class ElementwiseBackendTests
         ["add"] = (a, b) => a + b, ["sub"] = (a, b) => a - b, ["mul"] = (a, b) => a * b, ["div"] = (a, b) => a / b,
         ["pow"] = (a, b) => a.Pow(b), ["maximum"] = (a, b) => a.Maximum(b), ["minimum"] = (a, b) => a.Minimum(b),
         ["add_alpha"] = (a, b) => a.Add(b, -2.5),
+        // ReLU's fused backward: a (the upstream gradient) where b (the ReLU input) > 0.
+        ["mask_positive"] = (a, b) => Backend.Current.Binary(BinaryOp.MaskPositive, a, b, ShapeChecks.Broadcast("mask_positive", a.Shape, b.Shape)),
     };
 
     /// <summary>Pairs of shapes that broadcast in every direction, including 0-d and 0-size.</summary>

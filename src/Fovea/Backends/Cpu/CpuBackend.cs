@@ -173,6 +173,7 @@ internal sealed partial class CpuBackend : IBackend
             case BinaryOp.Div: StridedLoop.Run(shape, strides, offsets, new BinaryRow<T, DivOp<T>>(y, a, b)); break;
             case BinaryOp.Maximum: StridedLoop.Run(shape, strides, offsets, new BinaryRow<T, MaxOp<T>>(y, a, b)); break;
             case BinaryOp.Minimum: StridedLoop.Run(shape, strides, offsets, new BinaryRow<T, MinOp<T>>(y, a, b)); break;
+            case BinaryOp.MaskPositive: StridedLoop.Run(shape, strides, offsets, new BinaryRow<T, MaskPositiveOp<T>>(y, a, b)); break;
             case BinaryOp.Pow:
                 if (typeof(T) == typeof(float))
                     StridedLoop.Run(shape, strides, offsets, new BinaryRow<float, PowOp<float>>((float[])(object)y, (float[])(object)a, (float[])(object)b));

@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Fovea.Backends.Cpu;
 
@@ -81,6 +83,40 @@ internal readonly struct MinOp<T> : IBinaryOp<T> where T : INumber<T>
     public static void Span(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) => TensorPrimitives.Min(a, b, y);
     public static void SpanScalar(ReadOnlySpan<T> a, T b, Span<T> y) => TensorPrimitives.Min(a, b, y);
     public static void ScalarSpan(T a, ReadOnlySpan<T> b, Span<T> y) => TensorPrimitives.Min(b, a, y);
+}
+
+/// <summary>a where b &gt; 0, else 0: ReLU's backward (b is the ReLU input); one select per element.</summary>
+internal readonly struct MaskPositiveOp<T> : IBinaryOp<T> where T : unmanaged, INumber<T>
+{
+    public static T Apply(T a, T b) => b > T.Zero ? a : T.Zero;
+
+    public static void Span(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            ref T ar = ref MemoryMarshal.GetReference(a);
+            ref T br = ref MemoryMarshal.GetReference(b);
+            ref T yr = ref MemoryMarshal.GetReference(y);
+            for (; i <= y.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                var keep = Vector256.GreaterThan(Vector256.LoadUnsafe(ref br, (nuint)i), Vector256<T>.Zero);
+                (Vector256.LoadUnsafe(ref ar, (nuint)i) & keep).StoreUnsafe(ref yr, (nuint)i);
+            }
+        }
+        for (; i < y.Length; i++) y[i] = Apply(a[i], b[i]);
+    }
+
+    public static void SpanScalar(ReadOnlySpan<T> a, T b, Span<T> y)
+    {
+        if (b > T.Zero) a.CopyTo(y);
+        else y.Clear();
+    }
+
+    public static void ScalarSpan(T a, ReadOnlySpan<T> b, Span<T> y)
+    {
+        for (int i = 0; i < y.Length; i++) y[i] = Apply(a, b[i]);
+    }
 }
 
 internal readonly struct NegOp<T> : IUnaryOp<T> where T : INumber<T>

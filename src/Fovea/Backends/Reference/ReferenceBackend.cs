@@ -100,6 +100,7 @@ internal sealed partial class ReferenceBackend : IBackend
                 BinaryOp.Pow => Math.Pow(x[i], y[i]),
                 BinaryOp.Maximum => double.IsNaN(x[i]) || double.IsNaN(y[i]) ? double.NaN : Math.Max(x[i], y[i]),
                 BinaryOp.Minimum => double.IsNaN(x[i]) || double.IsNaN(y[i]) ? double.NaN : Math.Min(x[i], y[i]),
+                BinaryOp.MaskPositive => y[i] > 0 ? x[i] : 0,
                 _ => throw new ArgumentOutOfRangeException(nameof(op)),
             };
         }
