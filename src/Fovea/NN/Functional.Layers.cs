@@ -8,14 +8,12 @@ public static partial class Functional
         if (weight.Rank != 2)
             throw new ShapeException("linear", $"weight must be [out, in], got {ShapeChecks.Format(weight.Shape)}");
         ShapeChecks.Features($"linear (weight {ShapeChecks.Format(weight.Shape)})", x.Shape, weight.Size(1));
-        var y = x.MatMul(weight.T);
-        if (bias is not null)
-        {
-            if (bias.Rank != 1 || bias.Size(0) != weight.Size(0))
-                throw new ShapeException("linear", $"bias must be [{weight.Size(0)}] for weight {ShapeChecks.Format(weight.Shape)}, got {ShapeChecks.Format(bias.Shape)}");
-            y = y.Add(bias);
-        }
-        return y;
+        if (!x.DType.IsFloating() || weight.DType != x.DType || (bias is not null && bias.DType != x.DType))
+            throw new DTypeException("linear", $"input, weight and bias must share one floating dtype, got {x.DType.Name()}, {weight.DType.Name()}{(bias is null ? "" : ", " + bias.DType.Name())}");
+        if (bias is null) return new Ops.LinearFunction().Apply(x, weight);
+        if (bias.Rank != 1 || bias.Size(0) != weight.Size(0))
+            throw new ShapeException("linear", $"bias must be [{weight.Size(0)}] for weight {ShapeChecks.Format(weight.Shape)}, got {ShapeChecks.Format(bias.Shape)}");
+        return new Ops.LinearFunction().Apply(x, weight, bias);
     }
 
     /// <summary>Merges dims <paramref name="startDim"/>..<paramref name="endDim"/> into one (a view when possible).</summary>

@@ -27,6 +27,30 @@ public class LayerTests
     }
 
     [Fact]
+    public void Linear_Gradients_AreLaidOutLikeTheirParameters_AndJvpMatchesReverseMode()
+    {
+        var g = new Generator(9);
+        var x = Tensor.Randn([2, 5, 4], g, DType.Float64).RequiresGrad_(true);
+        var w = Tensor.Randn([3, 4], g, DType.Float64).RequiresGrad_(true);
+        var b = Tensor.Randn([3], g, DType.Float64).RequiresGrad_(true);
+        Functional.Linear(x, w, b).Square().Sum().Backward();
+        // The optimizer updates W in place from its gradient: no strided view to copy every step.
+        Assert.True(w.Grad!.IsContiguous);
+        Assert.Equal(w.Shape, w.Grad.Shape);
+        Assert.Equal(b.Shape, b.Grad!.Shape);
+
+        // Forward mode through all three inputs at once: ⟨u, J v⟩ = ⟨Jᵀ u, v⟩.
+        var (vx, vw, vb) = (Tensor.Randn([2, 5, 4], g, DType.Float64), Tensor.Randn([3, 4], g, DType.Float64), Tensor.Randn([3], g, DType.Float64));
+        var u = Tensor.Randn([2, 5, 3], g, DType.Float64);
+        var y = Functional.Linear(Fovea.ForwardAD.MakeDual(x.Detach(), vx), Fovea.ForwardAD.MakeDual(w.Detach(), vw), Fovea.ForwardAD.MakeDual(b.Detach(), vb));
+        var jv = Fovea.ForwardAD.Unpack(y).Tangent!;
+        var (xd, wd, bd) = (x.Detach().RequiresGrad_(true), w.Detach().RequiresGrad_(true), b.Detach().RequiresGrad_(true));
+        var grads = Fovea.Autograd.Grad([Functional.Linear(xd, wd, bd)], [xd, wd, bd], [u]);
+        double expected = grads[0]!.Mul(vx).Sum().ToScalar() + grads[1]!.Mul(vw).Sum().ToScalar() + grads[2]!.Mul(vb).Sum().ToScalar();
+        Assert.Equal(expected, u.Mul(jv).Sum().ToScalar(), 10);
+    }
+
+    [Fact]
     public void Linear_DefaultInit_IsPyTorchsBoundAndSeeded()
     {
         var a = new Linear(16, 32, generator: new Generator(7));
