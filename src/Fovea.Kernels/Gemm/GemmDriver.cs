@@ -112,7 +112,7 @@ internal static unsafe class GemmDriver<T, TKernel>
     private static void Region(bool transA, bool transB, int m, int n, int k, T alpha,
         T* a, int lda, T* b, int ldb, T beta, T* c, int ldc, int i0, int j0)
     {
-        int mr = TKernel.MR, nr = TKernel.NR, kcMax = TKernel.KC, mcMax = TKernel.MC, ncMax = TKernel.NC;
+        int mr = TKernel.MR, nr = TKernel.NR, kcMax = BlockDepth(k), mcMax = TKernel.MC, ncMax = TKernel.NC;
         T* packA = Buffer(ref _packA, (long)Math.Min(mcMax, RoundUp(m, mr)) * Math.Min(kcMax, k));
         T* packB = Buffer(ref _packB, (long)Math.Min(ncMax, RoundUp(n, nr)) * Math.Min(kcMax, k));
         T* edge = stackalloc T[mr * nr];
@@ -144,7 +144,7 @@ internal static unsafe class GemmDriver<T, TKernel>
     private static void Parallel(int threads, bool transA, bool transB, int m, int n, int k, T alpha,
         T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
     {
-        int mr = TKernel.MR, nr = TKernel.NR, kcMax = TKernel.KC, mcMax = TKernel.MC, ncMax = TKernel.NC;
+        int mr = TKernel.MR, nr = TKernel.NR, kcMax = BlockDepth(k), mcMax = TKernel.MC, ncMax = TKernel.NC;
         int mTiles = (m + mr - 1) / mr;
         // About four items per thread balance a core that another process slows down; blocks keep at least eight
         // tiles of rows so each B sliver loaded into L1 is still reused several times.
@@ -257,6 +257,17 @@ internal static unsafe class GemmDriver<T, TKernel>
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Depth of the K blocks: at most KC, and equal blocks rather than full ones plus a sliver (k = 784 is four
+    /// blocks of 196, not three of 256 and one of 16, which would cost a whole pass over C for 2% of the work).
+    /// Depends on k alone, so every thread count cuts K the same way.
+    /// </summary>
+    private static int BlockDepth(int k)
+    {
+        int blocks = (k + TKernel.KC - 1) / TKernel.KC;
+        return (k + blocks - 1) / blocks;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

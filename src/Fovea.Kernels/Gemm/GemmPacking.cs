@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
@@ -73,7 +74,11 @@ internal static unsafe class GemmPacking
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
-            if (transB)
+            if (transB && typeof(T) == typeof(float) && Avx.IsSupported && cols == nr && nr % 8 == 0)
+            {
+                PackBTransposedF32((float*)dst, (float*)(b + (nint)(j0 + jr) * ldb + p0), ldb, kc, nr);
+            }
+            else if (transB)
             {
                 // op(B)[p, j] = B[j, p]: read each stored row sequentially, scatter with stride nr.
                 for (int c = 0; c < cols; c++)
@@ -120,6 +125,49 @@ internal static unsafe class GemmPacking
                 }
             }
             dst += (nint)nr * kc;
+        }
+    }
+
+    /// <summary>
+    /// One full float sliver of a transposed B (op(B)[p, c] = B[c, p]): 8 x 8 blocks are loaded as 8 row vectors
+    /// (8 consecutive p of 8 stored rows) and transposed in registers with the AVX unpack / shuffle / lane-permute
+    /// sequence, so each output row of 8 columns is one store instead of 8 scattered scalar writes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackBTransposedF32(float* dst, float* src, nint ldb, int kc, int nr)
+    {
+        for (int c0 = 0; c0 < nr; c0 += 8)
+        {
+            float* s = src + c0 * ldb;
+            float* d = dst + c0;
+            int p = 0;
+            for (; p + 8 <= kc; p += 8)
+            {
+                var r0 = Avx.LoadVector256(s + p); var r1 = Avx.LoadVector256(s + ldb + p);
+                var r2 = Avx.LoadVector256(s + 2 * ldb + p); var r3 = Avx.LoadVector256(s + 3 * ldb + p);
+                var r4 = Avx.LoadVector256(s + 4 * ldb + p); var r5 = Avx.LoadVector256(s + 5 * ldb + p);
+                var r6 = Avx.LoadVector256(s + 6 * ldb + p); var r7 = Avx.LoadVector256(s + 7 * ldb + p);
+                // Pairs of rows interleaved, then quadruples, then the 128-bit halves swapped into place.
+                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* o = d + (nint)p * nr;
+                Avx.Store(o, Avx.Permute2x128(u0, u4, 0x20));
+                Avx.Store(o + nr, Avx.Permute2x128(u1, u5, 0x20));
+                Avx.Store(o + 2 * nr, Avx.Permute2x128(u2, u6, 0x20));
+                Avx.Store(o + 3 * nr, Avx.Permute2x128(u3, u7, 0x20));
+                Avx.Store(o + 4 * nr, Avx.Permute2x128(u0, u4, 0x31));
+                Avx.Store(o + 5 * nr, Avx.Permute2x128(u1, u5, 0x31));
+                Avx.Store(o + 6 * nr, Avx.Permute2x128(u2, u6, 0x31));
+                Avx.Store(o + 7 * nr, Avx.Permute2x128(u3, u7, 0x31));
+            }
+            for (; p < kc; p++)
+                for (int c = 0; c < 8; c++) d[(nint)p * nr + c] = s[c * ldb + p];
         }
     }
 }
