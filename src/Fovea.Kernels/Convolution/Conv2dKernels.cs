@@ -8,7 +8,7 @@ namespace Fovea.Kernels;
 /// Batched 2-d convolution (cross-correlation, as in every deep-learning library) as im2col + GEMM, in the three
 /// forms training needs. All buffers are contiguous NCHW; the weight is [OutChannels, InChannels/Groups, KH, KW].
 /// <list type="bullet">
-/// <item>forward: per group, Y_g = W_g · col(X_g) (a 1x1 stride-1 conv of one image skips im2col: col(x) = x);</item>
+/// <item>forward: per group, Y_g = W_g · col(X_g), as an implicit GEMM that never stores col(X_g);</item>
 /// <item>backward-input: per group, dX_g = col2im(W_gᵀ · dY_g), the full convolution of the upstream gradient with
 /// the flipped kernel;</item>
 /// <item>backward-weight: dW_g = Σ dY_g · col(X_g)ᵀ, the cross-correlation of the input with the upstream gradient.</item>
@@ -48,58 +48,46 @@ public static class Conv2dKernels
     }
 
     /// <summary>y = conv(x, w) + bias. <paramref name="bias"/> may be empty (no bias).</summary>
-    public static void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y)
+    /// <remarks>
+    /// Float32 stride-1 convolutions read the padded input directly (<see cref="DirectConv"/>); the rest run as an
+    /// implicit GEMM (<see cref="ImplicitGemmConv{T, TKernel}"/>) whose column matrix is packed from the image as it is consumed.
+    /// </remarks>
+    public static unsafe void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y)
         where T : unmanaged, INumber<T>
     {
-        var shape = s;
-        ForBlocks(shape, (n0, nb) =>
+        if (s.Batch == 0) return;
+        using var hx = x.Pin();
+        using var hw = w.Pin();
+        using var hb = bias.Pin();
+        using var hy = y.Pin();
+        T* px = (T*)hx.Pointer, pw = (T*)hw.Pointer, pb = bias.IsEmpty ? null : (T*)hb.Pointer, py = (T*)hy.Pointer;
+        if (typeof(T) == typeof(float))
         {
-            using var buffers = new Workspace<T>(shape, nb, needCol: nb > 1 || !shape.Window.IsPointwise);
-            ForwardBlock(shape, n0, nb, x.Span, w.Span, bias.Span, y.Span, buffers);
-        });
-    }
-
-    private static void ForwardBlock<T>(in ConvShape s, int n0, int nb, ReadOnlySpan<T> x, ReadOnlySpan<T> w, ReadOnlySpan<T> bias, Span<T> y, Workspace<T> ws)
-        where T : unmanaged, INumber<T>
-    {
-        int plane = s.OutPlane, colRows = s.ColRows, gin = s.GroupIn, gout = s.GroupOut, hw = s.Height * s.Width;
-        int inImage = s.InChannels * hw, outImage = s.OutChannels * plane, ld = nb * plane;
-        for (int g = 0; g < s.Groups; g++)
-        {
-            ReadOnlySpan<T> b = x.Slice(n0 * inImage + g * gin * hw, gin * hw);
-            if (ws.Col is not null)
+            float* fx = (float*)px, fw = (float*)pw, fb = (float*)pb, fy = (float*)py;
+            if (DirectConv.Applies(s))
             {
-                var col = ws.Col.AsSpan(0, colRows * ld);
-                for (int j = 0; j < nb; j++)
-                    Im2Col.Forward(x.Slice((n0 + j) * inImage + g * gin * hw, gin * hw), gin, s.Height, s.Width, s.Window, s.OutH, s.OutW, col[(j * plane)..], ld);
-                b = col;
+                DirectConv.Forward(s, fx, fw, fb, fy);
+                return;
             }
-            var wg = w.Slice(g * gout * colRows, gout * colRows);
-            if (nb == 1)
+            switch (Gemm.Selected)
             {
-                // One image: GEMM writes straight into y, starting from the bias (beta = 1) when there is one.
-                var yg = y.Slice(n0 * outImage + g * gout * plane, gout * plane);
-                T beta = T.Zero;
-                if (!bias.IsEmpty)
-                {
-                    for (int o = 0; o < gout; o++) yg.Slice(o * plane, plane).Fill(bias[g * gout + o]);
-                    beta = T.One;
-                }
-                GemmT.Run(false, false, gout, plane, colRows, wg, colRows, b, plane, beta, yg, plane);
-                continue;
+                case GemmKernelKind.Vector512: ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, fx, fw, fb, fy); break;
+                case GemmKernelKind.Vector256: ImplicitGemmConv<float, SgemmKernel6x16>.Forward(s, fx, fw, fb, fy); break;
+                default: ImplicitGemmConv<float, SgemmKernelScalar4x4>.Forward(s, fx, fw, fb, fy); break;
             }
-            var tmp = ws.Tmp!.AsSpan(0, gout * ld);
-            GemmT.Run(false, false, gout, ld, colRows, wg, colRows, b, ld, T.Zero, tmp, ld);
-            // [gout, nb·plane] back to nb images of [gout, plane], adding the bias on the way.
-            for (int j = 0; j < nb; j++)
-                for (int o = 0; o < gout; o++)
-                {
-                    var src = tmp.Slice(o * ld + j * plane, plane);
-                    var dst = y.Slice((n0 + j) * outImage + (g * gout + o) * plane, plane);
-                    if (bias.IsEmpty) src.CopyTo(dst);
-                    else System.Numerics.Tensors.TensorPrimitives.Add(src, bias[g * gout + o], dst);
-                }
         }
+        else if (typeof(T) == typeof(double))
+        {
+            double* dx = (double*)px, dw = (double*)pw, db = (double*)pb, dy = (double*)py;
+            switch (Gemm.Selected)
+            {
+                case GemmKernelKind.Vector512: ImplicitGemmConv<double, DgemmKernel6x16>.Forward(s, dx, dw, db, dy); break;
+                case GemmKernelKind.Vector256: ImplicitGemmConv<double, DgemmKernel6x8>.Forward(s, dx, dw, db, dy); break;
+                default: ImplicitGemmConv<double, DgemmKernelScalar4x4>.Forward(s, dx, dw, db, dy); break;
+            }
+        }
+        else
+            throw new NotSupportedException($"conv2d is defined for float and double, not {typeof(T).Name}");
     }
 
     /// <summary>dx = the input gradient of the convolution given the output gradient <paramref name="dy"/> (dx is overwritten).</summary>

@@ -87,6 +87,33 @@ public class ConvKernelTests
         Close(ConvReference.BackwardWeight(s, D(x), D(dy)), D(dw), 1e-3, "dw");
     }
 
+    [Theory]
+    [InlineData(0)]             // every float32 forward through the implicit GEMM
+    [InlineData(int.MaxValue)]  // every stride-1 float32 forward read straight from the padded input
+    public void Both_float32_forward_paths_match_reference_with_bias(int directMaxGroupOut)
+    {
+        int saved = DirectConv.MaxGroupOut;
+        try
+        {
+            DirectConv.MaxGroupOut = directMaxGroupOut;
+            var geometries = ((IEnumerable<object[]>)Geometries).Select(row => (int[])row[0])
+                .Append([2, 64, 30, 29, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // wide rows: several bands of output rows per image
+                .Append([3, 2, 12, 40, 7, 1, 3, 5, 1, 1, 2, 0, 2, 1]);  // 40-wide rows: several 16-pixel tiles, dilation
+            foreach (var g in geometries)
+            {
+                var s = Shape(g);
+                var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 11), v => (float)v);
+                var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 12), v => (float)v);
+                var b = Array.ConvertAll(Random(s.OutChannels, 13), v => (float)v);
+                var y = new float[s.Batch * s.OutChannels * s.OutPlane];
+                Conv2dKernels.Forward<float>(s, x, w, b, y);
+                Close(ConvReference.Forward(s, D(x), D(w), D(b)), D(y), 1e-4, $"y {string.Join('x', g)}");
+                ThreadIndependent(s);
+            }
+        }
+        finally { DirectConv.MaxGroupOut = saved; }
+    }
+
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {

@@ -1,0 +1,193 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Fovea.Kernels;
+
+/// <summary>
+/// Float32 convolution forward for stride 1 and few output channels, with nothing packed but the weights: the GEMM's B operand, 16 output
+/// pixels of one output row for tap (channel, i, j), is 16 consecutive input pixels of a zero-padded copy of the
+/// input rows, so the register tile loads it straight from there. Per tap: two loads, six weight broadcasts and
+/// twelve FMAs into a 6 output channels x 16 pixels tile of accumulators, as in the GEMM micro-kernel.
+/// <para>
+/// Lowering (im2col) or packing would write every input pixel KH·KW times before it is used; with few output channels
+/// (LeNet has 6 and 16) that costs more than the multiply-adds. The price here is the unused lanes of a row's last
+/// tile (a 10-pixel row fills 10 of 16), far cheaper than those passes.
+/// </para>
+/// Work items are (image, group, block of output rows); each element of y is computed by the same operations
+/// whatever the thread count.
+/// </summary>
+internal static unsafe class DirectConv
+{
+    private const int MR = 6, NR = 16;
+
+    /// <summary>Zeroed floats after the padded band: a row's last tile reads up to NR − 1 past the band's last row.</summary>
+    private const int Slack = NR + 8;
+
+    /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
+    private const long ThreadingMinMacs = 1L << 20;
+
+    [ThreadStatic] private static float[]? _padded;
+
+    /// <summary>
+    /// Output channels per group up to which this path beats the implicit GEMM. Beyond a few register tiles of
+    /// channels, packing each column value once and reusing it from L1 for every tile wins over loading it from the
+    /// band again for each. Tests move it to run either path on any shape.
+    /// </summary>
+    internal static int MaxGroupOut = 16;
+
+    /// <summary>True for the shapes and machines this path serves: stride 1, few output channels, 256-bit FMA.</summary>
+    public static bool Applies(in ConvShape s) =>
+        s.Window.StrideH == 1 && s.Window.StrideW == 1 && s.GroupOut <= MaxGroupOut
+        && Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y)
+    {
+        int colRows = s.ColRows, gout = s.GroupOut, mPad = (gout + MR - 1) / MR * MR;
+        if (s.Batch == 0 || gout == 0 || s.OutPlane == 0) return;
+        var win = s.Window;
+        int wp = s.Width + 2 * win.PadW;
+        int rowsPerBlock = RowsPerBlock(s);
+        int bandRows = (rowsPerBlock - 1) + (win.KernelH - 1) * win.DilationH + 1;
+        // Tap k = (channel, i, j) reads the padded band at offset channel·bandRows·wp + i·dh·wp + j·dw.
+        int[] taps = ArrayPool<int>.Shared.Rent(Math.Max(1, colRows));
+        for (int k = 0; k < colRows; k++)
+        {
+            int ci = k / win.KernelSize, rem = k % win.KernelSize;
+            taps[k] = ci * bandRows * wp + rem / win.KernelW * win.DilationH * wp + rem % win.KernelW * win.DilationW;
+        }
+        float[] packed = ArrayPool<float>.Shared.Rent(Math.Max(1, s.Groups * mPad * colRows));
+        fixed (int* pt = taps)
+        fixed (float* pw = packed)
+        {
+            for (int g = 0; g < s.Groups; g++)
+                if (colRows > 0)
+                    GemmPacking.PackA(pw + (long)g * mPad * colRows, w + (long)g * gout * colRows, colRows, false, 0, gout, 0, colRows, MR);
+            int blocks = (s.OutH + rowsPerBlock - 1) / rowsPerBlock;
+            var body = new BlockBody
+            {
+                X = x, Y = y, Bias = bias, PackedW = pw, Taps = pt, Shape = s, MPad = mPad,
+                RowsPerBlock = rowsPerBlock, BandRows = bandRows, Blocks = blocks, Wp = wp,
+            };
+            int items = s.Batch * s.Groups * blocks;
+            int threads = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs);
+            if (threads <= 1)
+                for (int i = 0; i < items; i++) body.Invoke(i);
+            else
+                ParallelFor.ForChunks(items, body);
+        }
+        ArrayPool<int>.Shared.Return(taps);
+        ArrayPool<float>.Shared.Return(packed);
+    }
+
+    /// <summary>Output rows per work item: whole images for small ones, bands of rows for large (a band of the padded input stays in L2).</summary>
+    private static int RowsPerBlock(in ConvShape s)
+    {
+        long bandBytes = (long)s.GroupIn * (s.Width + 2 * s.Window.PadW) * 4;
+        int rows = (int)Math.Clamp(256 * 1024 / Math.Max(1, bandBytes) - s.Window.KernelH, 1, s.OutH);
+        return rows;
+    }
+
+    private struct BlockBody : IChunkBody
+    {
+        public float* X, Y, Bias, PackedW;
+        public int* Taps;
+        public ConvShape Shape;
+        public int MPad, RowsPerBlock, BandRows, Blocks, Wp;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Invoke(int item)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int blk = item % Blocks, ng = item / Blocks, g = ng % s.Groups, n = ng / s.Groups;
+            int oy0 = blk * RowsPerBlock, oy1 = Math.Min(s.OutH, oy0 + RowsPerBlock);
+            int gin = s.GroupIn, h = s.Height, w = s.Width, hw = h * w, wp = Wp, bandRows = BandRows;
+            var win = s.Window;
+            // The band of zero-padded input rows this block reads, per channel: padded rows oy0 .. oy0 + bandRows.
+            // NR elements of slack after it: a row's last tile loads past the band's end (into lanes never stored).
+            int bandSize = gin * bandRows * wp;
+            // Room for the slack and for aligning the start to 64 bytes (up to 15 floats).
+            int need = bandSize + Slack + 16;
+            if (_padded is null || _padded.Length < need)
+                _padded = GC.AllocateUninitializedArray<float>(need, pinned: true);
+            float* band = (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_padded)) + 63) & ~(nint)63);
+            float* xg = X + ((long)n * s.InChannels + (long)g * gin) * hw;
+            for (int c = 0; c < gin; c++)
+                for (int r = 0; r < bandRows; r++)
+                {
+                    float* dst = band + ((long)c * bandRows + r) * wp;
+                    int iy = oy0 + r - win.PadH;
+                    if ((uint)iy >= (uint)h)
+                    {
+                        new Span<float>(dst, wp).Clear();
+                        continue;
+                    }
+                    new Span<float>(dst, win.PadW).Clear();
+                    new ReadOnlySpan<float>(xg + (long)c * hw + (long)iy * w, w).CopyTo(new Span<float>(dst + win.PadW, w));
+                    new Span<float>(dst + win.PadW + w, wp - win.PadW - w).Clear();
+                }
+            new Span<float>(band + bandSize, Slack).Clear();
+
+            int gout = s.GroupOut, plane = s.OutPlane, ow = s.OutW, colRows = s.ColRows;
+            float* pw = PackedW + (long)g * MPad * colRows;
+            float* yImage = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
+            float* tile = stackalloc float[MR * NR];
+            for (int oy = oy0; oy < oy1; oy++)
+            {
+                float* bandRow = band + (long)(oy - oy0) * wp;
+                for (int ox0 = 0; ox0 < ow; ox0 += NR)
+                {
+                    int cols = Math.Min(NR, ow - ox0);
+                    for (int o0 = 0; o0 < gout; o0 += MR)
+                    {
+                        int rows = Math.Min(MR, gout - o0);
+                        float* yTile = yImage + (long)o0 * plane + (long)oy * ow + ox0;
+                        bool direct = rows == MR && cols == NR;
+                        Tile(colRows, pw + (long)o0 * colRows, bandRow + ox0, Taps, direct ? yTile : tile, direct ? plane : NR);
+                        if (!direct)
+                            for (int r = 0; r < rows; r++)
+                                new ReadOnlySpan<float>(tile + r * NR, cols).CopyTo(new Span<float>(yTile + (long)r * plane, cols));
+                        if (Bias is not null)
+                            for (int r = 0; r < rows; r++)
+                            {
+                                float b = Bias[g * gout + o0 + r];
+                                float* yr = yTile + (long)r * plane;
+                                for (int t = 0; t < cols; t++) yr[t] += b;
+                            }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One 6 x 16 tile: out[r, c] = Σ_k a[k·6 + r] · src[taps[k] + c], with <paramref name="a"/> the packed weights of
+    /// six output channels and <paramref name="src"/> the band position of the tile's first output pixel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile(int k, float* a, float* src, int* taps, float* outTile, nint ldo)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < k; p++)
+        {
+            float* b = src + taps[p];
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
+            av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            a += MR;
+        }
+        c00.Store(outTile); c01.Store(outTile + 8);
+        c10.Store(outTile + ldo); c11.Store(outTile + ldo + 8);
+        c20.Store(outTile + 2 * ldo); c21.Store(outTile + 2 * ldo + 8);
+        c30.Store(outTile + 3 * ldo); c31.Store(outTile + 3 * ldo + 8);
+        c40.Store(outTile + 4 * ldo); c41.Store(outTile + 4 * ldo + 8);
+        c50.Store(outTile + 5 * ldo); c51.Store(outTile + 5 * ldo + 8);
+    }
+}
