@@ -13,6 +13,7 @@ public class PoolKernelTests
         new[] { 5, 7, 2, 2, 2, 2, 0, 0, 1, 1, 2, 3 },   // 2x2 fast path with a leftover row and column
         new[] { 6, 7, 2, 3, 1, 2, 1, 1, 1, 1, 7, 4 },
         new[] { 7, 6, 2, 2, 1, 1, 0, 0, 2, 2, 5, 4 },   // dilation (max only)
+        new[] { 9, 39, 2, 2, 2, 2, 0, 0, 1, 1, 4, 19 }, // 2x2 rows of 19: two 8-wide vector blocks and a scalar tail
     };
 
     private static Window2d Win(int[] g) => new(g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
@@ -32,6 +33,12 @@ public class PoolKernelTests
         int h = g[0], w = g[1], oh = g[10], ow = g[11];
         var x = Random(planes * h * w, g.Sum());
         x[5] = double.NaN; // NaN propagates, as in PyTorch
+        if (x.Length > 300)
+        {
+            // NaN in each tap position of vector-path windows, and two NaNs in one window (the later one is taken).
+            x[2 * w + 3] = double.NaN; x[w + 20] = double.NaN; x[3 * w + 21] = double.NaN; x[2 * w + 30] = double.NaN; x[3 * w + 31] = double.NaN;
+            for (int k = 0; k < 16; k++) x[4 * w + k] = 1.5; // a run of ties: the first index must win
+        }
         var (ev, ei) = ConvReference.MaxPool(x, planes, h, w, Win(g), oh, ow);
         var y = new double[planes * oh * ow];
         var idx = new int[y.Length];
@@ -42,6 +49,7 @@ public class PoolKernelTests
         var idxf = new int[y.Length];
         Pool2dKernels.MaxForward<float>(Array.ConvertAll(x, v => (float)v), planes, h, w, Win(g), oh, ow, yf, idxf);
         Assert.Equal(ei, idxf);
+        Assert.Equal(Array.ConvertAll(ev, v => (float)v), yf);
         // Backward routes every gradient to its index.
         var dy = Random(y.Length, 3);
         var dx = new double[x.Length];
