@@ -91,18 +91,9 @@ public static class Conv2dKernels
     }
 
     /// <summary>dx = the input gradient of the convolution given the output gradient <paramref name="dy"/> (dx is overwritten).</summary>
-    /// <remarks>
-    /// For stride 1 this is itself a stride-1 convolution (the seed's duality: the full correlation of dy with the
-    /// flipped kernel), which float32 layers with few input channels run through <see cref="DirectConv"/>.
-    /// </remarks>
     public static void BackwardInput<T>(in ConvShape s, ReadOnlyMemory<T> dy, ReadOnlyMemory<T> w, Memory<T> dx)
         where T : unmanaged, INumber<T>
     {
-        if (typeof(T) == typeof(float) && s.Batch > 0 && TransposedShape(s) is { } t && DirectConv.Applies(t))
-        {
-            BackwardInputDirect(s, t, CastMemory<T, float>(dy), CastMemory<T, float>(w), CastMemory<T, float>(dx));
-            return;
-        }
         var shape = s;
         ForBlocks(shape, (n0, nb) =>
         {
@@ -110,43 +101,6 @@ public static class Conv2dKernels
             BackwardInputBlock(shape, n0, nb, dy.Span, w.Span, dx.Span, buffers);
         });
     }
-
-    /// <summary>
-    /// The stride-1 convolution whose output is dx: input dy (channels = out channels), weights W' with
-    /// W'[g·gin + c, o, i, j] = W[g·gout + o, c, KH−1−i, KW−1−j], padding d·(K−1) − p, same dilation and groups.
-    /// Null when the layer has a stride or a padding beyond the dilated kernel (then there is no such convolution).
-    /// </summary>
-    private static ConvShape? TransposedShape(in ConvShape s)
-    {
-        var win = s.Window;
-        if (win.StrideH != 1 || win.StrideW != 1) return null;
-        int ph = win.DilationH * (win.KernelH - 1) - win.PadH, pw = win.DilationW * (win.KernelW - 1) - win.PadW;
-        if (ph < 0 || pw < 0) return null;
-        var flipped = new Window2d(win.KernelH, win.KernelW, 1, 1, ph, pw, win.DilationH, win.DilationW);
-        return new ConvShape(s.Batch, s.OutChannels, s.OutH, s.OutW, s.InChannels, s.Groups, flipped, s.Height, s.Width);
-    }
-
-    private static unsafe void BackwardInputDirect(in ConvShape s, in ConvShape t, ReadOnlyMemory<float> dy, ReadOnlyMemory<float> w, Memory<float> dx)
-    {
-        int gin = s.GroupIn, gout = s.GroupOut, kh = s.Window.KernelH, kw = s.Window.KernelW, khw = kh * kw;
-        float[] flipped = ArrayPool<float>.Shared.Rent(Math.Max(1, s.OutChannels * s.ColRows));
-        var src = w.Span;
-        for (int g = 0; g < s.Groups; g++)
-            for (int c = 0; c < gin; c++)
-                for (int o = 0; o < gout; o++)
-                    for (int i = 0; i < kh; i++)
-                        for (int j = 0; j < kw; j++)
-                            flipped[(((g * gin + c) * gout + o) * kh + i) * kw + j] = src[((g * gout + o) * gin + c) * khw + (kh - 1 - i) * kw + (kw - 1 - j)];
-        using var hy = dy.Pin();
-        using var hx = dx.Pin();
-        fixed (float* pw = flipped)
-            DirectConv.Forward(t, (float*)hy.Pointer, pw, null, (float*)hx.Pointer);
-        ArrayPool<float>.Shared.Return(flipped);
-    }
-
-    private static ReadOnlyMemory<TTo> CastMemory<TFrom, TTo>(ReadOnlyMemory<TFrom> m) => (ReadOnlyMemory<TTo>)(object)m;
-
-    private static Memory<TTo> CastMemory<TFrom, TTo>(Memory<TFrom> m) => (Memory<TTo>)(object)m;
 
     private static void BackwardInputBlock<T>(in ConvShape s, int n0, int nb, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, Span<T> dx, Workspace<T> ws)
         where T : unmanaged, INumber<T>

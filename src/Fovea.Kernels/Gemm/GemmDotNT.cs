@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -14,7 +15,7 @@ namespace Fovea.Kernels;
 /// keeps 12 vector accumulators and streams its 3 rows of A and 4 rows of B once (7 loads for 12 FMAs), in
 /// k blocks that stay in L2 while every tile of C passes over them.
 /// </para>
-/// Every C element is summed in the same order (vector lanes over k blocks, then the lanes, then the tail)
+/// Every C element is summed in the same order (vector lanes over all k blocks, then the lanes, then the tail)
 /// whatever the thread count, which only splits the tiles.
 /// </summary>
 internal static unsafe class GemmDotNT
@@ -60,42 +61,56 @@ internal static unsafe class GemmDotNT
 
         public readonly void Invoke(int chunk)
         {
+            const int PerTile = TileM * TileN;
             int tiles = (M + TileM - 1) / TileM * TilesN;
             int t0 = chunk < 0 ? 0 : ParallelFor.ChunkStart(tiles, Chunks, chunk);
             int t1 = chunk < 0 ? tiles : ParallelFor.ChunkStart(tiles, Chunks, chunk + 1);
-            Span<T> sums = stackalloc T[(t1 - t0) * TileM * TileN];
-            sums.Clear();
-            // k blocks outside, tiles inside: each block of A's and B's rows is read from L2 by every tile.
-            for (int p0 = 0; p0 < K; p0 += BlockK)
+            // Per tile element: a vector of lane partials carried across k blocks (reduced to one value only at
+            // the end, so a block costs no horizontal sums) and a scalar for the k values past the last full vector.
+            var lanes = ArrayPool<Vector256<T>>.Shared.Rent((t1 - t0) * PerTile);
+            var tails = ArrayPool<T>.Shared.Rent((t1 - t0) * PerTile);
+            Array.Clear(lanes, 0, (t1 - t0) * PerTile);
+            Array.Clear(tails, 0, (t1 - t0) * PerTile);
+            fixed (Vector256<T>* pl = lanes)
+            fixed (T* pt = tails)
             {
-                int kb = Math.Min(BlockK, K - p0);
+                // k blocks outside, tiles inside: each block of A's and B's rows is read from L2 by every tile.
+                for (int p0 = 0; p0 < K; p0 += BlockK)
+                {
+                    int kb = Math.Min(BlockK, K - p0);
+                    for (int t = t0; t < t1; t++)
+                        Tile(t / TilesN * TileM, t % TilesN * TileN, p0, kb, pl + (t - t0) * PerTile, pt + (t - t0) * PerTile);
+                }
                 for (int t = t0; t < t1; t++)
-                    Tile(t / TilesN * TileM, t % TilesN * TileN, p0, kb, sums.Slice((t - t0) * TileM * TileN, TileM * TileN));
+                {
+                    int i0 = t / TilesN * TileM, j0 = t % TilesN * TileN;
+                    for (int i = 0; i < TileM && i0 + i < M; i++)
+                        for (int j = 0; j < TileN && j0 + j < N; j++)
+                        {
+                            int e = (t - t0) * PerTile + i * TileN + j;
+                            T* cij = C + (nint)(i0 + i) * Ldc + j0 + j;
+                            T v = Alpha * (Vector256.Sum(pl[e]) + pt[e]);
+                            *cij = T.IsZero(Beta) ? v : v + Beta * *cij;
+                        }
+                }
             }
-            for (int t = t0; t < t1; t++)
-            {
-                int i0 = t / TilesN * TileM, j0 = t % TilesN * TileN;
-                var s = sums.Slice((t - t0) * TileM * TileN, TileM * TileN);
-                for (int i = 0; i < TileM && i0 + i < M; i++)
-                    for (int j = 0; j < TileN && j0 + j < N; j++)
-                    {
-                        T* cij = C + (nint)(i0 + i) * Ldc + j0 + j;
-                        T v = Alpha * s[i * TileN + j];
-                        *cij = T.IsZero(Beta) ? v : v + Beta * *cij;
-                    }
-            }
+            ArrayPool<Vector256<T>>.Shared.Return(lanes);
+            ArrayPool<T>.Shared.Return(tails);
         }
 
-        /// <summary>Adds the dot products of rows i0..i0+2 of A with rows j0..j0+2 of B over k in [p0, p0 + kb) to <paramref name="sums"/>.</summary>
+        /// <summary>
+        /// Adds the dot products of rows i0..i0+2 of A with rows j0..j0+2 of B over k in [p0, p0 + kb): full vectors
+        /// into the lane partials <paramref name="lanes"/>, the rest into <paramref name="tails"/>.
+        /// </summary>
         /// <remarks>Rows past the edge of C repeat the last row (the results are computed and then not stored), so every tile is full.</remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Tile(int i0, int j0, int p0, int kb, Span<T> sums)
+        private readonly void Tile(int i0, int j0, int p0, int kb, Vector256<T>* lanes, T* tails)
         {
             T* a0 = A + (nint)Math.Min(i0, M - 1) * Lda + p0, a1 = A + (nint)Math.Min(i0 + 1, M - 1) * Lda + p0, a2 = A + (nint)Math.Min(i0 + 2, M - 1) * Lda + p0;
             T* b0 = B + (nint)Math.Min(j0, N - 1) * Ldb + p0, b1 = B + (nint)Math.Min(j0 + 1, N - 1) * Ldb + p0, b2 = B + (nint)Math.Min(j0 + 2, N - 1) * Ldb + p0;
-            Vector256<T> s00 = default, s01 = default, s02 = default;
-            Vector256<T> s10 = default, s11 = default, s12 = default;
-            Vector256<T> s20 = default, s21 = default, s22 = default;
+            Vector256<T> s00 = lanes[0], s01 = lanes[1], s02 = lanes[2];
+            Vector256<T> s10 = lanes[3], s11 = lanes[4], s12 = lanes[5];
+            Vector256<T> s20 = lanes[6], s21 = lanes[7], s22 = lanes[8];
             int w = Vector256<T>.Count, p = 0;
             for (; p + w <= kb; p += w)
             {
@@ -107,15 +122,15 @@ internal static unsafe class GemmDotNT
                 x = Vector256.Load(a2 + p);
                 s20 = Fma(x, y0, s20); s21 = Fma(x, y1, s21); s22 = Fma(x, y2, s22);
             }
-            sums[0] += Vector256.Sum(s00); sums[1] += Vector256.Sum(s01); sums[2] += Vector256.Sum(s02);
-            sums[3] += Vector256.Sum(s10); sums[4] += Vector256.Sum(s11); sums[5] += Vector256.Sum(s12);
-            sums[6] += Vector256.Sum(s20); sums[7] += Vector256.Sum(s21); sums[8] += Vector256.Sum(s22);
+            lanes[0] = s00; lanes[1] = s01; lanes[2] = s02;
+            lanes[3] = s10; lanes[4] = s11; lanes[5] = s12;
+            lanes[6] = s20; lanes[7] = s21; lanes[8] = s22;
             for (; p < kb; p++)
             {
                 T y0 = b0[p], y1 = b1[p], y2 = b2[p], x0 = a0[p], x1 = a1[p], x2 = a2[p];
-                sums[0] += x0 * y0; sums[1] += x0 * y1; sums[2] += x0 * y2;
-                sums[3] += x1 * y0; sums[4] += x1 * y1; sums[5] += x1 * y2;
-                sums[6] += x2 * y0; sums[7] += x2 * y1; sums[8] += x2 * y2;
+                tails[0] += x0 * y0; tails[1] += x0 * y1; tails[2] += x0 * y2;
+                tails[3] += x1 * y0; tails[4] += x1 * y1; tails[5] += x1 * y2;
+                tails[6] += x2 * y0; tails[7] += x2 * y1; tails[8] += x2 * y2;
             }
         }
     }
