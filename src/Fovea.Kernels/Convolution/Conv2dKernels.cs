@@ -131,9 +131,18 @@ public static class Conv2dKernels
     /// gout columns fill whole register tiles. The transposed sums are combined across chunks and turned around once
     /// at the end. Few output channels (LeNet's 6) would leave most of a 16-wide tile empty, so they keep dW = dY · colᵀ.
     /// </remarks>
-    public static void BackwardWeight<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> dy, Memory<T> dw)
+    public static unsafe void BackwardWeight<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> dy, Memory<T> dw)
         where T : unmanaged, INumber<T>
     {
+        if (typeof(T) == typeof(float) && s.Batch > 0 && DirectConv.AppliesToWeight(s))
+        {
+            // Stride 1 with whole tiles of 16 output channels: straight from the padded input, no column matrix.
+            using var hx = x.Pin();
+            using var hy = dy.Pin();
+            using var hw = dw.Pin();
+            DirectConv.BackwardWeight(s, (float*)hx.Pointer, (float*)hy.Pointer, (float*)hw.Pointer);
+            return;
+        }
         var shape = s;
         int wLen = s.OutChannels * s.ColRows;
         int chunks = Math.Min(s.Batch, WeightChunks);

@@ -103,32 +103,8 @@ internal static unsafe class DirectConv
             ref readonly ConvShape s = ref Shape;
             int blk = item % Blocks, ng = item / Blocks, g = ng % s.Groups, n = ng / s.Groups;
             int oy0 = blk * RowsPerBlock, oy1 = Math.Min(s.OutH, oy0 + RowsPerBlock);
-            int gin = s.GroupIn, h = s.Height, w = s.Width, hw = h * w, wp = Wp, bandRows = BandRows;
-            var win = s.Window;
-            // The band of zero-padded input rows this block reads, per channel: padded rows oy0 .. oy0 + bandRows.
-            // NR elements of slack after it: a row's last tile loads past the band's end (into lanes never stored).
-            int bandSize = gin * bandRows * wp;
-            // Room for the slack and for aligning the start to 64 bytes (up to 15 floats).
-            int need = bandSize + Slack + 16;
-            if (_padded is null || _padded.Length < need)
-                _padded = GC.AllocateUninitializedArray<float>(need, pinned: true);
-            float* band = (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_padded)) + 63) & ~(nint)63);
-            float* xg = X + ((long)n * s.InChannels + (long)g * gin) * hw;
-            for (int c = 0; c < gin; c++)
-                for (int r = 0; r < bandRows; r++)
-                {
-                    float* dst = band + ((long)c * bandRows + r) * wp;
-                    int iy = oy0 + r - win.PadH;
-                    if ((uint)iy >= (uint)h)
-                    {
-                        new Span<float>(dst, wp).Clear();
-                        continue;
-                    }
-                    new Span<float>(dst, win.PadW).Clear();
-                    new ReadOnlySpan<float>(xg + (long)c * hw + (long)iy * w, w).CopyTo(new Span<float>(dst + win.PadW, w));
-                    new Span<float>(dst + win.PadW + w, wp - win.PadW - w).Clear();
-                }
-            new Span<float>(band + bandSize, Slack).Clear();
+            int wp = Wp, bandRows = BandRows;
+            float* band = Band(s, X, n, g, oy0, bandRows, wp);
 
             int gout = s.GroupOut, plane = s.OutPlane, ow = s.OutW, colRows = s.ColRows;
             float* pw = PackedW + (long)g * MPad * colRows;
@@ -160,6 +136,174 @@ internal static unsafe class DirectConv
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Copies the band of zero-padded input rows that output rows from <paramref name="oy0"/> read — padded rows
+    /// oy0 .. oy0 + bandRows of each of group <paramref name="g"/>'s channels of image <paramref name="n"/> — into this
+    /// thread's scratch, followed by <see cref="Slack"/> zeros (a row's last tile loads past the band's end, into
+    /// lanes that are never stored). Returns its 64-byte aligned start.
+    /// </summary>
+    private static float* Band(in ConvShape s, float* x, int n, int g, int oy0, int bandRows, int wp)
+    {
+        int gin = s.GroupIn, h = s.Height, w = s.Width, hw = h * w;
+        var win = s.Window;
+        int bandSize = gin * bandRows * wp;
+        // Room for the slack and for aligning the start to 64 bytes (up to 15 floats).
+        int need = bandSize + Slack + 16;
+        if (_padded is null || _padded.Length < need)
+            _padded = GC.AllocateUninitializedArray<float>(need, pinned: true);
+        float* band = (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_padded)) + 63) & ~(nint)63);
+        float* xg = x + ((long)n * s.InChannels + (long)g * gin) * hw;
+        for (int c = 0; c < gin; c++)
+            for (int r = 0; r < bandRows; r++)
+            {
+                float* dst = band + ((long)c * bandRows + r) * wp;
+                int iy = oy0 + r - win.PadH;
+                if ((uint)iy >= (uint)h)
+                {
+                    new Span<float>(dst, wp).Clear();
+                    continue;
+                }
+                new Span<float>(dst, win.PadW).Clear();
+                new ReadOnlySpan<float>(xg + (long)c * hw + (long)iy * w, w).CopyTo(new Span<float>(dst + win.PadW, w));
+                new Span<float>(dst + win.PadW + w, wp - win.PadW - w).Clear();
+            }
+        new Span<float>(band + bandSize, Slack).Clear();
+        return band;
+    }
+
+    /// <summary>Whether weight gradients may take this path; tests switch it off to run the im2col path on the same shapes.</summary>
+    internal static bool WeightGradient = true;
+
+    /// <summary>The weight gradient batch is cut into this many fixed chunks, summed in order (thread-count independent).</summary>
+    private const int WeightChunks = 8;
+
+    /// <summary>
+    /// True where the weight gradient runs here: stride 1, output channels per group a multiple of 16 (whole register
+    /// tiles of channels), images whose padded input fits one band, 256-bit FMA.
+    /// </summary>
+    public static bool AppliesToWeight(in ConvShape s) =>
+        WeightGradient && s.Window.StrideH == 1 && s.Window.StrideW == 1 && s.GroupOut % NR == 0 && s.GroupOut > 0 && s.ColRows > 0
+        && RowsPerBlock(s) >= s.OutH && Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    /// <summary>
+    /// dW = Σ_n dY_n · col(X_n)ᵀ without the column matrix, as dWᵀ[k, o] = Σ_p col[k, p] · dY[o, p]: a tile of 6 taps x
+    /// 16 output channels keeps its 12 accumulators over every output pixel p of an image, broadcasting the 6 taps'
+    /// input values straight from the padded band (at the tap's offset plus the pixel's) against 16 channels of dYᵀ.
+    /// The seed's duality: the weight gradient is the cross-correlation of the input with the upstream gradient.
+    /// </summary>
+    public static void BackwardWeight(in ConvShape s, float* x, float* dy, float* dw)
+    {
+        int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups;
+        var win = s.Window;
+        int wp = s.Width + 2 * win.PadW, bandRows = s.OutH + (win.KernelH - 1) * win.DilationH;
+        int[] taps = ArrayPool<int>.Shared.Rent(colRows);
+        for (int k = 0; k < colRows; k++)
+        {
+            int ci = k / win.KernelSize, rem = k % win.KernelSize;
+            taps[k] = ci * bandRows * wp + rem / win.KernelW * win.DilationH * wp + rem % win.KernelW * win.DilationW;
+        }
+        int chunks = Math.Min(s.Batch, WeightChunks);
+        int partLen = groups * colRows * gout;
+        float[] partials = ArrayPool<float>.Shared.Rent(Math.Max(1, chunks * partLen));
+        fixed (int* pt = taps)
+        fixed (float* pp = partials)
+        {
+            var body = new WeightBody { X = x, DY = dy, Partials = pp, Taps = pt, Shape = s, Chunks = chunks, BandRows = bandRows, Wp = wp };
+            if (ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1)
+                ParallelFor.ForChunks(chunks, body);
+            else
+                for (int c = 0; c < chunks; c++) body.Invoke(c);
+            // Chunk partials summed in order, then each group's dWᵀ [k, o] turned into dW [o, k].
+            for (int c = 1; c < chunks; c++)
+                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(pp, partLen), new ReadOnlySpan<float>(pp + (long)c * partLen, partLen), new Span<float>(pp, partLen));
+            for (int g = 0; g < groups; g++)
+                for (int k = 0; k < colRows; k++)
+                    for (int o = 0; o < gout; o++)
+                        dw[((long)g * gout + o) * colRows + k] = pp[((long)g * colRows + k) * gout + o];
+        }
+        ArrayPool<int>.Shared.Return(taps);
+        ArrayPool<float>.Shared.Return(partials);
+    }
+
+    private struct WeightBody : IChunkBody
+    {
+        public float* X, DY, Partials;
+        public int* Taps;
+        public ConvShape Shape;
+        public int Chunks, BandRows, Wp;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Invoke(int chunk)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int colRows = s.ColRows, gout = s.GroupOut, plane = s.OutPlane, ow = s.OutW, oh = s.OutH;
+            int n0 = ParallelFor.ChunkStart(s.Batch, Chunks, chunk), n1 = ParallelFor.ChunkStart(s.Batch, Chunks, chunk + 1);
+            float* part = Partials + (long)chunk * s.Groups * colRows * gout;
+            new Span<float>(part, s.Groups * colRows * gout).Clear();
+            // Per pixel of the image: its offset in the band, and dYᵀ (the pixel's gout channels side by side).
+            int[] offsets = ArrayPool<int>.Shared.Rent(plane);
+            float[] dyT = ArrayPool<float>.Shared.Rent(plane * gout);
+            for (int oy = 0; oy < oh; oy++)
+                for (int ox = 0; ox < ow; ox++) offsets[oy * ow + ox] = oy * Wp + ox;
+            fixed (int* po = offsets)
+            fixed (float* pd = dyT)
+            {
+                for (int n = n0; n < n1; n++)
+                    for (int g = 0; g < s.Groups; g++)
+                    {
+                        float* band = Band(s, X, n, g, 0, BandRows, Wp);
+                        float* dyg = DY + ((long)n * s.OutChannels + (long)g * gout) * plane;
+                        for (int o = 0; o < gout; o++)
+                            for (int p = 0; p < plane; p++) pd[p * gout + o] = dyg[(long)o * plane + p];
+                        float* pg = part + (long)g * colRows * gout;
+                        for (int k0 = 0; k0 < colRows; k0 += MR)
+                            for (int o0 = 0; o0 < gout; o0 += NR)
+                                WeightTile(k0, Math.Min(MR, colRows - k0), band, Taps, po, plane, pd + o0, gout, pg + (long)k0 * gout + o0, gout);
+                    }
+            }
+            ArrayPool<int>.Shared.Return(offsets);
+            ArrayPool<float>.Shared.Return(dyT);
+        }
+    }
+
+    /// <summary>
+    /// acc[r, c] += Σ_p band[taps[k0 + r] + offsets[p]] · dyT[p·ldd + c] for r &lt; rows (6 at most; missing rows repeat
+    /// the last tap and are not stored) and 16 channels c.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightTile(int k0, int rows, float* band, int* taps, int* offsets, int pixels, float* dyT, int ldd, float* acc, int lda)
+    {
+        float* t0 = band + taps[k0], t1 = band + taps[k0 + Math.Min(1, rows - 1)], t2 = band + taps[k0 + Math.Min(2, rows - 1)];
+        float* t3 = band + taps[k0 + Math.Min(3, rows - 1)], t4 = band + taps[k0 + Math.Min(4, rows - 1)], t5 = band + taps[k0 + Math.Min(5, rows - 1)];
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < pixels; p++)
+        {
+            int off = offsets[p];
+            float* b = dyT + (long)p * ldd;
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
+            av = Vector256.Create(t0[off]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(t1[off]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(t2[off]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(t3[off]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(t4[off]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(t5[off]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+        }
+        Accumulate(acc, c00, c01);
+        if (rows > 1) Accumulate(acc + lda, c10, c11);
+        if (rows > 2) Accumulate(acc + 2 * lda, c20, c21);
+        if (rows > 3) Accumulate(acc + 3 * lda, c30, c31);
+        if (rows > 4) Accumulate(acc + 4 * lda, c40, c41);
+        if (rows > 5) Accumulate(acc + 5 * lda, c50, c51);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(float* row, Vector256<float> lo, Vector256<float> hi)
+    {
+        (Vector256.Load(row) + lo).Store(row);
+        (Vector256.Load(row + 8) + hi).Store(row + 8);
     }
 
     /// <summary>

@@ -23,6 +23,7 @@ public class ConvKernelTests
         new[] { 1, 2, 3, 8, 2, 1, 1, 3, 1, 4, 0, 3, 1, 1 },   // stride larger than the kernel, wide padding
         new[] { 3, 4, 6, 5, 32, 2, 3, 3, 1, 1, 1, 1, 1, 1 },  // 16 outputs per group: transposed weight-gradient GEMM
         new[] { 2, 3, 5, 5, 17, 1, 2, 2, 1, 1, 0, 0, 1, 1 },
+        new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 },  // direct weight gradient: 2 channel tiles, 45 taps (a partial tap tile), dilation
     };
 
     private static ConvShape Shape(int[] g)
@@ -116,6 +117,29 @@ public class ConvKernelTests
             }
         }
         finally { DirectConv.MaxGroupOut = saved; }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Both_float32_weight_gradient_paths_match_reference(bool direct)
+    {
+        bool saved = DirectConv.WeightGradient;
+        try
+        {
+            DirectConv.WeightGradient = direct;
+            foreach (var g in new[] { new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 }, new[] { 3, 4, 6, 5, 32, 2, 3, 3, 1, 1, 1, 1, 1, 1 }, new[] { 11, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1 } })
+            {
+                var s = Shape(g);
+                var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 15), v => (float)v);
+                var dy = Array.ConvertAll(Random(s.Batch * s.OutChannels * s.OutPlane, 16), v => (float)v);
+                var dw = new float[s.OutChannels * s.ColRows];
+                Conv2dKernels.BackwardWeight<float>(s, x, dy, dw);
+                Close(ConvReference.BackwardWeight(s, D(x), D(dy)), D(dw), 1e-3, $"dw {string.Join('x', g)}");
+                ThreadIndependent(s);
+            }
+        }
+        finally { DirectConv.WeightGradient = saved; }
     }
 
     [Fact]
