@@ -64,6 +64,11 @@ public static class Conv2dKernels
         if (typeof(T) == typeof(float))
         {
             float* fx = (float*)px, fw = (float*)pw, fb = (float*)pb, fy = (float*)py;
+            if (DirectConv.AppliesByChannels(s))
+            {
+                DirectConv.ForwardByChannels(s, fx, fw, fb, fy);
+                return;
+            }
             if (DirectConv.Applies(s))
             {
                 DirectConv.Forward(s, fx, fw, fb, fy);

@@ -176,6 +176,92 @@ internal static unsafe class DirectConv
     /// <summary>Whether weight gradients may take this path; tests switch it off to run the im2col path on the same shapes.</summary>
     internal static bool WeightGradient = true;
 
+    /// <summary>
+    /// Output channels per group up to which a stride-1 forward with whole tiles of 16 channels runs channel-major
+    /// (<see cref="ForwardByChannels"/>); tests set it to 0 to run the other paths on the same shapes.
+    /// </summary>
+    internal static int MaxChannelMajorGroupOut = 32;
+
+    /// <summary>True where <see cref="ForwardByChannels"/> serves: as <see cref="AppliesToWeight"/>, with few output channels.</summary>
+    public static bool AppliesByChannels(in ConvShape s) =>
+        s.GroupOut <= MaxChannelMajorGroupOut && s.Window.StrideH == 1 && s.Window.StrideW == 1 && s.GroupOut % NR == 0
+        && s.GroupOut > 0 && s.ColRows > 0 && RowsPerBlock(s) >= s.OutH && Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    /// <summary>
+    /// The forward with output pixels as the tile's rows and 16 output channels as its columns (yᵀ = col(X)ᵀ · Wᵀ):
+    /// 6 pixels anywhere in the image share a tile, so small output rows (LeNet's c3 has 10 pixels) waste no lanes
+    /// the way 16-pixel row tiles do, and 16 channels fill both vectors of every FMA.
+    /// </summary>
+    public static void ForwardByChannels(in ConvShape s, float* x, float* w, float* bias, float* y)
+    {
+        int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups, plane = s.OutPlane;
+        var win = s.Window;
+        int wp = s.Width + 2 * win.PadW, bandRows = s.OutH + (win.KernelH - 1) * win.DilationH;
+        int[] taps = ArrayPool<int>.Shared.Rent(colRows);
+        for (int k = 0; k < colRows; k++)
+        {
+            int ci = k / win.KernelSize, rem = k % win.KernelSize;
+            taps[k] = ci * bandRows * wp + rem / win.KernelW * win.DilationH * wp + rem % win.KernelW * win.DilationW;
+        }
+        int[] offsets = ArrayPool<int>.Shared.Rent(plane);
+        for (int p = 0; p < plane; p++) offsets[p] = p / s.OutW * wp + p % s.OutW;
+        // Wᵀ per group: [k][o], so each tap's 16 channels are one pair of vector loads.
+        float[] wT = ArrayPool<float>.Shared.Rent(groups * colRows * gout);
+        for (int g = 0; g < groups; g++)
+            for (int o = 0; o < gout; o++)
+                for (int k = 0; k < colRows; k++)
+                    wT[((long)g * colRows + k) * gout + o] = w[((long)g * gout + o) * colRows + k];
+        fixed (int* pt = taps)
+        fixed (int* po = offsets)
+        fixed (float* pw = wT)
+        {
+            var body = new ChannelBody { X = x, Y = y, Bias = bias, WT = pw, Taps = pt, Offsets = po, Shape = s, BandRows = bandRows, Wp = wp };
+            int items = s.Batch * groups;
+            if (ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1)
+                ParallelFor.ForChunks(items, body);
+            else
+                for (int i = 0; i < items; i++) body.Invoke(i);
+        }
+        ArrayPool<int>.Shared.Return(taps);
+        ArrayPool<int>.Shared.Return(offsets);
+        ArrayPool<float>.Shared.Return(wT);
+    }
+
+    private struct ChannelBody : IChunkBody
+    {
+        public float* X, Y, Bias, WT;
+        public int* Taps, Offsets;
+        public ConvShape Shape;
+        public int BandRows, Wp;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Invoke(int item)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int g = item % s.Groups, n = item / s.Groups, gout = s.GroupOut, plane = s.OutPlane, colRows = s.ColRows;
+            float* band = Band(s, X, n, g, 0, BandRows, Wp);
+            float* wT = WT + (long)g * colRows * gout;
+            float* yg = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
+            float* tile = stackalloc float[MR * NR];
+            for (int p0 = 0; p0 < plane; p0 += MR)
+            {
+                int rows = Math.Min(MR, plane - p0);
+                for (int o0 = 0; o0 < gout; o0 += NR)
+                {
+                    new Span<float>(tile, MR * NR).Clear();
+                    BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, tile, NR);
+                    // The tile is [pixel][channel]; y is [channel][pixel].
+                    for (int c = 0; c < NR; c++)
+                    {
+                        float add = Bias is null ? 0f : Bias[g * gout + o0 + c];
+                        float* yc = yg + (long)(o0 + c) * plane + p0;
+                        for (int r = 0; r < rows; r++) yc[r] = tile[r * NR + c] + add;
+                    }
+                }
+            }
+        }
+    }
+
     /// <summary>The weight gradient batch is cut into this many fixed chunks, summed in order (thread-count independent).</summary>
     private const int WeightChunks = 8;
 
@@ -260,7 +346,7 @@ internal static unsafe class DirectConv
                         float* pg = part + (long)g * colRows * gout;
                         for (int k0 = 0; k0 < colRows; k0 += MR)
                             for (int o0 = 0; o0 < gout; o0 += NR)
-                                WeightTile(k0, Math.Min(MR, colRows - k0), band, Taps, po, plane, pd + o0, gout, pg + (long)k0 * gout + o0, gout);
+                                BroadcastTile(Math.Min(MR, colRows - k0), band, Taps + k0, po, plane, pd + o0, gout, pg + (long)k0 * gout + o0, gout);
                     }
             }
             ArrayPool<int>.Shared.Return(offsets);
@@ -269,21 +355,23 @@ internal static unsafe class DirectConv
     }
 
     /// <summary>
-    /// acc[r, c] += Σ_p band[taps[k0 + r] + offsets[p]] · dyT[p·ldd + c] for r &lt; rows (6 at most; missing rows repeat
-    /// the last tap and are not stored) and 16 channels c.
+    /// The broadcast tile shared by the channel-major paths: acc[r, c] += Σ_i band[bases[r] + steps[i]] · b[i·ldb + c]
+    /// for r &lt; rows (6 at most; missing rows repeat the last base and are not stored) and 16 channels c.
+    /// For the weight gradient the bases are 6 taps and i runs over the pixels (b = dYᵀ); for the forward the bases are
+    /// 6 output pixels and i runs over the taps (b = Wᵀ). Either way 6 broadcasts and 2 loads feed 12 FMAs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightTile(int k0, int rows, float* band, int* taps, int* offsets, int pixels, float* dyT, int ldd, float* acc, int lda)
+    private static void BroadcastTile(int rows, float* band, int* bases, int* steps, int count, float* b, int ldb, float* acc, int lda)
     {
-        float* t0 = band + taps[k0], t1 = band + taps[k0 + Math.Min(1, rows - 1)], t2 = band + taps[k0 + Math.Min(2, rows - 1)];
-        float* t3 = band + taps[k0 + Math.Min(3, rows - 1)], t4 = band + taps[k0 + Math.Min(4, rows - 1)], t5 = band + taps[k0 + Math.Min(5, rows - 1)];
+        float* t0 = band + bases[0], t1 = band + bases[Math.Min(1, rows - 1)], t2 = band + bases[Math.Min(2, rows - 1)];
+        float* t3 = band + bases[Math.Min(3, rows - 1)], t4 = band + bases[Math.Min(4, rows - 1)], t5 = band + bases[Math.Min(5, rows - 1)];
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < pixels; p++)
+        for (int i = 0; i < count; i++)
         {
-            int off = offsets[p];
-            float* b = dyT + (long)p * ldd;
-            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
+            int off = steps[i];
+            float* bi = b + (long)i * ldb;
+            Vector256<float> b0 = Vector256.Load(bi), b1 = Vector256.Load(bi + 8), av;
             av = Vector256.Create(t0[off]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
             av = Vector256.Create(t1[off]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
             av = Vector256.Create(t2[off]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
@@ -291,6 +379,8 @@ internal static unsafe class DirectConv
             av = Vector256.Create(t4[off]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
             av = Vector256.Create(t5[off]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
         }
+        // (Stored one row at a time rather than gathered into a span: collecting the accumulators in an array would
+        // make the JIT keep them in memory for the whole loop.)
         Accumulate(acc, c00, c01);
         if (rows > 1) Accumulate(acc + lda, c10, c11);
         if (rows > 2) Accumulate(acc + 2 * lda, c20, c21);

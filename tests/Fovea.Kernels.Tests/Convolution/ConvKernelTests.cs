@@ -89,17 +89,21 @@ public class ConvKernelTests
     }
 
     [Theory]
-    [InlineData(0)]             // every float32 forward through the implicit GEMM
-    [InlineData(int.MaxValue)]  // every stride-1 float32 forward read straight from the padded input
-    public void Both_float32_forward_paths_match_reference_with_bias(int directMaxGroupOut)
+    [InlineData(0, 0)]             // every float32 forward through the implicit GEMM
+    [InlineData(int.MaxValue, 0)]  // every stride-1 float32 forward read straight from the padded input, 16 pixels a tile
+    [InlineData(0, int.MaxValue)]  // stride 1 with whole tiles of 16 channels: 6 pixels x 16 channels a tile
+    public void Every_float32_forward_path_matches_reference_with_bias(int directMaxGroupOut, int channelMajorMaxGroupOut)
     {
-        int saved = DirectConv.MaxGroupOut;
+        int saved = DirectConv.MaxGroupOut, savedChannels = DirectConv.MaxChannelMajorGroupOut;
         try
         {
             DirectConv.MaxGroupOut = directMaxGroupOut;
+            DirectConv.MaxChannelMajorGroupOut = channelMajorMaxGroupOut;
             var geometries = ((IEnumerable<object[]>)Geometries).Select(row => (int[])row[0])
                 .Append([2, 64, 30, 29, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // wide rows: several bands of output rows per image
-                .Append([3, 2, 12, 40, 7, 1, 3, 5, 1, 1, 2, 0, 2, 1]);  // 40-wide rows: several 16-pixel tiles, dilation
+                .Append([3, 2, 12, 40, 7, 1, 3, 5, 1, 1, 2, 0, 2, 1])   // 40-wide rows: several 16-pixel tiles, dilation
+                .Append([5, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1])  // LeNet's c3: 100 pixels = 16 tiles of 6 and one of 4
+                .Append([2, 4, 9, 7, 64, 2, 3, 3, 1, 1, 1, 1, 1, 2]);   // two groups of 32 channels (two channel tiles each)
             foreach (var g in geometries)
             {
                 var s = Shape(g);
@@ -116,7 +120,11 @@ public class ConvKernelTests
                 ThreadIndependent(s);
             }
         }
-        finally { DirectConv.MaxGroupOut = saved; }
+        finally
+        {
+            DirectConv.MaxGroupOut = saved;
+            DirectConv.MaxChannelMajorGroupOut = savedChannels;
+        }
     }
 
     [Theory]
