@@ -51,13 +51,7 @@ internal static unsafe class DirectConv
         int wp = s.Width + 2 * win.PadW;
         int rowsPerBlock = RowsPerBlock(s);
         int bandRows = (rowsPerBlock - 1) + (win.KernelH - 1) * win.DilationH + 1;
-        // Tap k = (channel, i, j) reads the padded band at offset channel·bandRows·wp + i·dh·wp + j·dw.
-        int[] taps = ArrayPool<int>.Shared.Rent(Math.Max(1, colRows));
-        for (int k = 0; k < colRows; k++)
-        {
-            int ci = k / win.KernelSize, rem = k % win.KernelSize;
-            taps[k] = ci * bandRows * wp + rem / win.KernelW * win.DilationH * wp + rem % win.KernelW * win.DilationW;
-        }
+        int[] taps = BandTaps(s, bandRows, wp);
         float[] packed = ArrayPool<float>.Shared.Rent(Math.Max(1, s.Groups * mPad * colRows));
         fixed (int* pt = taps)
         fixed (float* pw = packed)
@@ -139,6 +133,22 @@ internal static unsafe class DirectConv
     }
 
     /// <summary>
+    /// Offsets in a band (<paramref name="bandRows"/> padded rows of width <paramref name="wp"/> per channel) of the
+    /// taps of the window: tap k = (channel, i, j) reads channel·bandRows·wp + i·dh·wp + j·dw. Rented; return it.
+    /// </summary>
+    private static int[] BandTaps(in ConvShape s, int bandRows, int wp)
+    {
+        var win = s.Window;
+        int[] taps = ArrayPool<int>.Shared.Rent(Math.Max(1, s.ColRows));
+        for (int k = 0; k < s.ColRows; k++)
+        {
+            int ci = k / win.KernelSize, rem = k % win.KernelSize;
+            taps[k] = ci * bandRows * wp + rem / win.KernelW * win.DilationH * wp + rem % win.KernelW * win.DilationW;
+        }
+        return taps;
+    }
+
+    /// <summary>
     /// Copies the band of zero-padded input rows that output rows from <paramref name="oy0"/> read — padded rows
     /// oy0 .. oy0 + bandRows of each of group <paramref name="g"/>'s channels of image <paramref name="n"/> — into this
     /// thread's scratch, followed by <see cref="Slack"/> zeros (a row's last tile loads past the band's end, into
@@ -197,12 +207,7 @@ internal static unsafe class DirectConv
         int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups, plane = s.OutPlane;
         var win = s.Window;
         int wp = s.Width + 2 * win.PadW, bandRows = s.OutH + (win.KernelH - 1) * win.DilationH;
-        int[] taps = ArrayPool<int>.Shared.Rent(colRows);
-        for (int k = 0; k < colRows; k++)
-        {
-            int ci = k / win.KernelSize, rem = k % win.KernelSize;
-            taps[k] = ci * bandRows * wp + rem / win.KernelW * win.DilationH * wp + rem % win.KernelW * win.DilationW;
-        }
+        int[] taps = BandTaps(s, bandRows, wp);
         int[] offsets = ArrayPool<int>.Shared.Rent(plane);
         for (int p = 0; p < plane; p++) offsets[p] = p / s.OutW * wp + p % s.OutW;
         // Wᵀ per group: [k][o], so each tap's 16 channels are one pair of vector loads.
@@ -284,12 +289,7 @@ internal static unsafe class DirectConv
         int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups;
         var win = s.Window;
         int wp = s.Width + 2 * win.PadW, bandRows = s.OutH + (win.KernelH - 1) * win.DilationH;
-        int[] taps = ArrayPool<int>.Shared.Rent(colRows);
-        for (int k = 0; k < colRows; k++)
-        {
-            int ci = k / win.KernelSize, rem = k % win.KernelSize;
-            taps[k] = ci * bandRows * wp + rem / win.KernelW * win.DilationH * wp + rem % win.KernelW * win.DilationW;
-        }
+        int[] taps = BandTaps(s, bandRows, wp);
         int chunks = Math.Min(s.Batch, WeightChunks);
         int partLen = groups * colRows * gout;
         float[] partials = ArrayPool<float>.Shared.Rent(Math.Max(1, chunks * partLen));
