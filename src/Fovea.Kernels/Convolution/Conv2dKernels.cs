@@ -27,8 +27,11 @@ public static class Conv2dKernels
     /// <summary>The weight gradient is split into at most this many batch chunks (fixed, for thread-independent sums).</summary>
     private const int WeightChunks = 8;
 
-    /// <summary>Images are grouped until a block's GEMM has about this many columns.</summary>
-    private const int BlockColumns = 2048;
+    /// <summary>
+    /// Images are grouped until a block's GEMM has about this many columns: enough to keep the GEMM busy, few enough
+    /// that the column matrix the GEMM writes (LeNet's c3: 150 rows) stays in L2 for the col2im that reads it back.
+    /// </summary>
+    private const int BlockColumns = 512;
 
     /// <summary>Images per block for this shape (1 for images large enough to fill a GEMM alone).</summary>
     public static int ImagesPerBlock(in ConvShape s) => Math.Clamp(BlockColumns / Math.Max(1, s.OutPlane), 1, Math.Max(1, s.Batch));
