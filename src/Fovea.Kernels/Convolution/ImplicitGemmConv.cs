@@ -32,7 +32,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     public static void Forward(in ConvShape s, T* x, T* w, T* bias, T* y)
     {
         int colRows = s.ColRows, gout = s.GroupOut;
-        int kc = BlockDepth(colRows), kBlocks = (colRows + kc - 1) / kc;
+        int kc = GemmDriver<T, TKernel>.BlockDepth(colRows), kBlocks = (colRows + kc - 1) / kc;
         int mPad = RoundUp(gout, TKernel.MR);
         long columns = (long)s.Batch * s.OutPlane;
         if (columns == 0 || gout == 0) return;
@@ -85,13 +85,6 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         }
         ArrayPool<T>.Shared.Return(packed);
         ArrayPool<int>.Shared.Return(taps);
-    }
-
-    /// <summary>K blocks of equal depth, at most KC (the rule GEMM uses).</summary>
-    private static int BlockDepth(int k)
-    {
-        int blocks = (k + TKernel.KC - 1) / TKernel.KC;
-        return (k + blocks - 1) / blocks;
     }
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;

@@ -264,7 +264,7 @@ internal static unsafe class GemmDriver<T, TKernel>
     /// blocks of 196, not three of 256 and one of 16, which would cost a whole pass over C for 2% of the work).
     /// Depends on k alone, so every thread count cuts K the same way.
     /// </summary>
-    private static int BlockDepth(int k)
+    internal static int BlockDepth(int k)
     {
         int blocks = (k + TKernel.KC - 1) / TKernel.KC;
         return (k + blocks - 1) / blocks;
