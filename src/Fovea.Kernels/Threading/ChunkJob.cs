@@ -69,7 +69,7 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
     /// </summary>
     private void AwaitChunks()
     {
-        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / 5000;
+        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + WorkerPool.PollTicks;
         while (Volatile.Read(ref _pending) != 0)
         {
             if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)

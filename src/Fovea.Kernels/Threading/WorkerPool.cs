@@ -16,8 +16,11 @@ namespace Fovea.Kernels;
 /// </summary>
 internal static class WorkerPool
 {
-    /// <summary>How long a helper polls for a new region before it sleeps.</summary>
-    private static readonly long SpinTicks = Stopwatch.Frequency / 5000; // 200 µs
+    /// <summary>
+    /// How long a thread polls before it sleeps: a helper waiting for the next region, or a caller waiting for the
+    /// helpers' last chunks (200 µs, in <see cref="Stopwatch"/> ticks).
+    /// </summary>
+    public static readonly long PollTicks = Stopwatch.Frequency / 5000;
 
     private static readonly object Gate = new();
     private static IThreadPoolWorkItem? _job;
@@ -77,7 +80,7 @@ internal static class WorkerPool
     /// <summary>Polls for a generation after <paramref name="seen"/>, then sleeps until one is published; returns it.</summary>
     private static long WaitForRegion(long seen)
     {
-        long deadline = Stopwatch.GetTimestamp() + SpinTicks;
+        long deadline = Stopwatch.GetTimestamp() + PollTicks;
         long generation;
         while ((generation = Volatile.Read(ref _generation)) == seen)
         {
