@@ -4,27 +4,91 @@ using StbImageWriteSharp;
 namespace Fovea.Vision.Imaging;
 
 /// <summary>
-/// Image files to and from <see cref="ImagePlanes"/>: PNG, JPEG, BMP and TGA in (StbImageSharp, 8 bits per sample,
-/// scaled to [0, 1] by 1/255), PNG out (StbImageWriteSharp). Failures name the file and the reason.
+/// Image files to and from <see cref="ImagePlanes"/>: read with StbImageSharp (8 bits per sample, scaled to [0, 1] by
+/// 1/255), written as PNG with StbImageWriteSharp.
+/// <para>Formats read, recognised by content, not by file name:</para>
+/// <list type="bullet">
+/// <item>PNG: every colour type and bit depth (16-bit samples are reduced to 8), interlaced or not; not Apple's CgBI variant.</item>
+/// <item>JPEG: baseline, extended sequential and progressive Huffman-coded, 8-bit, 1, 3 or 4 components;
+/// not lossless, hierarchical or arithmetic-coded.</item>
+/// <item>BMP: uncompressed or bit-field pixels at 1, 4, 8, 16, 24 or 32 bits; not RLE, JPEG or PNG compressed.</item>
+/// <item>TGA: colour-mapped, true-colour and grey, uncompressed or run-length encoded.</item>
+/// </list>
+/// Every other format (GIF, PSD, HDR, PIC, PNM, ...) is refused as unsupported. Before decoding, the file's declared
+/// size is checked against a pixel cap (<see cref="MaxPixels"/>) and its structure is walked to prove that all the
+/// pixel data is present, so a damaged or cut file is refused instead of decoding to grey, and a small file cannot
+/// make the decoder allocate for a huge image. Failures name the file and what is wrong.
 /// </summary>
 public static class ImageIO
 {
     /// <summary>
-    /// Loads <paramref name="path"/> as planar floats in [0, 1].
+    /// The built-in pixel cap: 2^26 = 67,108,864 pixels (8192 x 8192). It admits every common camera sensor (the
+    /// largest consumer sensors are about 61 megapixels) while bounding what one load may allocate: the float planes
+    /// of a 4-channel image at the cap take 1 GiB, and the decoder's byte buffers about as much again.
+    /// </summary>
+    public const long DefaultMaxPixels = 1L << 26;
+
+    /// <summary>
+    /// The largest cap that can be set: a 4-channel image's planes must fit one .NET array (<see cref="Array.MaxLength"/>
+    /// elements), so 536,870,897 pixels.
+    /// </summary>
+    public const long MaxPixelsLimit = 0x7FFFFFC7 / 4;
+
+    private static long s_maxPixels = DefaultMaxPixels;
+
+    /// <summary>
+    /// The pixel cap that <see cref="Load(string, ImageChannels)"/> applies, process-wide; starts at
+    /// <see cref="DefaultMaxPixels"/>. A file whose header declares more pixels (width x height) is refused before
+    /// anything of that size is allocated.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1 or above <see cref="MaxPixelsLimit"/>.</exception>
+    public static long MaxPixels
+    {
+        get => Volatile.Read(ref s_maxPixels);
+        set
+        {
+            CheckMaxPixels(value);
+            Volatile.Write(ref s_maxPixels, value);
+        }
+    }
+
+    /// <summary>
+    /// Loads <paramref name="path"/> as planar floats in [0, 1], refusing images above <see cref="MaxPixels"/>.
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is not a PNG/JPEG/BMP/TGA image or is truncated; the message names file and reason.</exception>
-    public static ImagePlanes Load(string path, ImageChannels channels = ImageChannels.Source)
+    /// <exception cref="InvalidDataException">The file is not a readable PNG/JPEG/BMP/TGA image (unsupported format,
+    /// damaged, cut short, or above the pixel cap); the message names the file and the reason.</exception>
+    public static ImagePlanes Load(string path, ImageChannels channels = ImageChannels.Source) => Load(path, channels, MaxPixels);
+
+    /// <summary>
+    /// Loads <paramref name="path"/> as planar floats in [0, 1], refusing images of more than
+    /// <paramref name="maxPixels"/> pixels.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxPixels"/> is below 1 or above <see cref="MaxPixelsLimit"/>.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable PNG/JPEG/BMP/TGA image (unsupported format,
+    /// damaged, cut short, or above the pixel cap); the message names the file and the reason.</exception>
+    public static ImagePlanes Load(string path, ImageChannels channels, long maxPixels)
     {
         ArgumentNullException.ThrowIfNull(path);
+        CheckMaxPixels(maxPixels);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.", path);
+        long size = new FileInfo(path).Length;
+        if (size > Array.MaxLength) throw new InvalidDataException($"{path}: the file is {size} bytes, above the {Array.MaxLength} an image file may have.");
         byte[] bytes = File.ReadAllBytes(path);
-        string? problem = ImageFileCheck.Problem(bytes);
-        if (problem != null) throw new InvalidDataException($"{path}: {problem}.");
+        ImageHeader header;
+        try
+        {
+            header = ImageFileCheck.Inspect(bytes, maxPixels);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}.", e);
+        }
         ImageResult decoded;
         try
         {
-            decoded = ImageResult.FromMemory(bytes, channels switch
+            decoded = ImageResult.FromStream(new ClampedReadStream(bytes), channels switch
             {
                 ImageChannels.Gray => StbImageSharp.ColorComponents.Grey,
                 ImageChannels.Rgb => StbImageSharp.ColorComponents.RedGreenBlue,
@@ -32,12 +96,14 @@ public static class ImageIO
                 _ => StbImageSharp.ColorComponents.Default,
             });
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IndexOutOfRangeException or NotSupportedException)
+        catch (Exception e)
         {
-            throw new InvalidDataException($"{path}: not a readable PNG, JPEG, BMP or TGA image ({e.Message}).", e);
+            // Whatever the decoder throws on data it cannot take (its own failure, or an index, null, overflow or
+            // out-of-memory error from a malformed field) is a fault of the file, not of the caller.
+            throw new InvalidDataException($"{path}: not a readable {header.Format.ToString().ToUpperInvariant()} image ({e.Message}).", e);
         }
-        if (decoded == null || decoded.Data == null || decoded.Width < 1 || decoded.Height < 1)
-            throw new InvalidDataException($"{path}: not a readable PNG, JPEG, BMP or TGA image.");
+        if (decoded?.Data == null || decoded.Width != header.Width || decoded.Height != header.Height)
+            throw new InvalidDataException($"{path}: the decoder did not return the {header.Width}x{header.Height} image the header declares.");
 
         int c = (int)decoded.Comp, h = decoded.Height, w = decoded.Width, n = h * w;
         if (decoded.Data.Length < (long)c * n)
@@ -54,6 +120,12 @@ public static class ImageIO
             for (int i = 0; i < n; i++) dst[o + i] = level[src[i * c + ch]];
         }
         return planes;
+    }
+
+    private static void CheckMaxPixels(long maxPixels)
+    {
+        if (maxPixels < 1 || maxPixels > MaxPixelsLimit)
+            throw new ArgumentOutOfRangeException(nameof(maxPixels), maxPixels, $"The pixel cap must be 1 to {MaxPixelsLimit}.");
     }
 
     /// <summary>
