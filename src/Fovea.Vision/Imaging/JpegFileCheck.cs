@@ -135,7 +135,6 @@ internal sealed class JpegFileCheck
             c.BlocksX = ((_width * c.H + hMax - 1) / hMax + 7) / 8;
             c.BlocksY = ((_height * c.V + vMax - 1) / vMax + 7) / 8;
             c.Stride = _mcusX * c.H;
-            if (progressive) c.NonZero = new ulong[(long)c.Stride * _mcusY * c.V];
         }
         _components = components;
         _progressive = progressive;
@@ -197,6 +196,9 @@ internal sealed class JpegFileCheck
             if ((needsDc && c.DcTable == null) || (needsAc && c.AcTable == null))
                 throw ImageFileCheck.Fail($"JPEG scan at byte {at}: component {c.Id} uses a Huffman table that is not defined");
         }
+        // The non-zero map is made at a component's first AC scan, after its DC scan has proved at least one bit of
+        // data per block, so its 8 bytes per block stay a small multiple of the file's size.
+        if (kind is ScanKind.AcFirst or ScanKind.AcRefine) members[0].NonZero ??= new ulong[(long)members[0].Stride * _mcusY * members[0].V];
         _scans++;
         return new EntropyWalk(this, members, kind, ss, se, at, dataStart).Run();
     }

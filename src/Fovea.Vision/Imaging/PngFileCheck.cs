@@ -50,7 +50,7 @@ internal static class PngFileCheck
         if (idatBytes * DeflateMaxRatio + DeflateMaxRatio < rawBytes)
             throw ImageFileCheck.Fail($"PNG image data of {idatBytes} bytes cannot inflate to the {rawBytes} bytes a " +
                                       $"{header.Value.Width}x{header.Value.Height} image needs");
-        CheckInflatedSize(data, idatChunks, idatBytes, rawBytes);
+        CheckInflatedSize(data, idatChunks, rawBytes);
         return header.Value;
     }
 
@@ -93,23 +93,16 @@ internal static class PngFileCheck
         width == 0 || height == 0 ? 0 : height * (1 + (width * bitsPerPixel + 7) / 8);
 
     /// <summary>
-    /// Inflates the concatenated IDAT data into a fixed scratch buffer (no output is kept) and requires exactly
+    /// Inflates the IDAT data into a fixed scratch buffer (no output is kept) and requires exactly
     /// <paramref name="rawBytes"/>; reading stops one buffer past the expected size, so the work is bounded by it.
     /// </summary>
-    private static void CheckInflatedSize(byte[] data, List<(int Start, int Length)> chunks, long idatBytes, long rawBytes)
+    private static void CheckInflatedSize(byte[] data, List<(int Start, int Length)> chunks, long rawBytes)
     {
-        var compressed = new byte[idatBytes];
-        int at = 0;
-        foreach (var (start, length) in chunks)
-        {
-            Buffer.BlockCopy(data, start, compressed, at, length);
-            at += length;
-        }
         var scratch = new byte[64 * 1024];
         long produced = 0;
         try
         {
-            using var inflater = new ZLibStream(new MemoryStream(compressed, writable: false), CompressionMode.Decompress);
+            using var inflater = new ZLibStream(new ChunkDataStream(data, chunks), CompressionMode.Decompress);
             int n;
             while (produced <= rawBytes && (n = inflater.Read(scratch)) > 0) produced += n;
         }
@@ -121,6 +114,39 @@ internal static class PngFileCheck
             throw ImageFileCheck.Fail($"PNG image data inflates past the {rawBytes} bytes its header implies");
         if (produced < rawBytes)
             throw ImageFileCheck.Fail($"PNG image data ends after {produced} of the {rawBytes} bytes its header implies (the file is cut or damaged)");
+    }
+
+    /// <summary>The bodies of the IDAT chunks read as one stream, in place.</summary>
+    private sealed class ChunkDataStream(byte[] data, List<(int Start, int Length)> chunks) : Stream
+    {
+        private int _chunk, _offset;
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            while (_chunk < chunks.Count && _offset == chunks[_chunk].Length)
+            {
+                _chunk++;
+                _offset = 0;
+            }
+            if (_chunk == chunks.Count) return 0;
+            var (start, length) = chunks[_chunk];
+            int n = Math.Min(buffer.Length, length - _offset);
+            data.AsSpan(start + _offset, n).CopyTo(buffer);
+            _offset += n;
+            return n;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private static string ChunkType(ReadOnlySpan<byte> type)
