@@ -85,6 +85,11 @@ public static class ImageIO
         {
             throw new InvalidDataException($"{path}: {e.Message}.", e);
         }
+        catch (Exception e)
+        {
+            // Not expected from the checks; kept as the inner exception, but still reported as a bad file, not a crash.
+            throw new InvalidDataException($"{path}: not a readable image ({e.GetType().Name}: {e.Message}).", e);
+        }
         ImageResult decoded;
         try
         {

@@ -281,7 +281,12 @@ internal sealed class JpegFileCheck
     /// <summary>A canonical Huffman code as JPEG defines it (F.2.2.3): codes of each length are consecutive.</summary>
     private sealed class HuffmanTable
     {
+        /// <summary>Codes up to this many bits are found with one lookup of the next bits.</summary>
+        public const int FastBits = 9;
+
         private readonly int[] _maxCode = new int[17], _minCode = new int[17], _firstIndex = new int[17];
+        /// <summary>Indexed by the next <see cref="FastBits"/> bits: code length &lt;&lt; 8 | value, or 0 for a longer code.</summary>
+        private readonly ushort[] _fast = new ushort[1 << FastBits];
         private byte[] _values = [];
 
         /// <summary>Builds the table; null when the counts ask for more codes of some length than exist.</summary>
@@ -295,24 +300,32 @@ internal sealed class JpegFileCheck
                 t._maxCode[length] = n == 0 ? -1 : code + n - 1;
                 t._minCode[length] = code;
                 t._firstIndex[length] = index;
-                code += n;
+                if (code + n > 1 << length) return null;
+                for (int i = 0; i < n && length <= FastBits; i++)
+                {
+                    int first = (code + i) << (FastBits - length);
+                    t._fast.AsSpan(first, 1 << (FastBits - length)).Fill((ushort)(length << 8 | values[index + i]));
+                }
+                code = (code + n) << 1;
                 index += n;
-                if (code > 1 << length) return null;
-                code <<= 1;
             }
             return t;
         }
 
-        /// <summary>Reads one code bit by bit (each step consumes a bit); -1 for a bit pattern that is no code.</summary>
-        public int Decode(EntropyWalk bits)
+        /// <summary>
+        /// The symbol whose code starts <paramref name="next16"/> (the next 16 bits, zero-padded), and its code
+        /// length; value -1 when those bits start no code.
+        /// </summary>
+        public (int Value, int Length) Lookup(int next16)
         {
-            int code = bits.Bit();
-            for (int length = 1; ; length++)
+            int entry = _fast[next16 >> (16 - FastBits)];
+            if (entry != 0) return (entry & 0xFF, entry >> 8);
+            for (int length = FastBits + 1; length <= 16; length++)
             {
-                if (code <= _maxCode[length]) return _values[_firstIndex[length] + code - _minCode[length]];
-                if (length == 16) return -1;
-                code = (code << 1) | bits.Bit();
+                int code = next16 >> (16 - length);
+                if (code <= _maxCode[length]) return (_values[_firstIndex[length] + code - _minCode[length]], length);
             }
+            return (-1, 16);
         }
     }
 
@@ -320,7 +333,9 @@ internal sealed class JpegFileCheck
     private sealed class EntropyWalk(JpegFileCheck jpeg, Component[] members, ScanKind kind, int ss, int se, int scanAt, int start)
     {
         private readonly byte[] _data = jpeg._data;
-        private int _pos = start, _byte, _bitsLeft, _mcu, _mcus, _eobRun;
+        /// <summary>Bits not yet used, left-aligned; <c>_count</c> of them are valid.</summary>
+        private ulong _buffer;
+        private int _pos = start, _count, _mcu, _mcus, _eobRun;
 
         /// <summary>Walks every MCU; returns the position of the marker that follows the scan.</summary>
         public int Run()
@@ -449,56 +464,79 @@ internal sealed class JpegFileCheck
 
         private int Symbol(HuffmanTable table)
         {
-            int value = table.Decode(this);
+            var (value, length) = table.Lookup(Peek16());
+            Consume(length); // a code that needs bits past the data is cut short, not merely invalid
             if (value < 0) throw Corrupt("a bit pattern is not a code of the Huffman table");
             return value;
         }
 
-        private void Skip(int count)
-        {
-            for (int i = 0; i < count; i++) Bit();
-        }
+        private void Skip(int count) => Consume(count);
 
         private int Bits(int count)
         {
-            int v = 0;
-            for (int i = 0; i < count; i++) v = (v << 1) | Bit();
+            int v = count == 0 ? 0 : Peek16() >> (16 - count);
+            Consume(count);
             return v;
         }
 
-        /// <summary>The next bit of entropy-coded data; a marker or the end of the file before the last MCU is an error.</summary>
-        public int Bit()
+        private void Bit() => Consume(1);
+
+        /// <summary>The next 16 bits, zero-padded where the data ends.</summary>
+        private int Peek16()
         {
-            if (_bitsLeft == 0)
+            if (_count < 16) Fill();
+            return (int)(_buffer >> 48);
+        }
+
+        /// <summary>Uses <paramref name="n"/> bits; a marker or the end of the file before them means the scan is cut short.</summary>
+        private void Consume(int n)
+        {
+            if (_count < n) Fill();
+            if (_count < n)
             {
-                if (_pos >= _data.Length) throw jpeg.Truncated($"JPEG scan at byte {scanAt} holds {_mcu} of {_mcus} MCUs");
+                if (_pos + 1 < _data.Length && _data[_pos] == 0xFF)
+                    throw ImageFileCheck.Fail($"JPEG scan at byte {scanAt} meets marker 0xFF{_data[_pos + 1]:X2} at byte {_pos} after {_mcu} of its {_mcus} MCUs " +
+                                              "(the entropy-coded data is cut short)");
+                throw jpeg.Truncated($"JPEG scan at byte {scanAt} holds {_mcu} of {_mcus} MCUs");
+            }
+            _buffer <<= n;
+            _count -= n;
+        }
+
+        /// <summary>
+        /// Moves whole data bytes into the bit buffer, undoing the 0xFF 0x00 stuffing. It stops before a marker (or
+        /// the end of the file) and leaves <c>_pos</c> there, so bytes past the scan are never taken as data.
+        /// </summary>
+        private void Fill()
+        {
+            while (_count <= 56 && _pos < _data.Length)
+            {
                 int b = _data[_pos];
                 if (b == 0xFF)
                 {
-                    if (_pos + 1 >= _data.Length) throw jpeg.Truncated($"JPEG scan at byte {scanAt} holds {_mcu} of {_mcus} MCUs");
-                    int next = _data[_pos + 1];
-                    if (next != 0x00)
-                        throw ImageFileCheck.Fail($"JPEG scan at byte {scanAt} meets marker 0xFF{next:X2} at byte {_pos} after {_mcu} of its {_mcus} MCUs " +
-                                                  "(the entropy-coded data is cut short)");
-                    _pos++; // a stuffed zero follows a data byte 0xFF
+                    if (_pos + 1 >= _data.Length || _data[_pos + 1] != 0x00) return;
+                    _pos++;
                 }
                 _pos++;
-                _byte = b;
-                _bitsLeft = 8;
+                _buffer |= (ulong)b << (56 - _count);
+                _count += 8;
             }
-            return (_byte >> --_bitsLeft) & 1;
         }
 
         /// <summary>At a restart boundary the data is byte-aligned and an RSTn marker must follow.</summary>
         private void ExpectRestart()
         {
-            _bitsLeft = 0;
+            // Padding bits complete the last byte; a whole byte left over means data the MCUs did not use.
+            Consume(_count % 8);
+            if (_count == 0) Fill();
+            if (_count > 0) throw Corrupt($"data continues past the end of restart interval {jpeg._restartInterval}");
             int p = _pos;
             while (p + 1 < _data.Length && _data[p] == 0xFF && _data[p + 1] == 0xFF) p++;
             if (p + 1 >= _data.Length || _data[p] != 0xFF || _data[p + 1] is < 0xD0 or > 0xD7)
                 throw ImageFileCheck.Fail($"JPEG scan at byte {scanAt} has no restart marker at byte {p} after MCU {_mcu} of {_mcus} " +
                                           $"(restart interval {jpeg._restartInterval}; the file is cut or damaged)");
             _pos = p + 2;
+            _buffer = 0;
             _eobRun = 0;
         }
 
