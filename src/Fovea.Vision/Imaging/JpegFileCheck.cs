@@ -42,7 +42,14 @@ internal sealed class JpegFileCheck
         int pos = 2; // after start-of-image
         while (true)
         {
-            if (pos >= _data.Length) throw Truncated("JPEG ends without an end-of-image marker");
+            if (pos >= _data.Length)
+            {
+                // Some writers omit the end-of-image marker; a sequential image is still whole if every scan is. The
+                // decoder only assembles a progressive image's coefficients at that marker, so there it is required.
+                if (_scans == 0 || _progressive) throw Truncated("JPEG ends without an end-of-image marker");
+                CheckComplete($"ends at byte {_data.Length} without an end-of-image marker");
+                return new ImageHeader(ImageFileFormat.Jpeg, _width, _height);
+            }
             if (_data[pos] != 0xFF) throw ImageFileCheck.Fail($"expected a JPEG marker at byte {pos}, found 0x{_data[pos]:X2}");
             int markerAt = pos;
             while (pos < _data.Length && _data[pos] == 0xFF) pos++; // fill bytes may precede any marker
@@ -51,7 +58,7 @@ internal sealed class JpegFileCheck
             switch (marker)
             {
                 case 0xD9:
-                    CheckComplete(markerAt);
+                    CheckComplete($"reaches its end-of-image marker at byte {markerAt}");
                     return new ImageHeader(ImageFileFormat.Jpeg, _width, _height);
                 case 0xC0 or 0xC1 or 0xC2:
                     ReadFrame(Segment(ref pos, marker, markerAt), marker == 0xC2, markerAt, maxPixels);
@@ -241,17 +248,18 @@ internal sealed class JpegFileCheck
         };
     }
 
-    private void CheckComplete(int at)
+    /// <summary>At the end of the image: every component has its scans (sequential) or every coefficient is at full precision (progressive).</summary>
+    private void CheckComplete(string end)
     {
-        if (_components == null || _scans == 0) throw ImageFileCheck.Fail($"JPEG reaches its end-of-image marker at byte {at} without a frame and scan");
+        if (_components == null || _scans == 0) throw ImageFileCheck.Fail($"JPEG {end} without a frame and scan");
         foreach (var c in _components)
         {
             if (!_progressive && !c.Scanned)
-                throw ImageFileCheck.Fail($"JPEG reaches its end-of-image marker at byte {at} before any scan of component {c.Id} (the file is cut or damaged)");
+                throw ImageFileCheck.Fail($"JPEG {end} before any scan of component {c.Id} (the file is cut or damaged)");
             if (_progressive)
                 for (int k = 0; k < 64; k++)
                     if (c.Precision[k] != 0)
-                        throw ImageFileCheck.Fail($"JPEG reaches its end-of-image marker at byte {at} before coefficient {k} of component {c.Id} is " +
+                        throw ImageFileCheck.Fail($"JPEG {end} before coefficient {k} of component {c.Id} is " +
                                                   (c.Precision[k] < 0 ? "sent" : $"refined below bit {c.Precision[k]}") + " (the file is cut or damaged)");
         }
     }
@@ -541,8 +549,8 @@ internal sealed class JpegFileCheck
         }
 
         /// <summary>
-        /// After the last MCU: the position of the next marker. Like the decoder, bytes before it and a stray restart
-        /// marker are skipped; every MCU has already been read, so they cannot hide missing data.
+        /// After the last MCU: the position of the next marker, or the end of the file. Like the decoder, bytes before
+        /// it and a stray restart marker are skipped; every MCU has already been read, so they cannot hide missing data.
         /// </summary>
         private int NextMarker()
         {
@@ -554,7 +562,7 @@ internal sealed class JpegFileCheck
                 if (next is >= 0xD0 and <= 0xD7) { p++; continue; }
                 return p;
             }
-            throw jpeg.Truncated("JPEG ends without an end-of-image marker");
+            return _data.Length;
         }
 
         private InvalidDataException Corrupt(string what) =>

@@ -31,13 +31,13 @@ internal static class PngFileCheck
             string type = ChunkType(d.Slice(pos + 4, 4));
             long end = pos + 12L + length;
             if (end > d.Length) throw ImageFileCheck.Fail($"truncated at byte {d.Length} (PNG chunk '{type}' at byte {pos} needs {end - d.Length} more bytes)");
+            if (type == "CgBI") throw ImageFileCheck.Fail("unsupported PNG variant (Apple CgBI, not standard PNG)");
             if (header == null)
             {
                 if (type != "IHDR") throw ImageFileCheck.Fail($"PNG chunk '{type}' at byte {pos} comes before the IHDR header");
                 (header, rawBytes) = ReadHeader(d.Slice(pos + 8, (int)length), pos, maxPixels);
             }
             else if (type == "IHDR") throw ImageFileCheck.Fail($"second PNG IHDR chunk at byte {pos}");
-            else if (type == "CgBI") throw ImageFileCheck.Fail("unsupported PNG variant (Apple CgBI, not standard PNG)");
             else if (type == "IDAT")
             {
                 idatChunks.Add((pos + 8, (int)length));

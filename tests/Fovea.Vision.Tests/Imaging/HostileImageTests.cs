@@ -145,9 +145,30 @@ public sealed class HostileImageTests : IDisposable
         {
             // Every scan ends at a marker; keep the scans up to this one and end the file there.
             if (dataEnd + 2 >= seed.Length) continue;
-            var bytes = seed.AsSpan(0, dataEnd).ToArray().Concat(new byte[] { 0xFF, 0xD9 }).ToArray();
-            AssertRefused(Write($"scans-to-{at}.jpg", bytes), "the file is cut or damaged");
+            var bytes = seed.AsSpan(0, dataEnd).ToArray();
+            AssertRefused(Write($"scans-to-{at}.jpg", bytes.Concat(new byte[] { 0xFF, 0xD9 }).ToArray()), "the file is cut or damaged");
+            AssertRefused(Write($"scans-to-{at}-no-end.jpg", bytes), "without an end-of-image marker");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(JpegSeeds))]
+    public void CompleteJpegWithoutItsEndMarkerLoadsUnlessProgressive(string kind)
+    {
+        // Some writers omit the end-of-image marker. A sequential image whose scans are whole is whole; the decoder
+        // would return a progressive one without its final assembly (garbage), so that is refused.
+        var seed = JpegSeed(kind);
+        Assert.Equal((0xFF, 0xD9), (seed[^2], seed[^1]));
+        string path = Write("no-end.jpg", seed.AsSpan(0, seed.Length - 2).ToArray());
+        if (kind == "progressive")
+        {
+            AssertRefused(path, "truncated at byte");
+            return;
+        }
+        var whole = Load(Write("whole.jpg", seed)).Image!;
+        var (image, error, _) = Load(path);
+        Assert.Null(error);
+        Assert.Equal(whole.Data, image!.Data);
     }
 
     [Fact]
