@@ -255,7 +255,7 @@ public sealed class Trainer
         try
         {
             stored = JsonSerializer.Deserialize<TrainOptions>(args, Json) ?? throw new InvalidDataException($"{path}: the training arguments (metadata 'args') are null");
-            (stored with { Resume = path }).Validate();
+            (stored with { Resume = null }).Validate();
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
         {
