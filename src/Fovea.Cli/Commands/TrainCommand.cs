@@ -76,7 +76,7 @@ public static class TrainCommand
         }
     }
 
-    /// <summary>Reads the options of <c>fovea train</c>; unset ones keep <see cref="TrainOptions"/>' defaults.</summary>
+    /// <summary>Reads the options of <c>fovea train</c>; unset ones keep <see cref="TrainOptions"/>' defaults, or with <c>--resume</c> the checkpoint's.</summary>
     public static TrainOptions Parse(Args a)
     {
         string? resume = a.Option("--resume");
