@@ -12,7 +12,8 @@ namespace Fovea.IO;
 /// target's extension, so nothing that lists a folder for <c>*.png</c> or <c>*.safetensors</c> picks it up), is flushed
 /// to disk, and is renamed over the target. A failed write removes its temporary file. A process killed mid-write
 /// (<c>kill -9</c>, power loss) leaves its temporary file behind; the next write into that folder removes such files
-/// whose owning process is no longer alive, so a concurrent writer's file is never touched.
+/// whose owning process is no longer alive, so a concurrent writer's file is never touched (a process sweeps one folder
+/// at most every 30 seconds, so writing thousands of files into a big folder stays linear).
 /// </summary>
 public static partial class AtomicFile
 {
