@@ -24,6 +24,7 @@ public static class EvalCommand
     {
         var model = TrainedModel.Load(checkpoint);
         var data = FashionMnist.Load(dataDir, download);
+        o.WriteLine($"data from {data.Directory}");
         var r = model.Evaluate(data);
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{model.ModelName} after {model.Epoch} epochs, {r.Count:N0} test images: accuracy {100 * r.Accuracy:0.00}%, loss {r.Loss:0.0000}"));

@@ -36,7 +36,7 @@ public static class GraphCommand
         if (output is null) o.Write(dot);
         else
         {
-            AtomicFile.WriteAllText(output, dot);
+            Fovea.IO.AtomicFile.WriteAllText(output, dot);
             o.WriteLine($"wrote {output} (render with: dot -Tpng {output} -o graph.png)");
         }
         return 0;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Fovea.Vision.Training;
 using Spectre.Console;
 
@@ -13,17 +14,15 @@ public static class TrainCommand
         $"Train a classifier on Fashion-MNIST (default: {TrainOptions.DefaultModel}, Adam 3e-3 one-cycle, 5 epochs); writes checkpoint, metrics and curves", (a, o) =>
         {
             var options = Parse(a);
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler handler = (_, e) =>
-            {
-                if (cts.IsCancellationRequested) return; // a second Ctrl-C ends the process at once
-                e.Cancel = true;
-                cts.Cancel();
-            };
+            var stop = new StopRequest();
+            // Ctrl-C and SIGTERM (what Docker, Kubernetes and batch schedulers send) both finish the batch and save;
+            // a second one of either ends the process at once.
+            ConsoleCancelEventHandler handler = (_, e) => e.Cancel = stop.Request("Ctrl-C", 0);
             Console.CancelKeyPress += handler;
+            using var sigterm = TryRegister(PosixSignal.SIGTERM, c => c.Cancel = stop.Request("SIGTERM", StopRequest.SigtermExitCode));
             try
             {
-                return Run(options, o, cts.Token);
+                return Run(options, o, stop.Token, stop);
             }
             finally
             {
@@ -31,16 +30,63 @@ public static class TrainCommand
             }
         });
 
-    /// <summary>Reads the options of <c>fovea train</c>; unset ones keep <see cref="TrainOptions"/>' defaults.</summary>
+    /// <summary>Which signal asked the run to stop, and the exit code that reports it.</summary>
+    public sealed class StopRequest
+    {
+        /// <summary>
+        /// The exit code after SIGTERM, once the checkpoint is saved: 128 + 15, what a shell reports for a process ended
+        /// by SIGTERM, so a scheduler sees an unfinished job (to restart with <c>--resume</c>). Ctrl-C exits with 0.
+        /// </summary>
+        public const int SigtermExitCode = 143;
+
+        private readonly CancellationTokenSource _cts = new();
+
+        /// <summary>Cancelled by the first request.</summary>
+        public CancellationToken Token => _cts.Token;
+
+        /// <summary>The first signal received ("Ctrl-C", "SIGTERM"), or null.</summary>
+        public string? Signal { get; private set; }
+
+        /// <summary>The exit code of a run stopped by <see cref="Signal"/>.</summary>
+        public int ExitCode { get; private set; }
+
+        /// <summary>Records the first request and cancels; false for any later one, whose default action then ends the process.</summary>
+        public bool Request(string signal, int exitCode)
+        {
+            lock (_cts)
+            {
+                if (Signal is not null) return false;
+                Signal = signal;
+                ExitCode = exitCode;
+            }
+            _cts.Cancel();
+            return true;
+        }
+    }
+
+    private static PosixSignalRegistration? TryRegister(PosixSignal signal, Action<PosixSignalContext> handler)
+    {
+        try
+        {
+            return PosixSignalRegistration.Create(signal, handler);
+        }
+        catch (PlatformNotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Reads the options of <c>fovea train</c>; unset ones keep <see cref="TrainOptions"/>' defaults, or with <c>--resume</c> the checkpoint's.</summary>
     public static TrainOptions Parse(Args a)
     {
-        var d = new TrainOptions();
         string? resume = a.Option("--resume");
+        // When resuming, whatever is not named is the checkpoint's: a named value that differs is a contradiction.
+        var d = resume is null ? new TrainOptions() : Trainer.ResumeOptions(resume);
         string? classes = a.Option("--classes");
         string? limit = a.Option("--limit"), maxBatches = a.Option("--max-batches");
         string? optimizerArg = a.Option("--optimizer"), lrArg = a.Option("--lr");
         // The one-cycle schedule belongs to the default recipe; naming an optimizer or a rate asks for that plain recipe.
-        string defaultScheduler = optimizerArg is null && lrArg is null ? TrainOptions.DefaultRecipeScheduler : d.Scheduler;
+        string defaultScheduler = resume is null && optimizerArg is null && lrArg is null ? TrainOptions.DefaultRecipeScheduler : d.Scheduler;
         var options = new TrainOptions
         {
             Resume = resume,
@@ -55,12 +101,12 @@ public static class TrainCommand
             Momentum = a.Double("--momentum", d.Momentum, 0, 0.999999),
             WeightDecay = a.Double("--weight-decay", d.WeightDecay, 0, 10),
             Scheduler = (a.Option("--scheduler") ?? defaultScheduler).ToLowerInvariant(),
-            Seed = (ulong)a.Int("--seed", 0, 0),
+            Seed = a.Int("--seed", -1, 0) is int seed and >= 0 ? (ulong)seed : d.Seed,
             OutDir = a.Option("--out") ?? d.OutDir,
             Freeze = a.Option("--freeze"),
             InitFrom = a.Option("--init-from"),
             Metrics = a.Option("--metrics"),
-            Augment = a.Flag("--augment"),
+            Augment = a.Flag("--augment") || d.Augment,
             Classes = classes is null ? null : TrainOptions.ParseClasses(classes),
             TrainLimit = limit is null ? null : PositiveInt("--limit", limit),
             MaxBatches = maxBatches is null ? null : PositiveInt("--max-batches", maxBatches),
@@ -78,8 +124,11 @@ public static class TrainCommand
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x) && x > 0 ? x
             : throw new UsageException($"train: {name} must be a positive integer, got '{value}'");
 
-    /// <summary>Trains with <paramref name="options"/>; progress and results go to <paramref name="o"/>. Returns the exit code.</summary>
-    public static int Run(TrainOptions options, TextWriter o, CancellationToken cancel = default)
+    /// <summary>
+    /// Trains with <paramref name="options"/>; progress and results go to <paramref name="o"/>. Returns the exit code:
+    /// 0, or after an interruption the code of the signal recorded in <paramref name="stop"/> (0 without one).
+    /// </summary>
+    public static int Run(TrainOptions options, TextWriter o, CancellationToken cancel = default, StopRequest? stop = null)
     {
         var trainer = Trainer.Create(options);
         var opt = trainer.Options;
@@ -124,8 +173,10 @@ public static class TrainCommand
 
         if (result.Cancelled)
         {
-            o.WriteLine($"interrupted: finished the batch and saved {result.CheckpointPath}; continue with: fovea train --resume {result.CheckpointPath}");
-            return 0;
+            int code = stop?.ExitCode ?? 0;
+            string by = stop?.Signal is { } signal ? $" by {signal}" : "";
+            o.WriteLine($"interrupted{by}: finished the batch and saved {result.CheckpointPath}; continue with: fovea train --resume {result.CheckpointPath} (exit code {code})");
+            return code;
         }
         var last = result.History.Count > 0 ? result.History[^1] : null;
         if (last is not null)

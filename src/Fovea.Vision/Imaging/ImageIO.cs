@@ -163,18 +163,12 @@ public static class ImageIO
                 bytes[i * c + ch] = v > 0 ? (byte)Math.Min(255f, v * 255f + 0.5f) : (byte)0;
             }
         }
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? ".";
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-                new ImageWriter().WritePng(bytes, image.Width, image.Height, comps, stream);
-            File.Move(temp, full, overwrite: true);
+            Fovea.IO.AtomicFile.Write(path, stream => new ImageWriter().WritePng(bytes, image.Width, image.Height, comps, stream));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
             throw new IOException($"{path}: could not write PNG ({e.Message}).", e);
         }
     }

@@ -74,28 +74,15 @@ public static class SafeTensors
         byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
         // Pad the header with spaces to a multiple of 8 bytes so the data that follows is aligned.
         int padded = (json.Length + 7) / 8 * 8;
-        string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
-        if (dir is not null) Directory.CreateDirectory(dir);
-        string temp = $"{full}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
-        try
+        Fovea.IO.AtomicFile.Write(path, fs =>
         {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-            {
-                Span<byte> len = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
-                fs.Write(len);
-                fs.Write(json);
-                for (int i = json.Length; i < padded; i++) fs.WriteByte((byte)' ');
-                foreach (var b in blobs) fs.Write(b);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
+            fs.Write(len);
+            fs.Write(json);
+            for (int i = json.Length; i < padded; i++) fs.WriteByte((byte)' ');
+            foreach (var b in blobs) fs.Write(b);
+        });
     }
 
     /// <summary>Reads a file written by <see cref="Save"/> (or any safetensors file of F32/F64/I32/BOOL tensors).</summary>

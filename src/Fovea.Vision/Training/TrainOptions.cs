@@ -1,4 +1,5 @@
 using System.Globalization;
+using Fovea.Vision.Datasets;
 using Fovea.Vision.Models;
 
 namespace Fovea.Vision.Training;
@@ -16,6 +17,9 @@ public sealed record TrainOptions
     /// <summary>The schedule of <c>fovea train</c>'s default recipe (when neither an optimizer nor a rate is named).</summary>
     public const string DefaultRecipeScheduler = "onecycle";
 
+    /// <summary>Where a new run writes when <see cref="OutDir"/> is not set.</summary>
+    public const string DefaultOutDir = "runs/fovea";
+
     /// <summary>The model used when <see cref="DefaultModel"/> is not in the zoo.</summary>
     public const string FallbackModel = "lenet5";
 
@@ -25,7 +29,7 @@ public sealed record TrainOptions
     /// <summary>Dataset name; only <c>fashion-mnist</c> today.</summary>
     public string Dataset { get; init; } = "fashion-mnist";
 
-    /// <summary>Directory with the IDX files (searched first), or null for the usual lookup.</summary>
+    /// <summary>Directory with the four IDX files (used exactly: nothing else is searched when it is set), or null for the usual lookup.</summary>
     public string? DataDir { get; init; }
 
     /// <summary>Download the dataset into the cache when it is not found.</summary>
@@ -55,10 +59,16 @@ public sealed record TrainOptions
     /// <summary>Seed of the initialisation, the shuffles and the augmentation.</summary>
     public ulong Seed { get; init; }
 
-    /// <summary>Directory for the checkpoint, the metrics and the curves.</summary>
-    public string OutDir { get; init; } = "runs/fovea";
+    /// <summary>Directory for the checkpoint, the metrics and the curves; null: <see cref="DefaultOutDir"/> for a new run,
+    /// the checkpoint's own folder for a resumed one (so a resume never writes into another run).</summary>
+    public string? OutDir { get; init; }
 
-    /// <summary>Checkpoint to continue from, or null.</summary>
+    /// <summary>
+    /// Checkpoint to continue from, or null. A resumed run keeps the checkpoint's settings: build the options with
+    /// <see cref="Trainer.ResumeOptions"/> and change only what a resume can change (more <see cref="Epochs"/>,
+    /// <see cref="OutDir"/>, <see cref="Metrics"/>, <see cref="DataDir"/>, <see cref="Download"/>); any other setting
+    /// that differs from the checkpoint's makes <see cref="Trainer.Create"/> refuse, naming it.
+    /// </summary>
     public string? Resume { get; init; }
 
     /// <summary>Parameters whose name starts with this prefix are frozen (<c>features</c> for the zoo's CNNs).</summary>
@@ -109,6 +119,8 @@ public sealed record TrainOptions
     /// <summary>Checks the values (names, ranges) and throws one <see cref="ArgumentException"/> naming the first problem.</summary>
     public void Validate()
     {
+        if (Model is not null && !ModelZoo.Names.Contains(Model, StringComparer.OrdinalIgnoreCase))
+            throw new ArgumentException($"unknown model '{Model}' (choose one of: {string.Join(", ", ModelZoo.Names)})");
         if (Dataset != "fashion-mnist") throw new ArgumentException($"unknown dataset '{Dataset}' (fashion-mnist)");
         if (Optimizer is not ("sgd" or "adam" or "adamw")) throw new ArgumentException($"unknown optimizer '{Optimizer}' (sgd, adam, adamw)");
         if (Scheduler is not ("none" or "step" or "cosine" or "onecycle")) throw new ArgumentException($"unknown scheduler '{Scheduler}' (none, step, cosine, onecycle)");
@@ -117,5 +129,9 @@ public sealed record TrainOptions
         if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"learning rate must be positive, got {Lr}");
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"weight decay must be non-negative, got {WeightDecay}");
+        if (Classes is { } classes && (classes.Length < 2 || classes.Distinct().Count() != classes.Length || classes.Any(c => c < 0 || c >= FashionMnist.Classes.Length)))
+            throw new ArgumentException($"classes must be two or more distinct labels in 0-{FashionMnist.Classes.Length - 1}, got {string.Join(",", classes)}");
+        if (TrainLimit < 1 || TestLimit < 1 || MaxBatches < 1)
+            throw new ArgumentException($"limits must be positive, got {TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "none"} training / {TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "none"} test samples, {MaxBatches?.ToString(CultureInfo.InvariantCulture) ?? "none"} batches");
     }
 }

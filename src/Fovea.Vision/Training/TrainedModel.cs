@@ -46,6 +46,7 @@ public sealed class TrainedModel
     public static TrainedModel Load(string path)
     {
         var ckpt = Checkpoint.Load(path);
+        Trainer.RequireFiniteWeights(ckpt.Model, path);
         string name = ckpt.Metadata.GetValueOrDefault("model") ?? throw new InvalidDataException($"{path}: the checkpoint does not say which model it holds (metadata 'model')");
         int[] labels;
         try

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Fovea.Data;
+using Fovea.IO;
 using Fovea.NN;
 using Fovea.Optim;
 using Fovea.Vision.Datasets;
@@ -73,6 +74,7 @@ public sealed class Trainer
     private readonly List<string> _notes = [];
     private readonly bool _schedulePerBatch;
     private Partial? _partial;
+    private int _batch; // the last batch done in the epoch running (for messages)
 
     /// <summary>Where an interrupted epoch stood: batches done and the running sums.</summary>
     private sealed record Partial(int Batch, double LossSum, long Correct, long Seen, double Seconds);
@@ -140,19 +142,27 @@ public sealed class Trainer
     /// <summary>Things worth telling the user about the setup (partial weight loading, frozen parameters, resuming).</summary>
     public IReadOnlyList<string> Notes => _notes;
 
+    /// <summary>The output folder (<see cref="Create"/> always sets it).</summary>
+    private string OutDir => Options.OutDir!;
+
     /// <summary>The checkpoint written after every epoch and on cancellation.</summary>
-    public string CheckpointPath => Path.Combine(Options.OutDir, CheckpointFile);
+    public string CheckpointPath => Path.Combine(OutDir, CheckpointFile);
 
     /// <summary>The metrics file.</summary>
-    public string MetricsPath => Options.Metrics ?? Path.Combine(Options.OutDir, MetricsFile);
+    public string MetricsPath => Options.Metrics ?? Path.Combine(OutDir, MetricsFile);
 
     /// <summary>The PNG with the loss and accuracy curves.</summary>
-    public string CurvePath => Path.Combine(Options.OutDir, CurveFile);
+    public string CurvePath => Path.Combine(OutDir, CurveFile);
+
+    /// <summary>Where the data was read from (<see cref="MnistData.Directory"/>).</summary>
+    public string DataDirectory { get; private init; } = "";
 
     /// <summary>
     /// Sets up a run: loads (or takes) the data, keeps the chosen classes, builds the model, loads weights
     /// (<see cref="TrainOptions.InitFrom"/>) or the whole state (<see cref="TrainOptions.Resume"/>), freezes, and
-    /// builds the optimizer, the schedule and the loaders.
+    /// builds the optimizer, the schedule and the loaders. A resume applies what it can change (more epochs, the output
+    /// folder, the metrics file, the data folder) and refuses, with an <see cref="ArgumentException"/> naming the option
+    /// and the checkpoint's value, any other setting that differs from the checkpoint's.
     /// </summary>
     public static Trainer Create(TrainOptions options, MnistData? data = null)
     {
@@ -160,21 +170,10 @@ public sealed class Trainer
         if (options.Resume is { } resumePath)
         {
             resume = Checkpoint.Load(resumePath);
-            var stored = resume.Metadata.TryGetValue("args", out var args) ? JsonSerializer.Deserialize<TrainOptions>(args, Json) : null;
-            if (stored is null) throw new InvalidDataException($"{resumePath}: the checkpoint has no training arguments to resume with");
-            if (stored.Scheduler == "onecycle" && options.Epochs > 0 && options.Epochs != stored.Epochs)
-                throw new ArgumentException($"{resumePath}: the one-cycle schedule was planned for {stored.Epochs} epochs; resume with --epochs {stored.Epochs}");
-            options = stored with
-            {
-                Epochs = options.Epochs > 0 ? options.Epochs : stored.Epochs,
-                OutDir = options.OutDir,
-                Metrics = options.Metrics,
-                DataDir = options.DataDir ?? stored.DataDir,
-                Download = options.Download,
-                Resume = resumePath,
-                InitFrom = null,
-            };
+            RequireFiniteWeights(resume.Model, resumePath);
+            options = ReconcileResume(StoredOptions(resume, resumePath), options, resume, resumePath);
         }
+        else options = options with { OutDir = options.OutDir ?? TrainOptions.DefaultOutDir };
         options = options with { Model = options.ResolvedModel };
         options.Validate();
         data ??= FashionMnist.Load(options.DataDir, options.Download);
@@ -185,11 +184,12 @@ public sealed class Trainer
         int channels = trainX.Size(1), size = trainX.Size(2);
 
         var model = ModelZoo.Create(options.Model!, channels, labels.Length, size, new Generator(options.Seed));
-        var notes = new List<string>();
+        var notes = new List<string> { $"data from {data.Directory}" };
         if (resume is not null)
         {
             model.LoadStateDict(resume.Model);
-            notes.Add($"resuming {options.Resume} after epoch {resume.GetInt("epoch")}" + (resume.Metadata.ContainsKey("partial") ? $" (batch {resume.GetInt("batch")} of the next)" : ""));
+            notes.Add($"resuming {options.Resume} after epoch {resume.GetInt("epoch")}" + (resume.Metadata.ContainsKey("partial") ? $" (batch {resume.GetInt("batch")} of the next)" : "")
+                      + $", {options.Epochs} epochs in all, writing into {options.OutDir}");
         }
         else if (options.InitFrom is { } init)
             notes.AddRange(InitFrom(model, options.Model!, init, labels.Length));
@@ -223,10 +223,111 @@ public sealed class Trainer
             "onecycle" => new OneCycleLR(optimizer, options.Lr, options.Epochs * batches),
             _ => null,
         };
-        var trainer = new Trainer(options, model, optimizer, scheduler, options.Scheduler == "onecycle", train, test, labels, trainX.Size(0), testX.Size(0), channels, size);
+        var trainer = new Trainer(options, model, optimizer, scheduler, options.Scheduler == "onecycle", train, test, labels, trainX.Size(0), testX.Size(0), channels, size)
+        {
+            DataDirectory = data.Directory,
+        };
         trainer._notes.AddRange(notes);
         if (resume is not null) trainer.Restore(resume);
         return trainer;
+    }
+
+    /// <summary>
+    /// The options a checkpoint was trained with, ready to resume it: its settings, its epochs, and its own folder as
+    /// the output folder. Change only what a resume may change (more epochs, <c>OutDir</c>, <c>Metrics</c>,
+    /// <c>DataDir</c>, <c>Download</c>) before passing them to <see cref="Create"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The checkpoint has no training arguments, or they are malformed.</exception>
+    public static TrainOptions ResumeOptions(string checkpoint)
+    {
+        var stored = StoredOptions(Checkpoint.Load(checkpoint), checkpoint);
+        return stored with { Resume = checkpoint, OutDir = CheckpointFolder(checkpoint), InitFrom = null, Download = false };
+    }
+
+    private static string CheckpointFolder(string checkpoint) => Path.GetDirectoryName(checkpoint) is { Length: > 0 } dir ? dir : ".";
+
+    /// <summary>The training arguments recorded in a checkpoint's metadata, checked.</summary>
+    private static TrainOptions StoredOptions(Checkpoint ckpt, string path)
+    {
+        if (!ckpt.Metadata.TryGetValue("args", out var args))
+            throw new InvalidDataException($"{path}: the checkpoint has no training arguments to resume with (metadata 'args')");
+        TrainOptions stored;
+        try
+        {
+            stored = JsonSerializer.Deserialize<TrainOptions>(args, Json) ?? throw new InvalidDataException($"{path}: the training arguments (metadata 'args') are null");
+            (stored with { Resume = null }).Validate();
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            throw new InvalidDataException($"{path}: the training arguments (metadata 'args') are malformed: {e.Message}", e);
+        }
+        int done = ckpt.GetInt("epoch", -1);
+        if (done < 0 || done > stored.Epochs)
+            throw new InvalidDataException($"{path}: the metadata 'epoch' must be a number of finished epochs in 0-{stored.Epochs}, got '{ckpt.Metadata.GetValueOrDefault("epoch")}'");
+        return stored;
+    }
+
+    /// <summary>
+    /// The options of a resumed run: the checkpoint's settings, with what a resume may change taken from
+    /// <paramref name="asked"/>; a differing setting that a resume cannot change is refused, naming the option.
+    /// </summary>
+    private static TrainOptions ReconcileResume(TrainOptions stored, TrainOptions asked, Checkpoint ckpt, string path)
+    {
+        // Null in a nullable setting means "not asked"; every other value must equal the checkpoint's.
+        void Keep(string option, object? wanted, object? recorded, bool asks = true)
+        {
+            if (!asks || Equals(wanted, recorded)) return;
+            throw new ArgumentException($"{option} {Show(wanted)} contradicts the checkpoint {path}, which was trained with {Show(recorded)}; a resumed run keeps the settings it was trained with (start a new run to change them)");
+        }
+        Keep("--model", asked.Model?.ToLowerInvariant(), stored.ResolvedModel.ToLowerInvariant(), asked.Model is not null);
+        Keep("--dataset", asked.Dataset, stored.Dataset);
+        Keep("--classes", asked.Classes is { } c ? string.Join(",", c) : null, stored.Classes is { } sc ? string.Join(",", sc) : null, asked.Classes is not null);
+        Keep("--limit", asked.TrainLimit, stored.TrainLimit, asked.TrainLimit is not null);
+        Keep("test limit", asked.TestLimit, stored.TestLimit, asked.TestLimit is not null);
+        Keep("--batch-size", asked.BatchSize, stored.BatchSize);
+        Keep("--max-batches", asked.MaxBatches, stored.MaxBatches, asked.MaxBatches is not null);
+        Keep("--optimizer", asked.Optimizer, stored.Optimizer);
+        Keep("--lr", asked.Lr, stored.Lr);
+        Keep("--momentum", asked.Momentum, stored.Momentum);
+        Keep("--weight-decay", asked.WeightDecay, stored.WeightDecay);
+        Keep("--scheduler", asked.Scheduler, stored.Scheduler);
+        Keep("--seed", asked.Seed, stored.Seed);
+        Keep("--augment", asked.Augment, stored.Augment);
+        Keep("--freeze", asked.Freeze, stored.Freeze, asked.Freeze is not null);
+        if (asked.InitFrom is not null)
+            throw new ArgumentException($"--init-from {asked.InitFrom}: a resumed run takes its weights from the checkpoint {path}");
+
+        int done = ckpt.GetInt("epoch");
+        int epochs = asked.Epochs > 0 ? asked.Epochs : stored.Epochs;
+        if (epochs < done)
+            throw new ArgumentException($"--epochs {epochs}: the checkpoint {path} has already finished {done} epochs");
+        // The step, cosine and one-cycle schedules are planned over the run's length: a new length has no well-defined continuation.
+        if (epochs != stored.Epochs && stored.Scheduler != "none")
+            throw new ArgumentException($"--epochs {epochs}: the {stored.Scheduler} schedule of {path} was planned for {stored.Epochs} epochs; resume with --epochs {stored.Epochs}");
+        return stored with
+        {
+            Epochs = epochs,
+            OutDir = asked.OutDir ?? CheckpointFolder(path),
+            Metrics = asked.Metrics ?? stored.Metrics,
+            DataDir = asked.DataDir ?? stored.DataDir,
+            Download = asked.Download,
+            Resume = path,
+            InitFrom = null,
+        };
+    }
+
+    private static string Show(object? value) => value switch
+    {
+        null => "none",
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        bool b => b ? "on" : "off",
+        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "none",
+    };
+
+    /// <summary>Refuses weights holding NaN or infinity: <c>FILE: the weights hold NaN/Inf (tensor NAME)</c>.</summary>
+    internal static void RequireFiniteWeights(StateDict weights, string path)
+    {
+        if (weights.FirstNonFinite() is { } name) throw new InvalidDataException($"{path}: the weights hold NaN/Inf (tensor {name})");
     }
 
     private void Restore(Checkpoint ckpt)
@@ -250,16 +351,21 @@ public sealed class Trainer
             if (ckpt.Metadata.TryGetValue("history", out var h)) _history.AddRange(JsonSerializer.Deserialize<List<EpochMetrics>>(h, Json) ?? []);
             if (ckpt.Metadata.TryGetValue("partial", out var p)) _partial = JsonSerializer.Deserialize<Partial>(p, Json);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or NotSupportedException)
         {
             throw new InvalidDataException($"{path}: the training history in the metadata is malformed ({e.Message})", e);
         }
+        if (_history.Any(m => m is null) || _history.Count != CompletedEpochs)
+            throw new InvalidDataException($"{path}: the training history in the metadata has {_history.Count} entries for {CompletedEpochs} finished epochs");
+        if (_partial is { } q && (q.Batch < 1 || q.Batch >= BatchesPerEpoch || q.Seen < 0 || q.Correct < 0 || q.Correct > q.Seen || CompletedEpochs >= Epochs))
+            throw new InvalidDataException($"{path}: the position inside the epoch (metadata 'partial') is malformed");
     }
 
     /// <summary>Loads matching weights from a checkpoint; a classifier head shaped for another class count stays fresh.</summary>
     private static List<string> InitFrom(Module<Tensor, Tensor> model, string modelName, string path, int classes)
     {
         var ckpt = Checkpoint.Load(path);
+        RequireFiniteWeights(ckpt.Model, path);
         if (ckpt.Metadata.TryGetValue("model", out var saved) && !string.Equals(saved, modelName, StringComparison.OrdinalIgnoreCase))
             throw new ArgumentException($"--init-from {path}: the checkpoint holds a '{saved}' model, this run trains '{modelName}'");
         var own = model.StateDict();
@@ -309,7 +415,7 @@ public sealed class Trainer
     /// </summary>
     public TrainResult Run(IProgress<BatchProgress>? progress = null, Action<EpochMetrics>? epochDone = null, CancellationToken cancel = default)
     {
-        Directory.CreateDirectory(Options.OutDir);
+        Directory.CreateDirectory(OutDir);
         int batches = BatchesPerEpoch;
         for (int epoch = CompletedEpochs; epoch < Epochs; epoch++)
         {
@@ -329,11 +435,13 @@ public sealed class Trainer
                 Optimizer.ZeroGrad();
                 var logits = Model.Forward(x);
                 var loss = _loss.Forward(logits, y);
+                double l = loss.ToScalar();
+                // Stop before the step: the weights stay as they were, and nothing diverged is ever saved.
+                if (!double.IsFinite(l)) throw Diverged(epoch + 1, b + 1, $"the loss is {Show(l)}");
                 loss.Backward();
                 Optimizer.Step();
                 if (_schedulePerBatch) Scheduler!.Step();
                 int n = x.Size(0);
-                double l = loss.ToScalar();
                 lossSum += l * n;
                 correct += Evaluation.Correct(logits, y);
                 seen += n;
@@ -345,6 +453,7 @@ public sealed class Trainer
             if (stop)
             {
                 _partial = new Partial(b, lossSum, correct, seen, part.Seconds + clock.Elapsed.TotalSeconds);
+                _batch = b;
                 SaveCheckpoint();
                 return Result(cancelled: true);
             }
@@ -353,6 +462,7 @@ public sealed class Trainer
             var test = Evaluation.Evaluate(Model, _test, ClassLabels.Length);
             var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), test.Loss, test.Accuracy,
                 part.Seconds + clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
+            _batch = b;
             _history.Add(metrics);
             CompletedEpochs = epoch + 1;
             SaveCheckpoint();
@@ -366,9 +476,14 @@ public sealed class Trainer
 
     private TrainResult Result(bool cancelled) => new(cancelled, CompletedEpochs, _history.ToList(), CheckpointPath, MetricsPath, CurvePath);
 
-    /// <summary>Writes the checkpoint now (atomically): model, optimizer, scheduler, epoch, arguments and history.</summary>
+    /// <summary>
+    /// Writes the checkpoint now (atomically): model, optimizer, scheduler, epoch, arguments and history. Weights holding
+    /// NaN or infinity are never written: the call throws <see cref="TrainingDivergedException"/> and the file on disk
+    /// keeps the last good state.
+    /// </summary>
     public void SaveCheckpoint()
     {
+        RequireFiniteModel(CompletedEpochs + (_partial is null ? 0 : 1));
         var meta = new Dictionary<string, string>
         {
             ["epoch"] = CompletedEpochs.ToString(CultureInfo.InvariantCulture),
@@ -394,16 +509,21 @@ public sealed class Trainer
             meta["partial"] = JsonSerializer.Serialize(p, Json);
             meta["batch"] = p.Batch.ToString(CultureInfo.InvariantCulture);
         }
-        Directory.CreateDirectory(Options.OutDir);
         new Checkpoint { Model = Model.StateDict(), Optimizer = Optimizer.StateDict(), Scheduler = Scheduler?.StateDict(), Metadata = meta }.Save(CheckpointPath);
     }
 
-    private void WriteMetrics()
+    private void WriteMetrics() => AtomicFile.WriteAllLines(MetricsPath, _history.Select(m => JsonSerializer.Serialize(m, Json)));
+
+    /// <summary>Stops the run when a weight went NaN or infinite in <paramref name="epoch"/> (its last batch is <see cref="_batch"/>).</summary>
+    private void RequireFiniteModel(int epoch)
     {
-        string path = Path.GetFullPath(MetricsPath);
-        if (Path.GetDirectoryName(path) is { } dir) Directory.CreateDirectory(dir);
-        string temp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllLines(temp, _history.Select(m => JsonSerializer.Serialize(m, Json)));
-        File.Move(temp, path, overwrite: true);
+        if (Model.StateDict().FirstNonFinite() is { } name) throw Diverged(epoch, _batch, $"the weights hold NaN/Inf (tensor {name})");
+    }
+
+    private TrainingDivergedException Diverged(int epoch, int batch, string what)
+    {
+        string kept = File.Exists(CheckpointPath) ? $"{CheckpointPath} keeps the last good state" : "no checkpoint was written";
+        return new TrainingDivergedException(epoch, batch,
+            string.Create(CultureInfo.InvariantCulture, $"training stopped at epoch {epoch}, batch {batch}: {what}; the run diverged (try a lower learning rate); {kept}"));
     }
 }

@@ -45,7 +45,8 @@ internal static class Anomaly
                 throw new ArithmeticException($"anomaly: {node.Name}.Backward returned NaN or infinity in the gradient of input {i} (shape {ShapeChecks.Format(g._shape)}). The {node.Name} node was created at:\n{node.CreationTrace}");
     }
 
-    private static bool HasNonFinite(Tensor t)
+    /// <summary>True when a floating-point tensor holds NaN or infinity (integer and bool tensors never do).</summary>
+    internal static bool HasNonFinite(Tensor t)
     {
         var d = t.To(DType.Float64).Contiguous().AsSpan<double>();
         foreach (double v in d) if (!double.IsFinite(v)) return true;

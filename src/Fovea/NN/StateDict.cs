@@ -32,6 +32,12 @@ public sealed class StateDict : IEnumerable<KeyValuePair<string, Tensor>>
     /// <summary>Looks up <paramref name="key"/>.</summary>
     public bool TryGetValue(string key, out Tensor value) => _map.TryGetValue(key, out value!);
 
+    /// <summary>
+    /// The key of the first entry holding NaN or infinity, or null when every value is finite: weights that diverged
+    /// in training must not be saved, evaluated or resumed as if they were a model.
+    /// </summary>
+    public string? FirstNonFinite() => _order.FirstOrDefault(k => _map[k].DType.IsFloating() && Anomaly.HasNonFinite(_map[k]));
+
     /// <inheritdoc/>
     public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator() => _order.Select(k => new KeyValuePair<string, Tensor>(k, _map[k])).GetEnumerator();
 

@@ -116,10 +116,10 @@ public class IdxTests
     }
 
     [Fact]
-    public void ExplicitDirectory_ComesFirstInTheSearchPath()
+    public void ExplicitDirectory_IsTheWholeSearchPath()
     {
-        var path = FashionMnist.SearchPath("/some/dir");
-        Assert.Equal("/some/dir", path[0]);
+        Assert.Equal(["/some/dir"], FashionMnist.SearchPath("/some/dir"));
+        var path = FashionMnist.SearchPath(null);
         Assert.Contains(FashionMnist.DebianDirectory, path);
         Assert.Equal(FashionMnist.CacheDirectory, path[^1]);
     }

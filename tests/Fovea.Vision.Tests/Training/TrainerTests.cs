@@ -60,7 +60,7 @@ public class TrainerTests : IDisposable
 
         var first = Trainer.Create(options with { Epochs = 1, OutDir = Path.Combine(_dir, "split") }, Sample);
         first.Run();
-        var resumed = Trainer.Create(new TrainOptions { Epochs = 2, Resume = first.CheckpointPath, OutDir = Path.Combine(_dir, "split") }, Sample);
+        var resumed = Trainer.Create(Trainer.ResumeOptions(first.CheckpointPath) with { Epochs = 2 }, Sample);
         Assert.Equal(1, resumed.CompletedEpochs);
         var result = resumed.Run();
 
@@ -80,7 +80,7 @@ public class TrainerTests : IDisposable
         var dir = Path.Combine(_dir, "dropout-split");
         var first = Trainer.Create(options with { Epochs = 1, OutDir = dir }, Sample);
         first.Run();
-        var resumed = Trainer.Create(new TrainOptions { Epochs = 2, Resume = first.CheckpointPath, OutDir = dir }, Sample);
+        var resumed = Trainer.Create(Trainer.ResumeOptions(first.CheckpointPath) with { Epochs = 2 }, Sample);
         resumed.Run();
 
         AssertSameWeights(straight, resumed);
@@ -97,11 +97,11 @@ public class TrainerTests : IDisposable
         using var cts = new CancellationTokenSource();
         var first = Trainer.Create(options with { OutDir = dir }, Sample);
         Assert.True(first.Run(epochDone: _ => cts.Cancel(), cancel: cts.Token).Cancelled);
-        var resumed = Trainer.Create(new TrainOptions { Epochs = 0, Resume = first.CheckpointPath, OutDir = dir }, Sample);
+        var resumed = Trainer.Create(Trainer.ResumeOptions(first.CheckpointPath), Sample);
         resumed.Run();
         AssertSameWeights(straight, resumed);
         Assert.Equal(straight.Scheduler!.LastLr, resumed.Scheduler!.LastLr);
-        Assert.Throws<ArgumentException>(() => Trainer.Create(new TrainOptions { Epochs = 3, Resume = first.CheckpointPath, OutDir = dir }, Sample));
+        Assert.Throws<ArgumentException>(() => Trainer.Create(Trainer.ResumeOptions(first.CheckpointPath) with { Epochs = 3 }, Sample));
     }
 
     [Fact]
@@ -122,7 +122,7 @@ public class TrainerTests : IDisposable
         Assert.Equal(1, ckpt.GetInt("epoch"));
         Assert.Equal(4, ckpt.GetInt("batch"));
 
-        var resumed = Trainer.Create(new TrainOptions { Epochs = 0, Resume = result.CheckpointPath, OutDir = dir }, Sample);
+        var resumed = Trainer.Create(Trainer.ResumeOptions(result.CheckpointPath) with { Epochs = 0 }, Sample);
         Assert.Equal(2, resumed.Epochs);
         resumed.Run();
         AssertSameWeights(straight, resumed);

@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Fovea.IO;
+using Fovea.Vision.Datasets;
+
+namespace Fovea.Vision.Tests.Training;
+
+/// <summary>An explicit data folder is used exactly; downloads end within their timeouts with one line.</summary>
+public class DataFolderAndDownloadTests : IDisposable
+{
+    private static readonly string[] FileNames = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"fovea-data-{Guid.NewGuid():N}");
+
+    public DataFolderAndDownloadTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string Sample => RepoPaths.TestData("fashion-mnist-sample");
+
+    [Fact]
+    public void DataFolder_IsUsedExactly()
+    {
+        var data = FashionMnist.Load(Sample);
+        Assert.Equal(Sample, data.Directory);
+        Assert.Equal([Sample], FashionMnist.SearchPath(Sample));
+    }
+
+    [Fact]
+    public void DataFolder_LackingAnySetOfFiles_NamesEachMissingFile_AndFallsBackToNothing()
+    {
+        // Every non-empty subset of the four files missing (15 folders), and the raw (un-gzipped) names accepted too.
+        for (int missingMask = 1; missingMask < 16; missingMask++)
+        {
+            string dir = Path.Combine(_dir, $"partial{missingMask}");
+            Directory.CreateDirectory(dir);
+            for (int i = 0; i < 4; i++)
+                if ((missingMask & (1 << i)) == 0) File.Copy(Path.Combine(Sample, FileNames[i]), Path.Combine(dir, FileNames[i]));
+            var e = Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(dir));
+            Assert.StartsWith($"Fashion-MNIST not found (looked in {dir}, as --data asks): the folder lacks ", e.Message);
+            for (int i = 0; i < 4; i++)
+            {
+                string shown = FileNames[i][..^3] + "(.gz)";
+                if ((missingMask & (1 << i)) != 0) Assert.Contains(shown, e.Message);
+                else Assert.DoesNotContain(shown, e.Message);
+            }
+            Assert.Null(FashionMnist.Locate(dir));
+        }
+    }
+
+    [Fact]
+    public void DataFolder_ThatIsMissingOrAFile_SaysSo()
+    {
+        string typo = Path.Combine(_dir, "fashion-mnsit");
+        Assert.Contains("there is no such folder", Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(typo)).Message);
+        string file = Path.Combine(_dir, "file");
+        File.WriteAllText(file, "");
+        Assert.Contains("that is a file, not a folder", Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(file)).Message);
+    }
+
+    /// <summary>A one-connection-at-a-time HTTP server on 127.0.0.1 whose every answer <paramref name="serve"/> writes.</summary>
+    private sealed class Server : IDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task? _loop;
+        public int Requests;
+
+        public Server(Func<string, NetworkStream, CancellationToken, Task>? serve)
+        {
+            _listener.Start();
+            // Without a handler the server never accepts: the kernel still completes the connection, nothing ever answers.
+            if (serve is not null) _loop = Task.Run(() => Loop(serve));
+        }
+
+        public string BaseUrl => $"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/";
+
+        private async Task Loop(Func<string, NetworkStream, CancellationToken, Task> serve)
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                TcpClient client;
+                try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
+                catch (OperationCanceledException) { return; }
+                catch (ObjectDisposedException) { return; }
+                _ = Task.Run(async () =>
+                {
+                    using (client)
+                    {
+                        var stream = client.GetStream();
+                        var request = new StringBuilder();
+                        var buffer = new byte[4096];
+                        try
+                        {
+                            while (!request.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
+                            {
+                                int n = await stream.ReadAsync(buffer, _stop.Token);
+                                if (n == 0) return;
+                                request.Append(Encoding.ASCII.GetString(buffer, 0, n));
+                            }
+                            Interlocked.Increment(ref Requests);
+                            string path = request.ToString().Split(' ')[1].TrimStart('/');
+                            await serve(path, stream, _stop.Token);
+                        }
+                        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException) { }
+                    }
+                });
+            }
+        }
+
+        public void Dispose()
+        {
+            _stop.Cancel();
+            _listener.Stop();
+            try { _loop?.Wait(); } catch (AggregateException) { }
+        }
+    }
+
+    private static async Task Answer(NetworkStream s, string status, byte[] body, int send, CancellationToken stop)
+    {
+        await s.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 {status}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"), stop);
+        await s.WriteAsync(body.AsMemory(0, send), stop);
+        if (send < body.Length) await Task.Delay(Timeout.Infinite, stop); // then stall forever
+    }
+
+    private static FashionMnist.DownloadSettings Quick(Server server, int attempts = 2) => FashionMnist.DownloadSettings.Default with
+    {
+        BaseUrl = server.BaseUrl,
+        ConnectTimeout = TimeSpan.FromSeconds(1),
+        StallTimeout = TimeSpan.FromSeconds(1),
+        Attempts = attempts,
+        Backoff = TimeSpan.FromMilliseconds(50),
+    };
+
+    private static (IOException Error, TimeSpan Took) Fails(string dir, FashionMnist.DownloadSettings settings)
+    {
+        var clock = Stopwatch.StartNew();
+        var e = Assert.Throws<IOException>(() => FashionMnist.Download(dir, settings));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.StartsWith($"could not download {settings.BaseUrl}{FileNames[0]}: ", e.Message);
+        Assert.Empty(Directory.GetFiles(dir)); // no partial file, no temporary file
+        return (e, clock.Elapsed);
+    }
+
+    [Fact]
+    public void Download_FromAServerThatNeverAnswers_FailsWithinSeconds_AfterBoundedRetries()
+    {
+        using var server = new Server(null);
+        var (e, took) = Fails(Path.Combine(_dir, "silent"), Quick(server, attempts: 2));
+        Assert.Contains("no data for 1 s (after 2 attempts)", e.Message);
+        Assert.InRange(took.TotalSeconds, 1.9, 6);
+    }
+
+    [Fact]
+    public void Download_ThatStallsMidBody_FailsWithinSeconds()
+    {
+        byte[] body = new byte[100_000];
+        using var server = new Server((_, s, stop) => Answer(s, "200 OK", body, 30_000, stop));
+        var (e, took) = Fails(Path.Combine(_dir, "stall"), Quick(server, attempts: 3));
+        Assert.Contains("no data for 1 s (after 3 attempts)", e.Message);
+        Assert.Equal(3, server.Requests);
+        Assert.InRange(took.TotalSeconds, 2.9, 8);
+    }
+
+    [Fact]
+    public void Download_NotFound_IsNotRetried()
+    {
+        using var server = new Server((_, s, stop) => Answer(s, "404 Not Found", [], 0, stop));
+        var (e, _) = Fails(Path.Combine(_dir, "404"), Quick(server, attempts: 3));
+        Assert.EndsWith("the server answered 404 Not Found", e.Message);
+        Assert.Equal(1, server.Requests);
+    }
+
+    [Fact]
+    public void Download_WithTheWrongBytes_FailsTheChecksum_AndWritesNothing()
+    {
+        using var server = new Server((_, s, stop) => Answer(s, "200 OK", Encoding.ASCII.GetBytes("not the dataset"), 15, stop));
+        var (e, _) = Fails(Path.Combine(_dir, "md5"), Quick(server, attempts: 2));
+        Assert.Contains("does not match the published 8d4fb7e6c68d591d4c3dfef9ec88bf0d (after 2 attempts)", e.Message);
+    }
+
+    [Fact]
+    public void Download_OfGoodFiles_WritesThemAtomically_AndTheyLoad()
+    {
+        var files = FileNames.Select(n => (Name: n, Bytes: File.ReadAllBytes(Path.Combine(Sample, n)))).ToArray();
+        using var server = new Server((path, s, stop) =>
+        {
+            var file = files.Single(f => f.Name == path);
+            return Answer(s, "200 OK", file.Bytes, file.Bytes.Length, stop);
+        });
+        string dir = Path.Combine(_dir, "good");
+        var settings = Quick(server) with { FileList = files.Select(f => (f.Name, Convert.ToHexStringLower(MD5.HashData(f.Bytes)))).ToArray() };
+        Assert.Equal(dir, FashionMnist.Download(dir, settings));
+        Assert.Equal(FileNames.Order(StringComparer.Ordinal), Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.DoesNotContain(Directory.GetFiles(dir), AtomicFile.IsTemporary);
+        Assert.Equal(500, FashionMnist.Load(dir).TestImages.Size(0));
+        // Files already present with the right sums are not fetched again.
+        int before = server.Requests;
+        FashionMnist.Download(dir, settings);
+        Assert.Equal(before, server.Requests);
+    }
+}
