@@ -26,6 +26,7 @@ public static class PyramidCommand
     {
         if (kind is not ("gaussian" or "laplacian" or "steerable"))
             throw new UsageException($"pyramid: unknown --kind '{kind}' (choose gaussian, laplacian or steerable)");
+        PathArgs.OutputFolder(dir);
         var img = ImageArgs.Load(image);
         var written = new List<(string Name, Tensor Shown)>();
         ImagePlanes mosaic;
