@@ -21,7 +21,8 @@ internal sealed class TrainProgress : IProgress<BatchProgress>, IDisposable
     private readonly Stopwatch _sinceDraw = new();
     private int _drawnLength;
 
-    private TrainProgress(TextWriter o, int batchSize, Func<int>? width)
+    /// <summary>Shows batches on <paramref name="o"/>: live, rewriting one line, when <paramref name="width"/> (the terminal's columns) is given, else as log lines.</summary>
+    internal TrainProgress(TextWriter o, int batchSize, Func<int>? width)
     {
         _out = o;
         _batchSize = batchSize;

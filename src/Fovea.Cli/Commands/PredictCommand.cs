@@ -20,8 +20,10 @@ public static class PredictCommand
     /// <summary>Prints the <paramref name="top"/> classes of <paramref name="imagePath"/>.</summary>
     public static int Run(string checkpoint, string imagePath, int top, TextWriter o)
     {
-        var model = TrainedModel.Load(PathArgs.InputFile(checkpoint));
-        var image = ImageIO.Load(PathArgs.InputFile(imagePath));
+        PathArgs.InputFile(checkpoint);
+        PathArgs.InputFile(imagePath);
+        var model = TrainedModel.Load(checkpoint);
+        var image = ImageIO.Load(imagePath);
         var best = model.Predict(image, top, out bool inverted);
         o.WriteLine($"{imagePath}: {image.Width}x{image.Height}, {image.Channels} channel(s) -> gray {model.InputSize}x{model.InputSize}" +
                     (inverted ? ", inverted (light background; Fashion-MNIST objects are light on black)" : ""));
