@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using Fovea.Vision.Imaging;
 
 namespace Fovea.Cli;
 
@@ -43,6 +44,8 @@ public static class CommandLine
     private static readonly GlobalOption[] GlobalOptions =
     [
         new("--threads", "N", $"Threads a kernel may use (default: all cores; at most {MaxThreads}, four per core)", SetThreads),
+        new("--max-pixels", "N", string.Create(CultureInfo.InvariantCulture,
+            $"Largest image (width x height) a command reads (default: {ImageIO.DefaultMaxPixels:N0}, 8192 x 8192)"), SetMaxPixels),
     ];
 
     /// <summary>The help text.</summary>
@@ -64,7 +67,7 @@ public static class CommandLine
         lines.Add("  help        Show this help (fovea <command> --help: that command's usage)");
         lines.Add("");
         lines.Add("Global options:");
-        foreach (var g in GlobalOptions) lines.Add($"  {g.Name + " " + g.Value,-13} {g.Help}");
+        foreach (var g in GlobalOptions) lines.Add($"  {g.Name + " " + g.Value,-16} {g.Help}");
         lines.Add("");
         lines.Add("Errors are one line on stderr; exit code 2 for a mistake in the command line, 1 for any other failure.");
         lines.Add("FOVEA_DEBUG=1 in the environment adds the stack trace.");
@@ -152,6 +155,13 @@ public static class CommandLine
             threads = MaxThreads;
         }
         Threading.MaxDegreeOfParallelism = (int)threads;
+    }
+
+    private static void SetMaxPixels(string value, TextWriter stderr)
+    {
+        if (!long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long pixels) || pixels < 1 || pixels > ImageIO.MaxPixelsLimit)
+            throw new UsageException($"--max-pixels needs an integer from 1 to {ImageIO.MaxPixelsLimit}, got '{value}'");
+        ImageIO.MaxPixels = pixels;
     }
 
     // Failures the commands expect (a bad file, a refused value) already carry a message for the user. Anything else
