@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 
 namespace Fovea.Cli;
@@ -26,7 +27,8 @@ public sealed class Args
         for (int i = 0; i < _items.Count; i++)
         {
             if (_used[i] || !names.Contains(_items[i])) continue;
-            if (i + 1 >= _items.Count || _used[i + 1])
+            // "--out --epochs 3" forgot the folder; taking "--epochs" as the value would report the wrong mistake.
+            if (i + 1 >= _items.Count || _used[i + 1] || IsOptionName(_items[i + 1]))
                 throw new UsageException($"{_command}: {_items[i]} needs a value");
             _used[i] = _used[i + 1] = true;
             return _items[i + 1];
@@ -54,6 +56,19 @@ public sealed class Args
         return x;
     }
 
+    /// <summary>
+    /// An option that names one of <paramref name="choices"/> (any letter case); returns the choice as listed there,
+    /// or <paramref name="fallback"/> when the option is absent.
+    /// </summary>
+    [return: NotNullIfNotNull(nameof(fallback))]
+    public string? Choice(string name, string? fallback, IReadOnlyCollection<string> choices)
+    {
+        string? v = Option(name);
+        if (v is null) return fallback;
+        return choices.FirstOrDefault(c => string.Equals(c, v, StringComparison.OrdinalIgnoreCase))
+            ?? throw new UsageException($"{_command}: unknown {name.TrimStart('-')} '{v}' (choose {string.Join(", ", choices)})");
+    }
+
     /// <summary>True when the switch is present.</summary>
     public bool Flag(params string[] names)
     {
@@ -70,7 +85,7 @@ public sealed class Args
         for (int i = 0; i < _items.Count; i++)
         {
             if (_used[i]) continue;
-            if (_items[i].StartsWith("--", StringComparison.Ordinal) && _items[i].Length > 2)
+            if (IsOptionName(_items[i]))
                 throw new UsageException($"{_command}: unknown option '{_items[i]}' (run 'fovea help')");
             _used[i] = true;
             result.Add(_items[i]);
@@ -86,6 +101,9 @@ public sealed class Args
             throw new UsageException($"{_command}: expected {names}, got {(p.Count == 0 ? "nothing" : string.Join(" ", p))}");
         return p;
     }
+
+    // "--name", but not "--" alone (which some tools read as "end of options").
+    private static bool IsOptionName(string item) => item.Length > 2 && item.StartsWith("--", StringComparison.Ordinal);
 
     /// <summary>Fails on anything not yet read.</summary>
     public void Done()

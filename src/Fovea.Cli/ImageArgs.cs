@@ -8,13 +8,13 @@ internal static class ImageArgs
     /// <summary>Loads <paramref name="path"/> as a <c>[C, H, W]</c> tensor without alpha: gray stays one channel, colour is RGB.</summary>
     public static Tensor Load(string path)
     {
-        var img = ImageIO.Load(path);
+        var img = ImageIO.Load(PathArgs.InputFile(path));
         if (img.Channels is 1 or 3) return img.ToTensor();
         return ImageIO.Load(path, img.Channels == 2 ? ImageChannels.Gray : ImageChannels.Rgb).ToTensor();
     }
 
     /// <summary>Loads <paramref name="path"/> as one gray plane <c>[1, H, W]</c> (BT.601 luma for colour files).</summary>
-    public static Tensor LoadGray(string path) => Grayscale.ToGray(ImageIO.Load(path)).ToTensor();
+    public static Tensor LoadGray(string path) => Grayscale.ToGray(ImageIO.Load(PathArgs.InputFile(path))).ToTensor();
 
     /// <summary>Writes a <c>[C, H, W]</c> tensor (values clamped to [0, 1]) atomically, creating the folder.</summary>
     public static void Save(string path, Tensor image) => Save(path, ImagePlanes.FromTensor(image));

@@ -19,6 +19,7 @@ public static class BlendCommand
     /// <summary>Blends <paramref name="pathA"/> and <paramref name="pathB"/> under the mask (white selects A) into <paramref name="output"/>.</summary>
     public static int Run(string pathA, string pathB, string? maskPath, int levels, string output, TextWriter o)
     {
+        PathArgs.OutputFile(output);
         var a = ImageArgs.Load(pathA);
         var b = ImageArgs.Load(pathB);
         int h = a.Size(-2), w = a.Size(-1);

@@ -22,6 +22,8 @@ public static class EvalCommand
     /// <summary>Evaluates <paramref name="checkpoint"/> and prints the tables to <paramref name="o"/>.</summary>
     public static int Run(string checkpoint, string? dataDir, bool download, TextWriter o)
     {
+        PathArgs.InputFile(checkpoint);
+        PathArgs.InputFolder(dataDir);
         var model = TrainedModel.Load(checkpoint);
         var data = FashionMnist.Load(dataDir, download);
         o.WriteLine($"data from {data.Directory}");

@@ -9,6 +9,7 @@ public static class GraphCommand
         string example = a.Option("--example") ?? "neuron";
         string? output = a.Option("-o", "--out");
         a.Done();
+        PathArgs.OutputFile(output);
         return Run(example, output, o);
     });
 

@@ -34,6 +34,7 @@ public static class MatchCommand
             "sqdiff-normed" => TemplateMatchMethod.SqDiffNormed,
             _ => throw new UsageException($"match: unknown --method '{methodName}' (choose ncc, ccorr-normed, sqdiff or sqdiff-normed)"),
         };
+        PathArgs.OutputFile(map);
         var img = ImageArgs.LoadGray(image);
         var tpl = ImageArgs.LoadGray(template);
         if (tpl.Size(-2) > img.Size(-2) || tpl.Size(-1) > img.Size(-1))

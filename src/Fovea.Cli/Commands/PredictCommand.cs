@@ -20,6 +20,8 @@ public static class PredictCommand
     /// <summary>Prints the <paramref name="top"/> classes of <paramref name="imagePath"/>.</summary>
     public static int Run(string checkpoint, string imagePath, int top, TextWriter o)
     {
+        PathArgs.InputFile(checkpoint);
+        PathArgs.InputFile(imagePath);
         var model = TrainedModel.Load(checkpoint);
         var image = ImageIO.Load(imagePath);
         var best = model.Predict(image, top, out bool inverted);

@@ -26,6 +26,7 @@ public static class PyramidCommand
     {
         if (kind is not ("gaussian" or "laplacian" or "steerable"))
             throw new UsageException($"pyramid: unknown --kind '{kind}' (choose gaussian, laplacian or steerable)");
+        PathArgs.OutputFolder(dir);
         var img = ImageArgs.Load(image);
         var written = new List<(string Name, Tensor Shown)>();
         ImagePlanes mosaic;
@@ -33,7 +34,7 @@ public static class PyramidCommand
         {
             int max = SteerablePyramid.MaxScales(img.Size(-1), img.Size(-2));
             if (levels > max)
-                throw new ArgumentException($"pyramid: --levels {levels} is too many scales for a {img.Size(-1)}x{img.Size(-2)} image (at most {max}).");
+                throw new UsageException($"pyramid: --levels {levels} is too many scales for a {img.Size(-1)}x{img.Size(-2)} image (at most {max}).");
             var p = SteerablePyramid.Build(img, levels, orientations);
             written.Add(("highpass.png", ImageDisplay.Signed(p.HighPass)));
             for (int s = 0; s < p.Scales; s++)

@@ -21,6 +21,7 @@ public static class SteerCommand
     /// <summary>Writes the response of the gray version of <paramref name="image"/> at <paramref name="degrees"/> (from +x towards +y, y down).</summary>
     public static int Run(string image, double degrees, double sigma, string output, TextWriter o)
     {
+        PathArgs.OutputFile(output);
         var gray = ImageArgs.LoadGray(image);
         var response = SteerableFilter.Response(gray, sigma, degrees * Math.PI / 180);
         ImageArgs.Save(output, ImageDisplay.Signed(response));

@@ -19,13 +19,13 @@ public static class ToyCommand
             {
                 case "xor":
                     if (function is not null || hidden is not null) throw new UsageException("toy xor: --function and --hidden belong to 'toy fit'");
-                    return Xor((ulong)seed, output ?? "xor.png", o);
+                    return Xor((ulong)seed, PathArgs.OutputFile(output ?? "xor.png"), o);
                 case "fit":
                     int h = hidden is null ? 3 : int.TryParse(hidden, NumberStyles.Integer, CultureInfo.InvariantCulture, out int x) && x >= 1 && x <= 1000 ? x
                         : throw new UsageException($"toy fit: --hidden must be an integer in [1, 1000], got '{hidden}'");
                     string f = function ?? "sin";
                     if (!Experiments.Functions.Contains(f)) throw new UsageException($"toy fit: unknown function '{f}' (choose {string.Join(", ", Experiments.Functions)})");
-                    return Fit(f, h, (ulong)seed, output ?? $"fit-{f}-{h}.png", o);
+                    return Fit(f, h, (ulong)seed, PathArgs.OutputFile(output ?? $"fit-{f}-{h}.png"), o);
                 default:
                     throw new UsageException($"toy: unknown experiment '{which}' (choose xor or fit)");
             }

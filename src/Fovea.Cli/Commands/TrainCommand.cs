@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Fovea.Vision.Models;
 using Fovea.Vision.Training;
-using Spectre.Console;
 
 namespace Fovea.Cli;
 
-/// <summary><c>fovea train</c>: trains a zoo model on Fashion-MNIST with a live progress bar.</summary>
+/// <summary><c>fovea train</c>: trains a zoo model on Fashion-MNIST with a live progress line.</summary>
 public static class TrainCommand
 {
     /// <summary>The command.</summary>
@@ -79,41 +79,64 @@ public static class TrainCommand
     /// <summary>Reads the options of <c>fovea train</c>; unset ones keep <see cref="TrainOptions"/>' defaults, or with <c>--resume</c> the checkpoint's.</summary>
     public static TrainOptions Parse(Args a)
     {
-        string? resume = a.Option("--resume");
+        string? resume = PathArgs.InputFile(a.Option("--resume"));
         // When resuming, whatever is not named is the checkpoint's: a named value that differs is a contradiction.
         var d = resume is null ? new TrainOptions() : Trainer.ResumeOptions(resume);
         string? classes = a.Option("--classes");
         string? limit = a.Option("--limit"), maxBatches = a.Option("--max-batches");
-        string? optimizerArg = a.Option("--optimizer"), lrArg = a.Option("--lr");
+        string? optimizerArg = a.Choice("--optimizer", null, Optimizers), lrArg = a.Option("--lr");
         // The one-cycle schedule belongs to the default recipe; naming an optimizer or a rate asks for that plain recipe.
         string defaultScheduler = resume is null && optimizerArg is null && lrArg is null ? TrainOptions.DefaultRecipeScheduler : d.Scheduler;
         var options = new TrainOptions
         {
             Resume = resume,
-            Model = a.Option("--model"),
-            Dataset = a.Option("--dataset") ?? d.Dataset,
+            Model = a.Choice("--model", null, ModelZoo.Names),
+            Dataset = a.Choice("--dataset", d.Dataset, Datasets),
             DataDir = a.Option("--data"),
             Download = a.Flag("--download"),
             Epochs = a.Int("--epochs", resume is null ? d.Epochs : 0, 1, 100_000),
             BatchSize = a.Int("--batch-size", d.BatchSize, 1, 1_000_000),
-            Optimizer = (optimizerArg ?? d.Optimizer).ToLowerInvariant(),
+            Optimizer = optimizerArg ?? d.Optimizer,
             Lr = lrArg is null ? d.Lr : ParseLr(lrArg),
             Momentum = a.Double("--momentum", d.Momentum, 0, 0.999999),
             WeightDecay = a.Double("--weight-decay", d.WeightDecay, 0, 10),
-            Scheduler = (a.Option("--scheduler") ?? defaultScheduler).ToLowerInvariant(),
+            Scheduler = a.Choice("--scheduler", defaultScheduler, Schedulers),
             Seed = a.Int("--seed", -1, 0) is int seed and >= 0 ? (ulong)seed : d.Seed,
             OutDir = a.Option("--out") ?? d.OutDir,
             Freeze = a.Option("--freeze"),
             InitFrom = a.Option("--init-from"),
             Metrics = a.Option("--metrics"),
             Augment = a.Flag("--augment") || d.Augment,
-            Classes = classes is null ? null : TrainOptions.ParseClasses(classes),
+            Classes = classes is null ? null : ParseClasses(classes),
             TrainLimit = limit is null ? null : PositiveInt("--limit", limit),
             MaxBatches = maxBatches is null ? null : PositiveInt("--max-batches", maxBatches),
         };
         a.Done();
         if (resume is not null && options.InitFrom is not null) throw new UsageException("train: --resume and --init-from exclude each other");
+        // After every usage check, so that a typo in an option is reported before a problem with a file.
+        PathArgs.InputFile(options.Resume);
+        PathArgs.InputFile(options.InitFrom);
+        PathArgs.InputFolder(options.DataDir);
+        PathArgs.OutputFolder(options.OutDir);
+        PathArgs.OutputFile(options.Metrics);
         return options;
+    }
+
+    // The names TrainOptions.Validate accepts, checked here so that a wrong one is a usage error (exit 2).
+    private static readonly string[] Datasets = ["fashion-mnist"];
+    private static readonly string[] Optimizers = ["sgd", "adam", "adamw"];
+    private static readonly string[] Schedulers = ["none", "step", "cosine", "onecycle"];
+
+    private static int[] ParseClasses(string text)
+    {
+        try
+        {
+            return TrainOptions.ParseClasses(text);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"train: --{e.Message}");
+        }
     }
 
     private static double ParseLr(string text) =>
@@ -139,37 +162,8 @@ public static class TrainCommand
         foreach (var note in trainer.Notes) o.WriteLine(note);
 
         TrainResult result;
-        if (Terminal.IsLive(o))
-        {
-            result = AnsiConsole.Progress()
-                .AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
-                {
-                    ProgressTask? task = null;
-                    int taskEpoch = 0;
-                    var progress = new Reporter(p =>
-                    {
-                        if (task is null || taskEpoch != p.Epoch)
-                        {
-                            task = ctx.AddTask($"epoch {p.Epoch}/{p.Epochs}", maxValue: p.Batches);
-                            taskEpoch = p.Epoch;
-                        }
-                        task.Value = p.Batch;
-                        task.Description = Markup.Escape(BatchText(p, opt.BatchSize));
-                    });
-                    return trainer.Run(progress, m => AnsiConsole.WriteLine(EpochLine(m, trainer.Epochs)), cancel);
-                });
-        }
-        else
-        {
-            var progress = new Reporter(p =>
-            {
-                int every = Math.Max(1, p.Batches / 10);
-                if (p.Batch % every == 0 || p.Batch == p.Batches) o.WriteLine(BatchText(p, opt.BatchSize));
-            });
-            result = trainer.Run(progress, m => o.WriteLine(EpochLine(m, trainer.Epochs)), cancel);
-        }
+        using (var progress = TrainProgress.For(o, opt.BatchSize))
+            result = trainer.Run(progress, m => progress.WriteLine(EpochLine(m, trainer.Epochs)), cancel);
 
         if (result.Cancelled)
         {
@@ -185,19 +179,6 @@ public static class TrainCommand
         return 0;
     }
 
-    private static string BatchText(BatchProgress p, int batchSize)
-    {
-        double eta = p.ImagesPerSecond > 0 ? (p.Batches - p.Batch) * (double)batchSize / p.ImagesPerSecond : 0;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.RunningLoss:0.0000} acc {100 * p.RunningAccuracy:0.0}% {p.ImagesPerSecond:0} img/s eta {TimeSpan.FromSeconds(Math.Round(eta)):m\\:ss}");
-    }
-
     private static string EpochLine(EpochMetrics m, int epochs) => string.Create(CultureInfo.InvariantCulture,
         $"epoch {m.Epoch}/{epochs}: train loss {m.TrainLoss:0.0000} acc {100 * m.TrainAccuracy:0.00}% | test loss {m.TestLoss:0.0000} acc {100 * m.TestAccuracy:0.00}% | {m.Seconds:0.0} s, {m.ImagesPerSecond:0} img/s");
-
-    /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class Reporter(Action<BatchProgress> report) : IProgress<BatchProgress>
-    {
-        public void Report(BatchProgress value) => report(value);
-    }
 }
