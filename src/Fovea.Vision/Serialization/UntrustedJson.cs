@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text;
+using System.Text.Unicode;
 using System.Text.Json;
 
 namespace Fovea.Vision.Serialization;
@@ -13,6 +15,13 @@ internal static class UntrustedJson
     /// <summary>Parses <paramref name="json"/>; <paramref name="what"/> (e.g. "metadata 'scheduler'") names it in errors.</summary>
     public static JsonDocument Parse(ReadOnlyMemory<byte> json, string path, string what)
     {
+        // The parser checks UTF-8 only when a string is read, too late to say where; check it all first.
+        if (!Utf8.IsValid(json.Span))
+        {
+            int offset = 0;
+            while (Rune.DecodeFromUtf8(json.Span[offset..], out _, out int used) == OperationStatus.Done) offset += used;
+            throw new InvalidDataException($"{path}: {what} is not valid UTF-8 (at byte {offset} of it)");
+        }
         try
         {
             return JsonDocument.Parse(json);
@@ -59,14 +68,13 @@ internal static class UntrustedJson
         return text.Length <= 40 ? Quote(text, quotes: false) : $"a {e.ValueKind.ToString().ToLowerInvariant()} of {text.Length} characters";
     }
 
-    /// <summary>Text from a file for a message: quoted, control characters escaped, at most 80 characters kept.</summary>
-    public static string Quote(string text, bool quotes = true)
+    /// <summary>Text from a file for a message: quoted, control characters escaped, at most <paramref name="keep"/> characters kept.</summary>
+    public static string Quote(string text, bool quotes = true, int keep = 80)
     {
-        const int Keep = 80;
         var sb = new StringBuilder(quotes ? "'" : "");
-        foreach (char c in text.Length > Keep ? text[..Keep] : text)
+        foreach (char c in text.Length > keep ? text[..keep] : text)
             sb.Append(char.IsControl(c) ? $"\\u{(int)c:X4}" : c);
-        if (text.Length > Keep) sb.Append("...");
+        if (text.Length > keep) sb.Append("...");
         return sb.Append(quotes ? "'" : "").ToString();
     }
 }
