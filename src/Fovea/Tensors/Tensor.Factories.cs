@@ -12,7 +12,7 @@ public sealed partial class Tensor
         int n = ShapeChecks.Numel("from_array", shape);
         if (n != data.Length)
             throw new ShapeException("from_array", $"shape {ShapeChecks.Format(shape)} needs {n} elements, got an array of {data.Length}");
-        return new Tensor(new Storage((T[])data.Clone(), DTypeInfo.Of<T>()), (int[])shape.Clone());
+        return new Tensor(Storage.Copy<T>(data), (int[])shape.Clone());
     }
 
     /// <summary>A tensor of <paramref name="shape"/> that copies <paramref name="data"/> (row-major).</summary>
@@ -22,7 +22,7 @@ public sealed partial class Tensor
         int n = ShapeChecks.Numel("from_span", shape);
         if (n != data.Length)
             throw new ShapeException("from_span", $"shape {ShapeChecks.Format(shape)} needs {n} elements, got a span of {data.Length}");
-        return new Tensor(new Storage(data.ToArray(), DTypeInfo.Of<T>()), (int[])shape.Clone());
+        return new Tensor(Storage.Copy(data), (int[])shape.Clone());
     }
 
     /// <summary>A 1-d tensor of the values.</summary>
