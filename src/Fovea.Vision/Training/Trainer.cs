@@ -187,7 +187,7 @@ public sealed class Trainer
         var notes = new List<string> { $"data from {data.Directory}" };
         if (resume is not null)
         {
-            model.LoadStateDict(resume.Model);
+            LoadChecked(options.Resume!, () => model.LoadStateDict(resume.Model), $"the weights do not fit a {options.Model} model");
             notes.Add($"resuming {options.Resume} after epoch {resume.GetInt("epoch")}" + (resume.Metadata.ContainsKey("partial") ? $" (batch {resume.GetInt("batch")} of the next)" : "")
                       + $", {options.Epochs} epochs in all, writing into {options.OutDir}");
         }
@@ -324,6 +324,22 @@ public sealed class Trainer
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "none",
     };
 
+    /// <summary>
+    /// Runs a state load from the checkpoint at <paramref name="path"/>; the argument errors the modules and optimizers raise
+    /// for a state of the wrong shape become one <see cref="InvalidDataException"/> naming the file and <paramref name="what"/>.
+    /// </summary>
+    private static void LoadChecked(string path, Action load, string what)
+    {
+        try
+        {
+            load();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            throw new InvalidDataException($"{path}: {what} ({e.Message})", e);
+        }
+    }
+
     /// <summary>Refuses weights holding NaN or infinity: <c>FILE: the weights hold NaN/Inf (tensor NAME)</c>.</summary>
     internal static void RequireFiniteWeights(StateDict weights, string path)
     {
@@ -333,9 +349,12 @@ public sealed class Trainer
     private void Restore(Checkpoint ckpt)
     {
         string path = Options.Resume!;
-        if (ckpt.Optimizer is { } opt) Optimizer.LoadStateDict(opt);
+        if (ckpt.Optimizer is { } opt) LoadChecked(path, () => Optimizer.LoadStateDict(opt), $"the optimizer state does not fit this {Options.Optimizer} run");
         if (Scheduler is not null)
-            Scheduler.LoadStateDict(ckpt.Scheduler ?? throw new InvalidDataException($"{path}: the run used scheduler '{Options.Scheduler}' but the checkpoint has no scheduler state"));
+        {
+            var schedule = ckpt.Scheduler ?? throw new InvalidDataException($"{path}: the run used scheduler '{Options.Scheduler}' but the checkpoint has no scheduler state");
+            LoadChecked(path, () => Scheduler.LoadStateDict(schedule), $"the scheduler state does not fit the '{Options.Scheduler}' schedule");
+        }
         CompletedEpochs = ckpt.GetInt("epoch");
         foreach (var (name, module) in Model.NamedModules())
             if (module is Fovea.NN.Dropout dropout && ckpt.Metadata.TryGetValue($"rng.{name}", out var state))
@@ -383,7 +402,7 @@ public sealed class Trainer
             }
             keep.Add(name, t);
         }
-        model.LoadStateDict(keep, strict: skipped.Count == 0);
+        LoadChecked(path, () => model.LoadStateDict(keep, strict: skipped.Count == 0), $"the weights do not fit a {modelName} model");
         var notes = new List<string> { $"initialised from {path} ({keep.Count} tensors)" };
         if (skipped.Count > 0)
             notes.Add($"the checkpoint's classifier head is for {ckpt.Model[skipped[0]].Size(0)} classes, this run has {classes}: kept fresh {string.Join(", ", skipped)}");

@@ -173,6 +173,25 @@ public class RunManagementTests : IDisposable
         Assert.Contains("metadata 'epoch'", e.Message);
     }
 
+    [Fact]
+    public void Resume_WithWeightsOrOptimizerStateOfTheWrongShape_IsInvalidDataNamingTheFile()
+    {
+        string good = Trained("shape");
+        var first = Checkpoint.Load(good).Model.First().Key;
+        string badWeights = Altered(good, "weights", c => c.Model.Add(first, Tensor.Zeros(3, 5, 7)));
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Create(Trainer.ResumeOptions(badWeights), Sample));
+        Assert.StartsWith(badWeights + ": the weights do not fit", e.Message);
+
+        string badState = Altered(good, "optimizer", c =>
+        {
+            var (index, state) = c.Optimizer!.State.First();
+            var name = state.Keys.First();
+            state[name] = Tensor.Zeros(2, 2, 2, 2);
+        });
+        e = Assert.Throws<InvalidDataException>(() => Trainer.Create(Trainer.ResumeOptions(badState), Sample));
+        Assert.StartsWith(badState + ": the optimizer state does not fit", e.Message);
+    }
+
     /// <summary>Sets one weight of <paramref name="trainer"/>'s model to <paramref name="value"/>.</summary>
     private static string Poison(Trainer trainer, float value, int which = 0)
     {
