@@ -161,7 +161,7 @@ public sealed class Trainer
     /// Sets up a run: loads (or takes) the data, keeps the chosen classes, builds the model, loads weights
     /// (<see cref="TrainOptions.InitFrom"/>) or the whole state (<see cref="TrainOptions.Resume"/>), freezes, and
     /// builds the optimizer, the schedule and the loaders. A resume applies what it can change (more epochs, the output
-    /// folder, the metrics file, the data folder) and refuses, with an <see cref="ArgumentException"/> naming the option
+    /// folder, the metrics file, the data folder) and refuses, with a <see cref="TrainOptionException"/> naming the option
     /// and the checkpoint's value, any other setting that differs from the checkpoint's.
     /// </summary>
     public static Trainer Create(TrainOptions options, MnistData? data = null)
@@ -197,7 +197,7 @@ public sealed class Trainer
         {
             var frozen = model.NamedParameters().Where(p => p.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
             if (frozen.Count == 0)
-                throw new ArgumentException($"--freeze {prefix}: no parameter name starts with it (names: {string.Join(", ", model.NamedParameters().Select(p => p.Name).Take(6))}, ...)");
+                throw new TrainOptionException($"--freeze {prefix}: no parameter name starts with it (names: {string.Join(", ", model.NamedParameters().Select(p => p.Name).Take(6))}, ...)");
             foreach (var (_, p) in frozen) p.RequiresGrad = false;
             notes.Add($"froze {frozen.Count} parameter tensors under '{prefix}' ({frozen.Sum(p => (long)p.Parameter.Numel):N0} of {model.ParameterCount():N0} weights)");
         }
@@ -277,7 +277,7 @@ public sealed class Trainer
         void Keep(string option, object? wanted, object? recorded, bool asks = true)
         {
             if (!asks || Equals(wanted, recorded)) return;
-            throw new ArgumentException($"{option} {Show(wanted)} contradicts the checkpoint {path}, which was trained with {Show(recorded)}; a resumed run keeps the settings it was trained with (start a new run to change them)");
+            throw new TrainOptionException($"{option} {Show(wanted)} contradicts the checkpoint {path}, which was trained with {Show(recorded)}; a resumed run keeps the settings it was trained with (start a new run to change them)");
         }
         Keep("--model", asked.Model?.ToLowerInvariant(), stored.ResolvedModel.ToLowerInvariant(), asked.Model is not null);
         Keep("--dataset", asked.Dataset, stored.Dataset);
@@ -295,15 +295,15 @@ public sealed class Trainer
         Keep("--augment", asked.Augment, stored.Augment);
         Keep("--freeze", asked.Freeze, stored.Freeze, asked.Freeze is not null);
         if (asked.InitFrom is not null)
-            throw new ArgumentException($"--init-from {asked.InitFrom}: a resumed run takes its weights from the checkpoint {path}");
+            throw new TrainOptionException($"--init-from {asked.InitFrom}: a resumed run takes its weights from the checkpoint {path}");
 
         int done = ckpt.GetInt("epoch");
         int epochs = asked.Epochs > 0 ? asked.Epochs : stored.Epochs;
         if (epochs < done)
-            throw new ArgumentException($"--epochs {epochs}: the checkpoint {path} has already finished {done} epochs");
+            throw new TrainOptionException($"--epochs {epochs}: the checkpoint {path} has already finished {done} epochs");
         // The step, cosine and one-cycle schedules are planned over the run's length: a new length has no well-defined continuation.
         if (epochs != stored.Epochs && stored.Scheduler != "none")
-            throw new ArgumentException($"--epochs {epochs}: the {stored.Scheduler} schedule of {path} was planned for {stored.Epochs} epochs; resume with --epochs {stored.Epochs}");
+            throw new TrainOptionException($"--epochs {epochs}: the {stored.Scheduler} schedule of {path} was planned for {stored.Epochs} epochs; resume with --epochs {stored.Epochs}");
         return stored with
         {
             Epochs = epochs,
@@ -386,7 +386,7 @@ public sealed class Trainer
         var ckpt = Checkpoint.Load(path);
         RequireFiniteWeights(ckpt.Model, path);
         if (ckpt.Metadata.TryGetValue("model", out var saved) && !string.Equals(saved, modelName, StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"--init-from {path}: the checkpoint holds a '{saved}' model, this run trains '{modelName}'");
+            throw new TrainOptionException($"--init-from {path}: the checkpoint holds a '{saved}' model, this run trains '{modelName}'");
         var own = model.StateDict();
         var keep = new StateDict();
         var skipped = new List<string>();
@@ -396,7 +396,7 @@ public sealed class Trainer
             {
                 // Only the head may differ, and only in its class dimension.
                 if (mine.Size(0) != classes || !mine.Shape.Skip(1).SequenceEqual(t.Shape.Skip(1)))
-                    throw new ArgumentException($"--init-from {path}: {name} is {ShapeChecks.Format(t.Shape)} in the checkpoint but {ShapeChecks.Format(mine.Shape)} in the model");
+                    throw new TrainOptionException($"--init-from {path}: {name} is {ShapeChecks.Format(t.Shape)} in the checkpoint but {ShapeChecks.Format(mine.Shape)} in the model");
                 skipped.Add(name);
                 continue;
             }

@@ -124,7 +124,7 @@ public class RunManagementTests : IDisposable
             "--dataset" => stored with { Dataset = "cifar" },
             _ => throw new ArgumentOutOfRangeException(nameof(option)),
         };
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(asked, Sample));
+        var e = Assert.Throws<TrainOptionException>(() => Trainer.Create(asked, Sample));
         Assert.StartsWith($"{option} {value} contradicts the checkpoint {ckpt}, which was trained with {recorded};", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
@@ -133,11 +133,11 @@ public class RunManagementTests : IDisposable
     public void Resume_RefusesFewerEpochsThanDone_AndANewLengthForAPlannedSchedule()
     {
         string ckpt = Trained("fewer", o => o with { Epochs = 2 });
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(Trainer.ResumeOptions(ckpt) with { Epochs = 1 }, Sample));
+        var e = Assert.Throws<TrainOptionException>(() => Trainer.Create(Trainer.ResumeOptions(ckpt) with { Epochs = 1 }, Sample));
         Assert.Contains("has already finished 2 epochs", e.Message);
 
         string cosine = Trained("cosine", o => o with { Scheduler = "cosine" });
-        e = Assert.Throws<ArgumentException>(() => Trainer.Create(Trainer.ResumeOptions(cosine) with { Epochs = 4 }, Sample));
+        e = Assert.Throws<TrainOptionException>(() => Trainer.Create(Trainer.ResumeOptions(cosine) with { Epochs = 4 }, Sample));
         Assert.Contains("the cosine schedule", e.Message);
         Assert.Contains("resume with --epochs 1", e.Message);
     }
