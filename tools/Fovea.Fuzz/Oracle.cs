@@ -144,7 +144,7 @@ public static partial class Oracle
     public static string TopFrame(Exception e)
     {
         var frames = new StackTrace(e).GetFrames();
-        var method = frames.Select(f => f.GetMethod()).FirstOrDefault(m => m?.DeclaringType?.Namespace is { } ns && !ns.StartsWith("System", StringComparison.Ordinal))
+        var method = frames.Select(f => f.GetMethod()).FirstOrDefault(m => m?.DeclaringType?.Namespace is { } ns && !IsRuntime(ns))
             ?? frames.FirstOrDefault()?.GetMethod();
         if (method is null) return "?";
         string type = method.DeclaringType?.FullName ?? "?";
@@ -153,6 +153,9 @@ public static partial class Oracle
         var lambda = CompilerGeneratedName().Match(method.Name);
         return lambda.Success ? $"{type}.{lambda.Groups[1].Value} (lambda)" : $"{type}.{method.Name}";
     }
+
+    private static bool IsRuntime(string ns) =>
+        ns.StartsWith("System", StringComparison.Ordinal) || ns.StartsWith("Internal", StringComparison.Ordinal) || ns.StartsWith("Microsoft", StringComparison.Ordinal);
 
     /// <summary>
     /// What makes two failures the same: the exception type, the top frame, and the message's first sentence with
