@@ -13,79 +13,6 @@ namespace Fovea.Fuzz;
 /// <param name="SavedPerClass">How many inputs of each distinct failure are saved.</param>
 public sealed record FuzzOptions(long Inputs, ulong Seed, OracleLimits Limits, string SaveDirectory, long Start = 0, int SavedPerClass = 5);
 
-/// <summary>One distinct failure of a target: the inputs that share a <see cref="Verdict.Signature"/>.</summary>
-public sealed class FailureClass(string signature, string kind, string detail, long firstIndex)
-{
-    /// <summary>Kind, exception type and first frame.</summary>
-    public string Signature { get; } = signature;
-
-    /// <summary>The exception type's name, "hang" or "memory".</summary>
-    public string Kind { get; } = kind;
-
-    /// <summary>The first input's detail line.</summary>
-    public string Detail { get; } = detail;
-
-    /// <summary>The first input's index.</summary>
-    public long FirstIndex { get; } = firstIndex;
-
-    /// <summary>How many inputs failed this way.</summary>
-    public int Count { get; set; }
-
-    /// <summary>Where the inputs were saved.</summary>
-    public List<string> Saved { get; } = [];
-}
-
-/// <summary>What a target did over a run.</summary>
-public sealed class TargetReport(string name)
-{
-    /// <summary>The target.</summary>
-    public string Name { get; } = name;
-
-    /// <summary>Inputs run (fewer than asked when the target was stopped).</summary>
-    public long Inputs { get; set; }
-
-    /// <summary>Inputs loaded.</summary>
-    public long Accepted { get; set; }
-
-    /// <summary>Inputs refused with <see cref="InvalidDataException"/>.</summary>
-    public long Rejected { get; set; }
-
-    /// <summary>Failures by kind: exception type name, "hang" or "memory".</summary>
-    public SortedDictionary<string, int> FailuresByKind { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>Distinct failures, by signature, in the order they were found.</summary>
-    public Dictionary<string, FailureClass> Distinct { get; } = [];
-
-    /// <summary>Wall time of the target.</summary>
-    public TimeSpan Elapsed { get; set; }
-
-    /// <summary>The largest resident size seen while the target ran.</summary>
-    public long PeakRssBytes { get; set; }
-
-    /// <summary>Why the target did not run (its format is refused, no seeds), or null.</summary>
-    public string? Skipped { get; set; }
-
-    /// <summary>Why the target stopped early (a hang or a runaway allocation), or null.</summary>
-    public string? Stopped { get; set; }
-
-    /// <summary>Whether a loader thread is still running in the process (after a runaway: nothing more can run safely).</summary>
-    public bool Runaway { get; set; }
-
-    /// <summary>All failures.</summary>
-    public int Failures => FailuresByKind.Values.Sum();
-
-    /// <summary>The summary line.</summary>
-    public string Summary()
-    {
-        if (Skipped is not null) return $"{Name,-14} skipped: {Skipped}";
-        var line = new StringBuilder().Append(CultureInfo.InvariantCulture, $"{Name,-14} inputs {Inputs,7}  accepted {Accepted,7}  rejected {Rejected,7}  failures {Failures,5}");
-        if (Failures > 0) line.Append(CultureInfo.InvariantCulture, $" [{string.Join(", ", FailuresByKind.Select(kv => $"{kv.Key} {kv.Value}"))}]");
-        line.Append(CultureInfo.InvariantCulture, $"  distinct {Distinct.Count}  peak RSS {PeakRssBytes / (1024.0 * 1024.0):F0} MB  {Elapsed.TotalSeconds:F1} s");
-        if (Stopped is not null) line.Append(CultureInfo.InvariantCulture, $"  STOPPED: {Stopped}");
-        return line.ToString();
-    }
-}
-
 /// <summary>
 /// Runs a target: checks that every seed loads, then feeds it <see cref="FuzzOptions.Inputs"/> mutants through the
 /// <see cref="Oracle"/>, saving failing inputs with the reason next to them. A hang or a runaway allocation stops the
@@ -96,7 +23,7 @@ public sealed class FuzzRunner(FuzzOptions options, TextWriter log)
     /// <summary>Runs <paramref name="target"/>, writing its input files under <paramref name="workDirectory"/>.</summary>
     public TargetReport Run(FuzzTarget target, string workDirectory)
     {
-        var report = new TargetReport(target.Name);
+        var report = new TargetReport(target.Name) { NextIndex = options.Start };
         var clock = Stopwatch.StartNew();
         IReadOnlyList<byte[]> seeds = target.Seeds();
         if (seeds.Count == 0)
@@ -132,6 +59,7 @@ public sealed class FuzzRunner(FuzzOptions options, TextWriter log)
         var mutator = new Mutator(seeds, target.HotLength, target.SafetensorsHeader);
         for (long index = options.Start; index < options.Start + options.Inputs; index++)
         {
+            report.NextIndex = index + 1;
             var mutant = mutator.Mutate(FuzzRandom.ForInput(options.Seed, target.Name, index));
             File.WriteAllBytes(inputPath, mutant.Data);
             var verdict = Oracle.Run(target.Load, inputPath, options.Limits);
@@ -171,13 +99,8 @@ public sealed class FuzzRunner(FuzzOptions options, TextWriter log)
             Outcome.Memory => "memory",
             _ => verdict.Exception?.GetType().Name ?? verdict.Signature,
         };
-        report.FailuresByKind[kind] = report.FailuresByKind.GetValueOrDefault(kind) + 1;
-        if (!report.Distinct.TryGetValue(verdict.Signature, out var failure))
-        {
-            report.Distinct[verdict.Signature] = failure = new FailureClass(verdict.Signature, kind, verdict.Detail, index);
-            log.WriteLine($"  {target.Name} input {index}: new failure: {verdict.Signature}: {verdict.Detail}");
-        }
-        failure.Count++;
+        var (failure, isNew) = report.Count(verdict.Signature, kind, verdict.Detail, index);
+        if (isNew) log.WriteLine($"  {target.Name} input {index}: new failure: {verdict.Signature}: {verdict.Detail}");
         if (failure.Saved.Count < options.SavedPerClass) failure.Saved.Add(Save(target, mutant, index, verdict));
     }
 

@@ -15,8 +15,10 @@ const string Usage = """
       --memory-cap-mb MB         memory one load may take whatever it produced (default 2048)
       --save-failures DIR        where failing inputs are saved (default a new temporary folder)
       --replay FILE              run one saved input through --target's loader and show what happens
-      --in-process               run the targets in this process (by default each runs in a child process, so a
-                                 hang, a bomb or a crash in one cannot disturb the measurements of the others)
+      --max-restarts N           after a hang, go on in a fresh process at most N times per target (default 20)
+      --in-process               run the targets in this process (by default each runs in child processes, so a
+                                 hang, a bomb or a crash cannot disturb the measurements of other inputs; here the
+                                 first hang stops the target)
     """;
 
 // Internal: how the parent tells a child where to put its result.
@@ -30,7 +32,7 @@ for (int i = 0; i < args.Length; i++)
     if (a is "-h" or "--help") { Console.WriteLine(Usage); return 0; }
     if (a == "--list") { list = true; continue; }
     if (a == "--in-process") { opts[a] = ""; continue; }
-    if (i + 1 >= args.Length || a is not ("--target" or "--inputs" or "--seed" or "--start" or "--time-limit-ms" or "--memory-cap-mb" or "--save-failures" or "--replay" or ReportOption))
+    if (i + 1 >= args.Length || a is not ("--target" or "--inputs" or "--seed" or "--start" or "--time-limit-ms" or "--memory-cap-mb" or "--save-failures" or "--replay" or "--max-restarts" or ReportOption))
         return UsageError($"unknown option or missing value: {a}");
     opts[a] = args[++i];
 }
@@ -49,7 +51,8 @@ foreach (string name in targetArg == "all" ? Targets.All.Select(t => t.Name) : t
     targets.Add(target);
 }
 if (!TryNumber("--inputs", 1000, 1, out long inputs) || !TryNumber("--start", 0, 0, out long start)
-    || !TryNumber("--time-limit-ms", 2000, 1, out long timeLimitMs) || !TryNumber("--memory-cap-mb", 2048, 1, out long capMb))
+    || !TryNumber("--time-limit-ms", 2000, 1, out long timeLimitMs) || !TryNumber("--memory-cap-mb", 2048, 1, out long capMb)
+    || !TryNumber("--max-restarts", 20, 0, out long maxRestarts))
     return 2;
 if (!ulong.TryParse(opts.GetValueOrDefault("--seed", "1"), NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong seed))
     return UsageError($"--seed {opts["--seed"]}: expected a non-negative integer");
@@ -79,19 +82,20 @@ if (!child)
     if (!MemoryProbe.PerCallPeak) Console.WriteLine("note: no per-call resident-size peak here (Linux /proc/self/clear_refs): only managed allocation is checked per input");
 }
 
-var summaries = new List<TargetSummary>();
+var reports = new List<TargetReport>();
 if (opts.ContainsKey("--in-process"))
 {
+    // A child prints only its new failures as they come; its parent prints the summary.
     var runner = new FuzzRunner(options, Console.Out);
     try
     {
         foreach (var target in targets)
         {
             var report = runner.Run(target, child ? workDir : Path.Combine(workDir, target.Name));
-            Print(report);
-            summaries.Add(TargetSummary.Of(report));
+            reports.Add(report);
+            if (!child) Print(report);
             // A loader still allocating on its abandoned thread makes every later measurement meaningless.
-            if (report.Runaway)
+            if (report.Runaway && !child && target != targets[^1])
             {
                 Console.WriteLine($"stopping: a {target.Name} load is still running and growing; the remaining targets were not run");
                 break;
@@ -102,24 +106,27 @@ if (opts.ContainsKey("--in-process"))
     {
         if (!child) DeleteWorkDirectory();
     }
-    if (child) File.WriteAllText(reportFile!, JsonSerializer.Serialize(summaries));
+    if (child)
+    {
+        File.WriteAllText(reportFile!, reports[0].ToJson());
+        return 0;
+    }
 }
 else
 {
     foreach (var target in targets)
     {
-        var summary = Isolated.Run(target, args, Path.Combine(workDir, target.Name), saveDir, ReportOption);
-        if (summary.Crashed is not null) Console.WriteLine($"{target.Name,-14} CRASHED: {summary.Crashed}");
-        summaries.Add(summary);
+        var report = Isolated.Run(target, args, start, inputs, (int)maxRestarts, Path.Combine(workDir, target.Name), saveDir, ReportOption, Console.Out);
+        reports.Add(report);
+        Print(report);
     }
     DeleteWorkDirectory();
 }
 
-int failures = summaries.Sum(r => r.Failures);
-bool incomplete = summaries.Count < targets.Count || summaries.Any(r => r.Stopped);
-if (!child)
-    Console.WriteLine($"total: {summaries.Sum(r => r.Inputs)} inputs, {failures} failures, {summaries.Sum(r => r.Distinct)} distinct"
-        + (failures > 0 ? $"; inputs saved under {saveDir}" : ""));
+int failures = reports.Sum(r => r.Failures);
+bool incomplete = reports.Count < targets.Count || reports.Any(r => r.Stopped is not null);
+Console.WriteLine($"total: {reports.Sum(r => r.Inputs)} inputs, {failures} failures, {reports.Sum(r => r.Distinct.Count)} distinct"
+    + (failures > 0 ? $"; inputs saved under {saveDir}" : ""));
 return failures > 0 || incomplete ? 1 : 0;
 
 void Print(TargetReport report)
