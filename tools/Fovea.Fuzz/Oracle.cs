@@ -118,7 +118,16 @@ public static partial class Oracle
         if (runaway)
             return new(Outcome.Memory, "memory: resident size grew past the cap while loading", $"resident size grew by more than {Mb(limits.MemoryCapBytes)} while still running; given up after {elapsed.TotalMilliseconds:F0} ms", elapsed, allocated, rssGrowth, true, null);
         if (!finished)
-            return new(Outcome.Hang, "hang", $"did not finish within {limits.TimeLimit.TotalMilliseconds:F0} ms", elapsed, allocated, rssGrowth, false, null);
+        {
+            // A decoder filling gigabytes for a tiny file is usually still at it when the time is up: that is a bomb,
+            // not a loop, and it is reported with the memory failures.
+            long bareAllocation = limits.AllocationBudget(fileBytes, 0), bareResident = limits.ResidentBudget(fileBytes, 0);
+            if (allocated > bareAllocation || rssGrowth > bareResident)
+                return new(Outcome.Memory, "memory: still allocating when the time limit passed",
+                    $"did not finish within {limits.TimeLimit.TotalMilliseconds:F0} ms, and meanwhile allocated {Mb(allocated)} and grew the resident size by {(rssGrowth is { } g ? Mb(g) : "?")} for a {fileBytes}-byte file (budget without output {Mb(bareAllocation)} / {Mb(bareResident)})",
+                    elapsed, allocated, rssGrowth, true, null);
+            return new(Outcome.Hang, "hang", $"did not finish within {limits.TimeLimit.TotalMilliseconds:F0} ms (allocated {Mb(allocated)}, resident size grew by {(rssGrowth is { } r ? Mb(r) : "?")})", elapsed, allocated, rssGrowth, false, null);
+        }
         if (error is OutOfMemoryException or InsufficientMemoryException)
             return new(Outcome.Memory, $"memory: {Signature(error)}", $"{error.GetType().Name} for a {fileBytes}-byte file: {FirstLine(error.Message)}", elapsed, allocated, rssGrowth, false, error);
         if (error is not null and not InvalidDataException)

@@ -128,6 +128,21 @@ public class FuzzSmokeTests : IDisposable
     }
 
     [Fact]
+    public void Oracle_CallsALoadStillAllocatingAtTheTimeLimitABomb()
+    {
+        using var release = new ManualResetEventSlim();
+        var verdict = Oracle.Run(_ =>
+        {
+            while (!release.IsSet) GC.KeepAlive(new byte[1 << 20]);
+            return 0;
+        }, Input([1]), Quick);
+        release.Set();
+        Assert.Equal(Outcome.Memory, verdict.Outcome);
+        Assert.True(verdict.Runaway && verdict.StopsTarget);
+        Assert.Contains("time limit", verdict.Signature);
+    }
+
+    [Fact]
     public void Oracle_FlagsAllocationPastTheBudget_ForAcceptedAndRejectedInputs()
     {
         string path = Input(new byte[100]);
