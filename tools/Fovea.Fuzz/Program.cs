@@ -63,7 +63,8 @@ if (opts.TryGetValue("--replay", out string? replay))
     if (targets.Count != 1) return UsageError("--replay needs exactly one --target");
     if (!File.Exists(replay)) return UsageError($"--replay {replay}: file not found");
     var verdict = Oracle.Run(targets[0].Load, replay, limits);
-    Console.WriteLine($"{targets[0].Name} {replay}: {verdict.Outcome.ToString().ToLowerInvariant()}: {verdict.Signature}: {verdict.Detail}");
+    Console.WriteLine($"{targets[0].Name} {replay}: {verdict.Signature}");
+    Console.WriteLine($"  {verdict.Detail}");
     Console.WriteLine($"  {verdict.Elapsed.TotalMilliseconds:F0} ms, allocated {verdict.AllocatedBytes / 1048576.0:F1} MB, resident growth {(verdict.RssGrowthBytes is { } g ? $"{g / 1048576.0:F1} MB" : "unknown")}");
     if (verdict.Exception is { } e) Console.WriteLine(e);
     return verdict.IsFailure ? 1 : 0;
