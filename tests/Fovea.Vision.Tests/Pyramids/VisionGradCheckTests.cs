@@ -1,4 +1,4 @@
-namespace Fovea.Vision.Tests.Pyramids;
+namespace Fovea.Vision.Tests;
 
 /// <summary>Every row of <see cref="VisionGradCheckCases"/>: first derivatives and second derivatives against central differences.</summary>
 public class VisionGradCheckTests
@@ -25,7 +25,7 @@ public class VisionGradCheckTests
     public void AGradientOffByOnePercentIsCaught()
     {
         // The check is not vacuous: the same pipeline with a 1% error in one backward fails.
-        var wrong = GradCheck.Check(x => new Scale101().Apply(Vision.Pyramids.PyrDown(x[0])), [GradCheckTable.N(1, 1, 5, 7)]);
+        var wrong = GradCheck.Check(x => new Scale101().Apply(Pyramids.PyrDown(x[0])), [GradCheckTable.N(1, 1, 5, 7)]);
         Assert.False(wrong.Passed);
     }
 
