@@ -77,6 +77,8 @@ internal sealed partial class CpuBackend
         var dx = Tensor.Allocate(x.DType, x.Shape, clear: false);
         var dw = new double[c];
         var db = new double[c];
+        // An empty batch has empty sums: zero weight and bias gradients (the kernel would form 0·NaN with μ = NaN).
+        if ((long)n * s == 0) return (dx, Tensor.Zeros([c], x.DType), Tensor.Zeros([c], x.DType));
         var mu = mean.ToArray<double>();
         var invStd = Array.ConvertAll(var.ToArray<double>(), v => 1 / Math.Sqrt(v + eps));
         var w = weight.To(DType.Float64).ToArray<double>();
