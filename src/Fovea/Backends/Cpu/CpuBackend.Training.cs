@@ -86,7 +86,14 @@ internal sealed partial class CpuBackend
             BatchNormBackwardKernel(xc.Storage.As<float>(), xc.Offset, gc.Storage.As<float>(), gc.Offset, w, dx.Storage.As<float>(), n, c, s, mu, invStd, dw, db);
         else
             BatchNormBackwardKernel(xc.Storage.As<double>(), xc.Offset, gc.Storage.As<double>(), gc.Offset, w, dx.Storage.As<double>(), n, c, s, mu, invStd, dw, db);
-        return (dx, Cast(Tensor.FromArray(dw, c), x.DType), Cast(Tensor.FromArray(db, c), x.DType));
+        return (dx, InDType(dw, x.DType), InDType(db, x.DType));
+    }
+
+    /// <summary>Per-channel float64 sums as a [C] tensor of <paramref name="dtype"/>.</summary>
+    private Tensor InDType(double[] values, DType dtype)
+    {
+        var t = Tensor.FromArray(values, values.Length);
+        return dtype == DType.Float64 ? t : Cast(t, dtype);
     }
 
     private static void BatchNormBackwardKernel<T>(T[] x, int xOffset, T[] g, int gOffset, double[] w, T[] dx, int n, int c, int s, double[] mean, double[] invStd, double[] dw, double[] db)
