@@ -1,5 +1,4 @@
 using Fovea.Backends;
-using Fovea.Kernels;
 using Fovea.Ops;
 
 namespace Fovea.NN;
@@ -56,7 +55,7 @@ public static partial class Functional
             throw new DTypeException(op, $"expected a floating dtype, got {input.DType.Name()}; convert with .To(DType.Float32)");
         int oh = ShapeChecks.WindowOutput(op, input._shape, 2, kernel.H, stride.H, padding.H, dilation.H, ceilMode);
         int ow = ShapeChecks.WindowOutput(op, input._shape, 3, kernel.W, stride.W, padding.W, dilation.W, ceilMode);
-        return new Pool2dGeometry(new Window2d(kernel.H, kernel.W, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W), oh, ow, countIncludePad);
+        return PoolWindows.Geometry(kernel.H, kernel.W, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W, oh, ow, countIncludePad);
     }
 
     /// <summary>

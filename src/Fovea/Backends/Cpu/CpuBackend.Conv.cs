@@ -10,6 +10,7 @@ internal sealed partial class CpuBackend
 
     public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry)
     {
+        EnsureAllowed();
         x = x.ContiguousRaw();
         w = w.ContiguousRaw();
         bias = bias?.ContiguousRaw();
@@ -29,6 +30,7 @@ internal sealed partial class CpuBackend
 
     public Tensor Conv2dBackwardInput(Tensor gradOutput, Tensor w, int[] inputShape, Conv2dGeometry geometry)
     {
+        EnsureAllowed();
         var g = gradOutput.ContiguousRaw();
         w = w.ContiguousRaw();
         var s = geometry.Shape(inputShape, w._shape, g._shape[2], g._shape[3]);
@@ -44,6 +46,7 @@ internal sealed partial class CpuBackend
 
     public Tensor Conv2dBackwardWeight(Tensor x, Tensor gradOutput, int[] weightShape, Conv2dGeometry geometry)
     {
+        EnsureAllowed();
         x = x.ContiguousRaw();
         var g = gradOutput.ContiguousRaw();
         var s = geometry.Shape(x._shape, weightShape, g._shape[2], g._shape[3]);
@@ -59,6 +62,7 @@ internal sealed partial class CpuBackend
 
     public (Tensor Values, Tensor Indices) MaxPool2d(Tensor x, Pool2dGeometry geometry)
     {
+        EnsureAllowed();
         x = x.ContiguousRaw();
         int n = x._shape[0], c = x._shape[1], h = x._shape[2], w = x._shape[3];
         var y = Tensor.Allocate(x.DType, [n, c, geometry.OutH, geometry.OutW], clear: false);
@@ -81,6 +85,7 @@ internal sealed partial class CpuBackend
 
     public Tensor MaxPool2dBackward(Tensor gradOutput, Tensor indices, int[] inputShape)
     {
+        EnsureAllowed();
         var g = gradOutput.ContiguousRaw();
         var ix = indices.ContiguousRaw();
         var dx = Tensor.Allocate(g.DType, (int[])inputShape.Clone(), clear: false);
@@ -105,6 +110,7 @@ internal sealed partial class CpuBackend
 
     public Tensor AvgPool2d(Tensor x, Pool2dGeometry geometry)
     {
+        EnsureAllowed();
         x = x.ContiguousRaw();
         int n = x._shape[0], c = x._shape[1], h = x._shape[2], w = x._shape[3];
         var y = Tensor.Allocate(x.DType, [n, c, geometry.OutH, geometry.OutW], clear: false);
@@ -126,6 +132,7 @@ internal sealed partial class CpuBackend
 
     public Tensor AvgPool2dBackward(Tensor gradOutput, int[] inputShape, Pool2dGeometry geometry)
     {
+        EnsureAllowed();
         var g = gradOutput.ContiguousRaw();
         var dx = Tensor.Allocate(g.DType, (int[])inputShape.Clone(), clear: false);
         switch (g.DType)
