@@ -19,6 +19,7 @@ public partial class KernelBoundaryTests
     public static TheoryData<string> LayersAboveTheBackends() => new()
     {
         "src/Fovea",
+        "src/Fovea.Vision",
     };
 
     [Theory]

@@ -8,6 +8,7 @@ internal sealed partial class CpuBackend
 {
     public Tensor PyrDown(Tensor x)
     {
+        EnsureAllowed();
         x = PyramidInput("pyr_down", x);
         int h = x._shape[^2], w = x._shape[^1], oh = PyramidGeometry.DownSize(h), ow = PyramidGeometry.DownSize(w);
         var y = Tensor.Allocate(x.DType, WithPlane(x._shape, oh, ow), clear: false);
@@ -26,16 +27,26 @@ internal sealed partial class CpuBackend
 
     public Tensor PyrDownAdjoint(Tensor gradOutput, int height, int width)
     {
+        EnsureAllowed();
         var g = PyramidInput("pyr_down adjoint", gradOutput);
         return Adjoint(g, PyrAxisOperator.Down(height), PyrAxisOperator.Down(width));
     }
 
-    public Tensor PyrUp(Tensor x, int height, int width) => Up("pyr_up", x, height, width, null, false);
+    public Tensor PyrUp(Tensor x, int height, int width)
+    {
+        EnsureAllowed();
+        return Up("pyr_up", x, height, width, null, false);
+    }
 
-    public Tensor PyrUpAdd(Tensor x, Tensor addend, bool negate) => Up("pyr_up_add", x, addend._shape[^2], addend._shape[^1], addend, negate);
+    public Tensor PyrUpAdd(Tensor x, Tensor addend, bool negate)
+    {
+        EnsureAllowed();
+        return Up("pyr_up_add", x, addend._shape[^2], addend._shape[^1], addend, negate);
+    }
 
     public Tensor PyrUpAdjoint(Tensor gradOutput, int height, int width)
     {
+        EnsureAllowed();
         var g = PyramidInput("pyr_up adjoint", gradOutput);
         return Adjoint(g, PyrAxisOperator.Up(height, g._shape[^2], rows: true), PyrAxisOperator.Up(width, g._shape[^1], rows: false));
     }
@@ -87,6 +98,7 @@ internal sealed partial class CpuBackend
 
     public Tensor SeparableFilter2d(Tensor x, Tensor kernelX, Tensor kernelY)
     {
+        EnsureAllowed();
         x = VisionPlanes("separable_filter2d", x, DType.Float32);
         var kx = FilterTaps("separable_filter2d", kernelX).ToArray();
         var ky = FilterTaps("separable_filter2d", kernelY).ToArray();
@@ -99,6 +111,7 @@ internal sealed partial class CpuBackend
 
     public Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method)
     {
+        EnsureAllowed();
         image = MatchPlane(image, "image");
         template = MatchPlane(template, "template");
         int h = image._shape[0], w = image._shape[1], th = template._shape[0], tw = template._shape[1];
@@ -121,6 +134,7 @@ internal sealed partial class CpuBackend
 
     public (Tensor Re, Tensor Im) Fft2d(Tensor re, Tensor im, bool inverse)
     {
+        EnsureAllowed();
         ShapeChecks.Same("fft2d", re._shape, im._shape);
         if (re.DType != DType.Float64 || im.DType != DType.Float64)
             throw new DTypeException("fft2d", $"expects float64 real and imaginary parts, got {re.DType.Name()} and {im.DType.Name()}");
