@@ -43,7 +43,7 @@ public sealed class ResNet : Sequential
         var g = generator ?? new Generator(0);
         Depth = depth;
         bool small = inputSize < ZooLayers.SmallInputLimit;
-        int size = small ? inputSize : ZooLayers.WindowOutput(inputSize, 7, 2, 3);
+        int size = small ? inputSize : ZooLayers.StemOutput(inputSize, 7, 2, 3);
         Add("conv1", new Conv2d(inChannels, 64, 7, stride: small ? 1 : 2, padding: 3, bias: false, generator: g));
         Add("bn1", new BatchNorm2d(64));
         Add("relu", new ReLU());

@@ -29,8 +29,7 @@ public class ConvKernelTests
     private static ConvShape Shape(int[] g)
     {
         var win = new Window2d(g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13]);
-        int oh = (g[2] + 2 * g[10] - g[12] * (g[6] - 1) - 1) / g[8] + 1;
-        int ow = (g[3] + 2 * g[11] - g[13] * (g[7] - 1) - 1) / g[9] + 1;
+        var (oh, ow) = win.OutputSize(g[2], g[3]);
         return new ConvShape(g[0], g[1], g[2], g[3], g[4], g[5], win, oh, ow);
     }
 
