@@ -161,13 +161,13 @@ public class ConvKernelTests
         var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 8), v => (float)v);
         var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 9), v => (float)v);
         var dy = Array.ConvertAll(Random(s.Batch * s.OutChannels * s.OutPlane, 10), v => (float)v);
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
             float[]? y1 = null, dx1 = null, dw1 = null;
             foreach (int threads in new[] { 1, 2, 3 })
             {
-                Threading.MaxDegreeOfParallelism = threads;
+                Parallelism.MaxDegreeOfParallelism = threads;
                 var y = new float[dy.Length];
                 var dx = new float[x.Length];
                 var dw = new float[w.Length];
@@ -184,7 +184,7 @@ public class ConvKernelTests
         }
         finally
         {
-            Threading.MaxDegreeOfParallelism = saved;
+            Parallelism.MaxDegreeOfParallelism = saved;
         }
     }
 
