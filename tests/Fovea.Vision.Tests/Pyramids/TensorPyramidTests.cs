@@ -1,6 +1,5 @@
 using Fovea.Kernels.Pyramids;
 using Fovea.Vision.Tests.Oracle;
-using OpenCvSharp;
 
 namespace Fovea.Vision.Tests.Pyramids;
 
@@ -45,22 +44,13 @@ public class TensorPyramidTests
     [Fact]
     public void ColourAndBatchEqualOpenCvPerPlane()
     {
-        var x = Rand([2, 3, 13, 10], 9);
+        var x = Tensor.FromArray(OpenCvCases.ColourInput(), OpenCvCases.ColourShape);
         var down = Vision.Pyramids.PyrDown(x);
-        var up = Vision.Pyramids.PyrUp(x, (25, 21));
+        var up = Vision.Pyramids.PyrUp(x, (OpenCvCases.ColourUpH, OpenCvCases.ColourUpW));
         Assert.Equal([2, 3, 7, 5], down.Shape);
         Assert.Equal([2, 3, 25, 21], up.Shape);
-        for (int n = 0; n < 2; n++)
-        for (int c = 0; c < 3; c++)
-        {
-            using var src = Cv.FromPlane(x.Select(0, n).Select(0, c).ToArray<float>(), 10, 13);
-            using var d = new Mat();
-            using var u = new Mat();
-            Cv2.PyrDown(src, d);
-            Cv2.PyrUp(src, u, new OpenCvSharp.Size(21, 25));
-            Assert.True(Cv.MaxAbsDiff(Cv.ToPlane(d), down.Select(0, n).Select(0, c).ToArray<float>()) <= 1e-5);
-            Assert.True(Cv.MaxAbsDiff(Cv.ToPlane(u), up.Select(0, n).Select(0, c).ToArray<float>()) <= 1e-5);
-        }
+        OpenCvFixture.AssertClose(OpenCvCases.ColourDownKey, down.Shape, down.ToArray<float>(), 1e-5);
+        OpenCvFixture.AssertClose(OpenCvCases.ColourUpKey, up.Shape, up.ToArray<float>(), 1e-5);
     }
 
     [Theory]
@@ -77,7 +67,7 @@ public class TensorPyramidTests
         for (int i = 0; i < 5; i++)
         {
             Assert.Equal([3, layout.LevelHeight(i), layout.LevelWidth(i)], lap[i].Shape);
-            Assert.True(Cv.MaxAbsDiff(layout.Level((ReadOnlySpan<float>)storage, i), lap[i].Select(0, 1).ToArray<float>()) <= 1e-6, $"level {i}");
+            Assert.True(OpenCvCases.MaxAbsDiff(layout.Level((ReadOnlySpan<float>)storage, i), lap[i].Select(0, 1).ToArray<float>()) <= 1e-6, $"level {i}");
         }
         Assert.Same(x, Vision.Pyramids.LaplacianPyramid(x, 1)[0]);
         var g = Vision.Pyramids.GaussianPyramid(x, 3);
@@ -104,7 +94,7 @@ public class TensorPyramidTests
         var ours = Vision.Pyramids.Blend(a, b, m, levels);
         var theirs = new float[3 * h * w];
         PyramidBlend.BlendPlanes(a.ToArray<float>(), b.ToArray<float>(), m.ToArray<float>(), 3, w, h, levels, theirs);
-        Assert.True(Cv.MaxAbsDiff(theirs, ours.ToArray<float>()) <= 1e-5);
+        Assert.True(OpenCvCases.MaxAbsDiff(theirs, ours.ToArray<float>()) <= 1e-5);
         // A shared mask: [H, W] and [1, H, W] agree, and an all-ones mask returns a.
         var shared = m.Select(0, 0);
         Assert.True(MaxDiff(Vision.Pyramids.Blend(a, b, shared, levels), Vision.Pyramids.Blend(a, b, shared.Unsqueeze(0), levels)) == 0);
