@@ -1,4 +1,4 @@
-using Fovea.Kernels.Matching;
+using Fovea.Backends;
 using Fovea.OracleFixtures;
 using Fovea.Vision.Imaging;
 using OpenCvSharp;
@@ -6,7 +6,7 @@ using static Fovea.Vision.Tests.Oracle.OpenCvCases;
 
 namespace Fovea.Vision.OpenCvTests;
 
-/// <summary>TemplateMatching.Match against OpenCV's matchTemplate on a real image, direct and FFT paths, all six methods, every position.</summary>
+/// <summary>The public Matching.MatchTemplate against OpenCV's matchTemplate on a real image, direct and FFT paths, all six methods, every position.</summary>
 [Trait("Category", LiveOracle.Category)]
 public class MatchTemplateLiveTests
 {
@@ -27,9 +27,10 @@ public class MatchTemplateLiveTests
         int w = img.Width, h = MatchRows;
         var plane = img.Plane(0).Slice(0, w * h).ToArray();
         var templ = CutTemplate(plane, w, size);
-        var (ow, oh) = TemplateMatching.ResultSize(w, h, size, size);
-        var ours = new float[ow * oh];
-        TemplateMatching.Match(plane, w, h, templ, size, size, method, ours);
+        int ow = w - size + 1, oh = h - size + 1;
+        var scores = Matching.MatchTemplate(Tensor.FromArray(plane, h, w), Tensor.FromArray(templ, size, size), method);
+        Assert.Equal([oh, ow], scores.Shape);
+        var ours = scores.ToArray<float>();
 
         using var cvImg = Cv.FromPlane(plane, w, h);
         using var cvT = Cv.FromPlane(templ, size, size);

@@ -1,12 +1,11 @@
-using Fovea.Kernels.Filtering;
-using Fovea.Kernels.Pyramids;
+using Fovea.Backends;
 using Fovea.OracleFixtures;
 using OpenCvSharp;
 using static Fovea.Vision.Tests.Oracle.OpenCvCases;
 
 namespace Fovea.Vision.OpenCvTests;
 
-/// <summary>PyrDown / PyrUp and the Gaussian and Laplacian pyramids against OpenCV's pyrDown / pyrUp / subtract, every value.</summary>
+/// <summary>The public PyrDown / PyrUp and the Gaussian and Laplacian pyramids against OpenCV's pyrDown / pyrUp / subtract, every value.</summary>
 [Trait("Category", LiveOracle.Category)]
 public class PyramidLiveTests
 {
@@ -32,9 +31,8 @@ public class PyramidLiveTests
         int cw = w, ch = h;
         while (true)
         {
-            int dw = PyrKernels.DownSize(cw), dh = PyrKernels.DownSize(ch);
-            var ours = new float[dw * dh];
-            PyrKernels.PyrDown(cur, cw, ch, ours);
+            int dw = PyramidGeometry.DownSize(cw), dh = PyramidGeometry.DownSize(ch);
+            var ours = Pyramids.PyrDown(Tensor.FromArray(cur, 1, ch, cw)).ToArray<float>();
             using var src = Cv.FromPlane(cur, cw, ch);
             using var dst = new Mat();
             Cv2.PyrDown(src, dst);
@@ -55,8 +53,7 @@ public class PyramidLiveTests
         using var cvSrc = Cv.FromPlane(src, w, h);
         foreach (var (dw, dh) in PyrUpSizes(w, h))
         {
-            var ours = new float[dw * dh];
-            PyrKernels.PyrUp(src, w, h, ours, dw, dh);
+            var ours = Pyramids.PyrUp(Tensor.FromArray(src, 1, h, w), (dh, dw)).ToArray<float>();
             using var dst = new Mat();
             Cv2.PyrUp(cvSrc, dst, new Size(dw, dh));
             var theirs = Cv.ToPlane(dst);
@@ -76,11 +73,9 @@ public class PyramidLiveTests
     public void PyramidsEqualOpenCvPyrDownChainAndPyrUp(int w, int h, int levels)
     {
         var img = LaplacianInput(w, h);
-        var layout = PyramidLayout.Create(w, h, levels);
-        var g = new float[layout.TotalLength];
-        var l = new float[layout.TotalLength];
-        GaussianPyramid.Build(img, layout, g);
-        LaplacianPyramid.Build(img, layout, l);
+        var image = Tensor.FromArray(img, 1, h, w);
+        var g = Pyramids.GaussianPyramid(image, levels);
+        var l = Pyramids.LaplacianPyramid(image, levels);
 
         using var src = Cv.FromPlane(img, w, h);
         var cvG = new Mat[levels];
@@ -92,9 +87,9 @@ public class PyramidLiveTests
         }
         for (int i = 0; i < levels; i++)
         {
-            Assert.Equal(layout.LevelWidth(i), cvG[i].Cols);
-            Assert.Equal(layout.LevelHeight(i), cvG[i].Rows);
-            Assert.True(MaxAbsDiff(Cv.ToPlane(cvG[i]), layout.Level((ReadOnlySpan<float>)g, i)) <= 1e-5, $"G level {i}");
+            Assert.Equal([1, cvG[i].Rows, cvG[i].Cols], g[i].Shape);
+            Assert.Equal(g[i].Shape, l[i].Shape);
+            Assert.True(MaxAbsDiff(Cv.ToPlane(cvG[i]), g[i].ToArray<float>()) <= 1e-5, $"G level {i}");
             using var band = new Mat();
             if (i < levels - 1)
             {
@@ -103,9 +98,10 @@ public class PyramidLiveTests
                 Cv2.Subtract(cvG[i], up, band);
             }
             else cvG[i].CopyTo(band);
-            Assert.True(MaxAbsDiff(Cv.ToPlane(band), layout.Level((ReadOnlySpan<float>)l, i)) <= 1e-5, $"L level {i}");
+            Assert.True(MaxAbsDiff(Cv.ToPlane(band), l[i].ToArray<float>()) <= 1e-5, $"L level {i}");
         }
         foreach (var m in cvG) m.Dispose();
+        Assert.True(MaxAbsDiff(img, Pyramids.Reconstruct(l).ToArray<float>()) <= 1e-5);
     }
 
     [Fact]

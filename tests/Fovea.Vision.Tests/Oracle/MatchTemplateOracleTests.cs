@@ -1,4 +1,4 @@
-using Fovea.Kernels.Matching;
+using Fovea.Backends;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Tests.Imaging;
 using static Fovea.Vision.Tests.Oracle.OpenCvCases;
@@ -25,9 +25,9 @@ public class MatchTemplateOracleTests
         int w = img.Width, h = MatchRows;
         var plane = img.Plane(0).Slice(0, w * h).ToArray();
         var templ = CutTemplate(plane, w, size);
-        var (ow, oh) = TemplateMatching.ResultSize(w, h, size, size);
-        var ours = new float[ow * oh];
-        TemplateMatching.Match(plane, w, h, templ, size, size, method, ours);
+        int ow = w - size + 1, oh = h - size + 1;
+        var scores = Matching.MatchTemplate(Tensor.FromArray(plane, h, w), Tensor.FromArray(templ, size, size), method);
+        var ours = scores.ToArray<float>();
 
         var reference = OpenCvFixture.Get(MatchKey(method.ToString(), size));
         Assert.Equal([oh, ow], reference.Shape);
@@ -57,7 +57,7 @@ public class MatchTemplateOracleTests
         }
         double err = new OpenCvReference(reference.Key, reference.Shape, theirs).MaxAbsDiff(ours) / scale;
         Assert.True(err <= 1e-4, $"{method}, {size}x{size}: max |ours − OpenCV| = {err} (relative to {scale})");
-        var best = PeakFinder.FindPeaks(ours, ow, oh, 1, 1, lowerIsBetter: method is TemplateMatchMethod.SqDiff or TemplateMatchMethod.SqDiffNormed);
+        var best = Matching.FindPeaks(scores, 1, 1, Matching.LowerIsBetter(method));
         if (method is not (TemplateMatchMethod.CCorr or TemplateMatchMethod.CCorrNormed or TemplateMatchMethod.CCoeff))
             Assert.Equal((TemplateX, TemplateY), (best[0].X, best[0].Y));
     }

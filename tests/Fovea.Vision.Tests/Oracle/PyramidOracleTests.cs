@@ -1,9 +1,9 @@
-using Fovea.Kernels.Filtering;
+using Fovea.Backends;
 using static Fovea.Vision.Tests.Oracle.OpenCvCases;
 
 namespace Fovea.Vision.Tests.Oracle;
 
-/// <summary>PyrDown / PyrUp against OpenCV's pyrDown / pyrUp on float32 planes (the committed references).</summary>
+/// <summary>The public PyrDown / PyrUp against OpenCV's pyrDown / pyrUp on float32 planes (the committed references).</summary>
 public class PyramidOracleTests
 {
     public static TheoryData<int, int> Sizes()
@@ -21,9 +21,8 @@ public class PyramidOracleTests
         int cw = w, ch = h;
         for (int level = 1; ; level++)
         {
-            int dw = PyrKernels.DownSize(cw), dh = PyrKernels.DownSize(ch);
-            var ours = new float[dw * dh];
-            PyrKernels.PyrDown(cur, cw, ch, ours);
+            int dw = PyramidGeometry.DownSize(cw), dh = PyramidGeometry.DownSize(ch);
+            var ours = Pyramids.PyrDown(Tensor.FromArray(cur, 1, ch, cw)).ToArray<float>();
             OpenCvFixture.AssertClose(PyrDownKey(w, h, level), [dh, dw], ours, 1e-5);
             if (cw == 1 && ch == 1) break;
             cur = ours; cw = dw; ch = dh;
@@ -37,8 +36,7 @@ public class PyramidOracleTests
         var src = PyrUpInput(w, h);
         foreach (var (dw, dh) in PyrUpSizes(w, h))
         {
-            var ours = new float[dw * dh];
-            PyrKernels.PyrUp(src, w, h, ours, dw, dh);
+            var ours = Pyramids.PyrUp(Tensor.FromArray(src, 1, h, w), (dh, dw)).ToArray<float>();
             OpenCvFixture.AssertClose(PyrUpKey(w, h, dw, dh), [dh, dw], ours, 1e-5);
         }
     }
