@@ -1,22 +1,93 @@
 namespace Fovea.Backends;
 
 /// <summary>Elementwise unary primitives.</summary>
-public enum UnaryOp { Neg, Abs, Sign, Exp, Log, Sqrt, Rsqrt, Sin, Cos, Tanh, Sigmoid, Relu, Erf }
+public enum UnaryOp
+{
+    /// <summary><c>−x</c>.</summary>
+    Neg,
+    /// <summary><c>|x|</c>.</summary>
+    Abs,
+    /// <summary>−1, 0 or 1 by the sign of x; NaN stays NaN.</summary>
+    Sign,
+    /// <summary><c>eˣ</c>.</summary>
+    Exp,
+    /// <summary>Natural logarithm; NaN below 0, −∞ at 0.</summary>
+    Log,
+    /// <summary><c>√x</c>; NaN below 0.</summary>
+    Sqrt,
+    /// <summary><c>1 / √x</c>; +∞ at 0.</summary>
+    Rsqrt,
+    /// <summary>Sine, x in radians.</summary>
+    Sin,
+    /// <summary>Cosine, x in radians.</summary>
+    Cos,
+    /// <summary>Hyperbolic tangent.</summary>
+    Tanh,
+    /// <summary>Logistic function <c>1 / (1 + e⁻ˣ)</c>.</summary>
+    Sigmoid,
+    /// <summary><c>max(x, 0)</c>; NaN stays NaN.</summary>
+    Relu,
+    /// <summary>Gauss error function <c>(2/√π) ∫₀ˣ e^(−t²) dt</c> (GELU uses it).</summary>
+    Erf,
+}
 
 /// <summary>Elementwise binary primitives (with broadcasting).</summary>
 public enum BinaryOp
 {
-    Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+    /// <summary><c>a + b</c>.</summary>
+    Add,
+    /// <summary><c>a − b</c>.</summary>
+    Sub,
+    /// <summary><c>a · b</c>.</summary>
+    Mul,
+    /// <summary><c>a / b</c> (not defined for Int32).</summary>
+    Div,
+    /// <summary><c>aᵇ</c> (not defined for Int32).</summary>
+    Pow,
+    /// <summary>The larger of a and b; NaN if either is NaN.</summary>
+    Maximum,
+    /// <summary>The smaller of a and b; NaN if either is NaN.</summary>
+    Minimum,
 
     /// <summary>a where b &gt; 0, else 0 (NaN b gives 0): ReLU's backward, dL/dx = g · [x &gt; 0], in one pass.</summary>
     MaskPositive,
 }
 
 /// <summary>Elementwise comparisons and logical ops producing Bool.</summary>
-public enum CompareOp { Eq, Ne, Lt, Le, Gt, Ge, And, Or, Xor }
+public enum CompareOp
+{
+    /// <summary><c>a == b</c> (false when either is NaN).</summary>
+    Eq,
+    /// <summary><c>a != b</c> (true when either is NaN).</summary>
+    Ne,
+    /// <summary><c>a &lt; b</c>.</summary>
+    Lt,
+    /// <summary><c>a ≤ b</c>.</summary>
+    Le,
+    /// <summary><c>a &gt; b</c>.</summary>
+    Gt,
+    /// <summary><c>a ≥ b</c>.</summary>
+    Ge,
+    /// <summary>Both nonzero.</summary>
+    And,
+    /// <summary>Either nonzero.</summary>
+    Or,
+    /// <summary>Exactly one nonzero.</summary>
+    Xor,
+}
 
 /// <summary>Reductions over a set of dims.</summary>
-public enum ReduceOp { Sum, Prod, Max, Min }
+public enum ReduceOp
+{
+    /// <summary>Sum (0 over an empty set).</summary>
+    Sum,
+    /// <summary>Product (1 over an empty set).</summary>
+    Prod,
+    /// <summary>Largest value; NaN if any is NaN.</summary>
+    Max,
+    /// <summary>Smallest value; NaN if any is NaN.</summary>
+    Min,
+}
 
 /// <summary>
 /// The primitive contract. Autograd and NN see only this, so a GPU backend later implements the same

@@ -289,17 +289,30 @@ public sealed partial class Tensor
 
     // ---- Operators ----
 
+    /// <summary>Elementwise <c>a + b</c>, broadcasting the two shapes.</summary>
     public static Tensor operator +(Tensor a, Tensor b) => a.Add(b);
+    /// <summary>Adds <paramref name="s"/> to every element of <paramref name="a"/>.</summary>
     public static Tensor operator +(Tensor a, double s) => a.Add(s);
+    /// <summary>Adds <paramref name="s"/> to every element of <paramref name="a"/>.</summary>
     public static Tensor operator +(double s, Tensor a) => a.ScalarLike(s).Add(a);
+    /// <summary>Elementwise <c>a − b</c>, broadcasting the two shapes.</summary>
     public static Tensor operator -(Tensor a, Tensor b) => a.Sub(b);
+    /// <summary>Subtracts <paramref name="s"/> from every element of <paramref name="a"/>.</summary>
     public static Tensor operator -(Tensor a, double s) => a.Sub(s);
+    /// <summary><c>s − a</c> elementwise.</summary>
     public static Tensor operator -(double s, Tensor a) => a.ScalarLike(s).Sub(a);
+    /// <summary>Elementwise (Hadamard) product, broadcasting the two shapes; <see cref="MatMul"/> is the matrix product.</summary>
     public static Tensor operator *(Tensor a, Tensor b) => a.Mul(b);
+    /// <summary>Scales every element of <paramref name="a"/> by <paramref name="s"/>.</summary>
     public static Tensor operator *(Tensor a, double s) => a.Mul(s);
+    /// <summary>Scales every element of <paramref name="a"/> by <paramref name="s"/>.</summary>
     public static Tensor operator *(double s, Tensor a) => a.ScalarLike(s).Mul(a);
+    /// <summary>Elementwise <c>a / b</c>, broadcasting the two shapes.</summary>
     public static Tensor operator /(Tensor a, Tensor b) => a.Div(b);
+    /// <summary>Divides every element of <paramref name="a"/> by <paramref name="s"/>.</summary>
     public static Tensor operator /(Tensor a, double s) => a.Div(s);
+    /// <summary><c>s / a</c> elementwise.</summary>
     public static Tensor operator /(double s, Tensor a) => a.ScalarLike(s).Div(a);
+    /// <summary>Elementwise negation.</summary>
     public static Tensor operator -(Tensor a) => a.Neg();
 }

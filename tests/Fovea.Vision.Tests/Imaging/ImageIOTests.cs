@@ -1,6 +1,5 @@
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Tests.Oracle;
-using OpenCvSharp;
 using StbImageWriteSharp;
 
 namespace Fovea.Vision.Tests.Imaging;
@@ -13,25 +12,25 @@ public sealed class ImageIOTests : IDisposable
 
     internal static string DataPath(string name) => Path.Combine(AppContext.BaseDirectory, "Data", name);
 
-    [Theory]
-    [InlineData("coins.png", 1, 303, 384)]
-    [InlineData("chelsea.png", 3, 300, 451)]
-    [InlineData("horse.png", 4, 328, 400)]
-    public void LoadsPngWithItsOwnChannelsAndMatchesOpenCv(string name, int c, int h, int w)
+    public static TheoryData<string> PngNames()
     {
+        var d = new TheoryData<string>();
+        foreach (var p in OpenCvCases.Pngs) d.Add(p.Name);
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(PngNames))]
+    public void LoadsPngWithItsOwnChannelsAndMatchesOpenCv(string name)
+    {
+        var (_, c, h, w) = OpenCvCases.Pngs.Single(p => p.Name == name);
         var img = ImageIO.Load(DataPath(name));
         Assert.Equal((c, h, w), (img.Channels, img.Height, img.Width));
-        using var cv = Cv2.ImRead(DataPath(name), ImreadModes.Unchanged);
-        Assert.Equal((c, h, w), (cv.Channels(), cv.Rows, cv.Cols));
-        // OpenCV stores B, G, R(, A) interleaved; ours is planar R, G, B(, A).
-        int[] order = c >= 3 ? [2, 1, 0, 3] : [0, 1];
-        var got = new byte[c * h * w];
-        Assert.True(cv.IsContinuous());
-        System.Runtime.InteropServices.Marshal.Copy(cv.Data, got, 0, got.Length);
-        for (int y = 0; y < h; y += 7)
-        for (int x = 0; x < w; x += 5)
-        for (int ch = 0; ch < c; ch++)
-            Assert.Equal(got[(y * w + x) * c + order[ch]] / 255f, img.Plane(ch)[y * w + x]);
+        // OpenCV's decoding as 8-bit values, planar R, G, B(, A) like ours.
+        var decoded = OpenCvFixture.Get(OpenCvCases.PngKey(name));
+        Assert.Equal([c, h, w], decoded.Shape);
+        for (int k = 0; k < decoded.Indices.Length; k++)
+            Assert.Equal(decoded.Values[k] / 255f, img.Data[decoded.Indices[k]]);
     }
 
     [Fact]
@@ -47,19 +46,7 @@ public sealed class ImageIOTests : IDisposable
     {
         var rgb = ImageIO.Load(DataPath("chelsea.png"));
         var gray = Grayscale.ToGray(rgb);
-        int n = rgb.PlaneLength;
-        var bgr = new float[3 * n];
-        for (int i = 0; i < n; i++)
-        {
-            bgr[3 * i] = rgb.Plane(2)[i];
-            bgr[3 * i + 1] = rgb.Plane(1)[i];
-            bgr[3 * i + 2] = rgb.Plane(0)[i];
-        }
-        using var m = new Mat(rgb.Height, rgb.Width, MatType.CV_32FC3);
-        System.Runtime.InteropServices.Marshal.Copy(bgr, 0, m.Data, bgr.Length);
-        using var g = new Mat();
-        Cv2.CvtColor(m, g, ColorConversionCodes.BGR2GRAY);
-        Assert.True(Cv.MaxAbsDiff(Cv.ToPlane(g), gray.Plane(0)) <= 1e-6);
+        OpenCvFixture.AssertClose(OpenCvCases.GrayKey, [gray.Height, gray.Width], gray.Plane(0), 1e-6);
     }
 
     [Theory]
