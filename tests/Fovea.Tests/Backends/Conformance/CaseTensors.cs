@@ -84,6 +84,17 @@ public static class CaseTensors
     public static Tensor Index(Random rng, int[] shape, int bound) =>
         Make(rng, shape, DType.Int32, r => r.Next(Math.Max(bound, 1)), broadcast: true);
 
+    /// <summary>
+    /// <paramref name="index"/>'s values in a random layout, but one entry out of [0, <paramref name="bound"/>): the bound
+    /// itself, −1 or far beyond. <paramref name="index"/> must not be empty.
+    /// </summary>
+    public static Tensor OutOfRange(Random rng, Tensor index, int bound)
+    {
+        var values = Read(index).Select(v => (int)v).ToArray();
+        values[rng.Next(values.Length)] = rng.Next(3) switch { 0 => bound, 1 => -1, _ => bound + 1000 };
+        return Relayout(rng, Tensor.FromArray(values, index.Shape));
+    }
+
     /// <summary>The default draw of a dtype: <see cref="Normal"/> floats, integers in [-9, 9], or coins.</summary>
     public static Draw DefaultDraw(DType dtype) => dtype switch
     {

@@ -42,6 +42,12 @@ public readonly record struct Tolerance(double Ulps, double Floor, int Terms)
 /// <summary>
 /// One call of one primitive: its parameters (for messages), its inputs (random, often strided views) and the call
 /// itself, which must not modify the inputs and returns the outputs to compare. The call runs once on the oracle
-/// and once on the backend under test, each inside its own <see cref="Backend.Use"/> scope.
+/// and once on the backend under test, each inside its own <see cref="Backend.Use"/> scope. When
+/// <see cref="Rejects"/> is set the input is invalid in a way only the backend can see (an index out of range):
+/// both backends must throw that exception type (or a subtype) instead of returning.
 /// </summary>
-public sealed record ConformanceCase(string Parameters, Tensor[] Inputs, Func<IBackend, Tensor[], Tensor[]> Call, Tolerance Tolerance);
+public sealed record ConformanceCase(string Parameters, Tensor[] Inputs, Func<IBackend, Tensor[], Tensor[]> Call, Tolerance Tolerance)
+{
+    /// <summary>The exception type both backends must throw, or null for a valid call.</summary>
+    public Type? Rejects { get; init; }
+}

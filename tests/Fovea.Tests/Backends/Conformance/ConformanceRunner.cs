@@ -61,6 +61,12 @@ public static class ConformanceRunner
     public static void Check(IBackend backend, string what, ConformanceCase c)
     {
         string context = $"{backend.Name} {what}: {c.Parameters}; inputs {string.Join(", ", c.Inputs.Select(CaseTensors.Describe))}";
+        if (c.Rejects is { } rejects)
+        {
+            AssertRejects(ConformanceBackends.Oracle, c, rejects, context);
+            AssertRejects(backend, c, rejects, context);
+            return;
+        }
         var before = c.Inputs.Select(t => Bytes(t.Storage.Data)).ToArray();
         var expected = Invoke(ConformanceBackends.Oracle, c, c.Inputs, context);
         var actual = Invoke(backend, c, c.Inputs, context);
@@ -84,6 +90,20 @@ public static class ConformanceRunner
                 Assert.False(ReferenceEquals(a.Storage, input.Storage), $"{context}: {output} shares storage with an input");
             CompareValues(context + ": " + output, expected[k], a, magnitude?[k], c.Tolerance);
         }
+    }
+
+    private static void AssertRejects(IBackend backend, ConformanceCase c, Type rejects, string context)
+    {
+        using (Backend.Use(backend))
+        {
+            try { c.Call(backend, c.Inputs); }
+            catch (Exception e) when (rejects.IsInstanceOfType(e)) { return; }
+            catch (Exception e)
+            {
+                Assert.Fail($"{context}: the {backend.Name} backend threw {e.GetType().Name} ({e.Message}), expected {rejects.Name}");
+            }
+        }
+        Assert.Fail($"{context}: the {backend.Name} backend returned, expected it to throw {rejects.Name}");
     }
 
     /// <summary>A copy of the bits of a storage array (NaN payloads and −0 included).</summary>

@@ -38,6 +38,22 @@ public static partial class PrimitiveCases
                 var index = Index(rng, [count], shape[dim]); // repeats allowed, and stride 0 repeats one entry
                 yield return new($"{dtype.Name()} along dim {dim}", [x, index], (b, i) => [b.IndexSelect(i[0], dim, i[1])], Tolerance.Exact);
             }
+        foreach (var (shape, dim) in OutOfRangeProblems(rng))
+        {
+            var index = OutOfRange(rng, Index(rng, [rng.Next(1, 6)], shape[dim]), shape[dim]);
+            yield return new($"index out of range along dim {dim}", [Make(rng, shape, DType.Float32), index], (b, i) => [b.IndexSelect(i[0], dim, i[1])],
+                Tolerance.Exact) { Rejects = typeof(ShapeException) };
+        }
+    }
+
+    /// <summary>Non-empty shapes, each with a dim, for out-of-range index cases.</summary>
+    private static IEnumerable<(int[] Shape, int Dim)> OutOfRangeProblems(Random rng)
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            var shape = Shape(rng, 1, 3, 4);
+            yield return (shape, rng.Next(shape.Length));
+        }
     }
 
     [CasesFor(nameof(IBackend.Gather))]
@@ -51,6 +67,12 @@ public static partial class PrimitiveCases
                 var index = Index(rng, IndexShape(rng, shape, dim), shape[dim]);
                 yield return new($"{dtype.Name()} along dim {dim}", [x, index], (b, i) => [b.Gather(i[0], dim, i[1])], Tolerance.Exact);
             }
+        foreach (var (shape, dim) in OutOfRangeProblems(rng))
+        {
+            var index = OutOfRange(rng, Index(rng, shape, shape[dim]), shape[dim]);
+            yield return new($"index out of range along dim {dim}", [Make(rng, shape, DType.Float64), index], (b, i) => [b.Gather(i[0], dim, i[1])],
+                Tolerance.Exact) { Rejects = typeof(ShapeException) };
+        }
     }
 
     [CasesFor(nameof(IBackend.ScatterAdd))]
@@ -67,6 +89,12 @@ public static partial class PrimitiveCases
                 yield return new($"{dtype.Name()} along dim {dim}", [x, index, src], (b, i) => [b.ScatterAdd(i[0], dim, i[1], i[2])],
                     Tolerance.Accumulation(indexShape[dim] + 1));
             }
+        foreach (var (shape, dim) in OutOfRangeProblems(rng))
+        {
+            var index = OutOfRange(rng, Index(rng, shape, shape[dim]), shape[dim]);
+            yield return new($"index out of range along dim {dim}", [Make(rng, shape, DType.Float32), index, Make(rng, shape, DType.Float32)],
+                (b, i) => [b.ScatterAdd(i[0], dim, i[1], i[2])], Tolerance.Exact) { Rejects = typeof(ShapeException) };
+        }
     }
 
     /// <summary>An index shape for gather/scatter along <paramref name="dim"/>: no larger than x off that dim, any length along it (none when x is empty there).</summary>
