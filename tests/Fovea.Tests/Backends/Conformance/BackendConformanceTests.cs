@@ -11,7 +11,7 @@ namespace Fovea.Tests.Backends.Conformance;
 /// <see cref="ConformanceBackends"/>; a new primitive gets one generator in <see cref="PrimitiveCases"/>, and
 /// <see cref="Every_IBackend_method_has_conformance_cases"/> fails until it has one. Cases are seeded
 /// (<see cref="ConformanceRunner.BaseSeed"/>); a failure names the backend, primitive, generator, case number and seed,
-/// the parameters and input layouts, and the worst element.
+/// the parameters, the input shapes, strides, offsets and dtypes, and the worst element.
 /// </summary>
 public class BackendConformanceTests
 {
@@ -104,7 +104,7 @@ public class BackendConformanceTests
     {
         var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ConformanceRunner.RunPrimitive(wrong, primitive));
         Assert.Contains($"twisted {primitive} (", e.Message);
-        Assert.Contains("seed", e.Message);
+        Assert.Contains("FOVEA_CONFORMANCE_SEED=", e.Message);
         Assert.Contains("worst at", e.Message);
     }
 }

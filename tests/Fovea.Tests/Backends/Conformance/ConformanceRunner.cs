@@ -17,8 +17,9 @@ public sealed class CasesForAttribute(string primitive) : Attribute
 public static class ConformanceRunner
 {
     /// <summary>
-    /// The base seed of every case (each primitive's generator gets its own seed derived from it and the primitive's
-    /// name, so a failure reproduces by itself). Set FOVEA_CONFORMANCE_SEED to explore other random cases.
+    /// The base seed of every case: each generator gets its own seed derived from it and the generator's name, so a
+    /// failure reproduces by itself, named by its generator and case number. Set FOVEA_CONFORMANCE_SEED to explore
+    /// other random cases (failure messages give the value to reproduce them).
     /// </summary>
     public static int BaseSeed { get; } =
         int.TryParse(Environment.GetEnvironmentVariable("FOVEA_CONFORMANCE_SEED"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int s) ? s : 20_111;
@@ -49,7 +50,7 @@ public static class ConformanceRunner
             int number = 0;
             foreach (var c in cases)
             {
-                Check(backend, $"{primitive} ({generator.Name} case {number}, seed {seed})", c);
+                Check(backend, $"{primitive} ({generator.Name} case {number}, FOVEA_CONFORMANCE_SEED={BaseSeed})", c);
                 number++;
                 count++;
             }
