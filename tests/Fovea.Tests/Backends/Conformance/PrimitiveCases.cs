@@ -99,6 +99,9 @@ public static partial class PrimitiveCases
                     var b = Make(rng, BroadcastFrom(rng, shape), dtype, r);
                     yield return BinaryCase(op, a, b, tolerance);
                 }
+                // One tensor as both operands (a backend must not assume distinct buffers).
+                var both = Make(rng, Shape(rng, 1, 3, 5), dtype, l);
+                yield return BinaryCase(op, both, both, tolerance);
                 // The fast paths of plain tensors (same shape; tensor and scalar), then threaded ones (float32 only, see WithLarge).
                 yield return BinaryCase(op, Contiguous(rng, [67], dtype, l), Contiguous(rng, [67], dtype, r), tolerance);
                 yield return BinaryCase(op, Contiguous(rng, [5, 13], dtype, l), Make(rng, [], dtype, r), tolerance);
