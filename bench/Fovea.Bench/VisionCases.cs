@@ -1,13 +1,13 @@
-using Fovea.Kernels.Filtering;
-using Fovea.Kernels.Matching;
-using Fovea.Kernels.Pyramids;
+using Fovea.Backends;
+using Fovea.Vision;
 using OpenCvSharp;
 
 namespace Fovea.Bench;
 
 /// <summary>
-/// The multi-scale vision cases against OpenCvSharp on the same float32 data and thread count (<c>Cv2.SetNumThreads</c>),
-/// every output allocated once in <see cref="BenchCase.Setup"/> on both sides so only the filtering is timed.
+/// The multi-scale vision cases against OpenCvSharp on the same float32 data and thread count (<c>Cv2.SetNumThreads</c>).
+/// Fovea runs its public tensor API (<see cref="Pyramids"/>, <see cref="Matching"/>), which allocates its outputs on every
+/// call as users see it; OpenCV writes into Mats allocated once in <see cref="BenchCase.Setup"/>.
 /// </summary>
 public static class VisionCases
 {
@@ -37,7 +37,7 @@ public static class VisionCases
     internal static int Levels(int size, int smallest)
     {
         int n = 1;
-        for (int s = size; s > smallest; s = PyrKernels.DownSize(s)) n++;
+        for (int s = size; s > smallest; s = PyramidGeometry.DownSize(s)) n++;
         return n;
     }
 }
@@ -46,7 +46,8 @@ public static class VisionCases
 public sealed class GaussianPyramidCase(int size, int smallest) : BenchCase
 {
     private float[] _img = [];
-    private float[][] _levels = [];
+    private Tensor? _image;
+    private int _levels;
     private Mat? _cvImg;
     private Mat[] _cvLevels = [];
 
@@ -59,30 +60,19 @@ public sealed class GaussianPyramidCase(int size, int smallest) : BenchCase
         Cv2.SetNumThreads(threads);
         if (_img.Length != 0) return;
         _img = VisionCases.Image(size, 1);
-        int levels = VisionCases.Levels(size, smallest);
-        var layout = PyramidLayout.Create(size, size, levels);
-        _levels = new float[levels][];
-        _cvLevels = new Mat[levels];
+        _image = Tensor.FromArray(_img, 1, size, size);
+        _levels = VisionCases.Levels(size, smallest);
+        _cvLevels = new Mat[_levels];
         _cvImg = VisionCases.ToMat(_img, size, size);
-        for (int i = 1; i < levels; i++)
+        for (int i = 1, s = size; i < _levels; i++)
         {
-            _levels[i] = new float[layout.LevelLength(i)];
-            _cvLevels[i] = new Mat(layout.LevelHeight(i), layout.LevelWidth(i), MatType.CV_32FC1);
+            s = PyramidGeometry.DownSize(s);
+            _cvLevels[i] = new Mat(s, s, MatType.CV_32FC1);
         }
     }
 
     /// <inheritdoc/>
-    public override void RunFovea()
-    {
-        int w = size;
-        ReadOnlySpan<float> src = _img;
-        for (int i = 1; i < _levels.Length; i++)
-        {
-            PyrKernels.PyrDown(src, w, w, _levels[i]);
-            w = PyrKernels.DownSize(w);
-            src = _levels[i];
-        }
-    }
+    public override void RunFovea() => Pyramids.GaussianPyramid(_image!, _levels);
 
     /// <inheritdoc/>
     public override void RunAnchor()
@@ -110,8 +100,9 @@ public sealed class GaussianPyramidCase(int size, int smallest) : BenchCase
 /// </summary>
 public sealed class LaplacianCase(int size, int smallest) : BenchCase
 {
-    private float[] _img = [], _storage = [], _output = [];
-    private PyramidLayout? _layout;
+    private float[] _img = [];
+    private Tensor? _image;
+    private int _levels;
     private Mat? _cvImg;
     private Mat[] _g = [], _up = [], _lap = [], _rec = [];
 
@@ -124,31 +115,24 @@ public sealed class LaplacianCase(int size, int smallest) : BenchCase
         Cv2.SetNumThreads(threads);
         if (_img.Length != 0) return;
         _img = VisionCases.Image(size, 2);
-        int levels = VisionCases.Levels(size, smallest);
-        _layout = PyramidLayout.Create(size, size, levels);
-        _storage = new float[_layout.TotalLength];
-        _output = new float[size * size];
+        _image = Tensor.FromArray(_img, 1, size, size);
+        int levels = _levels = VisionCases.Levels(size, smallest);
         _cvImg = VisionCases.ToMat(_img, size, size);
-        Mat M(int i) => new(_layout.LevelHeight(i), _layout.LevelWidth(i), MatType.CV_32FC1);
         _g = new Mat[levels];
         _up = new Mat[levels];
         _lap = new Mat[levels];
         _rec = new Mat[levels];
-        for (int i = 0; i < levels; i++)
+        for (int i = 0, s = size; i < levels; i++, s = PyramidGeometry.DownSize(s))
         {
-            _g[i] = i == 0 ? _cvImg : M(i);
-            _up[i] = M(i);
-            _lap[i] = M(i);
-            _rec[i] = M(i);
+            _g[i] = i == 0 ? _cvImg : new Mat(s, s, MatType.CV_32FC1);
+            _up[i] = new Mat(s, s, MatType.CV_32FC1);
+            _lap[i] = new Mat(s, s, MatType.CV_32FC1);
+            _rec[i] = new Mat(s, s, MatType.CV_32FC1);
         }
     }
 
     /// <inheritdoc/>
-    public override void RunFovea()
-    {
-        LaplacianPyramid.Build(_img, _layout!, _storage);
-        LaplacianPyramid.Reconstruct(_storage, _layout!, _output);
-    }
+    public override void RunFovea() => Pyramids.Reconstruct(Pyramids.LaplacianPyramid(_image!, _levels));
 
     /// <inheritdoc/>
     public override void RunAnchor()
@@ -181,7 +165,8 @@ public sealed class LaplacianCase(int size, int smallest) : BenchCase
 /// <summary>NCC (TM_CCOEFF_NORMED) of a template cut from the image, into a preallocated score map on both sides.</summary>
 public sealed class NccCase(int size, int template) : BenchCase
 {
-    private float[] _img = [], _tpl = [], _result = [];
+    private float[] _img = [], _tpl = [];
+    private Tensor? _image, _template;
     private Mat? _cvImg, _cvTpl, _cvResult;
 
     /// <inheritdoc/>
@@ -197,15 +182,15 @@ public sealed class NccCase(int size, int template) : BenchCase
         for (int y = 0; y < template; y++)
             Array.Copy(_img, (size / 3 + y) * size + size / 2, _tpl, y * template, template);
         int o = size - template + 1;
-        _result = new float[o * o];
+        _image = Tensor.FromArray(_img, size, size);
+        _template = Tensor.FromArray(_tpl, template, template);
         _cvImg = VisionCases.ToMat(_img, size, size);
         _cvTpl = VisionCases.ToMat(_tpl, template, template);
         _cvResult = new Mat(o, o, MatType.CV_32FC1);
     }
 
     /// <inheritdoc/>
-    public override void RunFovea()
-        => TemplateMatching.Match(_img, size, size, _tpl, template, template, TemplateMatchMethod.CCoeffNormed, _result);
+    public override void RunFovea() => Matching.MatchTemplate(_image!, _template!, TemplateMatchMethod.CCoeffNormed);
 
     /// <inheritdoc/>
     public override void RunAnchor() => Cv2.MatchTemplate(_cvImg!, _cvTpl!, _cvResult!, TemplateMatchModes.CCoeffNormed);

@@ -109,8 +109,9 @@ public static class CommandLine
             }
             return command.Run(new Args(command.Name, rest.Skip(1)), stdout);
         }
-        catch (UsageException e)
+        catch (Exception e) when (e is UsageException or Fovea.Vision.Training.TrainOptionException)
         {
+            // A training option that contradicts the checkpoint or the model is a mistake in the command line too.
             stderr.WriteLine($"fovea: {OneLine(e.Message)}");
             return 2;
         }

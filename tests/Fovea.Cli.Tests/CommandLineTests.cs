@@ -80,7 +80,7 @@ public class CommandLineTests
         var (code, output, _) = Run("gradcheck");
         Assert.Equal(0, code);
         var lines = output.TrimEnd().Split('\n');
-        int rows = GradCheckTable.Cases.Count + Fovea.Vision.VisionGradCheckCases.Cases.Count;
+        int rows = GradCheckTable.Cases.Count + Fovea.Vision.VisionGradCheckTable.Cases.Count;
         Assert.Equal($"{rows} passed, 0 failed", lines[^1].Trim());
         Assert.Equal(rows, lines.Count(l => l.StartsWith("ok")));
         Assert.Contains(lines, l => l.Contains("blend"));

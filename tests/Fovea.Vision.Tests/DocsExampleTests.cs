@@ -1,5 +1,5 @@
 using Fovea;
-using Fovea.Kernels.Matching;
+using Fovea.Backends;
 using Fovea.Vision;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Tests.Imaging;

@@ -15,11 +15,10 @@ public static class GradCheckCommand
     public static int Run(TextWriter o, string? filter = null)
     {
         int passed = 0, failed = 0;
-        foreach (var c in GradCheckTable.Cases.Concat(Fovea.Vision.VisionGradCheckCases.Cases))
+        var rows = GradCheckTable.Cases.Concat(Fovea.Vision.VisionGradCheckTable.Cases)
+            .Where(c => filter is null || c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase));
+        foreach (var (c, first, second) in GradCheckTable.Run(rows))
         {
-            if (filter is not null && !c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)) continue;
-            var first = GradCheck.Check(c.Function, c.Inputs(1));
-            var second = c.SecondOrder ? GradCheck.GradGradCheck(c.Function, c.Inputs(1)) : null;
             bool ok = first.Passed && (second?.Passed ?? true);
             if (ok) passed++; else failed++;
             string secondText = second is null ? "n/a" : second.Passed ? "ok" : "FAILED";

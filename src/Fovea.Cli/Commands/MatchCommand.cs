@@ -1,5 +1,5 @@
 using System.Globalization;
-using Fovea.Kernels.Matching;
+using Fovea.Backends;
 using Fovea.Vision;
 using Fovea.Vision.Imaging;
 

@@ -12,6 +12,29 @@ public readonly record struct Window2d(int KernelH, int KernelW, int StrideH, in
 
     /// <summary>Kernel elements per channel (KernelH·KernelW).</summary>
     public int KernelSize => KernelH * KernelW;
+
+    /// <summary>
+    /// Output size of this window over a <paramref name="height"/> x <paramref name="width"/> input, by
+    /// <see cref="OutputLength"/> in each dim.
+    /// </summary>
+    public (int H, int W) OutputSize(int height, int width, bool ceilMode = false) =>
+        (OutputLength(height, KernelH, StrideH, PadH, DilationH, ceilMode), OutputLength(width, KernelW, StrideW, PadW, DilationW, ceilMode));
+
+    /// <summary>
+    /// Output length of a sliding window along one dim (PyTorch's formula): ⌊(n + 2p − d·(k − 1) − 1) / s⌋ + 1, or
+    /// with <paramref name="ceilMode"/> rounded up, except that the last window must still start inside the input
+    /// or its left padding (a window starting in the right padding would see padding only). 0 when the dilated
+    /// kernel is larger than the padded input. Callers check that kernel, stride and dilation are positive and the
+    /// padding non-negative.
+    /// </summary>
+    public static int OutputLength(int size, int kernel, int stride, int padding, int dilation, bool ceilMode = false)
+    {
+        int room = size + 2 * padding - (dilation * (kernel - 1) + 1);
+        if (room < 0) return 0;
+        int length = (ceilMode ? (room + stride - 1) / stride : room / stride) + 1;
+        if (ceilMode && (length - 1) * stride >= size + padding) length--;
+        return length;
+    }
 }
 
 /// <summary>

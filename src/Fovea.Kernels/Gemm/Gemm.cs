@@ -18,7 +18,7 @@ internal enum GemmKernelKind
 /// General matrix multiply on row-major spans: <c>C = alpha * op(A) * op(B) + beta * C</c>, where op(X) is X or
 /// its transpose. op(A) is m x k, op(B) is k x n and C is m x n; <c>lda</c>, <c>ldb</c>, <c>ldc</c> are the row
 /// strides of the matrices <em>as stored</em>. Float32 runs a packed, cache-blocked FMA kernel on all
-/// <see cref="Threading.MaxDegreeOfParallelism"/> threads; results do not depend on the thread count.
+/// <see cref="Parallelism.MaxDegreeOfParallelism"/> threads; results do not depend on the thread count.
 /// </summary>
 public static unsafe class Gemm
 {
@@ -61,17 +61,8 @@ public static unsafe class Gemm
     /// <param name="ldc">Row stride of C (at least n).</param>
     /// <exception cref="ArgumentException">A dimension is negative, a stride is smaller than its row, or a span is too short.</exception>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
-        ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
-    {
-        GemmChecks.Validate("Sgemm", transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
-        if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == 0f)
-        {
-            ScaleC(m, n, beta, c, ldc);
-            return;
-        }
+        ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
         SgemmWith(Selected, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
 
     /// <summary>
     /// Double-precision GEMM with the same contract as <see cref="Sgemm"/>:
@@ -92,27 +83,45 @@ public static unsafe class Gemm
     /// <param name="ldc">Row stride of C (at least n).</param>
     /// <exception cref="ArgumentException">A dimension is negative, a stride is smaller than its row, or a span is too short.</exception>
     public static void Dgemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
-        ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc) =>
+        DgemmWith(Selected, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary><see cref="Sgemm"/> on a specific kernel variant (tests use this to cover every variant on any machine).</summary>
+    internal static void SgemmWith(GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+        Run<float, SgemmKernel6x32, SgemmKernel6x16, SgemmKernelScalar4x4>("Sgemm", kind, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary><see cref="Dgemm"/> on a specific kernel variant (tests use this to cover every variant on any machine).</summary>
+    internal static void DgemmWith(GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, double alpha,
+        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc) =>
+        Run<double, DgemmKernel6x16, DgemmKernel6x8, DgemmKernelScalar4x4>("Dgemm", kind, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>
+    /// The one GEMM entry for both precisions: checks the arguments, handles the empty and C = beta·C cases, then runs
+    /// the dot-product path for skinny NT products or the packed driver with the register tile of <paramref name="kind"/>
+    /// (<typeparamref name="TWide"/> for Vector512, <typeparamref name="TNarrow"/> for Vector256, <typeparamref name="TScalar"/>
+    /// otherwise). Every type parameter is a struct, so the JIT compiles one specialised copy per precision and tile,
+    /// with the tiles' loops exactly as written.
+    /// </summary>
+    private static void Run<T, TWide, TNarrow, TScalar>(string name, GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, T alpha,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
+        where T : unmanaged, System.Numerics.INumber<T>
+        where TWide : struct, IMicroKernel<T>
+        where TNarrow : struct, IMicroKernel<T>
+        where TScalar : struct, IMicroKernel<T>
     {
-        GemmChecks.Validate("Dgemm", transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        GemmChecks.Validate(name, transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == 0.0)
+        if (k == 0 || alpha == T.Zero)
         {
             ScaleC(m, n, beta, c, ldc);
             return;
         }
-        DgemmWith(Selected, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
-
-    /// <summary>Runs a specific float32 kernel variant (tests use this to cover every variant on any machine).</summary>
-    internal static void SgemmWith(GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
-    {
-        fixed (float* pa = a)
-        fixed (float* pb = b)
-        fixed (float* pc = c)
+        fixed (T* pa = a)
+        fixed (T* pb = b)
+        fixed (T* pc = c)
         {
-            if (kind != GemmKernelKind.Scalar && GemmDotNT.Applies<float>(transA, transB, m, n, k))
+            if (kind != GemmKernelKind.Scalar && GemmDotNT.Applies<T>(transA, transB, m, n, k))
             {
                 GemmDotNT.Run(m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
                 return;
@@ -120,41 +129,13 @@ public static unsafe class Gemm
             switch (kind)
             {
                 case GemmKernelKind.Vector512:
-                    GemmDriver<float, SgemmKernel6x32>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    GemmDriver<T, TWide>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
                     break;
                 case GemmKernelKind.Vector256:
-                    GemmDriver<float, SgemmKernel6x16>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    GemmDriver<T, TNarrow>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
                     break;
                 default:
-                    GemmDriver<float, SgemmKernelScalar4x4>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                    break;
-            }
-        }
-    }
-
-    /// <summary>Runs a specific float64 kernel variant (tests use this to cover every variant on any machine).</summary>
-    internal static void DgemmWith(GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, double alpha,
-        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
-    {
-        fixed (double* pa = a)
-        fixed (double* pb = b)
-        fixed (double* pc = c)
-        {
-            if (kind != GemmKernelKind.Scalar && GemmDotNT.Applies<double>(transA, transB, m, n, k))
-            {
-                GemmDotNT.Run(m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                return;
-            }
-            switch (kind)
-            {
-                case GemmKernelKind.Vector512:
-                    GemmDriver<double, DgemmKernel6x16>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                    break;
-                case GemmKernelKind.Vector256:
-                    GemmDriver<double, DgemmKernel6x8>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
-                    break;
-                default:
-                    GemmDriver<double, DgemmKernelScalar4x4>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    GemmDriver<T, TScalar>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
                     break;
             }
         }

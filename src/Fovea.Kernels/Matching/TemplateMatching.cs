@@ -22,10 +22,10 @@ public static unsafe class TemplateMatching
     /// <summary>
     /// Scores every placement of <paramref name="template"/> (<c>[templateHeight, templateWidth]</c>) in
     /// <paramref name="image"/> (<c>[height, width]</c>) by <paramref name="method"/> into <paramref name="result"/>
-    /// (<see cref="ResultSize"/>). See <see cref="TemplateMatchMethod"/> for the formulas and the flat-input rules.
+    /// (<see cref="ResultSize"/>). See <see cref="TemplateScore"/> for the formulas and the flat-input rules.
     /// </summary>
     public static void Match(ReadOnlySpan<float> image, int width, int height, ReadOnlySpan<float> template, int templateWidth, int templateHeight,
-        TemplateMatchMethod method, Span<float> result)
+        TemplateScore method, Span<float> result)
     {
         Filtering.PyrKernels.CheckPlane(image.Length, width, height, nameof(image), "MatchTemplate");
         Filtering.PyrKernels.CheckPlane(template.Length, templateWidth, templateHeight, nameof(template), "MatchTemplate");
@@ -37,7 +37,7 @@ public static unsafe class TemplateMatching
         Filtering.PyrKernels.CheckPlane(result.Length, ow, oh, nameof(result), "MatchTemplate");
 
         int area = templateWidth * templateHeight;
-        bool centred = method is TemplateMatchMethod.CCoeff or TemplateMatchMethod.CCoeffNormed;
+        bool centred = method is TemplateScore.CCoeff or TemplateScore.CCoeffNormed;
         // Template statistics in double. For the CCOEFF methods the template is centred first: Σ T'·I = Σ T'·I', and the
         // correlation of a zero-mean template is much smaller than Σ T·I, so its float rounding is too.
         double tSum = 0, tSum2 = 0, tEnergy = 0;
@@ -64,9 +64,9 @@ public static unsafe class TemplateMatching
                     FftCorrelation.Run(pi, width, height, pt, templateWidth, templateHeight, pr, ow, oh);
                 // The template is flat under the same relative rule as the windows (variance within rounding of its energy).
                 bool flatTemplate = tSum2 <= TemplateScores.FlatWindowEpsilon * tEnergy;
-                if (method == TemplateMatchMethod.CCoeffNormed && flatTemplate)
+                if (method == TemplateScore.CCoeffNormed && flatTemplate)
                     result.Slice(0, ow * oh).Clear();
-                else if (method != TemplateMatchMethod.CCorr && method != TemplateMatchMethod.CCoeff)
+                else if (method != TemplateScore.CCorr && method != TemplateScore.CCoeff)
                     TemplateScores.Normalise(pi, width, templateWidth, templateHeight, pr, ow, oh, method, tSum2);
             }
         }

@@ -6,7 +6,7 @@ using Fovea.Kernels.Simd;
 namespace Fovea.Kernels.Matching;
 
 /// <summary>
-/// Turns a raw correlation map into the scores of a <see cref="TemplateMatchMethod"/>, in place. Per output row the column
+/// Turns a raw correlation map into the scores of a <see cref="TemplateScore"/>, in place. Per output row the column
 /// sums of I and I² over the template height are kept in double (slid by one row at a time: add the new row, drop the old,
 /// and summed afresh every 64 rows so the running update cannot drift), prefix-summed along x so every window sum is one
 /// difference, and the score formula then runs on four doubles per vector (NCC) with the flat-window rule as a mask.
@@ -16,7 +16,7 @@ internal static unsafe class TemplateScores
     /// <summary>10·FLT_EPSILON: below this relative variance a window is indistinguishable from flat in float data.</summary>
     public const double FlatWindowEpsilon = 10 * 1.1920928955078125e-7;
 
-    public static void Normalise(float* image, int width, int tw, int th, float* result, int ow, int oh, TemplateMatchMethod method, double tSum2)
+    public static void Normalise(float* image, int width, int tw, int th, float* result, int ow, int oh, TemplateScore method, double tSum2)
     {
         nint pi = (nint)image, pr = (nint)result;
         int grain = Math.Max(8, (1 << 16) / Math.Max(1, width));
@@ -38,7 +38,7 @@ internal static unsafe class TemplateScores
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Rows(float* image, int width, int tw, int th, float* result, int ow, TemplateMatchMethod method, double tSum2,
+    private static void Rows(float* image, int width, int tw, int th, float* result, int ow, TemplateScore method, double tSum2,
         double* colSum, double* colSum2, double* pre, double* pre2, int y0, int y1)
     {
         double area = (double)tw * th;
@@ -67,7 +67,7 @@ internal static unsafe class TemplateScores
                 pre2[x + 1] = a2;
             }
             float* r = result + (long)y * ow;
-            int done = method == TemplateMatchMethod.CCoeffNormed && SimdWidth.Use256 ? NccVector(r, ow, pre, pre2, tw, area, tNorm) : 0;
+            int done = method == TemplateScore.CCoeffNormed && SimdWidth.Use256 ? NccVector(r, ow, pre, pre2, tw, area, tNorm) : 0;
             // The map is normalised in place, so the overlapping-last-vector trick would read scores as correlations:
             // the remainder runs scalar.
             for (int x = done; x < ow; x++)
@@ -152,19 +152,19 @@ internal static unsafe class TemplateScores
     }
 
     // s1 = Σ I, s2 = Σ I² over the window; corr = Σ T·I (Σ T'·I for the CCOEFF methods).
-    public static float Score(TemplateMatchMethod method, double corr, double s1, double s2, double area, double tSum2, double tNorm)
+    public static float Score(TemplateScore method, double corr, double s1, double s2, double area, double tSum2, double tNorm)
     {
         switch (method)
         {
-            case TemplateMatchMethod.SqDiff:
+            case TemplateScore.SqDiff:
                 return (float)Math.Max(s2 - 2 * corr + tSum2, 0);
-            case TemplateMatchMethod.SqDiffNormed:
+            case TemplateScore.SqDiffNormed:
             {
                 double num = Math.Max(s2 - 2 * corr + tSum2, 0);
                 double den = Math.Sqrt(Math.Max(s2, 0)) * tNorm;
                 return den > 0 ? (float)Math.Min(num / den, 1) : 1f;
             }
-            case TemplateMatchMethod.CCorrNormed:
+            case TemplateScore.CCorrNormed:
             {
                 double den = Math.Sqrt(Math.Max(s2, 0)) * tNorm;
                 return den > 0 ? (float)Math.Clamp(corr / den, -1, 1) : 0f;

@@ -2,7 +2,7 @@ namespace Fovea.Kernels;
 
 /// <summary>
 /// The one parallel-for helper of Fovea. Splits <c>[0, count)</c> into at most
-/// <see cref="Threading.MaxDegreeOfParallelism"/> contiguous chunks of at least <c>minGrain</c> items.
+/// <see cref="Parallelism.MaxDegreeOfParallelism"/> contiguous chunks of at least <c>minGrain</c> items.
 /// It runs on the calling thread when the work is small, when one thread is allowed, or when it is
 /// already inside a parallel region (no nesting: an inner kernel called from a worker runs serially).
 /// Chunk boundaries depend only on <c>count</c>, <c>minGrain</c> and the thread setting, never on
@@ -33,7 +33,7 @@ public static class ParallelFor
         if (_insideRegion) return 1;
         long grain = Math.Max(1, minGrain);
         long byWork = Math.Max(1, count / grain);
-        return (int)Math.Min(byWork, Threading.MaxDegreeOfParallelism);
+        return (int)Math.Min(byWork, Parallelism.MaxDegreeOfParallelism);
     }
 
     /// <summary>Start of chunk <paramref name="chunk"/> of <paramref name="chunks"/> over <paramref name="count"/> items.</summary>
@@ -95,7 +95,7 @@ public static class ParallelFor
     public static void ForChunks<TBody>(int chunks, in TBody body) where TBody : struct, IChunkBody
     {
         if (chunks <= 0) return;
-        int workers = Math.Min(chunks, Threading.MaxDegreeOfParallelism) - 1;
+        int workers = Math.Min(chunks, Parallelism.MaxDegreeOfParallelism) - 1;
         if (workers <= 0 || _insideRegion)
         {
             for (int c = 0; c < chunks; c++) body.Invoke(c);

@@ -1,4 +1,4 @@
-using Fovea.Kernels.Matching;
+using Fovea.Backends;
 
 namespace Fovea.Vision;
 
@@ -31,25 +31,15 @@ public static class Matching
         if (th > h || tw > w)
             throw new ShapeException("match_template", $"template must fit inside the image, got template {ShapeChecks.Format(template.Shape)} and image {ShapeChecks.Format(image.Shape)}");
         if (!Enum.IsDefined(method)) throw new ArgumentOutOfRangeException(nameof(method), method, "match_template: unknown method.");
-        ReadOnlySpan<float> src = img.AsSpan<float>();
-        float[]? padded = null;
-        int sh = h, sw = w;
+        var src = img;
         if (padInput)
         {
             // Output (y, x) has top-left (y − h/2, x − w/2), so rows −th/2 .. H − 1 − th/2 + th − 1 are read: th/2 rows of
             // padding above and th − 1 − th/2 below (same along x).
-            sh = h + th - 1;
-            sw = w + tw - 1;
-            padded = new float[sh * sw];
-            Array.Fill(padded, (float)padValue);
-            int top = th / 2, left = tw / 2;
-            for (int y = 0; y < h; y++) src.Slice(y * w, w).CopyTo(padded.AsSpan((y + top) * sw + left, w));
-            src = padded;
+            src = Tensor.Full([h + th - 1, w + tw - 1], (float)padValue);
+            src.Narrow(0, th / 2, h).Narrow(1, tw / 2, w).CopyFrom(img);
         }
-        var (ow, oh) = TemplateMatching.ResultSize(sw, sh, tw, th);
-        var result = Tensor.Zeros([oh, ow], DType.Float32);
-        TemplateMatching.Match(src, sw, sh, tpl.AsSpan<float>(), tw, th, method, result.AsSpan<float>());
-        return result;
+        return Backend.Current.MatchTemplate(src, tpl, method);
     }
 
     /// <summary>
@@ -60,7 +50,7 @@ public static class Matching
     public static Peak[] FindPeaks(Tensor map, int k, int minDistance = 1, bool lowerIsBetter = false)
     {
         var (m, h, w) = Plane("find_peaks", map, "map");
-        return PeakFinder.FindPeaks(m.AsSpan<float>(), w, h, k, minDistance, lowerIsBetter);
+        return PeakFinder.FindPeaks(m.Contiguous().AsSpan<float>(), w, h, k, minDistance, lowerIsBetter);
     }
 
     /// <summary>True for the methods where a lower score is a better match (the SQDIFF family).</summary>
@@ -75,6 +65,6 @@ public static class Matching
         if (t.Numel == 0) throw new ShapeException(op, $"{name} must not be empty, got {ShapeChecks.Format(t.Shape)}");
         if (!t.DType.IsFloating()) throw new DTypeException(op, $"{name} must be float32 or float64, got {t.DType.Name()}");
         var f = t.DType == DType.Float32 ? t : t.To(DType.Float32);
-        return (f.Contiguous(), t.Size(-2), t.Size(-1));
+        return (f.Reshape(t.Size(-2), t.Size(-1)), t.Size(-2), t.Size(-1));
     }
 }

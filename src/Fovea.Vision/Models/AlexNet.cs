@@ -24,7 +24,7 @@ public sealed class AlexNet : Sequential
         ZooLayers.CheckArguments("AlexNet", inChannels, classes, inputSize);
         var g = generator ?? new Generator(0);
         bool small = inputSize < ZooLayers.SmallInputLimit;
-        int size = small ? inputSize : ZooLayers.WindowOutput(inputSize, 11, 4, 2);
+        int size = small ? inputSize : ZooLayers.StemOutput(inputSize, 11, 4, 2);
         Features = Add("features", new Sequential(
             new Conv2d(inChannels, 64, 11, stride: small ? 1 : 4, padding: small ? 5 : 2, generator: g), new ReLU(),
             ZooLayers.MaxPool(ref size, 3, 2),

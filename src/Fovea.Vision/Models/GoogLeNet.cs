@@ -21,7 +21,7 @@ public sealed class GoogLeNet : Sequential
         ZooLayers.CheckArguments("GoogLeNet", inChannels, classes, inputSize);
         var g = generator ?? new Generator(0);
         bool small = inputSize < ZooLayers.SmallInputLimit;
-        int size = small ? inputSize : ZooLayers.WindowOutput(inputSize, 7, 2, 3);
+        int size = small ? inputSize : ZooLayers.StemOutput(inputSize, 7, 2, 3);
         Add("conv1", new BasicConv2d(inChannels, 64, 7, small ? 1 : 2, 3, g));
         Add("maxpool1", ZooLayers.MaxPool(ref size, 3, 2, ceilMode: true, skip: small));
         Add("conv2", new BasicConv2d(64, 64, 1, generator: g));

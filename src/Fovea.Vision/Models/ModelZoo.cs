@@ -41,6 +41,9 @@ public static class ModelZoo
     /// <summary>The model names, sorted.</summary>
     public static IReadOnlyList<string> Names => Factories.Keys.Order(StringComparer.Ordinal).ToList();
 
+    /// <summary>Whether <paramref name="name"/> (any case) is a model of the zoo.</summary>
+    public static bool Contains(string name) => Factories.ContainsKey(name);
+
     /// <summary>Adds a model (for the zoo's own files and for applications).</summary>
     public static void Register(string name, Factory factory) => Factories[name] = factory;
 

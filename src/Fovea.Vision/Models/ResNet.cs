@@ -43,7 +43,7 @@ public sealed class ResNet : Sequential
         var g = generator ?? new Generator(0);
         Depth = depth;
         bool small = inputSize < ZooLayers.SmallInputLimit;
-        int size = small ? inputSize : ZooLayers.WindowOutput(inputSize, 7, 2, 3);
+        int size = small ? inputSize : ZooLayers.StemOutput(inputSize, 7, 2, 3);
         Add("conv1", new Conv2d(inChannels, 64, 7, stride: small ? 1 : 2, padding: 3, bias: false, generator: g));
         Add("bn1", new BatchNorm2d(64));
         Add("relu", new ReLU());
@@ -71,90 +71,4 @@ public sealed class ResNet : Sequential
 
     /// <inheritdoc/>
     public override string Describe() => $"ResNet{Depth}";
-
-    /// <summary>The 1x1 convolution + batch norm shortcut, or null when the block keeps its shape.</summary>
-    internal static Sequential? Downsample(int inPlanes, int outPlanes, int stride, Generator g) =>
-        stride == 1 && inPlanes == outPlanes
-            ? null
-            : new Sequential(new Conv2d(inPlanes, outPlanes, 1, stride: stride, bias: false, generator: g), new BatchNorm2d(outPlanes));
-}
-
-/// <summary>
-/// The residual block of ResNet-18/34: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)) with two 3x3
-/// convolutions (the first carries the stride); the shortcut is the identity, or <c>downsample</c> (1x1
-/// convolution + batch norm) when the stride or width changes.
-/// </summary>
-public sealed class BasicBlock : Module<Tensor, Tensor>
-{
-    private readonly Conv2d _conv1, _conv2;
-    private readonly BatchNorm2d _bn1, _bn2;
-    private readonly Sequential? _downsample;
-
-    /// <summary>A block from <paramref name="inPlanes"/> to <paramref name="planes"/> channels.</summary>
-    public BasicBlock(int inPlanes, int planes, int stride = 1, Generator? generator = null)
-    {
-        var g = generator ?? new Generator(0);
-        _conv1 = RegisterModule("conv1", new Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false, generator: g));
-        _bn1 = RegisterModule("bn1", new BatchNorm2d(planes));
-        RegisterModule("relu", new ReLU());
-        _conv2 = RegisterModule("conv2", new Conv2d(planes, planes, 3, padding: 1, bias: false, generator: g));
-        _bn2 = RegisterModule("bn2", new BatchNorm2d(planes));
-        _downsample = ResNet.Downsample(inPlanes, planes, stride, g);
-        if (_downsample is not null) RegisterModule("downsample", _downsample);
-    }
-
-    /// <inheritdoc/>
-    public override string Describe() => $"BasicBlock({_conv1.InChannels} -> {_conv2.OutChannels}, s={_conv1.StrideSize})";
-
-    /// <inheritdoc/>
-    public override Tensor Forward(Tensor input)
-    {
-        var y = _bn1.Forward(_conv1.Forward(input)).Relu();
-        y = _bn2.Forward(_conv2.Forward(y));
-        var shortcut = _downsample is null ? input : _downsample.Forward(input);
-        return (y + shortcut).Relu();
-    }
-}
-
-/// <summary>
-/// The residual block of ResNet-50 and deeper: 1x1 reduce to <c>planes</c>, 3x3 (carrying the stride, torchvision
-/// v1.5), 1x1 expand to 4·<c>planes</c>, each with batch norm, ReLU after the first two and after the sum with
-/// the shortcut (identity, or <c>downsample</c> when the stride or width changes).
-/// </summary>
-public sealed class Bottleneck : Module<Tensor, Tensor>
-{
-    /// <summary>Output channels per <c>planes</c>.</summary>
-    public const int Expansion = 4;
-
-    private readonly Conv2d _conv1, _conv2, _conv3;
-    private readonly BatchNorm2d _bn1, _bn2, _bn3;
-    private readonly Sequential? _downsample;
-
-    /// <summary>A block from <paramref name="inPlanes"/> to 4·<paramref name="planes"/> channels.</summary>
-    public Bottleneck(int inPlanes, int planes, int stride = 1, Generator? generator = null)
-    {
-        var g = generator ?? new Generator(0);
-        _conv1 = RegisterModule("conv1", new Conv2d(inPlanes, planes, 1, bias: false, generator: g));
-        _bn1 = RegisterModule("bn1", new BatchNorm2d(planes));
-        _conv2 = RegisterModule("conv2", new Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false, generator: g));
-        _bn2 = RegisterModule("bn2", new BatchNorm2d(planes));
-        _conv3 = RegisterModule("conv3", new Conv2d(planes, planes * Expansion, 1, bias: false, generator: g));
-        _bn3 = RegisterModule("bn3", new BatchNorm2d(planes * Expansion));
-        RegisterModule("relu", new ReLU());
-        _downsample = ResNet.Downsample(inPlanes, planes * Expansion, stride, g);
-        if (_downsample is not null) RegisterModule("downsample", _downsample);
-    }
-
-    /// <inheritdoc/>
-    public override string Describe() => $"Bottleneck({_conv1.InChannels} -> {_conv3.OutChannels}, s={_conv2.StrideSize})";
-
-    /// <inheritdoc/>
-    public override Tensor Forward(Tensor input)
-    {
-        var y = _bn1.Forward(_conv1.Forward(input)).Relu();
-        y = _bn2.Forward(_conv2.Forward(y)).Relu();
-        y = _bn3.Forward(_conv3.Forward(y));
-        var shortcut = _downsample is null ? input : _downsample.Forward(input);
-        return (y + shortcut).Relu();
-    }
 }

@@ -1,9 +1,10 @@
+using Fovea.Backends;
 using Fovea.NN;
 
 namespace Fovea.Vision.Models;
 
 /// <summary>
-/// What the zoo's ImageNet-style models share: the small-input rule, window arithmetic and torchvision's
+/// What the zoo's ImageNet-style models share: the small-input rule, the running spatial size and torchvision's
 /// initialisers.
 /// <para>
 /// Small inputs. The torchvision stems downsample by 4 before the first block (a stride-2 or stride-4
@@ -21,15 +22,9 @@ internal static class ZooLayers
     /// <summary>Inputs smaller than this (in pixels per side) get the stride-1, pool-free stem.</summary>
     public const int SmallInputLimit = 64;
 
-    /// <summary>Output size of a sliding window (PyTorch's formula, including the ceil-mode rule that the last window starts inside the input or its left padding).</summary>
-    public static int WindowOutput(int size, int kernel, int stride, int padding = 0, bool ceilMode = false)
-    {
-        int numerator = size + 2 * padding - kernel;
-        if (numerator < 0) return 0;
-        int outSize = (ceilMode ? (numerator + stride - 1) / stride : numerator / stride) + 1;
-        if (ceilMode && (outSize - 1) * stride >= size + padding) outSize--;
-        return outSize;
-    }
+    /// <summary>Output side of a square stem convolution (kernel, stride, padding) over a square input of side <paramref name="size"/>.</summary>
+    public static int StemOutput(int size, int kernel, int stride, int padding) =>
+        new Conv2dGeometry(stride, stride, padding, padding, 1, 1, 1).OutputSize(size, size, kernel, kernel).H;
 
     /// <summary>
     /// A max-pool that updates the running spatial <paramref name="size"/>, or <see cref="Identity"/> when the input
@@ -38,7 +33,7 @@ internal static class ZooLayers
     public static Module<Tensor, Tensor> MaxPool(ref int size, int kernel, int stride, int padding = 0, bool ceilMode = false, bool skip = false)
     {
         if (skip || size + 2 * padding < kernel) return new Identity();
-        size = WindowOutput(size, kernel, stride, padding, ceilMode);
+        size = new Pool2dGeometry(kernel, kernel, stride, stride, padding, padding, 1, 1, ceilMode).OutputSize(size, size).H;
         return new MaxPool2d(kernel, stride, padding, ceilMode: ceilMode);
     }
 

@@ -1,4 +1,4 @@
-using Fovea.Kernels.Filtering;
+using Fovea.Backends;
 
 namespace Fovea.Vision;
 
@@ -6,8 +6,8 @@ namespace Fovea.Vision;
 /// PyrDown or PyrUp over the last two dims of a tensor (every leading index is one plane), or its adjoint.
 /// Both are linear, <c>y = A x</c>, so the backward of the operator is its adjoint <c>Aᵀ g</c> and the backward of the
 /// adjoint is the operator again (as <c>Slice</c> and <c>SliceBackward</c> pair up): second derivatives come for free.
-/// The forward-mode rule applies the same map to the tangent. Float32 runs the OpenCV-exact SIMD kernels; float64 and
-/// the adjoints run <see cref="Resample1D"/>, whose tables are exactly the kernels' weights and borders.
+/// The forward-mode rule applies the same map to the tangent. All four maps are primitives of the current
+/// <see cref="IBackend"/> (<see cref="IBackend.PyrDown"/>, <see cref="IBackend.PyrUp"/> and their adjoints).
 /// </summary>
 internal sealed class PyramidResampleFunction : Function
 {
@@ -27,37 +27,21 @@ internal sealed class PyramidResampleFunction : Function
 
     protected override Tensor Forward(Tensor[] inputs)
     {
-        var x = inputs[0].Contiguous();
+        var x = inputs[0];
         int[] shape = x.Shape;
         int r = shape.Length;
         (int h, int w) = _adjoint ? (_outH, _outW) : (_inH, _inW);
-        (int oh, int ow) = _adjoint ? (_inH, _inW) : (_outH, _outW);
         if (r < 2 || shape[r - 2] != h || shape[r - 1] != w)
             throw new ShapeException(Name, $"expects planes of [{h}, {w}] in the last two dims, got {ShapeChecks.Format(shape)}");
-        int planes = x.Numel / (h * w);
-        int[] outShape = (int[])shape.Clone();
-        outShape[r - 2] = oh;
-        outShape[r - 1] = ow;
-        var y = Tensor.Zeros(outShape, x.DType);
-        if (x.DType == DType.Float32 && !_adjoint)
+        if (!x.DType.IsFloating()) throw new DTypeException(Name, $"expects float32 or float64, got {x.DType.Name()}");
+        var backend = Backend.Current;
+        return (_up, _adjoint) switch
         {
-            ReadOnlySpan<float> s = x.AsSpan<float>();
-            Span<float> d = y.AsSpan<float>();
-            for (int p = 0; p < planes; p++)
-            {
-                var sp = s.Slice(p * h * w, h * w);
-                var dp = d.Slice(p * oh * ow, oh * ow);
-                if (_up) PyrKernels.PyrUp(sp, w, h, dp, ow, oh);
-                else PyrKernels.PyrDown(sp, w, h, dp);
-            }
-            return y;
-        }
-        var opY = _up ? Resample1D.Up(_inH, _outH, rows: true) : Resample1D.Down(_inH);
-        var opX = _up ? Resample1D.Up(_inW, _outW, rows: false) : Resample1D.Down(_inW);
-        if (x.DType == DType.Float64) Resample1D.ApplyPlanes<double>(x.AsSpan<double>(), y.AsSpan<double>(), planes, opY, opX, _adjoint);
-        else if (x.DType == DType.Float32) Resample1D.ApplyPlanes<float>(x.AsSpan<float>(), y.AsSpan<float>(), planes, opY, opX, _adjoint);
-        else throw new DTypeException(Name, $"expects float32 or float64, got {x.DType.Name()}");
-        return y;
+            (false, false) => backend.PyrDown(x),
+            (false, true) => backend.PyrDownAdjoint(x, _inH, _inW),
+            (true, false) => backend.PyrUp(x, _outH, _outW),
+            (true, true) => backend.PyrUpAdjoint(x, _inH, _inW),
+        };
     }
 
     // d/dx (A x) = A, so dL/dx = Aᵀ g; the adjoint's gradient is A g.

@@ -1,11 +1,13 @@
-using Fovea.Kernels.Filtering;
+using Fovea.Backends;
 
 namespace Fovea.Vision;
 
 /// <summary>
 /// Gaussian and Laplacian pyramids and multiresolution blending on tensors: images <c>[C, H, W]</c> or batches
 /// <c>[N, C, H, W]</c>, float32 (fast, OpenCV-exact kernels) or float64. Every function is differentiable: PyrDown and
-/// PyrUp are autograd functions whose backward is their exact adjoint, and the rest is built from them.
+/// PyrUp are autograd functions whose backward is their exact adjoint, and the rest is built from them. When nothing needs
+/// a gradient or a tangent, Laplacian bands and collapse steps run as one fused pass each
+/// (<see cref="IBackend.PyrUpAdd"/>), with the same result.
 /// <code>
 /// var img = ImageIO.Load("a.png").ToTensor();           // [3, H, W] in [0, 1]
 /// Tensor[] lap = Pyramids.LaplacianPyramid(img, 5);     // 4 bands + the low-pass residual
@@ -71,13 +73,10 @@ public static class Pyramids
         {
             int[] fine = pyramid[i].Shape, coarse = pyramid[i + 1].Shape;
             bool lead = fine.Length == coarse.Length && fine.AsSpan(0, fine.Length - 2).SequenceEqual(coarse.AsSpan(0, coarse.Length - 2));
-            if (!lead || !PyrKernels.IsValidUpSize(coarse[^2], fine[^2]) || !PyrKernels.IsValidUpSize(coarse[^1], fine[^1]))
+            if (!lead || !PyramidGeometry.IsValidUpSize(coarse[^2], fine[^2]) || !PyramidGeometry.IsValidUpSize(coarse[^1], fine[^1]))
                 throw new ShapeException("reconstruct", $"level {i + 1} {ShapeChecks.Format(coarse)} cannot be upsampled to level {i} {ShapeChecks.Format(fine)} (same leading dims, each extent within 1 of twice the coarser)");
         }
-        Tensor r = pyramid[^1];
-        for (int i = pyramid.Count - 2; i >= 0; i--)
-            r = pyramid[i] + Up(r, pyramid[i].Size(-2), pyramid[i].Size(-1), "reconstruct");
-        return r;
+        return Collapse(pyramid);
     }
 
     /// <summary>
@@ -109,19 +108,19 @@ public static class Pyramids
         var mixed = new Tensor[levels];
         // G·LA + (1 − G)·LB = LB + G·(LA − LB): one product per level; the mask pyramid broadcasts over channels and batch.
         for (int i = 0; i < levels; i++) mixed[i] = lb[i] + gm[i] * (la[i] - lb[i]);
-        return Reconstruct(mixed);
+        return Collapse(mixed);
     }
 
     internal static Tensor Down(Tensor x)
     {
         int h = x.Size(-2), w = x.Size(-1);
-        return new PyramidResampleFunction(false, false, h, w, PyrKernels.DownSize(h), PyrKernels.DownSize(w)).Apply(x);
+        return new PyramidResampleFunction(false, false, h, w, PyramidGeometry.DownSize(h), PyramidGeometry.DownSize(w)).Apply(x);
     }
 
     private static Tensor Up(Tensor x, int oh, int ow, string op)
     {
         int h = x.Size(-2), w = x.Size(-1);
-        if (!PyrKernels.IsValidUpSize(h, oh) || !PyrKernels.IsValidUpSize(w, ow))
+        if (!PyramidGeometry.IsValidUpSize(h, oh) || !PyramidGeometry.IsValidUpSize(w, ow))
             throw new ShapeException(op, $"output size must be within 1 of twice the input (|out − 2·in| = out mod 2), got [{h}, {w}] -> [{oh}, {ow}]");
         return new PyramidResampleFunction(true, false, h, w, oh, ow).Apply(x);
     }
@@ -138,10 +137,30 @@ public static class Pyramids
     {
         var g = Gaussian(image, levels);
         var l = new Tensor[levels];
-        for (int i = 0; i < levels - 1; i++) l[i] = g[i] - Up(g[i + 1], g[i].Size(-2), g[i].Size(-1), "laplacian_pyramid");
+        bool fused = !Tracked(image);
+        for (int i = 0; i < levels - 1; i++)
+            l[i] = fused
+                ? Backend.Current.PyrUpAdd(g[i + 1], g[i], negate: true)
+                : g[i] - Up(g[i + 1], g[i].Size(-2), g[i].Size(-1), "laplacian_pyramid");
         l[^1] = g[^1];
         return l;
     }
+
+    // R_{n−1} = L_{n−1}, R_i = L_i + PyrUp(R_{i+1}); fused when no level is tracked by autograd.
+    private static Tensor Collapse(IReadOnlyList<Tensor> pyramid)
+    {
+        bool fused = !pyramid.Any(Tracked) && pyramid.All(l => l.DType == pyramid[0].DType);
+        Tensor r = pyramid[^1];
+        for (int i = pyramid.Count - 2; i >= 0; i--)
+            r = fused
+                ? Backend.Current.PyrUpAdd(r, pyramid[i], negate: false)
+                : pyramid[i] + Up(r, pyramid[i].Size(-2), pyramid[i].Size(-1), "reconstruct");
+        return r;
+    }
+
+    // True when autograd would record an op on t (reverse mode) or carry its tangent (forward mode): the fused passes
+    // have no autograd rule of their own, so those inputs take the composed, differentiable path.
+    private static bool Tracked(Tensor t) => (GradMode.IsEnabled && t.RequiresGrad) || ForwardAD.Unpack(t).Tangent is not null;
 
     internal static void CheckImage(string op, Tensor image)
     {

@@ -1,4 +1,4 @@
-using Fovea.Kernels.Filtering;
+using Fovea.Backends;
 
 namespace Fovea.Vision;
 
@@ -16,25 +16,25 @@ public sealed record SteerableBasis(Tensor Gx, Tensor Gy, double Sigma)
 }
 
 /// <summary>
-/// Steerable first-derivative-of-Gaussian filters on tensors (<c>[H, W]</c> or <c>[C, H, W]</c>, each plane filtered with
-/// BORDER_REFLECT_101). Kernels are sampled on <c>|u| ≤ ⌈4σ⌉</c> and normalised so a unit ramp gives exactly 1
-/// (<see cref="SteerableFilters"/> gives the formulas).
+/// Steerable first-derivative-of-Gaussian filters (Freeman &amp; Adelson 1991) on tensors (<c>[H, W]</c> or <c>[C, H, W]</c>,
+/// each plane filtered with BORDER_REFLECT_101). With <c>g(u) = e^{−u²/2σ²} / Σ e^{−u²/2σ²}</c> sampled on <c>|u| ≤ r</c>
+/// (<c>r = ⌈4σ⌉</c>) and <c>d(u) = u·g(u) / Σ u²g(u)</c>, the basis kernels are <c>Gx(u, v) = d(u)·g(v)</c> and
+/// <c>Gy(u, v) = g(u)·d(v)</c> (u along x, v along y, y down), normalised so that correlating with a unit ramp gives exactly 1.
+/// Because the kernel is linear in (u, v), <c>G_α = cos α·Gx + sin α·Gy = (u cos α + v sin α)·g(u)g(v) / Σ u²g(u)</c> is exactly
+/// the sampled rotated derivative, and the response at any angle is the same combination of the two basis responses.
 /// </summary>
 public static class SteerableFilter
 {
     /// <summary>The basis responses <c>Gx</c>, <c>Gy</c> of <paramref name="image"/> for <paramref name="sigma"/> (two separable passes each).</summary>
     public static SteerableBasis Basis(Tensor image, double sigma)
     {
-        var (x, planes, h, w) = Planes("steerable_basis", image);
+        var (x, _, _, _) = Planes("steerable_basis", image);
         if (!(sigma > 0) || double.IsInfinity(sigma))
             throw new ArgumentOutOfRangeException(nameof(sigma), sigma, "steerable_basis: sigma must be positive and finite.");
-        var gx = Tensor.Zeros(image.Shape, DType.Float32);
-        var gy = Tensor.Zeros(image.Shape, DType.Float32);
-        ReadOnlySpan<float> s = x.AsSpan<float>();
-        Span<float> dx = gx.AsSpan<float>(), dy = gy.AsSpan<float>();
-        int n = h * w;
-        for (int p = 0; p < planes; p++)
-            SteerableFilters.Basis(s.Slice(p * n, n), w, h, sigma, dx.Slice(p * n, n), dy.Slice(p * n, n));
+        var (g, d) = Kernels1D(sigma, DefaultRadius(sigma));
+        var backend = Backend.Current;
+        var gx = backend.SeparableFilter2d(x, d, g);
+        var gy = backend.SeparableFilter2d(x, g, d);
         return new SteerableBasis(gx, gy, sigma);
     }
 
@@ -47,9 +47,44 @@ public static class SteerableFilter
     /// </summary>
     public static Tensor Kernel(double sigma, double angleRadians, int radius = 0)
     {
-        if (radius == 0) radius = SteerableFilters.DefaultRadius(sigma);
+        if (radius == 0) radius = DefaultRadius(sigma);
+        var (gt, dt) = Kernels1D(sigma, radius);
+        float[] g = gt.ToArray<float>(), d = dt.ToArray<float>();
         int n = 2 * radius + 1;
-        return Tensor.FromArray(SteerableFilters.SteeredKernel(sigma, angleRadians, radius), n, n);
+        double c = Math.Cos(angleRadians), s = Math.Sin(angleRadians);
+        var k = new float[n * n];
+        for (int v = 0; v < n; v++)
+            for (int u = 0; u < n; u++) k[v * n + u] = (float)(c * d[u] * g[v] + s * g[u] * d[v]);
+        return Tensor.FromArray(k, n, n);
+    }
+
+    /// <summary>Kernel radius used when none is given: <c>⌈4σ⌉</c> (at least 1).</summary>
+    public static int DefaultRadius(double sigma) => Math.Max(1, (int)Math.Ceiling(4 * sigma));
+
+    // The 1-d smoothing kernel g and derivative kernel d, each 2·radius + 1 long (float32 tensors), computed in double.
+    private static (Tensor Smooth, Tensor Derivative) Kernels1D(double sigma, int radius)
+    {
+        if (!(sigma > 0) || double.IsInfinity(sigma))
+            throw new ArgumentOutOfRangeException(nameof(sigma), sigma, "steerable_filter: sigma must be positive and finite.");
+        if (radius < 1 || radius > 1024)
+            throw new ArgumentOutOfRangeException(nameof(radius), radius, "steerable_filter: radius must be in [1, 1024].");
+        int n = 2 * radius + 1;
+        var g = new double[n];
+        for (int i = 0; i < n; i++) g[i] = Math.Exp(-(i - radius) * (double)(i - radius) / (2 * sigma * sigma));
+        double sum = g.Sum(), second = 0;
+        for (int i = 0; i < n; i++)
+        {
+            g[i] /= sum;
+            second += (double)(i - radius) * (i - radius) * g[i];
+        }
+        var smooth = new float[n];
+        var derivative = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            smooth[i] = (float)g[i];
+            derivative[i] = (float)((i - radius) * g[i] / second);
+        }
+        return (Tensor.FromArray(smooth, n), Tensor.FromArray(derivative, n));
     }
 
     internal static (Tensor X, int Planes, int H, int W) Planes(string op, Tensor image)

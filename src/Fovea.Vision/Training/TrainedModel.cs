@@ -1,3 +1,4 @@
+using System.Globalization;
 using Fovea.NN;
 using Fovea.Vision.Datasets;
 using Fovea.Vision.Imaging;
@@ -42,35 +43,83 @@ public sealed class TrainedModel
     /// <summary>Epochs trained.</summary>
     public int Epoch { get; }
 
-    /// <summary>Reads a checkpoint written by <see cref="Trainer"/> and rebuilds its model.</summary>
+    /// <summary>The largest input side a checkpoint may declare; the zoo's models are built for 28 to 224 pixels.</summary>
+    public const int MaxInputSize = 4096;
+
+    /// <summary>The most input channels a checkpoint may declare.</summary>
+    public const int MaxInputChannels = 64;
+
+    /// <summary>
+    /// How many times its weights' bytes building a model may allocate: each weight is allocated zeroed, drawn by
+    /// the layer's default initialisation and drawn again by models that re-initialise (VGG: 2.9 times in all).
+    /// The draws are temporaries, so the memory held at the end is about the weights once.
+    /// </summary>
+    private const int ConstructionAllocationsPerWeight = 4;
+
+    /// <summary>Tensor storage a model may allocate beyond that: small scratch tensors of the constructors.</summary>
+    private const long ConstructionSlackBytes = 4 << 20;
+
+    /// <summary>
+    /// Reads a checkpoint written by <see cref="Trainer"/> and rebuilds its model. The metadata is untrusted: every
+    /// field is range-checked, and the model it describes is built under a <see cref="StorageBudget"/> of about the
+    /// bytes of weights the file holds, so a tiny file cannot make it allocate gigabytes. Every failure is an
+    /// <see cref="InvalidDataException"/> naming the file (and the metadata key where one is at fault).
+    /// </summary>
     public static TrainedModel Load(string path)
     {
         var ckpt = Checkpoint.Load(path);
         Trainer.RequireFiniteWeights(ckpt.Model, path);
         string name = ckpt.Metadata.GetValueOrDefault("model") ?? throw new InvalidDataException($"{path}: the checkpoint does not say which model it holds (metadata 'model')");
-        int[] labels;
+        if (!ModelZoo.Contains(name))
+            throw new InvalidDataException($"{path}: metadata 'model' is {UntrustedJson.Quote(name)}, not a model of the zoo ({string.Join(", ", ModelZoo.Names)})");
+        int[] labels = ParseLabels(ckpt.Metadata.GetValueOrDefault("classes") ?? "0,1,2,3,4,5,6,7,8,9", path);
+        string[] names = labels.Select(l => FashionMnist.Classes[l]).ToArray();
+        int channels = ckpt.GetInt("in_channels", 1, 1, MaxInputChannels), size = ckpt.GetInt("input_size", 28, 1, MaxInputSize);
+        int epoch = ckpt.GetInt("epoch", 0, 0);
+        string described = $"model {name}, in_channels {channels}, input_size {size}, {labels.Length} classes";
+
+        // Weights may be stored in a narrower or wider dtype than the model's float32; count whichever is larger.
+        long weightBytes = ckpt.Model.Sum(kv => (long)kv.Value.Numel * Math.Max(kv.Value.DType.SizeOf(), DType.Float32.SizeOf()));
+        long budget = ConstructionAllocationsPerWeight * weightBytes + ConstructionSlackBytes;
+        Module<Tensor, Tensor> model;
         try
         {
-            labels = (ckpt.Metadata.GetValueOrDefault("classes") ?? "0,1,2,3,4,5,6,7,8,9").Split(',').Select(int.Parse).ToArray();
+            using (StorageBudget.Limit(budget)) model = ModelZoo.Create(name, channels, labels.Length, size);
         }
-        catch (FormatException)
+        catch (StorageBudgetExceededException)
         {
-            throw new InvalidDataException($"{path}: the metadata 'classes' is malformed");
+            throw new InvalidDataException($"{path}: the metadata ({described}) describes a model that needs more than {budget} bytes of tensor storage, but the file holds only {weightBytes} bytes of weights");
         }
-        if (labels.Any(l => l < 0 || l >= FashionMnist.Classes.Length)) throw new InvalidDataException($"{path}: the metadata 'classes' names labels outside 0-9");
-        string[] names = labels.Select(l => FashionMnist.Classes[l]).ToArray();
-        int channels = ckpt.GetInt("in_channels", 1), size = ckpt.GetInt("input_size", 28);
-        var model = ModelZoo.Create(name, channels, labels.Length, size);
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The factories were written for sizes from the command line: whatever they throw here, the file is at fault.
+            throw new InvalidDataException($"{path}: the metadata ({described}) does not describe a model that can be built ({UntrustedJson.Quote(e.Message, quotes: false, keep: 400)})", e);
+        }
         try
         {
             model.LoadStateDict(ckpt.Model);
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"{path}: the weights do not fit a {name} model ({e.Message})", e);
+            throw new InvalidDataException($"{path}: the weights do not fit a {name} model ({UntrustedJson.Quote(e.Message, quotes: false, keep: 400)})", e);
         }
         model.Eval();
-        return new TrainedModel(model, name, labels, names, channels, size, ckpt.GetInt("epoch"));
+        return new TrainedModel(model, name, labels, names, channels, size, epoch);
+    }
+
+    /// <summary>The metadata 'classes': distinct dataset labels separated by commas.</summary>
+    private static int[] ParseLabels(string text, string path)
+    {
+        var labels = new List<int>();
+        foreach (var part in text.Split(','))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int label) || label >= FashionMnist.Classes.Length)
+                throw new InvalidDataException($"{path}: metadata 'classes' is {UntrustedJson.Quote(text)}: {UntrustedJson.Quote(part)} is not a label from 0 to {FashionMnist.Classes.Length - 1}");
+            if (labels.Contains(label))
+                throw new InvalidDataException($"{path}: metadata 'classes' is {UntrustedJson.Quote(text)}: it names label {label} twice");
+            labels.Add(label);
+        }
+        return [.. labels];
     }
 
     /// <summary>Test-set evaluation on the checkpoint's classes: loss, accuracy, per-class accuracy and confusion matrix.</summary>

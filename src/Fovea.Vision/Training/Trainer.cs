@@ -161,7 +161,7 @@ public sealed class Trainer
     /// Sets up a run: loads (or takes) the data, keeps the chosen classes, builds the model, loads weights
     /// (<see cref="TrainOptions.InitFrom"/>) or the whole state (<see cref="TrainOptions.Resume"/>), freezes, and
     /// builds the optimizer, the schedule and the loaders. A resume applies what it can change (more epochs, the output
-    /// folder, the metrics file, the data folder) and refuses, with an <see cref="ArgumentException"/> naming the option
+    /// folder, the metrics file, the data folder) and refuses, with a <see cref="TrainOptionException"/> naming the option
     /// and the checkpoint's value, any other setting that differs from the checkpoint's.
     /// </summary>
     public static Trainer Create(TrainOptions options, MnistData? data = null)
@@ -187,7 +187,7 @@ public sealed class Trainer
         var notes = new List<string> { $"data from {data.Directory}" };
         if (resume is not null)
         {
-            model.LoadStateDict(resume.Model);
+            LoadChecked(options.Resume!, () => model.LoadStateDict(resume.Model), $"the weights do not fit a {options.Model} model");
             notes.Add($"resuming {options.Resume} after epoch {resume.GetInt("epoch")}" + (resume.Metadata.ContainsKey("partial") ? $" (batch {resume.GetInt("batch")} of the next)" : "")
                       + $", {options.Epochs} epochs in all, writing into {options.OutDir}");
         }
@@ -197,7 +197,7 @@ public sealed class Trainer
         {
             var frozen = model.NamedParameters().Where(p => p.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
             if (frozen.Count == 0)
-                throw new ArgumentException($"--freeze {prefix}: no parameter name starts with it (names: {string.Join(", ", model.NamedParameters().Select(p => p.Name).Take(6))}, ...)");
+                throw new TrainOptionException($"--freeze {prefix}: no parameter name starts with it (names: {string.Join(", ", model.NamedParameters().Select(p => p.Name).Take(6))}, ...)");
             foreach (var (_, p) in frozen) p.RequiresGrad = false;
             notes.Add($"froze {frozen.Count} parameter tensors under '{prefix}' ({frozen.Sum(p => (long)p.Parameter.Numel):N0} of {model.ParameterCount():N0} weights)");
         }
@@ -277,7 +277,7 @@ public sealed class Trainer
         void Keep(string option, object? wanted, object? recorded, bool asks = true)
         {
             if (!asks || Equals(wanted, recorded)) return;
-            throw new ArgumentException($"{option} {Show(wanted)} contradicts the checkpoint {path}, which was trained with {Show(recorded)}; a resumed run keeps the settings it was trained with (start a new run to change them)");
+            throw new TrainOptionException($"{option} {Show(wanted)} contradicts the checkpoint {path}, which was trained with {Show(recorded)}; a resumed run keeps the settings it was trained with (start a new run to change them)");
         }
         Keep("--model", asked.Model?.ToLowerInvariant(), stored.ResolvedModel.ToLowerInvariant(), asked.Model is not null);
         Keep("--dataset", asked.Dataset, stored.Dataset);
@@ -295,15 +295,15 @@ public sealed class Trainer
         Keep("--augment", asked.Augment, stored.Augment);
         Keep("--freeze", asked.Freeze, stored.Freeze, asked.Freeze is not null);
         if (asked.InitFrom is not null)
-            throw new ArgumentException($"--init-from {asked.InitFrom}: a resumed run takes its weights from the checkpoint {path}");
+            throw new TrainOptionException($"--init-from {asked.InitFrom}: a resumed run takes its weights from the checkpoint {path}");
 
         int done = ckpt.GetInt("epoch");
         int epochs = asked.Epochs > 0 ? asked.Epochs : stored.Epochs;
         if (epochs < done)
-            throw new ArgumentException($"--epochs {epochs}: the checkpoint {path} has already finished {done} epochs");
+            throw new TrainOptionException($"--epochs {epochs}: the checkpoint {path} has already finished {done} epochs");
         // The step, cosine and one-cycle schedules are planned over the run's length: a new length has no well-defined continuation.
         if (epochs != stored.Epochs && stored.Scheduler != "none")
-            throw new ArgumentException($"--epochs {epochs}: the {stored.Scheduler} schedule of {path} was planned for {stored.Epochs} epochs; resume with --epochs {stored.Epochs}");
+            throw new TrainOptionException($"--epochs {epochs}: the {stored.Scheduler} schedule of {path} was planned for {stored.Epochs} epochs; resume with --epochs {stored.Epochs}");
         return stored with
         {
             Epochs = epochs,
@@ -324,6 +324,22 @@ public sealed class Trainer
         _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "none",
     };
 
+    /// <summary>
+    /// Runs a state load from the checkpoint at <paramref name="path"/>; the argument errors the modules and optimizers raise
+    /// for a state of the wrong shape become one <see cref="InvalidDataException"/> naming the file and <paramref name="what"/>.
+    /// </summary>
+    private static void LoadChecked(string path, Action load, string what)
+    {
+        try
+        {
+            load();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            throw new InvalidDataException($"{path}: {what} ({e.Message})", e);
+        }
+    }
+
     /// <summary>Refuses weights holding NaN or infinity: <c>FILE: the weights hold NaN/Inf (tensor NAME)</c>.</summary>
     internal static void RequireFiniteWeights(StateDict weights, string path)
     {
@@ -333,9 +349,12 @@ public sealed class Trainer
     private void Restore(Checkpoint ckpt)
     {
         string path = Options.Resume!;
-        if (ckpt.Optimizer is { } opt) Optimizer.LoadStateDict(opt);
+        if (ckpt.Optimizer is { } opt) LoadChecked(path, () => Optimizer.LoadStateDict(opt), $"the optimizer state does not fit this {Options.Optimizer} run");
         if (Scheduler is not null)
-            Scheduler.LoadStateDict(ckpt.Scheduler ?? throw new InvalidDataException($"{path}: the run used scheduler '{Options.Scheduler}' but the checkpoint has no scheduler state"));
+        {
+            var schedule = ckpt.Scheduler ?? throw new InvalidDataException($"{path}: the run used scheduler '{Options.Scheduler}' but the checkpoint has no scheduler state");
+            LoadChecked(path, () => Scheduler.LoadStateDict(schedule), $"the scheduler state does not fit the '{Options.Scheduler}' schedule");
+        }
         CompletedEpochs = ckpt.GetInt("epoch");
         foreach (var (name, module) in Model.NamedModules())
             if (module is Fovea.NN.Dropout dropout && ckpt.Metadata.TryGetValue($"rng.{name}", out var state))
@@ -367,7 +386,7 @@ public sealed class Trainer
         var ckpt = Checkpoint.Load(path);
         RequireFiniteWeights(ckpt.Model, path);
         if (ckpt.Metadata.TryGetValue("model", out var saved) && !string.Equals(saved, modelName, StringComparison.OrdinalIgnoreCase))
-            throw new ArgumentException($"--init-from {path}: the checkpoint holds a '{saved}' model, this run trains '{modelName}'");
+            throw new TrainOptionException($"--init-from {path}: the checkpoint holds a '{saved}' model, this run trains '{modelName}'");
         var own = model.StateDict();
         var keep = new StateDict();
         var skipped = new List<string>();
@@ -377,13 +396,13 @@ public sealed class Trainer
             {
                 // Only the head may differ, and only in its class dimension.
                 if (mine.Size(0) != classes || !mine.Shape.Skip(1).SequenceEqual(t.Shape.Skip(1)))
-                    throw new ArgumentException($"--init-from {path}: {name} is {ShapeChecks.Format(t.Shape)} in the checkpoint but {ShapeChecks.Format(mine.Shape)} in the model");
+                    throw new TrainOptionException($"--init-from {path}: {name} is {ShapeChecks.Format(t.Shape)} in the checkpoint but {ShapeChecks.Format(mine.Shape)} in the model");
                 skipped.Add(name);
                 continue;
             }
             keep.Add(name, t);
         }
-        model.LoadStateDict(keep, strict: skipped.Count == 0);
+        LoadChecked(path, () => model.LoadStateDict(keep, strict: skipped.Count == 0), $"the weights do not fit a {modelName} model");
         var notes = new List<string> { $"initialised from {path} ({keep.Count} tensors)" };
         if (skipped.Count > 0)
             notes.Add($"the checkpoint's classifier head is for {ckpt.Model[skipped[0]].Size(0)} classes, this run has {classes}: kept fresh {string.Join(", ", skipped)}");

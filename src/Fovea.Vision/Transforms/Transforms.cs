@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Fovea.Vision.Transforms;
 
 /// <summary>
@@ -33,14 +35,16 @@ public sealed class Normalize : ITransform
     public Normalize(double[] mean, double[] std)
     {
         if (mean.Length == 0 || mean.Length != std.Length) throw new ArgumentException("Normalize: mean and std need the same, non-zero length");
-        if (std.Any(s => !(s > 0))) throw new ArgumentException("Normalize: every std must be positive");
-        _mean = mean;
-        _std = std;
+        if (mean.Any(m => !double.IsFinite(m))) throw new ArgumentException("Normalize: every mean must be finite");
+        if (std.Any(s => !(s > 0) || !double.IsFinite(s))) throw new ArgumentException("Normalize: every std must be positive and finite");
+        _mean = (double[])mean.Clone();
+        _std = (double[])std.Clone();
     }
 
     /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator rng)
     {
+        ImageBatch.Check("Normalize", batch);
         int c = batch.Size(1);
         if (_mean.Length != 1 && _mean.Length != c)
             throw new ShapeException("Normalize", $"{_mean.Length} channel statistics for a batch {ShapeChecks.Format(batch.Shape)} with {c} channels");
@@ -102,29 +106,59 @@ public sealed class RandomHorizontalFlip(double p = 0.5) : ITransform
 }
 
 /// <summary>
-/// A random rotation in [−degrees, degrees] and translation up to <c>translate</c>·size about the image
-/// centre, sampled bilinearly with zeros outside (torchvision's RandomAffine with those two parameters).
+/// A random rotation and translation about the image centre, sampled bilinearly with zeros outside (torchvision's
+/// RandomAffine with <c>degrees</c> and <c>translate</c>). Each image gets an angle drawn uniformly from the degree
+/// range (positive angles turn the image clockwise on screen, as torchvision's <c>affine</c>) and a shift of
+/// round(u·translate·width) columns and round(v·translate·height) rows, u and v uniform in [−1, 1]. Float64 batches
+/// are warped in float64, float32 batches in float32.
 /// </summary>
-public sealed class RandomAffine(double degrees, double translate = 0) : ITransform
+public sealed class RandomAffine : ITransform
 {
+    private readonly double _minDegrees, _maxDegrees, _translate;
+
+    /// <summary>Angles in [−<paramref name="degrees"/>, <paramref name="degrees"/>], shifts up to <paramref name="translate"/> of the size.</summary>
+    public RandomAffine(double degrees, double translate = 0) : this(SymmetricRange(degrees), translate)
+    {
+    }
+
+    /// <summary>Angles in [<paramref name="degrees"/>.Min, <paramref name="degrees"/>.Max], shifts up to <paramref name="translate"/> of the size.</summary>
+    public RandomAffine((double Min, double Max) degrees, double translate = 0)
+    {
+        if (!double.IsFinite(degrees.Min) || !double.IsFinite(degrees.Max) || degrees.Min > degrees.Max)
+            throw new ArgumentOutOfRangeException(nameof(degrees), degrees, "RandomAffine: the degree range must be finite with min <= max");
+        if (!(translate is >= 0 and <= 1))
+            throw new ArgumentOutOfRangeException(nameof(translate), translate, "RandomAffine: translate must be a fraction of the size in [0, 1]");
+        (_minDegrees, _maxDegrees, _translate) = (degrees.Min, degrees.Max, translate);
+    }
+
+    private static (double, double) SymmetricRange(double degrees) => degrees >= 0 && double.IsFinite(degrees) ? (-degrees, degrees)
+        : throw new ArgumentOutOfRangeException(nameof(degrees), degrees, "RandomAffine: degrees must be finite and non-negative (the (min, max) form gives a one-sided range)");
+
     /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator rng)
     {
         ImageBatch.Check("RandomAffine", batch);
         int n = batch.Size(0), c = batch.Size(1), h = batch.Size(2), w = batch.Size(3);
-        var src = batch.To(DType.Float32).Contiguous().AsSpan<float>().ToArray();
-        var dst = new float[src.Length];
+        var src = batch.Contiguous();
+        if (batch.DType == DType.Float64)
+            return Tensor.FromArray(Warp(src.AsSpan<double>().ToArray(), n, c, h, w, rng), n, c, h, w);
+        return Tensor.FromArray(Warp(src.To(DType.Float32).AsSpan<float>().ToArray(), n, c, h, w, rng), n, c, h, w).To(batch.DType);
+    }
+
+    private T[] Warp<T>(T[] src, int n, int c, int h, int w, Generator rng) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var dst = new T[src.Length];
         double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
         for (int i = 0; i < n; i++)
         {
-            double angle = (rng.NextDouble() * 2 - 1) * degrees * Math.PI / 180;
-            double tx = Math.Round((rng.NextDouble() * 2 - 1) * translate * w);
-            double ty = Math.Round((rng.NextDouble() * 2 - 1) * translate * h);
+            double angle = (_minDegrees + rng.NextDouble() * (_maxDegrees - _minDegrees)) * Math.PI / 180;
+            double tx = Math.Round((rng.NextDouble() * 2 - 1) * _translate * w);
+            double ty = Math.Round((rng.NextDouble() * 2 - 1) * _translate * h);
             double cos = Math.Cos(angle), sin = Math.Sin(angle);
             for (int y = 0; y < h; y++)
                 for (int x = 0; x < w; x++)
                 {
-                    // Inverse map: output pixel -> source position (rotate about the centre, after undoing the shift).
+                    // Inverse map: output pixel -> source position (undo the shift, then rotate back about the centre).
                     double ux = x - cx - tx, uy = y - cy - ty;
                     double sx = cos * ux + sin * uy + cx, sy = -sin * ux + cos * uy + cy;
                     int x0 = (int)Math.Floor(sx), y0 = (int)Math.Floor(sy);
@@ -134,15 +168,16 @@ public sealed class RandomAffine(double degrees, double translate = 0) : ITransf
                         int plane = (i * c + ch) * h * w;
                         double v = Sample(src, plane, w, h, x0, y0) * (1 - fx) * (1 - fy) + Sample(src, plane, w, h, x0 + 1, y0) * fx * (1 - fy)
                                  + Sample(src, plane, w, h, x0, y0 + 1) * (1 - fx) * fy + Sample(src, plane, w, h, x0 + 1, y0 + 1) * fx * fy;
-                        dst[plane + y * w + x] = (float)v;
+                        dst[plane + y * w + x] = T.CreateTruncating(v);
                     }
                 }
         }
-        return Tensor.FromArray(dst, n, c, h, w).To(batch.DType);
+        return dst;
     }
 
-    private static float Sample(float[] src, int plane, int w, int h, int x, int y) =>
-        x >= 0 && x < w && y >= 0 && y < h ? src[plane + y * w + x] : 0f;
+    /// <summary>The source pixel, or 0 outside the image.</summary>
+    private static double Sample<T>(T[] src, int plane, int w, int h, int x, int y) where T : unmanaged, IFloatingPointIeee754<T> =>
+        x >= 0 && x < w && y >= 0 && y < h ? double.CreateTruncating(src[plane + y * w + x]) : 0;
 }
 
 internal static class ImageBatch

@@ -24,7 +24,7 @@ public enum ReduceOp { Sum, Prod, Max, Min }
 /// writes into the destination it is given); inputs may be arbitrary strided views.
 /// Shape and dtype rules are checked by the caller (the public Tensor methods, via <see cref="ShapeChecks"/>).
 /// </summary>
-public interface IBackend
+public partial interface IBackend
 {
     /// <summary>A name for messages and test output.</summary>
     string Name { get; }

@@ -1,3 +1,5 @@
+using Fovea.Backends;
+
 namespace Fovea;
 
 public static partial class ShapeChecks
@@ -25,30 +27,40 @@ public static partial class ShapeChecks
     }
 
     /// <summary>
-    /// Output length of a sliding window along one dim, ⌊(n + 2p − d·(k − 1) − 1) / s⌋ + 1 (rounded up with
-    /// <paramref name="ceilMode"/>, where the last window must still start inside the input or its left padding);
-    /// throws when the dilated kernel is larger than the padded input.
+    /// Checks a convolution's window against input [N, C, H, W] and weight [O, C/groups, KH, KW]: positive stride and
+    /// dilation, non-negative padding, and a dilated kernel no larger than the padded input (the output size itself
+    /// is <see cref="Conv2dGeometry.OutputSize"/>).
     /// </summary>
-    public static int WindowOutput(string op, ReadOnlySpan<int> input, int dim, int kernel, int stride, int padding, int dilation, bool ceilMode = false)
+    public static void Conv2dWindow(string op, ReadOnlySpan<int> input, ReadOnlySpan<int> weight, Conv2dGeometry geometry)
     {
-        if (kernel < 1 || stride < 1 || dilation < 1 || padding < 0)
-            throw new ShapeException(op, $"kernel ({kernel}), stride ({stride}) and dilation ({dilation}) must be positive and padding ({padding}) non-negative");
-        int n = input[dim];
-        int span = dilation * (kernel - 1) + 1;
-        if (n + 2 * padding < span)
-            throw new ShapeException(op, $"the kernel ({kernel}{(dilation > 1 ? $", dilation {dilation}: spans {span}" : "")}) is larger than the padded input ({n} + 2·{padding} = {n + 2 * padding}) in dim {dim} of input {Format(input)}");
-        int numerator = n + 2 * padding - span;
-        int outSize = (ceilMode ? (numerator + stride - 1) / stride : numerator / stride) + 1;
-        if (ceilMode && (outSize - 1) * stride >= n + padding) outSize--;
-        return outSize;
+        Window(op, input, weight, 2, weight[2], geometry.StrideH, geometry.PadH, geometry.DilationH);
+        Window(op, input, weight, 3, weight[3], geometry.StrideW, geometry.PadW, geometry.DilationW);
     }
 
-    /// <summary>Pooling needs a 4-d input and padding at most half the kernel (so every window sees the input).</summary>
-    public static void Pool2d(string op, ReadOnlySpan<int> input, int kernelH, int kernelW, int padH, int padW)
+    /// <summary>
+    /// Checks a pooling window against input [N, C, H, W]: the rank, positive kernel, stride and dilation, padding at
+    /// most half the kernel (so every window sees the input) and a dilated kernel no larger than the padded input
+    /// (the output size itself is <see cref="Pool2dGeometry.OutputSize"/>).
+    /// </summary>
+    public static void Pool2d(string op, ReadOnlySpan<int> input, Pool2dGeometry geometry)
     {
         if (input.Length != 4)
             throw new ShapeException(op, $"expected input [N, C, H, W], got {Format(input)} (rank {input.Length})");
-        if (padH > kernelH / 2 || padW > kernelW / 2)
-            throw new ShapeException(op, $"padding ({padH}, {padW}) must be at most half the kernel size ({kernelH}, {kernelW})");
+        if (geometry.PadH > geometry.KernelH / 2 || geometry.PadW > geometry.KernelW / 2)
+            throw new ShapeException(op, $"padding ({geometry.PadH}, {geometry.PadW}) must be at most half the kernel size ({geometry.KernelH}, {geometry.KernelW})");
+        Window(op, input, default, 2, geometry.KernelH, geometry.StrideH, geometry.PadH, geometry.DilationH);
+        Window(op, input, default, 3, geometry.KernelW, geometry.StrideW, geometry.PadW, geometry.DilationW);
+    }
+
+    /// <summary>One dim of a sliding window: the errors name the op, the input and, for a convolution, the weight.</summary>
+    private static void Window(string op, ReadOnlySpan<int> input, ReadOnlySpan<int> weight, int dim, int kernel, int stride, int padding, int dilation)
+    {
+        string shapes = weight.IsEmpty ? $"input {Format(input)}" : $"input {Format(input)} (weight {Format(weight)})";
+        if (kernel < 1 || stride < 1 || dilation < 1 || padding < 0)
+            throw new ShapeException(op, $"kernel ({kernel}), stride ({stride}) and dilation ({dilation}) must be positive and padding ({padding}) non-negative, {shapes}");
+        int n = input[dim];
+        int span = dilation * (kernel - 1) + 1;
+        if (n + 2 * padding < span)
+            throw new ShapeException(op, $"the kernel ({kernel}{(dilation > 1 ? $", dilation {dilation}: spans {span}" : "")}) is larger than the padded input ({n} + 2·{padding} = {n + 2 * padding}) in dim {dim} of {shapes}");
     }
 }

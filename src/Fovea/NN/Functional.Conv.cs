@@ -28,8 +28,7 @@ public static partial class Functional
             padding = 0;
         }
         var geo = new Conv2dGeometry(stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W, groups);
-        ShapeChecks.WindowOutput(op, input._shape, 2, weight._shape[2], stride.H, padding.H, dilation.H);
-        ShapeChecks.WindowOutput(op, input._shape, 3, weight._shape[3], stride.W, padding.W, dilation.W);
+        ShapeChecks.Conv2dWindow(op, input._shape, weight._shape, geo);
         return Conv.Forward(input, weight, bias, geo);
     }
 

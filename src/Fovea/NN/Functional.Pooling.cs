@@ -1,5 +1,4 @@
 using Fovea.Backends;
-using Fovea.Kernels;
 using Fovea.Ops;
 
 namespace Fovea.NN;
@@ -51,12 +50,11 @@ public static partial class Functional
 
     private static Pool2dGeometry PoolGeometry(string op, Tensor input, Size2d kernel, Size2d stride, Size2d padding, Size2d dilation, bool ceilMode, bool countIncludePad)
     {
-        ShapeChecks.Pool2d(op, input._shape, kernel.H, kernel.W, padding.H, padding.W);
+        var geo = new Pool2dGeometry(kernel.H, kernel.W, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W, ceilMode, countIncludePad);
+        ShapeChecks.Pool2d(op, input._shape, geo);
         if (!input.DType.IsFloating())
             throw new DTypeException(op, $"expected a floating dtype, got {input.DType.Name()}; convert with .To(DType.Float32)");
-        int oh = ShapeChecks.WindowOutput(op, input._shape, 2, kernel.H, stride.H, padding.H, dilation.H, ceilMode);
-        int ow = ShapeChecks.WindowOutput(op, input._shape, 3, kernel.W, stride.W, padding.W, dilation.W, ceilMode);
-        return new Pool2dGeometry(new Window2d(kernel.H, kernel.W, stride.H, stride.W, padding.H, padding.W, dilation.H, dilation.W), oh, ow, countIncludePad);
+        return geo;
     }
 
     /// <summary>

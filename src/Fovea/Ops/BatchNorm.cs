@@ -1,15 +1,13 @@
-using System.Numerics;
-using System.Numerics.Tensors;
-using Fovea.Kernels;
+using Fovea.Backends;
 
 namespace Fovea.Ops;
 
 /// <summary>
 /// Batch normalisation with batch statistics, y = (x − μ)·σ̂⁻¹·γ + β per channel (dim 1) with σ̂ = √(σ² + eps),
-/// fused: one pass for the statistics and one for y, instead of the eight passes the composite takes.
-/// Inputs: x [N, C, ...] (contiguous), γ [C], β [C]. With x̂ = (x − μ)/σ̂ and M = N·(spatial size):
+/// as the backend's fused <see cref="IBackend.BatchNormForward"/> and <see cref="IBackend.BatchNormBackward"/>.
+/// Inputs: x [N, C, ...], γ [C], β [C]. With x̂ = (x − μ)/σ̂ and M = N·(spatial size):
 /// dβ = Σ g, dγ = Σ g·x̂, dx = (γ/σ̂)·(g − Σg/M − x̂·Σ(g·x̂)/M) (Ioffe and Szegedy 2015, eq. in §3).
-/// Plain backward runs that formula as a fused kernel; when the backward is itself differentiated
+/// Plain backward runs that formula as the backend primitive; when the backward is itself differentiated
 /// (createGraph) it runs the same formula written in tensor ops on x, so second derivatives work.
 /// </summary>
 internal sealed class BatchNormTrainFunction(double eps) : Function
@@ -22,122 +20,25 @@ internal sealed class BatchNormTrainFunction(double eps) : Function
     /// <summary>The biased batch variance [C] (set by the forward pass).</summary>
     public Tensor? BatchVar { get; private set; }
 
-    private Tensor? _invStd;
-
-    private static (int N, int C, int S) Dims(int[] shape)
-    {
-        int s = 1;
-        for (int d = 2; d < shape.Length; d++) s *= shape[d];
-        return (shape[0], shape[1], s);
-    }
+    /// <summary>μ and σ² in float64, as the backend computed them (the backward pass reuses them).</summary>
+    private Tensor? _mean, _var;
 
     protected override Tensor Forward(Tensor[] inputs)
     {
-        var (x, w, b) = (inputs[0].Contiguous(), inputs[1].Contiguous(), inputs[2].Contiguous());
-        var (n, c, s) = Dims(x._shape);
-        var mean = new double[c];
-        var variance = new double[c];
-        var y = Tensor.Allocate(x.DType, x.Shape, clear: false);
-        if (x.DType == DType.Float32)
-            ForwardKernel(x.Storage.As<float>(), x.Offset, w.ToArray<float>(), b.ToArray<float>(), y.Storage.As<float>(), n, c, s, eps, mean, variance);
-        else
-            ForwardKernel(x.Storage.As<double>(), x.Offset, w.ToArray<double>(), b.ToArray<double>(), y.Storage.As<double>(), n, c, s, eps, mean, variance);
-        BatchMean = Tensor.FromArray(mean, c).To(x.DType);
-        BatchVar = Tensor.FromArray(variance, c).To(x.DType);
-        _invStd = Tensor.FromArray(variance.Select(v => 1 / Math.Sqrt(v + eps)).ToArray(), c);
+        var (y, mean, variance) = Backend.Current.BatchNormForward(inputs[0], inputs[1], inputs[2], eps);
+        (_mean, _var) = (mean, variance);
+        BatchMean = mean.To(inputs[0].DType);
+        BatchVar = variance.To(inputs[0].DType);
         SaveForBackward(inputs[0], inputs[1]);
         return y;
-    }
-
-    private static void ForwardKernel<T>(T[] x, int xOffset, T[] w, T[] b, T[] y, int n, int c, int s, double eps, double[] mean, double[] variance)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        long m = (long)n * s;
-        ParallelFor.For(c, 1, (c0, c1) =>
-        {
-            var centered = new T[s];
-            for (int ch = c0; ch < c1; ch++)
-            {
-                double sum = 0;
-                for (int i = 0; i < n; i++) sum += double.CreateTruncating(TensorPrimitives.Sum<T>(x.AsSpan(xOffset + (i * c + ch) * s, s)));
-                double mu = sum / m;
-                // Two passes (subtract the mean first) so a large mean does not swamp the variance.
-                double sq = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    TensorPrimitives.Subtract<T>(x.AsSpan(xOffset + (i * c + ch) * s, s), T.CreateTruncating(mu), centered);
-                    sq += double.CreateTruncating(TensorPrimitives.SumOfSquares<T>(centered));
-                }
-                double v = sq / m;
-                mean[ch] = mu;
-                variance[ch] = v;
-                double scale = double.CreateTruncating(w[ch]) / Math.Sqrt(v + eps);
-                T a = T.CreateTruncating(scale), shift = T.CreateTruncating(double.CreateTruncating(b[ch]) - mu * scale);
-                for (int i = 0; i < n; i++)
-                {
-                    int at = (i * c + ch) * s;
-                    // Row-sized (cache-resident), so the second pass over it is cheap.
-                    TensorPrimitives.Multiply<T>(x.AsSpan(xOffset + at, s), a, y.AsSpan(at, s));
-                    TensorPrimitives.Add<T>(y.AsSpan(at, s), shift, y.AsSpan(at, s));
-                }
-            }
-        });
     }
 
     protected override Tensor?[] Backward(Tensor g)
     {
         var (x, w) = (Saved[0], Saved[1]);
         if (GradMode.IsEnabled) return CompositeBackward(x, w, g);
-        var xc = x.Contiguous();
-        var gc = g.Contiguous();
-        var (n, c, s) = Dims(xc._shape);
-        var dx = Tensor.Allocate(x.DType, x.Shape, clear: false);
-        var dw = new double[c];
-        var db = new double[c];
-        var mean = BatchMean!.To(DType.Float64).ToArray<double>();
-        var invStd = _invStd!.ToArray<double>();
-        if (x.DType == DType.Float32)
-            BackwardKernel(xc.Storage.As<float>(), xc.Offset, gc.Storage.As<float>(), gc.Offset, w.To(DType.Float64).ToArray<double>(), dx.Storage.As<float>(), n, c, s, mean, invStd, dw, db);
-        else
-            BackwardKernel(xc.Storage.As<double>(), xc.Offset, gc.Storage.As<double>(), gc.Offset, w.ToArray<double>(), dx.Storage.As<double>(), n, c, s, mean, invStd, dw, db);
-        return [dx, Tensor.FromArray(dw, c).To(x.DType), Tensor.FromArray(db, c).To(x.DType)];
-    }
-
-    private static void BackwardKernel<T>(T[] x, int xOffset, T[] g, int gOffset, double[] w, T[] dx, int n, int c, int s, double[] mean, double[] invStd, double[] dw, double[] db)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double m = (double)n * s;
-        ParallelFor.For(c, 1, (c0, c1) =>
-        {
-            for (int ch = c0; ch < c1; ch++)
-            {
-                // Σg and Σg·(x − μ) = Σg·x − μ·Σg.
-                double sumG = 0, sumGx = 0;
-                for (int i = 0; i < n; i++)
-                {
-                    int at = (i * c + ch) * s;
-                    sumG += double.CreateTruncating(TensorPrimitives.Sum<T>(g.AsSpan(gOffset + at, s)));
-                    sumGx += double.CreateTruncating(TensorPrimitives.Dot<T>(g.AsSpan(gOffset + at, s), x.AsSpan(xOffset + at, s)));
-                }
-                double mu = mean[ch], inv = invStd[ch];
-                double sumGxc = sumGx - mu * sumG;
-                db[ch] = sumG;
-                dw[ch] = sumGxc * inv;
-                // dx = a·g + k1·x + k0 with a = γ/σ̂, k1 = −γ·Σg(x − μ)/(M·σ̂³), k0 = −a·Σg/M − k1·μ.
-                double a = w[ch] * inv;
-                double k1 = -w[ch] * inv * inv * inv * sumGxc / m;
-                double k0 = -a * sumG / m - k1 * mu;
-                T ta = T.CreateTruncating(a), t1 = T.CreateTruncating(k1), t0 = T.CreateTruncating(k0);
-                for (int i = 0; i < n; i++)
-                {
-                    int at = (i * c + ch) * s;
-                    var d = dx.AsSpan(at, s);
-                    TensorPrimitives.Multiply<T>(x.AsSpan(xOffset + at, s), t1, d);
-                    TensorPrimitives.Add<T>(d, t0, d);
-                    TensorPrimitives.MultiplyAdd<T>(g.AsSpan(gOffset + at, s), ta, d, d);
-                }
-            }
-        });
+        var (dx, dw, db) = Backend.Current.BatchNormBackward(g, x, w, _mean!, _var!, eps);
+        return [dx, dw, db];
     }
 
     /// <summary>x̂ and 1/σ̂ recomputed from x with tensor ops, so they carry x's graph when differentiated again.</summary>

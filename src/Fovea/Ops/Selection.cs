@@ -3,24 +3,35 @@ using static Fovea.Ops.Broadcasting;
 
 namespace Fovea.Ops;
 
+/// <summary>Which of two elements an elementwise extremum keeps.</summary>
+internal enum Extremum
+{
+    /// <summary>The larger.</summary>
+    Maximum,
+
+    /// <summary>The smaller.</summary>
+    Minimum,
+}
+
 /// <summary>
 /// Elementwise max or min of a and b. The gradient routes to the chosen operand ("max routes");
 /// on ties it is split evenly, as PyTorch does.
 /// </summary>
-internal sealed class MaximumFunction(bool max) : Function
+internal sealed class ExtremumFunction(Extremum extremum) : Function
 {
-    public override string Name => max ? "Maximum" : "Minimum";
+    public override string Name => extremum.ToString();
 
     protected override Tensor Forward(Tensor[] x)
     {
         SaveForBackward(x[0], x[1]);
-        return Backend.Current.Binary(max ? BinaryOp.Maximum : BinaryOp.Minimum, x[0], x[1], ShapeChecks.Broadcast(Name.ToLowerInvariant(), x[0]._shape, x[1]._shape));
+        var op = extremum == Extremum.Maximum ? BinaryOp.Maximum : BinaryOp.Minimum;
+        return Backend.Current.Binary(op, x[0], x[1], ShapeChecks.Broadcast(Name.ToLowerInvariant(), x[0]._shape, x[1]._shape));
     }
 
     /// <summary>Weight of operand a: 1 where a wins, ½ on ties, 0 where b wins.</summary>
     private Tensor WeightA(Tensor a, Tensor b)
     {
-        var wins = (max ? a.Gt(b) : a.Lt(b)).To(a.DType);
+        var wins = (extremum == Extremum.Maximum ? a.Gt(b) : a.Lt(b)).To(a.DType);
         var ties = a.Eq(b).To(a.DType).Mul(0.5);
         return wins.Add(ties);
     }

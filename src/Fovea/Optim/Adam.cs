@@ -1,4 +1,4 @@
-using Fovea.Kernels;
+using Fovea.Backends;
 
 namespace Fovea.Optim;
 
@@ -105,16 +105,10 @@ public abstract class AdamBase : Optimizer<AdamParamGroup>
         if (state is null) SetState(group, index, state = new State(ZerosLike(param), ZerosLike(param)));
         if (group.Amsgrad) state.MaxExpAvgSq ??= ZerosLike(param);
         state.Step++;
-        if (param.DType == DType.Float32)
-            ParamUpdateDriver.RunParallel(
-                new AdamUpdate<float>(group.Lr, group.Beta1, group.Beta2, group.Eps, group.WeightDecay, _decoupled, group.Amsgrad, group.Maximize, state.Step),
-                Writable<float>(param), Contents<float>(grad), Writable<float>(state.ExpAvg), Writable<float>(state.ExpAvgSq),
-                Writable<float>(state.MaxExpAvgSq, group.Amsgrad));
-        else
-            ParamUpdateDriver.RunParallel(
-                new AdamUpdate<double>(group.Lr, group.Beta1, group.Beta2, group.Eps, group.WeightDecay, _decoupled, group.Amsgrad, group.Maximize, state.Step),
-                Writable<double>(param), Contents<double>(grad), Writable<double>(state.ExpAvg), Writable<double>(state.ExpAvgSq),
-                Writable<double>(state.MaxExpAvgSq, group.Amsgrad));
+        var maxExpAvgSq = group.Amsgrad ? state.MaxExpAvgSq : null;
+        MarkWritten(param, state.ExpAvg, state.ExpAvgSq, maxExpAvgSq);
+        Backend.Current.AdamUpdate(param, grad, state.ExpAvg, state.ExpAvgSq, maxExpAvgSq,
+            new AdamStep(group.Lr, group.Beta1, group.Beta2, group.Eps, group.WeightDecay, _decoupled, group.Amsgrad, group.Maximize, state.Step));
     }
 
     /// <inheritdoc/>

@@ -221,22 +221,16 @@ public abstract class Optimizer
     /// <summary>A zero-filled state buffer shaped and typed like <paramref name="p"/>, allocated once per parameter.</summary>
     protected static Tensor ZerosLike(Tensor p) => Tensor.ZerosLike(p);
 
-    /// <summary>The contiguous elements of a tensor about to be written in place; bumps its storage version first.</summary>
-    protected static ArraySegment<T> Writable<T>(Tensor t) where T : unmanaged
+    /// <summary>
+    /// Bumps the storage version of each tensor about to be updated in place (nulls are skipped), so a graph that
+    /// saved an old value notices. Fixed arity, so a step allocates nothing.
+    /// </summary>
+    protected static void MarkWritten(Tensor param, Tensor? s0 = null, Tensor? s1 = null, Tensor? s2 = null)
     {
-        t.Storage.BumpVersion();
-        return Contents<T>(t);
-    }
-
-    /// <summary>Writable elements of an optional state buffer (empty when absent or unused).</summary>
-    protected static ArraySegment<T> Writable<T>(Tensor? t, bool use) where T : unmanaged => use && t is not null ? Writable<T>(t) : default;
-
-    /// <summary>The elements of a contiguous tensor, read-only by convention (a gradient).</summary>
-    protected static ArraySegment<T> Contents<T>(Tensor t) where T : unmanaged
-    {
-        t.CheckDType<T>("optimizer");
-        if (!t.IsContiguous) throw new InvalidOperationException($"optimizer: expected a contiguous tensor, got shape {ShapeChecks.Format(t._shape)} with strides {ShapeChecks.Format(t._strides)}");
-        return new ArraySegment<T>(t.Storage.As<T>(), t.Offset, t.Numel);
+        param.Storage.BumpVersion();
+        s0?.Storage.BumpVersion();
+        s1?.Storage.BumpVersion();
+        s2?.Storage.BumpVersion();
     }
 }
 

@@ -1,4 +1,4 @@
-using Fovea.Kernels;
+using Fovea.Backends;
 
 namespace Fovea.Optim;
 
@@ -103,16 +103,11 @@ public sealed class RMSprop : Optimizer<RMSpropParamGroup>
         if (useMomentum) state.MomentumBuffer ??= ZerosLike(param);
         if (group.Centered) state.GradAvg ??= ZerosLike(param);
         state.Step++;
-        if (param.DType == DType.Float32)
-            ParamUpdateDriver.RunParallel(
-                new RMSpropUpdate<float>(group.Lr, group.Alpha, group.Eps, group.WeightDecay, group.Momentum, group.Centered, group.Maximize),
-                Writable<float>(param), Contents<float>(grad), Writable<float>(state.SquareAvg), Writable<float>(state.GradAvg, group.Centered),
-                Writable<float>(state.MomentumBuffer, useMomentum));
-        else
-            ParamUpdateDriver.RunParallel(
-                new RMSpropUpdate<double>(group.Lr, group.Alpha, group.Eps, group.WeightDecay, group.Momentum, group.Centered, group.Maximize),
-                Writable<double>(param), Contents<double>(grad), Writable<double>(state.SquareAvg), Writable<double>(state.GradAvg, group.Centered),
-                Writable<double>(state.MomentumBuffer, useMomentum));
+        var gradAvg = group.Centered ? state.GradAvg : null;
+        var momentumBuffer = useMomentum ? state.MomentumBuffer : null;
+        MarkWritten(param, state.SquareAvg, gradAvg, momentumBuffer);
+        Backend.Current.RMSpropUpdate(param, grad, state.SquareAvg, gradAvg, momentumBuffer,
+            new RMSpropStep(group.Lr, group.Alpha, group.Eps, group.WeightDecay, group.Momentum, group.Centered, group.Maximize));
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,4 @@
-using Fovea.Kernels;
+using Fovea.Backends;
 
 namespace Fovea.Optim;
 
@@ -99,13 +99,10 @@ public sealed class Sgd : Optimizer<SgdParamGroup>
             state.MomentumBuffer = ZerosLike(param);
             first = true;
         }
-        var buffer = state.MomentumBuffer;
-        if (param.DType == DType.Float32)
-            ParamUpdateDriver.RunParallel(new SgdUpdate<float>(group.Lr, group.Momentum, group.Dampening, group.Nesterov, group.WeightDecay, group.Maximize, first),
-                Writable<float>(param), Contents<float>(grad), Writable<float>(buffer, useMomentum), default, default);
-        else
-            ParamUpdateDriver.RunParallel(new SgdUpdate<double>(group.Lr, group.Momentum, group.Dampening, group.Nesterov, group.WeightDecay, group.Maximize, first),
-                Writable<double>(param), Contents<double>(grad), Writable<double>(buffer, useMomentum), default, default);
+        var buffer = useMomentum ? state.MomentumBuffer : null;
+        MarkWritten(param, buffer);
+        Backend.Current.SgdUpdate(param, grad, buffer,
+            new SgdStep(group.Lr, group.Momentum, group.Dampening, group.Nesterov, group.WeightDecay, group.Maximize, first));
     }
 
     /// <inheritdoc/>

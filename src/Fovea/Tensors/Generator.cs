@@ -1,4 +1,4 @@
-using Fovea.Kernels;
+using Fovea.Backends;
 
 namespace Fovea;
 
@@ -62,53 +62,14 @@ public sealed class Generator
         return start;
     }
 
-    /// <summary>Fills <paramref name="dst"/> with uniform values in [low, high).</summary>
-    internal void FillUniform<T>(T[] dst, double low, double high) where T : unmanaged
+    /// <summary>
+    /// Takes the next <paramref name="count"/> values of the sequence for a fill: the backend's fill primitive draws
+    /// value i from counter start + i, so the numbers do not depend on the backend or its threads.
+    /// </summary>
+    public RandomStream Take(long count)
     {
-        ulong seed = _seed;
-        long start = Reserve(dst.Length);
-        double scale = high - low;
-        ParallelFor.For(dst.Length, 1 << 14, (s, e) =>
-        {
-            for (int i = s; i < e; i++)
-            {
-                double u = (Hash(seed, (ulong)(start + i)) >> 11) * (1.0 / (1UL << 53));
-                Store(dst, i, low + scale * u, high);
-            }
-        });
-    }
-
-    private static void Store<T>(T[] dst, int i, double v, double high)
-    {
-        if (dst is double[] d) d[i] = v;
-        else
-        {
-            // Rounding to float can reach high; keep the interval half-open.
-            float f = (float)v;
-            ((float[])(object)dst)[i] = f >= high ? MathF.BitDecrement((float)high) : f;
-        }
-    }
-
-    /// <summary>Fills with normal values (Box–Muller over pairs of counters).</summary>
-    internal void FillNormal<T>(T[] dst, double mean, double std) where T : unmanaged
-    {
-        ulong seed = _seed;
-        int n = dst.Length;
-        long pairs = (n + 1) / 2;
-        long start = Reserve(2 * pairs);
-        ParallelFor.For((int)pairs, 1 << 13, (s, e) =>
-        {
-            for (int j = s; j < e; j++)
-            {
-                // u1 in (0, 1] so the log is finite.
-                double u1 = ((Hash(seed, (ulong)(start + 2 * j)) >> 11) + 1) * (1.0 / (1UL << 53));
-                double u2 = (Hash(seed, (ulong)(start + 2 * j + 1)) >> 11) * (1.0 / (1UL << 53));
-                double r = Math.Sqrt(-2.0 * Math.Log(u1));
-                int i = 2 * j;
-                Store(dst, i, mean + std * r * Math.Cos(2 * Math.PI * u2), double.PositiveInfinity);
-                if (i + 1 < n) Store(dst, i + 1, mean + std * r * Math.Sin(2 * Math.PI * u2), double.PositiveInfinity);
-            }
-        });
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        return new RandomStream(_seed, Reserve(count));
     }
 
     /// <summary>A uniform integer in [0, n): for shuffles and sampling.</summary>

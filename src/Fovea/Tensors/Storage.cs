@@ -24,25 +24,41 @@ public sealed class Storage
         DType = dtype;
     }
 
-    /// <summary>Allocates a zeroed storage of <paramref name="length"/> elements.</summary>
-    public static Storage Allocate(DType dtype, int length) => dtype switch
+    /// <summary>Allocates a zeroed storage of <paramref name="length"/> elements (counted against an open <see cref="StorageBudget"/>).</summary>
+    public static Storage Allocate(DType dtype, int length)
     {
-        DType.Float32 => new Storage(new float[length], dtype),
-        DType.Float64 => new Storage(new double[length], dtype),
-        DType.Int32 => new Storage(new int[length], dtype),
-        DType.Bool => new Storage(new bool[length], dtype),
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
-    };
+        StorageBudget.Charge(dtype, length);
+        return dtype switch
+        {
+            DType.Float32 => new Storage(new float[length], dtype),
+            DType.Float64 => new Storage(new double[length], dtype),
+            DType.Int32 => new Storage(new int[length], dtype),
+            DType.Bool => new Storage(new bool[length], dtype),
+            _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
+        };
+    }
 
     /// <summary>Allocates without clearing: for outputs that every element of is about to be written.</summary>
-    internal static Storage AllocateUninitialized(DType dtype, int length) => dtype switch
+    internal static Storage AllocateUninitialized(DType dtype, int length)
     {
-        DType.Float32 => new Storage(GC.AllocateUninitializedArray<float>(length), dtype),
-        DType.Float64 => new Storage(GC.AllocateUninitializedArray<double>(length), dtype),
-        DType.Int32 => new Storage(GC.AllocateUninitializedArray<int>(length), dtype),
-        DType.Bool => new Storage(new bool[length], dtype),
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
-    };
+        StorageBudget.Charge(dtype, length);
+        return dtype switch
+        {
+            DType.Float32 => new Storage(GC.AllocateUninitializedArray<float>(length), dtype),
+            DType.Float64 => new Storage(GC.AllocateUninitializedArray<double>(length), dtype),
+            DType.Int32 => new Storage(GC.AllocateUninitializedArray<int>(length), dtype),
+            DType.Bool => new Storage(new bool[length], dtype),
+            _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
+        };
+    }
+
+    /// <summary>A storage holding a copy of <paramref name="data"/> (counted against an open <see cref="StorageBudget"/>).</summary>
+    internal static Storage Copy<T>(ReadOnlySpan<T> data) where T : unmanaged
+    {
+        var dtype = DTypeInfo.Of<T>();
+        StorageBudget.Charge(dtype, data.Length);
+        return new Storage(data.ToArray(), dtype);
+    }
 
     /// <summary>Records an in-place modification.</summary>
     internal void BumpVersion() => Version++;

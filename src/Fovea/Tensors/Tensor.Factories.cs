@@ -12,7 +12,7 @@ public sealed partial class Tensor
         int n = ShapeChecks.Numel("from_array", shape);
         if (n != data.Length)
             throw new ShapeException("from_array", $"shape {ShapeChecks.Format(shape)} needs {n} elements, got an array of {data.Length}");
-        return new Tensor(new Storage((T[])data.Clone(), DTypeInfo.Of<T>()), (int[])shape.Clone());
+        return new Tensor(Storage.Copy<T>(data), (int[])shape.Clone());
     }
 
     /// <summary>A tensor of <paramref name="shape"/> that copies <paramref name="data"/> (row-major).</summary>
@@ -22,7 +22,7 @@ public sealed partial class Tensor
         int n = ShapeChecks.Numel("from_span", shape);
         if (n != data.Length)
             throw new ShapeException("from_span", $"shape {ShapeChecks.Format(shape)} needs {n} elements, got a span of {data.Length}");
-        return new Tensor(new Storage(data.ToArray(), DTypeInfo.Of<T>()), (int[])shape.Clone());
+        return new Tensor(Storage.Copy(data), (int[])shape.Clone());
     }
 
     /// <summary>A 1-d tensor of the values.</summary>
@@ -152,14 +152,9 @@ public sealed partial class Tensor
     /// <summary>Uniform values in [low, high).</summary>
     public static Tensor Uniform(int[] shape, double low = 0, double high = 1, Generator? generator = null, DType dtype = DType.Float32)
     {
+        if (!dtype.IsFloating()) throw new DTypeException("uniform", $"expected a floating dtype, got {dtype.Name()}");
         var t = Allocate(dtype, (int[])shape.Clone(), clear: false);
-        var g = generator ?? Generator.Default;
-        switch (dtype)
-        {
-            case DType.Float32: g.FillUniform(t.Storage.As<float>(), low, high); break;
-            case DType.Float64: g.FillUniform(t.Storage.As<double>(), low, high); break;
-            default: throw new DTypeException("uniform", $"expected a floating dtype, got {dtype.Name()}");
-        }
+        Backend.Current.FillUniform(t, (generator ?? Generator.Default).Take(t.Numel), low, high);
         return t;
     }
 
@@ -169,17 +164,12 @@ public sealed partial class Tensor
     /// <summary>Standard normal values (PyTorch's <c>randn</c>).</summary>
     public static Tensor Randn(int[] shape, Generator? generator = null, DType dtype = DType.Float32) => Normal(shape, 0, 1, generator, dtype);
 
-    /// <summary>Normal values with <paramref name="mean"/> and <paramref name="std"/>.</summary>
+    /// <summary>Normal values with <paramref name="mean"/> and <paramref name="std"/> (Box–Muller over pairs of counters).</summary>
     public static Tensor Normal(int[] shape, double mean = 0, double std = 1, Generator? generator = null, DType dtype = DType.Float32)
     {
+        if (!dtype.IsFloating()) throw new DTypeException("normal", $"expected a floating dtype, got {dtype.Name()}");
         var t = Allocate(dtype, (int[])shape.Clone(), clear: false);
-        var g = generator ?? Generator.Default;
-        switch (dtype)
-        {
-            case DType.Float32: g.FillNormal(t.Storage.As<float>(), mean, std); break;
-            case DType.Float64: g.FillNormal(t.Storage.As<double>(), mean, std); break;
-            default: throw new DTypeException("normal", $"expected a floating dtype, got {dtype.Name()}");
-        }
+        Backend.Current.FillNormal(t, (generator ?? Generator.Default).Take(2 * ((t.Numel + 1L) / 2)), mean, std);
         return t;
     }
 
@@ -195,11 +185,8 @@ public sealed partial class Tensor
     public static Tensor RandInt(int[] shape, int low, int high, Generator? generator = null)
     {
         if (high <= low) throw new ArgumentException($"randint: high ({high}) must exceed low ({low})");
-        var u = Uniform(shape, 0, 1, generator, DType.Float64);
-        var t = Allocate(DType.Int32, (int[])shape.Clone());
-        var src = u.AsSpan<double>();
-        var dst = t.AsSpan<int>();
-        for (int i = 0; i < dst.Length; i++) dst[i] = low + (int)Math.Min(high - low - 1, Math.Floor(src[i] * (high - low)));
+        var t = Allocate(DType.Int32, (int[])shape.Clone(), clear: false);
+        Backend.Current.FillRandInt(t, (generator ?? Generator.Default).Take(t.Numel), low, high);
         return t;
     }
 

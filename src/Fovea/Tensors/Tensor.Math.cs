@@ -81,9 +81,9 @@ public sealed partial class Tensor
     /// <summary>a^s.</summary>
     public Tensor Pow(double exponent) => exponent == 2 ? Square() : Pow(ScalarLike(exponent));
     /// <summary>Elementwise max (NaN propagates).</summary>
-    public Tensor Maximum(Tensor other) => BinaryOp("maximum", new Ops.MaximumFunction(true), this, other);
+    public Tensor Maximum(Tensor other) => BinaryOp("maximum", new Ops.ExtremumFunction(Ops.Extremum.Maximum), this, other);
     /// <summary>Elementwise min (NaN propagates).</summary>
-    public Tensor Minimum(Tensor other) => BinaryOp("minimum", new Ops.MaximumFunction(false), this, other);
+    public Tensor Minimum(Tensor other) => BinaryOp("minimum", new Ops.ExtremumFunction(Ops.Extremum.Minimum), this, other);
 
     /// <summary>Limits values to [min, max]; either bound may be omitted. NaN stays NaN.</summary>
     public Tensor Clamp(double? min = null, double? max = null)

@@ -98,6 +98,8 @@ public sealed partial class Tensor
         CheckDType<T>("AsSpan");
         if (!IsContiguous)
             throw new InvalidOperationException($"AsSpan: the tensor {ShapeChecks.Format(_shape)} with strides {ShapeChecks.Format(_strides)} is not contiguous; call Contiguous() first.");
+        // An empty view may start past the end of its storage (a slice of an empty tensor at a nonzero offset).
+        if (Numel == 0) return [];
         return new Span<T>(Storage.As<T>(), Offset, Numel);
     }
 

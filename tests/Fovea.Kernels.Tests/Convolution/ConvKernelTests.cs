@@ -29,8 +29,7 @@ public class ConvKernelTests
     private static ConvShape Shape(int[] g)
     {
         var win = new Window2d(g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13]);
-        int oh = (g[2] + 2 * g[10] - g[12] * (g[6] - 1) - 1) / g[8] + 1;
-        int ow = (g[3] + 2 * g[11] - g[13] * (g[7] - 1) - 1) / g[9] + 1;
+        var (oh, ow) = win.OutputSize(g[2], g[3]);
         return new ConvShape(g[0], g[1], g[2], g[3], g[4], g[5], win, oh, ow);
     }
 
@@ -162,13 +161,13 @@ public class ConvKernelTests
         var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 8), v => (float)v);
         var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 9), v => (float)v);
         var dy = Array.ConvertAll(Random(s.Batch * s.OutChannels * s.OutPlane, 10), v => (float)v);
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
             float[]? y1 = null, dx1 = null, dw1 = null;
             foreach (int threads in new[] { 1, 2, 3 })
             {
-                Threading.MaxDegreeOfParallelism = threads;
+                Parallelism.MaxDegreeOfParallelism = threads;
                 var y = new float[dy.Length];
                 var dx = new float[x.Length];
                 var dw = new float[w.Length];
@@ -185,7 +184,7 @@ public class ConvKernelTests
         }
         finally
         {
-            Threading.MaxDegreeOfParallelism = saved;
+            Parallelism.MaxDegreeOfParallelism = saved;
         }
     }
 

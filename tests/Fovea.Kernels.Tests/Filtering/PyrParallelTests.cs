@@ -15,10 +15,10 @@ public class PyrParallelTests
         int dw = PyrKernels.DownSize(w), dh = PyrKernels.DownSize(h);
         float[] Run(int threads, bool up)
         {
-            int saved = Fovea.Threading.MaxDegreeOfParallelism;
+            int saved = Parallelism.MaxDegreeOfParallelism;
             try
             {
-                Fovea.Threading.MaxDegreeOfParallelism = threads;
+                Parallelism.MaxDegreeOfParallelism = threads;
                 if (threads > 1) Assert.True(ParallelFor.ChunkCount(dh, (1 << 18) / (2 * w)) > 1, "the plane must be large enough to go parallel");
                 if (!up)
                 {
@@ -30,7 +30,7 @@ public class PyrParallelTests
                 PyrKernels.PyrUp(src.AsSpan(0, dw * dh), dw, dh, u, 2 * dw - 1, 2 * dh + 1);
                 return u;
             }
-            finally { Fovea.Threading.MaxDegreeOfParallelism = saved; }
+            finally { Parallelism.MaxDegreeOfParallelism = saved; }
         }
         Assert.Equal(Run(1, false), Run(3, false));
         Assert.Equal(Run(1, true), Run(3, true));

@@ -41,11 +41,11 @@ public class GemmThreadingAndVariantTests
     public void Shared_panel_path_matches_reference(bool ta, bool tb)
     {
         long savedThreshold = GemmTuning.SharedPanelMinMacs;
-        int savedThreads = Threading.MaxDegreeOfParallelism;
+        int savedThreads = Parallelism.MaxDegreeOfParallelism;
         try
         {
             GemmTuning.SharedPanelMinMacs = 0;
-            Threading.MaxDegreeOfParallelism = 3;
+            Parallelism.MaxDegreeOfParallelism = 3;
             foreach (var (m, n, k) in new[] { (150, 170, 300), (5, 3100, 20), (400, 9, 260), (13, 40, 4000) })
                 GemmTests.CheckSgemm(m, n, k, ta, tb, pad: 2, alpha: 0.5f, beta: -1f, seed: m + n);
             GemmTests.CheckDgemm(150, 170, 300, ta, tb, pad: 1, alpha: 2.0, beta: 0.0, seed: 3);
@@ -53,7 +53,7 @@ public class GemmThreadingAndVariantTests
         finally
         {
             GemmTuning.SharedPanelMinMacs = savedThreshold;
-            Threading.MaxDegreeOfParallelism = savedThreads;
+            Parallelism.MaxDegreeOfParallelism = savedThreads;
         }
     }
 
@@ -66,19 +66,19 @@ public class GemmThreadingAndVariantTests
     public void Small_c_long_k_dot_product_path_matches_reference_and_is_thread_independent(int m, int n, int k)
     {
         Assert.True(GemmDotNT.Applies<float>(false, true, m, n, k) || !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated);
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
             foreach (int threads in new[] { 1, 3 })
             {
-                Threading.MaxDegreeOfParallelism = threads;
+                Parallelism.MaxDegreeOfParallelism = threads;
                 GemmTests.CheckSgemm(m, n, k, false, true, pad: 3, alpha: 0.75f, beta: -0.5f, seed: m * n + k);
                 GemmTests.CheckSgemm(m, n, k, false, true, pad: 0, alpha: 1f, beta: 0f, seed: k);
                 GemmTests.CheckDgemm(m, n, k, false, true, pad: 1, alpha: -1.5, beta: 2.0, seed: m + k);
             }
             CheckThreadCountIndependence(m, n, k, false, true);
         }
-        finally { Threading.MaxDegreeOfParallelism = saved; }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 
     private static void CheckThreadCountIndependence(int m, int n, int k, bool ta, bool tb)
@@ -93,14 +93,14 @@ public class GemmThreadingAndVariantTests
         var bd = Array.ConvertAll(b, x => (double)x);
         var cd0 = Array.ConvertAll(c0, x => (double)x);
 
-        int saved = Fovea.Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
             float[]? first = null;
             double[]? firstD = null;
             foreach (int threads in new[] { 1, 2, 3, 4 })
             {
-                Fovea.Threading.MaxDegreeOfParallelism = threads;
+                Parallelism.MaxDegreeOfParallelism = threads;
                 var c = (float[])c0.Clone();
                 var cd = (double[])cd0.Clone();
                 Kernels.Gemm.Sgemm(ta, tb, m, n, k, 0.75f, a, ac, b, bc, 0.5f, c, n);
@@ -113,7 +113,7 @@ public class GemmThreadingAndVariantTests
         }
         finally
         {
-            Fovea.Threading.MaxDegreeOfParallelism = saved;
+            Parallelism.MaxDegreeOfParallelism = saved;
         }
     }
 
@@ -122,10 +122,10 @@ public class GemmThreadingAndVariantTests
     [InlineData(2)]
     public void Steady_state_calls_do_not_allocate(int threads)
     {
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
-            Threading.MaxDegreeOfParallelism = threads;
+            Parallelism.MaxDegreeOfParallelism = threads;
             int m = 200, n = 150, k = 300; // big enough for the threaded path at 2 threads
             var a = new float[m * k];
             var b = new float[k * n];
@@ -146,7 +146,7 @@ public class GemmThreadingAndVariantTests
         }
         finally
         {
-            Threading.MaxDegreeOfParallelism = saved;
+            Parallelism.MaxDegreeOfParallelism = saved;
         }
     }
 
@@ -230,6 +230,6 @@ public class GemmThreadingAndVariantTests
     }
 }
 
-/// <summary>Tests that change <see cref="Fovea.Threading.MaxDegreeOfParallelism"/> run one at a time.</summary>
+/// <summary>Tests that change <see cref="Parallelism.MaxDegreeOfParallelism"/> run one at a time.</summary>
 [CollectionDefinition(nameof(ThreadSettingCollection), DisableParallelization = true)]
 public class ThreadSettingCollection;

@@ -14,7 +14,7 @@ public class TemplateMatchingTests
     }
 
     // Every method from its definition, in double.
-    private static double Reference(TemplateMatchMethod m, float[] img, int w, float[] t, int tw, int th, int x, int y)
+    private static double Reference(TemplateScore m, float[] img, int w, float[] t, int tw, int th, int x, int y)
     {
         int n = tw * th;
         double st = 0, st2 = 0, si = 0, si2 = 0, sti = 0, sq = 0;
@@ -27,11 +27,11 @@ public class TemplateMatchingTests
         double cov = sti - st * si / n, vt = st2 - st * st / n, vi = si2 - si * si / n;
         return m switch
         {
-            TemplateMatchMethod.SqDiff => sq,
-            TemplateMatchMethod.SqDiffNormed => Math.Min(1, sq / Math.Sqrt(st2 * si2)),
-            TemplateMatchMethod.CCorr => sti,
-            TemplateMatchMethod.CCorrNormed => sti / Math.Sqrt(st2 * si2),
-            TemplateMatchMethod.CCoeff => cov,
+            TemplateScore.SqDiff => sq,
+            TemplateScore.SqDiffNormed => Math.Min(1, sq / Math.Sqrt(st2 * si2)),
+            TemplateScore.CCorr => sti,
+            TemplateScore.CCorrNormed => sti / Math.Sqrt(st2 * si2),
+            TemplateScore.CCoeff => cov,
             _ => cov / Math.Sqrt(vt * vi),
         };
     }
@@ -65,10 +65,10 @@ public class TemplateMatchingTests
         });
     }
 
-    public static TheoryData<TemplateMatchMethod, int, int> MethodCases()
+    public static TheoryData<TemplateScore, int, int> MethodCases()
     {
-        var d = new TheoryData<TemplateMatchMethod, int, int>();
-        foreach (var m in Enum.GetValues<TemplateMatchMethod>())
+        var d = new TheoryData<TemplateScore, int, int>();
+        foreach (var m in Enum.GetValues<TemplateScore>())
         {
             d.Add(m, 6, 5);   // direct
             d.Add(m, 17, 14); // FFT
@@ -78,7 +78,7 @@ public class TemplateMatchingTests
 
     [Theory]
     [MemberData(nameof(MethodCases))]
-    public void EveryMethodEqualsItsDefinition(TemplateMatchMethod method, int tw, int th)
+    public void EveryMethodEqualsItsDefinition(TemplateScore method, int tw, int th)
     {
         int w = 57, h = 44;
         var img = TestData.Random(w * h, 33);
@@ -86,7 +86,7 @@ public class TemplateMatchingTests
         var (ow, oh) = TemplateMatching.ResultSize(w, h, tw, th);
         var r = new float[ow * oh];
         TemplateMatching.Match(img, w, h, t, tw, th, method, r);
-        bool raw = method is TemplateMatchMethod.SqDiff or TemplateMatchMethod.CCorr or TemplateMatchMethod.CCoeff;
+        bool raw = method is TemplateScore.SqDiff or TemplateScore.CCorr or TemplateScore.CCoeff;
         for (int y = 0; y < oh; y++)
         for (int x = 0; x < ow; x++)
         {
@@ -104,20 +104,20 @@ public class TemplateMatchingTests
         for (int y = 0; y < 8; y++) for (int x = 0; x < 8; x++) img[y * w + x] = 0.25f; // a flat patch
         var t = TestData.Random(16, 36);
         var r = new float[27 * 17];
-        TemplateMatching.Match(img, w, h, t, 4, 4, TemplateMatchMethod.CCoeffNormed, r);
+        TemplateMatching.Match(img, w, h, t, 4, 4, TemplateScore.CCoeffNormed, r);
         Assert.Equal(0f, r[0]);
         Assert.Equal(0f, r[2 * 27 + 3]);
         Assert.All(r, v => Assert.InRange(v, -1f, 1f));
 
         var flat = Enumerable.Repeat(0.7f, 16).ToArray();
-        TemplateMatching.Match(img, w, h, flat, 4, 4, TemplateMatchMethod.CCoeffNormed, r);
+        TemplateMatching.Match(img, w, h, flat, 4, 4, TemplateScore.CCoeffNormed, r);
         Assert.All(r, v => Assert.Equal(0f, v));
 
         // Zero energy: CCORR_NORMED gives 0, SQDIFF_NORMED gives 1; nothing is NaN.
         var zeros = new float[w * h];
-        TemplateMatching.Match(zeros, w, h, t, 4, 4, TemplateMatchMethod.CCorrNormed, r);
+        TemplateMatching.Match(zeros, w, h, t, 4, 4, TemplateScore.CCorrNormed, r);
         Assert.All(r, v => Assert.Equal(0f, v));
-        TemplateMatching.Match(zeros, w, h, t, 4, 4, TemplateMatchMethod.SqDiffNormed, r);
+        TemplateMatching.Match(zeros, w, h, t, 4, 4, TemplateScore.SqDiffNormed, r);
         Assert.All(r, v => Assert.Equal(1f, v));
     }
 
@@ -130,50 +130,20 @@ public class TemplateMatchingTests
         for (int j = 0; j < th; j++) for (int i = 0; i < tw; i++) t[j * tw + i] = img[(120 + j) * w + 77 + i];
         var (ow, oh) = TemplateMatching.ResultSize(w, h, tw, th);
         var r = new float[ow * oh];
-        TemplateMatching.Match(img, w, h, t, tw, th, TemplateMatchMethod.CCoeffNormed, r);
-        var peaks = PeakFinder.FindPeaks(r, ow, oh, 1, 5);
-        Assert.Equal(new Peak(77, 120, r[120 * ow + 77]), peaks[0]);
-        Assert.Equal(1f, peaks[0].Score, 1e-5f);
-        TemplateMatching.Match(img, w, h, t, tw, th, TemplateMatchMethod.SqDiff, r);
-        var low = PeakFinder.FindPeaks(r, ow, oh, 1, 5, lowerIsBetter: true);
-        Assert.Equal((77, 120), (low[0].X, low[0].Y));
-        Assert.True(low[0].Score <= 1e-3f);
+        TemplateMatching.Match(img, w, h, t, tw, th, TemplateScore.CCoeffNormed, r);
+        int best = Array.IndexOf(r, r.Max());
+        Assert.Equal((77, 120), (best % ow, best / ow));
+        Assert.Equal(1f, r[best], 1e-5f);
+        TemplateMatching.Match(img, w, h, t, tw, th, TemplateScore.SqDiff, r);
+        int low = Array.IndexOf(r, r.Min());
+        Assert.Equal((77, 120), (low % ow, low / ow));
+        Assert.True(r[low] <= 1e-3f);
     }
 
     [Fact]
     public void RejectsTemplateLargerThanImage()
     {
-        var e = Assert.Throws<ArgumentException>(() => TemplateMatching.Match(new float[20], 5, 4, new float[30], 6, 5, TemplateMatchMethod.CCoeffNormed, new float[1]));
+        var e = Assert.Throws<ArgumentException>(() => TemplateMatching.Match(new float[20], 5, 4, new float[30], 6, 5, TemplateScore.CCoeffNormed, new float[1]));
         Assert.Contains("6x5", e.Message);
-    }
-
-    [Fact]
-    public void FindPeaksSuppressesNeighboursAndOrdersByScore()
-    {
-        int w = 10, h = 8;
-        var map = new float[w * h];
-        map[2 * w + 2] = 0.9f;
-        map[2 * w + 3] = 0.8f; // beside the best: not a local maximum
-        map[2 * w + 5] = 0.85f; // 3 columns away
-        map[6 * w + 8] = 0.5f;
-        map[7 * w + 0] = float.NaN;
-        Assert.Equal(new[] { new Peak(2, 2, 0.9f), new Peak(5, 2, 0.85f), new Peak(8, 6, 0.5f) }, PeakFinder.FindPeaks(map, w, h, 3, 2));
-        Assert.Equal(new[] { new Peak(2, 2, 0.9f), new Peak(8, 6, 0.5f) }, PeakFinder.FindPeaks(map, w, h, 2, 4));
-        Assert.Empty(PeakFinder.FindPeaks(map, w, h, 0, 1));
-    }
-
-    [Fact]
-    public void IntegralImageGivesWindowSums()
-    {
-        int w = 13, h = 9;
-        var img = TestData.Random(w * h, 38);
-        var sum = new double[(w + 1) * (h + 1)];
-        var sq = new double[(w + 1) * (h + 1)];
-        IntegralImage.Compute(img, w, h, sum, sq);
-        double s = 0, s2 = 0;
-        for (int y = 2; y < 7; y++) for (int x = 3; x < 11; x++) { s += img[y * w + x]; s2 += (double)img[y * w + x] * img[y * w + x]; }
-        Assert.Equal(s, IntegralImage.WindowSum(sum, w + 1, 3, 2, 8, 5), 1e-12);
-        Assert.Equal(s2, IntegralImage.WindowSum(sq, w + 1, 3, 2, 8, 5), 1e-12);
-        Assert.Equal(img.Sum(v => (double)v), sum[^1], 1e-9);
     }
 }

@@ -34,10 +34,10 @@ public class ParallelForStructBodyTests
     [InlineData(4, 100)]
     public void Every_chunk_runs_exactly_once_inside_a_region(int threads, int chunks)
     {
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
-            Threading.MaxDegreeOfParallelism = threads;
+            Parallelism.MaxDegreeOfParallelism = threads;
             for (int round = 0; round < 20; round++)
             {
                 var hits = new int[chunks];
@@ -49,7 +49,7 @@ public class ParallelForStructBodyTests
             }
             Assert.False(ParallelFor.InsideRegion);
         }
-        finally { Threading.MaxDegreeOfParallelism = saved; }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 
     [Fact]
@@ -57,10 +57,10 @@ public class ParallelForStructBodyTests
     {
         // Several threads open regions at once: one owns the polling worker pool, the others fall back to the
         // .NET thread pool; a late helper must never run a chunk of a region that already ended.
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
-            Threading.MaxDegreeOfParallelism = 3;
+            Parallelism.MaxDegreeOfParallelism = 3;
             var callers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
             {
                 for (int round = 0; round < 200; round++)
@@ -75,44 +75,44 @@ public class ParallelForStructBodyTests
             bool[] results = await Task.WhenAll(callers).WaitAsync(TimeSpan.FromMinutes(1));
             Assert.All(results, Assert.True);
         }
-        finally { Threading.MaxDegreeOfParallelism = saved; }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 
     [Fact]
     public void Exceptions_from_a_chunk_reach_the_caller()
     {
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
-            Threading.MaxDegreeOfParallelism = 2;
+            Parallelism.MaxDegreeOfParallelism = 2;
             var ex = Assert.Throws<InvalidOperationException>(() => ParallelFor.ForChunks(8, new ThrowBody()));
             Assert.Equal("chunk 3 failed", ex.Message);
             Assert.False(ParallelFor.InsideRegion);
         }
-        finally { Threading.MaxDegreeOfParallelism = saved; }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 
     [Fact]
     public void Inner_regions_do_not_nest()
     {
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
-            Threading.MaxDegreeOfParallelism = 2;
+            Parallelism.MaxDegreeOfParallelism = 2;
             var inner = new int[4];
             ParallelFor.ForChunks(4, new NestedBody(inner));
             Assert.All(inner, c => Assert.Equal(1, c));
         }
-        finally { Threading.MaxDegreeOfParallelism = saved; }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 
     [Fact]
     public void Steady_state_calls_do_not_allocate()
     {
-        int saved = Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
-            Threading.MaxDegreeOfParallelism = 2;
+            Parallelism.MaxDegreeOfParallelism = 2;
             var hits = new int[16];
             var nested = new bool[16];
             var body = new CountBody(hits, nested);
@@ -127,6 +127,6 @@ public class ParallelForStructBodyTests
             }
             Assert.Equal(0, least);
         }
-        finally { Threading.MaxDegreeOfParallelism = saved; }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 }

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Fovea.Kernels;
 
-namespace Fovea.Kernels.Tests.Parallelism;
+namespace Fovea.Kernels.Tests.Threading;
 
 /// <summary>These tests set the global thread count, so the class runs alone and restores it.</summary>
 [CollectionDefinition("Global thread count", DisableParallelization = true)]
@@ -12,13 +12,13 @@ public class ParallelForTests
 {
     private static void WithThreads(int threads, Action body)
     {
-        int saved = Fovea.Threading.MaxDegreeOfParallelism;
+        int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
-            Fovea.Threading.MaxDegreeOfParallelism = threads;
+            Parallelism.MaxDegreeOfParallelism = threads;
             body();
         }
-        finally { Fovea.Threading.MaxDegreeOfParallelism = saved; }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 
     public static TheoryData<int, int, int> ForCases()
@@ -169,7 +169,7 @@ public class ParallelForTests
     [Fact]
     public void Thread_count_setting_rejects_zero_and_is_honoured()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => Fovea.Threading.MaxDegreeOfParallelism = 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.MaxDegreeOfParallelism = 0);
         WithThreads(3, () => Assert.Equal(3, ParallelFor.ChunkCount(1_000_000, 1)));
         WithThreads(1, () => Assert.Equal(1, ParallelFor.ChunkCount(1_000_000, 1)));
     }

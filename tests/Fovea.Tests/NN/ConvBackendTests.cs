@@ -1,5 +1,4 @@
 using Fovea.Backends;
-using Fovea.Kernels;
 
 namespace Fovea.Tests.NN;
 
@@ -54,8 +53,7 @@ public class ConvBackendTests
         foreach (var dtype in new[] { DType.Float64, DType.Float32 })
         {
             var x = R(5, dtype, 3, 5, 13, 12);
-            int oh = (13 + 2 * p - d * (k - 1) - 1) / s + 1, ow = (12 + 2 * p - d * (k - 1) - 1) / s + 1;
-            var geo = new Pool2dGeometry(new Window2d(k, k, s, s, p, p, d, d), oh, ow, includePad);
+            var geo = new Pool2dGeometry(k, k, s, s, p, p, d, d, CountIncludePad: includePad);
             var (v, i) = Backend.Cpu.MaxPool2d(x, geo);
             var (rv, ri) = Backend.Reference.MaxPool2d(x, geo);
             Close(rv, v, 0);

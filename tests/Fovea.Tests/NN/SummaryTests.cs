@@ -1,3 +1,4 @@
+using Fovea.Backends;
 using Fovea.NN;
 
 namespace Fovea.Tests.NN;
@@ -22,9 +23,9 @@ public class SummaryTests
 
         public override Tensor Forward(Tensor input)
         {
-            int Out(int n) => (n + 2 * Padding - Dilation * (Kernel - 1) - 1) / Stride + 1;
+            var (oh, ow) = new Conv2dGeometry(Stride, Stride, Padding, Padding, Dilation, Dilation, 1).OutputSize(input.Size(2), input.Size(3), Kernel, Kernel);
             int c = _outChannels > 0 ? _outChannels : input.Size(1);
-            return Tensor.Zeros(input.Size(0), c, Out(input.Size(2)), Out(input.Size(3)));
+            return Tensor.Zeros(input.Size(0), c, oh, ow);
         }
     }
 

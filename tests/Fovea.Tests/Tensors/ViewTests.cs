@@ -319,4 +319,15 @@ public class ViewTests
         Assert.Equal([1], Tensor.Scalar(3).Flatten().Shape);
         Assert.Throws<ShapeException>(() => x.Flatten(2, 1));
     }
+
+    [Fact]
+    public void Empty_views_that_start_past_the_end_of_their_storage_read_as_empty()
+    {
+        foreach (var view in new[] { Tensor.Zeros(2, 0, 7).Slice(2, 1, null, 2), Tensor.Zeros(0, 3).Narrow(1, 2, 1), Tensor.Zeros(3, 0).Narrow(0, 3, 0) })
+        {
+            Assert.Equal(0, view.Numel);
+            Assert.Empty(view.ToArray<float>());
+            Assert.Equal(0, view.AsSpan<float>().Length);
+        }
+    }
 }

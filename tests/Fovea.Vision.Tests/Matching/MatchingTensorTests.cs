@@ -1,8 +1,8 @@
-using Fovea.Kernels.Matching;
+using Fovea.Backends;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Tests.Imaging;
 
-namespace Fovea.Vision.Tests.Matching;
+namespace Fovea.Vision.Tests;
 
 /// <summary>Template matching on tensors, scikit-image's padded mode, peaks, and the image/tensor bridge.</summary>
 public class MatchingTensorTests
@@ -14,14 +14,14 @@ public class MatchingTensorTests
     {
         var img = Coins();
         var tpl = img.Narrow(1, 40, 15).Narrow(2, 70, 11).Contiguous();
-        var map = Vision.Matching.MatchTemplate(img, tpl);
+        var map = Matching.MatchTemplate(img, tpl);
         Assert.Equal([120 - 15 + 1, 160 - 11 + 1], map.Shape);
-        var peaks = Vision.Matching.FindPeaks(map, 3, 5);
+        var peaks = Matching.FindPeaks(map, 3, 5);
         Assert.Equal((70, 40), (peaks[0].X, peaks[0].Y));
         Assert.True(peaks[0].Score > 0.9999f);
         Assert.True(peaks[1].Score <= peaks[0].Score && peaks[2].Score <= peaks[1].Score);
-        var sq = Vision.Matching.MatchTemplate(img, tpl, TemplateMatchMethod.SqDiff);
-        var best = Vision.Matching.FindPeaks(sq, 1, 1, Vision.Matching.LowerIsBetter(TemplateMatchMethod.SqDiff));
+        var sq = Matching.MatchTemplate(img, tpl, TemplateMatchMethod.SqDiff);
+        var best = Matching.FindPeaks(sq, 1, 1, Matching.LowerIsBetter(TemplateMatchMethod.SqDiff));
         Assert.Equal((70, 40), (best[0].X, best[0].Y));
     }
 
@@ -33,7 +33,7 @@ public class MatchingTensorTests
     {
         var img = Coins().Narrow(1, 0, 20).Narrow(2, 0, 24).Contiguous();
         var tpl = img.Narrow(1, 3, th).Narrow(2, 9, tw).Contiguous();
-        var map = Vision.Matching.MatchTemplate(img, tpl, padInput: true, padValue: padValue);
+        var map = Matching.MatchTemplate(img, tpl, padInput: true, padValue: padValue);
         Assert.Equal([20, 24], map.Shape);
         // Definition: output (y, x) is the NCC of the template with its top-left at (x − tw/2, y − th/2) on the image extended by
         // padValue; flat windows score 0.
@@ -61,10 +61,10 @@ public class MatchingTensorTests
     [Fact]
     public void BadInputsNameTheShapes()
     {
-        var e = Assert.Throws<ShapeException>(() => Vision.Matching.MatchTemplate(Tensor.Zeros(5, 5), Tensor.Zeros(6, 3)));
+        var e = Assert.Throws<ShapeException>(() => Matching.MatchTemplate(Tensor.Zeros(5, 5), Tensor.Zeros(6, 3)));
         Assert.Contains("template [6, 3]", e.Message);
         Assert.Contains("image [5, 5]", e.Message);
-        Assert.Contains("Grayscale", Assert.Throws<ShapeException>(() => Vision.Matching.MatchTemplate(Tensor.Zeros(3, 5, 5), Tensor.Zeros(2, 2))).Message);
+        Assert.Contains("Grayscale", Assert.Throws<ShapeException>(() => Matching.MatchTemplate(Tensor.Zeros(3, 5, 5), Tensor.Zeros(2, 2))).Message);
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using Fovea.Kernels.Matching;
+using Fovea.Backends;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Tests.Imaging;
 using OpenCvSharp;
@@ -29,9 +29,9 @@ public class MatchTemplateOracleTests
         var templ = new float[size * size];
         for (int j = 0; j < size; j++) for (int i = 0; i < size; i++) templ[j * size + i] = plane[(60 + j) * w + 150 + i];
 
-        var (ow, oh) = TemplateMatching.ResultSize(w, h, size, size);
-        var ours = new float[ow * oh];
-        TemplateMatching.Match(plane, w, h, templ, size, size, method, ours);
+        int ow = w - size + 1, oh = h - size + 1;
+        var scores = Matching.MatchTemplate(Tensor.FromArray(plane, h, w), Tensor.FromArray(templ, size, size), method);
+        var ours = scores.ToArray<float>();
 
         using var cvImg = Cv.FromPlane(plane, w, h);
         using var cvT = Cv.FromPlane(templ, size, size);
@@ -74,7 +74,7 @@ public class MatchTemplateOracleTests
         }
         double err = Cv.MaxAbsDiff(theirs, ours) / scale;
         Assert.True(err <= 1e-4, $"{method}, {size}x{size}: max |ours − OpenCV| = {err} (relative to {scale})");
-        var best = PeakFinder.FindPeaks(ours, ow, oh, 1, 1, lowerIsBetter: method is TemplateMatchMethod.SqDiff or TemplateMatchMethod.SqDiffNormed);
+        var best = Matching.FindPeaks(scores, 1, 1, Matching.LowerIsBetter(method));
         if (method is not (TemplateMatchMethod.CCorr or TemplateMatchMethod.CCorrNormed or TemplateMatchMethod.CCoeff))
             Assert.Equal((150, 60), (best[0].X, best[0].Y));
     }

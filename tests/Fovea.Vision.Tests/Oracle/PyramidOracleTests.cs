@@ -1,9 +1,9 @@
-using Fovea.Kernels.Filtering;
+using Fovea.Backends;
 using OpenCvSharp;
 
 namespace Fovea.Vision.Tests.Oracle;
 
-/// <summary>PyrDown / PyrUp against OpenCV's pyrDown / pyrUp on float32 planes.</summary>
+/// <summary>The public PyrDown / PyrUp against OpenCV's pyrDown / pyrUp on float32 planes.</summary>
 public class PyramidOracleTests
 {
     public static TheoryData<int, int> Sizes => new()
@@ -20,9 +20,8 @@ public class PyramidOracleTests
         int cw = w, ch = h;
         while (true)
         {
-            int dw = PyrKernels.DownSize(cw), dh = PyrKernels.DownSize(ch);
-            var ours = new float[dw * dh];
-            PyrKernels.PyrDown(cur, cw, ch, ours);
+            int dw = PyramidGeometry.DownSize(cw), dh = PyramidGeometry.DownSize(ch);
+            var ours = Pyramids.PyrDown(Tensor.FromArray(cur, 1, ch, cw)).ToArray<float>();
             using var src = Cv.FromPlane(cur, cw, ch);
             using var dst = new Mat();
             Cv2.PyrDown(src, dst);
@@ -44,8 +43,7 @@ public class PyramidOracleTests
         foreach (int dw in new[] { 2 * w - 1, 2 * w, 2 * w + 1 })
         foreach (int dh in new[] { 2 * h - 1, 2 * h, 2 * h + 1 })
         {
-            var ours = new float[dw * dh];
-            PyrKernels.PyrUp(src, w, h, ours, dw, dh);
+            var ours = Pyramids.PyrUp(Tensor.FromArray(src, 1, h, w), (dh, dw)).ToArray<float>();
             using var dst = new Mat();
             Cv2.PyrUp(cvSrc, dst, new Size(dw, dh));
             var theirs = Cv.ToPlane(dst);

@@ -1,12 +1,12 @@
-namespace Fovea.Vision.Tests.Pyramids;
+namespace Fovea.Vision.Tests;
 
-/// <summary>Every row of <see cref="VisionGradCheckCases"/>: first derivatives and second derivatives against central differences.</summary>
+/// <summary>Every row of <see cref="VisionGradCheckTable"/>: first derivatives and second derivatives against central differences.</summary>
 public class VisionGradCheckTests
 {
     public static TheoryData<string> Names()
     {
         var d = new TheoryData<string>();
-        foreach (var c in VisionGradCheckCases.Cases) d.Add(c.Name);
+        foreach (var c in VisionGradCheckTable.Cases) d.Add(c.Name);
         return d;
     }
 
@@ -14,7 +14,7 @@ public class VisionGradCheckTests
     [MemberData(nameof(Names))]
     public void GradCheckAndGradGradCheckPass(string name)
     {
-        var c = VisionGradCheckCases.Cases.Single(r => r.Name == name);
+        var c = VisionGradCheckTable.Cases.Single(r => r.Name == name);
         var first = GradCheck.Check(c.Function, c.Inputs(1));
         Assert.True(first.Passed, first.ToString());
         var second = GradCheck.GradGradCheck(c.Function, c.Inputs(1));
@@ -25,7 +25,7 @@ public class VisionGradCheckTests
     public void AGradientOffByOnePercentIsCaught()
     {
         // The check is not vacuous: the same pipeline with a 1% error in one backward fails.
-        var wrong = GradCheck.Check(x => new Scale101().Apply(Vision.Pyramids.PyrDown(x[0])), [GradCheckTable.N(1, 1, 5, 7)]);
+        var wrong = GradCheck.Check(x => new Scale101().Apply(Pyramids.PyrDown(x[0])), [GradCheckTable.N(1, 1, 5, 7)]);
         Assert.False(wrong.Passed);
     }
 

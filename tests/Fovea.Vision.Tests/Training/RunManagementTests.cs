@@ -124,7 +124,7 @@ public class RunManagementTests : IDisposable
             "--dataset" => stored with { Dataset = "cifar" },
             _ => throw new ArgumentOutOfRangeException(nameof(option)),
         };
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(asked, Sample));
+        var e = Assert.Throws<TrainOptionException>(() => Trainer.Create(asked, Sample));
         Assert.StartsWith($"{option} {value} contradicts the checkpoint {ckpt}, which was trained with {recorded};", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
@@ -133,11 +133,11 @@ public class RunManagementTests : IDisposable
     public void Resume_RefusesFewerEpochsThanDone_AndANewLengthForAPlannedSchedule()
     {
         string ckpt = Trained("fewer", o => o with { Epochs = 2 });
-        var e = Assert.Throws<ArgumentException>(() => Trainer.Create(Trainer.ResumeOptions(ckpt) with { Epochs = 1 }, Sample));
+        var e = Assert.Throws<TrainOptionException>(() => Trainer.Create(Trainer.ResumeOptions(ckpt) with { Epochs = 1 }, Sample));
         Assert.Contains("has already finished 2 epochs", e.Message);
 
         string cosine = Trained("cosine", o => o with { Scheduler = "cosine" });
-        e = Assert.Throws<ArgumentException>(() => Trainer.Create(Trainer.ResumeOptions(cosine) with { Epochs = 4 }, Sample));
+        e = Assert.Throws<TrainOptionException>(() => Trainer.Create(Trainer.ResumeOptions(cosine) with { Epochs = 4 }, Sample));
         Assert.Contains("the cosine schedule", e.Message);
         Assert.Contains("resume with --epochs 1", e.Message);
     }
@@ -171,6 +171,25 @@ public class RunManagementTests : IDisposable
         string bad = Altered(Trained("epoch"), "epoch" + epoch, c => c.Metadata["epoch"] = epoch);
         var e = Assert.Throws<InvalidDataException>(() => Trainer.ResumeOptions(bad));
         Assert.Contains("metadata 'epoch'", e.Message);
+    }
+
+    [Fact]
+    public void Resume_WithWeightsOrOptimizerStateOfTheWrongShape_IsInvalidDataNamingTheFile()
+    {
+        string good = Trained("shape");
+        var first = Checkpoint.Load(good).Model.First().Key;
+        string badWeights = Altered(good, "weights", c => c.Model.Add(first, Tensor.Zeros(3, 5, 7)));
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Create(Trainer.ResumeOptions(badWeights), Sample));
+        Assert.StartsWith(badWeights + ": the weights do not fit", e.Message);
+
+        string badState = Altered(good, "optimizer", c =>
+        {
+            var (index, state) = c.Optimizer!.State.First();
+            var name = state.Keys.First();
+            state[name] = Tensor.Zeros(2, 2, 2, 2);
+        });
+        e = Assert.Throws<InvalidDataException>(() => Trainer.Create(Trainer.ResumeOptions(badState), Sample));
+        Assert.StartsWith(badState + ": the optimizer state does not fit", e.Message);
     }
 
     /// <summary>Sets one weight of <paramref name="trainer"/>'s model to <paramref name="value"/>.</summary>

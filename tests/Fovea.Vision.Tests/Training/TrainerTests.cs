@@ -101,7 +101,7 @@ public class TrainerTests : IDisposable
         resumed.Run();
         AssertSameWeights(straight, resumed);
         Assert.Equal(straight.Scheduler!.LastLr, resumed.Scheduler!.LastLr);
-        Assert.Throws<ArgumentException>(() => Trainer.Create(Trainer.ResumeOptions(first.CheckpointPath) with { Epochs = 3 }, Sample));
+        Assert.Throws<TrainOptionException>(() => Trainer.Create(Trainer.ResumeOptions(first.CheckpointPath) with { Epochs = 3 }, Sample));
     }
 
     [Fact]

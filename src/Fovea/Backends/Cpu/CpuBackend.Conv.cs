@@ -10,14 +10,12 @@ internal sealed partial class CpuBackend
 
     public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry)
     {
+        EnsureAllowed();
         x = x.ContiguousRaw();
         w = w.ContiguousRaw();
         bias = bias?.ContiguousRaw();
-        var win = geometry.Window(w._shape[2], w._shape[3]);
-        int oh = ConvOut(x._shape[2], win.KernelH, win.StrideH, win.PadH, win.DilationH);
-        int ow = ConvOut(x._shape[3], win.KernelW, win.StrideW, win.PadW, win.DilationW);
-        var s = geometry.Shape(x._shape, w._shape, oh, ow);
-        var y = Tensor.Allocate(x.DType, [s.Batch, s.OutChannels, oh, ow], clear: false);
+        var s = geometry.Shape(x._shape, w._shape);
+        var y = Tensor.Allocate(x.DType, [s.Batch, s.OutChannels, s.OutH, s.OutW], clear: false);
         switch (x.DType)
         {
             case DType.Float32: Conv2dKernels.Forward(s, Mem<float>(x), Mem<float>(w), bias is null ? default : Mem<float>(bias), MemOut<float>(y)); break;
@@ -29,6 +27,7 @@ internal sealed partial class CpuBackend
 
     public Tensor Conv2dBackwardInput(Tensor gradOutput, Tensor w, int[] inputShape, Conv2dGeometry geometry)
     {
+        EnsureAllowed();
         var g = gradOutput.ContiguousRaw();
         w = w.ContiguousRaw();
         var s = geometry.Shape(inputShape, w._shape, g._shape[2], g._shape[3]);
@@ -44,6 +43,7 @@ internal sealed partial class CpuBackend
 
     public Tensor Conv2dBackwardWeight(Tensor x, Tensor gradOutput, int[] weightShape, Conv2dGeometry geometry)
     {
+        EnsureAllowed();
         x = x.ContiguousRaw();
         var g = gradOutput.ContiguousRaw();
         var s = geometry.Shape(x._shape, weightShape, g._shape[2], g._shape[3]);
@@ -59,10 +59,12 @@ internal sealed partial class CpuBackend
 
     public (Tensor Values, Tensor Indices) MaxPool2d(Tensor x, Pool2dGeometry geometry)
     {
+        EnsureAllowed();
         x = x.ContiguousRaw();
         int n = x._shape[0], c = x._shape[1], h = x._shape[2], w = x._shape[3];
-        var y = Tensor.Allocate(x.DType, [n, c, geometry.OutH, geometry.OutW], clear: false);
-        var idx = Tensor.Allocate(DType.Int32, [n, c, geometry.OutH, geometry.OutW], clear: false);
+        var (oh, ow) = geometry.OutputSize(h, w);
+        var y = Tensor.Allocate(x.DType, [n, c, oh, ow], clear: false);
+        var idx = Tensor.Allocate(DType.Int32, [n, c, oh, ow], clear: false);
         switch (x.DType)
         {
             case DType.Float32: MaxPool(x.Storage.As<float>(), x.Offset, y.Storage.As<float>(), idx.Storage.As<int>(), n * c, h, w, geometry); break;
@@ -74,13 +76,15 @@ internal sealed partial class CpuBackend
 
     private static void MaxPool<T>(T[] x, int xo, T[] y, int[] idx, int planes, int h, int w, Pool2dGeometry p) where T : unmanaged, INumber<T>
     {
-        int inPlane = h * w, outPlane = p.OutH * p.OutW;
-        ForPlanes(planes, inPlane + outPlane, (s, e) => Pool2dKernels.MaxForward<T>(x.AsSpan(xo + s * inPlane, (e - s) * inPlane), e - s, h, w, p.Window, p.OutH, p.OutW,
+        var (oh, ow) = p.OutputSize(h, w);
+        int inPlane = h * w, outPlane = oh * ow;
+        ForPlanes(planes, inPlane + outPlane, (s, e) => Pool2dKernels.MaxForward<T>(x.AsSpan(xo + s * inPlane, (e - s) * inPlane), e - s, h, w, p.Window, oh, ow,
             y.AsSpan(s * outPlane, (e - s) * outPlane), idx.AsSpan(s * outPlane, (e - s) * outPlane)));
     }
 
     public Tensor MaxPool2dBackward(Tensor gradOutput, Tensor indices, int[] inputShape)
     {
+        EnsureAllowed();
         var g = gradOutput.ContiguousRaw();
         var ix = indices.ContiguousRaw();
         var dx = Tensor.Allocate(g.DType, (int[])inputShape.Clone(), clear: false);
@@ -105,9 +109,11 @@ internal sealed partial class CpuBackend
 
     public Tensor AvgPool2d(Tensor x, Pool2dGeometry geometry)
     {
+        EnsureAllowed();
         x = x.ContiguousRaw();
         int n = x._shape[0], c = x._shape[1], h = x._shape[2], w = x._shape[3];
-        var y = Tensor.Allocate(x.DType, [n, c, geometry.OutH, geometry.OutW], clear: false);
+        var (oh, ow) = geometry.OutputSize(h, w);
+        var y = Tensor.Allocate(x.DType, [n, c, oh, ow], clear: false);
         switch (x.DType)
         {
             case DType.Float32: AvgPool(x.Storage.As<float>(), x.Offset, y.Storage.As<float>(), n * c, h, w, geometry); break;
@@ -119,13 +125,15 @@ internal sealed partial class CpuBackend
 
     private static void AvgPool<T>(T[] x, int xo, T[] y, int planes, int h, int w, Pool2dGeometry p) where T : unmanaged, INumber<T>
     {
-        int inPlane = h * w, outPlane = p.OutH * p.OutW;
+        var (oh, ow) = p.OutputSize(h, w);
+        int inPlane = h * w, outPlane = oh * ow;
         ForPlanes(planes, inPlane + outPlane, (s, e) => Pool2dKernels.AvgForward<T>(x.AsSpan(xo + s * inPlane, (e - s) * inPlane), e - s, h, w, p.Window, p.CountIncludePad,
-            p.OutH, p.OutW, y.AsSpan(s * outPlane, (e - s) * outPlane)));
+            oh, ow, y.AsSpan(s * outPlane, (e - s) * outPlane)));
     }
 
     public Tensor AvgPool2dBackward(Tensor gradOutput, int[] inputShape, Pool2dGeometry geometry)
     {
+        EnsureAllowed();
         var g = gradOutput.ContiguousRaw();
         var dx = Tensor.Allocate(g.DType, (int[])inputShape.Clone(), clear: false);
         switch (g.DType)
@@ -140,16 +148,14 @@ internal sealed partial class CpuBackend
     private static void AvgPoolBack<T>(T[] g, int go, T[] dx, int[] inputShape, Pool2dGeometry p) where T : unmanaged, INumber<T>
     {
         int planes = inputShape[0] * inputShape[1], h = inputShape[2], w = inputShape[3];
-        int inPlane = h * w, outPlane = p.OutH * p.OutW;
+        var (oh, ow) = p.OutputSize(h, w);
+        int inPlane = h * w, outPlane = oh * ow;
         ForPlanes(planes, inPlane + outPlane, (s, e) => Pool2dKernels.AvgBackward<T>(g.AsSpan(go + s * outPlane, (e - s) * outPlane), e - s, h, w, p.Window, p.CountIncludePad,
-            p.OutH, p.OutW, dx.AsSpan(s * inPlane, (e - s) * inPlane)));
+            oh, ow, dx.AsSpan(s * inPlane, (e - s) * inPlane)));
     }
 
     private static void ForPlanes(int planes, int elementsPerPlane, Action<int, int> body) =>
         ParallelFor.For(planes, Math.Max(1, PoolMinElements / Math.Max(1, elementsPerPlane)), body);
-
-    /// <summary>Output length of a convolution along one dim: ⌊(n + 2p − d·(k − 1) − 1) / s⌋ + 1.</summary>
-    internal static int ConvOut(int n, int k, int s, int p, int d) => (n + 2 * p - d * (k - 1) - 1) / s + 1;
 
     private static ReadOnlyMemory<T> Mem<T>(Tensor t) => new(t.Storage.As<T>(), t.Offset, t.Numel);
 

@@ -4,6 +4,7 @@ internal sealed partial class CpuBackend
 {
     public Tensor IndexSelect(Tensor x, int dim, Tensor index)
     {
+        EnsureAllowed();
         var idx = index.ContiguousRaw().AsSpan<int>();
         int n = x._shape[dim];
         foreach (int k in idx) ShapeChecks.IndexInRange("index_select", k, n, dim);
@@ -25,6 +26,7 @@ internal sealed partial class CpuBackend
 
     public Tensor Gather(Tensor x, int dim, Tensor index)
     {
+        EnsureAllowed();
         var y = Tensor.Allocate(x.DType, index.Shape, clear: false);
         var ic = index.ContiguousRaw();
         var idx = ic.Storage.As<int>();
@@ -45,6 +47,7 @@ internal sealed partial class CpuBackend
 
     public Tensor ScatterAdd(Tensor x, int dim, Tensor index, Tensor src)
     {
+        EnsureAllowed();
         var y = Tensor.Allocate(x.DType, x.Shape, clear: false);
         Assign(y, x);
         var ic = index.ContiguousRaw();
@@ -87,6 +90,7 @@ internal sealed partial class CpuBackend
 
     public Tensor Cat(IReadOnlyList<Tensor> tensors, int dim, int[] shape)
     {
+        EnsureAllowed();
         var y = Tensor.Allocate(tensors[0].DType, shape, clear: false);
         int at = 0;
         foreach (var t in tensors)

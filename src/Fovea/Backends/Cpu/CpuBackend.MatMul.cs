@@ -9,6 +9,7 @@ internal sealed partial class CpuBackend
 
     public Tensor BatchedMatMul(Tensor a, Tensor b)
     {
+        EnsureAllowed();
         int batch = a._shape[0], m = a._shape[1], k = a._shape[2], n = b._shape[2];
         // With k == 0 the product is all zeros, and the operands' (empty) storage must not be sliced.
         var y = Tensor.Allocate(a.DType, [batch, m, n], clear: k == 0);

@@ -12,6 +12,7 @@ internal sealed partial class CpuBackend
 
     public Tensor Reduce(ReduceOp op, Tensor x, int[] dims, bool keepDim)
     {
+        EnsureAllowed();
         int rank = x.Rank;
         var reduced = new bool[rank];
         foreach (int d in dims) reduced[d] = true;
@@ -200,6 +201,7 @@ internal sealed partial class CpuBackend
 
     public (Tensor Values, Tensor Indices) ArgReduce(bool max, Tensor x, int dim, bool keepDim)
     {
+        EnsureAllowed();
         var perm = new int[x.Rank];
         int j = 0;
         for (int d = 0; d < x.Rank; d++) if (d != dim) perm[j++] = d;

@@ -26,6 +26,7 @@ internal sealed partial class CpuBackend : IBackend
 
     public void Assign(Tensor dst, Tensor src)
     {
+        EnsureAllowed();
         var shape = dst._shape;
         var strides = Strides(shape, dst, src);
         var offsets = Offsets(dst, src);
@@ -40,6 +41,7 @@ internal sealed partial class CpuBackend : IBackend
 
     public Tensor Cast(Tensor x, DType dtype)
     {
+        EnsureAllowed();
         var y = Tensor.Allocate(dtype, x.Shape, clear: false);
         var shape = x._shape;
         var strides = Strides(shape, y, x);
@@ -77,6 +79,7 @@ internal sealed partial class CpuBackend : IBackend
 
     public Tensor Unary(UnaryOp op, Tensor x)
     {
+        EnsureAllowed();
         var y = Tensor.Allocate(x.DType, x.Shape, clear: false);
         var shape = x._shape;
         var strides = Strides(shape, y, x);
@@ -127,6 +130,7 @@ internal sealed partial class CpuBackend : IBackend
 
     public Tensor Binary(BinaryOp op, Tensor a, Tensor b, int[] shape)
     {
+        EnsureAllowed();
         var y = Tensor.Allocate(a.DType, shape, clear: false);
         int[][] strides;
         int[] offsets;
@@ -186,6 +190,7 @@ internal sealed partial class CpuBackend : IBackend
 
     public Tensor Compare(CompareOp op, Tensor a, Tensor b, int[] shape)
     {
+        EnsureAllowed();
         var y = Tensor.Allocate(DType.Bool, shape, clear: false);
         var strides = Strides(shape, y, a, b);
         var offsets = Offsets(y, a, b);
@@ -228,6 +233,7 @@ internal sealed partial class CpuBackend : IBackend
 
     public Tensor Where(Tensor cond, Tensor a, Tensor b, int[] shape)
     {
+        EnsureAllowed();
         var y = Tensor.Allocate(a.DType, shape, clear: false);
         var strides = Strides(shape, y, cond, a, b);
         var offsets = Offsets(y, cond, a, b);

@@ -8,12 +8,9 @@ internal sealed partial class ReferenceBackend
 
     public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry)
     {
-        var win = geometry.Window(w._shape[2], w._shape[3]);
-        int oh = (x._shape[2] + 2 * win.PadH - win.DilationH * (win.KernelH - 1) - 1) / win.StrideH + 1;
-        int ow = (x._shape[3] + 2 * win.PadW - win.DilationW * (win.KernelW - 1) - 1) / win.StrideW + 1;
-        var s = geometry.Shape(x._shape, w._shape, oh, ow);
+        var s = geometry.Shape(x._shape, w._shape);
         var y = ConvReference.Forward(s, ReadAll(x), ReadAll(w), bias is null ? [] : ReadAll(bias));
-        return Write(y, [s.Batch, s.OutChannels, oh, ow], x.DType);
+        return Write(y, [s.Batch, s.OutChannels, s.OutH, s.OutW], x.DType);
     }
 
     public Tensor Conv2dBackwardInput(Tensor gradOutput, Tensor w, int[] inputShape, Conv2dGeometry geometry)
@@ -30,8 +27,9 @@ internal sealed partial class ReferenceBackend
 
     public (Tensor Values, Tensor Indices) MaxPool2d(Tensor x, Pool2dGeometry geometry)
     {
-        int[] shape = [x._shape[0], x._shape[1], geometry.OutH, geometry.OutW];
-        var (v, i) = ConvReference.MaxPool(ReadAll(x), x._shape[0] * x._shape[1], x._shape[2], x._shape[3], geometry.Window, geometry.OutH, geometry.OutW);
+        var (oh, ow) = geometry.OutputSize(x._shape[2], x._shape[3]);
+        int[] shape = [x._shape[0], x._shape[1], oh, ow];
+        var (v, i) = ConvReference.MaxPool(ReadAll(x), x._shape[0] * x._shape[1], x._shape[2], x._shape[3], geometry.Window, oh, ow);
         return (Write(v, shape, x.DType), Tensor.FromArray(i, shape));
     }
 
@@ -53,8 +51,9 @@ internal sealed partial class ReferenceBackend
 
     public Tensor AvgPool2d(Tensor x, Pool2dGeometry geometry)
     {
-        var y = ConvReference.AvgPool(ReadAll(x), x._shape[0] * x._shape[1], x._shape[2], x._shape[3], geometry.Window, geometry.CountIncludePad, geometry.OutH, geometry.OutW);
-        return Write(y, [x._shape[0], x._shape[1], geometry.OutH, geometry.OutW], x.DType);
+        var (oh, ow) = geometry.OutputSize(x._shape[2], x._shape[3]);
+        var y = ConvReference.AvgPool(ReadAll(x), x._shape[0] * x._shape[1], x._shape[2], x._shape[3], geometry.Window, geometry.CountIncludePad, oh, ow);
+        return Write(y, [x._shape[0], x._shape[1], oh, ow], x.DType);
     }
 
     public Tensor AvgPool2dBackward(Tensor gradOutput, int[] inputShape, Pool2dGeometry geometry)
@@ -62,7 +61,8 @@ internal sealed partial class ReferenceBackend
         // The adjoint by definition: output (oy, ox) spreads g / divisor over the in-bounds part of its window.
         var g = ReadAll(gradOutput);
         var win = geometry.Window;
-        int h = inputShape[2], w = inputShape[3], oh = geometry.OutH, ow = geometry.OutW;
+        int h = inputShape[2], w = inputShape[3];
+        var (oh, ow) = geometry.OutputSize(h, w);
         var dx = new double[inputShape[0] * inputShape[1] * h * w];
         for (int p = 0; p < inputShape[0] * inputShape[1]; p++)
             for (int oy = 0; oy < oh; oy++)

@@ -285,16 +285,23 @@ internal sealed partial class ReferenceBackend : IBackend
         return y;
     }
 
+    /// <summary>
+    /// Output element y[pos] is element pos of the input that covers pos[dim] along <paramref name="dim"/>, with
+    /// pos[dim] less the lengths of the inputs before it; no views, no slices.
+    /// </summary>
     public Tensor Cat(IReadOnlyList<Tensor> tensors, int dim, int[] shape)
     {
-        var y = Tensor.Allocate(tensors[0].DType, shape);
-        int at = 0;
-        foreach (var t in tensors)
+        var y = new double[ShapeChecks.Numel("cat", shape)];
+        var pos = new int[shape.Length];
+        for (int flat = 0; flat < y.Length; flat++)
         {
-            int len = t._shape[dim];
-            if (len > 0) Assign(y.SliceRaw(dim, at, 1, len), t);
-            at += len;
+            int k = 0, along = pos[dim];
+            while (along >= tensors[k]._shape[dim]) along -= tensors[k++]._shape[dim];
+            var source = (int[])pos.Clone();
+            source[dim] = along;
+            y[flat] = tensors[k][source];
+            Odometer.Advance(pos, shape);
         }
-        return y;
+        return Write(y, shape, tensors[0].DType);
     }
 }

@@ -1,5 +1,4 @@
-
-namespace Fovea.Kernels.Matching;
+namespace Fovea.Vision;
 
 /// <summary>A location in a score map and its score.</summary>
 /// <param name="X">Column (for a match: the template's left edge).</param>
@@ -7,8 +6,8 @@ namespace Fovea.Kernels.Matching;
 /// <param name="Score">The map value there.</param>
 public readonly record struct Peak(int X, int Y, float Score);
 
-/// <summary>Best-k peak picking with non-maximum suppression on a score map.</summary>
-public static class PeakFinder
+/// <summary>Best-k peak picking with non-maximum suppression on a score map (the engine of <see cref="Matching.FindPeaks"/>).</summary>
+internal static class PeakFinder
 {
     /// <summary>
     /// Returns up to <paramref name="k"/> peaks of <paramref name="map"/> (<c>[height, width]</c>), best first. Candidates are
@@ -19,7 +18,8 @@ public static class PeakFinder
     /// </summary>
     public static Peak[] FindPeaks(ReadOnlySpan<float> map, int width, int height, int k, int minDistance, bool lowerIsBetter = false)
     {
-        Filtering.PyrKernels.CheckPlane(map.Length, width, height, nameof(map), "FindPeaks");
+        if (width < 1 || height < 1 || map.Length < (long)width * height)
+            throw new ArgumentException($"FindPeaks: a {width}x{height} map needs {(long)width * height} values, got {map.Length}.", nameof(map));
         if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "FindPeaks: k must not be negative.");
         if (minDistance < 0) throw new ArgumentOutOfRangeException(nameof(minDistance), minDistance, "FindPeaks: minDistance must not be negative.");
         if (k == 0) return [];

@@ -9,7 +9,9 @@ public sealed record GradCheckCase(string Name, Func<Tensor[], Tensor> Function,
 
 /// <summary>
 /// The table of every differentiable op with small random inputs, broadcasting and non-contiguous
-/// cases. Tests run it; <c>fovea gradcheck</c> prints it. New ops add rows here.
+/// cases: the one list of gradient checks. Tests run it; <c>fovea gradcheck</c> prints it (after it, the vision
+/// rows of <c>Fovea.Vision.VisionGradCheckTable</c>). New ops add rows here. It lives above the layers it checks
+/// (tensors, ops, NN), so <c>Autograd</c> itself depends on none of them.
 /// </summary>
 public static partial class GradCheckTable
 {
@@ -103,10 +105,13 @@ public static partial class GradCheckTable
         new("two-layer net (seed)", x => x[0].MatMul(x[1]).Sigmoid().MatMul(x[2]).Sub(1).Square().Sum(), s => [N(s, 4, 3), N(s + 1, 3, 5), N(s + 2, 5, 2)]),
     ];
 
-    /// <summary>Runs every row: GradCheck, and GradGradCheck where the row asks for it.</summary>
-    public static IEnumerable<(GradCheckCase Case, GradCheckResult First, GradCheckResult? Second)> Run(ulong seed = 1)
+    /// <summary>Runs every row of <see cref="Cases"/>: GradCheck, and GradGradCheck where the row asks for it.</summary>
+    public static IEnumerable<(GradCheckCase Case, GradCheckResult First, GradCheckResult? Second)> Run(ulong seed = 1) => Run(Cases, seed);
+
+    /// <summary>Runs the given rows (this table's, another's, or a filtered subset): GradCheck, and GradGradCheck where the row asks for it.</summary>
+    public static IEnumerable<(GradCheckCase Case, GradCheckResult First, GradCheckResult? Second)> Run(IEnumerable<GradCheckCase> cases, ulong seed = 1)
     {
-        foreach (var c in Cases)
+        foreach (var c in cases)
         {
             var first = GradCheck.Check(c.Function, c.Inputs(seed));
             var second = c.SecondOrder ? GradCheck.GradGradCheck(c.Function, c.Inputs(seed)) : null;

@@ -3,13 +3,13 @@ using static Fovea.GradCheckTable;
 namespace Fovea.Vision;
 
 /// <summary>
-/// Gradient-check rows for the differentiable vision ops (PyrDown, PyrUp, Laplacian build and collapse, Blend), on small
+/// The vision rows of the gradient-check table: the differentiable vision ops (PyrDown, PyrUp, Laplacian build and collapse, Blend), on small
 /// inputs with odd sizes. The resamplings are linear, so the rows square their output: a linear map's second derivative
 /// is zero and would not exercise the backward of the backward, while <c>f(x)²</c> makes GradGradCheck run the adjoint's
 /// own backward (PyrDown's gradient is PyrDown's adjoint, whose gradient is PyrDown again). <c>fovea gradcheck</c> prints
 /// these after <see cref="GradCheckTable.Cases"/>.
 /// </summary>
-public static class VisionGradCheckCases
+public static class VisionGradCheckTable
 {
     /// <summary>Every vision row.</summary>
     public static IReadOnlyList<GradCheckCase> Cases { get; } =

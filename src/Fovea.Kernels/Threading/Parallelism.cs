@@ -1,15 +1,16 @@
-namespace Fovea;
+namespace Fovea.Kernels;
 
 /// <summary>
-/// Global threading settings for every Fovea kernel. One knob, read by <see cref="Kernels.ParallelFor"/>.
+/// The thread setting every kernel reads (through <see cref="ParallelFor"/>). Users set it as
+/// <c>Fovea.Threading.MaxDegreeOfParallelism</c>, which forwards here.
 /// </summary>
-public static class Threading
+public static class Parallelism
 {
     private static int _maxDegreeOfParallelism = Environment.ProcessorCount;
 
     /// <summary>
     /// The most threads a single kernel call may use (default: the processor count).
-    /// Set to 1 to run everything on the calling thread. The CLI's <c>--threads</c> sets this.
+    /// Set to 1 to run everything on the calling thread.
     /// </summary>
     public static int MaxDegreeOfParallelism
     {

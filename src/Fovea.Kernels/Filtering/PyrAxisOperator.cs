@@ -1,22 +1,21 @@
 using System.Numerics;
-using Fovea.Kernels.Filtering;
 
-namespace Fovea.Vision;
+namespace Fovea.Kernels.Filtering;
 
 /// <summary>
 /// One axis of a pyramid resampling as a sparse matrix <c>A</c> (<see cref="OutLength"/> x <see cref="InLength"/>), rows
 /// stored back to back. PyrDown and PyrUp are separable, so on a plane <c>X</c> they are <c>A_y · X · A_xᵀ</c>, and
 /// their adjoints are <c>A_yᵀ · G · A_x</c>: the same entries read the other way. Holding both directions in one table
 /// is what makes the backward exactly the transpose of the forward, at every size and border.
-/// This is also the float64 path of the forward (the SIMD kernels are float32 only).
+/// This is the float64 path of the forward (the SIMD kernels are float32 only) and the path of both adjoints.
 /// </summary>
-internal sealed class Resample1D
+public sealed class PyrAxisOperator
 {
     private static readonly double[] Binomial = [1, 4, 6, 4, 1];
     private readonly int[] _out, _in;
     private readonly double[] _w;
 
-    private Resample1D(int inLength, int outLength, List<(int Out, int In, double W)> entries)
+    private PyrAxisOperator(int inLength, int outLength, List<(int Out, int In, double W)> entries)
     {
         InLength = inLength;
         OutLength = outLength;
@@ -32,13 +31,13 @@ internal sealed class Resample1D
     public int OutLength { get; }
 
     /// <summary>PyrDown along one axis: <c>out[i] = Σ_k b_k / 16 · in[r(2i + k − 2)]</c>, r = BORDER_REFLECT_101.</summary>
-    public static Resample1D Down(int n)
+    public static PyrAxisOperator Down(int n)
     {
         int m = PyrKernels.DownSize(n);
         var e = new List<(int, int, double)>(5 * m);
         for (int i = 0; i < m; i++)
             for (int k = 0; k < 5; k++) e.Add((i, BorderReflect101.Index(2 * i + k - 2, n), Binomial[k] / 16));
-        return new Resample1D(n, m, e);
+        return new PyrAxisOperator(n, m, e);
     }
 
     /// <summary>
@@ -47,7 +46,7 @@ internal sealed class Resample1D
     /// OpenCV's extra sample of a <c>2n + 1</c> output copies sample <c>2n − 1</c> along x (<paramref name="rows"/> false) and
     /// sample <c>2n − 2</c> along y (the kernel documents the same asymmetry).
     /// </summary>
-    public static Resample1D Up(int n, int m, bool rows)
+    public static PyrAxisOperator Up(int n, int m, bool rows)
     {
         var e = new List<(int Out, int In, double W)>(3 * m);
         for (int y = 0; y < Math.Min(m, 2 * n); y++)
@@ -61,7 +60,7 @@ internal sealed class Resample1D
             int copy = rows ? 2 * n - 2 : 2 * n - 1;
             foreach (var x in e.Where(x => x.Out == copy).ToArray()) e.Add((2 * n, x.In, x.W));
         }
-        return new Resample1D(n, m, e);
+        return new PyrAxisOperator(n, m, e);
     }
 
     /// <summary>
@@ -84,7 +83,7 @@ internal sealed class Resample1D
     /// Applies <c>A_y · X · A_xᵀ</c> (or the adjoint <c>A_yᵀ · X · A_x</c>) to each of <paramref name="planes"/> planes of
     /// <paramref name="src"/> into <paramref name="dst"/>, in <typeparamref name="T"/> arithmetic.
     /// </summary>
-    public static void ApplyPlanes<T>(ReadOnlySpan<T> src, Span<T> dst, int planes, Resample1D opY, Resample1D opX, bool transpose)
+    public static void ApplyPlanes<T>(ReadOnlySpan<T> src, Span<T> dst, int planes, PyrAxisOperator opY, PyrAxisOperator opX, bool transpose)
         where T : unmanaged, IFloatingPoint<T>
     {
         int rowsIn = transpose ? opY.OutLength : opY.InLength, colsIn = transpose ? opX.OutLength : opX.InLength;

@@ -1,11 +1,12 @@
 namespace Fovea.Kernels.Matching;
 
 /// <summary>
-/// Scores of <see cref="TemplateMatching.Match"/>, named and defined as OpenCV's <c>TM_*</c> methods, with
+/// Scores of <see cref="TemplateMatching.Match"/> (the kernels' side of <c>Fovea.Backends.TemplateMatchMethod</c>, which the
+/// kernels sit below and cannot name; the CPU backend maps one onto the other), named and defined as OpenCV's <c>TM_*</c> methods, with
 /// <c>I</c> the image window under the template <c>T</c> (both <c>h x w</c>, <c>n = h·w</c>) and <c>I'</c>, <c>T'</c> their
 /// mean-subtracted versions.
 /// </summary>
-public enum TemplateMatchMethod
+public enum TemplateScore
 {
     /// <summary><c>Σ (T − I)²</c> (TM_SQDIFF); lower is better.</summary>
     SqDiff,
