@@ -100,6 +100,32 @@ public class BackendConformanceTests
         AssertCaught(wrong, nameof(IBackend.Assign));
     }
 
+    [Fact]
+    public void A_batch_norm_bias_gradient_with_one_term_too_many_is_caught()
+    {
+        // dβ = Σg over a channel; adding one more typical |g| (0.5) must fail despite the batch-norm error bound.
+        var wrong = Twisted.Backend(nameof(IBackend.BatchNormBackward), (args, result) =>
+        {
+            var (dx, dw, db) = ((Tensor, Tensor, Tensor))result!;
+            if (db.Numel > 0) db.SetFlat(0, db.GetAsDouble(db.StorageIndexOf(0)) + 0.5);
+            return (dx, dw, db);
+        });
+        AssertCaught(wrong, nameof(IBackend.BatchNormBackward));
+    }
+
+    [Fact]
+    public void A_random_fill_one_bit_off_is_caught()
+    {
+        var wrong = Twisted.Backend(nameof(IBackend.FillNormal), (args, result) =>
+        {
+            var dst = (Tensor)args[0]!;
+            if (dst.DType == DType.Float64 && dst.Numel > 0)
+                dst.SetFlat(0, Math.BitIncrement(dst.GetAsDouble(dst.StorageIndexOf(0))));
+            return result;
+        });
+        AssertCaught(wrong, nameof(IBackend.FillNormal));
+    }
+
     private static void AssertCaught(IBackend wrong, string primitive)
     {
         var e = Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => ConformanceRunner.RunPrimitive(wrong, primitive));

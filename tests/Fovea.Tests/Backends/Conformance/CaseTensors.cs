@@ -73,6 +73,20 @@ public static class CaseTensors
         return Lay(rng, shape, dtype, Layout.Contiguous, broadcast: false, (_, r) => draw(r), draw);
     }
 
+    /// <summary>
+    /// A random dense tensor (contiguous strides) at a random storage offset, with storage to spare after it: the
+    /// layouts of primitives that require contiguous operands.
+    /// </summary>
+    public static Tensor Dense(Random rng, int[] shape, DType dtype, Draw? draw = null)
+    {
+        draw ??= DefaultDraw(dtype);
+        return Lay(rng, shape, dtype, rng.Next(2) == 0 ? Layout.Contiguous : Layout.Offset, broadcast: false, (_, r) => draw(r), draw);
+    }
+
+    /// <summary>A dense tensor at a random offset holding <paramref name="values"/> (row-major).</summary>
+    public static Tensor Dense(Random rng, int[] shape, DType dtype, double[] values) =>
+        Lay(rng, shape, dtype, rng.Next(2) == 0 ? Layout.Contiguous : Layout.Offset, broadcast: false, (flat, _) => values[flat], DefaultDraw(dtype));
+
     /// <summary>The values of <paramref name="values"/> copied into a random layout without broadcast dims.</summary>
     public static Tensor Relayout(Random rng, Tensor values)
     {

@@ -13,7 +13,10 @@ namespace Fovea.Tests.Backends.Conformance;
 /// order, so the rule holds whatever blocking, SIMD width, FMA use or thread split a backend picks; yet a dropped,
 /// doubled or misplaced term (about M / n) still breaks it while n²·u ≪ 1, which the case tables keep (n ≲ 1000).
 /// Ulps covers the final rounding (and double rounding when the oracle rounds its float64 result to float32);
-/// Floor is an absolute allowance at unit scale, for library functions whose error is absolute near a zero.
+/// Floor is an absolute allowance at unit scale, for library functions whose error is absolute near a zero; a case
+/// whose error bound is not a sum of |terms| (batch-norm statistics, a DFT, a chain of optimizer arithmetic) states its
+/// bound there, in units of u, from its own inputs. <see cref="Arithmetic"/> names the dtype whose roundoff applies
+/// when an output is wider than the arithmetic behind it (float64 statistics of float32 data).
 /// Int32 and Bool outputs are always exact; floating outputs of copies, selections and comparisons use
 /// <see cref="Exact"/>. NaN matches NaN and −0 matches +0.
 /// </summary>
@@ -31,10 +34,13 @@ public readonly record struct Tolerance(double Ulps, double Floor, int Terms)
     /// <summary>An accumulation of up to <paramref name="terms"/> terms per output element (sum, product, matmul, conv, pooling adjoints).</summary>
     public static Tolerance Accumulation(int terms) => new(2, 0, Math.Max(terms, 1));
 
+    /// <summary>The dtype of the arithmetic, when narrower than the output's; null means the output's own dtype.</summary>
+    public DType? Arithmetic { get; init; }
+
     /// <summary>The allowed |actual − expected| for one element of a <paramref name="dtype"/> output.</summary>
     public double Allowance(DType dtype, double expected, double magnitude)
     {
-        double u = dtype switch { DType.Float32 => Math.ScaleB(1, -24), DType.Float64 => Math.ScaleB(1, -53), _ => 0 };
+        double u = (Arithmetic ?? dtype) switch { DType.Float32 => Math.ScaleB(1, -24), DType.Float64 => Math.ScaleB(1, -53), _ => 0 };
         return u * (Ulps * Math.Abs(expected) + Floor + (Terms > 0 ? 2.0 * (Terms + 1) * magnitude : 0));
     }
 }
@@ -50,4 +56,10 @@ public sealed record ConformanceCase(string Parameters, Tensor[] Inputs, Func<IB
 {
     /// <summary>The exception type both backends must throw, or null for a valid call.</summary>
     public Type? Rejects { get; init; }
+
+    /// <summary>
+    /// The call whose oracle result on the absolute values of the inputs is Σ|term| (M of <see cref="Tolerance"/>), when
+    /// <see cref="Call"/> itself subtracts terms (a negated addend); null means <see cref="Call"/>.
+    /// </summary>
+    public Func<IBackend, Tensor[], Tensor[]>? MagnitudeCall { get; init; }
 }

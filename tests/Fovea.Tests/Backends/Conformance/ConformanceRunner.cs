@@ -77,7 +77,7 @@ public static class ConformanceRunner
         if (actual.Length != expected.Length)
             Assert.Fail($"{context}: {actual.Length} outputs, expected {expected.Length}");
         Tensor[]? magnitude = c.Tolerance.Terms > 0 && expected.Any(t => t.DType.IsFloating())
-            ? Invoke(ConformanceBackends.Oracle, c, c.Inputs.Select(CaseTensors.AbsoluteValues).ToArray(), context + " (magnitudes)")
+            ? Invoke(ConformanceBackends.Oracle, c with { Call = c.MagnitudeCall ?? c.Call }, c.Inputs.Select(CaseTensors.AbsoluteValues).ToArray(), context + " (magnitudes)")
             : null;
         for (int k = 0; k < expected.Length; k++)
         {

@@ -1,5 +1,4 @@
 using Fovea.Backends;
-using Fovea.Kernels;
 using static Fovea.Tests.Backends.Conformance.CaseTensors;
 
 namespace Fovea.Tests.Backends.Conformance;
@@ -89,28 +88,27 @@ public static partial class PrimitiveCases
             }
     }
 
-    /// <summary>A pooling problem: x [N, C, H, W] and its window, output size resolved.</summary>
-    private readonly record struct PoolProblem(int[] Input, Pool2dGeometry Geometry, bool CeilMode)
+    /// <summary>A pooling problem: x [N, C, H, W] and its window; the output size is the test's own <see cref="OutputSize"/>.</summary>
+    private readonly record struct PoolProblem(int[] Input, Pool2dGeometry Geometry)
     {
-        public int[] Output => [Input[0], Input[1], Geometry.OutH, Geometry.OutW];
+        private Pool2dGeometry G => Geometry;
+        public int OutH => OutputSize(Input[2], G.KernelH, G.StrideH, G.PadH, G.DilationH, G.CeilMode);
+        public int OutW => OutputSize(Input[3], G.KernelW, G.StrideW, G.PadW, G.DilationW, G.CeilMode);
+        public int[] Output => [Input[0], Input[1], OutH, OutW];
 
         /// <summary>The most windows one input element can fall in: ⌈span / stride⌉ along each axis.</summary>
         public int Overlap
         {
             get
             {
-                var w = Geometry.Window;
-                int spanH = w.DilationH * (w.KernelH - 1) + 1, spanW = w.DilationW * (w.KernelW - 1) + 1;
-                return (spanH + w.StrideH - 1) / w.StrideH * ((spanW + w.StrideW - 1) / w.StrideW);
+                int spanH = G.DilationH * (G.KernelH - 1) + 1, spanW = G.DilationW * (G.KernelW - 1) + 1;
+                return (spanH + G.StrideH - 1) / G.StrideH * ((spanW + G.StrideW - 1) / G.StrideW);
             }
         }
 
-        public override string ToString()
-        {
-            var w = Geometry.Window;
-            return $"x {ShapeChecks.Format(Input)} kernel ({w.KernelH}, {w.KernelW}) stride ({w.StrideH}, {w.StrideW}) pad ({w.PadH}, {w.PadW}) " +
-                $"dilation ({w.DilationH}, {w.DilationW}) out ({Geometry.OutH}, {Geometry.OutW}){(CeilMode ? " ceil" : "")}{(Geometry.CountIncludePad ? "" : " excluding pad")}";
-        }
+        public override string ToString() =>
+            $"x {ShapeChecks.Format(Input)} kernel ({G.KernelH}, {G.KernelW}) stride ({G.StrideH}, {G.StrideW}) pad ({G.PadH}, {G.PadW}) " +
+            $"dilation ({G.DilationH}, {G.DilationW}) out ({OutH}, {OutW}){(G.CeilMode ? " ceil" : "")}{(G.CountIncludePad ? "" : " excluding pad")}";
     }
 
     /// <summary>Edge problems (empty planes, 1×1 input, kernel 1) and random ones (padding at most half the kernel, as callers require); average pooling has no dilation.</summary>
@@ -132,8 +130,7 @@ public static partial class PrimitiveCases
     }
 
     private static PoolProblem Pool(int[] input, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, bool ceil, bool countIncludePad) =>
-        new(input, new Pool2dGeometry(new Window2d(kh, kw, sh, sw, ph, pw, dh, dw),
-            OutputSize(input[2], kh, sh, ph, dh, ceil), OutputSize(input[3], kw, sw, pw, dw, ceil), countIncludePad), ceil);
+        new(input, new Pool2dGeometry(kh, kw, sh, sw, ph, pw, dh, dw, ceil, countIncludePad));
 
     [CasesFor(nameof(IBackend.MaxPool2d))]
     public static IEnumerable<ConformanceCase> MaxPool2d(Random rng)
@@ -171,8 +168,7 @@ public static partial class PrimitiveCases
             foreach (var p in PoolProblems(rng, dilation: false))
             {
                 var x = Make(rng, p.Input, dtype);
-                var w = p.Geometry.Window;
-                yield return new($"{dtype.Name()} {p}", [x], (b, i) => [b.AvgPool2d(i[0], p.Geometry)], Tolerance.Accumulation(w.KernelH * w.KernelW + 1));
+                yield return new($"{dtype.Name()} {p}", [x], (b, i) => [b.AvgPool2d(i[0], p.Geometry)], Tolerance.Accumulation(p.Geometry.KernelH * p.Geometry.KernelW + 1));
             }
     }
 
