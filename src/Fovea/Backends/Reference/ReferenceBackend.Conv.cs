@@ -39,7 +39,13 @@ internal sealed partial class ReferenceBackend
         var idx = ReadAll(indices);
         int inPlane = inputShape[2] * inputShape[3], outPlane = gradOutput._shape[2] * gradOutput._shape[3];
         var dx = new double[inputShape[0] * inputShape[1] * inPlane];
-        for (int k = 0; k < g.Length; k++) dx[k / outPlane * inPlane + (int)idx[k]] += g[k];
+        for (int k = 0; k < g.Length; k++)
+        {
+            // An index outside its plane would land in a neighbouring plane of the flat buffer: reject it.
+            if (idx[k] < 0 || idx[k] >= inPlane)
+                throw new ArgumentOutOfRangeException(nameof(indices), $"max_pool2d backward: index {idx[k]} is outside a plane of {inPlane} elements");
+            dx[k / outPlane * inPlane + (int)idx[k]] += g[k];
+        }
         return Write(dx, (int[])inputShape.Clone(), gradOutput.DType);
     }
 

@@ -188,9 +188,7 @@ internal sealed partial class ReferenceBackend : IBackend
     {
         var v = Read(x, x._shape);
         int n = x._shape[dim];
-        int inner = 1;
-        for (int d = dim + 1; d < x.Rank; d++) inner *= x._shape[d];
-        int outer = n == 0 ? 0 : v.Length / (n * inner);
+        int inner = Product(x._shape, dim + 1, x.Rank), outer = Product(x._shape, 0, dim);
         var values = new double[outer * inner];
         var indices = new double[outer * inner];
         for (int o = 0; o < outer; o++)
@@ -235,10 +233,7 @@ internal sealed partial class ReferenceBackend : IBackend
         shape[dim] = idx.Length;
         var v = Read(x, x._shape);
         int n = x._shape[dim];
-        int inner = 1;
-        for (int d = dim + 1; d < x.Rank; d++) inner *= x._shape[d];
-        int outer = n == 0 ? 1 : v.Length / (n * inner);
-        if (inner == 0) outer = 0;
+        int inner = Product(x._shape, dim + 1, x.Rank), outer = Product(x._shape, 0, dim);
         var r = new double[outer * idx.Length * inner];
         for (int o = 0; o < outer; o++)
             for (int j = 0; j < idx.Length; j++)
@@ -248,6 +243,14 @@ internal sealed partial class ReferenceBackend : IBackend
                 for (int i = 0; i < inner; i++) r[(o * idx.Length + j) * inner + i] = v[(o * n + k) * inner + i];
             }
         return Write(r, shape, x.DType);
+    }
+
+    /// <summary>The number of elements in dims [<paramref name="from"/>, <paramref name="to"/>) of <paramref name="shape"/>.</summary>
+    private static int Product(int[] shape, int from, int to)
+    {
+        int n = 1;
+        for (int d = from; d < to; d++) n *= shape[d];
+        return n;
     }
 
     public Tensor Gather(Tensor x, int dim, Tensor index)
