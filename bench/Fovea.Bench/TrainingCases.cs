@@ -159,7 +159,8 @@ internal static class MemorySampler
                 if (s >= 0) Peak[s] = Math.Max(Peak[s], Environment.WorkingSet);
                 Thread.Sleep(1);
             }
-        }) { IsBackground = true, Name = "memory sampler" };
+        })
+        { IsBackground = true, Name = "memory sampler" };
         _thread.Start();
     }
 

@@ -21,8 +21,8 @@ public static class VisionCases
         var rng = new Random(seed);
         var a = new float[size * size];
         for (int y = 0; y < size; y++)
-        for (int x = 0; x < size; x++)
-            a[y * size + x] = (float)(0.5 + 0.25 * Math.Sin(x * 0.013) * Math.Cos(y * 0.021) + 0.2 * rng.NextDouble());
+            for (int x = 0; x < size; x++)
+                a[y * size + x] = (float)(0.5 + 0.25 * Math.Sin(x * 0.013) * Math.Cos(y * 0.021) + 0.2 * rng.NextDouble());
         return a;
     }
 

@@ -14,8 +14,8 @@ public class MatchTemplateLiveTests
     {
         var d = new TheoryData<TemplateMatchMethod, int>();
         foreach (var m in Enum.GetValues<TemplateMatchMethod>())
-        foreach (int side in TemplateSides)
-            d.Add(m, side);
+            foreach (int side in TemplateSides)
+                d.Add(m, side);
         return d;
     }
 

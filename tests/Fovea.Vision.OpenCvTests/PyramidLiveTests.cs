@@ -112,15 +112,15 @@ public class PyramidLiveTests
         var up = Pyramids.PyrUp(x, (ColourUpH, ColourUpW));
         int h = ColourShape[2], w = ColourShape[3];
         for (int n = 0; n < ColourShape[0]; n++)
-        for (int c = 0; c < ColourShape[1]; c++)
-        {
-            using var src = Cv.FromPlane(x.Select(0, n).Select(0, c).ToArray<float>(), w, h);
-            using var d = new Mat();
-            using var u = new Mat();
-            Cv2.PyrDown(src, d);
-            Cv2.PyrUp(src, u, new Size(ColourUpW, ColourUpH));
-            Assert.True(MaxAbsDiff(Cv.ToPlane(d), down.Select(0, n).Select(0, c).ToArray<float>()) <= 1e-5);
-            Assert.True(MaxAbsDiff(Cv.ToPlane(u), up.Select(0, n).Select(0, c).ToArray<float>()) <= 1e-5);
-        }
+            for (int c = 0; c < ColourShape[1]; c++)
+            {
+                using var src = Cv.FromPlane(x.Select(0, n).Select(0, c).ToArray<float>(), w, h);
+                using var d = new Mat();
+                using var u = new Mat();
+                Cv2.PyrDown(src, d);
+                Cv2.PyrUp(src, u, new Size(ColourUpW, ColourUpH));
+                Assert.True(MaxAbsDiff(Cv.ToPlane(d), down.Select(0, n).Select(0, c).ToArray<float>()) <= 1e-5);
+                Assert.True(MaxAbsDiff(Cv.ToPlane(u), up.Select(0, n).Select(0, c).ToArray<float>()) <= 1e-5);
+            }
     }
 }

@@ -42,25 +42,25 @@ public class VisionPrimitiveTests
     public void PyramidResamplingAndItsAdjointsMatchTheReference(int h, int w)
     {
         foreach (var dtype in new[] { DType.Float32, DType.Float64 })
-        foreach (var (name, x) in Inputs(h, w, dtype, (ulong)(h * 100 + w)))
-        {
-            string at = $"{dtype} {name} [{h}, {w}]";
-            var down = Ref.PyrDown(x);
-            Assert.Equal([x.Size(0), (h + 1) / 2, (w + 1) / 2], down.Shape);
-            Close(down, Cpu.PyrDown(x), Tolerance(dtype), $"pyr_down {at}");
-            Close(Ref.PyrDownAdjoint(down, h, w), Cpu.PyrDownAdjoint(down, h, w), Tolerance(dtype), $"pyr_down adjoint {at}");
-            foreach (int oh in new[] { 2 * h - 1, 2 * h, 2 * h + 1 })
-            foreach (int ow in new[] { 2 * w - 1, 2 * w, 2 * w + 1 })
+            foreach (var (name, x) in Inputs(h, w, dtype, (ulong)(h * 100 + w)))
             {
-                string to = $"{at} -> [{oh}, {ow}]";
-                var up = Ref.PyrUp(x, oh, ow);
-                Close(up, Cpu.PyrUp(x, oh, ow), Tolerance(dtype), $"pyr_up {to}");
-                Close(Ref.PyrUpAdjoint(up, h, w), Cpu.PyrUpAdjoint(up, h, w), Tolerance(dtype), $"pyr_up adjoint {to}");
-                var addend = Tensor.Rand(up.Shape, new Generator(7), dtype);
-                foreach (bool negate in new[] { false, true })
-                    Close(Ref.PyrUpAdd(x, addend, negate), Cpu.PyrUpAdd(x, addend, negate), Tolerance(dtype), $"pyr_up_add negate={negate} {to}");
+                string at = $"{dtype} {name} [{h}, {w}]";
+                var down = Ref.PyrDown(x);
+                Assert.Equal([x.Size(0), (h + 1) / 2, (w + 1) / 2], down.Shape);
+                Close(down, Cpu.PyrDown(x), Tolerance(dtype), $"pyr_down {at}");
+                Close(Ref.PyrDownAdjoint(down, h, w), Cpu.PyrDownAdjoint(down, h, w), Tolerance(dtype), $"pyr_down adjoint {at}");
+                foreach (int oh in new[] { 2 * h - 1, 2 * h, 2 * h + 1 })
+                    foreach (int ow in new[] { 2 * w - 1, 2 * w, 2 * w + 1 })
+                    {
+                        string to = $"{at} -> [{oh}, {ow}]";
+                        var up = Ref.PyrUp(x, oh, ow);
+                        Close(up, Cpu.PyrUp(x, oh, ow), Tolerance(dtype), $"pyr_up {to}");
+                        Close(Ref.PyrUpAdjoint(up, h, w), Cpu.PyrUpAdjoint(up, h, w), Tolerance(dtype), $"pyr_up adjoint {to}");
+                        var addend = Tensor.Rand(up.Shape, new Generator(7), dtype);
+                        foreach (bool negate in new[] { false, true })
+                            Close(Ref.PyrUpAdd(x, addend, negate), Cpu.PyrUpAdd(x, addend, negate), Tolerance(dtype), $"pyr_up_add negate={negate} {to}");
+                    }
             }
-        }
     }
 
     [Theory]
@@ -81,12 +81,12 @@ public class VisionPrimitiveTests
     public void SeparableFilteringMatchesTheReference(int h, int w)
     {
         foreach (int r in new[] { 0, 1, 3, 6 })
-        foreach (var (name, x) in Inputs(h, w, DType.Float32, (ulong)(h * 31 + w + r)))
-        {
-            var kx = Tensor.Rand([2 * r + 1], new Generator(11)) - 0.5;
-            var ky = Tensor.Rand([2 * r + 3], new Generator(12)).Slice(0, 0, 2 * r + 1) - 0.5;
-            Close(Ref.SeparableFilter2d(x, kx, ky), Cpu.SeparableFilter2d(x, kx, ky), 2e-6, $"separable_filter2d r={r} {name} [{h}, {w}]");
-        }
+            foreach (var (name, x) in Inputs(h, w, DType.Float32, (ulong)(h * 31 + w + r)))
+            {
+                var kx = Tensor.Rand([2 * r + 1], new Generator(11)) - 0.5;
+                var ky = Tensor.Rand([2 * r + 3], new Generator(12)).Slice(0, 0, 2 * r + 1) - 0.5;
+                Close(Ref.SeparableFilter2d(x, kx, ky), Cpu.SeparableFilter2d(x, kx, ky), 2e-6, $"separable_filter2d r={r} {name} [{h}, {w}]");
+            }
     }
 
     public static TheoryData<TemplateMatchMethod, int, int> MatchCases()

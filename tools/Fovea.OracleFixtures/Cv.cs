@@ -32,8 +32,8 @@ internal static class Cv
         int[] order = c >= 3 ? [2, 1, 0, 3] : [0, 1];
         var planar = new byte[interleaved.Length];
         for (int ch = 0; ch < c; ch++)
-        for (int i = 0; i < h * w; i++)
-            planar[ch * h * w + i] = interleaved[i * c + order[ch]];
+            for (int i = 0; i < h * w; i++)
+                planar[ch * h * w + i] = interleaved[i * c + order[ch]];
         return (planar, c, h, w);
     }
 }

@@ -113,13 +113,13 @@ internal static class OpenCvReferences
         for (int i = 0; i < plane.Length; i++) plane[i] = bytes[i] / 255f;
         using var img = Cv.FromPlane(plane, w, MatchRows);
         foreach (var mode in Enum.GetValues<TemplateMatchModes>())
-        foreach (int side in TemplateSides)
-        {
-            using var templ = Cv.FromPlane(CutTemplate(plane, w, side), side, side);
-            using var result = new Mat();
-            Cv2.MatchTemplate(img, templ, result, mode);
-            yield return Plane(MatchKey(mode.ToString(), side), result);
-        }
+            foreach (int side in TemplateSides)
+            {
+                using var templ = Cv.FromPlane(CutTemplate(plane, w, side), side, side);
+                using var result = new Mat();
+                Cv2.MatchTemplate(img, templ, result, mode);
+                yield return Plane(MatchKey(mode.ToString(), side), result);
+            }
     }
 
     /// <summary>OpenCV's decoding of the committed PNGs, as 8-bit values in planar R, G, B(, A) order.</summary>
@@ -139,8 +139,8 @@ internal static class OpenCvReferences
         int n = h * w;
         var bgr = new float[3 * n];
         for (int i = 0; i < n; i++)
-        for (int ch = 0; ch < 3; ch++)
-            bgr[3 * i + ch] = planar[(2 - ch) * n + i] / 255f;
+            for (int ch = 0; ch < 3; ch++)
+                bgr[3 * i + ch] = planar[(2 - ch) * n + i] / 255f;
         using var m = new Mat(h, w, MatType.CV_32FC3);
         System.Runtime.InteropServices.Marshal.Copy(bgr, 0, m.Data, bgr.Length);
         using var g = new Mat();

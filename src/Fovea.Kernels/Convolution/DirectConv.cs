@@ -62,8 +62,17 @@ internal static unsafe class DirectConv
             int blocks = (s.OutH + rowsPerBlock - 1) / rowsPerBlock;
             var body = new BlockBody
             {
-                X = x, Y = y, Bias = bias, PackedW = pw, Taps = pt, Shape = s, MPad = mPad,
-                RowsPerBlock = rowsPerBlock, BandRows = bandRows, Blocks = blocks, Wp = wp,
+                X = x,
+                Y = y,
+                Bias = bias,
+                PackedW = pw,
+                Taps = pt,
+                Shape = s,
+                MPad = mPad,
+                RowsPerBlock = rowsPerBlock,
+                BandRows = bandRows,
+                Blocks = blocks,
+                Wp = wp,
             };
             int items = s.Batch * s.Groups * blocks;
             int threads = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs);

@@ -114,23 +114,23 @@ public static unsafe class Fft
         const int tile = 32;
         bool avx = Avx.IsSupported && Simd.SimdWidth.Use256;
         for (int r0 = 0; r0 < rows; r0 += tile)
-        for (int c0 = 0; c0 < cols; c0 += tile)
-        {
-            int r1 = Math.Min(rows, r0 + tile), c1 = Math.Min(cols, c0 + tile);
-            int r = r0;
-            if (avx)
+            for (int c0 = 0; c0 < cols; c0 += tile)
             {
-                for (; r <= r1 - 4; r += 4)
+                int r1 = Math.Min(rows, r0 + tile), c1 = Math.Min(cols, c0 + tile);
+                int r = r0;
+                if (avx)
                 {
-                    int c = c0;
-                    for (; c <= c1 - 4; c += 4) Transpose4x4(src + (long)r * cols + c, cols, dst + (long)c * rows + r, rows);
-                    for (; c < c1; c++)
-                        for (int k = 0; k < 4; k++) dst[(long)c * rows + r + k] = src[(long)(r + k) * cols + c];
+                    for (; r <= r1 - 4; r += 4)
+                    {
+                        int c = c0;
+                        for (; c <= c1 - 4; c += 4) Transpose4x4(src + (long)r * cols + c, cols, dst + (long)c * rows + r, rows);
+                        for (; c < c1; c++)
+                            for (int k = 0; k < 4; k++) dst[(long)c * rows + r + k] = src[(long)(r + k) * cols + c];
+                    }
                 }
+                for (; r < r1; r++)
+                    for (int c = c0; c < c1; c++) dst[(long)c * rows + r] = src[(long)r * cols + c];
             }
-            for (; r < r1; r++)
-                for (int c = c0; c < c1; c++) dst[(long)c * rows + r] = src[(long)r * cols + c];
-        }
     }
 
     // Four rows a..d of four doubles become four columns: unpack pairs within 128-bit lanes, then swap lane halves.

@@ -58,8 +58,23 @@ internal static unsafe class GemmDriver<T, TKernel>
         (int gm, int gn) = Grid(threads, mTiles, nTiles, m, n);
         var body = new RegionBody
         {
-            TransA = transA, TransB = transB, M = m, N = n, K = k, Alpha = alpha, Beta = beta,
-            A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, MTiles = mTiles, NTiles = nTiles, Gm = gm, Gn = gn,
+            TransA = transA,
+            TransB = transB,
+            M = m,
+            N = n,
+            K = k,
+            Alpha = alpha,
+            Beta = beta,
+            A = a,
+            Lda = lda,
+            B = b,
+            Ldb = ldb,
+            C = c,
+            Ldc = ldc,
+            MTiles = mTiles,
+            NTiles = nTiles,
+            Gm = gm,
+            Gn = gn,
         };
         ParallelFor.ForChunks(gm * gn, body);
     }

@@ -34,8 +34,8 @@ internal static unsafe class FftCorrelation
                 Array.Clear(re, 0, n);
                 Array.Clear(im, 0, n);
                 for (int j = 0; j < th; j++)
-                for (int i = 0; i < tw; i++)
-                    re[j * bw + i] = templ[j * tw + i];
+                    for (int i = 0; i < tw; i++)
+                        re[j * bw + i] = templ[j * tw + i];
                 fixed (double* r = re, m = im, sr = specRe, si = specIm)
                     Forward(planH, planW, r, m, sr, si, bh, bw);
                 for (int k = 0; k < n; k++) specIm[k] = -specIm[k];
@@ -175,18 +175,18 @@ internal static unsafe class FftCorrelation
         int maxH = (int)Math.Max(BitOperations.RoundUpToPowerOf2((uint)th), Math.Min(256u, BitOperations.RoundUpToPowerOf2((uint)(oh + th - 1))));
         int maxW = (int)Math.Max(BitOperations.RoundUpToPowerOf2((uint)tw), Math.Min(256u, BitOperations.RoundUpToPowerOf2((uint)(ow + tw - 1))));
         for (int bh = (int)BitOperations.RoundUpToPowerOf2((uint)th); bh <= maxH; bh *= 2)
-        for (int bw = (int)BitOperations.RoundUpToPowerOf2((uint)tw); bw <= maxW; bw *= 2)
-        {
-            int vh = bh - th + 1, vw = bw - tw + 1;
-            long tiles = (long)((oh + vh - 1) / vh) * ((ow + vw - 1) / vw);
-            double cost = (tiles + 1) / 2 * (double)bh * bw * Math.Log2((double)bh * bw + 1);
-            if (cost < best)
+            for (int bw = (int)BitOperations.RoundUpToPowerOf2((uint)tw); bw <= maxW; bw *= 2)
             {
-                best = cost;
-                bestH = bh;
-                bestW = bw;
+                int vh = bh - th + 1, vw = bw - tw + 1;
+                long tiles = (long)((oh + vh - 1) / vh) * ((ow + vw - 1) / vw);
+                double cost = (tiles + 1) / 2 * (double)bh * bw * Math.Log2((double)bh * bw + 1);
+                if (cost < best)
+                {
+                    best = cost;
+                    bestH = bh;
+                    bestW = bw;
+                }
             }
-        }
         return (bestH, bestW);
     }
 }

@@ -361,8 +361,8 @@ internal sealed class JpegFileCheck
                     int mx = _mcu % jpeg._mcusX, my = _mcu / jpeg._mcusX;
                     foreach (var c in members)
                         for (int y = 0; y < c.V; y++)
-                        for (int x = 0; x < c.H; x++)
-                            Block(c, mx * c.H + x, my * c.V + y);
+                            for (int x = 0; x < c.H; x++)
+                                Block(c, mx * c.H + x, my * c.V + y);
                 }
             }
             return NextMarker();

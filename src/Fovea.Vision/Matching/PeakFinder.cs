@@ -27,20 +27,20 @@ internal static class PeakFinder
 
         var candidates = new List<(float Score, int Index)>();
         for (int y = 0; y < height; y++)
-        for (int x = 0; x < width; x++)
-        {
-            float v = sign * map[y * width + x];
-            if (float.IsNaN(v)) continue;
-            bool best = true;
-            for (int dy = -1; dy <= 1 && best; dy++)
-            for (int dx = -1; dx <= 1; dx++)
+            for (int x = 0; x < width; x++)
             {
-                int yy = y + dy, xx = x + dx;
-                if ((dx == 0 && dy == 0) || yy < 0 || yy >= height || xx < 0 || xx >= width) continue;
-                if (sign * map[yy * width + xx] > v) { best = false; break; }
+                float v = sign * map[y * width + x];
+                if (float.IsNaN(v)) continue;
+                bool best = true;
+                for (int dy = -1; dy <= 1 && best; dy++)
+                    for (int dx = -1; dx <= 1; dx++)
+                    {
+                        int yy = y + dy, xx = x + dx;
+                        if ((dx == 0 && dy == 0) || yy < 0 || yy >= height || xx < 0 || xx >= width) continue;
+                        if (sign * map[yy * width + xx] > v) { best = false; break; }
+                    }
+                if (best) candidates.Add((v, y * width + x));
             }
-            if (best) candidates.Add((v, y * width + x));
-        }
         candidates.Sort(static (a, b) => a.Score != b.Score ? b.Score.CompareTo(a.Score) : a.Index.CompareTo(b.Index));
 
         var peaks = new List<Peak>(Math.Min(k, candidates.Count));

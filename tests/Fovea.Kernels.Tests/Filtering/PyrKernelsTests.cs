@@ -14,14 +14,14 @@ public class PyrKernelsTests
         int dw = (w + 1) / 2, dh = (h + 1) / 2;
         var dst = new float[dw * dh];
         for (int y = 0; y < dh; y++)
-        for (int x = 0; x < dw; x++)
-        {
-            double s = 0;
-            for (int i = 0; i < 5; i++)
-            for (int j = 0; j < 5; j++)
-                s += K[i] * K[j] * src[BorderReflect101.Index(2 * y + i - 2, h) * w + BorderReflect101.Index(2 * x + j - 2, w)];
-            dst[y * dw + x] = (float)(s / 256);
-        }
+            for (int x = 0; x < dw; x++)
+            {
+                double s = 0;
+                for (int i = 0; i < 5; i++)
+                    for (int j = 0; j < 5; j++)
+                        s += K[i] * K[j] * src[BorderReflect101.Index(2 * y + i - 2, h) * w + BorderReflect101.Index(2 * x + j - 2, w)];
+                dst[y * dw + x] = (float)(s / 256);
+            }
         return dst;
     }
 
@@ -38,15 +38,15 @@ public class PyrKernelsTests
         }
         var dst = new float[dw * dh];
         for (int y = 0; y < dh; y++)
-        for (int x = 0; x < dw; x++)
-        {
-            int yy = y == uh ? uh - 2 : y, xx = Math.Min(x, uw - 1);
-            double s = 0;
-            for (int i = 0; i < 5; i++)
-            for (int j = 0; j < 5; j++)
-                s += K[i] * K[j] * U(yy + i - 2, xx + j - 2);
-            dst[y * dw + x] = (float)(s / 64);
-        }
+            for (int x = 0; x < dw; x++)
+            {
+                int yy = y == uh ? uh - 2 : y, xx = Math.Min(x, uw - 1);
+                double s = 0;
+                for (int i = 0; i < 5; i++)
+                    for (int j = 0; j < 5; j++)
+                        s += K[i] * K[j] * U(yy + i - 2, xx + j - 2);
+                dst[y * dw + x] = (float)(s / 64);
+            }
         return dst;
     }
 
@@ -76,16 +76,16 @@ public class PyrKernelsTests
     {
         var src = TestData.Random(w * h, w * 17 + h);
         foreach (int dw in new[] { 2 * w - 1, 2 * w, 2 * w + 1 })
-        foreach (int dh in new[] { 2 * h - 1, 2 * h, 2 * h + 1 })
-        {
-            var expected = ReferenceUp(src, w, h, dw, dh);
-            SimdPaths.ForEach(path =>
+            foreach (int dh in new[] { 2 * h - 1, 2 * h, 2 * h + 1 })
             {
-                var dst = new float[dw * dh];
-                PyrKernels.PyrUp(src, w, h, dst, dw, dh);
-                Assert.True(TestData.MaxAbsDiff(expected, dst) <= 1e-6, $"path {path}, {w}x{h} -> {dw}x{dh}: {TestData.MaxAbsDiff(expected, dst)}");
-            });
-        }
+                var expected = ReferenceUp(src, w, h, dw, dh);
+                SimdPaths.ForEach(path =>
+                {
+                    var dst = new float[dw * dh];
+                    PyrKernels.PyrUp(src, w, h, dst, dw, dh);
+                    Assert.True(TestData.MaxAbsDiff(expected, dst) <= 1e-6, $"path {path}, {w}x{h} -> {dw}x{dh}: {TestData.MaxAbsDiff(expected, dst)}");
+                });
+            }
     }
 
     [Theory]

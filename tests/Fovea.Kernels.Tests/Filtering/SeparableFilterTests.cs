@@ -11,14 +11,14 @@ public class SeparableFilterTests
     {
         var o = new double[w * h];
         for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-        {
-            double s = 0;
-            for (int v = -r; v <= r; v++)
-            for (int u = -r; u <= r; u++)
-                s += k(u, v) * img[BorderReflect101.Index(y + v, h) * w + BorderReflect101.Index(x + u, w)];
-            o[y * w + x] = s;
-        }
+            for (int x = 0; x < w; x++)
+            {
+                double s = 0;
+                for (int v = -r; v <= r; v++)
+                    for (int u = -r; u <= r; u++)
+                        s += k(u, v) * img[BorderReflect101.Index(y + v, h) * w + BorderReflect101.Index(x + u, w)];
+                o[y * w + x] = s;
+            }
         return o;
     }
 

@@ -19,11 +19,11 @@ public class TemplateMatchingTests
         int n = tw * th;
         double st = 0, st2 = 0, si = 0, si2 = 0, sti = 0, sq = 0;
         for (int j = 0; j < th; j++)
-        for (int i = 0; i < tw; i++)
-        {
-            double a = t[j * tw + i], b = img[(y + j) * w + x + i];
-            st += a; st2 += a * a; si += b; si2 += b * b; sti += a * b; sq += (a - b) * (a - b);
-        }
+            for (int i = 0; i < tw; i++)
+            {
+                double a = t[j * tw + i], b = img[(y + j) * w + x + i];
+                st += a; st2 += a * a; si += b; si2 += b * b; sti += a * b; sq += (a - b) * (a - b);
+            }
         double cov = sti - st * si / n, vt = st2 - st * st / n, vi = si2 - si * si / n;
         return m switch
         {
@@ -56,12 +56,12 @@ public class TemplateMatchingTests
             TemplateMatching.Correlate(img, w, h, t, tw, th, direct, useFft: false);
             TemplateMatching.Correlate(img, w, h, t, tw, th, viaFft, useFft: true);
             for (int y = 0; y < oh; y++)
-            for (int x = 0; x < ow; x++)
-            {
-                double e = Corr(img, w, t, tw, th, x, y);
-                Assert.True(Math.Abs(direct[y * ow + x] - e) <= 1e-5 * tw * th, $"direct, path {path}, ({x},{y})");
-                Assert.True(Math.Abs(viaFft[y * ow + x] - e) <= 1e-6 * tw * th, $"fft, path {path}, ({x},{y})");
-            }
+                for (int x = 0; x < ow; x++)
+                {
+                    double e = Corr(img, w, t, tw, th, x, y);
+                    Assert.True(Math.Abs(direct[y * ow + x] - e) <= 1e-5 * tw * th, $"direct, path {path}, ({x},{y})");
+                    Assert.True(Math.Abs(viaFft[y * ow + x] - e) <= 1e-6 * tw * th, $"fft, path {path}, ({x},{y})");
+                }
         });
     }
 
@@ -88,12 +88,12 @@ public class TemplateMatchingTests
         TemplateMatching.Match(img, w, h, t, tw, th, method, r);
         bool raw = method is TemplateScore.SqDiff or TemplateScore.CCorr or TemplateScore.CCoeff;
         for (int y = 0; y < oh; y++)
-        for (int x = 0; x < ow; x++)
-        {
-            double e = Reference(method, img, w, t, tw, th, x, y);
-            double tol = raw ? 1e-5 * tw * th : 1e-5;
-            Assert.True(Math.Abs(r[y * ow + x] - e) <= tol, $"{method} at ({x},{y}): {r[y * ow + x]} vs {e}");
-        }
+            for (int x = 0; x < ow; x++)
+            {
+                double e = Reference(method, img, w, t, tw, th, x, y);
+                double tol = raw ? 1e-5 * tw * th : 1e-5;
+                Assert.True(Math.Abs(r[y * ow + x] - e) <= tol, $"{method} at ({x},{y}): {r[y * ow + x]} vs {e}");
+            }
     }
 
     [Fact]

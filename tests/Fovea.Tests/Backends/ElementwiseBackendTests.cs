@@ -31,11 +31,24 @@ public class ElementwiseBackendTests
 
     private static readonly Dictionary<string, Func<Tensor, Tensor>> Unaries = new()
     {
-        ["neg"] = x => x.Neg(), ["abs"] = x => x.Abs(), ["sign"] = x => x.Sign(), ["exp"] = x => x.Exp(),
-        ["log"] = x => x.Log(), ["sqrt"] = x => x.Sqrt(), ["rsqrt"] = x => x.Rsqrt(), ["sin"] = x => x.Sin(),
-        ["cos"] = x => x.Cos(), ["tanh"] = x => x.Tanh(), ["sigmoid"] = x => x.Sigmoid(), ["relu"] = x => x.Relu(),
-        ["square"] = x => x.Square(), ["reciprocal"] = x => x.Reciprocal(), ["neg_operator"] = x => -x,
-        ["clamp"] = x => x.Clamp(-0.5, 0.75), ["clamp_min"] = x => x.Clamp(min: 0.1), ["clamp_max"] = x => x.Clamp(max: -0.2),
+        ["neg"] = x => x.Neg(),
+        ["abs"] = x => x.Abs(),
+        ["sign"] = x => x.Sign(),
+        ["exp"] = x => x.Exp(),
+        ["log"] = x => x.Log(),
+        ["sqrt"] = x => x.Sqrt(),
+        ["rsqrt"] = x => x.Rsqrt(),
+        ["sin"] = x => x.Sin(),
+        ["cos"] = x => x.Cos(),
+        ["tanh"] = x => x.Tanh(),
+        ["sigmoid"] = x => x.Sigmoid(),
+        ["relu"] = x => x.Relu(),
+        ["square"] = x => x.Square(),
+        ["reciprocal"] = x => x.Reciprocal(),
+        ["neg_operator"] = x => -x,
+        ["clamp"] = x => x.Clamp(-0.5, 0.75),
+        ["clamp_min"] = x => x.Clamp(min: 0.1),
+        ["clamp_max"] = x => x.Clamp(max: -0.2),
     };
 
     private static readonly HashSet<string> PositiveDomain = ["log", "sqrt", "rsqrt"];
@@ -102,8 +115,13 @@ public class ElementwiseBackendTests
 
     private static readonly Dictionary<string, Func<Tensor, Tensor, Tensor>> Binaries = new()
     {
-        ["add"] = (a, b) => a + b, ["sub"] = (a, b) => a - b, ["mul"] = (a, b) => a * b, ["div"] = (a, b) => a / b,
-        ["pow"] = (a, b) => a.Pow(b), ["maximum"] = (a, b) => a.Maximum(b), ["minimum"] = (a, b) => a.Minimum(b),
+        ["add"] = (a, b) => a + b,
+        ["sub"] = (a, b) => a - b,
+        ["mul"] = (a, b) => a * b,
+        ["div"] = (a, b) => a / b,
+        ["pow"] = (a, b) => a.Pow(b),
+        ["maximum"] = (a, b) => a.Maximum(b),
+        ["minimum"] = (a, b) => a.Minimum(b),
         ["add_alpha"] = (a, b) => a.Add(b, -2.5),
         // ReLU's fused backward: a (the upstream gradient) where b (the ReLU input) > 0.
         ["mask_positive"] = (a, b) => Backend.Current.Binary(BinaryOp.MaskPositive, a, b, ShapeChecks.Broadcast("mask_positive", a.Shape, b.Shape)),
@@ -198,8 +216,12 @@ public class ElementwiseBackendTests
 
     private static readonly Dictionary<string, Func<Tensor, Tensor, Tensor>> Comparisons = new()
     {
-        ["eq"] = (a, b) => a.Eq(b), ["ne"] = (a, b) => a.Ne(b), ["lt"] = (a, b) => a.Lt(b),
-        ["le"] = (a, b) => a.Le(b), ["gt"] = (a, b) => a.Gt(b), ["ge"] = (a, b) => a.Ge(b),
+        ["eq"] = (a, b) => a.Eq(b),
+        ["ne"] = (a, b) => a.Ne(b),
+        ["lt"] = (a, b) => a.Lt(b),
+        ["le"] = (a, b) => a.Le(b),
+        ["gt"] = (a, b) => a.Gt(b),
+        ["ge"] = (a, b) => a.Ge(b),
     };
 
     public static TheoryData<string, DType> CompareCases()
@@ -244,8 +266,12 @@ public class ElementwiseBackendTests
                 var b = Make(sb, DType.Bool, Layout.Contiguous, rng);
                 Func<Tensor> f = op switch
                 {
-                    "and" => () => a.LogicalAnd(b), "or" => () => a.LogicalOr(b), "xor" => () => a.LogicalXor(b),
-                    "eq" => () => a.Eq(b), "ne" => () => a.Ne(b), _ => () => a.LogicalNot(),
+                    "and" => () => a.LogicalAnd(b),
+                    "or" => () => a.LogicalOr(b),
+                    "xor" => () => a.LogicalXor(b),
+                    "eq" => () => a.Eq(b),
+                    "ne" => () => a.Ne(b),
+                    _ => () => a.LogicalNot(),
                 };
                 CompareBackends($"{op} bool {layout} {Describe(sa)} with {Describe(sb)}", f);
             }

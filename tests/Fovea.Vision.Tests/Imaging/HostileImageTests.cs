@@ -54,14 +54,14 @@ public sealed class HostileImageTests : IDisposable
         double sum = 0;
         int n = 0;
         for (int c = 0; c < 3; c++)
-        for (int y = 0; y + 1 < half.Height; y++)
-        for (int x = 0; x + 1 < half.Width; x++)
-        {
-            float box = 0;
-            for (int dy = 0; dy < 2; dy++) for (int dx = 0; dx < 2; dx++) box += full.Plane(c)[(2 * y + dy) * full.Width + 2 * x + dx] / 4;
-            sum += Math.Abs(box - half.Plane(c)[y * half.Width + x]);
-            n++;
-        }
+            for (int y = 0; y + 1 < half.Height; y++)
+                for (int x = 0; x + 1 < half.Width; x++)
+                {
+                    float box = 0;
+                    for (int dy = 0; dy < 2; dy++) for (int dx = 0; dx < 2; dx++) box += full.Plane(c)[(2 * y + dy) * full.Width + 2 * x + dx] / 4;
+                    sum += Math.Abs(box - half.Plane(c)[y * half.Width + x]);
+                    n++;
+                }
         Assert.InRange(sum / n, 0, 0.05);
     }
 

@@ -18,9 +18,9 @@ internal static class ImageFiles
         var rng = new Random(seed);
         var p = new byte[width * height * channels];
         for (int y = 0; y < height; y++)
-        for (int x = 0; x < width; x++)
-        for (int c = 0; c < channels; c++)
-            p[(y * width + x) * channels + c] = (byte)Math.Clamp((x * 255 / width + y * (c + 1) * 3 + rng.Next(24)) % 256, 0, 255);
+            for (int x = 0; x < width; x++)
+                for (int c = 0; c < channels; c++)
+                    p[(y * width + x) * channels + c] = (byte)Math.Clamp((x * 255 / width + y * (c + 1) * 3 + rng.Next(24)) % 256, 0, 255);
         return p;
     }
 

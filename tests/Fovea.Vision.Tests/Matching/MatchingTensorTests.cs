@@ -41,19 +41,19 @@ public class MatchingTensorTests
         double n = th * tw, tm = T.Average(v => (double)v), tss = T.Sum(v => (v - tm) * (v - tm));
         double Px(int y, int x) => y < 0 || y >= 20 || x < 0 || x >= 24 ? padValue : I[y * 24 + x];
         for (int y = 0; y < 20; y++)
-        for (int x = 0; x < 24; x++)
-        {
-            double s = 0, s2 = 0, st = 0;
-            for (int j = 0; j < th; j++)
-            for (int i = 0; i < tw; i++)
+            for (int x = 0; x < 24; x++)
             {
-                double v = Px(y - th / 2 + j, x - tw / 2 + i);
-                s += v; s2 += v * v; st += v * (T[j * tw + i] - tm);
+                double s = 0, s2 = 0, st = 0;
+                for (int j = 0; j < th; j++)
+                    for (int i = 0; i < tw; i++)
+                    {
+                        double v = Px(y - th / 2 + j, x - tw / 2 + i);
+                        s += v; s2 += v * v; st += v * (T[j * tw + i] - tm);
+                    }
+                double var = s2 - s * s / n;
+                double expected = var <= 1e-9 ? 0 : st / Math.Sqrt(var * tss);
+                Assert.True(Math.Abs(map[y, x] - expected) <= 1e-4, $"({x},{y}): {map[y, x]} vs {expected}");
             }
-            double var = s2 - s * s / n;
-            double expected = var <= 1e-9 ? 0 : st / Math.Sqrt(var * tss);
-            Assert.True(Math.Abs(map[y, x] - expected) <= 1e-4, $"({x},{y}): {map[y, x]} vs {expected}");
-        }
         // The cut-out's centre scores 1.
         Assert.True(map[3 + th / 2, 9 + tw / 2] > 0.9999);
     }

@@ -14,12 +14,18 @@ public class ZooModelTests
     private static readonly Dictionary<string, long> Torchvision = new()
     {
         ["alexnet"] = 61_100_840,
-        ["vgg11"] = 132_863_336, ["vgg11_bn"] = 132_868_840,
-        ["vgg13"] = 133_047_848, ["vgg13_bn"] = 133_053_736,
-        ["vgg16"] = 138_357_544, ["vgg16_bn"] = 138_365_992,
-        ["vgg19"] = 143_667_240, ["vgg19_bn"] = 143_678_248,
+        ["vgg11"] = 132_863_336,
+        ["vgg11_bn"] = 132_868_840,
+        ["vgg13"] = 133_047_848,
+        ["vgg13_bn"] = 133_053_736,
+        ["vgg16"] = 138_357_544,
+        ["vgg16_bn"] = 138_365_992,
+        ["vgg19"] = 143_667_240,
+        ["vgg19_bn"] = 143_678_248,
         ["googlenet"] = 6_624_904,
-        ["resnet18"] = 11_689_512, ["resnet34"] = 21_797_672, ["resnet50"] = 25_557_032,
+        ["resnet18"] = 11_689_512,
+        ["resnet34"] = 21_797_672,
+        ["resnet50"] = 25_557_032,
     };
 
     public static TheoryData<string> AllNames() => [.. ModelZoo.Names];

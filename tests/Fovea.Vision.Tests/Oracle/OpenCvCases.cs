@@ -52,8 +52,8 @@ internal static class OpenCvCases
     public static IEnumerable<(int W, int H)> PyrUpSizes(int w, int h)
     {
         foreach (int dw in new[] { 2 * w - 1, 2 * w, 2 * w + 1 })
-        foreach (int dh in new[] { 2 * h - 1, 2 * h, 2 * h + 1 })
-            yield return (dw, dh);
+            foreach (int dh in new[] { 2 * h - 1, 2 * h, 2 * h + 1 })
+                yield return (dw, dh);
     }
 
     /// <summary>The <c>side x side</c> template cut from <paramref name="plane"/> (width <paramref name="w"/>) at (<see cref="TemplateX"/>, <see cref="TemplateY"/>).</summary>
@@ -61,8 +61,8 @@ internal static class OpenCvCases
     {
         var t = new float[side * side];
         for (int j = 0; j < side; j++)
-        for (int i = 0; i < side; i++)
-            t[j * side + i] = plane[(TemplateY + j) * w + TemplateX + i];
+            for (int i = 0; i < side; i++)
+                t[j * side + i] = plane[(TemplateY + j) * w + TemplateX + i];
         return t;
     }
 
@@ -82,18 +82,18 @@ internal static class OpenCvCases
         double st = templ.Sum(v => (double)v), st2 = templ.Sum(v => (double)v * v);
         var exact = new double[ow * oh];
         for (int y = 0; y < oh; y++)
-        for (int x = 0; x < ow; x++)
-        {
-            double si = 0, si2 = 0, sti = 0;
-            for (int j = 0; j < size; j++)
-            for (int i = 0; i < size; i++)
+            for (int x = 0; x < ow; x++)
             {
-                double a = templ[j * size + i], b = plane[(y + j) * w + x + i];
-                si += b; si2 += b * b; sti += a * b;
+                double si = 0, si2 = 0, sti = 0;
+                for (int j = 0; j < size; j++)
+                    for (int i = 0; i < size; i++)
+                    {
+                        double a = templ[j * size + i], b = plane[(y + j) * w + x + i];
+                        si += b; si2 += b * b; sti += a * b;
+                    }
+                double t = Math.Sqrt(Math.Max(si2 - si * si / n, 0) * (st2 - st * st / n));
+                exact[y * ow + x] = t == 0 ? 0 : (sti - st * si / n) / t;
             }
-            double t = Math.Sqrt(Math.Max(si2 - si * si / n, 0) * (st2 - st * st / n));
-            exact[y * ow + x] = t == 0 ? 0 : (sti - st * si / n) / t;
-        }
         return exact;
     }
 

@@ -17,14 +17,14 @@ public class SteerableTensorTests
         int n = 2 * r + 1;
         var o = new float[w * h];
         for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++)
-        {
-            double s = 0;
-            for (int v = 0; v < n; v++)
-            for (int u = 0; u < n; u++)
-                s += k[v * n + u] * img[Reflect(y + v - r, h) * w + Reflect(x + u - r, w)];
-            o[y * w + x] = (float)s;
-        }
+            for (int x = 0; x < w; x++)
+            {
+                double s = 0;
+                for (int v = 0; v < n; v++)
+                    for (int u = 0; u < n; u++)
+                        s += k[v * n + u] * img[Reflect(y + v - r, h) * w + Reflect(x + u - r, w)];
+                o[y * w + x] = (float)s;
+            }
         return o;
     }
 
@@ -88,11 +88,11 @@ public class SteerableTensorTests
             var k = new float[n * n];
             double z = 0;
             for (int v = -r; v <= r; v++)
-            for (int u = -r; u <= r; u++)
-                z += Math.Pow(u * c + v * s, 2) * Math.Exp(-(u * u + v * v) / (2 * sigma * sigma));
+                for (int u = -r; u <= r; u++)
+                    z += Math.Pow(u * c + v * s, 2) * Math.Exp(-(u * u + v * v) / (2 * sigma * sigma));
             for (int v = -r; v <= r; v++)
-            for (int u = -r; u <= r; u++)
-                k[(v + r) * n + u + r] = (float)((u * c + v * s) * Math.Exp(-(u * u + v * v) / (2 * sigma * sigma)) / z);
+                for (int u = -r; u <= r; u++)
+                    k[(v + r) * n + u + r] = (float)((u * c + v * s) * Math.Exp(-(u * u + v * v) / (2 * sigma * sigma)) / z);
             var direct = Correlate(img.ToArray<float>(), w, h, k, r);
             var steered = basis.Steer(a).ToArray<float>();
             for (int i = 0; i < steered.Length; i++)
@@ -129,11 +129,11 @@ public class SteerableTensorTests
         float[] gx = basis.Gx.ToArray<float>(), gy = basis.Gy.ToArray<float>();
         int r = SteerableFilter.DefaultRadius(1.5);
         for (int y = r; y < h - r; y++)
-        for (int x = r; x < w - r; x++)
-        {
-            Assert.Equal(0.3f, gx[y * w + x], 1e-4f);
-            Assert.Equal(-0.2f, gy[y * w + x], 1e-4f);
-        }
+            for (int x = r; x < w - r; x++)
+            {
+                Assert.Equal(0.3f, gx[y * w + x], 1e-4f);
+                Assert.Equal(-0.2f, gy[y * w + x], 1e-4f);
+            }
     }
 
     [Theory]

@@ -19,8 +19,8 @@ public class TensorPyramidTests
         var x64 = x.To(DType.Float64);
         Assert.True(MaxDiff(Pyramids.PyrDown(x), Pyramids.PyrDown(x64)) <= 1e-6);
         foreach (int oh in new[] { 2 * h - 1, 2 * h, 2 * h + 1 })
-        foreach (int ow in new[] { 2 * w - 1, 2 * w, 2 * w + 1 })
-            Assert.True(MaxDiff(Pyramids.PyrUp(x, (oh, ow)), Pyramids.PyrUp(x64, (oh, ow))) <= 1e-6, $"{w}x{h} -> {ow}x{oh}");
+            foreach (int ow in new[] { 2 * w - 1, 2 * w, 2 * w + 1 })
+                Assert.True(MaxDiff(Pyramids.PyrUp(x, (oh, ow)), Pyramids.PyrUp(x64, (oh, ow))) <= 1e-6, $"{w}x{h} -> {ow}x{oh}");
     }
 
     [Theory]
@@ -29,15 +29,15 @@ public class TensorPyramidTests
     {
         // <A x, g> = <x, Aᵀ g> for PyrDown and for PyrUp at an odd output size, in both dtypes.
         foreach (var dtype in new[] { DType.Float64, DType.Float32 })
-        foreach (bool up in new[] { false, true })
-        {
-            var x = Rand([1, h, w], 5, dtype).RequiresGrad_();
-            var y = up ? Pyramids.PyrUp(x, (2 * h + 1, 2 * w - 1)) : Pyramids.PyrDown(x);
-            var g = Rand(y.Shape, 6, dtype);
-            (y * g).Sum().Backward();
-            double lhs = (y.Detach() * g).Sum().ToScalar(), rhs = (x.Detach() * x.Grad!).Sum().ToScalar();
-            Assert.True(Math.Abs(lhs - rhs) <= (dtype == DType.Float64 ? 1e-12 : 1e-4) * Math.Max(1, Math.Abs(lhs)), $"{dtype} up={up}: {lhs} vs {rhs}");
-        }
+            foreach (bool up in new[] { false, true })
+            {
+                var x = Rand([1, h, w], 5, dtype).RequiresGrad_();
+                var y = up ? Pyramids.PyrUp(x, (2 * h + 1, 2 * w - 1)) : Pyramids.PyrDown(x);
+                var g = Rand(y.Shape, 6, dtype);
+                (y * g).Sum().Backward();
+                double lhs = (y.Detach() * g).Sum().ToScalar(), rhs = (x.Detach() * x.Grad!).Sum().ToScalar();
+                Assert.True(Math.Abs(lhs - rhs) <= (dtype == DType.Float64 ? 1e-12 : 1e-4) * Math.Max(1, Math.Abs(lhs)), $"{dtype} up={up}: {lhs} vs {rhs}");
+            }
     }
 
     [Fact]

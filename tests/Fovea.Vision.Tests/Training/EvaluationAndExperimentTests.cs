@@ -101,8 +101,15 @@ public class TrainingIntegrationTests
             // LeNet-5, the README's recipe (SGD 0.01, momentum 0.9, batch 64): 300 batches on the real data, 10 epochs of the sample.
             var options = new TrainOptions
             {
-                Model = "lenet5", Optimizer = "sgd", Lr = 0.01, Momentum = 0.9, BatchSize = 64, OutDir = dir,
-                Epochs = real ? 1 : 10, MaxBatches = real ? 300 : null, TestLimit = real ? 2000 : null,
+                Model = "lenet5",
+                Optimizer = "sgd",
+                Lr = 0.01,
+                Momentum = 0.9,
+                BatchSize = 64,
+                OutDir = dir,
+                Epochs = real ? 1 : 10,
+                MaxBatches = real ? 300 : null,
+                TestLimit = real ? 2000 : null,
             };
             var trainer = Trainer.Create(options, data);
             var losses = new List<double>();

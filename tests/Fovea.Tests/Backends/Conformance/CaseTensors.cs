@@ -26,7 +26,11 @@ public static class CaseTensors
     public static Draw WithSpecials(Draw draw, int oneIn = 12) => rng =>
         rng.Next(oneIn) != 0 ? draw(rng) : rng.Next(5) switch
         {
-            0 => double.NaN, 1 => double.PositiveInfinity, 2 => double.NegativeInfinity, 3 => 0.0, _ => -0.0,
+            0 => double.NaN,
+            1 => double.PositiveInfinity,
+            2 => double.NegativeInfinity,
+            3 => 0.0,
+            _ => -0.0,
         };
 
     /// <summary>A shape of rank in [<paramref name="minRank"/>, <paramref name="maxRank"/>] with sizes in [1, <paramref name="maxDim"/>].</summary>

@@ -157,7 +157,8 @@ public static partial class PrimitiveCases
                 // An index outside its input plane (which a flat buffer would silently send to the wrong plane) is rejected.
                 if (indices.Numel > 0 && dtype == DType.Float32)
                     yield return new($"index out of its plane, {p}", [g, OutOfRange(rng, indices, p.Input[2] * p.Input[3])],
-                        (b, i) => [b.MaxPool2dBackward(i[0], i[1], p.Input)], Tolerance.Exact) { Rejects = typeof(ArgumentException) };
+                        (b, i) => [b.MaxPool2dBackward(i[0], i[1], p.Input)], Tolerance.Exact)
+                    { Rejects = typeof(ArgumentException) };
             }
     }
 

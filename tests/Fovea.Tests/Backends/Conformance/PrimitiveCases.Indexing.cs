@@ -42,7 +42,8 @@ public static partial class PrimitiveCases
         {
             var index = OutOfRange(rng, Index(rng, [rng.Next(1, 6)], shape[dim]), shape[dim]);
             yield return new($"index out of range along dim {dim}", [Make(rng, shape, DType.Float32), index], (b, i) => [b.IndexSelect(i[0], dim, i[1])],
-                Tolerance.Exact) { Rejects = typeof(ShapeException) };
+                Tolerance.Exact)
+            { Rejects = typeof(ShapeException) };
         }
     }
 
@@ -71,7 +72,8 @@ public static partial class PrimitiveCases
         {
             var index = OutOfRange(rng, Index(rng, shape, shape[dim]), shape[dim]);
             yield return new($"index out of range along dim {dim}", [Make(rng, shape, DType.Float64), index], (b, i) => [b.Gather(i[0], dim, i[1])],
-                Tolerance.Exact) { Rejects = typeof(ShapeException) };
+                Tolerance.Exact)
+            { Rejects = typeof(ShapeException) };
         }
     }
 
@@ -93,7 +95,8 @@ public static partial class PrimitiveCases
         {
             var index = OutOfRange(rng, Index(rng, shape, shape[dim]), shape[dim]);
             yield return new($"index out of range along dim {dim}", [Make(rng, shape, DType.Float32), index, Make(rng, shape, DType.Float32)],
-                (b, i) => [b.ScatterAdd(i[0], dim, i[1], i[2])], Tolerance.Exact) { Rejects = typeof(ShapeException) };
+                (b, i) => [b.ScatterAdd(i[0], dim, i[1], i[2])], Tolerance.Exact)
+            { Rejects = typeof(ShapeException) };
         }
     }
 
