@@ -51,12 +51,12 @@ public sealed class Checkpoint
         if (Optimizer is { } opt)
         {
             meta["optimizer"] = opt.Optimizer;
-            meta["optimizer.param_groups"] = JsonSerializer.Serialize(opt.ParamGroups.Select(g => new { options = g.Options, @params = g.Params }));
+            meta["optimizer.param_groups"] = JsonSerializer.Serialize(opt.ParamGroups, CheckpointJsonContext.Default.ListParamGroupState);
             foreach (var (index, state) in opt.State.OrderBy(kv => kv.Key))
                 foreach (var (name, t) in state)
                     tensors.Add(new($"{OptimizerPrefix}{index}.{name}", t));
         }
-        if (Scheduler is { } sched) meta["scheduler"] = JsonSerializer.Serialize(sched);
+        if (Scheduler is { } sched) meta["scheduler"] = JsonSerializer.Serialize(sched, CheckpointJsonContext.Default.IReadOnlyDictionaryStringDouble);
         SafeTensors.Save(path, tensors, meta);
     }
 

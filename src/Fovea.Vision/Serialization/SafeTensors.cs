@@ -62,7 +62,7 @@ public static class SafeTensors
             };
             if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors: big-endian hosts are not supported");
             var shape = new JsonArray();
-            foreach (int d in t.Shape) shape.Add(d);
+            foreach (int d in t.Shape) shape.Add((JsonNode)d); // the JsonNode overload: the generic Add<T> is not trim-safe
             header[name] = new JsonObject
             {
                 ["dtype"] = Code(t.DType),

@@ -62,11 +62,8 @@ public sealed class Trainer
     /// <summary>Default metrics file name inside the output directory.</summary>
     public const string MetricsFile = "metrics.jsonl";
 
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    /// <summary>The generated serializers for the trainer's records (snake_case; reflection-free for trimming and AOT).</summary>
+    private static TrainerJsonContext Json => TrainerJsonContext.Default;
 
     private readonly DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)> _train, _test;
     private readonly CrossEntropyLoss _loss = new();
@@ -77,7 +74,7 @@ public sealed class Trainer
     private int _batch; // the last batch done in the epoch running (for messages)
 
     /// <summary>Where an interrupted epoch stood: batches done and the running sums.</summary>
-    private sealed record Partial(int Batch, double LossSum, long Correct, long Seen, double Seconds);
+    internal sealed record Partial(int Batch, double LossSum, long Correct, long Seen, double Seconds);
 
     private Trainer(TrainOptions options, Module<Tensor, Tensor> model, Optimizer optimizer, LRScheduler? scheduler, bool perBatch,
         DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)> train, DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)> test,
@@ -254,7 +251,7 @@ public sealed class Trainer
         TrainOptions stored;
         try
         {
-            stored = JsonSerializer.Deserialize<TrainOptions>(args, Json) ?? throw new InvalidDataException($"{path}: the training arguments (metadata 'args') are null");
+            stored = JsonSerializer.Deserialize(args, Json.TrainOptions) ?? throw new InvalidDataException($"{path}: the training arguments (metadata 'args') are null");
             (stored with { Resume = null }).Validate();
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
@@ -367,8 +364,8 @@ public sealed class Trainer
             }
         try
         {
-            if (ckpt.Metadata.TryGetValue("history", out var h)) _history.AddRange(JsonSerializer.Deserialize<List<EpochMetrics>>(h, Json) ?? []);
-            if (ckpt.Metadata.TryGetValue("partial", out var p)) _partial = JsonSerializer.Deserialize<Partial>(p, Json);
+            if (ckpt.Metadata.TryGetValue("history", out var h)) _history.AddRange(JsonSerializer.Deserialize(h, Json.ListEpochMetrics) ?? []);
+            if (ckpt.Metadata.TryGetValue("partial", out var p)) _partial = JsonSerializer.Deserialize(p, Json.Partial);
         }
         catch (Exception e) when (e is JsonException or NotSupportedException)
         {
@@ -509,12 +506,12 @@ public sealed class Trainer
             ["model"] = Options.Model!,
             ["dataset"] = Options.Dataset,
             ["classes"] = string.Join(",", ClassLabels),
-            ["class_names"] = JsonSerializer.Serialize(ClassNames),
+            ["class_names"] = JsonSerializer.Serialize(ClassNames, CheckpointJsonContext.Default.StringArray),
             ["in_channels"] = InputChannels.ToString(CultureInfo.InvariantCulture),
             ["input_size"] = InputSize.ToString(CultureInfo.InvariantCulture),
             ["seed"] = Options.Seed.ToString(CultureInfo.InvariantCulture),
-            ["args"] = JsonSerializer.Serialize(Options with { Resume = null }, Json),
-            ["history"] = JsonSerializer.Serialize(_history, Json),
+            ["args"] = JsonSerializer.Serialize(Options with { Resume = null }, Json.TrainOptions),
+            ["history"] = JsonSerializer.Serialize(_history, Json.ListEpochMetrics),
         };
         // Dropout masks come from generators that advance with every batch: their positions make a resume exact.
         foreach (var (name, module) in Model.NamedModules())
@@ -525,13 +522,13 @@ public sealed class Trainer
             }
         if (_partial is { } p)
         {
-            meta["partial"] = JsonSerializer.Serialize(p, Json);
+            meta["partial"] = JsonSerializer.Serialize(p, Json.Partial);
             meta["batch"] = p.Batch.ToString(CultureInfo.InvariantCulture);
         }
         new Checkpoint { Model = Model.StateDict(), Optimizer = Optimizer.StateDict(), Scheduler = Scheduler?.StateDict(), Metadata = meta }.Save(CheckpointPath);
     }
 
-    private void WriteMetrics() => AtomicFile.WriteAllLines(MetricsPath, _history.Select(m => JsonSerializer.Serialize(m, Json)));
+    private void WriteMetrics() => AtomicFile.WriteAllLines(MetricsPath, _history.Select(m => JsonSerializer.Serialize(m, Json.EpochMetrics)));
 
     /// <summary>Stops the run when a weight went NaN or infinite in <paramref name="epoch"/> (its last batch is <see cref="_batch"/>).</summary>
     private void RequireFiniteModel(int epoch)
