@@ -63,6 +63,14 @@ public readonly record struct RandomStream(ulong Seed, long Start)
 /// <summary>The operand rules of the training primitives, checked alike by every backend.</summary>
 internal static class TrainingChecks
 {
+    /// <summary>x [N, C, ...] as (N, C, S) with S the spatial size; element (i, ch, k) sits at (i·C + ch)·S + k row-major.</summary>
+    public static (int N, int C, int S) ChannelDims(int[] shape)
+    {
+        int s = 1;
+        for (int d = 2; d < shape.Length; d++) s *= shape[d];
+        return (shape[0], shape[1], s);
+    }
+
     /// <summary>
     /// Parameter, gradient and (present) state buffers: floating, one dtype, one shape, contiguous. Allocates
     /// nothing unless it throws, so a steady-state optimizer step stays allocation-free.

@@ -11,18 +11,11 @@ namespace Fovea.Backends.Cpu;
 /// </summary>
 internal sealed partial class CpuBackend
 {
-    private static (int N, int C, int S) ChannelDims(int[] shape)
-    {
-        int s = 1;
-        for (int d = 2; d < shape.Length; d++) s *= shape[d];
-        return (shape[0], shape[1], s);
-    }
-
     public (Tensor Output, Tensor Mean, Tensor Var) BatchNormForward(Tensor x, Tensor weight, Tensor bias, double eps)
     {
         EnsureAllowed();
         var xc = x.Contiguous();
-        var (n, c, s) = ChannelDims(xc._shape);
+        var (n, c, s) = TrainingChecks.ChannelDims(xc._shape);
         var mean = new double[c];
         var variance = new double[c];
         var y = Tensor.Allocate(x.DType, x.Shape, clear: false);
@@ -73,7 +66,7 @@ internal sealed partial class CpuBackend
         EnsureAllowed();
         var xc = x.Contiguous();
         var gc = gradOutput.Contiguous();
-        var (n, c, s) = ChannelDims(xc._shape);
+        var (n, c, s) = TrainingChecks.ChannelDims(xc._shape);
         var dx = Tensor.Allocate(x.DType, x.Shape, clear: false);
         var dw = new double[c];
         var db = new double[c];

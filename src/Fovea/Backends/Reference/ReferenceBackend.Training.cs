@@ -6,17 +6,9 @@ namespace Fovea.Backends.Reference;
 /// </summary>
 internal sealed partial class ReferenceBackend
 {
-    /// <summary>x [N, C, ...] as (N, C, S) with S the spatial size; element (i, ch, k) sits at (i·C + ch)·S + k row-major.</summary>
-    private static (int N, int C, int S) ChannelDims(int[] shape)
-    {
-        int s = 1;
-        for (int d = 2; d < shape.Length; d++) s *= shape[d];
-        return (shape[0], shape[1], s);
-    }
-
     public (Tensor Output, Tensor Mean, Tensor Var) BatchNormForward(Tensor x, Tensor weight, Tensor bias, double eps)
     {
-        var (n, c, s) = ChannelDims(x._shape);
+        var (n, c, s) = TrainingChecks.ChannelDims(x._shape);
         var v = ReadAll(x);
         var gamma = ReadAll(weight);
         var beta = ReadAll(bias);
@@ -51,7 +43,7 @@ internal sealed partial class ReferenceBackend
 
     public (Tensor GradInput, Tensor GradWeight, Tensor GradBias) BatchNormBackward(Tensor gradOutput, Tensor x, Tensor weight, Tensor mean, Tensor var, double eps)
     {
-        var (n, c, s) = ChannelDims(x._shape);
+        var (n, c, s) = TrainingChecks.ChannelDims(x._shape);
         var xv = ReadAll(x);
         var g = ReadAll(gradOutput);
         var gamma = ReadAll(weight);
