@@ -15,7 +15,7 @@ namespace Fovea.Vision;
 /// Tensor mix = Pyramids.Blend(img, other, mask, 5);     // Burt &amp; Adelson multiresolution spline
 /// </code>
 /// </summary>
-public static class Pyramids
+public static partial class Pyramids
 {
     /// <summary>
     /// OpenCV's <c>pyrDown</c> on every plane: blur by the 5x5 binomial <c>[1 4 6 4 1]ᵀ[1 4 6 4 1] / 256</c> with
