@@ -9,7 +9,7 @@ namespace Fovea.Vision;
 /// a flat template, scikit-image NaN or 0); normalised scores are clamped to [−1, 1] (SQDIFF_NORMED to [0, 1]); CCORR_NORMED
 /// is 0 where either energy is 0 and SQDIFF_NORMED is 1 there.</para>
 /// </summary>
-public static class Matching
+public static partial class Matching
 {
     /// <summary>
     /// Scores every placement of <paramref name="template"/> (<c>[h, w]</c>) in <paramref name="image"/> (<c>[H, W]</c>) by

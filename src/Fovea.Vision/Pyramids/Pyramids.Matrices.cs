@@ -51,6 +51,7 @@ public static partial class Pyramids
             }
         return transpose ? Tensor.FromArray(a, n, m) : Tensor.FromArray(a, m, n);
     }
+
     /// <summary>
     /// The same maps as <see cref="DownsampleMatrix"/> and <see cref="UpsampleMatrix"/> (zero beyond the ends) applied to a
     /// vector without forming the matrix: with <c>m = (n + 1) / 2</c>, <paramref name="toFine"/> maps a length-<c>m</c> vector

@@ -64,19 +64,10 @@ public static class SteerableFilter
     // The 1-d smoothing kernel g and derivative kernel d, each 2·radius + 1 long (float32 tensors), computed in double.
     private static (Tensor Smooth, Tensor Derivative) Kernels1D(double sigma, int radius)
     {
-        if (!(sigma > 0) || double.IsInfinity(sigma))
-            throw new ArgumentOutOfRangeException(nameof(sigma), sigma, "steerable_filter: sigma must be positive and finite.");
-        if (radius < 1 || radius > 1024)
-            throw new ArgumentOutOfRangeException(nameof(radius), radius, "steerable_filter: radius must be in [1, 1024].");
-        int n = 2 * radius + 1;
-        var g = new double[n];
-        for (int i = 0; i < n; i++) g[i] = Math.Exp(-(i - radius) * (double)(i - radius) / (2 * sigma * sigma));
-        double sum = g.Sum(), second = 0;
-        for (int i = 0; i < n; i++)
-        {
-            g[i] /= sum;
-            second += (double)(i - radius) * (i - radius) * g[i];
-        }
+        var g = GaussianTaps(sigma, radius);
+        int n = g.Length;
+        double second = 0;
+        for (int i = 0; i < n; i++) second += (double)(i - radius) * (i - radius) * g[i];
         var smooth = new float[n];
         var derivative = new float[n];
         for (int i = 0; i < n; i++)
@@ -85,6 +76,21 @@ public static class SteerableFilter
             derivative[i] = (float)((i - radius) * g[i] / second);
         }
         return (Tensor.FromArray(smooth, n), Tensor.FromArray(derivative, n));
+    }
+
+    /// <summary>The sampled Gaussian <c>g(u) = e^{−u²/2σ²} / Σ e^{−u²/2σ²}</c> on <c>u = −radius .. radius</c>, in double.</summary>
+    internal static double[] GaussianTaps(double sigma, int radius)
+    {
+        if (!(sigma > 0) || double.IsInfinity(sigma))
+            throw new ArgumentOutOfRangeException(nameof(sigma), sigma, "steerable_filter: sigma must be positive and finite.");
+        if (radius < 1 || radius > 1024)
+            throw new ArgumentOutOfRangeException(nameof(radius), radius, "steerable_filter: radius must be in [1, 1024].");
+        int n = 2 * radius + 1;
+        var g = new double[n];
+        for (int i = 0; i < n; i++) g[i] = Math.Exp(-(i - radius) * (double)(i - radius) / (2 * sigma * sigma));
+        double sum = g.Sum();
+        for (int i = 0; i < n; i++) g[i] /= sum;
+        return g;
     }
 
     internal static (Tensor X, int Planes, int H, int W) Planes(string op, Tensor image)
