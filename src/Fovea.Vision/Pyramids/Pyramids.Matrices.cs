@@ -12,7 +12,7 @@ public static partial class Pyramids
     /// <c>[(n + 1) / 2, n]</c> float64, <c>G[i, j] = w(j − 2i) / 16</c> with <c>w = [1 4 6 4 1]</c> at offsets −2 .. 2, so
     /// output <c>i</c> is the blurred input at sample <c>2i</c>. Samples beyond the ends count as zero, as the notes print
     /// their matrices; <see cref="PyrDown"/> reflects there instead (BORDER_REFLECT_101), so the two agree on every row
-    /// whose taps stay inside (<c>2 ≤ 2i ≤ n − 3</c>) and differ on the first and, near the end, the last row or two.
+    /// whose taps stay inside (<c>2 ≤ 2i ≤ n − 3</c>) and differ on the first and the last row.
     /// With <paramref name="normalized"/> false the entries are the integer taps <c>w(j − 2i)</c> without the 1/16.
     /// </summary>
     /// <param name="n">Length of the fine signal (the number of columns), at least 1.</param>
@@ -28,7 +28,7 @@ public static partial class Pyramids
     /// divides by 8 so interior rows sum to 1 (a constant stays constant, as <see cref="PyrUp"/>, whose 2-d kernel is the
     /// binomial times 4). Samples beyond the ends count as zero (the notes' last row is <c>0 0 0 4</c>), where
     /// <see cref="PyrUp"/> reflects; they agree on every row whose taps reach only existing coarse samples
-    /// (<c>1 ≤ j ≤ 2m − 3</c>, <c>m = (n + 1) / 2</c>) and differ on row 0 and the last two or three rows.
+    /// (<c>1 ≤ j ≤ 2m − 3</c>, <c>m = (n + 1) / 2</c>) and differ on row 0 and the last one (odd n) or two (even n) rows.
     /// </summary>
     /// <param name="n">Length of the fine (upsampled) signal (the number of rows), at least 1.</param>
     /// <param name="normalized">Divide by 8, so interior rows sum to 1 (default); false gives the notes' integer taps.</param>
