@@ -164,6 +164,9 @@ public class VisionPrimitiveTests
             Pyramids.Reconstruct(Pyramids.LaplacianPyramid(img, 3)), Pyramids.Blend(img, img.Permute(0, 1, 2) * 0.5, mask, 3),
             SteerableFilter.Response(img, 1.2, 0.4), SteerablePyramid.Build(img, 2, 3).Reconstruct(),
             Matching.MatchTemplate(gray, templ), Matching.MatchTemplate(gray, templ, TemplateMatchMethod.SqDiff, padInput: true),
+            PyramidDenoising.Denoise(img, 0.05, 3), PyramidCompression.Compress(img, 0.02, 3).Decoded,
+            SecondOrderSteerableFilter.Response(img, 1.2, 0.4),
+            Tensor.From(Matching.MatchMultiScale(gray, templ, 2, k: 2).SelectMany(m => new[] { m.X, m.Y, m.Score, (float)m.Scale }).ToArray()),
         ];
         var onCpu = Run();
         Tensor[] onReference;
