@@ -93,6 +93,7 @@ public sealed class PyramidUseCommandTests : IDisposable
         Assert.Equal((160, 120, 3), (decoded.Width, decoded.Height, decoded.Channels));
         Assert.Contains("step 8", r.Out);
         AssertUsageError(Run("compress", img, "--steps", "2,x"), "--steps");
+        AssertUsageError(Run("compress", img, "--steps", string.Join(",", Enumerable.Range(1, 65))), "at most 64");
         AssertUsageError(Run("compress", img, "--decode-step", "3", "-o", P("y.png")), "not one of --steps");
         AssertUsageError(Run("compress", img, "--allocation", "fancy"), "allocation");
     }

@@ -10,6 +10,7 @@ namespace Fovea.Cli;
 public static class CompressCommand
 {
     private static readonly double[] DefaultSteps = [1, 2, 4, 8, 16];
+    private const int MaxSteps = 64;
 
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("compress",
@@ -65,6 +66,8 @@ public static class CompressCommand
                 throw new UsageException($"compress: --steps must be numbers in [1e-6, 1e6] separated by commas, got '{text}'");
             steps.Add(s);
         }
+        // Each step is a full encode and decode; a list longer than a table is a mistake, not a request.
+        if (steps.Count > MaxSteps) throw new UsageException($"compress: at most {MaxSteps} --steps, got {steps.Count}");
         return steps.Distinct().ToArray();
     }
 }
