@@ -58,7 +58,7 @@ public static partial class Matching
         return Select(candidates, k, minDistance, lower);
     }
 
-    // Best first (ties: larger scale last, then position), dropping a match whose centre is within minDistance of a kept one.
+    // Best first (ties: the smaller scale first, then row-major position), dropping a match whose centre is within minDistance of a kept one.
     private static ScaledMatch[] Select(List<ScaledMatch> candidates, int k, int minDistance, bool lowerIsBetter)
     {
         var order = candidates.OrderBy(c => lowerIsBetter ? c.Score : -c.Score).ThenBy(c => c.Scale).ThenBy(c => c.Y).ThenBy(c => c.X);
