@@ -35,9 +35,34 @@ public static class TorchvisionWeights
     /// </summary>
     public static StateDict Read(string path, Module model, string modelName)
     {
+        RequireSupported(modelName);
+        return Map(SafeTensors.Load(path).Tensors, path, model, modelName);
+    }
+
+    /// <summary>
+    /// What <c>fovea train --init-from FILE</c> reads: a Fovea checkpoint (metadata <c>format</c> present) as
+    /// <see cref="Checkpoint.Load"/> reads it, or else torchvision weights for <paramref name="modelName"/> as
+    /// <see cref="ReadCheckpoint"/> maps them. A plain file for a model without torchvision weights is an
+    /// <see cref="InvalidDataException"/> saying both.
+    /// </summary>
+    public static Checkpoint ReadInitialWeights(string path, Module model, string modelName)
+    {
+        var (stored, metadata) = SafeTensors.Load(path);
+        if (metadata.ContainsKey("format")) return Checkpoint.Load(path);
+        if (!Supports(modelName))
+            throw new InvalidDataException($"{path}: not a Fovea checkpoint (no 'format' metadata), and torchvision weights exist only for {string.Join(", ", Models)}, not '{modelName}'");
+        return new() { Model = Map(stored, path, model, modelName), Metadata = new() { ["model"] = modelName.ToLowerInvariant() }, SourcePath = path };
+    }
+
+    private static void RequireSupported(string modelName)
+    {
         if (!Supports(modelName))
             throw new ArgumentException($"torchvision weights: '{modelName}' is not a torchvision model of the zoo (choose one of: {string.Join(", ", Models)})");
-        var (stored, _) = SafeTensors.Load(path);
+    }
+
+    /// <summary>The file's tensors under the model's names, after the checks of <see cref="Read"/>.</summary>
+    private static StateDict Map(StateDict stored, string path, Module model, string modelName)
+    {
         var own = model.StateDict();
         var mapped = new StateDict();
         foreach (var (name, t) in stored)

@@ -99,6 +99,13 @@ public class TorchvisionWeightsTests : IDisposable
         var ckpt = TorchvisionWeights.ReadCheckpoint(path, target, "ResNet18");
         Assert.Equal("resnet18", ckpt.Metadata["model"]);
         Assert.Equal([1000, 512], ckpt.Model["fc.weight"].Shape);
+        // What --init-from reads: the same for a plain file, a Fovea checkpoint as Checkpoint.Load reads it.
+        Assert.True(TorchvisionWeights.ReadInitialWeights(path, target, "resnet18").Model["fc.bias"].Equal(ckpt.Model["fc.bias"]));
+        string fovea = Path.Combine(_dir, "fovea.safetensors");
+        new Checkpoint { Model = target.StateDict(), Metadata = new() { ["model"] = "resnet18" } }.Save(fovea);
+        Assert.True(TorchvisionWeights.ReadInitialWeights(fovea, target, "resnet18").Model["fc.weight"].Equal(target.Fc.Weight));
+        var e = Assert.Throws<InvalidDataException>(() => TorchvisionWeights.ReadInitialWeights(path, target, "lenet5"));
+        Assert.Contains("not a Fovea checkpoint", e.Message);
     }
 
     [Fact]
