@@ -18,9 +18,11 @@ public static class ModelZoo
     {
         ["mlp"] = (c, k, s, g) => new Mlp([c * s * s, 256, 128, k], "relu", g),
         ["lenet5"] = (c, k, s, g) => new LeNet5(c, k, s, g),
+        ["lenet5_1998"] = (c, k, s, g) => new LeNet1998(c, k, s, g),
         ["fmnist_cnn"] = (c, k, s, g) => new FashionCnn(c, k, s, g),
         ["fmnist_cnn_small"] = (c, k, s, g) => new FashionCnn(c, k, s, g, width: 16),
         ["alexnet"] = (c, k, s, g) => new AlexNet(c, k, s, g),
+        ["alexnet_lrn"] = (c, k, s, g) => new AlexNetLrn(c, k, s, g),
         ["vgg11"] = (c, k, s, g) => new Vgg(11, false, c, k, s, g),
         ["vgg11_bn"] = (c, k, s, g) => new Vgg(11, true, c, k, s, g),
         ["vgg13"] = (c, k, s, g) => new Vgg(13, false, c, k, s, g),
