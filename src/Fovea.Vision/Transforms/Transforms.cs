@@ -64,6 +64,8 @@ public sealed class Normalize : ITransform, IImageTransform
         int c = image.Channels;
         if (_mean.Length != 1 && _mean.Length != c)
             throw new ShapeException("Normalize", $"{_mean.Length} channel statistics for an image with {c} channels");
+        // Mean 0 and std 1 (inputs kept in [0, 1]) change nothing: skip the pass.
+        if (_mean.All(m => m == 0) && _std.All(s => s == 1)) return image;
         var result = ImagePlanes.Zeros(c, image.Height, image.Width);
         for (int ch = 0; ch < c; ch++)
         {
