@@ -36,6 +36,7 @@ public static class CommandLine
         MatchCommand.Command,
         DenoiseCommand.Command,
         CompressCommand.Command,
+        ExportImagesCommand.Command,
     ];
 
     /// <summary>The most threads <c>--threads</c> sets: four per processor. More only adds switching and memory

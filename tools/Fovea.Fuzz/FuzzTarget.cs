@@ -65,6 +65,10 @@ public static class Targets
             [SeedFiles.Gzip(SeedFiles.Idx([3, 5, 4], 256, 16)), SeedFiles.Gzip(SeedFiles.Idx([12], 10, 17)),
              .. SeedFiles.CommittedTestData("*labels-idx1-ubyte.gz", _ => true)],
             LoadIdx),
+        new("cifar10-batch", ".bin", () => [CifarBatch(19), CifarBatch(20)], LoadCifarBatch)
+        {
+            HotLength = _ => 1,
+        },
         new("safetensors", ".safetensors", SafetensorsSeeds, LoadSafetensors)
         {
             HotLength = SafetensorsHeaderEdit.HeaderEnd,
@@ -91,6 +95,24 @@ public static class Targets
     {
         var (shape, data) = Idx.Read(path);
         return data.LongLength + 4L * shape.Length;
+    }
+
+    /// <summary>Records in a CIFAR-10 seed: the reader is asked for exactly this many, as Load asks for the official 10,000.</summary>
+    private const int CifarRecords = 2;
+
+    /// <summary>A CIFAR-10 binary batch of <see cref="CifarRecords"/> records: a label byte below 10, then 3,072 pixel bytes each.</summary>
+    private static byte[] CifarBatch(ulong seed)
+    {
+        var rng = new FuzzRandom(seed);
+        var file = new byte[CifarRecords * Cifar10.RecordBytes];
+        for (int i = 0; i < file.Length; i++) file[i] = (byte)rng.Next(i % Cifar10.RecordBytes == 0 ? 10 : 256);
+        return file;
+    }
+
+    private static long LoadCifarBatch(string path)
+    {
+        var (images, labels) = Cifar10.ReadBatch(path, CifarRecords);
+        return 4L * (images.Numel + labels.Numel);
     }
 
     private static long LoadSafetensors(string path)
