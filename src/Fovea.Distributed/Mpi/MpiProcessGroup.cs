@@ -56,7 +56,7 @@ public sealed unsafe class MpiProcessGroup : ProcessGroup
 
     /// <summary>The one line said to a user who started a distributed run without <c>mpirun</c>.</summary>
     public const string NotLaunchedMessage =
-        "this process was not started by mpirun (no OMPI_COMM_WORLD_SIZE or PMIX_RANK in its environment): run it as `mpirun -np N <command> --distributed` (as root add --allow-run-as-root)";
+        "this process was not started by mpirun (no OMPI_COMM_WORLD_SIZE or PMIX_RANK in its environment): start it with `mpirun -np N <command>` (as root add --allow-run-as-root)";
 
     /// <summary>Whether the environment read by <paramref name="getVariable"/> is that of a process started by Open MPI's launcher.</summary>
     public static bool LaunchedByMpirun(Func<string, string?> getVariable) =>
