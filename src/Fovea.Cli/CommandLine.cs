@@ -34,6 +34,7 @@ public static class CommandLine
         BlendCommand.Command,
         SteerCommand.Command,
         MatchCommand.Command,
+        ExportImagesCommand.Command,
         AllReduceCommand.Command,
     ];
 
