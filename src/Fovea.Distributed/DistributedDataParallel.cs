@@ -17,8 +17,10 @@ namespace Fovea.Distributed;
 /// <see cref="Tensor.Grad"/>. <see cref="SynchronizeGradients"/>, called on every rank after backward and before the
 /// optimizer step, makes sure of it even when some parameter got no gradient in this step (its zeros, or the gradient
 /// it already had, take part).</item>
-/// <item>Batch-norm running statistics are not synchronised: each rank keeps its own (normalising with its own batch
-/// statistics, as PyTorch does without SyncBatchNorm); rank 0's are the ones a checkpoint saves.</item>
+/// <item>Batch norm normalises each rank's batch with that batch's own statistics (as PyTorch does without
+/// SyncBatchNorm): with 2 ranks of batch 32, the statistics are over 32 images, not 64. The running statistics are
+/// buffers; <see cref="BroadcastBuffers"/> copies rank 0's to the others (PyTorch's <c>broadcast_buffers</c>), which
+/// the training loop does every step so that evaluation gives the same figures on every rank.</item>
 /// </list>
 /// Gradient accumulation over several backward passes: run all but the last inside <see cref="NoSync"/>.
 /// </summary>
@@ -171,6 +173,41 @@ public sealed class DistributedDataParallel : IDisposable
                 Launch(_buckets[b]);
             }
             Finish();
+        }
+    }
+
+    /// <summary>Copies rank 0's floating buffers (batch-norm running statistics) to every rank, in one collective per dtype.</summary>
+    public void BroadcastBuffers()
+    {
+        foreach (var dtype in new[] { DType.Float32, DType.Float64 })
+        {
+            var buffers = Module.NamedBuffers().Select(b => b.Buffer).Where(b => b.DType == dtype).ToList();
+            if (buffers.Count == 0) continue;
+            int total = buffers.Sum(b => b.Numel);
+            if (dtype == DType.Float32) Pack<float>(buffers, total, (g, s) => g.Broadcast(s));
+            else Pack<double>(buffers, total, (g, s) => g.Broadcast(s));
+        }
+    }
+
+    private delegate void SpanAction<T>(IProcessGroup group, Span<T> data);
+
+    /// <summary>Packs <paramref name="buffers"/> into one array, runs <paramref name="collective"/> on it, and unpacks.</summary>
+    private void Pack<T>(List<Tensor> buffers, int total, SpanAction<T> collective) where T : unmanaged
+    {
+        var flat = new T[total];
+        int at = 0;
+        foreach (var b in buffers)
+        {
+            b.Contiguous().AsSpan<T>().CopyTo(flat.AsSpan(at));
+            at += b.Numel;
+        }
+        collective(Group, flat);
+        at = 0;
+        using var _ = GradMode.Disable();
+        foreach (var b in buffers)
+        {
+            b.CopyFrom(Tensor.FromSpan<T>(flat.AsSpan(at, b.Numel), b.Shape));
+            at += b.Numel;
         }
     }
 

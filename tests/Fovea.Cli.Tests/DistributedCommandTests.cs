@@ -38,4 +38,19 @@ public sealed class DistributedCommandTests
         AssertOneLineUsageError(["allreduce", "--iters", "x"], "--iters");
         AssertOneLineUsageError(["allreduce", "stray"], "stray");
     }
+
+    [Fact]
+    public void TrainDistributed_WithoutMpirun_SaysSoInOneLine()
+    {
+        AssertOneLineUsageError(["train", "--distributed", "--epochs", "1"], "not started by mpirun");
+        AssertOneLineUsageError(["train", "--distributed", "--global-batch", "64", "--epochs", "1"], "not started by mpirun");
+    }
+
+    [Fact]
+    public void TrainDistributed_OptionMistakes_AreUsageErrors()
+    {
+        AssertOneLineUsageError(["train", "--global-batch", "64"], "--global-batch needs --distributed");
+        AssertOneLineUsageError(["train", "--distributed", "--global-batch", "0"], "--global-batch");
+        AssertOneLineUsageError(["train", "--distributed", "--early-stop", "2", "--monitor", "train_loss"], "--monitor train_");
+    }
 }

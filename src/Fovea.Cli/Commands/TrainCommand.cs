@@ -11,10 +11,10 @@ public static class TrainCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("train",
-        "[--model NAME] [--dataset fashion-mnist] [--data DIR] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N] [--loss cross-entropy|hinge|mse] [--hidden 256,128] [--val-split F] [--early-stop N] [--monitor val_loss|val_accuracy|train_loss|train_accuracy[:min|:max]] [--keep-best] [--clip-grad-norm X] [--clip-grad-value X]",
+        "[--model NAME] [--dataset fashion-mnist] [--data DIR] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N] [--loss cross-entropy|hinge|mse] [--hidden 256,128] [--val-split F] [--early-stop N] [--monitor val_loss|val_accuracy|train_loss|train_accuracy[:min|:max]] [--keep-best] [--clip-grad-norm X] [--clip-grad-value X] [--distributed [--global-batch G]] (data-parallel: under mpirun -np N)",
         $"Train a classifier on Fashion-MNIST (default: {TrainOptions.DefaultModel}, Adam 3e-3 one-cycle, 5 epochs); writes checkpoint, metrics and curves", (a, o) =>
         {
-            var options = Parse(a);
+            var options = Parse(a, out var distributed);
             var stop = new StopRequest();
             // Ctrl-C and SIGTERM (what Docker, Kubernetes and batch schedulers send) both finish the batch and save;
             // a second one of either ends the process at once.
@@ -23,7 +23,7 @@ public static class TrainCommand
             using var sigterm = TryRegister(PosixSignal.SIGTERM, c => c.Cancel = stop.Request("SIGTERM", StopRequest.SigtermExitCode));
             try
             {
-                return Run(options, o, stop.Token, stop);
+                return distributed is null ? Run(options, o, stop.Token, stop) : RunDistributed(options, distributed.Value, o, stop);
             }
             finally
             {
@@ -78,8 +78,21 @@ public static class TrainCommand
     }
 
     /// <summary>Reads the options of <c>fovea train</c>; unset ones keep <see cref="TrainOptions"/>' defaults, or with <c>--resume</c> the checkpoint's.</summary>
-    public static TrainOptions Parse(Args a)
+    public static TrainOptions Parse(Args a) => Parse(a, out _);
+
+    /// <summary>
+    /// Reads the options of <c>fovea train</c>; <paramref name="distributed"/> is set with <c>--distributed</c> and holds
+    /// the <c>--global-batch</c> asked for (0: <c>--batch-size</c> per process).
+    /// </summary>
+    public static TrainOptions Parse(Args a, out int? distributed)
     {
+        distributed = a.Flag("--distributed") ? 0 : null;
+        string? globalBatch = a.Option("--global-batch");
+        if (globalBatch is not null)
+        {
+            if (distributed is null) throw new UsageException("train: --global-batch needs --distributed");
+            distributed = PositiveInt("--global-batch", globalBatch);
+        }
         string? resume = PathArgs.InputFile(a.Option("--resume"));
         // When resuming, whatever is not named is the checkpoint's: a named value that differs is a contradiction.
         var d = resume is null ? new TrainOptions() : Trainer.ResumeOptions(resume);
@@ -194,9 +207,10 @@ public static class TrainCommand
     /// Trains with <paramref name="options"/>; progress and results go to <paramref name="o"/>. Returns the exit code:
     /// 0, or after an interruption the code of the signal recorded in <paramref name="stop"/> (0 without one).
     /// </summary>
-    public static int Run(TrainOptions options, TextWriter o, CancellationToken cancel = default, StopRequest? stop = null)
+    public static int Run(TrainOptions options, TextWriter o, CancellationToken cancel = default, StopRequest? stop = null,
+        Fovea.Training.DataParallelism? parallel = null)
     {
-        var trainer = Trainer.Create(options);
+        var trainer = Trainer.Create(options, parallel: parallel);
         var opt = trainer.Options;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"model {opt.Model}{(opt.Hidden is { } h ? $" {string.Join("-", h)}" : "")} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {(opt.ValSplit is null ? "" : $"{trainer.ValidationCount:N0} val / ")}{trainer.TestCount:N0} test images"));
@@ -229,6 +243,38 @@ public static class TrainCommand
         }
         o.WriteLine($"wrote {result.CheckpointPath}{(result.BestCheckpointPath is { } best ? $", {best} (epoch {result.BestEpoch})" : "")}, {result.MetricsPath}, {result.CurvePath}");
         return 0;
+    }
+
+    /// <summary>
+    /// <c>mpirun -np N fovea train ... --distributed</c>: joins the MPI job and trains data-parallel. Each process gets
+    /// <c>--batch-size</c> images per step (or <c>--global-batch</c> / N), its shard of every epoch, and the averaged
+    /// gradients; rank 0 prints and writes the files. Not started by mpirun: one line, exit 2.
+    /// </summary>
+    private static int RunDistributed(TrainOptions options, int globalBatch, TextWriter o, StopRequest stop)
+    {
+        // The ranks must take the same decisions: a monitor of the training figures (each rank's own shard) could stop
+        // one rank and not another.
+        if ((options.EarlyStop is not null || options.KeepBest) && (options.Monitor ?? TrainOptions.DefaultMonitor).StartsWith("train", StringComparison.Ordinal))
+            throw new UsageException("train: --distributed monitors the validation figures (every process computes the same); --monitor train_* would differ between processes");
+        var group = MpiJob.Join();
+        int perProcess = options.BatchSize;
+        if (globalBatch > 0)
+        {
+            if (globalBatch % group.Size != 0)
+                throw new UsageException($"train: --global-batch {globalBatch} does not divide evenly over {group.Size} processes");
+            perProcess = globalBatch / group.Size;
+        }
+        // A failure on one rank must not finalise MPI while the others wait in a collective: the process exits without
+        // it, and mpirun then ends the whole job. Only a run that ends normally disposes the group.
+        var agreed = new Fovea.Distributed.StopAgreement(group, stop.Token);
+        var parallel = Fovea.Distributed.DataParallel.Over(group, agreed);
+        var mine = options with { BatchSize = perProcess, Processes = group.Size };
+        var output = parallel.IsMain ? o : TextWriter.Null;
+        if (parallel.IsMain)
+            o.WriteLine($"data-parallel over {group.Size} processes (Open MPI, {group.LibraryName}): batch {perProcess} per process, global batch {perProcess * group.Size}");
+        int code = Run(mine, output, agreed.Token, stop, parallel);
+        group.Dispose();
+        return code;
     }
 
     /// <summary>The run's options beyond the default recipe, for the header line.</summary>

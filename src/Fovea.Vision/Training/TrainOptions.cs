@@ -132,6 +132,13 @@ public sealed record TrainOptions
     /// <summary>Clamp each gradient element to ± this before each step; null: no clipping.</summary>
     public double? ClipGradValue { get; init; }
 
+    /// <summary>
+    /// Processes training data-parallel (<c>fovea train --distributed</c> under <c>mpirun -np N</c>); 1: one process.
+    /// <see cref="BatchSize"/> is then each process's batch, and the global batch is their product. Recorded in the
+    /// checkpoint: a resume must use as many processes, since the shards and the position inside the epoch depend on it.
+    /// </summary>
+    public int Processes { get; init; } = 1;
+
     /// <summary>The model actually built: <see cref="Model"/>, or the default.</summary>
     public string ResolvedModel => Model ?? (ModelZoo.Names.Contains(DefaultModel, StringComparer.OrdinalIgnoreCase) ? DefaultModel : FallbackModel);
 
@@ -163,6 +170,7 @@ public sealed record TrainOptions
         if (Scheduler is not ("none" or "step" or "cosine" or "onecycle")) throw new ArgumentException($"unknown scheduler '{Scheduler}' (none, step, cosine, onecycle)");
         if (Epochs < 0 || (Epochs == 0 && Resume is null)) throw new ArgumentException($"epochs must be positive, got {Epochs}");
         if (BatchSize < 1) throw new ArgumentException($"batch size must be positive, got {BatchSize}");
+        if (Processes < 1) throw new ArgumentException($"processes must be positive, got {Processes}");
         if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"learning rate must be positive, got {Lr}");
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"weight decay must be non-negative, got {WeightDecay}");

@@ -72,6 +72,9 @@ public sealed class Trainer
     private static TrainerJsonContext Json => TrainerJsonContext.Default;
 
     private readonly TrainingLoop _loop;
+
+    /// <summary>False on the ranks other than 0 of a data-parallel run: they write no checkpoint, metrics or curves.</summary>
+    private bool WritesFiles { get; init; } = true;
     private readonly List<string> _notes = [];
     private readonly (Tensor Images, Tensor Labels) _test;
 
@@ -167,7 +170,11 @@ public sealed class Trainer
     /// <see cref="TrainOptionException"/> naming the option and the checkpoint's value, any other setting that
     /// differs from the checkpoint's.
     /// </summary>
-    public static Trainer Create(TrainOptions options, MnistData? data = null)
+    /// <param name="options">The run's settings.</param>
+    /// <param name="data">The data, or null to load it as the options say.</param>
+    /// <param name="parallel">This process's part of a data-parallel run (<see cref="TrainOptions.Processes"/> processes;
+    /// rank 0 alone writes files), or null for a run in one process.</param>
+    public static Trainer Create(TrainOptions options, MnistData? data = null, DataParallelism? parallel = null)
     {
         Checkpoint? resume = null;
         if (options.Resume is { } resumePath)
@@ -221,7 +228,10 @@ public sealed class Trainer
 
         ITransform? augment = options.Augment ? new Compose(new RandomCrop(size, padding: 2), new RandomHorizontalFlip()) : null;
         IDataset<(Tensor Input, Tensor Target)> trainSet = augment is null ? new TensorDataset(trainX, trainY) : new AugmentedDataset(trainX, trainY, augment, options.Seed);
-        var train = new DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)>(trainSet, options.BatchSize, shuffle: true, seed: options.Seed);
+        var train = new DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)>(trainSet, options.BatchSize, shuffle: true, seed: options.Seed)
+        {
+            Sampler = parallel?.Shard(trainSet.Count, options.Seed),
+        };
         var validation = new DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)>(new TensorDataset(valX, valY), Math.Max(options.BatchSize, 500));
         int batches = Math.Min(train.BatchCount, options.MaxBatches ?? int.MaxValue);
 
@@ -246,11 +256,13 @@ public sealed class Trainer
             EarlyStoppingPatience = options.EarlyStop,
             CheckpointPath = Path.Combine(outDir, CheckpointFile),
             BestCheckpointPath = options.KeepBest ? Path.Combine(outDir, BestCheckpointFile) : null,
-            CheckpointWriter = (path, state) => trainer!.ToCheckpoint(state).Save(path),
+            CheckpointWriter = parallel is { IsMain: false } ? null : (path, state) => trainer!.ToCheckpoint(state).Save(path),
+            AfterBackward = parallel?.Replicate(model),
         };
         trainer = new Trainer(options, loop, labels, trainX.Size(0), valY.Size(0), (testX, testY), channels, size)
         {
             DataDirectory = data.Directory,
+            WritesFiles = parallel?.IsMain ?? true,
         };
         trainer._notes.AddRange(notes);
         if (resume is not null) trainer.Restore(resume);
@@ -372,6 +384,7 @@ public sealed class Trainer
         Keep("--limit", asked.TrainLimit, stored.TrainLimit, asked.TrainLimit is not null);
         Keep("test limit", asked.TestLimit, stored.TestLimit, asked.TestLimit is not null);
         Keep("--batch-size", asked.BatchSize, stored.BatchSize);
+        Keep("processes (mpirun -np)", asked.Processes, stored.Processes);
         Keep("--max-batches", asked.MaxBatches, stored.MaxBatches, asked.MaxBatches is not null);
         Keep("--optimizer", asked.Optimizer, stored.Optimizer);
         Keep("--lr", asked.Lr, stored.Lr);
@@ -555,8 +568,11 @@ public sealed class Trainer
         Directory.CreateDirectory(OutDir);
         var result = _loop.Run(progress, e =>
         {
-            WriteMetrics();
-            Charts.TrainingCurves(History).Save(CurvePath);
+            if (WritesFiles)
+            {
+                WriteMetrics();
+                Charts.TrainingCurves(History).Save(CurvePath);
+            }
             epochDone?.Invoke(TrainResult.Metrics(e));
         }, cancel);
         return new TrainResult(result.Cancelled, result.CompletedEpochs, result.History.Select(TrainResult.Metrics).ToList(), CheckpointPath, MetricsPath, CurvePath,

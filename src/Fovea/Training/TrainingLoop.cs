@@ -101,6 +101,12 @@ public sealed class TrainingLoop
     /// </summary>
     public Action<string, TrainingState>? CheckpointWriter { get; init; }
 
+    /// <summary>
+    /// Runs after every backward pass, before gradient clipping and the optimizer step: data-parallel training averages
+    /// the gradients over the processes here (<see cref="DataParallelism.Replicate"/>). Null: nothing.
+    /// </summary>
+    public Action? AfterBackward { get; init; }
+
     /// <summary>Where <see cref="CheckpointWriter"/> saves after every epoch and on cancellation (null: nowhere).</summary>
     public string? CheckpointPath { get; init; }
 
@@ -205,6 +211,7 @@ public sealed class TrainingLoop
                 // Stop before the step: the weights stay as they were, and nothing diverged is ever saved.
                 if (!double.IsFinite(l)) throw Diverged(epoch + 1, b + 1, $"the loss is {l.ToString("R", CultureInfo.InvariantCulture)}");
                 loss.Backward();
+                AfterBackward?.Invoke();
                 if (ClipGradValue is double value) GradientClipping.ClipGradValue(Model.Parameters(), value);
                 if (ClipGradNorm is double norm) GradientClipping.ClipGradNorm(Model.Parameters(), norm);
                 Optimizer.Step();
