@@ -14,7 +14,6 @@ using Fovea.Vision.Models;
 double gflops = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 200;
 int batch = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
 int[] machines = [2, 4, 8, 16, 32, 64];
-double[] gbits = [10, 100];
 
 Console.WriteLine($"Per machine: batch {batch}, {gflops:0} GFLOP/s sustained. Step compute = 3 x forward multiply-adds x 2 FLOP x batch.");
 Console.WriteLine();
@@ -44,7 +43,8 @@ Console.WriteLine("Speed-up over one machine, overlapped, for N = " + string.Joi
 static long MultiplyAdds(Module<Tensor, Tensor> model, int channels, int size)
 {
     var x = Tensor.Zeros([1, channels, size, size]).RequiresGrad_();
-    var y = model.Train(false).Forward(x);
+    model.Train(false);
+    var y = model.Forward(x);
     long total = 0;
     var seen = new HashSet<Function>(ReferenceEqualityComparer.Instance);
     var stack = new Stack<Tensor>();
