@@ -10,14 +10,12 @@ public class DataParallelTests
     [Fact]
     public void TwoRanksWithHalfTheBatch_ReachTheParametersOfOneRankWithTheWholeBatch()
     {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         var (single, firstLoss, lastLoss) = Equivalence.Train(null);
         var ranks = InProcessProcessGroup.Run(2, g => Equivalence.Train(g));
         Assert.True(lastLoss < 0.7 * firstLoss, $"the reference did not train: loss {firstLoss} -> {lastLoss}");
         Assert.Equal(ranks[0].Parameters, ranks[1].Parameters); // the replicas are bit-identical
         double diff = Equivalence.RelativeDifference(ranks[0].Parameters, single);
         Assert.True(diff <= Equivalence.Tolerance, $"max |diff| / max |param| = {diff:E2} after {Equivalence.Steps} steps");
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"took {sw.Elapsed}");
     }
 
     [Fact]
