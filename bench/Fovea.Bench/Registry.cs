@@ -17,5 +17,6 @@ public static class Registry
         TrainingEpochCase.All,
         VisionCases.All,
         ImageFolderEpochCase.All,
+        InProcessAllReduceCase.All,
     ];
 }

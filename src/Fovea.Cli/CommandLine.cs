@@ -37,6 +37,7 @@ public static class CommandLine
         DenoiseCommand.Command,
         CompressCommand.Command,
         ExportImagesCommand.Command,
+        AllReduceCommand.Command,
     ];
 
     /// <summary>The most threads <c>--threads</c> sets: four per processor. More only adds switching and memory

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Fovea.Training;
 using Fovea.Vision.Models;
 using Fovea.Vision.Training;
 
@@ -10,10 +11,10 @@ public static class TrainCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("train",
-        "[--model NAME] [--dataset fashion-mnist] [--data DIR] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N]",
+        "[--model NAME] [--dataset fashion-mnist] [--data DIR] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N] [--loss cross-entropy|hinge|mse] [--hidden 256,128] [--val-split F] [--early-stop N] [--monitor val_loss|val_accuracy|train_loss|train_accuracy[:min|:max]] [--keep-best] [--clip-grad-norm X] [--clip-grad-value X] [--distributed [--global-batch G]] (data-parallel: under mpirun -np N)",
         $"Train a classifier on Fashion-MNIST (default: {TrainOptions.DefaultModel}, Adam 3e-3 one-cycle, 5 epochs); writes checkpoint, metrics and curves", (a, o) =>
         {
-            var options = Parse(a);
+            var options = Parse(a, out var distributed);
             var stop = new StopRequest();
             // Ctrl-C and SIGTERM (what Docker, Kubernetes and batch schedulers send) both finish the batch and save;
             // a second one of either ends the process at once.
@@ -22,7 +23,7 @@ public static class TrainCommand
             using var sigterm = TryRegister(PosixSignal.SIGTERM, c => c.Cancel = stop.Request("SIGTERM", StopRequest.SigtermExitCode));
             try
             {
-                return Run(options, o, stop.Token, stop);
+                return distributed is null ? Run(options, o, stop.Token, stop) : RunDistributed(options, distributed.Value, o, stop);
             }
             finally
             {
@@ -77,14 +78,30 @@ public static class TrainCommand
     }
 
     /// <summary>Reads the options of <c>fovea train</c>; unset ones keep <see cref="TrainOptions"/>' defaults, or with <c>--resume</c> the checkpoint's.</summary>
-    public static TrainOptions Parse(Args a)
+    public static TrainOptions Parse(Args a) => Parse(a, out _);
+
+    /// <summary>
+    /// Reads the options of <c>fovea train</c>; <paramref name="distributed"/> is set with <c>--distributed</c> and holds
+    /// the <c>--global-batch</c> asked for (0: <c>--batch-size</c> per process).
+    /// </summary>
+    public static TrainOptions Parse(Args a, out int? distributed)
     {
+        distributed = a.Flag("--distributed") ? 0 : null;
+        string? globalBatch = a.Option("--global-batch");
+        if (globalBatch is not null)
+        {
+            if (distributed is null) throw new UsageException("train: --global-batch needs --distributed");
+            distributed = PositiveInt("--global-batch", globalBatch);
+        }
         string? resume = PathArgs.InputFile(a.Option("--resume"));
         // When resuming, whatever is not named is the checkpoint's: a named value that differs is a contradiction.
         var d = resume is null ? new TrainOptions() : Trainer.ResumeOptions(resume);
         string? classes = a.Option("--classes");
         string? limit = a.Option("--limit"), maxBatches = a.Option("--max-batches");
         string? optimizerArg = a.Choice("--optimizer", null, Optimizers), lrArg = a.Option("--lr");
+        string? hidden = a.Option("--hidden"), earlyStop = a.Option("--early-stop"), monitor = a.Option("--monitor");
+        string? clipNorm = a.Option("--clip-grad-norm"), clipValue = a.Option("--clip-grad-value");
+        string? valSplit = a.Option("--val-split");
         // The one-cycle schedule belongs to the default recipe; naming an optimizer or a rate asks for that plain recipe.
         string defaultScheduler = resume is null && optimizerArg is null && lrArg is null ? TrainOptions.DefaultRecipeScheduler : d.Scheduler;
         var options = new TrainOptions
@@ -110,6 +127,14 @@ public static class TrainCommand
             Classes = classes is null ? null : ParseClasses(classes),
             TrainLimit = limit is null ? null : PositiveInt("--limit", limit),
             MaxBatches = maxBatches is null ? null : PositiveInt("--max-batches", maxBatches),
+            Loss = a.Choice("--loss", d.Loss, TrainOptions.Losses),
+            Hidden = hidden is null ? d.Hidden : ParseHidden(hidden),
+            ValSplit = valSplit is null ? d.ValSplit : ParseFraction("--val-split", valSplit),
+            EarlyStop = earlyStop is null ? d.EarlyStop : PositiveInt("--early-stop", earlyStop),
+            Monitor = monitor is null ? d.Monitor : ParseMonitor(monitor),
+            KeepBest = a.Flag("--keep-best") || d.KeepBest,
+            ClipGradNorm = clipNorm is null ? null : PositiveDouble("--clip-grad-norm", clipNorm),
+            ClipGradValue = clipValue is null ? null : PositiveDouble("--clip-grad-value", clipValue),
         };
         a.Done();
         if (resume is not null && options.InitFrom is not null) throw new UsageException("train: --resume and --init-from exclude each other");
@@ -139,6 +164,37 @@ public static class TrainCommand
         }
     }
 
+    private static int[] ParseHidden(string text)
+    {
+        var widths = text.Split(',', StringSplitOptions.TrimEntries);
+        var result = new int[widths.Length];
+        for (int i = 0; i < widths.Length; i++)
+            if (!int.TryParse(widths[i], NumberStyles.None, CultureInfo.InvariantCulture, out result[i]) || result[i] < 1 || result[i] > 1 << 20)
+                throw new UsageException($"train: --hidden takes layer widths separated by commas, such as 256,128, got '{text}'");
+        return result;
+    }
+
+    private static string ParseMonitor(string text)
+    {
+        try
+        {
+            MonitoredMetric.Parse(text);
+            return text.Trim().ToLowerInvariant();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"train: --monitor {e.Message}");
+        }
+    }
+
+    private static double ParseFraction(string name, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double f) && f > 0 && f < 1
+            ? f : throw new UsageException($"train: {name} must be a fraction between 0 and 1 (exclusive), got '{text}'");
+
+    private static double PositiveDouble(string name, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x > 0 && double.IsFinite(x)
+            ? x : throw new UsageException($"train: {name} must be a positive number, got '{text}'");
+
     private static double ParseLr(string text) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double lr) && lr > 0 && lr <= 100
             ? lr : throw new UsageException($"train: --lr must be a number in (0, 100], got '{text}'");
@@ -151,19 +207,20 @@ public static class TrainCommand
     /// Trains with <paramref name="options"/>; progress and results go to <paramref name="o"/>. Returns the exit code:
     /// 0, or after an interruption the code of the signal recorded in <paramref name="stop"/> (0 without one).
     /// </summary>
-    public static int Run(TrainOptions options, TextWriter o, CancellationToken cancel = default, StopRequest? stop = null)
+    public static int Run(TrainOptions options, TextWriter o, CancellationToken cancel = default, StopRequest? stop = null,
+        Fovea.Training.DataParallelism? parallel = null)
     {
-        var trainer = Trainer.Create(options);
+        var trainer = Trainer.Create(options, parallel: parallel);
         var opt = trainer.Options;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"model {opt.Model} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {trainer.TestCount:N0} test images"));
+            $"model {opt.Model}{(opt.Hidden is { } h ? $" {string.Join("-", h)}" : "")} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {(opt.ValSplit is null ? "" : $"{trainer.ValidationCount:N0} val / ")}{trainer.TestCount:N0} test images"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented" : "")}, {Threading.MaxDegreeOfParallelism} threads"));
+            $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented" : "")}, loss {opt.Loss}{Extras(opt)}, {Threading.MaxDegreeOfParallelism} threads"));
         foreach (var note in trainer.Notes) o.WriteLine(note);
 
         TrainResult result;
         using (var progress = TrainProgress.For(o, opt.BatchSize))
-            result = trainer.Run(progress, m => progress.WriteLine(EpochLine(m, trainer.Epochs)), cancel);
+            result = trainer.Run(progress, m => progress.WriteLine(EpochLine(m, trainer.Epochs, trainer.ValidationName)), cancel);
 
         if (result.Cancelled)
         {
@@ -173,12 +230,65 @@ public static class TrainCommand
             return code;
         }
         var last = result.History.Count > 0 ? result.History[^1] : null;
-        if (last is not null)
-            o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: test accuracy {100 * last.TestAccuracy:0.00}% after {last.Epoch} epochs ({result.History.Sum(m => m.Seconds):0.0} s)"));
-        o.WriteLine($"wrote {result.CheckpointPath}, {result.MetricsPath}, {result.CurvePath}");
+        if (result.StoppedEarly && last is not null)
+            o.WriteLine($"early stop: {trainer.Loop.Monitor} has not improved for {opt.EarlyStop} epochs (best: epoch {result.BestEpoch})");
+        double seconds = result.History.Sum(m => m.Seconds);
+        if (last is not null && opt.ValSplit is null)
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: test accuracy {100 * last.TestAccuracy:0.00}% after {last.Epoch} epochs ({seconds:0.0} s)"));
+        else if (last is not null)
+        {
+            var test = trainer.EvaluateTest();
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"done: val accuracy {100 * last.TestAccuracy:0.00}%, test accuracy {100 * test.Accuracy:0.00}% ({test.Count:N0} images, model after epoch {last.Epoch}) after {last.Epoch} epochs ({seconds:0.0} s)"));
+        }
+        o.WriteLine($"wrote {result.CheckpointPath}{(result.BestCheckpointPath is { } best ? $", {best} (epoch {result.BestEpoch})" : "")}, {result.MetricsPath}, {result.CurvePath}");
         return 0;
     }
 
-    private static string EpochLine(EpochMetrics m, int epochs) => string.Create(CultureInfo.InvariantCulture,
-        $"epoch {m.Epoch}/{epochs}: train loss {m.TrainLoss:0.0000} acc {100 * m.TrainAccuracy:0.00}% | test loss {m.TestLoss:0.0000} acc {100 * m.TestAccuracy:0.00}% | {m.Seconds:0.0} s, {m.ImagesPerSecond:0} img/s");
+    /// <summary>
+    /// <c>mpirun -np N fovea train ... --distributed</c>: joins the MPI job and trains data-parallel. Each process gets
+    /// <c>--batch-size</c> images per step (or <c>--global-batch</c> / N), its shard of every epoch, and the averaged
+    /// gradients; rank 0 prints and writes the files. Not started by mpirun: one line, exit 2.
+    /// </summary>
+    private static int RunDistributed(TrainOptions options, int globalBatch, TextWriter o, StopRequest stop)
+    {
+        // The ranks must take the same decisions: a monitor of the training figures (each rank's own shard) could stop
+        // one rank and not another.
+        if ((options.EarlyStop is not null || options.KeepBest) && (options.Monitor ?? TrainOptions.DefaultMonitor).StartsWith("train", StringComparison.Ordinal))
+            throw new UsageException("train: --distributed monitors the validation figures (every process computes the same); --monitor train_* would differ between processes");
+        var group = MpiJob.Join();
+        int perProcess = options.BatchSize;
+        if (globalBatch > 0)
+        {
+            if (globalBatch % group.Size != 0)
+                throw new UsageException($"train: --global-batch {globalBatch} does not divide evenly over {group.Size} processes");
+            perProcess = globalBatch / group.Size;
+        }
+        // A failure on one rank must not finalise MPI while the others wait in a collective: the process exits without
+        // it, and mpirun then ends the whole job. Only a run that ends normally disposes the group.
+        var agreed = new Fovea.Distributed.StopAgreement(group, stop.Token);
+        var parallel = Fovea.Distributed.DataParallel.Over(group, agreed);
+        var mine = options with { BatchSize = perProcess, Processes = group.Size };
+        var output = parallel.IsMain ? o : TextWriter.Null;
+        if (parallel.IsMain)
+            o.WriteLine($"data-parallel over {group.Size} processes (Open MPI, {group.LibraryName}): batch {perProcess} per process, global batch {perProcess * group.Size}");
+        int code = Run(mine, output, agreed.Token, stop, parallel);
+        group.Dispose();
+        return code;
+    }
+
+    /// <summary>The run's options beyond the default recipe, for the header line.</summary>
+    private static string Extras(TrainOptions opt)
+    {
+        var parts = new List<string>();
+        if (opt.ValSplit is double f) parts.Add(string.Create(CultureInfo.InvariantCulture, $"val split {f}"));
+        if (opt.EarlyStop is int n) parts.Add($"early stop after {n} epochs without improvement of {MonitoredMetric.Parse(opt.Monitor ?? TrainOptions.DefaultMonitor)}");
+        if (opt.KeepBest) parts.Add($"keeping the best epoch by {MonitoredMetric.Parse(opt.Monitor ?? TrainOptions.DefaultMonitor)}");
+        if (opt.ClipGradNorm is double c) parts.Add(string.Create(CultureInfo.InvariantCulture, $"gradient norm clipped to {c}"));
+        if (opt.ClipGradValue is double v) parts.Add(string.Create(CultureInfo.InvariantCulture, $"gradients clamped to ±{v}"));
+        return parts.Count == 0 ? "" : ", " + string.Join(", ", parts);
+    }
+
+    private static string EpochLine(EpochMetrics m, int epochs, string validation) => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {m.Epoch}/{epochs}: train loss {m.TrainLoss:0.0000} acc {100 * m.TrainAccuracy:0.00}% | {validation} loss {m.TestLoss:0.0000} acc {100 * m.TestAccuracy:0.00}% | {m.Seconds:0.0} s, {m.ImagesPerSecond:0} img/s");
 }

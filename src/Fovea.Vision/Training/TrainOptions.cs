@@ -1,5 +1,6 @@
 using System.Globalization;
 using Fovea.Vision.Datasets;
+using Fovea.Training;
 using Fovea.Vision.Models;
 
 namespace Fovea.Vision.Training;
@@ -19,6 +20,12 @@ public sealed record TrainOptions
 
     /// <summary>Where a new run writes when <see cref="OutDir"/> is not set.</summary>
     public const string DefaultOutDir = "runs/fovea";
+
+    /// <summary>The metric early stopping and <see cref="KeepBest"/> watch when <see cref="Monitor"/> is not set.</summary>
+    public const string DefaultMonitor = "val_loss";
+
+    /// <summary>The losses <see cref="Loss"/> may name.</summary>
+    public static IReadOnlyList<string> Losses { get; } = ["cross-entropy", "hinge", "mse"];
 
     /// <summary>The model used when <see cref="DefaultModel"/> is not in the zoo.</summary>
     public const string FallbackModel = "lenet5";
@@ -95,6 +102,43 @@ public sealed record TrainOptions
     /// <summary>Stop each epoch after this many batches (quick runs and tests); null: the whole epoch.</summary>
     public int? MaxBatches { get; init; }
 
+    /// <summary>
+    /// The loss: <c>cross-entropy</c> (softmax), <c>hinge</c> (the multiclass SVM loss) or <c>mse</c> (squared error
+    /// against one-hot targets); see <see cref="Trainer.LossFunction"/>.
+    /// </summary>
+    public string Loss { get; init; } = "cross-entropy";
+
+    /// <summary>Hidden layer widths of the <c>mlp</c> model (e.g. 256, 128); null: the zoo's mlp (784-256-128-K).</summary>
+    public int[]? Hidden { get; init; }
+
+    /// <summary>
+    /// Hold out this fraction of each class of the training images as the validation set of every epoch (the test
+    /// set is then evaluated only at the end); null: validate on the test set, as the default recipe does.
+    /// </summary>
+    public double? ValSplit { get; init; }
+
+    /// <summary>Stop when <see cref="Monitor"/> has not improved for this many epochs; null: train every epoch.</summary>
+    public int? EarlyStop { get; init; }
+
+    /// <summary>The metric early stopping and <see cref="KeepBest"/> watch (<c>val_loss</c>, <c>val_accuracy</c>, ..., optionally <c>:min</c>/<c>:max</c>); null: <see cref="DefaultMonitor"/>.</summary>
+    public string? Monitor { get; init; }
+
+    /// <summary>Also keep the checkpoint of the best epoch (by <see cref="Monitor"/>) as <see cref="Trainer.BestCheckpointFile"/>.</summary>
+    public bool KeepBest { get; init; }
+
+    /// <summary>Clip the gradients' global 2-norm to this before each step; null: no clipping.</summary>
+    public double? ClipGradNorm { get; init; }
+
+    /// <summary>Clamp each gradient element to ± this before each step; null: no clipping.</summary>
+    public double? ClipGradValue { get; init; }
+
+    /// <summary>
+    /// Processes training data-parallel (<c>fovea train --distributed</c> under <c>mpirun -np N</c>); 1: one process.
+    /// <see cref="BatchSize"/> is then each process's batch, and the global batch is their product. Recorded in the
+    /// checkpoint: a resume must use as many processes, since the shards and the position inside the epoch depend on it.
+    /// </summary>
+    public int Processes { get; init; } = 1;
+
     /// <summary>The model actually built: <see cref="Model"/>, or the default.</summary>
     public string ResolvedModel => Model ?? (ModelZoo.Names.Contains(DefaultModel, StringComparer.OrdinalIgnoreCase) ? DefaultModel : FallbackModel);
 
@@ -126,11 +170,22 @@ public sealed record TrainOptions
         if (Scheduler is not ("none" or "step" or "cosine" or "onecycle")) throw new ArgumentException($"unknown scheduler '{Scheduler}' (none, step, cosine, onecycle)");
         if (Epochs < 0 || (Epochs == 0 && Resume is null)) throw new ArgumentException($"epochs must be positive, got {Epochs}");
         if (BatchSize < 1) throw new ArgumentException($"batch size must be positive, got {BatchSize}");
+        if (Processes < 1) throw new ArgumentException($"processes must be positive, got {Processes}");
         if (!(Lr > 0) || !double.IsFinite(Lr)) throw new ArgumentException($"learning rate must be positive, got {Lr}");
         if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentException($"momentum must be in [0, 1), got {Momentum}");
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"weight decay must be non-negative, got {WeightDecay}");
         if (Classes is { } classes && (classes.Length < 2 || classes.Distinct().Count() != classes.Length || classes.Any(c => c < 0 || c >= FashionMnist.Classes.Length)))
             throw new ArgumentException($"classes must be two or more distinct labels in 0-{FashionMnist.Classes.Length - 1}, got {string.Join(",", classes)}");
+        if (!Losses.Contains(Loss)) throw new ArgumentException($"unknown loss '{Loss}' ({string.Join(", ", Losses)})");
+        if (Hidden is { } hidden && (hidden.Length == 0 || hidden.Any(h => h < 1 || h > 1 << 20)))
+            throw new ArgumentException($"hidden layer widths must be positive (at most {1 << 20}), got {string.Join(",", hidden)}");
+        if (Hidden is not null && !string.Equals(ResolvedModel, "mlp", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"hidden layer widths apply to the mlp model, not to '{ResolvedModel}'");
+        if (ValSplit is double f && !(f > 0 && f < 1)) throw new ArgumentException($"the validation split must be a fraction in (0, 1), got {f}");
+        if (EarlyStop < 1) throw new ArgumentException($"early-stopping patience must be a positive number of epochs, got {EarlyStop}");
+        if (Monitor is not null) MonitoredMetric.Parse(Monitor);
+        if (ClipGradNorm is double n && !(n > 0 && double.IsFinite(n))) throw new ArgumentException($"the gradient-norm clip must be positive, got {n}");
+        if (ClipGradValue is double v && !(v > 0 && double.IsFinite(v))) throw new ArgumentException($"the gradient-value clip must be positive, got {v}");
         if (TrainLimit < 1 || TestLimit < 1 || MaxBatches < 1)
             throw new ArgumentException($"limits must be positive, got {TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "none"} training / {TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "none"} test samples, {MaxBatches?.ToString(CultureInfo.InvariantCulture) ?? "none"} batches");
     }

@@ -76,7 +76,8 @@ public sealed class TrainedModel
         string[] names = labels.Select(l => FashionMnist.Classes[l]).ToArray();
         int channels = ckpt.GetInt("in_channels", 1, 1, MaxInputChannels), size = ckpt.GetInt("input_size", 28, 1, MaxInputSize);
         int epoch = ckpt.GetInt("epoch", 0, 0);
-        string described = $"model {name}, in_channels {channels}, input_size {size}, {labels.Length} classes";
+        int[]? hidden = ckpt.Metadata.TryGetValue("hidden", out var h) ? ParseHidden(h, path) : null;
+        string described = $"model {name}{(hidden is null ? "" : $" (hidden {string.Join(",", hidden)})")}, in_channels {channels}, input_size {size}, {labels.Length} classes";
 
         // Weights may be stored in a narrower or wider dtype than the model's float32; count whichever is larger.
         long weightBytes = ckpt.Model.Sum(kv => (long)kv.Value.Numel * Math.Max(kv.Value.DType.SizeOf(), DType.Float32.SizeOf()));
@@ -84,7 +85,7 @@ public sealed class TrainedModel
         Module<Tensor, Tensor> model;
         try
         {
-            using (StorageBudget.Limit(budget)) model = ModelZoo.Create(name, channels, labels.Length, size);
+            using (StorageBudget.Limit(budget)) model = Trainer.BuildModel(name, hidden, channels, labels.Length, size);
         }
         catch (StorageBudgetExceededException)
         {
@@ -105,6 +106,19 @@ public sealed class TrainedModel
         }
         model.Eval();
         return new TrainedModel(model, name, labels, names, channels, size, epoch);
+    }
+
+    /// <summary>The metadata 'hidden': the MLP's hidden widths, positive numbers separated by commas.</summary>
+    private static int[] ParseHidden(string text, string path)
+    {
+        var widths = new List<int>();
+        foreach (var part in text.Split(','))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int width) || width < 1 || width > 1 << 20 || widths.Count >= 64)
+                throw new InvalidDataException($"{path}: metadata 'hidden' is {UntrustedJson.Quote(text)}: expected up to 64 layer widths from 1 to {1 << 20} separated by commas");
+            widths.Add(width);
+        }
+        return [.. widths];
     }
 
     /// <summary>The metadata 'classes': distinct dataset labels separated by commas.</summary>

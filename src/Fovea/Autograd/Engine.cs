@@ -18,6 +18,7 @@ internal static class Engine
     {
         var order = TopologicalOrder(outputs);
         var pending = new Dictionary<Function, Tensor>(ReferenceEqualityComparer.Instance);
+        var hooked = HookedLeaves.Find(outputs, order);
         using var mode = GradMode.Set(createGraph);
 
         for (int i = 0; i < outputs.Count; i++)
@@ -26,18 +27,28 @@ internal static class Engine
             if (!t.RequiresGrad)
                 throw new InvalidOperationException($"backward: output {i} (shape {ShapeChecks.Format(t._shape)}) does not require grad and has no grad_fn; did you forget RequiresGrad = true on an input, or run under GradMode.Disable()?");
             ShapeChecks.Same("backward", gradOutputs[i]._shape, t._shape);
-            if (t.GradFn is null) Deliver(t, gradOutputs[i], capture);
+            if (t.GradFn is null)
+            {
+                Deliver(t, gradOutputs[i], capture, hooked);
+                hooked?.EdgeDone(t, capture);
+            }
             else Accumulate(pending, t.GradFn, gradOutputs[i]);
         }
 
         foreach (var node in order)
         {
-            if (!pending.Remove(node, out var grad)) continue;
+            if (!pending.Remove(node, out var grad))
+            {
+                // No gradient reached this node, so none will reach its inputs through it.
+                hooked?.NodeDone(node, capture);
+                continue;
+            }
             if (node.Released)
                 throw new InvalidOperationException($"{node.Name}.Backward: trying to backward through the graph a second time; the saved tensors were freed after the first backward. Pass retainGraph: true to the first Backward call.");
             var owner = node.Output;
             if (owner is not null)
             {
+                grad = owner.RunGradHooks(grad);
                 if (owner.RetainsGrad && capture is null) owner.Grad = owner.Grad is null ? grad : owner.Grad.Add(grad);
                 if (capture is not null && capture.ContainsKey(owner)) capture[owner] = capture[owner] is { } c ? c.Add(grad) : grad;
             }
@@ -54,17 +65,28 @@ internal static class Engine
                 var g = grads[i];
                 var input = inputs[i];
                 if (g is null || !input.RequiresGrad) continue;
-                if (input.GradFn is null) Deliver(input, g, capture);
+                if (input.GradFn is null) Deliver(input, g, capture, hooked);
                 else Accumulate(pending, input.GradFn, g);
             }
+            hooked?.NodeDone(node, capture);
         }
     }
 
     private static void Accumulate(Dictionary<Function, Tensor> pending, Function node, Tensor g) =>
         pending[node] = pending.TryGetValue(node, out var existing) ? existing.Add(g) : g;
 
-    /// <summary>A leaf receives its gradient: into <see cref="Tensor.Grad"/>, or into the capture map.</summary>
-    private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture)
+    /// <summary>
+    /// A leaf receives a gradient contribution: a leaf with hooks collects it until the pass has delivered all of its
+    /// contributions (<see cref="HookedLeaves"/>); any other leaf gets it at once.
+    /// </summary>
+    private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture, HookedLeaves? hooked)
+    {
+        if (hooked is not null && hooked.Collect(leaf, g)) return;
+        Store(leaf, g, capture);
+    }
+
+    /// <summary>Adds a leaf's gradient into <see cref="Tensor.Grad"/>, or into the capture map.</summary>
+    private static void Store(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture)
     {
         if (capture is not null)
         {
@@ -72,6 +94,64 @@ internal static class Engine
             return;
         }
         leaf.Grad = leaf.Grad is null ? (GradMode.IsEnabled ? g : g.Detach()) : leaf.Grad.Add(g);
+    }
+
+    /// <summary>
+    /// The leaves of this pass that carry hooks. A hook on a leaf sees the sum of all of the pass's contributions
+    /// (PyTorch runs it once, before AccumulateGrad), and a post-accumulate hook must run only when the gradient is
+    /// final, so each such leaf counts its incoming graph edges; when the last edge's node is done (whether or not a
+    /// gradient flowed along it), the collected sum goes through the hooks into <see cref="Tensor.Grad"/> and the
+    /// post-accumulate hooks run.
+    /// </summary>
+    private sealed class HookedLeaves
+    {
+        private readonly Dictionary<Tensor, int> _edgesLeft = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<Tensor, Tensor> _collected = new(ReferenceEqualityComparer.Instance);
+
+        /// <summary>The hooked leaves among <paramref name="outputs"/> and the nodes' inputs, or null when there are none.</summary>
+        public static HookedLeaves? Find(IReadOnlyList<Tensor> outputs, List<Function> order)
+        {
+            HookedLeaves? found = null;
+            foreach (var t in outputs)
+                if (t.GradFn is null) Count(ref found, t);
+            foreach (var node in order)
+                foreach (var input in node.Inputs)
+                    if (input.GradFn is null) Count(ref found, input);
+            return found;
+        }
+
+        private static void Count(ref HookedLeaves? found, Tensor leaf)
+        {
+            if (!leaf.RequiresGrad || !leaf.HasGradHooks) return;
+            found ??= new HookedLeaves();
+            found._edgesLeft[leaf] = found._edgesLeft.GetValueOrDefault(leaf) + 1;
+        }
+
+        /// <summary>Holds back a contribution to a hooked leaf; false for a leaf without hooks.</summary>
+        public bool Collect(Tensor leaf, Tensor g)
+        {
+            if (!_edgesLeft.ContainsKey(leaf)) return false;
+            _collected[leaf] = _collected.TryGetValue(leaf, out var sum) ? sum.Add(g) : g;
+            return true;
+        }
+
+        /// <summary>Marks every leaf edge of <paramref name="node"/> as delivered.</summary>
+        public void NodeDone(Function node, Dictionary<Tensor, Tensor?>? capture)
+        {
+            foreach (var input in node.Inputs)
+                if (input.GradFn is null) EdgeDone(input, capture);
+        }
+
+        /// <summary>One edge into <paramref name="leaf"/> is delivered; after the last, the leaf's gradient is final.</summary>
+        public void EdgeDone(Tensor leaf, Dictionary<Tensor, Tensor?>? capture)
+        {
+            if (!_edgesLeft.TryGetValue(leaf, out int left)) return;
+            if (left > 1) { _edgesLeft[leaf] = left - 1; return; }
+            _edgesLeft.Remove(leaf);
+            if (!_collected.Remove(leaf, out var sum)) return;
+            Store(leaf, leaf.RunGradHooks(sum), capture);
+            if (capture is null) leaf.RunPostAccumulateGradHooks();
+        }
     }
 
     /// <summary>Nodes reachable from the outputs, each after every node that consumes its output.</summary>

@@ -32,6 +32,12 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
     /// </summary>
     public int Prefetch { get; }
 
+    /// <summary>
+    /// Where the sample order comes from when set (for example a distributed sampler giving this process its shard);
+    /// <see cref="Shuffle"/> and <see cref="Seed"/> then play no part. Null: all samples, shuffled or in order.
+    /// </summary>
+    public ISampler? Sampler { get; init; }
+
     /// <summary>Threads that build batches at once (each builds whole batches; 1 is a single background thread).</summary>
     public int Workers { get; }
 
@@ -66,11 +72,15 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
     public IDataset<TItem> Dataset => _dataset;
 
     /// <summary>Batches per epoch.</summary>
-    public int BatchCount => DropLast ? _dataset.Count / BatchSize : (_dataset.Count + BatchSize - 1) / BatchSize;
+    public int BatchCount => DropLast ? SampleCount / BatchSize : (SampleCount + BatchSize - 1) / BatchSize;
+
+    /// <summary>Samples per epoch: the sampler's count, or the dataset's.</summary>
+    public int SampleCount => Sampler?.Count ?? _dataset.Count;
 
     /// <summary>The sample order of <paramref name="epoch"/>.</summary>
     public int[] Order(int epoch)
     {
+        if (Sampler is not null) return CheckedOrder(Sampler, epoch, _dataset.Count);
         if (!Shuffle)
         {
             var order = new int[_dataset.Count];
@@ -78,6 +88,17 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
             return order;
         }
         return new Generator(Seed).SelectStream(epoch).Permutation(_dataset.Count);
+    }
+
+    private static int[] CheckedOrder(ISampler sampler, int epoch, int datasetCount)
+    {
+        var order = sampler.Order(epoch);
+        if (order.Length != sampler.Count)
+            throw new InvalidOperationException($"DataLoader: {sampler.GetType().Name} returned {order.Length} indices for epoch {epoch} but says its count is {sampler.Count}");
+        foreach (int i in order)
+            if ((uint)i >= (uint)datasetCount)
+                throw new InvalidOperationException($"DataLoader: {sampler.GetType().Name} returned index {i} for epoch {epoch}, outside the dataset of {datasetCount} samples");
+        return order;
     }
 
     /// <summary>
