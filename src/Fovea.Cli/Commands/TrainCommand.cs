@@ -211,7 +211,7 @@ public static class TrainCommand
         var trainer = Trainer.Create(options);
         var opt = trainer.Options;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"model {opt.Model}{(opt.Hidden is { } h ? $" {string.Join("-", h)}" : "")} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {(opt.ValSplit is null ? "" : $"{trainer.ValidationCount:N0} val / ")}{trainer.TestCount:N0} test images"));
+            $"model {opt.Model}{(opt.Hidden is { } h ? $" {string.Join("-", h)}" : "")} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {(trainer.ValidationName == "val" ? $"{trainer.ValidationCount:N0} val" : "")}{(trainer.ValidationName == "val" && trainer.HasTest ? " / " : "")}{(trainer.ValidationName == "test" || trainer.HasTest ? $"{trainer.TestCount:N0} test" : "")} images"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented" : "")}, loss {opt.Loss}{Extras(opt)}, {Threading.MaxDegreeOfParallelism} threads"));
         foreach (var note in trainer.Notes) o.WriteLine(note);
