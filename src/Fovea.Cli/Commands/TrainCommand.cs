@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Fovea.Training;
@@ -11,8 +12,8 @@ public static class TrainCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("train",
-        "[--model NAME] [--dataset fashion-mnist] [--data DIR] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N] [--loss cross-entropy|hinge|mse] [--hidden 256,128] [--val-split F] [--early-stop N] [--monitor val_loss|val_accuracy|train_loss|train_accuracy[:min|:max]] [--keep-best] [--clip-grad-norm X] [--clip-grad-value X] [--distributed [--global-batch G]] (data-parallel: under mpirun -np N)",
-        $"Train a classifier on Fashion-MNIST (default: {TrainOptions.DefaultModel}, Adam 3e-3 one-cycle, 5 epochs); writes checkpoint, metrics and curves", (a, o) =>
+        "[--model NAME] [--data DIR] [--dataset fashion-mnist|mnist|cifar10|folder] [--image-size N] [--channels 1|3] [--workers N] [--cache] [--strict] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N] [--loss cross-entropy|hinge|mse] [--hidden 256,128] [--val-split F] [--early-stop N] [--monitor val_loss|val_accuracy|train_loss|train_accuracy[:min|:max]] [--keep-best] [--clip-grad-norm X] [--clip-grad-value X] [--distributed [--global-batch G]] (data-parallel: under mpirun -np N)",
+        $"Train a classifier on Fashion-MNIST, MNIST, CIFAR-10 or a folder of images, one sub-folder per class (default: {TrainOptions.DefaultModel} on Fashion-MNIST, Adam 3e-3 one-cycle, 5 epochs); writes checkpoint, metrics and curves", (a, o) =>
         {
             var options = Parse(a, out var distributed);
             var stop = new StopRequest();
@@ -108,7 +109,12 @@ public static class TrainCommand
         {
             Resume = resume,
             Model = a.Choice("--model", null, ModelZoo.Names),
-            Dataset = a.Choice("--dataset", d.Dataset, Datasets),
+            Dataset = a.Choice("--dataset", d.Dataset, TrainOptions.Datasets),
+            ImageSize = a.Option("--image-size") is { } imageSize ? PositiveInt("--image-size", imageSize) : d.ImageSize,
+            Channels = a.Option("--channels") is { } channels ? ParseChannels(channels) : d.Channels,
+            Workers = a.Option("--workers") is { } workers ? PositiveInt("--workers", workers) : d.Workers,
+            Cache = a.Flag("--cache"),
+            Strict = a.Flag("--strict"),
             DataDir = a.Option("--data"),
             Download = a.Flag("--download"),
             Epochs = a.Int("--epochs", resume is null ? d.Epochs : 0, 1, 100_000),
@@ -148,7 +154,6 @@ public static class TrainCommand
     }
 
     // The names TrainOptions.Validate accepts, checked here so that a wrong one is a usage error (exit 2).
-    private static readonly string[] Datasets = ["fashion-mnist"];
     private static readonly string[] Optimizers = ["sgd", "adam", "adamw"];
     private static readonly string[] Schedulers = ["none", "step", "cosine", "onecycle"];
 
@@ -163,6 +168,13 @@ public static class TrainCommand
             throw new UsageException($"train: --{e.Message}");
         }
     }
+
+    private static int ParseChannels(string text) => text switch
+    {
+        "1" => 1,
+        "3" => 3,
+        _ => throw new UsageException($"train: --channels must be 1 (gray) or 3 (RGB), got '{text}'"),
+    };
 
     private static int[] ParseHidden(string text)
     {
@@ -213,14 +225,30 @@ public static class TrainCommand
         var trainer = Trainer.Create(options, parallel: parallel);
         var opt = trainer.Options;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"model {opt.Model}{(opt.Hidden is { } h ? $" {string.Join("-", h)}" : "")} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {(opt.ValSplit is null ? "" : $"{trainer.ValidationCount:N0} val / ")}{trainer.TestCount:N0} test images"));
+            $"model {opt.Model}{(opt.Hidden is { } h ? $" {string.Join("-", h)}" : "")} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {(trainer.ValidationName == "val" ? $"{trainer.ValidationCount:N0} val" : "")}{(trainer.ValidationName == "val" && trainer.HasTest ? " / " : "")}{(trainer.ValidationName == "test" || trainer.HasTest ? $"{trainer.TestCount:N0} test" : "")} images"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented" : "")}, loss {opt.Loss}{Extras(opt)}, {Threading.MaxDegreeOfParallelism} threads"));
         foreach (var note in trainer.Notes) o.WriteLine(note);
 
         TrainResult result;
         using (var progress = TrainProgress.For(o, opt.BatchSize))
-            result = trainer.Run(progress, m => progress.WriteLine(EpochLine(m, trainer.Epochs, trainer.ValidationName)), cancel);
+        {
+            // Skipped images are reported on a decoding thread: queued, and printed between batches on this one.
+            var skippedLines = new ConcurrentQueue<string>();
+            trainer.ImageSkipped += s => skippedLines.Enqueue($"skipped {s.Path}: {s.Reason}");
+            void Flush()
+            {
+                while (skippedLines.TryDequeue(out var line)) progress.WriteLine(line);
+            }
+            result = trainer.Run(new Relay(p => { Flush(); progress.Report(p); }), m =>
+            {
+                Flush();
+                progress.WriteLine(EpochLine(m, trainer.Epochs, trainer.ValidationName));
+            }, cancel);
+            Flush();
+        }
+        if (trainer.SkippedImages.Count is int skipped and > 0)
+            o.WriteLine($"{skipped} image{(skipped == 1 ? "" : "s")} could not be decoded and {(skipped == 1 ? "was" : "were")} skipped (--strict makes that an error)");
 
         if (result.Cancelled)
         {
@@ -233,7 +261,9 @@ public static class TrainCommand
         if (result.StoppedEarly && last is not null)
             o.WriteLine($"early stop: {trainer.Loop.Monitor} has not improved for {opt.EarlyStop} epochs (best: epoch {result.BestEpoch})");
         double seconds = result.History.Sum(m => m.Seconds);
-        if (last is not null && opt.ValSplit is null)
+        if (last is not null && !trainer.HasTest && trainer.ValidationName == "val")
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: val accuracy {100 * last.TestAccuracy:0.00}% after {last.Epoch} epochs ({seconds:0.0} s)"));
+        else if (last is not null && !trainer.HasTest)
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: test accuracy {100 * last.TestAccuracy:0.00}% after {last.Epoch} epochs ({seconds:0.0} s)"));
         else if (last is not null)
         {
@@ -287,6 +317,12 @@ public static class TrainCommand
         if (opt.ClipGradNorm is double c) parts.Add(string.Create(CultureInfo.InvariantCulture, $"gradient norm clipped to {c}"));
         if (opt.ClipGradValue is double v) parts.Add(string.Create(CultureInfo.InvariantCulture, $"gradients clamped to ±{v}"));
         return parts.Count == 0 ? "" : ", " + string.Join(", ", parts);
+    }
+
+    /// <summary>Passes each batch's progress to an action.</summary>
+    private sealed class Relay(Action<BatchProgress> report) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value) => report(value);
     }
 
     private static string EpochLine(EpochMetrics m, int epochs, string validation) => string.Create(CultureInfo.InvariantCulture,

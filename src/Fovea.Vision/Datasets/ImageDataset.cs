@@ -99,11 +99,12 @@ public sealed class ImageDataset : ISeededDataset<(Tensor Input, Tensor Target)>
     /// A loader over this dataset: batches of <paramref name="batchSize"/> built by <paramref name="workers"/>
     /// threads (default: the processor count less one, at least one), at most max(<paramref name="prefetch"/>,
     /// workers) ahead; shuffled per epoch with <paramref name="seed"/> when <paramref name="shuffle"/>, and each
-    /// sample's augmentation drawn from (seed, epoch, index).
+    /// sample's augmentation drawn from (seed, epoch, index). A <paramref name="sampler"/> replaces the loader's own
+    /// order (a data-parallel run's shard).
     /// </summary>
     public DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)> Loader(int batchSize, bool shuffle = false, ulong seed = 0,
-        int? workers = null, int prefetch = 4, bool dropLast = false) =>
-        new(this, batchSize, Collate, shuffle, seed, dropLast, prefetch, workers ?? Math.Max(1, Environment.ProcessorCount - 1));
+        int? workers = null, int prefetch = 4, bool dropLast = false, ISampler? sampler = null) =>
+        new(this, batchSize, Collate, shuffle, seed, dropLast, prefetch, workers ?? Math.Max(1, Environment.ProcessorCount - 1)) { Sampler = sampler };
 
     /// <summary>The decoded image of sample <paramref name="index"/>, from the cache when kept; null when it is skipped.</summary>
     private ImagePlanes? Decode(int index)

@@ -76,18 +76,14 @@ public sealed class Trainer
     /// <summary>False on the ranks other than 0 of a data-parallel run: they write no checkpoint, metrics or curves.</summary>
     private bool WritesFiles { get; init; } = true;
     private readonly List<string> _notes = [];
-    private readonly (Tensor Images, Tensor Labels) _test;
+    private readonly RecipeData _data;
 
-    private Trainer(TrainOptions options, TrainingLoop loop, int[] classLabels, int trainCount, int validationCount, (Tensor Images, Tensor Labels) test, int channels, int size)
+    private Trainer(TrainOptions options, TrainingLoop loop, RecipeData data)
     {
-        InputChannels = channels;
-        InputSize = size;
         Options = options;
         _loop = loop;
-        ClassLabels = classLabels;
-        TrainCount = trainCount;
-        ValidationCount = validationCount;
-        _test = test;
+        _data = data;
+        foreach (var set in data.ImageSets) set.ImageSkipped += s => ImageSkipped?.Invoke(s);
     }
 
     /// <summary>The options of the run (for a resumed run: the checkpoint's, with the new epochs and paths).</summary>
@@ -105,29 +101,41 @@ public sealed class Trainer
     /// <summary>The learning-rate schedule, or null.</summary>
     public LRScheduler? Scheduler => _loop.Scheduler;
 
-    /// <summary>The dataset labels trained on; model output i is label <c>ClassLabels[i]</c>.</summary>
-    public int[] ClassLabels { get; }
+    /// <summary>The dataset labels trained on; model output i is label <c>ClassLabels[i]</c> (0..K−1 for an image folder).</summary>
+    public int[] ClassLabels => _data.ClassLabels;
 
-    /// <summary>Names of the model's outputs.</summary>
-    public string[] ClassNames => ClassLabels.Select(c => FashionMnist.Classes[c]).ToArray();
+    /// <summary>Names of the model's outputs (an image folder's class folders).</summary>
+    public string[] ClassNames => _data.ClassNames;
 
     /// <summary>Channels of the input images.</summary>
-    public int InputChannels { get; }
+    public int InputChannels => _data.Channels;
 
     /// <summary>Height and width of the input images.</summary>
-    public int InputSize { get; }
+    public int InputSize => _data.Size;
+
+    /// <summary>How an image file becomes the model's input (recorded in the checkpoint), or null for Fashion-MNIST and MNIST.</summary>
+    public Preprocessing? Preprocessing => _data.Preprocessing;
 
     /// <summary>Training samples used.</summary>
-    public int TrainCount { get; }
+    public int TrainCount => _data.TrainCount;
 
-    /// <summary>Samples the per-epoch validation runs on: the held-out split with <see cref="TrainOptions.ValSplit"/>, else the test set.</summary>
-    public int ValidationCount { get; }
+    /// <summary>Samples the per-epoch validation runs on: the held-out split or <c>val/</c> folder, else the test set.</summary>
+    public int ValidationCount => _data.ValidationCount;
 
-    /// <summary>Test samples used.</summary>
-    public int TestCount => _test.Labels.Size(0);
+    /// <summary>Test samples used (after training, when validation is a separate split).</summary>
+    public int TestCount => _data.TestCount;
 
-    /// <summary>What the per-epoch validation figures are measured on: <c>val</c> (a held-out split) or <c>test</c>.</summary>
-    public string ValidationName => Options.ValSplit is null ? "test" : "val";
+    /// <summary>Whether there is a test set apart from the validation data (<see cref="EvaluateTest"/>).</summary>
+    public bool HasTest => _data.Test is not null;
+
+    /// <summary>What the per-epoch validation figures are measured on: <c>val</c> (a held-out split or folder) or <c>test</c>.</summary>
+    public string ValidationName => Options.ValSplit is null && Options.Dataset != TrainOptions.FolderDataset ? "test" : "val";
+
+    /// <summary>Raised (on a decoding thread) for each image of a folder that cannot be decoded and is skipped.</summary>
+    public event Action<SkippedImage>? ImageSkipped;
+
+    /// <summary>The images of the folder skipped so far because they cannot be decoded.</summary>
+    public IReadOnlyList<SkippedImage> SkippedImages => _data.ImageSets.SelectMany(s => s.SkippedImages).ToList();
 
     /// <summary>Epochs finished so far.</summary>
     public int CompletedEpochs => _loop.CompletedEpochs;
@@ -185,23 +193,16 @@ public sealed class Trainer
         }
         else options = options with { OutDir = options.OutDir ?? TrainOptions.DefaultOutDir };
         options = options with { Model = options.ResolvedModel };
+        options = options with { Dataset = RecipeData.ResolveDataset(options) };
         options.Validate();
-        data ??= FashionMnist.Load(options.DataDir, options.Download);
+        var source = RecipeData.Load(options, data, parallel?.Shard);
+        // What the data decided (channels, input size) is part of the run: a resume must see the same.
+        if (options.Dataset == TrainOptions.FolderDataset) options = options with { Channels = source.Channels, ImageSize = source.Size };
+        int[] labels = source.ClassLabels;
 
-        int[] labels = options.Classes ?? Enumerable.Range(0, FashionMnist.Classes.Length).ToArray();
-        var (trainX, trainY) = Subset(data.TrainImages, data.TrainLabels, labels, options.TrainLimit, "training");
-        var (testX, testY) = Subset(data.TestImages, data.TestLabels, labels, options.TestLimit, "test");
-        int channels = trainX.Size(1), size = trainX.Size(2);
-        var (valX, valY) = (testX, testY);
-        if (options.ValSplit is double fraction)
-        {
-            var (keep, held) = StratifiedSplit(trainY, fraction, options.Seed);
-            (valX, valY) = (trainX.IndexSelect(0, held), trainY.IndexSelect(0, held));
-            (trainX, trainY) = (trainX.IndexSelect(0, keep), trainY.IndexSelect(0, keep));
-        }
-
-        var model = BuildModel(options.Model!, options.Hidden, channels, labels.Length, size, new Generator(options.Seed));
-        var notes = new List<string> { $"data from {data.Directory}" };
+        var model = BuildModel(options.Model!, options.Hidden, source.Channels, labels.Length, source.Size, new Generator(options.Seed));
+        var notes = new List<string> { $"data from {source.Directory}" };
+        notes.AddRange(source.Notes);
         if (resume is not null)
             notes.Add($"resuming {options.Resume} after epoch {resume.GetInt("epoch")}" + (resume.Metadata.ContainsKey("partial") ? $" (batch {resume.GetInt("batch")} of the next)" : "")
                       + $", {options.Epochs} epochs in all, writing into {options.OutDir}");
@@ -215,8 +216,6 @@ public sealed class Trainer
             foreach (var (_, p) in frozen) p.RequiresGrad = false;
             notes.Add($"froze {frozen.Count} parameter tensors under '{prefix}' ({frozen.Sum(p => (long)p.Parameter.Numel):N0} of {model.ParameterCount():N0} weights)");
         }
-        if (options.ValSplit is not null)
-            notes.Add($"held out {valY.Size(0):N0} training images for validation ({options.ValSplit.Value.ToString("0.###", CultureInfo.InvariantCulture)} of each class); the test set is evaluated at the end");
 
         var parameters = model.Parameters().ToList();
         Optimizer optimizer = options.Optimizer switch
@@ -226,14 +225,7 @@ public sealed class Trainer
             _ => new AdamW(parameters, options.Lr, weightDecay: options.WeightDecay),
         };
 
-        ITransform? augment = options.Augment ? new Compose(new RandomCrop(size, padding: 2), new RandomHorizontalFlip()) : null;
-        IDataset<(Tensor Input, Tensor Target)> trainSet = augment is null ? new TensorDataset(trainX, trainY) : new AugmentedDataset(trainX, trainY, augment, options.Seed);
-        var train = new DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)>(trainSet, options.BatchSize, shuffle: true, seed: options.Seed)
-        {
-            Sampler = parallel?.Shard(trainSet.Count, options.Seed),
-        };
-        var validation = new DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)>(new TensorDataset(valX, valY), Math.Max(options.BatchSize, 500));
-        int batches = Math.Min(train.BatchCount, options.MaxBatches ?? int.MaxValue);
+        int batches = Math.Min(source.Train.BatchCount, options.MaxBatches ?? int.MaxValue);
 
         LRScheduler? scheduler = options.Scheduler switch
         {
@@ -244,11 +236,11 @@ public sealed class Trainer
         };
         string outDir = options.OutDir!;
         Trainer? trainer = null;
-        var loop = new TrainingLoop(model, LossFunction(options.Loss, labels.Length), optimizer, BatchSource.From(train), options.Epochs)
+        var loop = new TrainingLoop(model, LossFunction(options.Loss, labels.Length), optimizer, source.Train, options.Epochs)
         {
             Scheduler = scheduler,
             SchedulePerBatch = options.Scheduler == "onecycle",
-            Validation = validation,
+            Validation = source.Validation,
             MaxBatchesPerEpoch = options.MaxBatches,
             ClipGradNorm = options.ClipGradNorm,
             ClipGradValue = options.ClipGradValue,
@@ -259,9 +251,9 @@ public sealed class Trainer
             CheckpointWriter = parallel is { IsMain: false } ? null : (path, state) => trainer!.ToCheckpoint(state).Save(path),
             AfterBackward = parallel?.Replicate(model),
         };
-        trainer = new Trainer(options, loop, labels, trainX.Size(0), valY.Size(0), (testX, testY), channels, size)
+        trainer = new Trainer(options, loop, source)
         {
-            DataDirectory = data.Directory,
+            DataDirectory = source.Directory,
             WritesFiles = parallel?.IsMain ?? true,
         };
         trainer._notes.AddRange(notes);
@@ -379,7 +371,9 @@ public sealed class Trainer
             throw new TrainOptionException($"{option} {Show(wanted)} contradicts the checkpoint {path}, which was trained with {Show(recorded)}; a resumed run keeps the settings it was trained with (start a new run to change them)");
         }
         Keep("--model", asked.Model?.ToLowerInvariant(), stored.ResolvedModel.ToLowerInvariant(), asked.Model is not null);
-        Keep("--dataset", asked.Dataset, stored.Dataset);
+        Keep("--dataset", asked.Dataset, stored.Dataset, asked.Dataset is not null);
+        Keep("--image-size", asked.ImageSize, stored.ImageSize, asked.ImageSize is not null);
+        Keep("--channels", asked.Channels, stored.Channels, asked.Channels is not null);
         Keep("--classes", asked.Classes is { } c ? string.Join(",", c) : null, stored.Classes is { } sc ? string.Join(",", sc) : null, asked.Classes is not null);
         Keep("--limit", asked.TrainLimit, stored.TrainLimit, asked.TrainLimit is not null);
         Keep("test limit", asked.TestLimit, stored.TestLimit, asked.TestLimit is not null);
@@ -422,6 +416,10 @@ public sealed class Trainer
             EarlyStop = asked.EarlyStop ?? stored.EarlyStop,
             Monitor = asked.Monitor ?? stored.Monitor,
             KeepBest = asked.KeepBest || stored.KeepBest,
+            // How images are decoded does not change the numbers: the order and augmentation depend on (seed, epoch, index).
+            Workers = asked.Workers ?? stored.Workers,
+            Cache = asked.Cache,
+            Strict = asked.Strict,
         };
     }
 
@@ -579,9 +577,12 @@ public sealed class Trainer
             result.StoppedEarly, result.BestEpoch, Options.KeepBest && result.BestEpoch is not null ? BestCheckpointPath : null);
     }
 
-    /// <summary>Evaluates the model as it is now on the test set (the chosen classes and limit): mean loss of the run's loss and accuracy.</summary>
+    /// <summary>
+    /// Evaluates the model as it is now on the test set kept apart from validation (<see cref="HasTest"/>): the mean of
+    /// the run's loss and the accuracy.
+    /// </summary>
     public LossAndAccuracy EvaluateTest() =>
-        TrainingLoop.Evaluate(Model, _loop.Loss, Fovea.Data.DataLoader.FromTensors(_test.Images, _test.Labels, Math.Max(Options.BatchSize, 500)));
+        TrainingLoop.Evaluate(Model, _loop.Loss, _data.Test ?? throw new InvalidOperationException("this run has no test set apart from its validation data"));
 
     /// <summary>
     /// Writes the checkpoint now (atomically): model, optimizer, scheduler, epoch, arguments and history. Weights holding
@@ -597,7 +598,7 @@ public sealed class Trainer
         {
             ["epoch"] = state.CompletedEpochs.ToString(CultureInfo.InvariantCulture),
             ["model"] = Options.Model!,
-            ["dataset"] = Options.Dataset,
+            ["dataset"] = Options.Dataset!,
             ["classes"] = string.Join(",", ClassLabels),
             ["class_names"] = JsonSerializer.Serialize(ClassNames, CheckpointJsonContext.Default.StringArray),
             ["in_channels"] = InputChannels.ToString(CultureInfo.InvariantCulture),
@@ -608,6 +609,7 @@ public sealed class Trainer
             ["history"] = JsonSerializer.Serialize(state.History.Select(TrainResult.Metrics).ToList(), Json.ListEpochMetrics),
         };
         if (Options.Hidden is { } hidden) meta["hidden"] = string.Join(",", hidden);
+        if (Preprocessing is { } pre) meta["preprocessing"] = pre.ToJson();
         if (state.Position is { } p)
         {
             meta["partial"] = JsonSerializer.Serialize(p, Json.EpochPosition);

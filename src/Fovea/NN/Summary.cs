@@ -4,8 +4,9 @@ using System.Text;
 namespace Fovea.NN;
 
 /// <summary>
-/// One row of <see cref="ModelSummary"/>: a layer, its output shape, its parameters, its multiply-adds (null when
-/// unknown, e.g. for a composite block), the bytes of its output, and the receptive field of one output element
+/// One row of <see cref="ModelSummary"/>: a layer, its output shape, its parameters, its multiply-adds (those of
+/// convolutions, linear layers and matrix products, as torchvision's FLOP figures count them; normalisation,
+/// activations and pooling count 0; a block with children is counted through its recorded graph), the bytes of its output, and the receptive field of one output element
 /// on the input: its size in input pixels and the stride (jump) between neighbouring outputs. A null field size
 /// means unknown; <see cref="ReceptiveFieldGlobal"/> means every output sees the whole input (after a Linear).
 /// </summary>
@@ -41,6 +42,9 @@ public sealed class ModelSummary
 
     /// <summary>Sum of the known multiply-adds.</summary>
     public long TotalMultiplyAdds => Rows.Sum(r => r.MultiplyAdds ?? 0);
+
+    /// <summary>Floating-point operations of one forward pass: 2 × <see cref="TotalMultiplyAdds"/> (a multiply-add is a multiply and an add).</summary>
+    public long TotalFlops => 2 * TotalMultiplyAdds;
 
     /// <summary>Rows whose multiply-adds are unknown (not in <see cref="TotalMultiplyAdds"/>).</summary>
     public int UnknownMultiplyAddRows => Rows.Count(r => r.MultiplyAdds is null);
@@ -82,6 +86,7 @@ public sealed class ModelSummary
         sb.Append($"Total params: {Count(TotalParameters)} ({Count(TrainableParameters)} trainable, {Bytes(TotalParameters * DType.SizeOf())})\n");
         string unknown = UnknownMultiplyAddRows > 0 ? $" (excluding {UnknownMultiplyAddRows} rows marked -)" : "";
         sb.Append($"Total mult-adds: {Count(TotalMultiplyAdds)}{unknown}\n");
+        sb.Append($"Total FLOPs: {Count(TotalFlops)} (2 per mult-add)\n");
         sb.Append($"Total activations: {Bytes(TotalActivationBytes)}\n");
         return sb.ToString();
     }
@@ -155,7 +160,9 @@ public static class SummaryExtensions
             throw new ArgumentException($"Summary: layer '{name}' ({layer.Describe()}) failed on input {ShapeChecks.Format(inShape)}: {e.Message}", e);
         }
         state = Advance(layer, inShape, state);
-        rows.Add(new SummaryRow(name, layer.Describe(), y.Shape, layer.ParameterCount(), MultiplyAdds(layer, inShape, y),
+        long? macs = MultiplyAdds(layer, inShape, y);
+        if (macs is null && layer.NamedChildren().Any()) macs = GraphMultiplyAdds(layer, x);
+        rows.Add(new SummaryRow(name, layer.Describe(), y.Shape, layer.ParameterCount(), macs,
             (long)y.Numel * y.DType.SizeOf(), state.Known ? state.Size : null, state.Known ? state.Jump : null, state.Known && state.Global));
         return y;
     }
@@ -181,8 +188,8 @@ public static class SummaryExtensions
     /// <summary>
     /// Multiply-adds of one layer on the given input: Linear and Maxout one per weight per output row; layers
     /// with a weight [out, in, k...] (convolutions) one per weight element per output position (per input
-    /// position for a transposed convolution, whose weight is [in, out, k...]); normalisation one per element;
-    /// activations, pooling and reshapes none; null for blocks with children and other parameterised layers.
+    /// position for a transposed convolution, whose weight is [in, out, k...]); normalisation, activations,
+    /// pooling and reshapes none; null for blocks with children and other parameterised layers.
     /// </summary>
     private static long? MultiplyAdds(Module layer, int[] inShape, Tensor y)
     {
@@ -190,7 +197,7 @@ public static class SummaryExtensions
         {
             case Linear l: return (long)y.Numel * l.InFeatures;
             case Maxout m: return (long)y.Numel * m.Pieces * m.InFeatures;
-            case BatchNorm or LayerNorm: return y.Numel;
+            case BatchNorm or LayerNorm or PReLU: return 0;
         }
         if (layer.NamedChildren().Any()) return null;
         var weight = layer.NamedParameters().FirstOrDefault(p => p.Name == "weight").Parameter;
@@ -202,8 +209,45 @@ public static class SummaryExtensions
             long positions = transposed ? Numel(inShape) / inShape[1] : y.Numel / Math.Max(1, y.Size(1));
             return positions * perPosition;
         }
-        return layer is PReLU ? y.Numel : null;
+        return null;
     }
+
+    /// <summary>
+    /// Multiply-adds of a block with children (a residual block, an inception module), which the table shows as one
+    /// row: the block runs once more with gradients recorded, and the recorded graph is walked from the output. Each
+    /// convolution node counts (output elements)·(its weight's elements per output channel), a transposed convolution
+    /// (input elements)·(the same), a linear node (output elements)·(input features) and a matrix product (output
+    /// elements)·(the shared dimension), the rule of the single layers. Null when nothing was recorded (every
+    /// parameter frozen).
+    /// </summary>
+    private static long? GraphMultiplyAdds(Module<Tensor, Tensor> layer, Tensor x)
+    {
+        Tensor y;
+        using (GradMode.Enable()) y = layer.Forward(x);
+        if (y.GradFn is not { } root) return null;
+        // A node's output is whichever tensor names it as GradFn: the root's is y, the others' are their consumers' inputs.
+        var outputs = new Dictionary<Function, int[]>(ReferenceEqualityComparer.Instance) { [root] = y.Shape };
+        var pending = new Stack<Function>([root]);
+        while (pending.Count > 0)
+            foreach (var input in pending.Pop().Inputs)
+                if (input.GradFn is { } node && outputs.TryAdd(node, input.Shape)) pending.Push(node);
+        long total = 0;
+        foreach (var (node, shape) in outputs)
+        {
+            var inputs = node.Inputs;
+            total += node switch
+            {
+                Ops.Conv2dFunction => Numel(shape) * PerOutputChannel(inputs[1]),
+                Ops.Conv2dBackwardInputFunction => (long)inputs[0].Numel * PerOutputChannel(inputs[1]),
+                Ops.LinearFunction => Numel(shape) * inputs[1].Size(1),
+                Ops.BatchedMatMulFunction => Numel(shape) * inputs[0].Size(-1),
+                _ => 0,
+            };
+        }
+        return total;
+    }
+
+    private static long PerOutputChannel(Tensor weight) => weight.Numel / Math.Max(1, weight.Size(0));
 
     private static long Numel(int[] shape)
     {
