@@ -60,7 +60,7 @@ public sealed class ImportErrorTests
         t.RawData = ByteString.Empty;
         t.DataLocation = TensorProto.Types.DataLocation.External;
         t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "weights.bin" });
-        var e = Assert.Throws<NotSupportedException>(() => OnnxModel.Import(model.ToByteArray(), "ext.onnx"));
+        var e = Assert.Throws<OnnxImportException>(() => OnnxModel.Import(model.ToByteArray(), "ext.onnx"));
         Assert.Contains("external", e.Message);
     }
 
