@@ -34,6 +34,7 @@ public static class CommandLine
         BlendCommand.Command,
         SteerCommand.Command,
         MatchCommand.Command,
+        ExportImagesCommand.Command,
     ];
 
     /// <summary>The most threads <c>--threads</c> sets: four per processor. More only adds switching and memory

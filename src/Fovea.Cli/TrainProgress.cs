@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Fovea.Vision.Training;
+using Fovea.Training;
 
 namespace Fovea.Cli;
 
@@ -88,7 +88,7 @@ internal sealed class TrainProgress : IProgress<BatchProgress>, IDisposable
         string batch = string.Create(c, $"batch {p.Batch}/{p.Batches}");
         string loss = string.Create(c, $"loss {p.RunningLoss:0.0000}");
         string acc = string.Create(c, $"acc {100 * p.RunningAccuracy:0.0}%");
-        string speed = string.Create(c, $"{p.ImagesPerSecond:0} img/s");
+        string speed = string.Create(c, $"{p.SamplesPerSecond:0} img/s");
         string eta = "eta " + Eta(p, batchSize);
         if (width is null) return string.Join(' ', epoch, batch, loss, acc, speed, eta);
 
@@ -124,8 +124,8 @@ internal sealed class TrainProgress : IProgress<BatchProgress>, IDisposable
     // The rest of the current epoch at the throughput so far.
     private static string Eta(BatchProgress p, int batchSize)
     {
-        if (!(p.ImagesPerSecond > 0)) return "-:--";
-        double seconds = Math.Max(0, p.Batches - p.Batch) * (double)batchSize / p.ImagesPerSecond;
+        if (!(p.SamplesPerSecond > 0)) return "-:--";
+        double seconds = Math.Max(0, p.Batches - p.Batch) * (double)batchSize / p.SamplesPerSecond;
         if (!double.IsFinite(seconds) || seconds >= 100 * 3600) return ">99h";
         var t = TimeSpan.FromSeconds(Math.Round(seconds));
         return t.TotalHours >= 1

@@ -9,7 +9,7 @@ public static class PredictCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("predict", "--checkpoint FILE [--top K] IMAGE",
-        "Classify an image (converted to gray 28x28) with a checkpoint or an .onnx model: top classes with probabilities", (a, o) =>
+        "Classify an image with a checkpoint, prepared as its training data was: top classes (by name) with probabilities", (a, o) =>
         {
             string checkpoint = a.Option("--checkpoint") ?? throw new UsageException("predict: --checkpoint FILE is required");
             int top = a.Int("--top", 3, 1, 100);
@@ -25,8 +25,11 @@ public static class PredictCommand
         var model = OnnxModelFile.LoadTrained(checkpoint);
         var image = ImageIO.Load(imagePath);
         var best = model.Predict(image, top, out bool inverted);
-        o.WriteLine($"{imagePath}: {image.Width}x{image.Height}, {image.Channels} channel(s) -> gray {model.InputSize}x{model.InputSize}" +
-                    (inverted ? ", inverted (light background; Fashion-MNIST objects are light on black)" : ""));
+        if (model.Preprocessing is { } pre)
+            o.WriteLine($"{imagePath}: {image.Width}x{image.Height}, {image.Channels} channel(s) -> {EvalCommand.Describe(pre)} (as in training)");
+        else
+            o.WriteLine($"{imagePath}: {image.Width}x{image.Height}, {image.Channels} channel(s) -> gray {model.InputSize}x{model.InputSize}" +
+                        (inverted ? ", inverted (light background; Fashion-MNIST objects are light on black)" : ""));
         for (int i = 0; i < best.Count; i++)
             o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {i + 1}. {best[i].Name,-12} {100 * best[i].Probability,6:0.00}%"));
         return 0;

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Fovea.Training;
 using Fovea.Vision.Models;
 using Fovea.Vision.Training;
 
@@ -10,8 +12,8 @@ public static class TrainCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("train",
-        "[--model NAME] [--dataset fashion-mnist] [--data DIR] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N]",
-        $"Train a classifier on Fashion-MNIST (default: {TrainOptions.DefaultModel}, Adam 3e-3 one-cycle, 5 epochs); writes checkpoint, metrics and curves", (a, o) =>
+        "[--model NAME] [--data DIR] [--dataset fashion-mnist|mnist|cifar10|folder] [--image-size N] [--channels 1|3] [--workers N] [--cache] [--strict] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N] [--loss cross-entropy|hinge|mse] [--hidden 256,128] [--val-split F] [--early-stop N] [--monitor val_loss|val_accuracy|train_loss|train_accuracy[:min|:max]] [--keep-best] [--clip-grad-norm X] [--clip-grad-value X]",
+        $"Train a classifier on Fashion-MNIST, MNIST, CIFAR-10 or a folder of images, one sub-folder per class (default: {TrainOptions.DefaultModel} on Fashion-MNIST, Adam 3e-3 one-cycle, 5 epochs); writes checkpoint, metrics and curves", (a, o) =>
         {
             var options = Parse(a);
             var stop = new StopRequest();
@@ -85,13 +87,21 @@ public static class TrainCommand
         string? classes = a.Option("--classes");
         string? limit = a.Option("--limit"), maxBatches = a.Option("--max-batches");
         string? optimizerArg = a.Choice("--optimizer", null, Optimizers), lrArg = a.Option("--lr");
+        string? hidden = a.Option("--hidden"), earlyStop = a.Option("--early-stop"), monitor = a.Option("--monitor");
+        string? clipNorm = a.Option("--clip-grad-norm"), clipValue = a.Option("--clip-grad-value");
+        string? valSplit = a.Option("--val-split");
         // The one-cycle schedule belongs to the default recipe; naming an optimizer or a rate asks for that plain recipe.
         string defaultScheduler = resume is null && optimizerArg is null && lrArg is null ? TrainOptions.DefaultRecipeScheduler : d.Scheduler;
         var options = new TrainOptions
         {
             Resume = resume,
             Model = a.Choice("--model", null, ModelZoo.Names),
-            Dataset = a.Choice("--dataset", d.Dataset, Datasets),
+            Dataset = a.Choice("--dataset", d.Dataset, TrainOptions.Datasets),
+            ImageSize = a.Option("--image-size") is { } imageSize ? PositiveInt("--image-size", imageSize) : d.ImageSize,
+            Channels = a.Option("--channels") is { } channels ? ParseChannels(channels) : d.Channels,
+            Workers = a.Option("--workers") is { } workers ? PositiveInt("--workers", workers) : d.Workers,
+            Cache = a.Flag("--cache"),
+            Strict = a.Flag("--strict"),
             DataDir = a.Option("--data"),
             Download = a.Flag("--download"),
             Epochs = a.Int("--epochs", resume is null ? d.Epochs : 0, 1, 100_000),
@@ -110,6 +120,14 @@ public static class TrainCommand
             Classes = classes is null ? null : ParseClasses(classes),
             TrainLimit = limit is null ? null : PositiveInt("--limit", limit),
             MaxBatches = maxBatches is null ? null : PositiveInt("--max-batches", maxBatches),
+            Loss = a.Choice("--loss", d.Loss, TrainOptions.Losses),
+            Hidden = hidden is null ? d.Hidden : ParseHidden(hidden),
+            ValSplit = valSplit is null ? d.ValSplit : ParseFraction("--val-split", valSplit),
+            EarlyStop = earlyStop is null ? d.EarlyStop : PositiveInt("--early-stop", earlyStop),
+            Monitor = monitor is null ? d.Monitor : ParseMonitor(monitor),
+            KeepBest = a.Flag("--keep-best") || d.KeepBest,
+            ClipGradNorm = clipNorm is null ? null : PositiveDouble("--clip-grad-norm", clipNorm),
+            ClipGradValue = clipValue is null ? null : PositiveDouble("--clip-grad-value", clipValue),
         };
         a.Done();
         if (resume is not null && options.InitFrom is not null) throw new UsageException("train: --resume and --init-from exclude each other");
@@ -123,7 +141,6 @@ public static class TrainCommand
     }
 
     // The names TrainOptions.Validate accepts, checked here so that a wrong one is a usage error (exit 2).
-    private static readonly string[] Datasets = ["fashion-mnist"];
     private static readonly string[] Optimizers = ["sgd", "adam", "adamw"];
     private static readonly string[] Schedulers = ["none", "step", "cosine", "onecycle"];
 
@@ -138,6 +155,44 @@ public static class TrainCommand
             throw new UsageException($"train: --{e.Message}");
         }
     }
+
+    private static int ParseChannels(string text) => text switch
+    {
+        "1" => 1,
+        "3" => 3,
+        _ => throw new UsageException($"train: --channels must be 1 (gray) or 3 (RGB), got '{text}'"),
+    };
+
+    private static int[] ParseHidden(string text)
+    {
+        var widths = text.Split(',', StringSplitOptions.TrimEntries);
+        var result = new int[widths.Length];
+        for (int i = 0; i < widths.Length; i++)
+            if (!int.TryParse(widths[i], NumberStyles.None, CultureInfo.InvariantCulture, out result[i]) || result[i] < 1 || result[i] > 1 << 20)
+                throw new UsageException($"train: --hidden takes layer widths separated by commas, such as 256,128, got '{text}'");
+        return result;
+    }
+
+    private static string ParseMonitor(string text)
+    {
+        try
+        {
+            MonitoredMetric.Parse(text);
+            return text.Trim().ToLowerInvariant();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"train: --monitor {e.Message}");
+        }
+    }
+
+    private static double ParseFraction(string name, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double f) && f > 0 && f < 1
+            ? f : throw new UsageException($"train: {name} must be a fraction between 0 and 1 (exclusive), got '{text}'");
+
+    private static double PositiveDouble(string name, string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && x > 0 && double.IsFinite(x)
+            ? x : throw new UsageException($"train: {name} must be a positive number, got '{text}'");
 
     private static double ParseLr(string text) =>
         double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double lr) && lr > 0 && lr <= 100
@@ -156,14 +211,30 @@ public static class TrainCommand
         var trainer = Trainer.Create(options);
         var opt = trainer.Options;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"model {opt.Model} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {trainer.TestCount:N0} test images"));
+            $"model {opt.Model}{(opt.Hidden is { } h ? $" {string.Join("-", h)}" : "")} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {(opt.ValSplit is null ? "" : $"{trainer.ValidationCount:N0} val / ")}{trainer.TestCount:N0} test images"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented" : "")}, {Threading.MaxDegreeOfParallelism} threads"));
+            $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented" : "")}, loss {opt.Loss}{Extras(opt)}, {Threading.MaxDegreeOfParallelism} threads"));
         foreach (var note in trainer.Notes) o.WriteLine(note);
 
         TrainResult result;
         using (var progress = TrainProgress.For(o, opt.BatchSize))
-            result = trainer.Run(progress, m => progress.WriteLine(EpochLine(m, trainer.Epochs)), cancel);
+        {
+            // Skipped images are reported on a decoding thread: queued, and printed between batches on this one.
+            var skippedLines = new ConcurrentQueue<string>();
+            trainer.ImageSkipped += s => skippedLines.Enqueue($"skipped {s.Path}: {s.Reason}");
+            void Flush()
+            {
+                while (skippedLines.TryDequeue(out var line)) progress.WriteLine(line);
+            }
+            result = trainer.Run(new Relay(p => { Flush(); progress.Report(p); }), m =>
+            {
+                Flush();
+                progress.WriteLine(EpochLine(m, trainer.Epochs, trainer.ValidationName));
+            }, cancel);
+            Flush();
+        }
+        if (trainer.SkippedImages.Count is int skipped and > 0)
+            o.WriteLine($"{skipped} image{(skipped == 1 ? "" : "s")} could not be decoded and {(skipped == 1 ? "was" : "were")} skipped (--strict makes that an error)");
 
         if (result.Cancelled)
         {
@@ -173,12 +244,41 @@ public static class TrainCommand
             return code;
         }
         var last = result.History.Count > 0 ? result.History[^1] : null;
-        if (last is not null)
-            o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: test accuracy {100 * last.TestAccuracy:0.00}% after {last.Epoch} epochs ({result.History.Sum(m => m.Seconds):0.0} s)"));
-        o.WriteLine($"wrote {result.CheckpointPath}, {result.MetricsPath}, {result.CurvePath}");
+        if (result.StoppedEarly && last is not null)
+            o.WriteLine($"early stop: {trainer.Loop.Monitor} has not improved for {opt.EarlyStop} epochs (best: epoch {result.BestEpoch})");
+        double seconds = result.History.Sum(m => m.Seconds);
+        if (last is not null && !trainer.HasTest && trainer.ValidationName == "val")
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: val accuracy {100 * last.TestAccuracy:0.00}% after {last.Epoch} epochs ({seconds:0.0} s)"));
+        else if (last is not null && !trainer.HasTest)
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: test accuracy {100 * last.TestAccuracy:0.00}% after {last.Epoch} epochs ({seconds:0.0} s)"));
+        else if (last is not null)
+        {
+            var test = trainer.EvaluateTest();
+            o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"done: val accuracy {100 * last.TestAccuracy:0.00}%, test accuracy {100 * test.Accuracy:0.00}% ({test.Count:N0} images, model after epoch {last.Epoch}) after {last.Epoch} epochs ({seconds:0.0} s)"));
+        }
+        o.WriteLine($"wrote {result.CheckpointPath}{(result.BestCheckpointPath is { } best ? $", {best} (epoch {result.BestEpoch})" : "")}, {result.MetricsPath}, {result.CurvePath}");
         return 0;
     }
 
-    private static string EpochLine(EpochMetrics m, int epochs) => string.Create(CultureInfo.InvariantCulture,
-        $"epoch {m.Epoch}/{epochs}: train loss {m.TrainLoss:0.0000} acc {100 * m.TrainAccuracy:0.00}% | test loss {m.TestLoss:0.0000} acc {100 * m.TestAccuracy:0.00}% | {m.Seconds:0.0} s, {m.ImagesPerSecond:0} img/s");
+    /// <summary>The run's options beyond the default recipe, for the header line.</summary>
+    private static string Extras(TrainOptions opt)
+    {
+        var parts = new List<string>();
+        if (opt.ValSplit is double f) parts.Add(string.Create(CultureInfo.InvariantCulture, $"val split {f}"));
+        if (opt.EarlyStop is int n) parts.Add($"early stop after {n} epochs without improvement of {MonitoredMetric.Parse(opt.Monitor ?? TrainOptions.DefaultMonitor)}");
+        if (opt.KeepBest) parts.Add($"keeping the best epoch by {MonitoredMetric.Parse(opt.Monitor ?? TrainOptions.DefaultMonitor)}");
+        if (opt.ClipGradNorm is double c) parts.Add(string.Create(CultureInfo.InvariantCulture, $"gradient norm clipped to {c}"));
+        if (opt.ClipGradValue is double v) parts.Add(string.Create(CultureInfo.InvariantCulture, $"gradients clamped to ±{v}"));
+        return parts.Count == 0 ? "" : ", " + string.Join(", ", parts);
+    }
+
+    /// <summary>Passes each batch's progress to an action.</summary>
+    private sealed class Relay(Action<BatchProgress> report) : IProgress<BatchProgress>
+    {
+        public void Report(BatchProgress value) => report(value);
+    }
+
+    private static string EpochLine(EpochMetrics m, int epochs, string validation) => string.Create(CultureInfo.InvariantCulture,
+        $"epoch {m.Epoch}/{epochs}: train loss {m.TrainLoss:0.0000} acc {100 * m.TrainAccuracy:0.00}% | {validation} loss {m.TestLoss:0.0000} acc {100 * m.TestAccuracy:0.00}% | {m.Seconds:0.0} s, {m.ImagesPerSecond:0} img/s");
 }

@@ -24,6 +24,13 @@ public sealed class Mlp : Sequential
         Sizes = sizes;
     }
 
+    /// <summary>
+    /// The MLP for <paramref name="channels"/> × <paramref name="size"/>² images: flatten, then hidden layers of
+    /// <paramref name="hidden"/> widths, then <paramref name="classes"/> outputs (<c>fovea train --model mlp --hidden 256,128</c>).
+    /// </summary>
+    public static Mlp ForImages(int channels, int size, int[] hidden, int classes, string activation = "relu", Generator? generator = null) =>
+        new([channels * size * size, .. hidden, classes], activation, generator);
+
     /// <summary>The layer widths.</summary>
     public int[] Sizes { get; }
 

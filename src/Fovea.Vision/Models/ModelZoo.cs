@@ -17,6 +17,7 @@ public static class ModelZoo
     private static readonly Dictionary<string, Factory> Factories = new(StringComparer.OrdinalIgnoreCase)
     {
         ["mlp"] = (c, k, s, g) => new Mlp([c * s * s, 256, 128, k], "relu", g),
+        ["linear"] = (c, k, s, g) => new LinearClassifier(c, k, s, g),
         ["lenet5"] = (c, k, s, g) => new LeNet5(c, k, s, g),
         ["fmnist_cnn"] = (c, k, s, g) => new FashionCnn(c, k, s, g),
         ["fmnist_cnn_small"] = (c, k, s, g) => new FashionCnn(c, k, s, g, width: 16),

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Fovea.Optim;
+using Fovea.Training;
 using Fovea.Vision.Training;
 
 namespace Fovea.Vision.Serialization;
@@ -24,5 +25,5 @@ internal sealed partial class CheckpointJsonContext : JsonSerializerContext;
 [JsonSerializable(typeof(TrainOptions))]
 [JsonSerializable(typeof(EpochMetrics))]
 [JsonSerializable(typeof(List<EpochMetrics>))]
-[JsonSerializable(typeof(Trainer.Partial))]
+[JsonSerializable(typeof(EpochPosition))]
 internal sealed partial class TrainerJsonContext : JsonSerializerContext;

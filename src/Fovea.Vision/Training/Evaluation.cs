@@ -1,4 +1,5 @@
 using Fovea.NN;
+using Fovea.Training;
 
 namespace Fovea.Vision.Training;
 
@@ -27,31 +28,11 @@ public sealed class EvaluationResult(double loss, int[,] confusion)
 /// <summary>Evaluation helpers: accuracy, per-class accuracy, confusion matrix, top-k predictions with softmax probabilities.</summary>
 public static class Evaluation
 {
-    /// <summary>The arg-max class of each row of <paramref name="logits"/> [N, K].</summary>
-    public static int[] Predictions(Tensor logits)
-    {
-        if (logits.Rank != 2) throw new ShapeException("Predictions", $"expected logits [N, K], got {ShapeChecks.Format(logits.Shape)}");
-        int n = logits.Size(0), k = logits.Size(1);
-        var v = logits.Detach().To(DType.Float64).Contiguous().ToArray<double>();
-        var pred = new int[n];
-        for (int i = 0; i < n; i++)
-        {
-            int best = 0;
-            for (int j = 1; j < k; j++) if (v[i * k + j] > v[i * k + best]) best = j;
-            pred[i] = best;
-        }
-        return pred;
-    }
+    /// <summary>The arg-max class of each row of <paramref name="logits"/> [N, K] (<see cref="Classification.Predictions"/>).</summary>
+    public static int[] Predictions(Tensor logits) => Classification.Predictions(logits);
 
-    /// <summary>How many rows of <paramref name="logits"/> have their maximum at the label in <paramref name="targets"/>.</summary>
-    public static int Correct(Tensor logits, Tensor targets)
-    {
-        var pred = Predictions(logits);
-        var y = targets.To(DType.Int32).Contiguous().ToArray<int>();
-        int c = 0;
-        for (int i = 0; i < pred.Length; i++) if (pred[i] == y[i]) c++;
-        return c;
-    }
+    /// <summary>How many rows of <paramref name="logits"/> have their maximum at the label in <paramref name="targets"/> (<see cref="Classification.Correct"/>).</summary>
+    public static int Correct(Tensor logits, Tensor targets) => Classification.Correct(logits, targets);
 
     /// <summary>Adds each (target, prediction) pair to <paramref name="confusion"/>[target, prediction].</summary>
     public static void Accumulate(int[,] confusion, ReadOnlySpan<int> targets, ReadOnlySpan<int> predictions)

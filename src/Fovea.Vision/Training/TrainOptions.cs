@@ -1,5 +1,6 @@
 using System.Globalization;
 using Fovea.Vision.Datasets;
+using Fovea.Training;
 using Fovea.Vision.Models;
 
 namespace Fovea.Vision.Training;
@@ -20,17 +21,77 @@ public sealed record TrainOptions
     /// <summary>Where a new run writes when <see cref="OutDir"/> is not set.</summary>
     public const string DefaultOutDir = "runs/fovea";
 
+    /// <summary>The dataset trained on when none is named and <see cref="DataDir"/> is not an image folder.</summary>
+    public const string DefaultDataset = "fashion-mnist";
+
+    /// <summary>The <see cref="Dataset"/> of an image folder.</summary>
+    public const string FolderDataset = "folder";
+
+    /// <summary>The fraction of each class an image folder without <c>val/</c> holds out for validation when <see cref="ValSplit"/> is not set.</summary>
+    public const double DefaultFolderValSplit = 0.2;
+
+    /// <summary>The datasets <see cref="Dataset"/> may name.</summary>
+    public static IReadOnlyList<string> Datasets { get; } = ["fashion-mnist", "mnist", "cifar10", FolderDataset];
+
+    /// <summary>
+    /// Whether <paramref name="dir"/> is taken as an image folder when no dataset is named: it has sub-folders (not
+    /// hidden) and holds neither the Fashion-MNIST/MNIST IDX files nor the CIFAR-10 batch files.
+    /// </summary>
+    public static bool IsImageFolder(string dir) =>
+        System.IO.Directory.Exists(dir) && FashionMnist.Locate(dir) is null && Cifar10.Locate(dir) is null
+        && System.IO.Directory.EnumerateDirectories(dir).Any(d => !Path.GetFileName(d).StartsWith('.'));
+
+    /// <summary>
+    /// The input size a zoo model is made for, the default <see cref="ImageSize"/> of an image folder: 28 for the
+    /// Fashion-MNIST models (LeNet, fmnist_cnn, MLP, linear), 32 for the CIFAR ResNets, 224 for the ImageNet models.
+    /// </summary>
+    public static int ModelInputSize(string model)
+    {
+        string m = model.ToLowerInvariant();
+        if (m.StartsWith("lenet", StringComparison.Ordinal) || m.StartsWith("fmnist", StringComparison.Ordinal) || m is "mlp" or "linear") return 28;
+        return m is "resnet20" or "resnet32" or "resnet56" ? 32 : 224;
+    }
+
+    /// <summary>The metric early stopping and <see cref="KeepBest"/> watch when <see cref="Monitor"/> is not set.</summary>
+    public const string DefaultMonitor = "val_loss";
+
+    /// <summary>The losses <see cref="Loss"/> may name.</summary>
+    public static IReadOnlyList<string> Losses { get; } = ["cross-entropy", "hinge", "mse"];
+
     /// <summary>The model used when <see cref="DefaultModel"/> is not in the zoo.</summary>
     public const string FallbackModel = "lenet5";
 
     /// <summary>Model name in <see cref="ModelZoo"/>; null: the default model.</summary>
     public string? Model { get; init; }
 
-    /// <summary>Dataset name; only <c>fashion-mnist</c> today.</summary>
-    public string Dataset { get; init; } = "fashion-mnist";
+    /// <summary>
+    /// Dataset name: <c>fashion-mnist</c>, <c>mnist</c>, <c>cifar10</c> or <c>folder</c> (an image folder in
+    /// <see cref="DataDir"/>); null: <c>folder</c> when <see cref="DataDir"/> has sub-folders and no Fashion-MNIST
+    /// files, else <c>fashion-mnist</c>.
+    /// </summary>
+    public string? Dataset { get; init; }
 
-    /// <summary>Directory with the four IDX files (used exactly: nothing else is searched when it is set), or null for the usual lookup.</summary>
+    /// <summary>
+    /// The dataset's folder (used exactly: nothing else is searched when it is set): the IDX files of Fashion-MNIST or
+    /// MNIST, the CIFAR-10 batch files, or an image folder (one sub-folder per class, optionally inside
+    /// <c>train/</c>, <c>val/</c> and <c>test/</c>); null for the usual lookup of the named dataset.
+    /// </summary>
     public string? DataDir { get; init; }
+
+    /// <summary>Image folders: the side of the square model input; null: <see cref="ModelInputSize"/>.</summary>
+    public int? ImageSize { get; init; }
+
+    /// <summary>Image folders: 1 (gray) or 3 (RGB) input channels; null: those of the first training image.</summary>
+    public int? Channels { get; init; }
+
+    /// <summary>Image folders: threads decoding and transforming images; null: the processor count less one.</summary>
+    public int? Workers { get; init; }
+
+    /// <summary>Image folders: keep decoded images in memory after the first epoch.</summary>
+    public bool Cache { get; init; }
+
+    /// <summary>Image folders: an image that cannot be decoded stops the run instead of being skipped.</summary>
+    public bool Strict { get; init; }
 
     /// <summary>Download the dataset into the cache when it is not found.</summary>
     public bool Download { get; init; }
@@ -95,6 +156,36 @@ public sealed record TrainOptions
     /// <summary>Stop each epoch after this many batches (quick runs and tests); null: the whole epoch.</summary>
     public int? MaxBatches { get; init; }
 
+    /// <summary>
+    /// The loss: <c>cross-entropy</c> (softmax), <c>hinge</c> (the multiclass SVM loss) or <c>mse</c> (squared error
+    /// against one-hot targets); see <see cref="Trainer.LossFunction"/>.
+    /// </summary>
+    public string Loss { get; init; } = "cross-entropy";
+
+    /// <summary>Hidden layer widths of the <c>mlp</c> model (e.g. 256, 128); null: the zoo's mlp (784-256-128-K).</summary>
+    public int[]? Hidden { get; init; }
+
+    /// <summary>
+    /// Hold out this fraction of each class of the training images as the validation set of every epoch (the test
+    /// set is then evaluated only at the end); null: validate on the test set, as the default recipe does.
+    /// </summary>
+    public double? ValSplit { get; init; }
+
+    /// <summary>Stop when <see cref="Monitor"/> has not improved for this many epochs; null: train every epoch.</summary>
+    public int? EarlyStop { get; init; }
+
+    /// <summary>The metric early stopping and <see cref="KeepBest"/> watch (<c>val_loss</c>, <c>val_accuracy</c>, ..., optionally <c>:min</c>/<c>:max</c>); null: <see cref="DefaultMonitor"/>.</summary>
+    public string? Monitor { get; init; }
+
+    /// <summary>Also keep the checkpoint of the best epoch (by <see cref="Monitor"/>) as <see cref="Trainer.BestCheckpointFile"/>.</summary>
+    public bool KeepBest { get; init; }
+
+    /// <summary>Clip the gradients' global 2-norm to this before each step; null: no clipping.</summary>
+    public double? ClipGradNorm { get; init; }
+
+    /// <summary>Clamp each gradient element to ± this before each step; null: no clipping.</summary>
+    public double? ClipGradValue { get; init; }
+
     /// <summary>The model actually built: <see cref="Model"/>, or the default.</summary>
     public string ResolvedModel => Model ?? (ModelZoo.Names.Contains(DefaultModel, StringComparer.OrdinalIgnoreCase) ? DefaultModel : FallbackModel);
 
@@ -121,7 +212,13 @@ public sealed record TrainOptions
     {
         if (Model is not null && !ModelZoo.Names.Contains(Model, StringComparer.OrdinalIgnoreCase))
             throw new ArgumentException($"unknown model '{Model}' (choose one of: {string.Join(", ", ModelZoo.Names)})");
-        if (Dataset != "fashion-mnist") throw new ArgumentException($"unknown dataset '{Dataset}' (fashion-mnist)");
+        if (Dataset is not null && !Datasets.Contains(Dataset)) throw new ArgumentException($"unknown dataset '{Dataset}' ({string.Join(", ", Datasets)})");
+        if (Dataset == FolderDataset && DataDir is null) throw new ArgumentException("an image-folder run needs the folder (--data DIR)");
+        if (Dataset == FolderDataset && (Classes is not null || TrainLimit is not null || TestLimit is not null))
+            throw new ArgumentException("--classes and --limit apply to Fashion-MNIST, MNIST and CIFAR-10; an image folder trains on its class folders");
+        if (ImageSize is int side && (side < 8 || side > 1024)) throw new ArgumentException($"the image size must be in [8, 1024], got {side}");
+        if (Channels is int ch && ch is not (1 or 3)) throw new ArgumentException($"input channels must be 1 or 3, got {ch}");
+        if (Workers is int w && (w < 1 || w > 256)) throw new ArgumentException($"decoding threads must be in [1, 256], got {w}");
         if (Optimizer is not ("sgd" or "adam" or "adamw")) throw new ArgumentException($"unknown optimizer '{Optimizer}' (sgd, adam, adamw)");
         if (Scheduler is not ("none" or "step" or "cosine" or "onecycle")) throw new ArgumentException($"unknown scheduler '{Scheduler}' (none, step, cosine, onecycle)");
         if (Epochs < 0 || (Epochs == 0 && Resume is null)) throw new ArgumentException($"epochs must be positive, got {Epochs}");
@@ -131,6 +228,16 @@ public sealed record TrainOptions
         if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay)) throw new ArgumentException($"weight decay must be non-negative, got {WeightDecay}");
         if (Classes is { } classes && (classes.Length < 2 || classes.Distinct().Count() != classes.Length || classes.Any(c => c < 0 || c >= FashionMnist.Classes.Length)))
             throw new ArgumentException($"classes must be two or more distinct labels in 0-{FashionMnist.Classes.Length - 1}, got {string.Join(",", classes)}");
+        if (!Losses.Contains(Loss)) throw new ArgumentException($"unknown loss '{Loss}' ({string.Join(", ", Losses)})");
+        if (Hidden is { } hidden && (hidden.Length == 0 || hidden.Any(h => h < 1 || h > 1 << 20)))
+            throw new ArgumentException($"hidden layer widths must be positive (at most {1 << 20}), got {string.Join(",", hidden)}");
+        if (Hidden is not null && !string.Equals(ResolvedModel, "mlp", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"hidden layer widths apply to the mlp model, not to '{ResolvedModel}'");
+        if (ValSplit is double f && !(f > 0 && f < 1)) throw new ArgumentException($"the validation split must be a fraction in (0, 1), got {f}");
+        if (EarlyStop < 1) throw new ArgumentException($"early-stopping patience must be a positive number of epochs, got {EarlyStop}");
+        if (Monitor is not null) MonitoredMetric.Parse(Monitor);
+        if (ClipGradNorm is double n && !(n > 0 && double.IsFinite(n))) throw new ArgumentException($"the gradient-norm clip must be positive, got {n}");
+        if (ClipGradValue is double v && !(v > 0 && double.IsFinite(v))) throw new ArgumentException($"the gradient-value clip must be positive, got {v}");
         if (TrainLimit < 1 || TestLimit < 1 || MaxBatches < 1)
             throw new ArgumentException($"limits must be positive, got {TrainLimit?.ToString(CultureInfo.InvariantCulture) ?? "none"} training / {TestLimit?.ToString(CultureInfo.InvariantCulture) ?? "none"} test samples, {MaxBatches?.ToString(CultureInfo.InvariantCulture) ?? "none"} batches");
     }

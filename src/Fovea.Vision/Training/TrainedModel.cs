@@ -4,6 +4,7 @@ using Fovea.Vision.Datasets;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Models;
 using Fovea.Vision.Serialization;
+using Fovea.Vision.Transforms;
 using F = Fovea.NN.Functional;
 
 namespace Fovea.Vision.Training;
@@ -43,6 +44,50 @@ public sealed class TrainedModel
     /// <summary>Epochs trained.</summary>
     public int Epoch { get; }
 
+    /// <summary>What it was trained on: <c>fashion-mnist</c>, <c>mnist</c>, <c>cifar10</c> or <c>folder</c>.</summary>
+    public string Dataset { get; private init; } = TrainOptions.DefaultDataset;
+
+    /// <summary>How training prepared an image file (image folders, CIFAR-10), or null: the gray path of <see cref="PrepareImage"/>.</summary>
+    public Preprocessing? Preprocessing { get; private init; }
+
+    /// <summary>The checkpoint file.</summary>
+    public string Path { get; private init; } = "";
+
+    /// <summary>
+    /// The preprocessing that turns an image file into this model's input: the checkpoint's, or for a Fashion-MNIST or
+    /// MNIST model the data's own form (gray, <see cref="InputSize"/>², values in [0, 1]).
+    /// </summary>
+    public Preprocessing InputPreprocessing => Preprocessing ?? Preprocessing.Create(InputSize, InputChannels is 1 or 3 ? InputChannels : 1);
+
+    /// <summary>
+    /// The images of an image folder (<paramref name="dir"/>: class sub-folders, or <c>train/</c>, <c>val/</c>,
+    /// <c>test/</c> of which <c>test/</c>, else <c>val/</c>, is taken), prepared as training prepared them and labelled
+    /// by this model's outputs. A folder class the model does not know is an <see cref="InvalidDataException"/>.
+    /// </summary>
+    public ImageDataset FolderDataset(string dir, bool strict = false)
+    {
+        var folder = ImageFolder.Open(dir, validationFraction: 0);
+        var files = folder.HasSplitFolders ? (folder.Test.Count > 0 ? folder.Test : folder.Validation) : folder.Train;
+        var map = new int[folder.Classes.Count];
+        for (int i = 0; i < map.Length; i++)
+        {
+            map[i] = Array.IndexOf(ClassNames, folder.Classes[i]);
+            if (map[i] < 0 && files.Any(f => f.Label == i))
+                throw new InvalidDataException($"{dir}: class folder '{folder.Classes[i]}' is not a class of {Path} ({string.Join(", ", ClassNames)})");
+        }
+        return new ImageDataset(files.Select(f => f with { Label = map[f.Label] }).ToList(), ClassNames, InputPreprocessing.Transform(), strict: strict);
+    }
+
+    /// <summary>Evaluation on <paramref name="batches"/> labelled by this model's outputs: loss, accuracy, per-class accuracy and confusion matrix.</summary>
+    public EvaluationResult Evaluate(IEnumerable<(Tensor Input, Tensor Target)> batches) => Evaluation.Evaluate(Model, batches, ClassLabels.Length);
+
+    /// <summary>The softmax probabilities [N, K] of a batch of inputs.</summary>
+    public Tensor Probabilities(Tensor inputs)
+    {
+        using var _ = GradMode.Disable();
+        return F.Softmax(Model.Forward(inputs), 1);
+    }
+
     /// <summary>The largest input side a checkpoint may declare; the zoo's models are built for 28 to 224 pixels.</summary>
     public const int MaxInputSize = 4096;
 
@@ -72,11 +117,27 @@ public sealed class TrainedModel
         string name = ckpt.Metadata.GetValueOrDefault("model") ?? throw new InvalidDataException($"{path}: the checkpoint does not say which model it holds (metadata 'model')");
         if (!ModelZoo.Contains(name))
             throw new InvalidDataException($"{path}: metadata 'model' is {UntrustedJson.Quote(name)}, not a model of the zoo ({string.Join(", ", ModelZoo.Names)})");
-        int[] labels = ParseLabels(ckpt.Metadata.GetValueOrDefault("classes") ?? "0,1,2,3,4,5,6,7,8,9", path);
-        string[] names = labels.Select(l => FashionMnist.Classes[l]).ToArray();
+        string dataset = ckpt.Metadata.GetValueOrDefault("dataset") ?? TrainOptions.DefaultDataset;
+        if (!TrainOptions.Datasets.Contains(dataset))
+            throw new InvalidDataException($"{path}: metadata 'dataset' is {UntrustedJson.Quote(dataset)}, not one of {string.Join(", ", TrainOptions.Datasets)}");
+        int[] labels;
+        string[] names;
+        if (dataset == TrainOptions.FolderDataset)
+        {
+            names = ParseClassNames(ckpt.Metadata.GetValueOrDefault("class_names"), path);
+            labels = Enumerable.Range(0, names.Length).ToArray();
+        }
+        else
+        {
+            var all = RecipeData.ClassNamesOf(dataset);
+            labels = ParseLabels(ckpt.Metadata.GetValueOrDefault("classes") ?? "0,1,2,3,4,5,6,7,8,9", path, all.Length);
+            names = labels.Select(l => all[l]).ToArray();
+        }
+        var preprocessing = ckpt.Metadata.TryGetValue("preprocessing", out var pre) ? Preprocessing.Parse(pre, $"{path}: metadata 'preprocessing'") : null;
         int channels = ckpt.GetInt("in_channels", 1, 1, MaxInputChannels), size = ckpt.GetInt("input_size", 28, 1, MaxInputSize);
         int epoch = ckpt.GetInt("epoch", 0, 0);
-        string described = $"model {name}, in_channels {channels}, input_size {size}, {labels.Length} classes";
+        int[]? hidden = ckpt.Metadata.TryGetValue("hidden", out var h) ? ParseHidden(h, path) : null;
+        string described = $"model {name}{(hidden is null ? "" : $" (hidden {string.Join(",", hidden)})")}, in_channels {channels}, input_size {size}, {labels.Length} classes";
 
         // Weights may be stored in a narrower or wider dtype than the model's float32; count whichever is larger.
         long weightBytes = ckpt.Model.Sum(kv => (long)kv.Value.Numel * Math.Max(kv.Value.DType.SizeOf(), DType.Float32.SizeOf()));
@@ -84,7 +145,7 @@ public sealed class TrainedModel
         Module<Tensor, Tensor> model;
         try
         {
-            using (StorageBudget.Limit(budget)) model = ModelZoo.Create(name, channels, labels.Length, size);
+            using (StorageBudget.Limit(budget)) model = Trainer.BuildModel(name, hidden, channels, labels.Length, size);
         }
         catch (StorageBudgetExceededException)
         {
@@ -103,18 +164,60 @@ public sealed class TrainedModel
         {
             throw new InvalidDataException($"{path}: the weights do not fit a {name} model ({UntrustedJson.Quote(e.Message, quotes: false, keep: 400)})", e);
         }
+        if (preprocessing is not null && (preprocessing.Channels != channels || preprocessing.CropSize != size))
+            throw new InvalidDataException($"{path}: metadata 'preprocessing' makes {preprocessing.Channels}x{preprocessing.CropSize}x{preprocessing.CropSize} inputs, the model takes {channels}x{size}x{size}");
         model.Eval();
-        return new TrainedModel(model, name, labels, names, channels, size, epoch);
+        return new TrainedModel(model, name, labels, names, channels, size, epoch)
+        {
+            Dataset = dataset,
+            Preprocessing = preprocessing,
+            Path = path,
+        };
     }
 
-    /// <summary>The metadata 'classes': distinct dataset labels separated by commas.</summary>
-    private static int[] ParseLabels(string text, string path)
+    /// <summary>The metadata 'hidden': the MLP's hidden widths, positive numbers separated by commas.</summary>
+    private static int[] ParseHidden(string text, string path)
+    {
+        var widths = new List<int>();
+        foreach (var part in text.Split(','))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int width) || width < 1 || width > 1 << 20 || widths.Count >= 64)
+                throw new InvalidDataException($"{path}: metadata 'hidden' is {UntrustedJson.Quote(text)}: expected up to 64 layer widths from 1 to {1 << 20} separated by commas");
+            widths.Add(width);
+        }
+        return [.. widths];
+    }
+
+    /// <summary>The most classes an image-folder checkpoint may name.</summary>
+    public const int MaxClasses = 100_000;
+
+    /// <summary>The metadata 'class_names': a JSON array of distinct, non-empty strings.</summary>
+    private static string[] ParseClassNames(string? json, string path)
+    {
+        const string Key = "metadata 'class_names'";
+        if (json is null) throw new InvalidDataException($"{path}: an image-folder checkpoint needs its class names ({Key})");
+        using var doc = UntrustedJson.Parse(json, path, Key);
+        var names = new List<string>();
+        foreach (var item in UntrustedJson.Items(doc.RootElement, path, Key))
+        {
+            if (names.Count == MaxClasses) throw new InvalidDataException($"{path}: {Key} names more than {MaxClasses} classes");
+            string name = item.ValueKind == System.Text.Json.JsonValueKind.String ? item.GetString()! : throw new InvalidDataException($"{path}: {Key}[{names.Count}] is not a string");
+            if (name.Length is 0 or > 255 || names.Contains(name))
+                throw new InvalidDataException($"{path}: {Key}[{names.Count}] is {UntrustedJson.Quote(name)}: class names are distinct, 1 to 255 characters");
+            names.Add(name);
+        }
+        if (names.Count < 2) throw new InvalidDataException($"{path}: {Key} names {names.Count} classes, a classifier has at least 2");
+        return [.. names];
+    }
+
+    /// <summary>The metadata 'classes': distinct dataset labels below <paramref name="classCount"/> separated by commas.</summary>
+    private static int[] ParseLabels(string text, string path, int classCount)
     {
         var labels = new List<int>();
         foreach (var part in text.Split(','))
         {
-            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int label) || label >= FashionMnist.Classes.Length)
-                throw new InvalidDataException($"{path}: metadata 'classes' is {UntrustedJson.Quote(text)}: {UntrustedJson.Quote(part)} is not a label from 0 to {FashionMnist.Classes.Length - 1}");
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int label) || label >= classCount)
+                throw new InvalidDataException($"{path}: metadata 'classes' is {UntrustedJson.Quote(text)}: {UntrustedJson.Quote(part)} is not a label from 0 to {classCount - 1}");
             if (labels.Contains(label))
                 throw new InvalidDataException($"{path}: metadata 'classes' is {UntrustedJson.Quote(text)}: it names label {label} twice");
             labels.Add(label);
@@ -138,11 +241,13 @@ public sealed class TrainedModel
     }
 
     /// <summary>Test-set evaluation on the checkpoint's classes: loss, accuracy, per-class accuracy and confusion matrix.</summary>
-    public EvaluationResult Evaluate(MnistData data, int batchSize = 500)
+    public EvaluationResult Evaluate(MnistData data, int batchSize = 500) => Evaluate(TestBatches(data.TestImages, data.TestLabels, batchSize));
+
+    /// <summary>The samples of a dataset's test tensors whose label is one of this model's, labelled by its outputs, in batches.</summary>
+    public IEnumerable<(Tensor Input, Tensor Target)> TestBatches(Tensor images, Tensor labels, int batchSize = 500)
     {
-        var (x, y) = Trainer.Subset(data.TestImages, data.TestLabels, ClassLabels, what: "test");
-        var loader = Fovea.Data.DataLoader.FromTensors(x, y, batchSize);
-        return Evaluation.Evaluate(Model, loader, ClassLabels.Length);
+        var (x, y) = Trainer.Subset(images, labels, ClassLabels, what: "test");
+        return Fovea.Data.DataLoader.FromTensors(x, y, batchSize);
     }
 
     /// <summary>
@@ -173,10 +278,15 @@ public sealed class TrainedModel
         return InputChannels == 1 ? t : t.Expand(1, InputChannels, InputSize, InputSize).Contiguous();
     }
 
-    /// <summary>The <paramref name="k"/> most probable classes for <paramref name="image"/>, with softmax probabilities.</summary>
+    /// <summary>
+    /// The <paramref name="k"/> most probable classes for <paramref name="image"/>, with softmax probabilities. A model
+    /// with a recorded <see cref="Preprocessing"/> gets the image exactly as training prepared its images; a
+    /// Fashion-MNIST or MNIST model gets <see cref="PrepareImage"/>'s gray, possibly inverted, version.
+    /// </summary>
     public IReadOnlyList<(int Label, string Name, double Probability)> Predict(ImagePlanes image, int k, out bool inverted)
     {
-        var x = PrepareImage(image, out inverted);
+        inverted = false;
+        var x = Preprocessing is { } pre ? pre.Apply(image).Unsqueeze(0) : PrepareImage(image, out inverted);
         Tensor logits;
         using (GradMode.Disable()) logits = Model.Forward(x);
         return Evaluation.TopK(logits, k).Select(p => (ClassLabels[p.Class], ClassNames[p.Class], p.Probability)).ToList();

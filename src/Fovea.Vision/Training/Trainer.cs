@@ -1,10 +1,10 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Fovea.Data;
 using Fovea.IO;
 using Fovea.NN;
+using Fovea.Training;
 using Fovea.Optim;
 using Fovea.Vision.Datasets;
 using Fovea.Vision.Models;
@@ -12,17 +12,6 @@ using Fovea.Vision.Serialization;
 using Fovea.Vision.Transforms;
 
 namespace Fovea.Vision.Training;
-
-/// <summary>Progress after one training batch (epochs and batches count from 1).</summary>
-/// <param name="Epoch">The epoch running.</param>
-/// <param name="Epochs">Total epochs of the run.</param>
-/// <param name="Batch">Batches done in this epoch.</param>
-/// <param name="Batches">Batches per epoch.</param>
-/// <param name="Loss">This batch's mean loss.</param>
-/// <param name="RunningLoss">Mean loss over the epoch so far.</param>
-/// <param name="RunningAccuracy">Training accuracy over the epoch so far.</param>
-/// <param name="ImagesPerSecond">Training throughput over the epoch so far.</param>
-public readonly record struct BatchProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double RunningLoss, double RunningAccuracy, double ImagesPerSecond);
 
 /// <summary>One epoch's figures, as written to the metrics file (one JSON object per line, snake_case keys).</summary>
 /// <param name="Epoch">Epoch number, from 1.</param>
@@ -41,20 +30,37 @@ public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccur
 /// <param name="CheckpointPath">The checkpoint written.</param>
 /// <param name="MetricsPath">The metrics file.</param>
 /// <param name="CurvePath">The PNG of the curves (written after the first finished epoch).</param>
-public sealed record TrainResult(bool Cancelled, int CompletedEpochs, IReadOnlyList<EpochMetrics> History, string CheckpointPath, string MetricsPath, string CurvePath);
+/// <param name="StoppedEarly">True when early stopping ended the run before its last epoch.</param>
+/// <param name="BestEpoch">The epoch with the best monitored metric (from 1), or null before the first epoch.</param>
+/// <param name="BestCheckpointPath">The best epoch's checkpoint, or null when it is not kept.</param>
+public sealed record TrainResult(bool Cancelled, int CompletedEpochs, IReadOnlyList<EpochMetrics> History, string CheckpointPath, string MetricsPath, string CurvePath,
+    bool StoppedEarly = false, int? BestEpoch = null, string? BestCheckpointPath = null)
+{
+    /// <summary>The figures of an epoch of the general loop, under the recipe's names (its validation is the test set or the held-out split).</summary>
+    internal static EpochMetrics Metrics(EpochResult e) =>
+        new(e.Epoch, e.TrainLoss, e.TrainAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.Seconds, e.SamplesPerSecond);
+
+    /// <summary>The inverse of <see cref="Metrics"/>.</summary>
+    internal static EpochResult Result(EpochMetrics m) =>
+        new(m.Epoch, m.TrainLoss, m.TrainAccuracy, m.TestLoss, m.TestAccuracy, m.Seconds, m.ImagesPerSecond);
+}
 
 /// <summary>
-/// Trains a zoo model on Fashion-MNIST: epochs of shuffled minibatches in training mode, then evaluation in eval mode
-/// without gradients; after each epoch the metrics line, the checkpoint (model, optimizer, scheduler, epoch, arguments,
-/// history) and the PNG curves. Cancellation finishes the current batch and saves a checkpoint that records the
+/// The Fashion-MNIST recipe, one user of the general <see cref="TrainingLoop"/>: it turns <see cref="TrainOptions"/>
+/// into data (the chosen classes, optionally a held-out validation split), a model (zoo, linear classifier or MLP of
+/// chosen widths), a loss (cross-entropy, multiclass hinge or MSE on one-hot targets), an optimizer and a schedule,
+/// and writes after each epoch the metrics line, the checkpoint (the loop's state plus the arguments, the classes and
+/// the history) and the PNG curves. Cancellation finishes the current batch and saves a checkpoint that records the
 /// position inside the epoch, so <see cref="TrainOptions.Resume"/> continues with exactly the numbers of an
-/// uninterrupted run: the loader's epoch fixes the shuffle and the augmentation, the optimizer and scheduler states
-/// are restored, and the batches already done are skipped.
+/// uninterrupted run.
 /// </summary>
 public sealed class Trainer
 {
     /// <summary>Checkpoint file name inside the output directory.</summary>
     public const string CheckpointFile = "checkpoint.safetensors";
+
+    /// <summary>The best epoch's checkpoint inside the output directory (with <see cref="TrainOptions.KeepBest"/>).</summary>
+    public const string BestCheckpointFile = "best.safetensors";
 
     /// <summary>Curve file name inside the output directory.</summary>
     public const string CurveFile = "curves.png";
@@ -65,76 +71,80 @@ public sealed class Trainer
     /// <summary>The generated serializers for the trainer's records (snake_case; reflection-free for trimming and AOT).</summary>
     private static TrainerJsonContext Json => TrainerJsonContext.Default;
 
-    private readonly DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)> _train, _test;
-    private readonly CrossEntropyLoss _loss = new();
-    private readonly List<EpochMetrics> _history = [];
+    private readonly TrainingLoop _loop;
     private readonly List<string> _notes = [];
-    private readonly bool _schedulePerBatch;
-    private Partial? _partial;
-    private int _batch; // the last batch done in the epoch running (for messages)
+    private readonly RecipeData _data;
 
-    /// <summary>Where an interrupted epoch stood: batches done and the running sums.</summary>
-    internal sealed record Partial(int Batch, double LossSum, long Correct, long Seen, double Seconds);
-
-    private Trainer(TrainOptions options, Module<Tensor, Tensor> model, Optimizer optimizer, LRScheduler? scheduler, bool perBatch,
-        DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)> train, DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)> test,
-        int[] classLabels, int trainCount, int testCount, int channels, int size)
+    private Trainer(TrainOptions options, TrainingLoop loop, RecipeData data)
     {
-        InputChannels = channels;
-        InputSize = size;
         Options = options;
-        Model = model;
-        Optimizer = optimizer;
-        Scheduler = scheduler;
-        _schedulePerBatch = perBatch;
-        _train = train;
-        _test = test;
-        ClassLabels = classLabels;
-        TrainCount = trainCount;
-        TestCount = testCount;
+        _loop = loop;
+        _data = data;
+        foreach (var set in data.ImageSets) set.ImageSkipped += s => ImageSkipped?.Invoke(s);
     }
 
     /// <summary>The options of the run (for a resumed run: the checkpoint's, with the new epochs and paths).</summary>
     public TrainOptions Options { get; }
 
+    /// <summary>The general loop running the epochs.</summary>
+    public TrainingLoop Loop => _loop;
+
     /// <summary>The model being trained.</summary>
-    public Module<Tensor, Tensor> Model { get; }
+    public Module<Tensor, Tensor> Model => _loop.Model;
 
     /// <summary>The optimizer (over every parameter; frozen ones get no gradient and stay unchanged).</summary>
-    public Optimizer Optimizer { get; }
+    public Optimizer Optimizer => _loop.Optimizer;
 
     /// <summary>The learning-rate schedule, or null.</summary>
-    public LRScheduler? Scheduler { get; }
+    public LRScheduler? Scheduler => _loop.Scheduler;
 
-    /// <summary>The dataset labels trained on; model output i is label <c>ClassLabels[i]</c>.</summary>
-    public int[] ClassLabels { get; }
+    /// <summary>The dataset labels trained on; model output i is label <c>ClassLabels[i]</c> (0..K−1 for an image folder).</summary>
+    public int[] ClassLabels => _data.ClassLabels;
 
-    /// <summary>Names of the model's outputs.</summary>
-    public string[] ClassNames => ClassLabels.Select(c => FashionMnist.Classes[c]).ToArray();
+    /// <summary>Names of the model's outputs (an image folder's class folders).</summary>
+    public string[] ClassNames => _data.ClassNames;
 
     /// <summary>Channels of the input images.</summary>
-    public int InputChannels { get; }
+    public int InputChannels => _data.Channels;
 
     /// <summary>Height and width of the input images.</summary>
-    public int InputSize { get; }
+    public int InputSize => _data.Size;
+
+    /// <summary>How an image file becomes the model's input (recorded in the checkpoint), or null for Fashion-MNIST and MNIST.</summary>
+    public Preprocessing? Preprocessing => _data.Preprocessing;
 
     /// <summary>Training samples used.</summary>
-    public int TrainCount { get; }
+    public int TrainCount => _data.TrainCount;
 
-    /// <summary>Test samples used.</summary>
-    public int TestCount { get; }
+    /// <summary>Samples the per-epoch validation runs on: the held-out split or <c>val/</c> folder, else the test set.</summary>
+    public int ValidationCount => _data.ValidationCount;
+
+    /// <summary>Test samples used (after training, when validation is a separate split).</summary>
+    public int TestCount => _data.TestCount;
+
+    /// <summary>Whether there is a test set apart from the validation data (<see cref="EvaluateTest"/>).</summary>
+    public bool HasTest => _data.Test is not null;
+
+    /// <summary>What the per-epoch validation figures are measured on: <c>val</c> (a held-out split or folder) or <c>test</c>.</summary>
+    public string ValidationName => Options.ValSplit is null && Options.Dataset != TrainOptions.FolderDataset ? "test" : "val";
+
+    /// <summary>Raised (on a decoding thread) for each image of a folder that cannot be decoded and is skipped.</summary>
+    public event Action<SkippedImage>? ImageSkipped;
+
+    /// <summary>The images of the folder skipped so far because they cannot be decoded.</summary>
+    public IReadOnlyList<SkippedImage> SkippedImages => _data.ImageSets.SelectMany(s => s.SkippedImages).ToList();
 
     /// <summary>Epochs finished so far.</summary>
-    public int CompletedEpochs { get; private set; }
+    public int CompletedEpochs => _loop.CompletedEpochs;
 
     /// <summary>Total epochs of the run.</summary>
     public int Epochs => Options.Epochs;
 
     /// <summary>Batches per epoch.</summary>
-    public int BatchesPerEpoch => Math.Min(_train.BatchCount, Options.MaxBatches ?? int.MaxValue);
+    public int BatchesPerEpoch => _loop.BatchesPerEpoch;
 
     /// <summary>The metrics of the finished epochs.</summary>
-    public IReadOnlyList<EpochMetrics> History => _history;
+    public IReadOnlyList<EpochMetrics> History => _loop.History.Select(TrainResult.Metrics).ToList();
 
     /// <summary>Things worth telling the user about the setup (partial weight loading, frozen parameters, resuming).</summary>
     public IReadOnlyList<string> Notes => _notes;
@@ -144,6 +154,9 @@ public sealed class Trainer
 
     /// <summary>The checkpoint written after every epoch and on cancellation.</summary>
     public string CheckpointPath => Path.Combine(OutDir, CheckpointFile);
+
+    /// <summary>The best epoch's checkpoint (written only with <see cref="TrainOptions.KeepBest"/>).</summary>
+    public string BestCheckpointPath => Path.Combine(OutDir, BestCheckpointFile);
 
     /// <summary>The metrics file.</summary>
     public string MetricsPath => Options.Metrics ?? Path.Combine(OutDir, MetricsFile);
@@ -155,11 +168,12 @@ public sealed class Trainer
     public string DataDirectory { get; private init; } = "";
 
     /// <summary>
-    /// Sets up a run: loads (or takes) the data, keeps the chosen classes, builds the model, loads weights
-    /// (<see cref="TrainOptions.InitFrom"/>) or the whole state (<see cref="TrainOptions.Resume"/>), freezes, and
-    /// builds the optimizer, the schedule and the loaders. A resume applies what it can change (more epochs, the output
-    /// folder, the metrics file, the data folder) and refuses, with a <see cref="TrainOptionException"/> naming the option
-    /// and the checkpoint's value, any other setting that differs from the checkpoint's.
+    /// Sets up a run: loads (or takes) the data, keeps the chosen classes, splits off the validation part, builds the
+    /// model, loads weights (<see cref="TrainOptions.InitFrom"/>) or the whole state (<see cref="TrainOptions.Resume"/>),
+    /// freezes, and builds the loss, the optimizer, the schedule, the loaders and the loop. A resume applies what it
+    /// can change (more epochs, the output folder, the metrics file, the data folder) and refuses, with a
+    /// <see cref="TrainOptionException"/> naming the option and the checkpoint's value, any other setting that
+    /// differs from the checkpoint's.
     /// </summary>
     public static Trainer Create(TrainOptions options, MnistData? data = null)
     {
@@ -172,22 +186,19 @@ public sealed class Trainer
         }
         else options = options with { OutDir = options.OutDir ?? TrainOptions.DefaultOutDir };
         options = options with { Model = options.ResolvedModel };
+        options = options with { Dataset = RecipeData.ResolveDataset(options) };
         options.Validate();
-        data ??= FashionMnist.Load(options.DataDir, options.Download);
+        var source = RecipeData.Load(options, data);
+        // What the data decided (channels, input size) is part of the run: a resume must see the same.
+        if (options.Dataset == TrainOptions.FolderDataset) options = options with { Channels = source.Channels, ImageSize = source.Size };
+        int[] labels = source.ClassLabels;
 
-        int[] labels = options.Classes ?? Enumerable.Range(0, FashionMnist.Classes.Length).ToArray();
-        var (trainX, trainY) = Subset(data.TrainImages, data.TrainLabels, labels, options.TrainLimit, "training");
-        var (testX, testY) = Subset(data.TestImages, data.TestLabels, labels, options.TestLimit, "test");
-        int channels = trainX.Size(1), size = trainX.Size(2);
-
-        var model = ModelZoo.Create(options.Model!, channels, labels.Length, size, new Generator(options.Seed));
-        var notes = new List<string> { $"data from {data.Directory}" };
+        var model = BuildModel(options.Model!, options.Hidden, source.Channels, labels.Length, source.Size, new Generator(options.Seed));
+        var notes = new List<string> { $"data from {source.Directory}" };
+        notes.AddRange(source.Notes);
         if (resume is not null)
-        {
-            LoadChecked(options.Resume!, () => model.LoadStateDict(resume.Model), $"the weights do not fit a {options.Model} model");
             notes.Add($"resuming {options.Resume} after epoch {resume.GetInt("epoch")}" + (resume.Metadata.ContainsKey("partial") ? $" (batch {resume.GetInt("batch")} of the next)" : "")
                       + $", {options.Epochs} epochs in all, writing into {options.OutDir}");
-        }
         else if (options.InitFrom is { } init)
             notes.AddRange(InitFrom(model, options.Model!, init, labels.Length));
         if (options.Freeze is { } prefix)
@@ -207,11 +218,7 @@ public sealed class Trainer
             _ => new AdamW(parameters, options.Lr, weightDecay: options.WeightDecay),
         };
 
-        ITransform? augment = options.Augment ? new Compose(new RandomCrop(size, padding: 2), new RandomHorizontalFlip()) : null;
-        IDataset<(Tensor Input, Tensor Target)> trainSet = augment is null ? new TensorDataset(trainX, trainY) : new AugmentedDataset(trainX, trainY, augment, options.Seed);
-        var train = new DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)>(trainSet, options.BatchSize, shuffle: true, seed: options.Seed);
-        var test = new DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)>(new TensorDataset(testX, testY), Math.Max(options.BatchSize, 500));
-        int batches = Math.Min(train.BatchCount, options.MaxBatches ?? int.MaxValue);
+        int batches = Math.Min(source.Train.BatchCount, options.MaxBatches ?? int.MaxValue);
 
         LRScheduler? scheduler = options.Scheduler switch
         {
@@ -220,13 +227,91 @@ public sealed class Trainer
             "onecycle" => new OneCycleLR(optimizer, options.Lr, options.Epochs * batches),
             _ => null,
         };
-        var trainer = new Trainer(options, model, optimizer, scheduler, options.Scheduler == "onecycle", train, test, labels, trainX.Size(0), testX.Size(0), channels, size)
+        string outDir = options.OutDir!;
+        Trainer? trainer = null;
+        var loop = new TrainingLoop(model, LossFunction(options.Loss, labels.Length), optimizer, source.Train, options.Epochs)
         {
-            DataDirectory = data.Directory,
+            Scheduler = scheduler,
+            SchedulePerBatch = options.Scheduler == "onecycle",
+            Validation = source.Validation,
+            MaxBatchesPerEpoch = options.MaxBatches,
+            ClipGradNorm = options.ClipGradNorm,
+            ClipGradValue = options.ClipGradValue,
+            Monitor = MonitoredMetric.Parse(options.Monitor ?? TrainOptions.DefaultMonitor),
+            EarlyStoppingPatience = options.EarlyStop,
+            CheckpointPath = Path.Combine(outDir, CheckpointFile),
+            BestCheckpointPath = options.KeepBest ? Path.Combine(outDir, BestCheckpointFile) : null,
+            CheckpointWriter = (path, state) => trainer!.ToCheckpoint(state).Save(path),
+        };
+        trainer = new Trainer(options, loop, source)
+        {
+            DataDirectory = source.Directory,
         };
         trainer._notes.AddRange(notes);
         if (resume is not null) trainer.Restore(resume);
         return trainer;
+    }
+
+    /// <summary>
+    /// Builds the model a run or a checkpoint names: <paramref name="hidden"/> widths make an <see cref="Mlp"/> of
+    /// those hidden layers (only for <c>mlp</c>); anything else comes from <see cref="ModelZoo"/>.
+    /// </summary>
+    public static Module<Tensor, Tensor> BuildModel(string name, int[]? hidden, int channels, int classes, int size, Generator? generator = null)
+    {
+        if (hidden is null) return ModelZoo.Create(name, channels, classes, size, generator);
+        if (!string.Equals(name, "mlp", StringComparison.OrdinalIgnoreCase))
+            throw new ArgumentException($"hidden layer widths apply to the mlp model, not to '{name}'");
+        return Mlp.ForImages(channels, size, hidden, classes, generator: generator);
+    }
+
+    /// <summary>
+    /// The loss of a run over <paramref name="classes"/> classes, on logits [N, K] and class indices [N]:
+    /// <c>cross-entropy</c> (softmax), <c>hinge</c> (the multiclass SVM loss of the notes,
+    /// Lᵢ = Σ_{j≠yᵢ} max(0, sⱼ − s_{yᵢ} + 1) averaged over the batch; PyTorch's <c>MultiMarginLoss</c> divides the sum by
+    /// K, so it is multiplied back) or <c>mse</c> (mean squared error against one-hot targets).
+    /// </summary>
+    public static Func<Tensor, Tensor, Tensor> LossFunction(string name, int classes)
+    {
+        switch (name)
+        {
+            case "cross-entropy":
+                var ce = new CrossEntropyLoss();
+                return ce.Forward;
+            case "hinge":
+                var hinge = new MultiMarginLoss(p: 1, margin: 1);
+                return (logits, y) => hinge.Forward(logits, y).Mul(classes);
+            case "mse":
+                var mse = new MSELoss();
+                return (output, y) => mse.Forward(output, Classification.OneHot(y, classes, output.DType));
+            default:
+                throw new ArgumentException($"unknown loss '{name}' ({string.Join(", ", TrainOptions.Losses)})");
+        }
+    }
+
+    /// <summary>
+    /// A seeded split of sample indices that holds out <paramref name="fraction"/> of each class (rounded, at least one
+    /// sample of a class with two or more): returns (kept, held out), each in increasing order.
+    /// </summary>
+    public static (Tensor Kept, Tensor HeldOut) StratifiedSplit(Tensor labels, double fraction, ulong seed)
+    {
+        if (!(fraction > 0 && fraction < 1)) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "the validation fraction must be in (0, 1)");
+        var y = labels.To(DType.Int32).Contiguous().ToArray<int>();
+        var held = new List<int>();
+        var byClass = Enumerable.Range(0, y.Length).GroupBy(i => y[i]).OrderBy(g => g.Key);
+        foreach (var group in byClass)
+        {
+            var members = group.ToArray();
+            int take = (int)Math.Round(fraction * members.Length, MidpointRounding.AwayFromZero);
+            if (members.Length >= 2) take = Math.Clamp(take, 1, members.Length - 1);
+            else take = 0;
+            var order = new Generator(seed).SelectStream(group.Key + 1L).Permutation(members.Length);
+            for (int i = 0; i < take; i++) held.Add(members[order[i]]);
+        }
+        if (held.Count == 0) throw new ArgumentException("the validation split holds out nothing: each class needs at least two samples");
+        var heldSet = held.ToHashSet();
+        var kept = Enumerable.Range(0, y.Length).Where(i => !heldSet.Contains(i)).ToArray();
+        var heldSorted = held.Order().ToArray();
+        return (Tensor.FromArray(kept, kept.Length), Tensor.FromArray(heldSorted, heldSorted.Length));
     }
 
     /// <summary>
@@ -277,7 +362,9 @@ public sealed class Trainer
             throw new TrainOptionException($"{option} {Show(wanted)} contradicts the checkpoint {path}, which was trained with {Show(recorded)}; a resumed run keeps the settings it was trained with (start a new run to change them)");
         }
         Keep("--model", asked.Model?.ToLowerInvariant(), stored.ResolvedModel.ToLowerInvariant(), asked.Model is not null);
-        Keep("--dataset", asked.Dataset, stored.Dataset);
+        Keep("--dataset", asked.Dataset, stored.Dataset, asked.Dataset is not null);
+        Keep("--image-size", asked.ImageSize, stored.ImageSize, asked.ImageSize is not null);
+        Keep("--channels", asked.Channels, stored.Channels, asked.Channels is not null);
         Keep("--classes", asked.Classes is { } c ? string.Join(",", c) : null, stored.Classes is { } sc ? string.Join(",", sc) : null, asked.Classes is not null);
         Keep("--limit", asked.TrainLimit, stored.TrainLimit, asked.TrainLimit is not null);
         Keep("test limit", asked.TestLimit, stored.TestLimit, asked.TestLimit is not null);
@@ -291,6 +378,11 @@ public sealed class Trainer
         Keep("--seed", asked.Seed, stored.Seed);
         Keep("--augment", asked.Augment, stored.Augment);
         Keep("--freeze", asked.Freeze, stored.Freeze, asked.Freeze is not null);
+        Keep("--loss", asked.Loss, stored.Loss);
+        Keep("--hidden", asked.Hidden is { } hd ? string.Join(",", hd) : null, stored.Hidden is { } sh ? string.Join(",", sh) : null, asked.Hidden is not null);
+        Keep("--val-split", asked.ValSplit, stored.ValSplit, asked.ValSplit is not null);
+        Keep("--clip-grad-norm", asked.ClipGradNorm, stored.ClipGradNorm, asked.ClipGradNorm is not null);
+        Keep("--clip-grad-value", asked.ClipGradValue, stored.ClipGradValue, asked.ClipGradValue is not null);
         if (asked.InitFrom is not null)
             throw new TrainOptionException($"--init-from {asked.InitFrom}: a resumed run takes its weights from the checkpoint {path}");
 
@@ -310,6 +402,14 @@ public sealed class Trainer
             Download = asked.Download,
             Resume = path,
             InitFrom = null,
+            // Early stopping and the best checkpoint only watch the run: a resume may change them.
+            EarlyStop = asked.EarlyStop ?? stored.EarlyStop,
+            Monitor = asked.Monitor ?? stored.Monitor,
+            KeepBest = asked.KeepBest || stored.KeepBest,
+            // How images are decoded does not change the numbers: the order and augmentation depend on (seed, epoch, index).
+            Workers = asked.Workers ?? stored.Workers,
+            Cache = asked.Cache,
+            Strict = asked.Strict,
         };
     }
 
@@ -341,40 +441,6 @@ public sealed class Trainer
     internal static void RequireFiniteWeights(StateDict weights, string path)
     {
         if (weights.FirstNonFinite() is { } name) throw new InvalidDataException($"{path}: the weights hold NaN/Inf (tensor {name})");
-    }
-
-    private void Restore(Checkpoint ckpt)
-    {
-        string path = Options.Resume!;
-        if (ckpt.Optimizer is { } opt) LoadChecked(path, () => Optimizer.LoadStateDict(opt), $"the optimizer state does not fit this {Options.Optimizer} run");
-        if (Scheduler is not null)
-        {
-            var schedule = ckpt.Scheduler ?? throw new InvalidDataException($"{path}: the run used scheduler '{Options.Scheduler}' but the checkpoint has no scheduler state");
-            LoadChecked(path, () => Scheduler.LoadStateDict(schedule), $"the scheduler state does not fit the '{Options.Scheduler}' schedule");
-        }
-        CompletedEpochs = ckpt.GetInt("epoch");
-        foreach (var (name, module) in Model.NamedModules())
-            if (module is Fovea.NN.Dropout dropout && ckpt.Metadata.TryGetValue($"rng.{name}", out var state))
-            {
-                var parts = state.Split(':');
-                if (parts.Length != 2 || !ulong.TryParse(parts[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong seed)
-                    || !long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out long position))
-                    throw new InvalidDataException($"{path}: the dropout generator state '{state}' of '{name}' is malformed");
-                dropout.Generator.SetState(seed, position);
-            }
-        try
-        {
-            if (ckpt.Metadata.TryGetValue("history", out var h)) _history.AddRange(JsonSerializer.Deserialize(h, Json.ListEpochMetrics) ?? []);
-            if (ckpt.Metadata.TryGetValue("partial", out var p)) _partial = JsonSerializer.Deserialize(p, Json.Partial);
-        }
-        catch (Exception e) when (e is JsonException or NotSupportedException)
-        {
-            throw new InvalidDataException($"{path}: the training history in the metadata is malformed ({e.Message})", e);
-        }
-        if (_history.Any(m => m is null) || _history.Count != CompletedEpochs)
-            throw new InvalidDataException($"{path}: the training history in the metadata has {_history.Count} entries for {CompletedEpochs} finished epochs");
-        if (_partial is { } q && (q.Batch < 1 || q.Batch >= BatchesPerEpoch || q.Seen < 0 || q.Correct < 0 || q.Correct > q.Seen || CompletedEpochs >= Epochs))
-            throw new InvalidDataException($"{path}: the position inside the epoch (metadata 'partial') is malformed");
     }
 
     /// <summary>Loads matching weights from a checkpoint; a classifier head shaped for another class count stays fresh.</summary>
@@ -425,121 +491,119 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// Trains until <see cref="Epochs"/> or cancellation. <paramref name="progress"/> hears after every batch and
-    /// <paramref name="epochDone"/> after every epoch's evaluation and files. On cancellation the current batch
-    /// finishes, a checkpoint is saved, and the result says <c>Cancelled</c>.
+    /// Continues the loop from <paramref name="ckpt"/>: weights (and the registered state of layers such as dropout),
+    /// optimizer, scheduler, epochs done, the position inside an interrupted epoch and the history. Checkpoints from
+    /// before dropout kept its generator in the state dict carry it as metadata <c>rng.NAME</c> = <c>seed:position</c>;
+    /// those are read into the state dict entries <c>NAME.rng_state</c>.
+    /// </summary>
+    private void Restore(Checkpoint ckpt)
+    {
+        string path = Options.Resume!;
+        var model = new StateDict();
+        foreach (var (name, t) in ckpt.Model) model.Add(name, t);
+        foreach (var (key, value) in ckpt.Metadata)
+        {
+            if (!key.StartsWith("rng.", StringComparison.Ordinal)) continue;
+            var parts = value.Split(':');
+            if (parts.Length != 2 || !ulong.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out ulong seed)
+                || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long drawn))
+                throw new InvalidDataException($"{path}: the generator state '{UntrustedJson.Quote(value, quotes: false)}' of '{UntrustedJson.Quote(key[4..], quotes: false)}' is malformed");
+            string entry = key[4..] + ".rng_state";
+            if (model.ContainsKey(entry)) continue;
+            var generator = new Generator();
+            generator.SetState(seed, drawn);
+            model.Add(entry, GeneratorState.ToTensor(generator));
+        }
+        List<EpochMetrics> history = [];
+        EpochPosition? position = null;
+        try
+        {
+            if (ckpt.Metadata.TryGetValue("history", out var h)) history = JsonSerializer.Deserialize(h, Json.ListEpochMetrics) ?? [];
+            if (ckpt.Metadata.TryGetValue("partial", out var p)) position = JsonSerializer.Deserialize(p, Json.EpochPosition);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException)
+        {
+            throw new InvalidDataException($"{path}: the training history in the metadata is malformed ({e.Message})", e);
+        }
+        if (history.Any(m => m is null))
+            throw new InvalidDataException($"{path}: the training history in the metadata has an empty entry");
+        var state = new TrainingState
+        {
+            Model = model,
+            Optimizer = ckpt.Optimizer,
+            Scheduler = ckpt.Scheduler,
+            CompletedEpochs = ckpt.GetInt("epoch"),
+            Position = position,
+            History = history.Select(TrainResult.Result).ToList(),
+        };
+        try
+        {
+            _loop.Restore(state);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Trains until <see cref="Epochs"/>, early stopping or cancellation. <paramref name="progress"/> hears after every
+    /// batch and <paramref name="epochDone"/> after every epoch's evaluation and files. On cancellation the current
+    /// batch finishes, a checkpoint is saved, and the result says <c>Cancelled</c>.
     /// </summary>
     public TrainResult Run(IProgress<BatchProgress>? progress = null, Action<EpochMetrics>? epochDone = null, CancellationToken cancel = default)
     {
         Directory.CreateDirectory(OutDir);
-        int batches = BatchesPerEpoch;
-        for (int epoch = CompletedEpochs; epoch < Epochs; epoch++)
+        var result = _loop.Run(progress, e =>
         {
-            var part = _partial ?? new Partial(0, 0, 0, 0, 0);
-            _partial = null;
-            double lossSum = part.LossSum;
-            long correct = part.Correct, seen = part.Seen, seenNow = 0;
-            var clock = Stopwatch.StartNew();
-            Model.Train();
-            _train.Epoch = epoch;
-            int b = 0;
-            bool stop = false;
-            foreach (var (x, y) in _train)
-            {
-                if (b >= batches) break;
-                if (b < part.Batch) { b++; continue; }
-                Optimizer.ZeroGrad();
-                var logits = Model.Forward(x);
-                var loss = _loss.Forward(logits, y);
-                double l = loss.ToScalar();
-                // Stop before the step: the weights stay as they were, and nothing diverged is ever saved.
-                if (!double.IsFinite(l)) throw Diverged(epoch + 1, b + 1, $"the loss is {Show(l)}");
-                loss.Backward();
-                Optimizer.Step();
-                if (_schedulePerBatch) Scheduler!.Step();
-                int n = x.Size(0);
-                lossSum += l * n;
-                correct += Evaluation.Correct(logits, y);
-                seen += n;
-                seenNow += n;
-                b++;
-                progress?.Report(new BatchProgress(epoch + 1, Epochs, b, batches, l, lossSum / seen, (double)correct / seen, seenNow / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
-                if (cancel.IsCancellationRequested && b < batches) { stop = true; break; }
-            }
-            if (stop)
-            {
-                _partial = new Partial(b, lossSum, correct, seen, part.Seconds + clock.Elapsed.TotalSeconds);
-                _batch = b;
-                SaveCheckpoint();
-                return Result(cancelled: true);
-            }
-            double trainSeconds = part.Seconds + clock.Elapsed.TotalSeconds;
-            if (!_schedulePerBatch) Scheduler?.Step();
-            var test = Evaluation.Evaluate(Model, _test, ClassLabels.Length);
-            var metrics = new EpochMetrics(epoch + 1, lossSum / Math.Max(1, seen), (double)correct / Math.Max(1, seen), test.Loss, test.Accuracy,
-                part.Seconds + clock.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds));
-            _batch = b;
-            _history.Add(metrics);
-            CompletedEpochs = epoch + 1;
-            SaveCheckpoint();
             WriteMetrics();
-            Charts.TrainingCurves(_history).Save(CurvePath);
-            epochDone?.Invoke(metrics);
-            if (cancel.IsCancellationRequested && CompletedEpochs < Epochs) return Result(cancelled: true);
-        }
-        return Result(cancelled: false);
+            Charts.TrainingCurves(History).Save(CurvePath);
+            epochDone?.Invoke(TrainResult.Metrics(e));
+        }, cancel);
+        return new TrainResult(result.Cancelled, result.CompletedEpochs, result.History.Select(TrainResult.Metrics).ToList(), CheckpointPath, MetricsPath, CurvePath,
+            result.StoppedEarly, result.BestEpoch, Options.KeepBest && result.BestEpoch is not null ? BestCheckpointPath : null);
     }
 
-    private TrainResult Result(bool cancelled) => new(cancelled, CompletedEpochs, _history.ToList(), CheckpointPath, MetricsPath, CurvePath);
+    /// <summary>
+    /// Evaluates the model as it is now on the test set kept apart from validation (<see cref="HasTest"/>): the mean of
+    /// the run's loss and the accuracy.
+    /// </summary>
+    public LossAndAccuracy EvaluateTest() =>
+        TrainingLoop.Evaluate(Model, _loop.Loss, _data.Test ?? throw new InvalidOperationException("this run has no test set apart from its validation data"));
 
     /// <summary>
     /// Writes the checkpoint now (atomically): model, optimizer, scheduler, epoch, arguments and history. Weights holding
     /// NaN or infinity are never written: the call throws <see cref="TrainingDivergedException"/> and the file on disk
     /// keeps the last good state.
     /// </summary>
-    public void SaveCheckpoint()
+    public void SaveCheckpoint() => _loop.SaveCheckpoint();
+
+    /// <summary>The checkpoint of <paramref name="state"/>: the loop's state with the recipe's metadata.</summary>
+    private Checkpoint ToCheckpoint(TrainingState state)
     {
-        RequireFiniteModel(CompletedEpochs + (_partial is null ? 0 : 1));
         var meta = new Dictionary<string, string>
         {
-            ["epoch"] = CompletedEpochs.ToString(CultureInfo.InvariantCulture),
+            ["epoch"] = state.CompletedEpochs.ToString(CultureInfo.InvariantCulture),
             ["model"] = Options.Model!,
-            ["dataset"] = Options.Dataset,
+            ["dataset"] = Options.Dataset!,
             ["classes"] = string.Join(",", ClassLabels),
             ["class_names"] = JsonSerializer.Serialize(ClassNames, CheckpointJsonContext.Default.StringArray),
             ["in_channels"] = InputChannels.ToString(CultureInfo.InvariantCulture),
             ["input_size"] = InputSize.ToString(CultureInfo.InvariantCulture),
             ["seed"] = Options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["loss"] = Options.Loss,
             ["args"] = JsonSerializer.Serialize(Options with { Resume = null }, Json.TrainOptions),
-            ["history"] = JsonSerializer.Serialize(_history, Json.ListEpochMetrics),
+            ["history"] = JsonSerializer.Serialize(state.History.Select(TrainResult.Metrics).ToList(), Json.ListEpochMetrics),
         };
-        // Dropout masks come from generators that advance with every batch: their positions make a resume exact.
-        foreach (var (name, module) in Model.NamedModules())
-            if (module is Fovea.NN.Dropout dropout)
-            {
-                var (seed, position) = dropout.Generator.State;
-                meta[$"rng.{name}"] = string.Create(CultureInfo.InvariantCulture, $"{seed}:{position}");
-            }
-        if (_partial is { } p)
+        if (Options.Hidden is { } hidden) meta["hidden"] = string.Join(",", hidden);
+        if (Preprocessing is { } pre) meta["preprocessing"] = pre.ToJson();
+        if (state.Position is { } p)
         {
-            meta["partial"] = JsonSerializer.Serialize(p, Json.Partial);
+            meta["partial"] = JsonSerializer.Serialize(p, Json.EpochPosition);
             meta["batch"] = p.Batch.ToString(CultureInfo.InvariantCulture);
         }
-        new Checkpoint { Model = Model.StateDict(), Optimizer = Optimizer.StateDict(), Scheduler = Scheduler?.StateDict(), Metadata = meta }.Save(CheckpointPath);
+        return new Checkpoint { Model = state.Model, Optimizer = state.Optimizer, Scheduler = state.Scheduler, Metadata = meta };
     }
 
-    private void WriteMetrics() => AtomicFile.WriteAllLines(MetricsPath, _history.Select(m => JsonSerializer.Serialize(m, Json.EpochMetrics)));
-
-    /// <summary>Stops the run when a weight went NaN or infinite in <paramref name="epoch"/> (its last batch is <see cref="_batch"/>).</summary>
-    private void RequireFiniteModel(int epoch)
-    {
-        if (Model.StateDict().FirstNonFinite() is { } name) throw Diverged(epoch, _batch, $"the weights hold NaN/Inf (tensor {name})");
-    }
-
-    private TrainingDivergedException Diverged(int epoch, int batch, string what)
-    {
-        string kept = File.Exists(CheckpointPath) ? $"{CheckpointPath} keeps the last good state" : "no checkpoint was written";
-        return new TrainingDivergedException(epoch, batch,
-            string.Create(CultureInfo.InvariantCulture, $"training stopped at epoch {epoch}, batch {batch}: {what}; the run diverged (try a lower learning rate); {kept}"));
-    }
+    private void WriteMetrics() => AtomicFile.WriteAllLines(MetricsPath, History.Select(m => JsonSerializer.Serialize(m, Json.EpochMetrics)));
 }

@@ -75,7 +75,9 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module<Tensor, 
 
 /// <summary>
 /// Inverted dropout with probability <see cref="P"/>: active in training mode, the identity in evaluation mode.
-/// The masks come from its own seeded <see cref="Generator"/>, so runs are reproducible.
+/// The masks come from its own seeded <see cref="Generator"/>, so runs are reproducible; the generator's seed and
+/// position are the state entry <c>rng_state</c> of the state dict (<see cref="GeneratorState"/>), so a checkpoint
+/// resumes with the masks an uninterrupted run would have drawn.
 /// </summary>
 public sealed class Dropout : Module<Tensor, Tensor>
 {
@@ -90,6 +92,7 @@ public sealed class Dropout : Module<Tensor, Tensor>
         if (!(p >= 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "Dropout: p must be in [0, 1]");
         P = p;
         _generator = generator ?? new Generator();
+        RegisterState("rng_state", () => GeneratorState.ToTensor(_generator), t => GeneratorState.Load(_generator, t));
     }
 
     /// <inheritdoc/>

@@ -11,6 +11,7 @@ public abstract class Module
     private readonly List<KeyValuePair<string, Tensor>> _parameters = [];
     private readonly List<KeyValuePair<string, Tensor>> _buffers = [];
     private readonly List<KeyValuePair<string, Module>> _children = [];
+    private readonly List<KeyValuePair<string, ModuleState>> _states = [];
 
     /// <summary>True in training mode (dropout active, batch norm uses batch statistics); see <see cref="Train"/>.</summary>
     public bool Training { get; private set; } = true;
@@ -44,6 +45,20 @@ public abstract class Module
         return module;
     }
 
+    /// <summary>
+    /// Registers state that is neither trained nor a tensor the layer computes with, but that must survive a
+    /// checkpoint for a resumed run to continue exactly (a generator position, a counter): <paramref name="save"/>
+    /// returns it as a tensor for <see cref="StateDict"/>, <paramref name="load"/> takes it back in
+    /// <see cref="LoadStateDict"/> (and throws <see cref="ArgumentException"/> for a tensor that does not fit).
+    /// Unlike parameters and buffers, such an entry may be absent from a state dict being loaded (weights saved
+    /// elsewhere, or before the layer had it): the state then stays as it is.
+    /// </summary>
+    protected void RegisterState(string name, Func<Tensor> save, Action<Tensor> load)
+    {
+        CheckName(name);
+        _states.Add(new(name, new ModuleState(save, load)));
+    }
+
     /// <summary>Replaces the tensor of a registered buffer (buffers such as running means are re-assigned, not updated in place).</summary>
     protected void SetBuffer(string name, Tensor value)
     {
@@ -60,7 +75,8 @@ public abstract class Module
     {
         if (string.IsNullOrEmpty(name) || name.Contains('.'))
             throw new ArgumentException($"{GetType().Name}: invalid name '{name}' (non-empty, no dots)");
-        if (_parameters.Exists(kv => kv.Key == name) || _buffers.Exists(kv => kv.Key == name) || _children.Exists(kv => kv.Key == name))
+        if (_parameters.Exists(kv => kv.Key == name) || _buffers.Exists(kv => kv.Key == name) || _children.Exists(kv => kv.Key == name)
+            || _states.Exists(kv => kv.Key == name))
             throw new ArgumentException($"{GetType().Name}: the name '{name}' is already registered");
     }
 
@@ -92,6 +108,24 @@ public abstract class Module
         foreach (var (name, b) in _buffers) yield return (Join(prefix, name), b);
         foreach (var (name, child) in _children)
             foreach (var nb in child.NamedBuffers(Join(prefix, name))) yield return nb;
+    }
+
+    /// <summary>
+    /// Every state entry of <see cref="RegisterState"/> (this module's and its descendants') with dotted names: the
+    /// part of <see cref="StateDict"/> that is neither parameter nor buffer.
+    /// </summary>
+    public IEnumerable<(string Name, Tensor State)> NamedStates(string prefix = "")
+    {
+        foreach (var (name, s) in _states) yield return (Join(prefix, name), s.Save());
+        foreach (var (name, child) in _children)
+            foreach (var ns in child.NamedStates(Join(prefix, name))) yield return ns;
+    }
+
+    private IEnumerable<(string Name, ModuleState State)> NamedStateEntries(string prefix = "")
+    {
+        foreach (var (name, s) in _states) yield return (Join(prefix, name), s);
+        foreach (var (name, child) in _children)
+            foreach (var ns in child.NamedStateEntries(Join(prefix, name))) yield return ns;
     }
 
     private static string Join(string prefix, string name) => prefix.Length == 0 ? name : prefix + "." + name;
@@ -130,18 +164,23 @@ public abstract class Module
     public long ParameterCount(bool trainableOnly = false) =>
         Parameters().Where(p => !trainableOnly || p.RequiresGrad).Sum(p => (long)p.Numel);
 
-    /// <summary>Parameters and buffers by dotted name, in order: what a checkpoint stores.</summary>
+    /// <summary>
+    /// Parameters, buffers and registered state (<see cref="RegisterState"/>) by dotted name, in that order: what a
+    /// checkpoint stores.
+    /// </summary>
     public StateDict StateDict()
     {
         var sd = new StateDict();
         foreach (var (n, p) in NamedParameters()) sd.Add(n, p.Detach());
         foreach (var (n, b) in NamedBuffers()) sd.Add(n, b.Detach());
+        foreach (var (n, s) in NamedStates()) sd.Add(n, s);
         return sd;
     }
 
     /// <summary>
-    /// Copies values from <paramref name="state"/> into this module's parameters and buffers. With
-    /// <paramref name="strict"/>, every key must match and nothing may be left over; the error lists the
+    /// Copies values from <paramref name="state"/> into this module's parameters and buffers, and hands registered
+    /// state entries (<see cref="RegisterState"/>) to their modules. With <paramref name="strict"/>, every parameter
+    /// and buffer key must match and nothing may be left over (registered state may be absent); the error lists the
     /// missing and unexpected keys and any shape mismatches.
     /// </summary>
     public void LoadStateDict(StateDict state, bool strict = true)
@@ -149,8 +188,9 @@ public abstract class Module
         var own = new Dictionary<string, (Tensor Tensor, bool IsBuffer)>();
         foreach (var (n, p) in NamedParameters()) own[n] = (p, false);
         foreach (var (n, b) in NamedBuffers()) own[n] = (b, true);
+        var states = NamedStateEntries().ToList();
         var missing = own.Keys.Where(k => !state.ContainsKey(k)).ToList();
-        var unexpected = state.Keys.Where(k => !own.ContainsKey(k)).ToList();
+        var unexpected = state.Keys.Where(k => !own.ContainsKey(k) && !states.Exists(s => s.Name == k)).ToList();
         var mismatched = own.Where(kv => state.ContainsKey(kv.Key) && !kv.Value.Tensor.Shape.SequenceEqual(state[kv.Key].Shape))
             .Select(kv => $"{kv.Key}: checkpoint {ShapeChecks.Format(state[kv.Key].Shape)}, model {ShapeChecks.Format(kv.Value.Tensor.Shape)}").ToList();
         if (mismatched.Count > 0 || (strict && (missing.Count > 0 || unexpected.Count > 0)))
@@ -161,6 +201,19 @@ public abstract class Module
             if (mismatched.Count > 0) parts.Add("shape mismatches: " + string.Join("; ", mismatched));
             throw new ArgumentException($"load_state_dict into {GetType().Name}: " + string.Join("; ", parts));
         }
+        // Registered state first: its loader is what checks it, and a refusal then leaves the weights untouched.
+        foreach (var (name, entry) in states)
+            if (state.TryGetValue(name, out var value))
+            {
+                try
+                {
+                    entry.Load(value);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new ArgumentException($"load_state_dict into {GetType().Name}: {name}: {e.Message}", e);
+                }
+            }
         using var _ = GradMode.Disable();
         foreach (var (name, (tensor, _)) in own)
             if (state.TryGetValue(name, out var value))
@@ -198,6 +251,9 @@ public abstract class Module
     protected Tensor GetParameter(string name) =>
         _parameters.Find(kv => kv.Key == name).Value ?? throw new ArgumentException($"{GetType().Name} has no parameter '{name}'");
 }
+
+/// <summary>A registered state entry: how to read it as a tensor and how to set it from one.</summary>
+internal sealed record ModuleState(Func<Tensor> Save, Action<Tensor> Load);
 
 /// <summary>A module with a typed forward pass (TorchSharp's <c>Module&lt;TIn, TOut&gt;</c>).</summary>
 public abstract class Module<TIn, TOut> : Module

@@ -1,4 +1,4 @@
-namespace Fovea.Vision.Training;
+namespace Fovea.Training;
 
 /// <summary>
 /// Training met a non-finite loss or non-finite weights and stopped before saving anything diverged: the checkpoint on
