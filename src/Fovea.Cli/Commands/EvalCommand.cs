@@ -31,7 +31,7 @@ public static class EvalCommand
     {
         foreach (var c in checkpoints) PathArgs.InputFile(c);
         PathArgs.InputFolder(dataDir);
-        var models = checkpoints.Select(TrainedModel.Load).ToList();
+        var models = checkpoints.Select(OnnxModelFile.LoadTrained).ToList();
         try
         {
             Ensemble.CheckCompatible(models);

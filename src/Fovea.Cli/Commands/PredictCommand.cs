@@ -22,7 +22,7 @@ public static class PredictCommand
     {
         PathArgs.InputFile(checkpoint);
         PathArgs.InputFile(imagePath);
-        var model = TrainedModel.Load(checkpoint);
+        var model = OnnxModelFile.LoadTrained(checkpoint);
         var image = ImageIO.Load(imagePath);
         var best = model.Predict(image, top, out bool inverted);
         if (model.Preprocessing is { } pre)
