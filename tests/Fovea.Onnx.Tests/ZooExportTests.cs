@@ -10,7 +10,7 @@ namespace Fovea.Onnx.Tests;
 /// non-trivial statistics. Inputs are small where the model allows (the zoo's small-input stems at 28x28 and
 /// 32x32); the ImageNet stems (strided convolutions, padded and ceil-mode max-pools) run once at 64x64.
 /// </summary>
-public sealed class ZooExportTests
+public sealed class ZooExportTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<string, int> ZooModels()
     {
@@ -37,6 +37,7 @@ public sealed class ZooExportTests
         byte[] bytes = Onnx.ExportToBytes(model, [1, channels, size, size]);
         using var session = new ExportedSession(bytes);
         double error = session.WorstRelativeError(model, [channels, size, size], 1, 3);
+        output.WriteLine($"{name} {size}x{size}: max |ort - fovea| / max |fovea| = {error:E2}");
         Assert.True(error <= ExportedSession.Tolerance, $"{name} at {size}x{size}: ONNX Runtime differs from Fovea by {error:E2} (relative)");
     }
 

@@ -353,7 +353,7 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
         string hint = Hint(path, "maxout");
         string y = _w.Opset >= 18
             ? _w.Add("ReduceMax", hint, [pieces, _w.Int64Constant(hint + ".axes", 2)], Attr("keepdims", 0L))
-            : _w.Add("ReduceMax", hint, [pieces], Attr("axes", 2L), Attr("keepdims", 0L));
+            : _w.Add("ReduceMax", hint, [pieces], Attr("axes", new long[] { 2 }), Attr("keepdims", 0L));
         return new(y, maxout.Forward(x.Sample));
     }
 

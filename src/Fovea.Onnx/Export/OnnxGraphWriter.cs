@@ -127,13 +127,14 @@ internal sealed class OnnxGraphWriter
     {
         var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
         foreach (int d in tensor.Shape) t.Dims.Add(d);
-        float[] values = tensor.Detach().To(DType.Float32).ToArray<float>();
+        // One copy, straight into the bytes the message keeps (wrapped, not copied again).
+        var values = tensor.Detach().To(DType.Float32).Contiguous().AsSpan<float>();
         var bytes = new byte[values.Length * sizeof(float)];
-        if (BitConverter.IsLittleEndian) Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+        if (BitConverter.IsLittleEndian) System.Runtime.InteropServices.MemoryMarshal.AsBytes(values).CopyTo(bytes);
         else
             for (int i = 0; i < values.Length; i++)
                 System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * sizeof(float)), values[i]);
-        t.RawData = ByteString.CopyFrom(bytes);
+        t.RawData = UnsafeByteOperations.UnsafeWrap(bytes);
         return t;
     }
 }
