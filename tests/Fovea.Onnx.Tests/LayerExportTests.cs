@@ -11,7 +11,7 @@ namespace Fovea.Onnx.Tests;
 /// </summary>
 public sealed class LayerExportTests
 {
-    private static Sequential ConvolutionalStack(int opset)
+    internal static Sequential ConvolutionalStack(int opset)
     {
         var g = new Generator(11);
         var stack = new Sequential(
@@ -54,7 +54,7 @@ public sealed class LayerExportTests
     {
         var model = ConvolutionalStack(opset);
         ExportedSession.RandomizeNormalization(model);
-        using var session = new ExportedSession(Onnx.ExportToBytes(model, [1, 3, 12, 12], opset));
+        using var session = new ExportedSession(OnnxModel.ExportToBytes(model, [1, 3, 12, 12], opset));
         double error = session.WorstRelativeError(model, [3, 12, 12], 1, 3);
         Assert.True(error <= ExportedSession.Tolerance, $"opset {opset}: {error:E2}");
     }
@@ -75,7 +75,7 @@ public sealed class LayerExportTests
             new Linear(16, 5, generator: g),
             new LogSoftmax(1));
         ExportedSession.RandomizeNormalization(model);
-        using var session = new ExportedSession(Onnx.ExportToBytes(model, [2, 3, 4, 5], opset));
+        using var session = new ExportedSession(OnnxModel.ExportToBytes(model, [2, 3, 4, 5], opset));
         Assert.True(session.WorstRelativeError(model, [3, 4, 5], 1, 3) <= ExportedSession.Tolerance);
     }
 
@@ -83,10 +83,10 @@ public sealed class LayerExportTests
     public void CircularPaddingNeedsOpset19()
     {
         var model = new Sequential(new Conv2d(2, 3, 3, padding: 1, paddingMode: PaddingMode.Circular, generator: new Generator(4)));
-        var error = Assert.Throws<NotSupportedException>(() => Onnx.ExportToBytes(model, [1, 2, 6, 6], 17));
+        var error = Assert.Throws<NotSupportedException>(() => OnnxModel.ExportToBytes(model, [1, 2, 6, 6], 17));
         Assert.Contains("'0'", error.Message);
         Assert.Contains("opset 19", error.Message);
-        using var session = new ExportedSession(Onnx.ExportToBytes(model, [1, 2, 6, 6], 19));
+        using var session = new ExportedSession(OnnxModel.ExportToBytes(model, [1, 2, 6, 6], 19));
         Assert.True(session.WorstRelativeError(model, [2, 6, 6], 1, 3) <= ExportedSession.Tolerance);
     }
 
@@ -95,7 +95,7 @@ public sealed class LayerExportTests
     [InlineData(22)]
     public void OpsetsOutsideTheRangeAreRefused(int opset)
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Onnx.ExportToBytes(new Sequential(new ReLU()), [1, 3], opset));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => OnnxModel.ExportToBytes(new Sequential(new ReLU()), [1, 3], opset));
         Assert.Contains("13 to 21", error.Message);
     }
 
@@ -115,18 +115,18 @@ public sealed class LayerExportTests
     public void UnknownModulesAreNamedByPathAndType()
     {
         var model = new Sequential(("body", new Sequential(new Linear(3, 3), new Doubler())));
-        var error = Assert.Throws<NotSupportedException>(() => Onnx.ExportToBytes(model, [1, 3]));
+        var error = Assert.Throws<NotSupportedException>(() => OnnxModel.ExportToBytes(model, [1, 3]));
         Assert.Contains("'body.1'", error.Message);
         Assert.Contains(nameof(Doubler), error.Message);
 
-        var stats = Assert.Throws<NotSupportedException>(() => Onnx.ExportToBytes(new Sequential(new BatchNorm1d(3, trackRunningStats: false)), [2, 3]));
+        var stats = Assert.Throws<NotSupportedException>(() => OnnxModel.ExportToBytes(new Sequential(new BatchNorm1d(3, trackRunningStats: false)), [2, 3]));
         Assert.Contains("running statistics", stats.Message);
 
-        var custom = Assert.Throws<NotSupportedException>(() => Onnx.ExportToBytes(new ReversedSequential(), [1, 3]));
+        var custom = Assert.Throws<NotSupportedException>(() => OnnxModel.ExportToBytes(new ReversedSequential(), [1, 3]));
         Assert.Contains("composition of its layers", custom.Message);
 
-        Assert.Throws<ArgumentException>(() => Onnx.ExportToBytes(new Sequential(new ReLU()), [0, 3]));
-        Assert.Throws<ArgumentException>(() => Onnx.ExportToBytes(new Sequential(new Linear(3, 2).To(DType.Float64) as Linear ?? throw new InvalidOperationException()), [1, 3]));
+        Assert.Throws<ArgumentException>(() => OnnxModel.ExportToBytes(new Sequential(new ReLU()), [0, 3]));
+        Assert.Throws<ArgumentException>(() => OnnxModel.ExportToBytes(new Sequential(new Linear(3, 2).To(DType.Float64) as Linear ?? throw new InvalidOperationException()), [1, 3]));
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public sealed class LayerExportTests
             var model = new Sequential(new Linear(4, 3, generator: new Generator(1)), new BatchNorm1d(3), new Dropout(0.5));
             model[2].Eval();
             string path = Path.Combine(dir, "model.onnx");
-            Onnx.Export(model, [5, 4], path, 13);
+            OnnxModel.Export(model, [5, 4], path, 13);
             Assert.Equal([path], Directory.GetFiles(dir));
             Assert.Equal(13, ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).OpsetImport.Single().Version);
             Assert.True(model.Training && model[1].Training);

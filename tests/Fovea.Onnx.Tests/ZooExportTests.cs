@@ -34,7 +34,7 @@ public sealed class ZooExportTests(Xunit.Abstractions.ITestOutputHelper output)
         int channels = ChannelsFor(name);
         var model = ModelZoo.Create(name, channels, 10, size, new Generator(3));
         ExportedSession.RandomizeNormalization(model);
-        byte[] bytes = Onnx.ExportToBytes(model, [1, channels, size, size]);
+        byte[] bytes = OnnxModel.ExportToBytes(model, [1, channels, size, size]);
         using var session = new ExportedSession(bytes);
         double error = session.WorstRelativeError(model, [channels, size, size], 1, 3);
         output.WriteLine($"{name} {size}x{size}: max |ort - fovea| / max |fovea| = {error:E2}");
@@ -46,7 +46,7 @@ public sealed class ZooExportTests(Xunit.Abstractions.ITestOutputHelper output)
     {
         var model = ModelZoo.Create("resnet18", 3, 10, 32, new Generator(1));
         ExportedSession.RandomizeNormalization(model);
-        var proto = ModelProto.Parser.ParseFrom(Onnx.ExportToBytes(model, [1, 3, 32, 32]));
+        var proto = ModelProto.Parser.ParseFrom(OnnxModel.ExportToBytes(model, [1, 3, 32, 32]));
         var initializers = proto.Graph.Initializer.ToDictionary(t => t.Name);
         var expected = model.StateDict().Where(kv => !kv.Key.EndsWith("num_batches_tracked", StringComparison.Ordinal)).ToList();
         Assert.Equal(expected.Select(kv => kv.Key).Order(StringComparer.Ordinal), initializers.Keys.Order(StringComparer.Ordinal));

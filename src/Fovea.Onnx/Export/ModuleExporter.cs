@@ -64,6 +64,7 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
             case Maxout maxout: return Maxout(maxout, path, x);
             case BasicBlock or Bottleneck: return Residual((ResidualBlock)module, path, x);
             case Inception inception: return Inception(inception, path, x);
+            case OnnxModule imported: return Imported(imported, path, x);
             default:
                 throw Unsupported(module, path, "the exporter has no ONNX form for this module type");
         }
@@ -400,5 +401,31 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
         var branches = block.NamedChildren().Select(c => Emit(c.Module, Join(path, c.Name), x)).ToList();
         string y = _w.Add("Concat", path, [.. branches.Select(b => b.Name)], Attr("axis", 1L));
         return new(y, Tensor.Cat([.. branches.Select(b => b.Sample)], 1));
+    }
+
+    private TracedValue Imported(OnnxModule imported, string path, TracedValue x)
+    {
+        // An imported graph is copied node by node (its operators are already ONNX at its opset), with its
+        // initializers written from the module's current tensors (fine-tuned weights) under their Fovea names.
+        if (imported.Opset != _w.Opset)
+            throw Unsupported(imported, path, $"it is an imported ONNX graph at opset {imported.Opset}; it is written as it is, so export it at opset {imported.Opset} (the exporter writes {OnnxModel.MinExportOpset}–{OnnxModel.MaxExportOpset})");
+        if (imported.Inputs.Count != 1 || imported.OutputNames.Count < 1)
+            throw Unsupported(imported, path, $"the exporter writes graphs with one input, this one has {imported.Inputs.Count}");
+        var graph = imported.Proto.Graph;
+        var tensors = imported.NamedParameters().Concat(imported.NamedBuffers()).ToDictionary(t => t.Name, t => t.Item2, StringComparer.Ordinal);
+        var names = new Dictionary<string, string>(StringComparer.Ordinal) { [imported.Inputs[0].Name] = x.Name };
+        foreach (var init in graph.Initializer)
+        {
+            names[init.Name] = imported.ParameterNames.TryGetValue(init.Name, out var foveaName)
+                ? Param(path, foveaName, tensors[foveaName])
+                : _w.Constant(Join(path, init.Name), init);
+        }
+        string Rename(string name)
+        {
+            if (!names.TryGetValue(name, out var renamed)) names[name] = renamed = _w.Fresh(path.Length == 0 ? name : path + "/" + name);
+            return renamed;
+        }
+        foreach (var node in graph.Node) _w.Copy(node, Rename, path.Length == 0 ? node.Name : path + "/" + node.Name);
+        return new(Rename(imported.OutputNames[0]), imported.Forward(x.Sample));
     }
 }

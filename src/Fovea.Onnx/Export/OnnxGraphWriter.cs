@@ -55,6 +55,26 @@ internal sealed class OnnxGraphWriter
         return name;
     }
 
+    /// <summary>A constant holding <paramref name="value"/> as it is (an imported graph's non-float initializer).</summary>
+    public string Constant(string hint, TensorProto value)
+    {
+        string name = Fresh(hint);
+        var copy = value.Clone();
+        copy.Name = "";
+        _graph.Node.Add(Node("Constant", [], [name], name, Attr("value", copy)));
+        return name;
+    }
+
+    /// <summary>Adds a copy of <paramref name="node"/> with its inputs and outputs renamed by <paramref name="rename"/>.</summary>
+    public void Copy(NodeProto node, Func<string, string> rename, string nameHint)
+    {
+        var copy = node.Clone();
+        for (int i = 0; i < copy.Input.Count; i++) copy.Input[i] = copy.Input[i].Length == 0 ? "" : rename(copy.Input[i]);
+        for (int i = 0; i < copy.Output.Count; i++) copy.Output[i] = copy.Output[i].Length == 0 ? "" : rename(copy.Output[i]);
+        copy.Name = Fresh(nameHint);
+        _graph.Node.Add(copy);
+    }
+
     /// <summary>A 1-d int64 constant (shapes, axes, pads, starts, steps); returns its output name.</summary>
     public string Int64Constant(string hint, params long[] values)
     {

@@ -7,8 +7,7 @@ using Google.Protobuf;
 
 namespace Fovea.Onnx;
 
-/// <summary>Reads and writes ONNX models: <c>Export</c> writes a Fovea module as an ONNX graph that ONNX Runtime and other frameworks run.</summary>
-public static partial class Onnx
+public static partial class OnnxModel
 {
     /// <summary>The opset <see cref="Export(Module{Tensor, Tensor}, int[], string, int)"/> writes unless told otherwise.</summary>
     public const int DefaultExportOpset = 17;
@@ -27,7 +26,7 @@ public static partial class Onnx
     /// (<c>layer1.0.conv1.weight</c>). The graph is the module in evaluation mode (dropout off, running
     /// statistics), whatever its current mode, which is left as it was.
     /// </summary>
-    /// <param name="module">A zoo model, a <see cref="Sequential"/> of Fovea layers, or any tree of the modules the exporter knows.</param>
+    /// <param name="module">A zoo model, a <see cref="Sequential"/> of Fovea layers, an imported <see cref="OnnxModule"/> (its graph at the same opset, with its current weights), or any tree of these.</param>
     /// <param name="inputShape">The input's shape, batch first; each dim positive.</param>
     /// <param name="path">The .onnx file to write.</param>
     /// <param name="opset">The ONNX opset, <see cref="MinExportOpset"/> to <see cref="MaxExportOpset"/>.</param>
@@ -78,7 +77,7 @@ public static partial class Onnx
             {
                 IrVersion = IrVersionFor(opset),
                 ProducerName = "Fovea",
-                ProducerVersion = typeof(Onnx).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+                ProducerVersion = typeof(OnnxModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
                 Graph = graph,
             };
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
