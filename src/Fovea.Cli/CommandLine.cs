@@ -28,6 +28,7 @@ public static class CommandLine
         TrainCommand.Command,
         EvalCommand.Command,
         PredictCommand.Command,
+        ExportCommand.Command,
         ToyCommand.Command,
         InpaintCommand.Command,
         PyramidCommand.Command,
