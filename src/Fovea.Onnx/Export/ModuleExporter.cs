@@ -33,12 +33,12 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
         switch (module)
         {
             case Sequential seq:
-                {
-                    var layers = new HashSet<Module>(seq.Layers, ReferenceEqualityComparer.Instance);
-                    foreach (var (name, child) in seq.NamedChildren())
-                        if (layers.Contains(child)) x = Emit(child, Join(path, name), x);
-                    return x;
-                }
+            {
+                var layers = new HashSet<Module>(seq.Layers, ReferenceEqualityComparer.Instance);
+                foreach (var (name, child) in seq.NamedChildren())
+                    if (layers.Contains(child)) x = Emit(child, Join(path, name), x);
+                return x;
+            }
             case Identity or Dropout:
                 return x;
             case Conv2d conv: return Conv(conv, path, x);
