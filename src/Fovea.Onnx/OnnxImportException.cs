@@ -1,6 +1,10 @@
 namespace Fovea.Onnx;
 
-/// <summary>A node Fovea cannot run: an unsupported operator, attribute or input, or one whose values break the operator's rules.</summary>
+/// <summary>
+/// An ONNX model Fovea cannot import: an operator, attribute, opset, element type or storage (external data) it does
+/// not support, or values that break an operator's rules. The message names the file, the node, the operator, the
+/// opset and the attribute. A malformed file is an <see cref="InvalidDataException"/> instead.
+/// </summary>
 public sealed class OnnxImportException : NotSupportedException
 {
     /// <summary>Creates the exception with its one-line message.</summary>

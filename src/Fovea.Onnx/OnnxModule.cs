@@ -177,7 +177,7 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
     private static int DefaultOpset(ModelProto model, string source)
     {
         foreach (var o in model.OpsetImport)
-            if (o.Domain is "" or "ai.onnx") return checked((int)o.Version);
+            if (o.Domain is "" or "ai.onnx") return (int)Math.Clamp(o.Version, 0, int.MaxValue);
         if (model.OpsetImport.Count == 0) return 1; // IR 1–2 files without opset_import mean opset 1
         throw new OnnxImportException($"{source}: the model imports no opset of the default ONNX domain (it uses {string.Join(", ", model.OpsetImport.Select(o => o.Domain))})");
     }

@@ -47,6 +47,22 @@ internal sealed class OnnxNode
 
     public long Int(string name, long fallback) => Get(name, AttributeProto.Types.AttributeType.Int) is { } a ? a.I : fallback;
 
+    /// <summary>An integer attribute that must lie in [min, max] (refused by name otherwise).</summary>
+    public int Int(string name, long fallback, long min, long max)
+    {
+        long v = Int(name, fallback);
+        if (v < min || v > max) throw Unsupported(name, v, $"expected a value in [{min}, {max}]");
+        return (int)v;
+    }
+
+    /// <summary>Checks that every value of an ints attribute lies in [min, max] and returns them as ints.</summary>
+    public int[] InRange(string name, long[] values, long min, long max)
+    {
+        foreach (long v in values)
+            if (v < min || v > max) throw Unsupported(name, values, $"expected values in [{min}, {max}]");
+        return [.. values.Select(v => (int)v)];
+    }
+
     public float Float(string name, float fallback) => Get(name, AttributeProto.Types.AttributeType.Float) is { } a ? a.F : fallback;
 
     public string String(string name, string fallback) => Get(name, AttributeProto.Types.AttributeType.String) is { } a ? a.S.ToStringUtf8() : fallback;

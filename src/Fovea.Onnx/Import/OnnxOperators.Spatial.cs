@@ -18,15 +18,18 @@ internal static partial class OnnxOperators
         var dil = dilations ? n.Ints("dilations") ?? [1, 1] : [1, 1];
         var pads = n.Ints("pads") ?? [0, 0, 0, 0];
         string autoPad = n.String("auto_pad", "NOTSET");
-        if (strides.Length != 2 || strides.Any(s => s < 1)) throw n.Unsupported("strides", strides, "two positive strides are needed");
-        if (dil.Length != 2 || dil.Any(d => d < 1)) throw n.Unsupported("dilations", dil, "two positive dilations are needed");
-        if (pads.Length != 4 || pads.Any(p => p < 0)) throw n.Unsupported("pads", pads, "four non-negative pads [top, left, bottom, right] are needed");
+        if (strides.Length != 2) throw n.Unsupported("strides", strides, "two strides are needed");
+        if (dil.Length != 2) throw n.Unsupported("dilations", dil, "two dilations are needed");
+        if (pads.Length != 4) throw n.Unsupported("pads", pads, "four pads [top, left, bottom, right] are needed");
         if (autoPad is not ("NOTSET" or "VALID" or "SAME_UPPER" or "SAME_LOWER"))
             throw n.Unsupported("auto_pad", autoPad, "expected NOTSET, VALID, SAME_UPPER or SAME_LOWER");
-        return new Window2d(kernel?.Select(k => checked((int)k)).ToArray(), ToInts(strides), ToInts(dil), ToInts(pads), autoPad);
+        return new Window2d(kernel is null ? null : n.InRange("kernel_shape", kernel, 1, MaxWindow), n.InRange("strides", strides, 1, MaxWindow),
+            n.InRange("dilations", dil, 1, MaxWindow), n.InRange("pads", pads, 0, MaxWindow), autoPad);
     }
 
-    private static int[] ToInts(long[] v) => [.. v.Select(x => checked((int)x))];
+    /// <summary>The largest kernel, stride, dilation or pad accepted: far beyond any real network, small enough that sizes cannot overflow.</summary>
+    private const int MaxWindow = 1 << 16;
+
 
     /// <summary>
     /// The pads (top, left, bottom, right) for an input of size (h, w) and kernel (kh, kw). auto_pad SAME_* keeps
@@ -63,8 +66,7 @@ internal static partial class OnnxOperators
     private static OnnxKernel Conv(OnnxNode n)
     {
         var win = ReadWindow(n, kernelRequired: false);
-        int group = checked((int)n.Int("group", 1));
-        if (group < 1) throw n.Unsupported("group", (long)group, "must be positive");
+        int group = n.Int("group", 1, 1, MaxWindow);
         return (run, i) =>
         {
             var x = Spatial(run, i, n);
@@ -89,14 +91,14 @@ internal static partial class OnnxOperators
     private static OnnxKernel ConvTranspose(OnnxNode n)
     {
         var win = ReadWindow(n, kernelRequired: false);
-        int group = checked((int)n.Int("group", 1));
-        if (group < 1) throw n.Unsupported("group", (long)group, "must be positive");
+        int group = n.Int("group", 1, 1, MaxWindow);
         var outputPadding = n.Ints("output_padding") ?? [0, 0];
-        if (outputPadding.Length != 2 || outputPadding.Any(v => v < 0))
-            throw n.Unsupported("output_padding", outputPadding, "two non-negative values are needed");
+        if (outputPadding.Length != 2) throw n.Unsupported("output_padding", outputPadding, "two values are needed");
+        n.InRange("output_padding", outputPadding, 0, MaxWindow);
         var outputShape = n.Ints("output_shape");
         if (outputShape is not null && outputShape.Length is not (2 or 4))
             throw n.Unsupported("output_shape", outputShape, "give the 2 spatial sizes");
+        if (outputShape is not null) n.InRange("output_shape", outputShape, 1, 1 << 24);
         return (run, i) =>
         {
             var x = Spatial(run, i, n);
@@ -215,8 +217,7 @@ internal static partial class OnnxOperators
     private static OnnxKernel Lrn(OnnxNode n)
     {
         if (!n.Has("size")) throw n.Error("attribute 'size' is required");
-        int size = checked((int)n.Int("size", 1));
-        if (size < 1) throw n.Unsupported("size", (long)size, "must be positive");
+        int size = n.Int("size", 1, 1, MaxWindow);
         double alpha = n.Float("alpha", 1e-4f), beta = n.Float("beta", 0.75f), bias = n.Float("bias", 1f);
         return (run, i) =>
         {

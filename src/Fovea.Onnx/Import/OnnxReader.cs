@@ -123,7 +123,7 @@ internal static class OnnxReader
                 }
                 break;
             default:
-                throw new NotSupportedException($"{source}: tensor '{t.Name}' has element type {TypeName(t.DataType)}; Fovea reads FLOAT and DOUBLE tensors as values and integer tensors as shapes");
+                throw new OnnxImportException($"{source}: tensor '{t.Name}' has element type {TypeName(t.DataType)}; Fovea reads FLOAT and DOUBLE tensors as values and integer tensors as shapes");
         }
         return values;
     }
@@ -141,7 +141,7 @@ internal static class OnnxReader
             TensorProto.Types.DataType.Int32 => 4,
             TensorProto.Types.DataType.Int16 or TensorProto.Types.DataType.Uint16 => 2,
             TensorProto.Types.DataType.Int8 or TensorProto.Types.DataType.Uint8 or TensorProto.Types.DataType.Bool => 1,
-            _ => throw new NotSupportedException($"{source}: tensor '{t.Name}' has element type {TypeName(t.DataType)} where integers are expected"),
+            _ => throw new OnnxImportException($"{source}: tensor '{t.Name}' has element type {TypeName(t.DataType)} where integers are expected"),
         };
         if (!t.RawData.IsEmpty)
         {
@@ -186,9 +186,9 @@ internal static class OnnxReader
     private static void RefuseExternal(TensorProto t, string source)
     {
         if (t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0)
-            throw new NotSupportedException($"{source}: tensor '{t.Name}' keeps its data in an external file; Fovea reads only models whose weights are inside the .onnx file (re-save the model without external data)");
+            throw new OnnxImportException($"{source}: tensor '{t.Name}' keeps its data in an external file; Fovea reads only models whose weights are inside the .onnx file (re-save the model without external data)");
         if (t.Segment is not null)
-            throw new NotSupportedException($"{source}: tensor '{t.Name}' is split into segments, which Fovea does not read");
+            throw new OnnxImportException($"{source}: tensor '{t.Name}' is split into segments, which Fovea does not read");
     }
 
     private static ReadOnlySpan<byte> CheckedRaw(TensorProto t, int count, int elementSize, string source)
