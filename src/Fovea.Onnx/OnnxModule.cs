@@ -122,6 +122,9 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
     /// <summary>The Fovea parameter or buffer name (dotted path in <see cref="Module.NamedParameters"/>) of each ONNX initializer that became one.</summary>
     public IReadOnlyDictionary<string, string> ParameterNames => _parameterNames;
 
+    /// <summary>The model's metadata_props (key → value), e.g. class names a producer stored.</summary>
+    public IReadOnlyDictionary<string, string> Metadata => Proto.MetadataProps.GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+
     /// <summary>The parsed model (for export).</summary>
     internal ModelProto Proto { get; }
 

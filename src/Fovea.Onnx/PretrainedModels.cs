@@ -41,6 +41,15 @@ public static class PretrainedModels
     }
 
     /// <summary>
+    /// The pretrained ImageNet ResNet-18 with a new linear head for <paramref name="classes"/> classes, for images
+    /// [N, 1 or 3, H, W] in [0, 1]; the body is frozen unless <paramref name="freezeBody"/> is false. The files are
+    /// found as for <see cref="ResNet18Features"/> (<paramref name="path"/> is the folder holding them).
+    /// </summary>
+    public static PretrainedClassifier ResNet18Classifier(int classes, bool freezeBody = true, string? path = null, Generator? generator = null) =>
+        new(ResNet18Preprocess(path is null ? null : Find(path, ResNet18PreprocessRelativePath)),
+            ResNet18Features(path is null ? null : Find(path, ResNet18RelativePath)), ResNet18FeatureCount, classes, freezeBody, generator);
+
+    /// <summary>
     /// The path of a pretrained file: <paramref name="path"/> itself when it is a file, else the file under it (by
     /// its relative path or its name), else under the app's folder or the current folder. The error lists every
     /// place it looked.

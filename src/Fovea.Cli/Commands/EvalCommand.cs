@@ -10,7 +10,7 @@ public static class EvalCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("eval", "--checkpoint FILE [--data DIR] [--download]",
-        "Evaluate a checkpoint on the test set: accuracy, per-class accuracy, confusion matrix", (a, o) =>
+        "Evaluate a checkpoint (or an .onnx model) on the test set: accuracy, per-class accuracy, confusion matrix", (a, o) =>
         {
             string checkpoint = a.Option("--checkpoint") ?? throw new UsageException("eval: --checkpoint FILE is required");
             string? data = a.Option("--data");
@@ -24,7 +24,7 @@ public static class EvalCommand
     {
         PathArgs.InputFile(checkpoint);
         PathArgs.InputFolder(dataDir);
-        var model = TrainedModel.Load(checkpoint);
+        var model = OnnxModelFile.LoadTrained(checkpoint);
         var data = FashionMnist.Load(dataDir, download);
         o.WriteLine($"data from {data.Directory}");
         var r = model.Evaluate(data);

@@ -9,7 +9,7 @@ public static class PredictCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("predict", "--checkpoint FILE [--top K] IMAGE",
-        "Classify an image (converted to gray 28x28) with a checkpoint: top classes with probabilities", (a, o) =>
+        "Classify an image (converted to gray 28x28) with a checkpoint or an .onnx model: top classes with probabilities", (a, o) =>
         {
             string checkpoint = a.Option("--checkpoint") ?? throw new UsageException("predict: --checkpoint FILE is required");
             int top = a.Int("--top", 3, 1, 100);
@@ -22,7 +22,7 @@ public static class PredictCommand
     {
         PathArgs.InputFile(checkpoint);
         PathArgs.InputFile(imagePath);
-        var model = TrainedModel.Load(checkpoint);
+        var model = OnnxModelFile.LoadTrained(checkpoint);
         var image = ImageIO.Load(imagePath);
         var best = model.Predict(image, top, out bool inverted);
         o.WriteLine($"{imagePath}: {image.Width}x{image.Height}, {image.Channels} channel(s) -> gray {model.InputSize}x{model.InputSize}" +

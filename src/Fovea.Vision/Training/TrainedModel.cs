@@ -122,6 +122,21 @@ public sealed class TrainedModel
         return [.. labels];
     }
 
+    /// <summary>
+    /// Wraps a network that did not come from a Fovea checkpoint (an imported ONNX model) so that it evaluates and
+    /// predicts like one: its input is [N, <paramref name="channels"/>, <paramref name="size"/>, <paramref name="size"/>]
+    /// and output k scores class <paramref name="labels"/>[k] named <paramref name="names"/>[k]. It is put in eval mode.
+    /// </summary>
+    public static TrainedModel FromModule(Module<Tensor, Tensor> model, string name, int[] labels, string[] names, int channels, int size)
+    {
+        if (labels.Length != names.Length || labels.Length == 0)
+            throw new ArgumentException($"{name}: {labels.Length} class labels and {names.Length} names");
+        if (channels is < 1 or > MaxInputChannels || size is < 1 or > MaxInputSize)
+            throw new ArgumentException($"{name}: input of {channels} channels and side {size} is out of range");
+        model.Eval();
+        return new TrainedModel(model, name, labels, names, channels, size, 0);
+    }
+
     /// <summary>Test-set evaluation on the checkpoint's classes: loss, accuracy, per-class accuracy and confusion matrix.</summary>
     public EvaluationResult Evaluate(MnistData data, int batchSize = 500)
     {
