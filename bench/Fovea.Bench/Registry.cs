@@ -18,5 +18,6 @@ public static class Registry
         VisionCases.All,
         ImageFolderEpochCase.All,
         InProcessAllReduceCase.All,
+        ResNet18OnnxCase.All,
     ];
 }

@@ -29,6 +29,7 @@ public static class CommandLine
         EvalCommand.Command,
         PredictCommand.Command,
         SummaryCommand.Command,
+        ExportCommand.Command,
         ToyCommand.Command,
         InpaintCommand.Command,
         PyramidCommand.Command,
