@@ -34,6 +34,12 @@ public static class CommandLine
         BlendCommand.Command,
         SteerCommand.Command,
         MatchCommand.Command,
+        FiltersCommand.Command,
+        ActivationsCommand.Command,
+        SaliencyCommand.Command,
+        TopImagesCommand.Command,
+        IndexCommand.Command,
+        SearchCommand.Command,
     ];
 
     /// <summary>The most threads <c>--threads</c> sets: four per processor. More only adds switching and memory

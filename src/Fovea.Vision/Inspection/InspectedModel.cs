@@ -87,7 +87,7 @@ public sealed class InspectedModel
     public static InspectedModel FromZoo(string name, int channels, int inputSize, int classes = 10, long seed = 0)
     {
         var model = ModelZoo.Create(name, channels, classes, inputSize, new Generator((ulong)seed));
-        return new InspectedModel(model, $"zoo:{name.ToLowerInvariant()}:seed{seed}", channels, inputSize, image => Resize(image, channels, inputSize));
+        return new InspectedModel(model, $"zoo:{name.ToLowerInvariant()}:seed{seed}:{channels}x{inputSize}", channels, inputSize, image => Resize(image, channels, inputSize));
     }
 
     /// <summary>
@@ -117,6 +117,24 @@ public sealed class InspectedModel
                 : F.Interpolate(x.Contiguous(), new Size2d(size, size), mode: InterpolationMode.Bilinear);
         }
         return x.Contiguous();
+    }
+
+    /// <summary>
+    /// The pictures of image <paramref name="files"/> in batches [B, C, S, S] of <paramref name="batchSize"/>, each
+    /// batch's files decoded in parallel (the next batch is decoded when it is asked for).
+    /// </summary>
+    public IEnumerable<Tensor> Pictures(IReadOnlyList<string> files, int batchSize)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Threading.MaxDegreeOfParallelism) };
+        for (int start = 0; start < files.Count; start += batchSize)
+        {
+            int n = Math.Min(batchSize, files.Count - start), first = start;
+            var pictures = new Tensor[n];
+            Parallel.For(0, n, options, i => pictures[i] = ToInput(ImageIO.Load(files[first + i])));
+            yield return Tensor.Cat(pictures, 0);
+        }
     }
 
     /// <summary>SHA-256 of <see cref="File"/> in lower-case hex (null without a file).</summary>
