@@ -16,5 +16,6 @@ public static class Registry
         MaxPool2dCase.All,
         TrainingEpochCase.All,
         VisionCases.All,
+        RetrievalCase.All,
     ];
 }

@@ -78,10 +78,10 @@ internal static class InspectionArgs
     public static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".tga"];
 
     /// <summary>
-    /// The image files named on the command line, as paths relative to <paramref name="root"/>; each must exist,
-    /// be an image by its extension and lie inside the root.
+    /// The image files named on the command line, as paths relative to <paramref name="root"/> (as given when it is
+    /// null); each must exist, be an image by its extension and lie inside the root.
     /// </summary>
-    public static List<string> ImageFiles(IEnumerable<string> paths, string root, string command)
+    public static List<string> ImageFiles(IEnumerable<string> paths, string? root, string command)
     {
         var files = new List<string>();
         foreach (var p in paths)
@@ -89,6 +89,11 @@ internal static class InspectionArgs
             PathArgs.InputFile(p);
             if (!ImageExtensions.Contains(Path.GetExtension(p).ToLowerInvariant()))
                 throw new UsageException($"{command}: {p} is not an image file ({string.Join(", ", ImageExtensions)})");
+            if (root is null)
+            {
+                files.Add(p);
+                continue;
+            }
             string relative = Path.GetRelativePath(root, Path.GetFullPath(p)).Replace('\\', '/');
             if (relative.StartsWith("../", StringComparison.Ordinal) || relative == ".." || Path.IsPathRooted(relative))
                 throw new UsageException($"{command}: {p} is outside the root folder {root} (give --root DIR above it)");

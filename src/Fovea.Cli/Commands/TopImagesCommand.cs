@@ -18,7 +18,7 @@ public static class TopImagesCommand
             string layer = InspectionArgs.Layer(model, unit[..colon], "top-images");
             int top = a.Int("--top", 16, 1, 1024), batch = a.Int("--batch", 64, 1, 4096);
             string output = InspectionArgs.Output(a, "top-images");
-            var files = InspectionArgs.ImageFiles(a.Positionals(), Directory.GetCurrentDirectory(), "top-images");
+            var files = InspectionArgs.ImageFiles(a.Positionals(), null, "top-images");
             return Run(model, files, layer, channel, top, batch, output, o);
         });
 

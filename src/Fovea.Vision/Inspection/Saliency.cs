@@ -31,23 +31,31 @@ public static class Saliency
         ArgumentNullException.ThrowIfNull(model);
         var picture = model.ToInput(image);
         camLayer ??= LastSpatialLayer(model.Model, model.Normalize(picture));
+        // Pass 1, the input gradient: the picture is the leaf.
         var leaf = picture.Detach().RequiresGrad_();
-        using var extractor = new FeatureExtractor(model.Model, camLayer);
-        var maps = extractor.Extract(model.Normalize(leaf))[camLayer];
-        var logits = extractor.Output!;
+        var logits = model.Model.Call(model.Normalize(leaf));
         if (logits.Rank != 2 || logits.Size(0) != 1)
             throw new ArgumentException($"saliency needs a model that gives scores [1, classes]; {model.Model.Describe()} gives {ShapeChecks.Format(logits.Shape)}");
-        if (maps.Rank != 4)
-            throw new ArgumentException($"Grad-CAM needs feature maps [1, C, H, W]; layer '{camLayer}' gives {ShapeChecks.Format(maps.Shape)}");
         int classes = logits.Size(1);
         int k = classIndex ?? ArgMax(logits);
         if (k < 0 || k >= classes) throw new ArgumentOutOfRangeException(nameof(classIndex), k, $"the model has classes 0 to {classes - 1}");
         var score = logits.Select(1, k).Sum();
-        var grads = Autograd.Grad([score], [leaf, maps]);
+        var inputGrad = Autograd.Grad(score, leaf);
+
+        // Pass 2, Grad-CAM: a forward hook swaps the layer's maps for a leaf copy, so ∂S/∂A arrives as a leaf's gradient.
+        Tensor? maps = null;
+        var layerModule = FeatureExtractor.Find(model.Model, camLayer);
+        Tensor camScore;
+        using (layerModule.RegisterForwardHook((_, _, y) => maps = y.Detach().RequiresGrad_()))
+        {
+            camScore = model.Model.Call(model.Normalize(picture.Detach())).Select(1, k).Sum();
+        }
+        if (maps is null) throw new InvalidOperationException($"Grad-CAM: layer '{camLayer}' did not run in the forward pass");
+        if (maps.Rank != 4)
+            throw new ArgumentException($"Grad-CAM needs feature maps [1, C, H, W]; layer '{camLayer}' gives {ShapeChecks.Format(maps.Shape)}");
+        var mapGrad = Autograd.Grad(camScore, maps);
         using var _ = GradMode.Disable();
-        var inputGrad = grads[0] ?? Tensor.ZerosLike(leaf);
         var gradient = inputGrad.Select(0, 0).Abs().Amax([0]);
-        var mapGrad = grads[1] ?? Tensor.ZerosLike(maps);
         var alpha = mapGrad.Mean([2, 3], keepDim: true);                      // α_k: the gradient averaged over the map
         var cam = maps.Detach().Mul(alpha).Sum([1], keepDim: true).Relu();     // relu(Σ_k α_k A^k), [1, 1, h, w]
         cam = F.Interpolate(cam, new Size2d(model.InputSize, model.InputSize), mode: InterpolationMode.Bilinear, alignCorners: false);
