@@ -80,12 +80,27 @@ public static class Targets
             HotLength = SafetensorsHeaderEdit.HeaderEnd,
             SafetensorsHeader = true,
         },
+        new("onnx", ".onnx", OnnxSeeds.All, LoadOnnx),
     ];
 
     /// <summary>The target called <paramref name="name"/>, or null.</summary>
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);
 
     private static long LoadImage(string path) => ImageIO.Load(path).Data.LongLength * sizeof(float);
+
+    private static long LoadOnnx(string path)
+    {
+        try
+        {
+            return Onnx.OnnxModel.Import(path).StateDict().Sum(kv => (long)kv.Value.Numel * kv.Value.DType.SizeOf());
+        }
+        catch (Onnx.OnnxImportException e)
+        {
+            // The importer's other documented refusal: a well-formed model using something Fovea does not support
+            // (a mutated operator name, attribute or opset), named in the message like a malformed file.
+            throw new InvalidDataException(e.Message, e);
+        }
+    }
 
     private static long LoadIdx(string path)
     {

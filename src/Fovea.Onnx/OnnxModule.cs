@@ -1,0 +1,254 @@
+using Fovea.NN;
+using Fovea.Onnx.Import;
+using Fovea.Onnx.Protobuf;
+
+namespace Fovea.Onnx;
+
+/// <summary>
+/// An ONNX model imported as a Fovea module. Every floating initializer is a named <see cref="Module"/> parameter
+/// (trainable, freezable with <see cref="Module.Freeze"/>; dotted ONNX names such as <c>layer1.0.conv1.weight</c>
+/// nest as child modules, so the names are kept), batch-norm running statistics are buffers, and the forward pass
+/// runs the graph's nodes with Fovea ops, so the network trains, fine-tunes and gradient-checks like one written in
+/// Fovea. <see cref="Module.Train(bool)"/> switches batch norm to batch statistics and turns dropout on.
+/// Made by <see cref="OnnxModel.Import(string)"/>.
+/// </summary>
+public sealed class OnnxModule : Module<Tensor, Tensor>
+{
+    private readonly List<CompiledNode> _nodes = [];
+    private readonly Dictionary<string, Func<Tensor>> _weights = [];
+    private readonly Dictionary<string, OnnxValue> _constants = [];
+    private readonly Dictionary<string, string> _parameterNames = [];
+    private readonly List<OnnxTensorInfo> _inputs = [];
+    private readonly string[] _outputs;
+
+    private sealed record CompiledNode(string[] Inputs, string[] Outputs, OnnxKernel Kernel, string Where, string[] Release);
+
+    internal OnnxModule(ModelProto model, string source)
+    {
+        Proto = model;
+        Source = source;
+        var graph = model.Graph;
+        Opset = DefaultOpset(model, source);
+        var initializers = new Dictionary<string, TensorProto>();
+        foreach (var t in graph.Initializer)
+        {
+            if (t.Name.Length == 0) throw new InvalidDataException($"{source}: an initializer has no name");
+            if (!initializers.TryAdd(t.Name, t)) throw new InvalidDataException($"{source}: initializer '{t.Name}' is defined twice");
+        }
+        if (graph.SparseInitializer.Count > 0) throw new OnnxImportException($"{source}: sparse initializers are not supported");
+
+        // Which initializers are batch-norm statistics (buffers) and which are read only as host values (constants).
+        var usedAsStatistic = new HashSet<string>();
+        var usedAsTensor = new HashSet<string>();
+        foreach (var node in graph.Node)
+        {
+            var host = OnnxOperators.HostInputs(node.OpType);
+            for (int k = 0; k < node.Input.Count; k++)
+            {
+                string name = node.Input[k];
+                if (!initializers.ContainsKey(name)) continue;
+                if (node.OpType == "BatchNormalization" && k >= 3) usedAsStatistic.Add(name);
+                else if (!host.Contains(k)) usedAsTensor.Add(name);
+            }
+        }
+        foreach (var (name, t) in initializers)
+        {
+            bool floating = OnnxReader.IsFloating(t.DataType);
+            if (floating && (usedAsTensor.Contains(name) || usedAsStatistic.Contains(name)))
+            {
+                var values = OnnxReader.ReadReals(t, source);
+                var dims = OnnxReader.Dims(t, source);
+                var tensor = Tensor.FromArray(Array.ConvertAll(values, v => (float)v), dims);
+                Register(name, tensor, buffer: !usedAsTensor.Contains(name));
+            }
+            else _constants[name] = OnnxOperators.FromTensorProto(t, source);
+        }
+
+        // Graph inputs that are not initializers (IR 3 files list initializers among the inputs too).
+        foreach (var input in graph.Input)
+        {
+            if (initializers.ContainsKey(input.Name)) continue;
+            _inputs.Add(OnnxTensorInfo.From(input, source));
+        }
+        if (_inputs.Count == 0) throw new InvalidDataException($"{source}: the graph has no input");
+        _outputs = [.. graph.Output.Select(o => o.Name)];
+        if (_outputs.Length == 0) throw new InvalidDataException($"{source}: the graph has no output");
+
+        // Compile every node in order, checking that each input is defined before it is used (ONNX graphs are sorted).
+        var defined = new HashSet<string>(initializers.Keys.Concat(_inputs.Select(i => i.Name)));
+        var lastUse = new Dictionary<string, int>();
+        var compiled = new List<(NodeProto Node, OnnxKernel Kernel, string Where)>();
+        for (int k = 0; k < graph.Node.Count; k++)
+        {
+            var proto = graph.Node[k];
+            var node = new OnnxNode(proto, OpsetOf(model, proto, source), source);
+            if (node.Opset is < 7 or > 21)
+                throw new OnnxImportException($"{node.Where}: opset {node.Opset} is outside the opsets 7–21 that Fovea imports");
+            foreach (var name in proto.Input)
+            {
+                if (name.Length == 0) continue;
+                if (!defined.Contains(name))
+                    throw new InvalidDataException($"{node.Where}: input '{name}' is not defined by a graph input, an initializer or an earlier node");
+                lastUse[name] = k;
+            }
+            compiled.Add((proto, OnnxOperators.Compile(node), node.Where));
+            foreach (var name in proto.Output)
+                if (name.Length > 0) defined.Add(name);
+        }
+        foreach (var o in _outputs)
+            if (!defined.Contains(o)) throw new InvalidDataException($"{source}: graph output '{o}' is not computed by any node");
+        for (int k = 0; k < compiled.Count; k++)
+        {
+            var (proto, kernel, where) = compiled[k];
+            // Values whose last reader is this node are dropped after it (graph outputs and weights are kept).
+            var release = proto.Input.Where(name => name.Length > 0 && lastUse[name] == k && !_outputs.Contains(name)
+                && !initializers.ContainsKey(name) && !_inputs.Any(i => i.Name == name)).Distinct().ToArray();
+            _nodes.Add(new CompiledNode([.. proto.Input], [.. proto.Output], kernel, where, release));
+        }
+    }
+
+    /// <summary>Where the model came from (its file path, or the name given for a stream).</summary>
+    public string Source { get; }
+
+    /// <summary>The model's opset for the default ONNX domain.</summary>
+    public int Opset { get; }
+
+    /// <summary>The graph inputs (initializers excluded), with their element types and declared shapes.</summary>
+    public IReadOnlyList<OnnxTensorInfo> Inputs => _inputs;
+
+    /// <summary>The graph output names; <see cref="Forward"/> returns the first.</summary>
+    public IReadOnlyList<string> OutputNames => _outputs;
+
+    /// <summary>The Fovea parameter or buffer name (dotted path in <see cref="Module.NamedParameters"/>) of each ONNX initializer that became one.</summary>
+    public IReadOnlyDictionary<string, string> ParameterNames => _parameterNames;
+
+    /// <summary>The parsed model (for export).</summary>
+    internal ModelProto Proto { get; }
+
+    /// <inheritdoc />
+    public override string Describe() => $"OnnxModule({Path.GetFileName(Source)}, opset {Opset}, {_nodes.Count} nodes)";
+
+    /// <summary>Runs the graph on its single input and returns its first output.</summary>
+    public override Tensor Forward(Tensor input)
+    {
+        if (_inputs.Count != 1)
+            throw new ArgumentException($"{Source}: the model has {_inputs.Count} inputs ({string.Join(", ", _inputs.Select(i => i.Name))}); call Run with each by name");
+        return Run(new Dictionary<string, Tensor> { [_inputs[0].Name] = input })[_outputs[0]];
+    }
+
+    /// <summary>Runs the graph on named inputs and returns every graph output by name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        var env = new Dictionary<string, OnnxValue>();
+        foreach (var (name, value) in _constants) env[name] = value;
+        foreach (var (name, get) in _weights) env[name] = OnnxValue.Of(get());
+        DType? dtype = null;
+        foreach (var info in _inputs)
+        {
+            if (!inputs.TryGetValue(info.Name, out var x))
+                throw new ArgumentException($"{Source}: input '{info.Name}' is missing");
+            info.Check(x, Source);
+            env[info.Name] = OnnxValue.Of(x);
+            dtype ??= x.DType;
+        }
+        foreach (var name in inputs.Keys)
+            if (!_inputs.Any(i => i.Name == name)) throw new ArgumentException($"{Source}: the model has no input '{name}'");
+        var run = new OnnxRun(dtype ?? DType.Float32, Training);
+        foreach (var node in _nodes)
+        {
+            var args = node.Inputs.Select(name => name.Length == 0 ? null : env[name]).ToArray();
+            OnnxValue[] results;
+            try
+            {
+                results = node.Kernel(run, args);
+            }
+            catch (ShapeException e)
+            {
+                throw new ArgumentException($"{node.Where}: {e.Message}", e);
+            }
+            for (int k = 0; k < node.Outputs.Length; k++)
+                if (node.Outputs[k].Length > 0)
+                    env[node.Outputs[k]] = k < results.Length ? results[k] : throw new OnnxImportException($"{node.Where}: output {k} is not computed");
+            foreach (var name in node.Release) env.Remove(name);
+        }
+        return _outputs.ToDictionary(o => o, o => env[o].AsTensor(run.DType));
+    }
+
+    private static int DefaultOpset(ModelProto model, string source)
+    {
+        foreach (var o in model.OpsetImport)
+            if (o.Domain is "" or "ai.onnx") return (int)Math.Clamp(o.Version, 0, int.MaxValue);
+        if (model.OpsetImport.Count == 0) return 1; // IR 1–2 files without opset_import mean opset 1
+        throw new OnnxImportException($"{source}: the model imports no opset of the default ONNX domain (it uses {string.Join(", ", model.OpsetImport.Select(o => o.Domain))})");
+    }
+
+    private static int OpsetOf(ModelProto model, NodeProto node, string source)
+    {
+        if (node.Domain is "" or "ai.onnx") return DefaultOpset(model, source);
+        throw new OnnxImportException($"{source}: node '{node.Name}' ({node.OpType}) is in the operator domain '{node.Domain}', which Fovea does not import");
+    }
+
+    /// <summary>Registers an initializer, nesting dotted names as child modules so the names survive (a.b.weight).</summary>
+    private void Register(string onnxName, Tensor value, bool buffer)
+    {
+        var parts = onnxName.Split('.');
+        if (parts.Length > 1 && parts.All(p => p.Length > 0) && TryRegisterNested(parts, value, buffer, out var getter))
+        {
+            _weights[onnxName] = getter;
+            _parameterNames[onnxName] = onnxName;
+            return;
+        }
+        // A name that cannot nest (empty segments, or a segment that is already a tensor) is registered flat.
+        string flat = onnxName.Replace('.', '_');
+        if (flat.Length == 0) flat = "_";
+        while (NamedParameters().Any(p => p.Name == flat) || NamedBuffers().Any(b => b.Name == flat) || NamedChildren().Any(c => c.Name == flat))
+            flat += "_";
+        var t = buffer ? RegisterBuffer(flat, value) : RegisterParameter(flat, value);
+        _weights[onnxName] = buffer ? () => GetBuffer(flat) : () => GetParameter(flat);
+        _parameterNames[onnxName] = flat;
+    }
+
+    private bool TryRegisterNested(string[] parts, Tensor value, bool buffer, out Func<Tensor> getter)
+    {
+        getter = null!;
+        Module scope = this;
+        for (int k = 0; k < parts.Length - 1; k++)
+        {
+            var child = scope.NamedChildren().FirstOrDefault(c => c.Name == parts[k]).Module;
+            if (child is null)
+            {
+                if (scope.NamedParameters().Any(p => p.Name == parts[k]) || scope.NamedBuffers().Any(b => b.Name == parts[k])) return false;
+                child = scope is OnnxModule root ? root.RegisterModule(parts[k], new OnnxScope()) : ((OnnxScope)scope).Add(parts[k], new OnnxScope());
+            }
+            if (child is not OnnxScope) return false;
+            scope = child;
+        }
+        var leaf = (OnnxScope)scope;
+        string last = parts[^1];
+        if (leaf.NamedChildren().Any(c => c.Name == last) || leaf.Has(last)) return false;
+        leaf.AddTensor(last, value, buffer);
+        getter = () => leaf.Get(last);
+        return true;
+    }
+}
+
+/// <summary>A level of dotted parameter names in an imported model (<c>layer1</c> in <c>layer1.0.conv1.weight</c>).</summary>
+public sealed class OnnxScope : Module
+{
+    private readonly Dictionary<string, bool> _isBuffer = [];
+
+    internal OnnxScope() { }
+
+    internal OnnxScope Add(string name, OnnxScope child) => RegisterModule(name, child);
+
+    internal bool Has(string name) => _isBuffer.ContainsKey(name);
+
+    internal void AddTensor(string name, Tensor value, bool buffer)
+    {
+        if (buffer) RegisterBuffer(name, value);
+        else RegisterParameter(name, value);
+        _isBuffer[name] = buffer;
+    }
+
+    internal Tensor Get(string name) => _isBuffer[name] ? GetBuffer(name) : GetParameter(name);
+}

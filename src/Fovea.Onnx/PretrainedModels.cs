@@ -1,0 +1,70 @@
+namespace Fovea.Onnx;
+
+/// <summary>
+/// Pretrained networks that ship as files with the app (nothing is downloaded): the ImageNet ResNet-18 of the NuGet
+/// package Microsoft.ML.DnnImageFeaturizer.ResNet18 (MIT; exported from CNTK at opset 8), whose files a project
+/// copies next to its output by importing <c>PretrainedModelFiles.targets</c> (the fovea tool does).
+/// </summary>
+public static class PretrainedModels
+{
+    /// <summary>Where the ResNet-18 file lies under the app's folder.</summary>
+    public const string ResNet18RelativePath = "DnnImageModels/ResNet18Onnx/ResNet18.onnx";
+
+    /// <summary>Where its preprocessing model lies under the app's folder.</summary>
+    public const string ResNet18PreprocessRelativePath = "DnnImageModels/ResNetPrepOnnx/ResNetPreprocess.onnx";
+
+    /// <summary>The side of the square images the network was trained on.</summary>
+    public const int ResNet18ImageSize = 224;
+
+    /// <summary>The length of the feature vector it gives per image.</summary>
+    public const int ResNet18FeatureCount = 512;
+
+    /// <summary>
+    /// The pretrained ImageNet ResNet-18 feature extractor: input [N, 3, 224, 224] as its preprocessing model
+    /// produces it (BGR planes, 0–255, ImageNet mean image subtracted: see <see cref="ResNet18Preprocess"/>), output the
+    /// 512 pooled features [N, 512, 1, 1]. Its 11.7 M parameters are trainable (call <see cref="NN.Module.Freeze"/>
+    /// to keep them fixed). <paramref name="path"/> is the .onnx file or a folder holding it (as
+    /// <see cref="ResNet18RelativePath"/> or directly); by default the app's folder and the current folder are searched.
+    /// </summary>
+    public static OnnxModule ResNet18Features(string? path = null) => OnnxModel.Import(Find(path, ResNet18RelativePath));
+
+    /// <summary>
+    /// The ResNet-18's preprocessing model: input [N, 3, 224, 224] RGB planes with values 0–255, output the BGR planes
+    /// minus the ImageNet mean image that <see cref="ResNet18Features"/> expects. No parameters are trained (it is
+    /// frozen when imported).
+    /// </summary>
+    public static OnnxModule ResNet18Preprocess(string? path = null)
+    {
+        var module = OnnxModel.Import(Find(path, ResNet18PreprocessRelativePath));
+        module.Freeze();
+        return module;
+    }
+
+    /// <summary>
+    /// The path of a pretrained file: <paramref name="path"/> itself when it is a file, else the file under it (by
+    /// its relative path or its name), else under the app's folder or the current folder. The error lists every
+    /// place it looked.
+    /// </summary>
+    public static string Find(string? path, string relativePath)
+    {
+        var candidates = new List<string>();
+        string name = Path.GetFileName(relativePath);
+        if (path is not null)
+        {
+            if (File.Exists(path)) return path;
+            candidates.Add(Path.Combine(path, relativePath));
+            candidates.Add(Path.Combine(path, name));
+        }
+        else
+        {
+            candidates.Add(Path.Combine(AppContext.BaseDirectory, relativePath));
+            candidates.Add(Path.Combine(Directory.GetCurrentDirectory(), relativePath));
+            candidates.Add(Path.Combine(Directory.GetCurrentDirectory(), name));
+        }
+        foreach (var c in candidates)
+            if (File.Exists(c)) return c;
+        throw new FileNotFoundException(
+            $"{name} was not found; looked at {string.Join(", ", candidates.Distinct())}. It ships in the NuGet package " +
+            "Microsoft.ML.DnnImageFeaturizer.ResNet18 (tools/DnnImageModels); the fovea tool carries it, and a project gets it next to its output by importing Fovea.Onnx's PretrainedModelFiles.targets", name);
+    }
+}
