@@ -17,5 +17,6 @@ public static class Registry
         TrainingEpochCase.All,
         VisionCases.All,
         RetrievalCase.All,
+        ImageFolderEpochCase.All,
     ];
 }

@@ -40,6 +40,7 @@ public static class CommandLine
         TopImagesCommand.Command,
         IndexCommand.Command,
         SearchCommand.Command,
+        ExportImagesCommand.Command,
     ];
 
     /// <summary>The most threads <c>--threads</c> sets: four per processor. More only adds switching and memory

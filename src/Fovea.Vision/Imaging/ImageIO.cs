@@ -138,7 +138,24 @@ public static class ImageIO
     /// the nearest of 256 levels. The file is written beside the target first and then renamed over it, so a failed
     /// save never leaves a half-written file under <paramref name="path"/>.
     /// </summary>
-    public static void SavePng(string path, ImagePlanes image)
+    public static void SavePng(string path, ImagePlanes image) => Save(path, image, "PNG", (w, bytes, comps, s) => w.WritePng(bytes, image.Width, image.Height, comps, s));
+
+    /// <summary>
+    /// Saves <paramref name="image"/> (1 to 4 channels; alpha is dropped by the format) as a baseline JPEG of
+    /// <paramref name="quality"/> 1 to 100, written atomically like <see cref="SavePng"/>.
+    /// </summary>
+    public static void SaveJpeg(string path, ImagePlanes image, int quality = 95)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
+        Save(path, image, "JPEG", (w, bytes, comps, s) => w.WriteJpg(bytes, image.Width, image.Height, comps, s, quality));
+    }
+
+    /// <summary>Saves <paramref name="image"/> (1 to 4 channels) as an uncompressed BMP, written atomically like <see cref="SavePng"/>.</summary>
+    public static void SaveBmp(string path, ImagePlanes image) => Save(path, image, "BMP", (w, bytes, comps, s) => w.WriteBmp(bytes, image.Width, image.Height, comps, s));
+
+    /// <summary>Converts to interleaved 8-bit samples and writes them with <paramref name="write"/> through <see cref="Fovea.IO.AtomicFile"/>.</summary>
+    private static void Save(string path, ImagePlanes image, string format, Action<ImageWriter, byte[], StbImageWriteSharp.ColorComponents, Stream> write)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
@@ -148,7 +165,7 @@ public static class ImageIO
             2 => StbImageWriteSharp.ColorComponents.GreyAlpha,
             3 => StbImageWriteSharp.ColorComponents.RedGreenBlue,
             4 => StbImageWriteSharp.ColorComponents.RedGreenBlueAlpha,
-            _ => throw new ArgumentException($"{path}: PNG holds 1 to 4 channels, the image has {image.Channels}.", nameof(image)),
+            _ => throw new ArgumentException($"{path}: {format} holds 1 to 4 channels, the image has {image.Channels}.", nameof(image)),
         };
         int c = image.Channels, n = image.PlaneLength;
         var bytes = new byte[c * n];
@@ -165,11 +182,11 @@ public static class ImageIO
         }
         try
         {
-            Fovea.IO.AtomicFile.Write(path, stream => new ImageWriter().WritePng(bytes, image.Width, image.Height, comps, stream));
+            Fovea.IO.AtomicFile.Write(path, stream => write(new ImageWriter(), bytes, comps, stream));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new IOException($"{path}: could not write PNG ({e.Message}).", e);
+            throw new IOException($"{path}: could not write {format} ({e.Message}).", e);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using Fovea.Vision.Imaging;
 
 namespace Fovea.Vision.Transforms;
 
@@ -26,9 +27,18 @@ public sealed class Compose(params ITransform[] transforms) : ITransform
     }
 }
 
-/// <summary>(x − mean[c]) / std[c] per channel, as torchvision's Normalize.</summary>
-public sealed class Normalize : ITransform
+/// <summary>(x − mean[c]) / std[c] per channel, as torchvision's Normalize; on batches and on single images.</summary>
+public sealed class Normalize : ITransform, IImageTransform
 {
+    /// <summary>The ImageNet training set's per-channel mean (R, G, B), as torchvision's pretrained models expect.</summary>
+    public static IReadOnlyList<double> ImageNetMean { get; } = [0.485, 0.456, 0.406];
+
+    /// <summary>The ImageNet training set's per-channel standard deviation (R, G, B).</summary>
+    public static IReadOnlyList<double> ImageNetStd { get; } = [0.229, 0.224, 0.225];
+
+    /// <summary>Normalization with the ImageNet statistics (three channels).</summary>
+    public static Normalize ImageNet() => new([.. ImageNetMean], [.. ImageNetStd]);
+
     private readonly double[] _mean, _std;
 
     /// <summary>Per-channel mean and standard deviation (one value each broadcasts to every channel).</summary>
@@ -39,6 +49,32 @@ public sealed class Normalize : ITransform
         if (std.Any(s => !(s > 0) || !double.IsFinite(s))) throw new ArgumentException("Normalize: every std must be positive and finite");
         _mean = (double[])mean.Clone();
         _std = (double[])std.Clone();
+    }
+
+    /// <summary>The per-channel means (one value: every channel).</summary>
+    public IReadOnlyList<double> Mean => _mean;
+
+    /// <summary>The per-channel standard deviations (one value: every channel).</summary>
+    public IReadOnlyList<double> Std => _std;
+
+    /// <inheritdoc/>
+    public ImagePlanes Apply(ImagePlanes image, Generator rng)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        int c = image.Channels;
+        if (_mean.Length != 1 && _mean.Length != c)
+            throw new ShapeException("Normalize", $"{_mean.Length} channel statistics for an image with {c} channels");
+        // Mean 0 and std 1 (inputs kept in [0, 1]) change nothing: skip the pass.
+        if (_mean.All(m => m == 0) && _std.All(s => s == 1)) return image;
+        var result = ImagePlanes.Zeros(c, image.Height, image.Width);
+        for (int ch = 0; ch < c; ch++)
+        {
+            double m = _mean[_mean.Length == 1 ? 0 : ch], s = _std[_std.Length == 1 ? 0 : ch];
+            ReadOnlySpan<float> src = image.Plane(ch);
+            Span<float> dst = result.Plane(ch);
+            for (int i = 0; i < src.Length; i++) dst[i] = (float)((src[i] - m) / s);
+        }
+        return result;
     }
 
     /// <inheritdoc/>
@@ -86,9 +122,20 @@ public sealed class RandomCrop(int size, int padding = 0) : ITransform
     }
 }
 
-/// <summary>Mirrors each image left-right with probability <c>p</c>.</summary>
-public sealed class RandomHorizontalFlip(double p = 0.5) : ITransform
+/// <summary>Mirrors each image left-right with probability <c>p</c> (one uniform draw per image); on batches and on single images.</summary>
+public sealed class RandomHorizontalFlip(double p = 0.5) : ITransform, IImageTransform
 {
+    /// <inheritdoc/>
+    public ImagePlanes Apply(ImagePlanes image, Generator rng)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (rng.NextDouble() >= p) return image;
+        var data = (float[])image.Data.Clone();
+        for (int row = 0; row < image.Channels * image.Height; row++)
+            data.AsSpan(row * image.Width, image.Width).Reverse();
+        return new ImagePlanes(data, image.Channels, image.Height, image.Width);
+    }
+
     /// <inheritdoc/>
     public Tensor Apply(Tensor batch, Generator rng)
     {
@@ -182,6 +229,24 @@ public sealed class RandomAffine : ITransform
 
 internal static class ImageBatch
 {
+    /// <summary>Runs <paramref name="apply"/> on each image of <paramref name="batch"/> in order and stacks the results in the batch's dtype.</summary>
+    public static Tensor PerImage(string op, Tensor batch, Generator rng, Func<ImagePlanes, Generator, ImagePlanes> apply)
+    {
+        Check(op, batch);
+        int n = batch.Size(0);
+        if (n == 0) throw new ShapeException(op, $"expected at least one image, got {ShapeChecks.Format(batch.Shape)}");
+        var images = new Tensor[n];
+        for (int i = 0; i < n; i++)
+        {
+            var result = apply(ImagePlanes.FromTensor(batch.Select(0, i)), rng);
+            if (i > 0 && (result.Channels != images[0].Size(0) || result.Height != images[0].Size(1) || result.Width != images[0].Size(2)))
+                throw new ShapeException(op, $"image {i} became [{result.Channels}, {result.Height}, {result.Width}], image 0 {ShapeChecks.Format(images[0].Shape)}: a batch needs one size");
+            images[i] = result.ToTensor();
+        }
+        var stacked = Tensor.Stack(images);
+        return batch.DType == DType.Float32 ? stacked : stacked.To(batch.DType);
+    }
+
     public static void Check(string op, Tensor batch)
     {
         if (batch.Rank != 4)

@@ -126,7 +126,7 @@ public class DataFolderAndDownloadTests : IDisposable
         if (send < body.Length) await Task.Delay(Timeout.Infinite, stop); // then stall forever
     }
 
-    private static FashionMnist.DownloadSettings Quick(Server server, int attempts = 2) => FashionMnist.DownloadSettings.Default with
+    private static DownloadSettings Quick(Server server, int attempts = 2) => FashionMnist.DownloadDefaults with
     {
         BaseUrl = server.BaseUrl,
         ConnectTimeout = TimeSpan.FromSeconds(1),
@@ -135,7 +135,7 @@ public class DataFolderAndDownloadTests : IDisposable
         Backoff = TimeSpan.FromMilliseconds(50),
     };
 
-    private static (IOException Error, TimeSpan Took) Fails(string dir, FashionMnist.DownloadSettings settings)
+    private static (IOException Error, TimeSpan Took) Fails(string dir, DownloadSettings settings)
     {
         var clock = Stopwatch.StartNew();
         var e = Assert.Throws<IOException>(() => FashionMnist.Download(dir, settings));
