@@ -74,11 +74,12 @@ public sealed class InspectionCommandTests(InspectionFixture f) : IClassFixture<
     public void Filters_BadLayers_AreUsageErrorsThatSayWhy()
     {
         AssertError(Run("filters", "--checkpoint", f.Checkpoint, "--layer", "features.99", "-o", Out("x.png")), 2,
-            "unknown layer 'features.99'", "valid layers: features, features.0, features.1");
+            "unknown layer 'features.99'", "layers with filters: features.0, features.3");
         AssertError(Run("filters", "--checkpoint", f.Checkpoint, "--layer", "classifier.4", "-o", Out("x.png")), 2, "not the 1x28x28 input pixels");
         AssertError(Run("filters", "--checkpoint", f.Checkpoint, "--layer", "features.2", "-o", Out("x.png")), 2, "has no filters");
         AssertError(Run("filters", "--checkpoint", f.Checkpoint, "-o", Out("x.png")), 2, "--layer NAME is required", "features.0");
-        AssertError(Run("filters", "--layer", "x", "-o", Out("x.png")), 2, "--checkpoint FILE or --model NAME");
+        AssertError(Run("filters", "--pretrained", "vgg99", "--layer", "x", "-o", Out("x.png")), 2, "unknown pretrained 'vgg99'");
+        AssertError(Run("filters", "--layer", "x", "-o", Out("x.png")), 2, "name the network with --checkpoint FILE, --pretrained resnet18 or --model NAME");
         AssertError(Run("filters", "--model", "nosuchnet", "--layer", "x", "-o", Out("x.png")), 2, "unknown model 'nosuchnet'");
         AssertError(Run("filters", "--checkpoint", Out("missing.safetensors"), "--layer", "x", "-o", Out("x.png")), 1, "file not found");
     }
@@ -170,6 +171,17 @@ public sealed class InspectionCommandTests(InspectionFixture f) : IClassFixture<
         var value = double.Parse(r.Out.Trim().Split(' ').Last(), CultureInfo.InvariantCulture);
         Assert.InRange(value, 0.0, 1.0);
 
+        // A whole image folder: its files, relative to it.
+        string folderIndex = Out("folder.fvi");
+        r = Run("index", "--checkpoint", f.Checkpoint, "-o", folderIndex, root);
+        Assert.Equal(0, r.Code);
+        using (var index = ImageIndex.Open(folderIndex))
+        {
+            Assert.Equal(40, index.Count);
+            Assert.Equal(Path.GetFullPath(root), index.Info.Root);
+            Assert.Contains(self, index.Paths);
+        }
+
         // float16: the same hits, half the vector bytes.
         string half = Out("h.fvi");
         Assert.Equal(0, Run(["index", "--checkpoint", f.Checkpoint, "--root", root, "--float16", "-o", half, .. first]).Code);
@@ -180,7 +192,7 @@ public sealed class InspectionCommandTests(InspectionFixture f) : IClassFixture<
     public void IndexAndSearch_RefuseBadInput()
     {
         string root = Path.Combine(f.Dir, "images"), fvi = Out("b.fvi");
-        AssertError(Run("index", "--checkpoint", f.Checkpoint, "--root", root, "-o", fvi, Path.Combine(f.Dir, "run")), 1, "is a directory");
+        AssertError(Run("index", "--checkpoint", f.Checkpoint, "--root", root, "-o", fvi, Path.Combine(f.Dir, "run")), 1, "no class folders");
         AssertError(Run("index", "--checkpoint", f.Checkpoint, "--root", root, "-o", fvi, f.Checkpoint), 2, "not an image file");
         AssertError(Run("index", "--checkpoint", f.Checkpoint, "--root", root, "--layer", "bogus", "-o", fvi, f.Images[0]), 2, "unknown layer 'bogus'");
         AssertError(Run("index", "--checkpoint", f.Checkpoint, "--root", Path.Combine(root, "Dress"), "-o", fvi, f.Images[0]), 2, "outside the root");

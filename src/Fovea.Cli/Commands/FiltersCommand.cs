@@ -10,7 +10,9 @@ public static class FiltersCommand
         "A layer's filters as a grid (RGB for a 3-channel first layer; a linear layer on the pixels as templates)", (a, o) =>
         {
             var model = InspectionArgs.Model(a, "filters");
-            string layer = InspectionArgs.RequiredLayer(a, model, "filters");
+            // Any module with a weight of its own, so an imported model's parameter scopes (conv1, ...) qualify too.
+            string layer = a.Option("--layer")
+                ?? throw new UsageException($"filters: --layer NAME is required (layers with filters: {string.Join(", ", LayerImages.WeightedLayers(model.Model))})");
             string output = InspectionArgs.Output(a, "filters");
             a.Done();
             ImagePlanesResult(model, layer, output, o);
@@ -23,7 +25,7 @@ public static class FiltersCommand
         {
             InspectionArgs.Save(output, LayerImages.Filters(model, layer), o);
         }
-        catch (ArgumentException e) when (e.Message.StartsWith($"layer '{layer}'", StringComparison.Ordinal))
+        catch (ArgumentException e) when (e.Message.StartsWith($"layer '{layer}'", StringComparison.Ordinal) || e.Message.StartsWith("unknown layer", StringComparison.Ordinal))
         {
             throw new UsageException("filters: " + e.Message);
         }

@@ -12,7 +12,7 @@ public static class IndexCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("index",
-        InspectionArgs.ModelUsage + " [--layer NAME] [--float16] [--add] [--root DIR] [--batch N] -o INDEX.fvi IMAGE...  |  fovea index export INDEX.fvi -o VECTORS.npy",
+        InspectionArgs.ModelUsage + " [--layer NAME] [--float16] [--add] [--root DIR] [--batch N] -o INDEX.fvi (DIR | IMAGE...)  |  fovea index export INDEX.fvi -o VECTORS.npy",
         "Embed images (L2-normalised features of a layer) into one searchable index file; export its vectors to .npy", (a, o) =>
         {
             if (a.Flag("export"))
@@ -26,9 +26,12 @@ public static class IndexCommand
             if (layer is not null) InspectionArgs.Layer(model, layer, "index");
             bool half = a.Flag("--float16"), add = a.Flag("--add");
             int batch = a.Int("--batch", 64, 1, 4096);
-            string root = Path.GetFullPath(PathArgs.InputFolder(a.Option("--root")) ?? Directory.GetCurrentDirectory());
+            string? rootOption = PathArgs.InputFolder(a.Option("--root"));
             string output = InspectionArgs.Output(a, "index");
-            var files = InspectionArgs.ImageFiles(a.Positionals(), root, "index");
+            var inputs = a.Positionals();
+            // One folder and no --root: the paths are relative to that folder.
+            string root = Path.GetFullPath(rootOption ?? (inputs.Count == 1 && Directory.Exists(inputs[0]) ? inputs[0] : Directory.GetCurrentDirectory()));
+            var files = InspectionArgs.ImageFiles(inputs, root, "index");
             if (add && !File.Exists(output)) throw new UsageException($"index: --add needs an existing index, and {output} does not exist");
             return Build(new ImageEmbedder(model, layer), files, root, half ? VectorStorage.Float16 : VectorStorage.Float32, add, batch, output, o);
         });

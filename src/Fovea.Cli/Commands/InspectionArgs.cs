@@ -1,5 +1,7 @@
 using System.Globalization;
 using Fovea.NN;
+using Fovea.Onnx;
+using Fovea.Vision.Datasets;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Inspection;
 using Fovea.Vision.Models;
@@ -14,24 +16,43 @@ namespace Fovea.Cli;
 internal static class InspectionArgs
 {
     /// <summary>The model options, for usage lines.</summary>
-    public const string ModelUsage = "(--checkpoint FILE | --model NAME [--channels C] [--input-size S] [--seed N])";
+    public const string ModelUsage = "(--checkpoint FILE | --pretrained resnet18 | --model NAME [--channels C] [--input-size S] [--seed N])";
 
     /// <summary>The network the options name.</summary>
     public static InspectedModel Model(Args a, string command)
     {
         string? checkpoint = a.Option("--checkpoint");
         string? zoo = a.Option("--model");
+        string? pretrained = a.Choice("--pretrained", null, ["resnet18"]);
         int channels = a.Int("--channels", 3, 1, 64), size = a.Int("--input-size", 224, 8, 1024), seed = a.Int("--seed", 0, 0);
-        if (checkpoint is not null && zoo is not null) throw new UsageException($"{command}: give --checkpoint or --model, not both");
+        if (new[] { checkpoint, zoo, pretrained }.Count(x => x is not null) > 1)
+            throw new UsageException($"{command}: give one of --checkpoint, --pretrained and --model");
         if (checkpoint is not null) return InspectedModel.FromCheckpoint(PathArgs.InputFile(checkpoint));
-        if (zoo is null) throw new UsageException($"{command}: name the network with --checkpoint FILE or --model NAME");
+        if (pretrained is not null) return PretrainedResNet18();
+        if (zoo is null) throw new UsageException($"{command}: name the network with --checkpoint FILE, --pretrained resnet18 or --model NAME");
         if (!ModelZoo.Contains(zoo)) throw new UsageException($"{command}: unknown model '{zoo}' (choose one of: {string.Join(", ", ModelZoo.Names)})");
         return InspectedModel.FromZoo(zoo, channels, size, seed: seed);
+    }
+
+    /// <summary>
+    /// The pretrained ImageNet ResNet-18 (its ONNX files ship with the tool): pictures are RGB 224×224 in [0, 1],
+    /// scaled to 0–255 and put through the package's preprocessing model (BGR, ImageNet mean image subtracted); the
+    /// network is registered as <c>features</c> and gives the 512 pooled features [N, 512, 1, 1].
+    /// </summary>
+    public static InspectedModel PretrainedResNet18()
+    {
+        var prep = PretrainedModels.ResNet18Preprocess();
+        var features = PretrainedModels.ResNet18Features();
+        features.Freeze();
+        var model = new Sequential(("features", features));
+        int side = PretrainedModels.ResNet18ImageSize;
+        return new InspectedModel(model, "pretrained:resnet18", 3, side, image => InspectedModel.Resize(image, 3, side), x => prep.Call(x.Mul(255)), bgr: true);
     }
 
     /// <summary>The network an index was built with: its identity, or the checkpoint given (which must be the same file).</summary>
     public static InspectedModel ForIndex(string identity, string? storedFile, string? storedSha, string? checkpoint, string command)
     {
+        if (identity == "pretrained:resnet18") return PretrainedResNet18();
         if (identity.StartsWith("zoo:", StringComparison.Ordinal))
         {
             // zoo:NAME:seedN:CxS
@@ -74,30 +95,41 @@ internal static class InspectionArgs
     /// <summary>Loads an image file as the picture the model sees.</summary>
     public static ImagePlanes Image(string path) => ImageIO.Load(PathArgs.InputFile(path));
 
-    /// <summary>File extensions read as images.</summary>
-    public static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".tga"];
-
     /// <summary>
-    /// The image files named on the command line, as paths relative to <paramref name="root"/> (as given when it is
-    /// null); each must exist, be an image by its extension and lie inside the root.
+    /// The image files named on the command line — files, or image folders (one sub-folder per class, read by
+    /// <see cref="ImageFolder"/>: every image of every split) — as paths relative to <paramref name="root"/> (as given
+    /// when it is null); each must exist, be an image by its extension and lie inside the root.
     /// </summary>
     public static List<string> ImageFiles(IEnumerable<string> paths, string? root, string command)
     {
         var files = new List<string>();
         foreach (var p in paths)
         {
-            PathArgs.InputFile(p);
-            if (!ImageExtensions.Contains(Path.GetExtension(p).ToLowerInvariant()))
-                throw new UsageException($"{command}: {p} is not an image file ({string.Join(", ", ImageExtensions)})");
-            if (root is null)
+            IEnumerable<string> found;
+            if (Directory.Exists(p))
             {
-                files.Add(p);
-                continue;
+                var folder = ImageFolder.Open(p, validationFraction: 0);
+                found = folder.Train.Concat(folder.Validation).Concat(folder.Test).Select(f => f.Path).Order(StringComparer.Ordinal);
             }
-            string relative = Path.GetRelativePath(root, Path.GetFullPath(p)).Replace('\\', '/');
-            if (relative.StartsWith("../", StringComparison.Ordinal) || relative == ".." || Path.IsPathRooted(relative))
-                throw new UsageException($"{command}: {p} is outside the root folder {root} (give --root DIR above it)");
-            files.Add(relative);
+            else
+            {
+                PathArgs.InputFile(p);
+                if (!ImageFolder.IsImage(p))
+                    throw new UsageException($"{command}: {p} is not an image file ({string.Join(", ", ImageFolder.ImageExtensions)})");
+                found = [p];
+            }
+            foreach (var file in found)
+            {
+                if (root is null)
+                {
+                    files.Add(file);
+                    continue;
+                }
+                string relative = Path.GetRelativePath(root, Path.GetFullPath(file)).Replace('\\', '/');
+                if (relative.StartsWith("../", StringComparison.Ordinal) || relative == ".." || Path.IsPathRooted(relative))
+                    throw new UsageException($"{command}: {file} is outside the root folder {root} (give --root DIR above it)");
+                files.Add(relative);
+            }
         }
         if (files.Count == 0) throw new UsageException($"{command}: no image files given");
         return files;

@@ -7,7 +7,7 @@ namespace Fovea.Cli;
 public static class TopImagesCommand
 {
     /// <summary>The command.</summary>
-    public static Command Command { get; } = new("top-images", InspectionArgs.ModelUsage + " --unit LAYER:CHANNEL [--top K] [--batch N] -o GRID.png IMAGE...",
+    public static Command Command { get; } = new("top-images", InspectionArgs.ModelUsage + " --unit LAYER:CHANNEL [--top K] [--batch N] -o GRID.png (DIR | IMAGE...)",
         "The images that excite a unit most, each cropped to the unit's receptive field", (a, o) =>
         {
             var model = InspectionArgs.Model(a, "top-images");

@@ -27,9 +27,11 @@ public sealed class InspectedModel
     /// <param name="normalize">[N, C, S, S] in [0, 1] → the network's input (differentiable).</param>
     /// <param name="classNames">Name of each output, when the model is a classifier with known classes.</param>
     /// <param name="file">The file the weights came from, when there is one.</param>
+    /// <param name="bgr">True when the network's input channels are blue, green, red (as <paramref name="normalize"/> makes them).</param>
     public InspectedModel(Module<Tensor, Tensor> model, string identity, int channels, int inputSize, Func<ImagePlanes, Tensor> toInput,
-        Func<Tensor, Tensor>? normalize = null, IReadOnlyList<string>? classNames = null, string? file = null)
+        Func<Tensor, Tensor>? normalize = null, IReadOnlyList<string>? classNames = null, string? file = null, bool bgr = false)
     {
+        Bgr = bgr;
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(identity);
         ArgumentNullException.ThrowIfNull(toInput);
@@ -43,6 +45,9 @@ public sealed class InspectedModel
         ClassNames = classNames;
         File = file is null ? null : Path.GetFullPath(file);
     }
+
+    /// <summary>Whether the network's input channels are B, G, R (a first layer's colour filters are then drawn reversed, as R, G, B).</summary>
+    public bool Bgr { get; }
 
     /// <summary>The network, in eval mode.</summary>
     public Module<Tensor, Tensor> Model { get; }

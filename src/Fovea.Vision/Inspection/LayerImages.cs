@@ -26,16 +26,22 @@ public static class LayerImages
     public static ImagePlanes Filters(InspectedModel model, string layer)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var module = FeatureExtractor.Find(model.Model, layer);
-        var weight = module.NamedParameters().FirstOrDefault(p => p.Name == "weight").Parameter;
+        // A named module with a weight (a layer, or a parameter scope of an imported model), or a weight parameter by
+        // its full name (an imported model's initializer, e.g. features.conv1_W).
+        var module = model.Model.NamedModules().FirstOrDefault(m => m.Name.Length > 0 && m.Name == layer).Module;
+        var weight = module is not null
+            ? module.NamedParameters().FirstOrDefault(p => p.Name == "weight").Parameter
+            : model.Model.NamedParameters().FirstOrDefault(p => p.Name == layer && p.Parameter.Rank is 2 or 4).Parameter
+              ?? throw new ArgumentException($"unknown layer '{layer}' in {model.Model.Describe()} (layers with filters: {string.Join(", ", WeightedLayers(model.Model))})");
+        string what = module?.Describe() ?? "parameter";
         if (weight is null || (weight.Rank != 4 && weight.Rank != 2))
-            throw new ArgumentException($"layer '{layer}' ({module.Describe()}) has no filters (layers with filters: {string.Join(", ", WeightedLayers(model.Model))})");
+            throw new ArgumentException($"layer '{layer}' ({what}) has no filters (layers with filters: {string.Join(", ", WeightedLayers(model.Model))})");
         var w = weight.Detach().To(DType.Float32).Contiguous();
         if (weight.Rank == 2)
         {
             int inFeatures = w.Size(1), c = model.Channels, s = model.InputSize;
             if (inFeatures != c * s * s)
-                throw new ArgumentException($"layer '{layer}' ({module.Describe()}) reads {inFeatures} values, not the {c}x{s}x{s} input pixels, so its rows are not images; " +
+                throw new ArgumentException($"layer '{layer}' ({what}) reads {inFeatures} values, not the {c}x{s}x{s} input pixels, so its rows are not images; " +
                     $"choose a convolution or a linear layer on the pixels (layers with filters: {string.Join(", ", WeightedLayers(model.Model))})");
             int rows = Math.Min(w.Size(0), MaxTiles);
             var templates = Enumerable.Range(0, rows).Select(o => ImageDisplay.Signed(w.Select(0, o).Reshape(c, s, s))).ToList();
@@ -43,7 +49,11 @@ public static class LayerImages
         }
         int outCh = Math.Min(w.Size(0), MaxTiles), inCh = w.Size(1), kh = w.Size(2);
         if (inCh is 1 or 3)
-            return InspectionImages.Grid(InspectionImages.Stretch(Enumerable.Range(0, outCh).Select(o => w.Select(0, o))), Columns(outCh), InspectionImages.ScaleFor(kh));
+        {
+            // A BGR network's filters are drawn with their channels reversed, so that red weights show red.
+            var rgb = model.Bgr && inCh == 3 ? w.IndexSelect(1, Tensor.FromArray(new[] { 2, 1, 0 }, 3)) : w;
+            return InspectionImages.Grid(InspectionImages.Stretch(Enumerable.Range(0, outCh).Select(o => rgb.Select(0, o))), Columns(outCh), InspectionImages.ScaleFor(kh));
+        }
         int shownOut = Math.Min(outCh, MaxTiles / MaxInputChannels), shownIn = Math.Min(inCh, MaxInputChannels);
         var tiles = new List<Tensor>();
         for (int o = 0; o < shownOut; o++)
@@ -69,14 +79,21 @@ public static class LayerImages
         return InspectionImages.Grid(tiles, Columns(c), InspectionImages.ScaleFor(Math.Max(maps.Size(2), maps.Size(3))));
     }
 
-    /// <summary>The names of the layers with a 2-d or 4-d weight (linear layers and convolutions).</summary>
+    /// <summary>
+    /// What <see cref="Filters"/> accepts: the modules with a 2-d or 4-d weight of their own (linear layers,
+    /// convolutions, the parameter scopes of an imported model), then any other 2-d or 4-d parameter by its full name.
+    /// </summary>
     public static IReadOnlyList<string> WeightedLayers(Module model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.NamedModules()
-            .Where(m => m.Name.Length > 0 && m.Module is Module<Tensor, Tensor>
-                        && m.Module.NamedParameters().Any(p => p.Name == "weight" && p.Parameter.Rank is 2 or 4))
+        var layers = model.NamedModules()
+            .Where(m => m.Name.Length > 0 && m.Module.NamedParameters().Any(p => p.Name == "weight" && p.Parameter.Rank is 2 or 4))
             .Select(m => m.Name).ToList();
+        // Weights not called "weight" (an imported model's initializers) by their full names.
+        layers.AddRange(model.NamedParameters()
+            .Where(p => p.Parameter.Rank is 2 or 4 && p.Name != "weight" && !p.Name.EndsWith(".weight", StringComparison.Ordinal))
+            .Select(p => p.Name));
+        return layers;
     }
 
     // Tiles of 1 or 3 channels are drawn as they are; other channel counts show their first channel.

@@ -83,7 +83,7 @@ public sealed class ImageEmbedder
     /// <summary>
     /// The input of <paramref name="model"/>'s last linear layer, named by the module that produced it: of the modules
     /// without children that run in one forward pass, the last before that linear layer (skipping dropout, which
-    /// is the identity at evaluation).
+    /// is the identity at evaluation). A model without a linear layer gives its last top-level stage.
     /// </summary>
     public static string DefaultLayer(InspectedModel model)
     {
@@ -107,6 +107,9 @@ public sealed class ImageEmbedder
         int last = order.FindLastIndex(e => e.Module is Linear);
         for (int i = last - 1; i >= 0; i--)
             if (order[i].Module is not Dropout) return order[i].Name;
+        // No classifier (a feature extractor, such as an imported network wrapped as one stage): its last stage.
+        if (last < 0 && model.Model.NamedChildren().LastOrDefault(c => c.Module is Module<Tensor, Tensor>) is { Name: { } stage })
+            return stage;
         throw new ArgumentException($"{model.Model.Describe()} has no layer before a last linear layer; name one (valid layers: {string.Join(", ", FeatureExtractor.ValidNames(model.Model))})");
     }
 }
