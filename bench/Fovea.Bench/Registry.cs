@@ -16,6 +16,7 @@ public static class Registry
         MaxPool2dCase.All,
         TrainingEpochCase.All,
         VisionCases.All,
+        RetrievalCase.All,
         ImageFolderEpochCase.All,
         InProcessAllReduceCase.All,
         ResNet18OnnxCase.All,

@@ -38,6 +38,12 @@ public static class CommandLine
         MatchCommand.Command,
         DenoiseCommand.Command,
         CompressCommand.Command,
+        FiltersCommand.Command,
+        ActivationsCommand.Command,
+        SaliencyCommand.Command,
+        TopImagesCommand.Command,
+        IndexCommand.Command,
+        SearchCommand.Command,
         ExportImagesCommand.Command,
         AllReduceCommand.Command,
     ];

@@ -104,5 +104,5 @@ public sealed class Inception : Module<Tensor, Tensor>
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input) =>
-        Tensor.Cat([_branch1.Forward(input), _branch2.Forward(input), _branch3.Forward(input), _branch4.Forward(input)], 1);
+        Tensor.Cat([_branch1.Call(input), _branch2.Call(input), _branch3.Call(input), _branch4.Call(input)], 1);
 }

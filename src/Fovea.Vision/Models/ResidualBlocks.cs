@@ -45,7 +45,7 @@ public abstract class ResidualBlock : Module<Tensor, Tensor>
     }
 
     /// <summary>relu(<paramref name="body"/> + shortcut(<paramref name="input"/>)).</summary>
-    private protected Tensor Join(Tensor body, Tensor input) => (body + (_shortcut is null ? input : _shortcut.Forward(input))).Relu();
+    private protected Tensor Join(Tensor body, Tensor input) => (body + (_shortcut is null ? input : _shortcut.Call(input))).Relu();
 }
 
 /// <summary>
@@ -77,8 +77,8 @@ public sealed class BasicBlock : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = _bn1.Forward(_conv1.Forward(input)).Relu();
-        return Join(_bn2.Forward(_conv2.Forward(y)), input);
+        var y = _bn1.Call(_conv1.Call(input)).Relu();
+        return Join(_bn2.Call(_conv2.Call(y)), input);
     }
 }
 
@@ -115,9 +115,9 @@ public sealed class Bottleneck : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = _bn1.Forward(_conv1.Forward(input)).Relu();
-        y = _bn2.Forward(_conv2.Forward(y)).Relu();
-        return Join(_bn3.Forward(_conv3.Forward(y)), input);
+        var y = _bn1.Call(_conv1.Call(input)).Relu();
+        y = _bn2.Call(_conv2.Call(y)).Relu();
+        return Join(_bn3.Call(_conv3.Call(y)), input);
     }
 }
 

@@ -255,9 +255,71 @@ public abstract class Module
 /// <summary>A registered state entry: how to read it as a tensor and how to set it from one.</summary>
 internal sealed record ModuleState(Func<Tensor> Save, Action<Tensor> Load);
 
-/// <summary>A module with a typed forward pass (TorchSharp's <c>Module&lt;TIn, TOut&gt;</c>).</summary>
+/// <summary>
+/// A module with a typed forward pass (TorchSharp's <c>Module&lt;TIn, TOut&gt;</c>). <see cref="Forward"/> is the
+/// computation; <see cref="Call"/> runs it between the module's hooks, as PyTorch's <c>module(x)</c> does, and is
+/// what containers and the zoo's blocks use for their children, so a hook on any named sub-module fires.
+/// </summary>
 public abstract class Module<TIn, TOut> : Module
 {
-    /// <summary>Computes the output.</summary>
+    // Hooks in registration order, each with the id its handle removes. Copy-on-write arrays: a hook that
+    // registers or removes hooks while running changes the next call, not the one in progress (PyTorch iterates
+    // a snapshot of its dict in the same way).
+    private (long Id, Func<Module<TIn, TOut>, TIn, TIn> Hook)[] _preHooks = [];
+    private (long Id, Func<Module<TIn, TOut>, TIn, TOut, TOut> Hook)[] _hooks = [];
+    private readonly object _hookLock = new();
+    private static long s_nextHookId;
+
+    /// <summary>Computes the output (without hooks; see <see cref="Call"/>).</summary>
     public abstract TOut Forward(TIn input);
+
+    /// <summary>
+    /// Runs the forward pre-hooks, <see cref="Forward"/> and the forward hooks, in registration order (PyTorch's
+    /// <c>Module.__call__</c>): each pre-hook may replace the input, each hook sees the input passed to
+    /// <see cref="Forward"/> and may replace the output, and the next hook sees the replacement.
+    /// </summary>
+    public TOut Call(TIn input)
+    {
+        var preHooks = Volatile.Read(ref _preHooks);
+        foreach (var (_, hook) in preHooks) input = hook(this, input);
+        var output = Forward(input);
+        var hooks = Volatile.Read(ref _hooks);
+        foreach (var (_, hook) in hooks) output = hook(this, input, output);
+        return output;
+    }
+
+    /// <summary>
+    /// Registers <paramref name="hook"/>(module, input, output) to run after every <see cref="Call"/>; what it
+    /// returns becomes the output (return <c>output</c> to keep it). Remove it with the handle.
+    /// </summary>
+    public RemovableHandle RegisterForwardHook(Func<Module<TIn, TOut>, TIn, TOut, TOut> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        long id = Interlocked.Increment(ref s_nextHookId);
+        lock (_hookLock) _hooks = [.. _hooks, (id, hook)];
+        return new RemovableHandle(() => { lock (_hookLock) _hooks = Array.FindAll(_hooks, h => h.Id != id); });
+    }
+
+    /// <summary>Registers a forward hook that only observes (module, input, output) and keeps the output.</summary>
+    public RemovableHandle RegisterForwardHook(Action<Module<TIn, TOut>, TIn, TOut> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        return RegisterForwardHook((m, x, y) =>
+        {
+            hook(m, x, y);
+            return y;
+        });
+    }
+
+    /// <summary>
+    /// Registers <paramref name="hook"/>(module, input) to run before every <see cref="Forward"/> inside
+    /// <see cref="Call"/>; what it returns becomes the input (PyTorch's forward pre-hook).
+    /// </summary>
+    public RemovableHandle RegisterForwardPreHook(Func<Module<TIn, TOut>, TIn, TIn> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        long id = Interlocked.Increment(ref s_nextHookId);
+        lock (_hookLock) _preHooks = [.. _preHooks, (id, hook)];
+        return new RemovableHandle(() => { lock (_hookLock) _preHooks = Array.FindAll(_preHooks, h => h.Id != id); });
+    }
 }
