@@ -456,7 +456,7 @@ public sealed class Trainer
     /// <summary>Loads matching weights from a checkpoint; a classifier head shaped for another class count stays fresh.</summary>
     private static List<string> InitFrom(Module<Tensor, Tensor> model, string modelName, string path, int classes)
     {
-        var ckpt = Checkpoint.Load(path);
+        var ckpt = TorchvisionWeights.ReadInitialWeights(path, model, modelName);
         RequireFiniteWeights(ckpt.Model, path);
         if (ckpt.Metadata.TryGetValue("model", out var saved) && !string.Equals(saved, modelName, StringComparison.OrdinalIgnoreCase))
             throw new TrainOptionException($"--init-from {path}: the checkpoint holds a '{saved}' model, this run trains '{modelName}'");

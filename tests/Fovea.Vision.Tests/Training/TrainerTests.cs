@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Fovea.Vision.Datasets;
 using Fovea.Vision.Imaging;
+using Fovea.Vision.Models;
 using Fovea.Vision.Serialization;
 using Fovea.Vision.Training;
 
@@ -162,6 +163,22 @@ public class TrainerTests : IDisposable
             if (name.StartsWith("features", StringComparison.Ordinal)) Assert.True(p.Equal(before[name]), $"{name} changed although frozen");
             else Assert.False(p.Equal(before[name]), $"{name} did not train");
         }
+    }
+
+    [Fact]
+    public void InitFrom_ReadsAPlainSafetensorsFileWithTorchvisionNames()
+    {
+        // What a user converts from a torchvision checkpoint: no Fovea metadata, DataParallel's "module." prefix, an
+        // ImageNet head of 1000 classes (stays fresh for this run's 10).
+        var source = new ResNet(18, 1, 1000, 28, new Generator(5));
+        Directory.CreateDirectory(_dir);
+        string path = Path.Combine(_dir, "resnet18-torchvision.safetensors");
+        SafeTensors.Save(path, source.StateDict().Select(kv => KeyValuePair.Create("module." + kv.Key, kv.Value)));
+        var trainer = Trainer.Create(Quick("torchvision", epochs: 1) with { Model = "resnet18", InitFrom = path, TrainLimit = 64, TestLimit = 50 }, Sample);
+        var loaded = trainer.Model.StateDict();
+        Assert.True(loaded["layer3.1.conv2.weight"].Equal(source.StateDict()["layer3.1.conv2.weight"]));
+        Assert.True(loaded["conv1.weight"].Equal(source.StateDict()["conv1.weight"]));
+        Assert.Equal([10, 512], loaded["fc.weight"].Shape);
     }
 
     [Fact]
