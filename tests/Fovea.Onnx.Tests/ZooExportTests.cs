@@ -15,7 +15,8 @@ public sealed class ZooExportTests(Xunit.Abstractions.ITestOutputHelper output)
     public static TheoryData<string, int> ZooModels()
     {
         var data = new TheoryData<string, int>();
-        foreach (string name in ModelZoo.Names) data.Add(name, SmallInputSize(name));
+        // lenet5_1998's partial connection table and trainable subsampling have no ONNX form yet (tested below).
+        foreach (string name in ModelZoo.Names.Where(n => n != "lenet5_1998")) data.Add(name, SmallInputSize(name));
         data.Add("resnet18", 64);
         data.Add("googlenet", 64);
         data.Add("alexnet", 64);
@@ -39,6 +40,14 @@ public sealed class ZooExportTests(Xunit.Abstractions.ITestOutputHelper output)
         double error = session.WorstRelativeError(model, [channels, size, size], 1, 3);
         output.WriteLine($"{name} {size}x{size}: max |ort - fovea| / max |fovea| = {error:E2}");
         Assert.True(error <= ExportedSession.Tolerance, $"{name} at {size}x{size}: ONNX Runtime differs from Fovea by {error:E2} (relative)");
+    }
+
+    [Fact]
+    public void LeNet1998_IsRefusedNamingTheLayerWithNoOnnxForm()
+    {
+        var model = ModelZoo.Create("lenet5_1998", 1, 10, 32, new Generator(1));
+        var e = Assert.Throws<NotSupportedException>(() => OnnxModel.ExportToBytes(model, [1, 1, 32, 32]));
+        Assert.Contains("ScaledTanh", e.Message);
     }
 
     [Fact]

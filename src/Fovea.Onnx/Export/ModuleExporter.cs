@@ -59,6 +59,7 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
             case Softmax softmax: return Unary(module, "Softmax", path, x, Attr("axis", (long)softmax.Dim));
             case LogSoftmax logSoftmax: return Unary(module, "LogSoftmax", path, x, Attr("axis", (long)logSoftmax.Dim));
             case PReLU prelu: return PRelu(prelu, path, x);
+            case LocalResponseNorm lrn: return Lrn(lrn, path, x);
             case GELU gelu: return Gelu(gelu, path, x);
             case Softplus softplus: return Softplus(softplus, path, x);
             case Maxout maxout: return Maxout(maxout, path, x);
@@ -80,6 +81,17 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
 
     private TracedValue Unary(Module module, string op, string path, TracedValue x, params Fovea.Onnx.Protobuf.AttributeProto[] attributes) =>
         new(_w.Add(op, Hint(path, op), [x.Name], attributes), ((Module<Tensor, Tensor>)module).Forward(x.Sample));
+
+    /// <summary>
+    /// ONNX's LRN is PyTorch's for an odd window (both divide alpha by size and centre the window); for an even one ONNX
+    /// puts the extra channel after c, PyTorch before it, so an even window has no ONNX form.
+    /// </summary>
+    private TracedValue Lrn(LocalResponseNorm lrn, string path, TracedValue x)
+    {
+        if (lrn.Size % 2 == 0)
+            throw Unsupported(lrn, path, $"an even window ({lrn.Size}) covers other channels in ONNX's LRN than in this layer");
+        return Unary(lrn, "LRN", path, x, Attr("alpha", lrn.Alpha), Attr("beta", lrn.Beta), Attr("bias", lrn.K), Attr("size", (long)lrn.Size));
+    }
 
     private string Param(string path, string name, Tensor tensor) => _w.Initializer(Join(path, name), tensor);
 

@@ -144,6 +144,7 @@ public class TorchvisionWeightsTests : IDisposable
         string[] expected = ["features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias", "features.6.weight", "features.6.bias",
             "features.8.weight", "features.8.bias", "features.10.weight", "features.10.bias", "classifier.1.weight", "classifier.1.bias",
             "classifier.4.weight", "classifier.4.bias", "classifier.6.weight", "classifier.6.bias"];
-        Assert.Equal(expected, ModelZoo.Create("alexnet", 3, 2, 28).StateDict().Keys);
+        // Dropout's generator position (rng_state, for exact resume) is Fovea's own state, absent from torchvision's files.
+        Assert.Equal(expected, ModelZoo.Create("alexnet", 3, 2, 28).StateDict().Keys.Where(k => !k.EndsWith(".rng_state", StringComparison.Ordinal)));
     }
 }
