@@ -1,16 +1,10 @@
 using Fovea.Cli;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
 public class CommandLineTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     [Fact]
     public void NoArguments_PrintsHelpAndRunsTheDemo()

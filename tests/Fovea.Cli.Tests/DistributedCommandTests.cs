@@ -1,17 +1,11 @@
 using Fovea.Distributed;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
 /// <summary>The commands that run under mpirun, started without it: one line on stderr, exit 2.</summary>
 public sealed class DistributedCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     private static void AssertOneLineUsageError(string[] args, string mentions)
     {

@@ -2,6 +2,7 @@ using Fovea.Cli;
 using Fovea.Onnx;
 using Fovea.Onnx.Protobuf;
 using Fovea.Vision.Training;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -13,14 +14,6 @@ public sealed class ExportCommandTests : IDisposable
     public ExportCommandTests() => Directory.CreateDirectory(_dir);
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     private string TrainedCheckpoint()
     {

@@ -1,5 +1,6 @@
 using Fovea.Vision.Datasets;
 using Fovea.Vision.Imaging;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -11,14 +12,6 @@ public sealed class ExportImagesCommandTests : IDisposable
     public ExportImagesCommandTests() => Directory.CreateDirectory(_dir);
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     private static string Sample => RepoPaths.Image("fashion-mnist-sample");
 

@@ -1,6 +1,7 @@
 using Fovea.Cli;
 using Fovea.Vision.Datasets;
 using Fovea.Vision.Training;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -14,14 +15,6 @@ public class FolderCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static string Sample => Path.Combine(RepoPaths.Root, "tests", "Fovea.Vision.Tests", "Data", "fashion-mnist-sample");
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     /// <summary>Three classes of the sample's test images as JPEGs, with a corrupt JPEG among them.</summary>
     private string Folder()

@@ -2,6 +2,7 @@ using System.Globalization;
 using Fovea.Vision.Datasets;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Retrieval;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -42,13 +43,6 @@ public sealed class InspectionFixture : IDisposable
 /// <summary>filters, activations, saliency, top-images, index and search: outputs, printed results and one-line errors.</summary>
 public sealed class InspectionCommandTests(InspectionFixture f) : IClassFixture<InspectionFixture>
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     private static void AssertError((int Code, string Out, string Err) r, int code, params string[] contains)
     {

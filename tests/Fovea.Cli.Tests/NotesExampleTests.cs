@@ -1,18 +1,12 @@
 using System.Text.RegularExpressions;
 using Fovea.Cli;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
 /// <summary>The lecture notes' worked examples as <c>fovea graph</c> draws them, and <c>fovea gradcheck</c>'s forward-mode column.</summary>
 public partial class NotesExampleTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     /// <summary>The label of the edge leaving the node whose label starts with <paramref name="nodeLabel"/>.</summary>
     private static string EdgeFrom(string dot, string nodeLabel)

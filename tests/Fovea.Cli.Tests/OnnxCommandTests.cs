@@ -1,5 +1,6 @@
 using Fovea.Onnx.Protobuf;
 using Google.Protobuf;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -11,14 +12,6 @@ public sealed class OnnxCommandTests : IDisposable
     public OnnxCommandTests() => Directory.CreateDirectory(_dir);
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     /// <summary>A linear classifier [N, 1, 28, 28] → 10 scores whose weights favour class 3 for bright images.</summary>
     private string LinearClassifier(bool withNames)

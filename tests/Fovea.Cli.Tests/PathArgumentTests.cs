@@ -1,4 +1,5 @@
 using Fovea.Vision.Imaging;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -23,14 +24,6 @@ public sealed class PathArgumentTests : IDisposable
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     // A fresh name with characters that often break path handling (spaces, dots, non-ASCII), never created.
     private string FreshName()

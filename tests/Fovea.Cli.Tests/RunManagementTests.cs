@@ -4,6 +4,7 @@ using Fovea.IO;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Serialization;
 using Fovea.Vision.Training;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -17,14 +18,6 @@ public class RunManagementTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private static string Sample => RepoPaths.Image("fashion-mnist-sample");
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     private static readonly string[] Recipe = ["--model", "mlp", "--data", Sample, "--batch-size", "50", "--limit", "300", "--optimizer", "sgd", "--lr", "0.05"];
 

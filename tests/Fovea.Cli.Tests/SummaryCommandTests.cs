@@ -1,17 +1,11 @@
 using Fovea.Cli;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
 /// <summary>fovea summary: torchvision's parameter totals and ResNet-18's multiply-adds.</summary>
 public class SummaryCommandTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     [Fact]
     public void ResNet18_At224_HasTorchvisionsParametersAndMultiplyAdds()

@@ -2,6 +2,7 @@ using Fovea.Cli;
 using Fovea.Vision.Datasets;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Training;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -21,14 +22,6 @@ public class TrainingCommandTests : IDisposable
             while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Fovea.sln"))) dir = dir.Parent;
             return Path.Combine(dir!.FullName, "tests", "Fovea.Vision.Tests", "Data", "fashion-mnist-sample");
         }
-    }
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
     }
 
     private string Train(string name, params string[] extra)

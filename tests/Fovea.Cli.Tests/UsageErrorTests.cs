@@ -1,6 +1,7 @@
 using System.Globalization;
 using Fovea.Vision.Models;
 using Fovea.Vision.Training;
+using static Fovea.Cli.Tests.CliRunner;
 
 namespace Fovea.Cli.Tests;
 
@@ -11,14 +12,6 @@ namespace Fovea.Cli.Tests;
 public sealed class UsageErrorTests
 {
     private const int Seed = 20250610;
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var o = new StringWriter();
-        var e = new StringWriter();
-        int code = CommandLine.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
 
     private static void AssertUsageError(string[] args, string mentions)
     {
