@@ -53,8 +53,15 @@ internal static unsafe class DirectConv
         int bandRows = (rowsPerBlock - 1) + (win.KernelH - 1) * win.DilationH + 1;
         int[] taps = BandTaps(s, bandRows, wp);
         float[] packed = ArrayPool<float>.Shared.Rent(Math.Max(1, s.Groups * mPad * colRows));
+        // The bias per group padded to whole tiles of MR channels (zeros without one): it seeds the accumulators.
+        float[] biasPad = ArrayPool<float>.Shared.Rent(s.Groups * mPad);
+        Array.Clear(biasPad, 0, s.Groups * mPad);
+        if (bias is not null)
+            for (int g = 0; g < s.Groups; g++)
+                new ReadOnlySpan<float>(bias + g * gout, gout).CopyTo(biasPad.AsSpan(g * mPad, gout));
         fixed (int* pt = taps)
         fixed (float* pw = packed)
+        fixed (float* pb = biasPad)
         {
             for (int g = 0; g < s.Groups; g++)
                 if (colRows > 0)
@@ -64,7 +71,7 @@ internal static unsafe class DirectConv
             {
                 X = x,
                 Y = y,
-                Bias = bias,
+                BiasPad = pb,
                 PackedW = pw,
                 Taps = pt,
                 Shape = s,
@@ -83,6 +90,7 @@ internal static unsafe class DirectConv
         }
         ArrayPool<int>.Shared.Return(taps);
         ArrayPool<float>.Shared.Return(packed);
+        ArrayPool<float>.Shared.Return(biasPad);
     }
 
     /// <summary>Output rows per work item: whole images for small ones, bands of rows for large (a band of the padded input stays in L2).</summary>
@@ -95,7 +103,7 @@ internal static unsafe class DirectConv
 
     private struct BlockBody : IChunkBody
     {
-        public float* X, Y, Bias, PackedW;
+        public float* X, Y, BiasPad, PackedW;
         public int* Taps;
         public ConvShape Shape;
         public int MPad, RowsPerBlock, BandRows, Blocks, Wp;
@@ -111,6 +119,7 @@ internal static unsafe class DirectConv
 
             int gout = s.GroupOut, plane = s.OutPlane, ow = s.OutW, colRows = s.ColRows;
             float* pw = PackedW + (long)g * MPad * colRows;
+            float* pb = BiasPad + (long)g * MPad;
             float* yImage = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
             float* tile = stackalloc float[MR * NR];
             for (int oy = oy0; oy < oy1; oy++)
@@ -124,17 +133,10 @@ internal static unsafe class DirectConv
                         int rows = Math.Min(MR, gout - o0);
                         float* yTile = yImage + (long)o0 * plane + (long)oy * ow + ox0;
                         bool direct = rows == MR && cols == NR;
-                        Tile(colRows, pw + (long)o0 * colRows, bandRow + ox0, Taps, direct ? yTile : tile, direct ? plane : NR);
+                        Tile(colRows, pw + (long)o0 * colRows, pb + o0, bandRow + ox0, Taps, direct ? yTile : tile, direct ? plane : NR);
                         if (!direct)
                             for (int r = 0; r < rows; r++)
                                 new ReadOnlySpan<float>(tile + r * NR, cols).CopyTo(new Span<float>(yTile + (long)r * plane, cols));
-                        if (Bias is not null)
-                            for (int r = 0; r < rows; r++)
-                            {
-                                float b = Bias[g * gout + o0 + r];
-                                float* yr = yTile + (long)r * plane;
-                                for (int t = 0; t < cols; t++) yr[t] += b;
-                            }
                     }
                 }
             }
@@ -406,14 +408,16 @@ internal static unsafe class DirectConv
     }
 
     /// <summary>
-    /// One 6 x 16 tile: out[r, c] = Σ_k a[k·6 + r] · src[taps[k] + c], with <paramref name="a"/> the packed weights of
-    /// six output channels and <paramref name="src"/> the band position of the tile's first output pixel.
+    /// One 6 x 16 tile: out[r, c] = bias[r] + Σ_k a[k·6 + r] · src[taps[k] + c], with <paramref name="a"/> the packed
+    /// weights of six output channels and <paramref name="src"/> the band position of the tile's first output pixel.
+    /// The accumulators start at the bias, which saves a pass over the outputs to add it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(int k, float* a, float* src, int* taps, float* outTile, nint ldo)
+    private static void Tile(int k, float* a, float* bias, float* src, int* taps, float* outTile, nint ldo)
     {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector256<float> c00 = Vector256.Create(bias[0]), c01 = c00, c10 = Vector256.Create(bias[1]), c11 = c10;
+        Vector256<float> c20 = Vector256.Create(bias[2]), c21 = c20, c30 = Vector256.Create(bias[3]), c31 = c30;
+        Vector256<float> c40 = Vector256.Create(bias[4]), c41 = c40, c50 = Vector256.Create(bias[5]), c51 = c50;
         for (int p = 0; p < k; p++)
         {
             float* b = src + taps[p];
