@@ -165,6 +165,15 @@ public static class Conv2dKernels
             DirectConv.BackwardWeight(s, (float*)hx.Pointer, (float*)hy.Pointer, (float*)hw.Pointer);
             return;
         }
+        if (typeof(T) == typeof(float) && s.Batch > 0 && DirectConv.AppliesToWeightByPixels(s))
+        {
+            // Stride 1 with few output channels, on 512-bit vectors: output pixels in the lanes, no column matrix.
+            using var hx = x.Pin();
+            using var hy = dy.Pin();
+            using var hw = dw.Pin();
+            DirectConv.BackwardWeightByPixels(s, (float*)hx.Pointer, (float*)hy.Pointer, (float*)hw.Pointer);
+            return;
+        }
         var shape = s;
         int wLen = s.OutChannels * s.ColRows;
         int chunks = Math.Min(s.Batch, WeightChunks);
