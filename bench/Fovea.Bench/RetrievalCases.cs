@@ -208,6 +208,7 @@ internal sealed unsafe class HnswIndex : IDisposable
     private static readonly IntPtr Library = NativeLibrary.Load("libusearch_c", typeof(USearchIndex).Assembly, null);
     private static readonly delegate* unmanaged<InitOptions*, IntPtr*, IntPtr> Init = (delegate* unmanaged<InitOptions*, IntPtr*, IntPtr>)Export("usearch_init");
     private static readonly delegate* unmanaged<IntPtr, IntPtr*, void> Free = (delegate* unmanaged<IntPtr, IntPtr*, void>)Export("usearch_free");
+    private static readonly delegate* unmanaged<IntPtr, IntPtr*, nuint> Size = (delegate* unmanaged<IntPtr, IntPtr*, nuint>)Export("usearch_size");
     private static readonly delegate* unmanaged<IntPtr, nuint, IntPtr*, void> Reserve = (delegate* unmanaged<IntPtr, nuint, IntPtr*, void>)Export("usearch_reserve");
     private static readonly delegate* unmanaged<IntPtr, ulong, float*, ScalarKind, IntPtr*, void> Add = (delegate* unmanaged<IntPtr, ulong, float*, ScalarKind, IntPtr*, void>)Export("usearch_add");
     private static readonly delegate* unmanaged<IntPtr, float*, ScalarKind, nuint, ulong*, float*, IntPtr*, nuint> SearchNative =
@@ -299,8 +300,19 @@ internal sealed unsafe class HnswIndex : IDisposable
     /// <summary>Writes the index to <paramref name="path"/>.</summary>
     public void Save(string path) => WithPath(path, SaveNative, "usearch_save");
 
-    /// <summary>Replaces the index with the one saved at <paramref name="path"/>.</summary>
-    public void Load(string path) => WithPath(path, LoadNative, "usearch_load");
+    /// <summary>
+    /// Replaces the index with the one saved at <paramref name="path"/>, then reserves its size again: that gives the
+    /// loaded index one search context per hardware thread, so the case's threads search it concurrently.
+    /// </summary>
+    public void Load(string path)
+    {
+        WithPath(path, LoadNative, "usearch_load");
+        IntPtr error = IntPtr.Zero;
+        nuint size = Size(_handle, &error);
+        Check(error, "usearch_size");
+        Reserve(_handle, size, &error);
+        Check(error, "usearch_reserve");
+    }
 
     private void WithPath(string path, delegate* unmanaged<IntPtr, byte*, IntPtr*, void> call, string what)
     {
