@@ -1,10 +1,12 @@
 using System.Text.Json;
 using Fovea.NN;
 using Fovea.Optim;
+using Fovea.Vision.Datasets;
 using Fovea.Vision.Imaging;
 using Fovea.Vision.Models;
 using Fovea.Vision.Serialization;
 using Fovea.Vision.Training;
+using Fovea.Vision.Transforms;
 
 namespace Fovea.Vision.Tests.Training;
 
@@ -199,6 +201,30 @@ public class TransferTrainingTests : IDisposable
         var again = Trainer.Create(Run("again", true));
         again.Run();
         Assert.True(again.Model.StateDict()["fc.weight"].Equal(pca.Model.StateDict()["fc.weight"]));
+    }
+
+    [Fact]
+    public void PcaAugmentation_OnColourTensors_IsFittedOnTheTrainingSet_AndChangesTraining()
+    {
+        // Colour images held as tensors (CIFAR-10's path): the sample's gray images tinted per class.
+        var sample = TrainerTests.Sample;
+        Tensor Tint(Tensor gray, Tensor labels)
+        {
+            var x = gray.Narrow(0, 0, 96); // [96, 1, 28, 28] in [0, 1]
+            var tint = labels.Narrow(0, 0, 96).To(DType.Float32).Div(9.0).Reshape(96, 1, 1, 1);
+            return Tensor.Cat([x.Mul(tint), x, x.Mul(tint.Neg().Add(1.0))], 1).Contiguous();
+        }
+        var colour = new MnistData(Tint(sample.TrainImages, sample.TrainLabels), sample.TrainLabels.Narrow(0, 0, 96),
+            Tint(sample.TestImages, sample.TestLabels), sample.TestLabels.Narrow(0, 0, 96), "colour");
+        TrainOptions Run(string name, bool pca) => new() { Model = "linear", Epochs = 1, BatchSize = 16, Seed = 1, PcaColor = pca, OutDir = Path.Combine(_dir, name) };
+        var plain = Trainer.Create(Run("plain", false), colour);
+        var pca = Trainer.Create(Run("pca", true), colour);
+        var expected = ColorPrincipalComponents.FromImages(colour.TrainImages);
+        var note = Assert.Single(pca.Notes, n => n.StartsWith("colour PCA of 96 training images: eigenvalues ", StringComparison.Ordinal));
+        Assert.Contains(expected.Eigenvalues[0].ToString("0.####", System.Globalization.CultureInfo.InvariantCulture), note);
+        plain.Run();
+        pca.Run();
+        Assert.False(plain.Model.StateDict()["fc.weight"].Equal(pca.Model.StateDict()["fc.weight"]));
     }
 
     /// <summary>Two classes of 12x12 colour images (reddish and bluish with noise), 10 of each.</summary>
