@@ -20,6 +20,9 @@ namespace Fovea.Vision.Imaging;
 /// size is checked against a pixel cap (<see cref="MaxPixels"/>) and its structure is walked to prove that all the
 /// pixel data is present, so a damaged or cut file is refused instead of decoding to grey, and a small file cannot
 /// make the decoder allocate for a huge image. Failures name the file and what is wrong.
+/// <para>Plain sequential JPEGs (gray, or colour at 4:4:4, 4:2:2 or 4:2:0, restart markers or not) are decoded in one
+/// pass by <see cref="BaselineJpegDecoder"/>, which gives StbImageSharp's bytes exactly and leaves every file it is not
+/// sure of to the checks and decoder above; a small training image then costs a fraction of the general path.</para>
 /// </summary>
 public static class ImageIO
 {
