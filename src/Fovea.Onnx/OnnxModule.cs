@@ -111,6 +111,7 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
                 var fused = FusedConvBatchNorm(kernel, normKernel, proto.Input.Count, ReadEpsilon(model, norm, source));
                 _nodes.Add(new CompiledNode(inputs, [.. norm.Output], fused, $"{where} + {normWhere}",
                     [.. Release(proto, k).Concat(Release(norm, k + 1)).Where(name => name != proto.Output[0]).Distinct()]));
+                FusedConvBatchNormPairs++;
                 k++;
                 continue;
             }
@@ -157,6 +158,9 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
             return norm(run, [y[0], .. normArgs]);
         };
     }
+
+    /// <summary>How many Conv → BatchNormalization pairs run as one folded convolution in evaluation.</summary>
+    internal int FusedConvBatchNormPairs { get; }
 
     /// <summary>Where the model came from (its file path, or the name given for a stream).</summary>
     public string Source { get; }

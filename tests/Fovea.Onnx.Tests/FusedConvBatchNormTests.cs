@@ -62,6 +62,7 @@ public sealed class FusedConvBatchNormTests
     {
         var imported = OnnxModel.Import(OnnxModel.ExportToBytes(ResNet(), [1, 3, 32, 32]), "resnet18.onnx");
         imported.Eval();
+        Assert.Equal(20, imported.FusedConvBatchNormPairs); // the stem, two per block, three downsampling shortcuts
         var x = Tensor.Randn([2, 3, 32, 32], new Generator(3));
         var (unfolded, folded) = Both(imported, x);
         Close(unfolded, folded, 1e-5);
