@@ -78,6 +78,28 @@ public sealed class Args
         return found;
     }
 
+    /// <summary>
+    /// A switch that may take a value: null when absent, "" when given alone, else the value that follows it, taken
+    /// only when each of its comma-separated parts is one of <paramref name="values"/> (so that a positional argument
+    /// after the switch stays positional).
+    /// </summary>
+    public string? FlagOrValue(string name, IReadOnlyCollection<string> values)
+    {
+        for (int i = 0; i < _items.Count; i++)
+        {
+            if (_used[i] || _items[i] != name) continue;
+            _used[i] = true;
+            if (i + 1 < _items.Count && !_used[i + 1]
+                && _items[i + 1].Split(',').All(part => values.Contains(part.Trim(), StringComparer.OrdinalIgnoreCase)))
+            {
+                _used[i + 1] = true;
+                return _items[i + 1].ToLowerInvariant();
+            }
+            return "";
+        }
+        return null;
+    }
+
     /// <summary>The remaining positional arguments (call after every option).</summary>
     public List<string> Positionals()
     {

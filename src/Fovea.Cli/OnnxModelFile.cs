@@ -17,7 +17,12 @@ public static class OnnxModelFile
     public static bool IsOnnx(string path) => path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The checkpoint at <paramref name="path"/>: a Fovea checkpoint, or an ONNX model imported.</summary>
-    public static TrainedModel LoadTrained(string path) => IsOnnx(path) ? Import(path) : TrainedModel.Load(path);
+    public static TrainedModel LoadTrained(string path)
+    {
+        if (IsOnnx(path)) return Import(path);
+        PretrainedModels.RegisterForTraining(); // a checkpoint of fovea train --pretrained names its network
+        return TrainedModel.Load(path);
+    }
 
     private static TrainedModel Import(string path)
     {

@@ -1,4 +1,5 @@
 using Fovea.NN;
+using Fovea.Vision.Training;
 
 namespace Fovea.Onnx;
 
@@ -11,7 +12,7 @@ namespace Fovea.Onnx;
 /// trains; setting <see cref="BodyFrozen"/> to false fine-tunes the body too (give the body a lower rate through
 /// <see cref="BodyParameters"/> and <see cref="HeadParameters"/> as separate optimizer groups).
 /// </summary>
-public sealed class PretrainedClassifier : Module<Tensor, Tensor>
+public sealed class PretrainedClassifier : Module<Tensor, Tensor>, ITransferClassifier
 {
     private bool _bodyFrozen;
 
@@ -35,6 +36,8 @@ public sealed class PretrainedClassifier : Module<Tensor, Tensor>
 
     /// <summary>The new classifier layer.</summary>
     public Linear Head { get; }
+
+    Module<Tensor, Tensor> ITransferClassifier.Head => Head;
 
     /// <summary>The number of classes.</summary>
     public int Classes { get; }

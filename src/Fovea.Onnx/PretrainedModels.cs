@@ -1,3 +1,6 @@
+using Fovea.Vision.Models;
+using Fovea.Vision.Training;
+
 namespace Fovea.Onnx;
 
 /// <summary>
@@ -48,6 +51,26 @@ public static class PretrainedModels
     public static PretrainedClassifier ResNet18Classifier(int classes, bool freezeBody = true, string? path = null, Generator? generator = null) =>
         new(ResNet18Preprocess(path is null ? null : Find(path, ResNet18PreprocessRelativePath)),
             ResNet18Features(path is null ? null : Find(path, ResNet18RelativePath)), ResNet18FeatureCount, classes, freezeBody, generator);
+
+    /// <summary>
+    /// Makes the pretrained networks trainable by <see cref="Trainer"/> (<c>fovea train --pretrained resnet18</c>) and
+    /// loadable from its checkpoints (<see cref="TrainedModel.Load"/>): registers
+    /// <see cref="ResNet18Classifier"/> in the <see cref="ModelZoo"/> as <c>pretrained_resnet18</c> (the body frozen;
+    /// the files found as for <see cref="ResNet18Features"/>), and lets <see cref="TrainOptions.InitFrom"/> read
+    /// <c>.onnx</c> files (their initializers, by name). Call it once; calling it again does nothing new.
+    /// </summary>
+    public static void RegisterForTraining()
+    {
+        ModelZoo.Register(TrainOptions.PretrainedModelName("resnet18"), (_, classes, _, generator) => ResNet18Classifier(classes, generator: generator));
+        Trainer.RegisterWeightReader(".onnx", ReadInitializers);
+    }
+
+    /// <summary>
+    /// The weights of an ONNX file by name: its initializers as the imported module holds them (parameters and
+    /// batch-norm statistics, under the file's names, such as <c>layer1.0.conv1.weight</c> for a file that
+    /// <c>OnnxModel.Export</c> wrote).
+    /// </summary>
+    public static NN.StateDict ReadInitializers(string path) => OnnxModel.Import(path).StateDict();
 
     /// <summary>
     /// The path of a pretrained file: <paramref name="path"/> itself when it is a file, else the file under it (by

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Fovea.Onnx;
 using Fovea.Training;
 using Fovea.Vision.Models;
 using Fovea.Vision.Training;
@@ -12,7 +13,7 @@ public static class TrainCommand
 {
     /// <summary>The command.</summary>
     public static Command Command { get; } = new("train",
-        "[--model NAME] [--data DIR] [--dataset fashion-mnist|mnist|cifar10|folder] [--image-size N] [--channels 1|3] [--workers N] [--cache] [--strict] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment] [--classes 0-4] [--limit N] [--max-batches N] [--loss cross-entropy|hinge|mse] [--hidden 256,128] [--val-split F] [--early-stop N] [--monitor val_loss|val_accuracy|train_loss|train_accuracy[:min|:max]] [--keep-best] [--clip-grad-norm X] [--clip-grad-value X] [--distributed [--global-batch G]] (data-parallel: under mpirun -np N)",
+        "[--model NAME] [--data DIR] [--dataset fashion-mnist|mnist|cifar10|folder] [--image-size N] [--channels 1|3] [--workers N] [--cache] [--strict] [--download] [--epochs N] [--batch-size B] [--optimizer sgd|adam|adamw] [--lr X] [--momentum M] [--weight-decay W] [--scheduler none|step|cosine|onecycle] [--seed S] [--out DIR] [--resume CKPT] [--freeze PREFIX] [--init-from CKPT] [--metrics FILE] [--augment [crop|pca|crop,pca]] [--pretrained resnet18 [--unfreeze [--body-lr-scale X]]] [--classes 0-4] [--limit N] [--max-batches N] [--loss cross-entropy|hinge|mse] [--hidden 256,128] [--val-split F] [--early-stop N] [--monitor val_loss|val_accuracy|train_loss|train_accuracy[:min|:max]] [--keep-best] [--clip-grad-norm X] [--clip-grad-value X] [--distributed [--global-batch G]] (data-parallel: under mpirun -np N)",
         $"Train a classifier on Fashion-MNIST, MNIST, CIFAR-10 or a folder of images, one sub-folder per class (default: {TrainOptions.DefaultModel} on Fashion-MNIST, Adam 3e-3 one-cycle, 5 epochs); writes checkpoint, metrics and curves", (a, o) =>
         {
             var options = Parse(a, out var distributed);
@@ -103,6 +104,15 @@ public static class TrainCommand
         string? hidden = a.Option("--hidden"), earlyStop = a.Option("--early-stop"), monitor = a.Option("--monitor");
         string? clipNorm = a.Option("--clip-grad-norm"), clipValue = a.Option("--clip-grad-value");
         string? valSplit = a.Option("--val-split");
+        string? pretrained = a.Choice("--pretrained", null, TrainOptions.PretrainedNetworks);
+        bool unfreeze = a.Flag("--unfreeze");
+        string? bodyLrScale = a.Option("--body-lr-scale");
+        // --augment alone (or "crop"): random crop and flip; "pca": fancy PCA colour shifts; "crop,pca": both.
+        string? augment = a.FlagOrValue("--augment", AugmentKinds);
+        if (pretrained is not null && a.Option("--model") is { } model)
+            throw new UsageException($"train: --pretrained {pretrained} brings its own model; drop --model {model}");
+        if (unfreeze && pretrained is null && d.Pretrained is null) throw new UsageException("train: --unfreeze fine-tunes a pretrained body: it needs --pretrained resnet18");
+        if (bodyLrScale is not null && !unfreeze && !d.Unfreeze) throw new UsageException("train: --body-lr-scale sets the body's rate when fine-tuning: it needs --unfreeze");
         // The one-cycle schedule belongs to the default recipe; naming an optimizer or a rate asks for that plain recipe.
         string defaultScheduler = resume is null && optimizerArg is null && lrArg is null ? TrainOptions.DefaultRecipeScheduler : d.Scheduler;
         var options = new TrainOptions
@@ -129,7 +139,11 @@ public static class TrainCommand
             Freeze = a.Option("--freeze"),
             InitFrom = a.Option("--init-from"),
             Metrics = a.Option("--metrics"),
-            Augment = a.Flag("--augment") || d.Augment,
+            Augment = augment is "" or "crop" || (augment?.Split(',').Contains("crop") ?? false) || (augment is null && d.Augment),
+            PcaColor = (augment?.Split(',').Contains("pca") ?? false) || (augment is null && d.PcaColor),
+            Pretrained = pretrained ?? d.Pretrained,
+            Unfreeze = unfreeze || d.Unfreeze,
+            BodyLrScale = bodyLrScale is null ? d.BodyLrScale : PositiveDouble("--body-lr-scale", bodyLrScale),
             Classes = classes is null ? null : ParseClasses(classes),
             TrainLimit = limit is null ? null : PositiveInt("--limit", limit),
             MaxBatches = maxBatches is null ? null : PositiveInt("--max-batches", maxBatches),
@@ -156,6 +170,7 @@ public static class TrainCommand
     // The names TrainOptions.Validate accepts, checked here so that a wrong one is a usage error (exit 2).
     private static readonly string[] Optimizers = ["sgd", "adam", "adamw"];
     private static readonly string[] Schedulers = ["none", "step", "cosine", "onecycle"];
+    private static readonly string[] AugmentKinds = ["crop", "pca"];
 
     private static int[] ParseClasses(string text)
     {
@@ -222,12 +237,14 @@ public static class TrainCommand
     public static int Run(TrainOptions options, TextWriter o, CancellationToken cancel = default, StopRequest? stop = null,
         Fovea.Training.DataParallelism? parallel = null)
     {
+        // The pretrained networks and .onnx weights for --init-from come with Fovea.Onnx.
+        PretrainedModels.RegisterForTraining();
         var trainer = Trainer.Create(options, parallel: parallel);
         var opt = trainer.Options;
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"model {opt.Model}{(opt.Hidden is { } h ? $" {string.Join("-", h)}" : "")} ({trainer.Model.ParameterCount():N0} parameters, {trainer.Model.ParameterCount(trainableOnly: true):N0} trainable), {trainer.ClassLabels.Length} classes, {trainer.TrainCount:N0} train / {(trainer.ValidationName == "val" ? $"{trainer.ValidationCount:N0} val" : "")}{(trainer.ValidationName == "val" && trainer.HasTest ? " / " : "")}{(trainer.ValidationName == "test" || trainer.HasTest ? $"{trainer.TestCount:N0} test" : "")} images"));
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented" : "")}, loss {opt.Loss}{Extras(opt)}, {Threading.MaxDegreeOfParallelism} threads"));
+            $"{opt.Optimizer} lr {opt.Lr}{(opt.Optimizer == "sgd" ? $" momentum {opt.Momentum}" : "")}{(opt.WeightDecay > 0 ? $" weight decay {opt.WeightDecay}" : "")}, scheduler {opt.Scheduler}, batch {opt.BatchSize} ({trainer.BatchesPerEpoch} batches per epoch), {opt.Epochs} epochs, seed {opt.Seed}{(opt.Augment ? ", augmented (crop, flip)" : "")}{(opt.PcaColor ? ", PCA colour augmentation" : "")}, loss {opt.Loss}{Extras(opt)}, {Threading.MaxDegreeOfParallelism} threads"));
         foreach (var note in trainer.Notes) o.WriteLine(note);
 
         TrainResult result;

@@ -67,6 +67,11 @@ public static class Conv2dKernels
         if (typeof(T) == typeof(float))
         {
             float* fx = (float*)px, fw = (float*)pw, fb = (float*)pb, fy = (float*)py;
+            if (WinogradConv.Applies(s))
+            {
+                WinogradConv.Forward(s, fx, fw, fb, fy);
+                return;
+            }
             if (DirectConv.AppliesByChannels(s))
             {
                 DirectConv.ForwardByChannels(s, fx, fw, fb, fy);
@@ -99,9 +104,18 @@ public static class Conv2dKernels
     }
 
     /// <summary>dx = the input gradient of the convolution given the output gradient <paramref name="dy"/> (dx is overwritten).</summary>
-    public static void BackwardInput<T>(in ConvShape s, ReadOnlyMemory<T> dy, ReadOnlyMemory<T> w, Memory<T> dx)
+    public static unsafe void BackwardInput<T>(in ConvShape s, ReadOnlyMemory<T> dy, ReadOnlyMemory<T> w, Memory<T> dx)
         where T : unmanaged, INumber<T>
     {
+        if (typeof(T) == typeof(float) && s.Batch > 0 && WinogradConv.AppliesToInputGradient(s))
+        {
+            // 3x3 stride 1: the forward of the flipped kernel, by Winograd.
+            using var hy = dy.Pin();
+            using var hw = w.Pin();
+            using var hx = dx.Pin();
+            WinogradConv.BackwardInput(s, (float*)hy.Pointer, (float*)hw.Pointer, (float*)hx.Pointer);
+            return;
+        }
         var shape = s;
         ForBlocks(shape, (n0, nb) =>
         {
@@ -149,6 +163,15 @@ public static class Conv2dKernels
             using var hy = dy.Pin();
             using var hw = dw.Pin();
             DirectConv.BackwardWeight(s, (float*)hx.Pointer, (float*)hy.Pointer, (float*)hw.Pointer);
+            return;
+        }
+        if (typeof(T) == typeof(float) && s.Batch > 0 && DirectConv.AppliesToWeightByPixels(s))
+        {
+            // Stride 1 with few output channels, on 512-bit vectors: output pixels in the lanes, no column matrix.
+            using var hx = x.Pin();
+            using var hy = dy.Pin();
+            using var hw = dw.Pin();
+            DirectConv.BackwardWeightByPixels(s, (float*)hx.Pointer, (float*)hy.Pointer, (float*)hw.Pointer);
             return;
         }
         var shape = s;

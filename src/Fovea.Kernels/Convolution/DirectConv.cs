@@ -53,8 +53,15 @@ internal static unsafe class DirectConv
         int bandRows = (rowsPerBlock - 1) + (win.KernelH - 1) * win.DilationH + 1;
         int[] taps = BandTaps(s, bandRows, wp);
         float[] packed = ArrayPool<float>.Shared.Rent(Math.Max(1, s.Groups * mPad * colRows));
+        // The bias per group padded to whole tiles of MR channels (zeros without one): it seeds the accumulators.
+        float[] biasPad = ArrayPool<float>.Shared.Rent(s.Groups * mPad);
+        Array.Clear(biasPad, 0, s.Groups * mPad);
+        if (bias is not null)
+            for (int g = 0; g < s.Groups; g++)
+                new ReadOnlySpan<float>(bias + g * gout, gout).CopyTo(biasPad.AsSpan(g * mPad, gout));
         fixed (int* pt = taps)
         fixed (float* pw = packed)
+        fixed (float* pb = biasPad)
         {
             for (int g = 0; g < s.Groups; g++)
                 if (colRows > 0)
@@ -64,7 +71,7 @@ internal static unsafe class DirectConv
             {
                 X = x,
                 Y = y,
-                Bias = bias,
+                BiasPad = pb,
                 PackedW = pw,
                 Taps = pt,
                 Shape = s,
@@ -83,6 +90,7 @@ internal static unsafe class DirectConv
         }
         ArrayPool<int>.Shared.Return(taps);
         ArrayPool<float>.Shared.Return(packed);
+        ArrayPool<float>.Shared.Return(biasPad);
     }
 
     /// <summary>Output rows per work item: whole images for small ones, bands of rows for large (a band of the padded input stays in L2).</summary>
@@ -95,7 +103,7 @@ internal static unsafe class DirectConv
 
     private struct BlockBody : IChunkBody
     {
-        public float* X, Y, Bias, PackedW;
+        public float* X, Y, BiasPad, PackedW;
         public int* Taps;
         public ConvShape Shape;
         public int MPad, RowsPerBlock, BandRows, Blocks, Wp;
@@ -111,6 +119,7 @@ internal static unsafe class DirectConv
 
             int gout = s.GroupOut, plane = s.OutPlane, ow = s.OutW, colRows = s.ColRows;
             float* pw = PackedW + (long)g * MPad * colRows;
+            float* pb = BiasPad + (long)g * MPad;
             float* yImage = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
             float* tile = stackalloc float[MR * NR];
             for (int oy = oy0; oy < oy1; oy++)
@@ -124,17 +133,10 @@ internal static unsafe class DirectConv
                         int rows = Math.Min(MR, gout - o0);
                         float* yTile = yImage + (long)o0 * plane + (long)oy * ow + ox0;
                         bool direct = rows == MR && cols == NR;
-                        Tile(colRows, pw + (long)o0 * colRows, bandRow + ox0, Taps, direct ? yTile : tile, direct ? plane : NR);
+                        Tile(colRows, pw + (long)o0 * colRows, pb + o0, bandRow + ox0, Taps, direct ? yTile : tile, direct ? plane : NR);
                         if (!direct)
                             for (int r = 0; r < rows; r++)
                                 new ReadOnlySpan<float>(tile + r * NR, cols).CopyTo(new Span<float>(yTile + (long)r * plane, cols));
-                        if (Bias is not null)
-                            for (int r = 0; r < rows; r++)
-                            {
-                                float b = Bias[g * gout + o0 + r];
-                                float* yr = yTile + (long)r * plane;
-                                for (int t = 0; t < cols; t++) yr[t] += b;
-                            }
                     }
                 }
             }
@@ -363,6 +365,149 @@ internal static unsafe class DirectConv
         }
     }
 
+    /// <summary>Output pixels per vector of the pixel-major weight gradient.</summary>
+    private const int PixelLanes = 16;
+
+    /// <summary>
+    /// True where <see cref="BackwardWeightByPixels"/> serves: stride 1, output channels per group that do not fill whole
+    /// 16-channel tiles (LeNet's first layer has 6), images whose padded input fits one band, 512-bit vectors.
+    /// </summary>
+    public static bool AppliesToWeightByPixels(in ConvShape s) =>
+        WeightGradient && s.Window.StrideH == 1 && s.Window.StrideW == 1 && s.GroupOut % NR != 0 && s.ColRows > 0 && s.OutPlane > 0
+        && RowsPerBlock(s) >= s.OutH && Vector512.IsHardwareAccelerated;
+
+    /// <summary>
+    /// dW[o, k] = Σ_n Σ_p dY_n[o, p] · x_n[tap k + p] with the pixels p in the vector lanes: for 16 output pixels of a row,
+    /// 6 output channels' dY vectors and 3 taps' input vectors (straight from the padded band) feed 18 accumulators,
+    /// summed across lanes once per image. With few output channels a channel-wide tile would leave most lanes empty;
+    /// rows of pixels fill them (a row's last vector is masked: its dY lanes are zero and its input lanes are zeroed
+    /// so a non-finite value past the row cannot leak in). Chunks of the batch are summed in a fixed order, so results
+    /// do not depend on the thread count.
+    /// </summary>
+    public static void BackwardWeightByPixels(in ConvShape s, float* x, float* dy, float* dw)
+    {
+        int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups;
+        var win = s.Window;
+        int wp = s.Width + 2 * win.PadW, bandRows = s.OutH + (win.KernelH - 1) * win.DilationH;
+        int[] taps = BandTaps(s, bandRows, wp);
+        int chunks = Math.Min(s.Batch, WeightChunks);
+        int partLen = groups * gout * colRows;
+        float[] partials = ArrayPool<float>.Shared.Rent(Math.Max(1, chunks * partLen));
+        fixed (int* pt = taps)
+        fixed (float* pp = partials)
+        {
+            var body = new PixelWeightBody { X = x, DY = dy, Partials = pp, Taps = pt, Shape = s, Chunks = chunks, BandRows = bandRows, Wp = wp };
+            if (ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1)
+                ParallelFor.ForChunks(chunks, body);
+            else
+                for (int c = 0; c < chunks; c++) body.Invoke(c);
+            for (int c = 1; c < chunks; c++)
+                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(pp, partLen), new ReadOnlySpan<float>(pp + (long)c * partLen, partLen), new Span<float>(pp, partLen));
+            new ReadOnlySpan<float>(pp, partLen).CopyTo(new Span<float>(dw, partLen));
+        }
+        ArrayPool<int>.Shared.Return(taps);
+        ArrayPool<float>.Shared.Return(partials);
+    }
+
+    private struct PixelWeightBody : IChunkBody
+    {
+        public float* X, DY, Partials;
+        public int* Taps;
+        public ConvShape Shape;
+        public int Chunks, BandRows, Wp;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Invoke(int chunk)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int colRows = s.ColRows, gout = s.GroupOut, plane = s.OutPlane, ow = s.OutW, oh = s.OutH;
+            int n0 = ParallelFor.ChunkStart(s.Batch, Chunks, chunk), n1 = ParallelFor.ChunkStart(s.Batch, Chunks, chunk + 1);
+            float* part = Partials + (long)chunk * s.Groups * gout * colRows;
+            new Span<float>(part, s.Groups * gout * colRows).Clear();
+            // dY rows copied to a stride of whole vectors, zero beyond each row: [o][oy][owp].
+            int owp = (ow + PixelLanes - 1) / PixelLanes * PixelLanes;
+            float[] dyPad = ArrayPool<float>.Shared.Rent(gout * oh * owp + PixelLanes);
+            Array.Clear(dyPad);
+            int tailLanes = ow - (owp - PixelLanes);
+            var tailMask = Vector512.LessThan(Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), Vector512.Create(tailLanes)).AsSingle();
+            fixed (float* pd = dyPad)
+            {
+                for (int n = n0; n < n1; n++)
+                    for (int g = 0; g < s.Groups; g++)
+                    {
+                        float* band = Band(s, X, n, g, 0, BandRows, Wp);
+                        float* dyg = DY + ((long)n * s.OutChannels + (long)g * gout) * plane;
+                        for (int o = 0; o < gout; o++)
+                            for (int oy = 0; oy < oh; oy++)
+                                new ReadOnlySpan<float>(dyg + (long)o * plane + (long)oy * ow, ow).CopyTo(new Span<float>(pd + ((long)o * oh + oy) * owp, ow));
+                        float* pg = part + (long)g * gout * colRows;
+                        for (int o0 = 0; o0 < gout; o0 += MR)
+                            for (int k0 = 0; k0 < colRows; k0 += 3)
+                                PixelTile(Math.Min(MR, gout - o0), Math.Min(3, colRows - k0), band, Taps + k0, Wp, pd + (long)o0 * oh * owp, (long)oh * owp,
+                                    oh, owp, tailMask, pg + (long)o0 * colRows + k0, colRows);
+                    }
+            }
+            ArrayPool<float>.Shared.Return(dyPad);
+        }
+    }
+
+    /// <summary>
+    /// acc[r, t] += Σ_pixels dY[r, p] · band[taps[t] + p] for up to 6 output channels r (dY rows <paramref name="oStride"/>
+    /// apart) and up to 3 taps t; missing ones repeat the last and are not stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PixelTile(int rows, int cols, float* band, int* taps, int wp, float* dy, long oStride, int oh, int owp, Vector512<float> tailMask, float* acc, int lda)
+    {
+        float* d0 = dy, d1 = dy + Math.Min(1, rows - 1) * oStride, d2 = dy + Math.Min(2, rows - 1) * oStride;
+        float* d3 = dy + Math.Min(3, rows - 1) * oStride, d4 = dy + Math.Min(4, rows - 1) * oStride, d5 = dy + Math.Min(5, rows - 1) * oStride;
+        float* t0 = band + taps[0], t1 = band + taps[Math.Min(1, cols - 1)], t2 = band + taps[Math.Min(2, cols - 1)];
+        Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
+        Vector512<float> a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
+        Vector512<float> a40 = default, a41 = default, a42 = default, a50 = default, a51 = default, a52 = default;
+        int last = owp - PixelLanes;
+        for (int oy = 0; oy < oh; oy++)
+        {
+            long bRow = (long)oy * wp, dRow = (long)oy * owp;
+            for (int px = 0; px <= last; px += PixelLanes)
+            {
+                Vector512<float> b0 = Vector512.Load(t0 + bRow + px), b1 = Vector512.Load(t1 + bRow + px), b2 = Vector512.Load(t2 + bRow + px);
+                if (px == last)
+                {
+                    b0 &= tailMask;
+                    b1 &= tailMask;
+                    b2 &= tailMask;
+                }
+                Vector512<float> y = Vector512.Load(d0 + dRow + px);
+                a00 = Vector512.FusedMultiplyAdd(y, b0, a00); a01 = Vector512.FusedMultiplyAdd(y, b1, a01); a02 = Vector512.FusedMultiplyAdd(y, b2, a02);
+                y = Vector512.Load(d1 + dRow + px);
+                a10 = Vector512.FusedMultiplyAdd(y, b0, a10); a11 = Vector512.FusedMultiplyAdd(y, b1, a11); a12 = Vector512.FusedMultiplyAdd(y, b2, a12);
+                y = Vector512.Load(d2 + dRow + px);
+                a20 = Vector512.FusedMultiplyAdd(y, b0, a20); a21 = Vector512.FusedMultiplyAdd(y, b1, a21); a22 = Vector512.FusedMultiplyAdd(y, b2, a22);
+                y = Vector512.Load(d3 + dRow + px);
+                a30 = Vector512.FusedMultiplyAdd(y, b0, a30); a31 = Vector512.FusedMultiplyAdd(y, b1, a31); a32 = Vector512.FusedMultiplyAdd(y, b2, a32);
+                y = Vector512.Load(d4 + dRow + px);
+                a40 = Vector512.FusedMultiplyAdd(y, b0, a40); a41 = Vector512.FusedMultiplyAdd(y, b1, a41); a42 = Vector512.FusedMultiplyAdd(y, b2, a42);
+                y = Vector512.Load(d5 + dRow + px);
+                a50 = Vector512.FusedMultiplyAdd(y, b0, a50); a51 = Vector512.FusedMultiplyAdd(y, b1, a51); a52 = Vector512.FusedMultiplyAdd(y, b2, a52);
+            }
+        }
+        // (Row by row, for the same reason as BroadcastTile: no array of accumulators.)
+        AccumulateSums(acc, cols, a00, a01, a02);
+        if (rows > 1) AccumulateSums(acc + lda, cols, a10, a11, a12);
+        if (rows > 2) AccumulateSums(acc + 2 * lda, cols, a20, a21, a22);
+        if (rows > 3) AccumulateSums(acc + 3 * lda, cols, a30, a31, a32);
+        if (rows > 4) AccumulateSums(acc + 4 * lda, cols, a40, a41, a42);
+        if (rows > 5) AccumulateSums(acc + 5 * lda, cols, a50, a51, a52);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateSums(float* row, int cols, Vector512<float> a0, Vector512<float> a1, Vector512<float> a2)
+    {
+        row[0] += Vector512.Sum(a0);
+        if (cols > 1) row[1] += Vector512.Sum(a1);
+        if (cols > 2) row[2] += Vector512.Sum(a2);
+    }
+
     /// <summary>
     /// The broadcast tile shared by the channel-major paths: acc[r, c] += Σ_i band[bases[r] + steps[i]] · b[i·ldb + c]
     /// for r &lt; rows (6 at most; missing rows repeat the last base and are not stored) and 16 channels c.
@@ -406,14 +551,16 @@ internal static unsafe class DirectConv
     }
 
     /// <summary>
-    /// One 6 x 16 tile: out[r, c] = Σ_k a[k·6 + r] · src[taps[k] + c], with <paramref name="a"/> the packed weights of
-    /// six output channels and <paramref name="src"/> the band position of the tile's first output pixel.
+    /// One 6 x 16 tile: out[r, c] = bias[r] + Σ_k a[k·6 + r] · src[taps[k] + c], with <paramref name="a"/> the packed
+    /// weights of six output channels and <paramref name="src"/> the band position of the tile's first output pixel.
+    /// The accumulators start at the bias, which saves a pass over the outputs to add it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(int k, float* a, float* src, int* taps, float* outTile, nint ldo)
+    private static void Tile(int k, float* a, float* bias, float* src, int* taps, float* outTile, nint ldo)
     {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        Vector256<float> c00 = Vector256.Create(bias[0]), c01 = c00, c10 = Vector256.Create(bias[1]), c11 = c10;
+        Vector256<float> c20 = Vector256.Create(bias[2]), c21 = c20, c30 = Vector256.Create(bias[3]), c31 = c30;
+        Vector256<float> c40 = Vector256.Create(bias[4]), c41 = c40, c50 = Vector256.Create(bias[5]), c51 = c50;
         for (int p = 0; p < k; p++)
         {
             float* b = src + taps[p];

@@ -104,36 +104,77 @@ public static class Pool2dKernels
     /// Eight outputs at a time of one 2x2 output row: the even and odd columns of both input rows are separated
     /// with in-lane shuffles plus one cross-lane permute, then the four taps are compared in the scalar loop's order
     /// (take a tap when it is greater, or NaN) with blends instead of branches, which on real data mispredict about
-    /// every other time. Returns how many outputs it wrote.
+    /// every other time. A row's last partial group of eight is done as the eight outputs ending at the row's end
+    /// (overlapping outputs already written, which are recomputed to the same values); rows of four to seven
+    /// outputs (LeNet's second pooling has five) take the same steps four at a time. Returns how many outputs it
+    /// wrote: all of them, or 0 for rows under four outputs.
     /// </summary>
     private static unsafe int MaxRow2x2F32(ReadOnlySpan<float> row0, ReadOnlySpan<float> row1, int r0, int r1, Span<float> y, Span<int> at)
     {
-        int ow = y.Length, ox = 0;
+        int ow = y.Length;
         fixed (float* a = row0, b = row1, py = y)
         fixed (int* pi = at)
         {
-            var step = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
-            for (; ox + 8 <= ow; ox += 8)
+            if (ow >= 8)
             {
-                int c = 2 * ox;
-                var (e0, o0) = Deinterleave(Avx.LoadVector256(a + c), Avx.LoadVector256(a + c + 8));
-                var (e1, o1) = Deinterleave(Avx.LoadVector256(b + c), Avx.LoadVector256(b + c + 8));
-                var best = e0;
-                var idx = Vector256.Create(r0 + c) + step;
-                var pick = Avx.Or(Avx.CompareGreaterThan(o0, best), Avx.CompareUnordered(o0, o0));
-                best = Avx.BlendVariable(best, o0, pick);
-                idx = Avx.BlendVariable(idx.AsSingle(), (Vector256.Create(r0 + c + 1) + step).AsSingle(), pick).AsInt32();
-                pick = Avx.Or(Avx.CompareGreaterThan(e1, best), Avx.CompareUnordered(e1, e1));
-                best = Avx.BlendVariable(best, e1, pick);
-                idx = Avx.BlendVariable(idx.AsSingle(), (Vector256.Create(r1 + c) + step).AsSingle(), pick).AsInt32();
-                pick = Avx.Or(Avx.CompareGreaterThan(o1, best), Avx.CompareUnordered(o1, o1));
-                best = Avx.BlendVariable(best, o1, pick);
-                idx = Avx.BlendVariable(idx.AsSingle(), (Vector256.Create(r1 + c + 1) + step).AsSingle(), pick).AsInt32();
-                Avx.Store(py + ox, best);
-                Avx.Store(pi + ox, idx);
+                for (int ox = 0; ox < ow; ox += 8)
+                    MaxGroup8(a, b, r0, r1, py, pi, Math.Min(ox, ow - 8));
+                return ow;
+            }
+            if (ow >= 4 && Sse41.IsSupported)
+            {
+                MaxGroup4(a, b, r0, r1, py, pi, 0);
+                MaxGroup4(a, b, r0, r1, py, pi, ow - 4);
+                return ow;
             }
         }
-        return ox;
+        return 0;
+    }
+
+    /// <summary>Outputs ox .. ox + 7 of a 2x2 row (see <see cref="MaxRow2x2F32"/>).</summary>
+    private static unsafe void MaxGroup8(float* a, float* b, int r0, int r1, float* py, int* pi, int ox)
+    {
+        var step = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+        int c = 2 * ox;
+        var (e0, o0) = Deinterleave(Avx.LoadVector256(a + c), Avx.LoadVector256(a + c + 8));
+        var (e1, o1) = Deinterleave(Avx.LoadVector256(b + c), Avx.LoadVector256(b + c + 8));
+        var best = e0;
+        var idx = Vector256.Create(r0 + c) + step;
+        var pick = Avx.Or(Avx.CompareGreaterThan(o0, best), Avx.CompareUnordered(o0, o0));
+        best = Avx.BlendVariable(best, o0, pick);
+        idx = Avx.BlendVariable(idx.AsSingle(), (Vector256.Create(r0 + c + 1) + step).AsSingle(), pick).AsInt32();
+        pick = Avx.Or(Avx.CompareGreaterThan(e1, best), Avx.CompareUnordered(e1, e1));
+        best = Avx.BlendVariable(best, e1, pick);
+        idx = Avx.BlendVariable(idx.AsSingle(), (Vector256.Create(r1 + c) + step).AsSingle(), pick).AsInt32();
+        pick = Avx.Or(Avx.CompareGreaterThan(o1, best), Avx.CompareUnordered(o1, o1));
+        best = Avx.BlendVariable(best, o1, pick);
+        idx = Avx.BlendVariable(idx.AsSingle(), (Vector256.Create(r1 + c + 1) + step).AsSingle(), pick).AsInt32();
+        Avx.Store(py + ox, best);
+        Avx.Store(pi + ox, idx);
+    }
+
+    /// <summary>Outputs ox .. ox + 3 of a 2x2 row, with 128-bit vectors (no lane crossing: one shuffle per parity).</summary>
+    private static unsafe void MaxGroup4(float* a, float* b, int r0, int r1, float* py, int* pi, int ox)
+    {
+        var step = Vector128.Create(0, 2, 4, 6);
+        int c = 2 * ox;
+        Vector128<float> a0 = Sse.LoadVector128(a + c), a1 = Sse.LoadVector128(a + c + 4);
+        Vector128<float> b0 = Sse.LoadVector128(b + c), b1 = Sse.LoadVector128(b + c + 4);
+        Vector128<float> e0 = Sse.Shuffle(a0, a1, 0x88), o0 = Sse.Shuffle(a0, a1, 0xDD);
+        Vector128<float> e1 = Sse.Shuffle(b0, b1, 0x88), o1 = Sse.Shuffle(b0, b1, 0xDD);
+        var best = e0;
+        var idx = Vector128.Create(r0 + c) + step;
+        var pick = Sse.Or(Sse.CompareGreaterThan(o0, best), Sse.CompareUnordered(o0, o0));
+        best = Sse41.BlendVariable(best, o0, pick);
+        idx = Sse41.BlendVariable(idx.AsSingle(), (Vector128.Create(r0 + c + 1) + step).AsSingle(), pick).AsInt32();
+        pick = Sse.Or(Sse.CompareGreaterThan(e1, best), Sse.CompareUnordered(e1, e1));
+        best = Sse41.BlendVariable(best, e1, pick);
+        idx = Sse41.BlendVariable(idx.AsSingle(), (Vector128.Create(r1 + c) + step).AsSingle(), pick).AsInt32();
+        pick = Sse.Or(Sse.CompareGreaterThan(o1, best), Sse.CompareUnordered(o1, o1));
+        best = Sse41.BlendVariable(best, o1, pick);
+        idx = Sse41.BlendVariable(idx.AsSingle(), (Vector128.Create(r1 + c + 1) + step).AsSingle(), pick).AsInt32();
+        Sse.Store(py + ox, best);
+        Sse2.Store(pi + ox, idx);
     }
 
     /// <summary>The even and the odd elements of 16 consecutive floats, each in order.</summary>

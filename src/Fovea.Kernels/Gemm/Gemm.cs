@@ -10,8 +10,10 @@ internal enum GemmKernelKind
     Scalar,
     /// <summary>Vector256 + FMA tile (AVX2).</summary>
     Vector256,
-    /// <summary>Vector512 + FMA tile (AVX-512).</summary>
+    /// <summary>Vector512 + FMA (AVX-512): the 6x64 tile, or the 6x32 tile when C has at most 32 columns.</summary>
     Vector512,
+    /// <summary>Vector512 + FMA with the 6x32 tile whatever the shape (convolutions' tile; tests force it here).</summary>
+    Vector512Narrow,
 }
 
 /// <summary>
@@ -28,7 +30,7 @@ public static unsafe class Gemm
     /// <summary>Name of the float32 register tile this process uses (for logs and benchmarks), e.g. <c>Vector256 6x16</c>.</summary>
     public static string KernelName => Selected switch
     {
-        GemmKernelKind.Vector512 => "Vector512 6x32",
+        GemmKernelKind.Vector512 => "Vector512 6x64",
         GemmKernelKind.Vector256 => "Vector256 6x16",
         _ => "scalar 4x4",
     };
@@ -89,24 +91,27 @@ public static unsafe class Gemm
     /// <summary><see cref="Sgemm"/> on a specific kernel variant (tests use this to cover every variant on any machine).</summary>
     internal static void SgemmWith(GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
-        Run<float, SgemmKernel6x32, SgemmKernel6x16, SgemmKernelScalar4x4>("Sgemm", kind, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        Run<float, SgemmKernel6x64, SgemmKernel6x32, SgemmKernel6x16, SgemmKernelScalar4x4>("Sgemm", kind, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary><see cref="Dgemm"/> on a specific kernel variant (tests use this to cover every variant on any machine).</summary>
     internal static void DgemmWith(GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, double alpha,
         ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc) =>
-        Run<double, DgemmKernel6x16, DgemmKernel6x8, DgemmKernelScalar4x4>("Dgemm", kind, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        Run<double, DgemmKernel6x16, DgemmKernel6x16, DgemmKernel6x8, DgemmKernelScalar4x4>("Dgemm", kind, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary>
     /// The one GEMM entry for both precisions: checks the arguments, handles the empty and C = beta·C cases, then runs
     /// the dot-product path for skinny NT products or the packed driver with the register tile of <paramref name="kind"/>
-    /// (<typeparamref name="TWide"/> for Vector512, <typeparamref name="TNarrow"/> for Vector256, <typeparamref name="TScalar"/>
-    /// otherwise). Every type parameter is a struct, so the JIT compiles one specialised copy per precision and tile,
-    /// with the tiles' loops exactly as written.
+    /// (<typeparamref name="TWide"/> for Vector512 when C has more columns than <typeparamref name="T512"/>'s tile,
+    /// <typeparamref name="T512"/> for the other Vector512 cases, <typeparamref name="TNarrow"/> for Vector256,
+    /// <typeparamref name="TScalar"/> otherwise). The tile depends on the shape alone, never on the thread count, so
+    /// results stay bit-identical across thread counts. Every type parameter is a struct, so the JIT compiles one
+    /// specialised copy per precision and tile, with the tiles' loops exactly as written.
     /// </summary>
-    private static void Run<T, TWide, TNarrow, TScalar>(string name, GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, T alpha,
+    private static void Run<T, TWide, T512, TNarrow, TScalar>(string name, GemmKernelKind kind, bool transA, bool transB, int m, int n, int k, T alpha,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
         where T : unmanaged, System.Numerics.INumber<T>
         where TWide : struct, IMicroKernel<T>
+        where T512 : struct, IMicroKernel<T>
         where TNarrow : struct, IMicroKernel<T>
         where TScalar : struct, IMicroKernel<T>
     {
@@ -128,8 +133,13 @@ public static unsafe class Gemm
             }
             switch (kind)
             {
-                case GemmKernelKind.Vector512:
+                // A narrow C would waste most of the wide tile's columns on padding.
+                case GemmKernelKind.Vector512 when n > T512.NR:
                     GemmDriver<T, TWide>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+                    break;
+                case GemmKernelKind.Vector512:
+                case GemmKernelKind.Vector512Narrow:
+                    GemmDriver<T, T512>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
                     break;
                 case GemmKernelKind.Vector256:
                     GemmDriver<T, TNarrow>.Run(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);

@@ -7,7 +7,7 @@ namespace Fovea.Kernels;
 /// The blocked GEMM loop nest (Goto / BLIS order), generic over element type and micro-kernel so the JIT
 /// emits one specialised copy per kernel with the tile and block sizes folded to constants.
 /// <para>
-/// Threading, for large products, shares each packed B panel and hands out blocks of C rows as work items; for
+/// Threading, for large products, shares each packed A block and hands out ranges of C columns as work items; for
 /// medium ones it gives each thread its own rectangle of C and loop nest (one region, no barriers). Every
 /// element of C is computed by the same sequence of operations (same KC blocks, same FMA order, same tile
 /// kind: tiles are aligned to MR / NR multiples of C whatever the split) whatever the thread count, so
@@ -119,8 +119,9 @@ internal static unsafe class GemmDriver<T, TKernel>
     }
 
     /// <summary>
-    /// The single-threaded loop nest (B panel, then A blocks, then register tiles) over the <paramref name="m"/> x
-    /// <paramref name="n"/> rectangle of C whose top-left element is (<paramref name="i0"/>, <paramref name="j0"/>).
+    /// The single-threaded loop nest over the <paramref name="m"/> x <paramref name="n"/> rectangle of C whose top-left
+    /// element is (<paramref name="i0"/>, <paramref name="j0"/>): K blocks, then A blocks (packed once per K block),
+    /// then B panels (packed into L2), then the register tiles of <see cref="Macro"/>.
     /// </summary>
     /// <remarks>Fully optimised at first call: it runs only a few times per GEMM, so tiering would leave it slow for long.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -131,132 +132,131 @@ internal static unsafe class GemmDriver<T, TKernel>
         T* packA = Buffer(ref _packA, (long)Math.Min(mcMax, RoundUp(m, mr)) * Math.Min(kcMax, k));
         T* packB = Buffer(ref _packB, (long)Math.Min(ncMax, RoundUp(n, nr)) * Math.Min(kcMax, k));
         T* edge = stackalloc T[mr * nr];
-        for (int jc = 0; jc < n; jc += ncMax)
+        for (int pc = 0; pc < k; pc += kcMax)
         {
-            int nc = Math.Min(ncMax, n - jc);
-            for (int pc = 0; pc < k; pc += kcMax)
+            int kc = Math.Min(kcMax, k - pc);
+            // Later K blocks accumulate onto what the first block wrote.
+            T betaBlock = pc == 0 ? beta : T1();
+            for (int ic = 0; ic < m; ic += mcMax)
             {
-                int kc = Math.Min(kcMax, k - pc);
-                // Later K blocks accumulate onto what the first block wrote.
-                T betaBlock = pc == 0 ? beta : T1();
-                GemmPacking.PackB(packB, b, ldb, transB, pc, kc, j0 + jc, nc, nr);
-                for (int ic = 0; ic < m; ic += mcMax)
+                int mc = Math.Min(mcMax, m - ic);
+                GemmPacking.PackA(packA, a, lda, transA, i0 + ic, mc, pc, kc, mr);
+                for (int jc = 0; jc < n; jc += ncMax)
                 {
-                    int mc = Math.Min(mcMax, m - ic);
-                    GemmPacking.PackA(packA, a, lda, transA, i0 + ic, mc, pc, kc, mr);
-                    Macro(mc, 0, nc, kc, packA, packB, c + (nint)(i0 + ic) * ldc + j0 + jc, ldc, alpha, betaBlock, edge);
+                    int nc = Math.Min(ncMax, n - jc);
+                    GemmPacking.PackB(packB, b, ldb, transB, pc, kc, j0 + jc, nc, nr);
+                    Macro(0, mc, nc, kc, packA, packB, c + (nint)(i0 + ic) * ldc + j0 + jc, ldc, alpha, betaBlock, edge);
                 }
             }
         }
     }
 
     /// <summary>
-    /// The threaded loop nest. For each (NC, KC) panel the threads first pack B together into one shared
-    /// buffer, then take work items (a block of rows, or for very short C a range of B slivers) dynamically,
-    /// each packing its own A block into its thread's buffer. More items than threads, taken on demand, keep
-    /// both cores busy even when the machine is shared and one of them is slowed down.
+    /// The threaded loop nest. For each (KC, MC) block the threads first pack A together into one shared buffer,
+    /// then take work items (a range of C columns, and for narrow C also a range of rows) dynamically, each packing
+    /// its B panel into its thread's buffer. More items than threads, taken on demand, keep both cores busy even
+    /// when the machine is shared and one of them is slowed down.
     /// </summary>
     private static void Parallel(int threads, bool transA, bool transB, int m, int n, int k, T alpha,
         T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
     {
         int mr = TKernel.MR, nr = TKernel.NR, kcMax = BlockDepth(k), mcMax = TKernel.MC, ncMax = TKernel.NC;
-        int mTiles = (m + mr - 1) / mr;
-        // About four items per thread balance a core that another process slows down; blocks keep at least eight
-        // tiles of rows so each B sliver loaded into L1 is still reused several times.
-        int minBlocks = (m + mcMax - 1) / mcMax;
-        int rowBlocks = Math.Max(minBlocks, Math.Min(4 * threads, (m + 8 * mr - 1) / (8 * mr)));
-        rowBlocks = Math.Min(mTiles, rowBlocks);
-        int mc = RoundUp((m + rowBlocks - 1) / rowBlocks, mr);
-        rowBlocks = (m + mc - 1) / mc;
         int kcCap = Math.Min(kcMax, k);
-        T* packB = Buffer(ref _packB, (long)Math.Min(ncMax, RoundUp(n, nr)) * kcCap);
-        var pack = new PackBBody { B = b, Ldb = ldb, TransB = transB, Packed = packB };
-        var items = new ItemBody { A = a, Lda = lda, TransA = transA, M = m, Mc = mc, PackedB = packB, Alpha = alpha };
-
-        for (int jc = 0; jc < n; jc += ncMax)
+        T* packA = Buffer(ref _packA, (long)Math.Min(mcMax, RoundUp(m, mr)) * kcCap);
+        // About four column items per thread balance a core that another process slows down; an item keeps at least
+        // two B slivers so each A sliver loaded into L1 is reused, and at most one L2 panel.
+        int slivers = (n + nr - 1) / nr;
+        int itemSlivers = Math.Clamp((slivers + 4 * threads - 1) / (4 * threads), Math.Min(2, slivers), ncMax / nr);
+        int colItems = (slivers + itemSlivers - 1) / itemSlivers;
+        var pack = new PackABody { A = a, Lda = lda, TransA = transA, Packed = packA };
+        var items = new ItemBody { B = b, Ldb = ldb, TransB = transB, N = n, ItemSlivers = itemSlivers, ColItems = colItems, PackedA = packA, Alpha = alpha, Ldc = ldc };
+        for (int pc = 0; pc < k; pc += kcMax)
         {
-            int nc = Math.Min(ncMax, n - jc);
-            int slivers = (nc + nr - 1) / nr;
-            // Short C (few row blocks) also splits the columns so every thread gets work.
-            int colSplits = rowBlocks >= 2 * threads ? 1 : Math.Min(slivers, (2 * threads + rowBlocks - 1) / rowBlocks);
-            for (int pc = 0; pc < k; pc += kcMax)
+            int kc = Math.Min(kcMax, k - pc);
+            for (int ic = 0; ic < m; ic += mcMax)
             {
-                int kc = Math.Min(kcMax, k - pc);
-                pack.Pc = pc; pack.Kc = kc; pack.Jc = jc; pack.Nc = nc; pack.Slivers = slivers;
-                // Packing is split finer than the thread count for the same reason.
-                pack.Chunks = Math.Clamp(slivers / 4, 1, 4 * threads);
+                int mc = Math.Min(mcMax, m - ic);
+                int aSlivers = (mc + mr - 1) / mr;
+                pack.Pc = pc; pack.Kc = kc; pack.Ic = ic; pack.Mc = mc; pack.Slivers = aSlivers;
+                // Packing is split finer than the thread count for the same reason as the items.
+                pack.Chunks = Math.Clamp(aSlivers / 8, 1, 4 * threads);
                 ParallelFor.ForChunks(pack.Chunks, pack);
 
-                items.Pc = pc; items.Kc = kc; items.Nc = nc; items.Slivers = slivers; items.ColSplits = colSplits;
-                items.C = c + jc;
-                items.Ldc = ldc;
+                // Narrow C (few column items) also splits the rows so every thread gets work.
+                items.RowSplits = colItems >= 2 * threads ? 1 : Math.Min(aSlivers, (2 * threads + colItems - 1) / colItems);
+                items.Pc = pc; items.Kc = kc; items.Mc = mc; items.ASlivers = aSlivers;
+                items.C = c + (nint)ic * ldc;
                 // Later K blocks accumulate onto what the first block wrote.
                 items.Beta = pc == 0 ? beta : T1();
-                ParallelFor.ForChunks(rowBlocks * colSplits, items);
+                ParallelFor.ForChunks(items.RowSplits * colItems, items);
             }
         }
     }
 
-    /// <summary>Packs a contiguous range of B slivers of the shared panel (one chunk of the threaded packing).</summary>
-    private struct PackBBody : IChunkBody
+    /// <summary>Packs a contiguous range of A slivers of the shared block (one chunk of the threaded packing).</summary>
+    private struct PackABody : IChunkBody
     {
-        public T* B, Packed;
-        public int Ldb, Pc, Kc, Jc, Nc, Slivers, Chunks;
-        public bool TransB;
+        public T* A, Packed;
+        public int Lda, Pc, Kc, Ic, Mc, Slivers, Chunks;
+        public bool TransA;
 
         public readonly void Invoke(int chunk)
         {
-            int nr = TKernel.NR;
-            int j0 = ParallelFor.ChunkStart(Slivers, Chunks, chunk) * nr;
-            int j1 = Math.Min(Nc, ParallelFor.ChunkStart(Slivers, Chunks, chunk + 1) * nr);
-            GemmPacking.PackB(Packed + (nint)j0 * Kc, B, Ldb, TransB, Pc, Kc, Jc + j0, j1 - j0, nr);
+            int mr = TKernel.MR;
+            int i0 = ParallelFor.ChunkStart(Slivers, Chunks, chunk) * mr;
+            int i1 = Math.Min(Mc, ParallelFor.ChunkStart(Slivers, Chunks, chunk + 1) * mr);
+            GemmPacking.PackA(Packed + (nint)i0 * Kc, A, Lda, TransA, Ic + i0, i1 - i0, Pc, Kc, mr);
         }
     }
 
-    /// <summary>One work item of the threaded compute: a block of C rows, or a column range of it when C is short.</summary>
+    /// <summary>One work item of the threaded compute: a range of C columns of the block, and of its rows when C is narrow.</summary>
     private struct ItemBody : IChunkBody
     {
-        public T* A, PackedB, C;
-        public int Lda, Ldc, M, Mc, Pc, Kc, Nc, Slivers, ColSplits;
-        public bool TransA;
+        public T* B, PackedA, C;
+        public int Ldb, Ldc, N, Mc, Pc, Kc, ASlivers, ItemSlivers, ColItems, RowSplits;
+        public bool TransB;
         public T Alpha, Beta;
 
         public readonly void Invoke(int item)
         {
-            int ic = item / ColSplits * Mc, split = item % ColSplits;
-            int j0 = ParallelFor.ChunkStart(Slivers, ColSplits, split) * TKernel.NR;
-            int j1 = Math.Min(Nc, ParallelFor.ChunkStart(Slivers, ColSplits, split + 1) * TKernel.NR);
-            Item(TransA, A, Lda, ic, Math.Min(Mc, M - ic), Pc, Kc, PackedB, j0, j1, C + (nint)ic * Ldc, Ldc, Alpha, Beta);
+            int colItem = item % ColItems, rowSplit = item / ColItems;
+            int j0 = colItem * ItemSlivers * TKernel.NR, j1 = Math.Min(N, j0 + ItemSlivers * TKernel.NR);
+            int i0 = ParallelFor.ChunkStart(ASlivers, RowSplits, rowSplit) * TKernel.MR;
+            int i1 = Math.Min(Mc, ParallelFor.ChunkStart(ASlivers, RowSplits, rowSplit + 1) * TKernel.MR);
+            if (i1 > i0)
+                Item(TransB, B, Ldb, Pc, Kc, j0, j1 - j0, PackedA, i0, i1, C + j0, Ldc, Alpha, Beta);
         }
     }
 
-    /// <summary>One work item of the threaded path: pack an A block, then run its tiles against B slivers [j0, j1).</summary>
+    /// <summary>One work item of the threaded path: pack the B panel of columns [j0, j0 + nc), then run its tiles for rows [i0, i1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Item(bool transA, T* a, int lda, int ic, int mc, int pc, int kc, T* packB, int j0, int j1,
+    private static void Item(bool transB, T* b, int ldb, int pc, int kc, int j0, int nc, T* packA, int i0, int i1,
         T* c, int ldc, T alpha, T beta)
     {
-        T* packA = Buffer(ref _packA, (long)RoundUp(mc, TKernel.MR) * kc);
+        T* packB = Buffer(ref _packB, (long)RoundUp(nc, TKernel.NR) * kc);
         T* edge = stackalloc T[TKernel.MR * TKernel.NR];
-        GemmPacking.PackA(packA, a, lda, transA, ic, mc, pc, kc, TKernel.MR);
-        Macro(mc, j0, j1, kc, packA, packB, c, ldc, alpha, beta, edge);
+        GemmPacking.PackB(packB, b, ldb, transB, pc, kc, j0, nc, TKernel.NR);
+        Macro(i0, i1, nc, kc, packA, packB, c, ldc, alpha, beta, edge);
     }
 
     /// <summary>
-    /// Runs the register tiles of one packed A block (mc rows) against packed B slivers covering columns
-    /// [j0, j1) of the panel; <paramref name="c"/> points at the block's (row 0, panel column 0).
+    /// Runs the register tiles for rows [<paramref name="i0"/>, <paramref name="i1"/>) of one packed A block against
+    /// the packed B panel (<paramref name="nc"/> columns); <paramref name="c"/> points at the block's (row 0, panel
+    /// column 0). Each A sliver stays in L1 while the B slivers stream from L2, and C is walked along its rows, so
+    /// the hardware prefetchers see one sequential stream per row of the tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Macro(int mc, int j0, int j1, int kc, T* packA, T* packB, T* c, int ldc, T alpha, T beta, T* edge)
+    private static void Macro(int i0, int i1, int nc, int kc, T* packA, T* packB, T* c, int ldc, T alpha, T beta, T* edge)
     {
         int mr = TKernel.MR, nr = TKernel.NR;
-        for (int jr = j0; jr < j1; jr += nr)
+        for (int ir = i0; ir < i1; ir += mr)
         {
-            int cols = Math.Min(nr, j1 - jr);
-            T* bSliver = packB + (nint)jr * kc;
-            for (int ir = 0; ir < mc; ir += mr)
+            int rows = Math.Min(mr, i1 - ir);
+            T* aSliver = packA + (nint)ir * kc;
+            for (int jr = 0; jr < nc; jr += nr)
             {
-                int rows = Math.Min(mr, mc - ir);
-                T* aSliver = packA + (nint)ir * kc;
+                int cols = Math.Min(nr, nc - jr);
+                T* bSliver = packB + (nint)jr * kc;
                 T* cTile = c + (nint)ir * ldc + jr;
                 if (rows == mr && cols == nr)
                 {

@@ -15,13 +15,13 @@ internal unsafe interface IMicroKernel<T> where T : unmanaged
     /// <summary>Columns of the register tile.</summary>
     static abstract int NR { get; }
 
-    /// <summary>Depth of one packed block (the B sliver <c>KC x NR</c> should stay in L1).</summary>
+    /// <summary>Depth of one packed block (the A sliver <c>MR x KC</c> should stay in L1 while B slivers stream by).</summary>
     static abstract int KC { get; }
 
-    /// <summary>Rows of one packed A block (<c>MC x KC</c> should stay in L2); a multiple of MR.</summary>
+    /// <summary>Rows of one packed A block (<c>MC x KC</c>, in L3, packed once per K block); a multiple of MR.</summary>
     static abstract int MC { get; }
 
-    /// <summary>Columns of one packed B panel (<c>KC x NC</c> lives in L3); a multiple of NR.</summary>
+    /// <summary>Columns of one packed B panel (<c>KC x NC</c> should stay in L2); a multiple of NR.</summary>
     static abstract int NC { get; }
 
     /// <summary>Runs the tile. <paramref name="c"/> points at the tile's top-left element.</summary>

@@ -11,10 +11,10 @@ internal readonly unsafe struct DgemmKernel6x8 : IMicroKernel<double>
 {
     public static int MR => 6;
     public static int NR => 8;
-    // Same byte footprints as the float32 tile: B sliver 256 x 8 doubles = 16 KiB.
+    // Same byte footprints as the float32 tile: A sliver 6 x 256 doubles = 12 KiB, B panel 256 x 96 doubles = 192 KiB.
     public static int KC => 256;
-    public static int MC => 72;
-    public static int NC => 1536;
+    public static int MC => 768;
+    public static int NC => 96;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
@@ -68,9 +68,10 @@ internal readonly unsafe struct DgemmKernel6x16 : IMicroKernel<double>
 {
     public static int MR => 6;
     public static int NR => 16;
+    // B panel 192 x 256 doubles = 384 KiB in L2.
     public static int KC => 192;
-    public static int MC => 96;
-    public static int NC => 1536;
+    public static int MC => 768;
+    public static int NC => 256;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
@@ -124,8 +125,8 @@ internal readonly unsafe struct DgemmKernelScalar4x4 : IMicroKernel<double>
     public static int MR => 4;
     public static int NR => 4;
     public static int KC => 256;
-    public static int MC => 64;
-    public static int NC => 512;
+    public static int MC => 256;
+    public static int NC => 128;
 
     public static void Run(int kc, double* a, double* b, double* c, nint ldc, double alpha, double beta)
     {

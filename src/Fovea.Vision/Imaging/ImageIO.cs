@@ -1,3 +1,5 @@
+using System.Buffers;
+using Microsoft.Win32.SafeHandles;
 using StbImageSharp;
 using StbImageWriteSharp;
 
@@ -18,6 +20,9 @@ namespace Fovea.Vision.Imaging;
 /// size is checked against a pixel cap (<see cref="MaxPixels"/>) and its structure is walked to prove that all the
 /// pixel data is present, so a damaged or cut file is refused instead of decoding to grey, and a small file cannot
 /// make the decoder allocate for a huge image. Failures name the file and what is wrong.
+/// <para>Plain sequential JPEGs (gray, or colour at 4:4:4, 4:2:2 or 4:2:0, restart markers or not) are decoded in one
+/// pass by <see cref="BaselineJpegDecoder"/>, which gives StbImageSharp's bytes exactly and leaves every file it is not
+/// sure of to the checks and decoder above; a small training image then costs a fraction of the general path.</para>
 /// </summary>
 public static class ImageIO
 {
@@ -72,10 +77,28 @@ public static class ImageIO
     {
         ArgumentNullException.ThrowIfNull(path);
         CheckMaxPixels(maxPixels);
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found.", path);
-        long size = new FileInfo(path).Length;
-        if (size > Array.MaxLength) throw new InvalidDataException($"{path}: the file is {size} bytes, above the {Array.MaxLength} an image file may have.");
-        byte[] bytes = File.ReadAllBytes(path);
+        // One open and one read into a pooled buffer; the plainest JPEGs are decoded from it in one pass, exactly as
+        // the general path below would (BaselineJpegDecoder), and everything else takes the general path.
+        var (buffer, length) = ReadFile(path);
+        byte[] bytes;
+        try
+        {
+            if (BaselineJpegDecoder.TryDecode(buffer, length, channels, maxPixels, Levels) is { } fast) return fast;
+            bytes = buffer.AsSpan(0, length).ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return DecodeChecked(path, bytes, channels, maxPixels);
+    }
+
+    /// <summary>
+    /// The general path: the structure walk of <see cref="ImageFileCheck"/>, then StbImageSharp, then planar floats;
+    /// every failure an <see cref="InvalidDataException"/> naming <paramref name="path"/>.
+    /// </summary>
+    internal static ImagePlanes DecodeChecked(string path, byte[] bytes, ImageChannels channels, long maxPixels)
+    {
         ImageHeader header;
         try
         {
@@ -116,15 +139,59 @@ public static class ImageIO
         var planes = ImagePlanes.Zeros(c, h, w);
         float[] dst = planes.Data;
         byte[] src = decoded.Data;
-        // Interleaved HWC bytes to planar CHW floats; a table of the correctly rounded k / 255 makes a PNG round trip exact.
-        Span<float> level = stackalloc float[256];
-        for (int k = 0; k < 256; k++) level[k] = k / 255f;
+        // Interleaved HWC bytes to planar CHW floats.
+        ReadOnlySpan<float> level = Levels;
         for (int ch = 0; ch < c; ch++)
         {
             int o = ch * n;
             for (int i = 0; i < n; i++) dst[o + i] = level[src[i * c + ch]];
         }
         return planes;
+    }
+
+    /// <summary>The 256 sample levels as floats, the correctly rounded k / 255, which makes a PNG round trip exact.</summary>
+    internal static readonly float[] Levels = [.. Enumerable.Range(0, 256).Select(k => k / 255f)];
+
+    /// <summary>
+    /// The whole file in a buffer from <see cref="ArrayPool{T}.Shared"/> (the caller returns it) and its length, read
+    /// through one handle; a missing file is a <see cref="FileNotFoundException"/>, one above the size a .NET array
+    /// holds an <see cref="InvalidDataException"/>, both naming the file.
+    /// </summary>
+    private static (byte[] Buffer, int Length) ReadFile(string path)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException ||
+                                  (e is UnauthorizedAccessException && Directory.Exists(path)))
+        {
+            throw new FileNotFoundException($"{path}: file not found.", path, e);
+        }
+        using (handle)
+        {
+            long size = RandomAccess.GetLength(handle);
+            if (size > Array.MaxLength) throw new InvalidDataException($"{path}: the file is {size} bytes, above the {Array.MaxLength} an image file may have.");
+            var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(size, 1));
+            int length = 0;
+            try
+            {
+                // A file that grows while it is read is taken at the size it had when opened.
+                while (length < size)
+                {
+                    int n = RandomAccess.Read(handle, buffer.AsSpan(length, (int)size - length), length);
+                    if (n == 0) break;
+                    length += n;
+                }
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
+            return (buffer, length);
+        }
     }
 
     private static void CheckMaxPixels(long maxPixels)

@@ -25,8 +25,8 @@ namespace Fovea.Vision.Imaging;
 internal sealed class JpegFileCheck
 {
     private readonly byte[] _data;
-    private readonly HuffmanTable?[] _dcTables = new HuffmanTable?[4];
-    private readonly HuffmanTable?[] _acTables = new HuffmanTable?[4];
+    private readonly JpegHuffmanTable?[] _dcTables = new JpegHuffmanTable?[4];
+    private readonly JpegHuffmanTable?[] _acTables = new JpegHuffmanTable?[4];
     private readonly bool[] _quantDefined = new bool[4];
     private Component[]? _components;
     private bool _progressive;
@@ -157,7 +157,7 @@ internal sealed class JpegFileCheck
             int total = 0;
             foreach (byte n in counts) total += n;
             if (total > 256 || s.Length < 17 + total) throw ImageFileCheck.Fail($"JPEG Huffman table segment at byte {at} is malformed");
-            var table = HuffmanTable.Build(counts, s.Slice(17, total))
+            var table = JpegHuffmanTable.Build(counts, s.Slice(17, total))
                         ?? throw ImageFileCheck.Fail($"JPEG Huffman table {id} at byte {at} has more codes than its code lengths allow");
             (tableClass == 0 ? _dcTables : _acTables)[id] = table;
             s = s[(17 + total)..];
@@ -276,65 +276,14 @@ internal sealed class JpegFileCheck
         public int BlocksY { get; set; }
         /// <summary>Blocks per row of the MCU-padded block grid.</summary>
         public int Stride { get; set; }
-        public HuffmanTable? DcTable { get; set; }
-        public HuffmanTable? AcTable { get; set; }
+        public JpegHuffmanTable? DcTable { get; set; }
+        public JpegHuffmanTable? AcTable { get; set; }
         /// <summary>Sequential: this component's scan has been seen.</summary>
         public bool Scanned { get; set; }
         /// <summary>Progressive: per zig-zag coefficient, the lowest bit sent so far (-1: not sent).</summary>
         public int[] Precision { get; } = Enumerable.Repeat(-1, 64).ToArray();
         /// <summary>Progressive: per block, bit k set when zig-zag coefficient k is non-zero (AC refinement reads a bit for each).</summary>
         public ulong[]? NonZero { get; set; }
-    }
-
-    /// <summary>A canonical Huffman code as JPEG defines it (F.2.2.3): codes of each length are consecutive.</summary>
-    private sealed class HuffmanTable
-    {
-        /// <summary>Codes up to this many bits are found with one lookup of the next bits.</summary>
-        public const int FastBits = 9;
-
-        private readonly int[] _maxCode = new int[17], _minCode = new int[17], _firstIndex = new int[17];
-        /// <summary>Indexed by the next <see cref="FastBits"/> bits: code length &lt;&lt; 8 | value, or 0 for a longer code.</summary>
-        private readonly ushort[] _fast = new ushort[1 << FastBits];
-        private byte[] _values = [];
-
-        /// <summary>Builds the table; null when the counts ask for more codes of some length than exist.</summary>
-        public static HuffmanTable? Build(ReadOnlySpan<byte> counts, ReadOnlySpan<byte> values)
-        {
-            var t = new HuffmanTable { _values = values.ToArray() };
-            int code = 0, index = 0;
-            for (int length = 1; length <= 16; length++)
-            {
-                int n = counts[length - 1];
-                t._maxCode[length] = n == 0 ? -1 : code + n - 1;
-                t._minCode[length] = code;
-                t._firstIndex[length] = index;
-                if (code + n > 1 << length) return null;
-                for (int i = 0; i < n && length <= FastBits; i++)
-                {
-                    int first = (code + i) << (FastBits - length);
-                    t._fast.AsSpan(first, 1 << (FastBits - length)).Fill((ushort)(length << 8 | values[index + i]));
-                }
-                code = (code + n) << 1;
-                index += n;
-            }
-            return t;
-        }
-
-        /// <summary>
-        /// The symbol whose code starts <paramref name="next16"/> (the next 16 bits, zero-padded), and its code
-        /// length; value -1 when those bits start no code.
-        /// </summary>
-        public (int Value, int Length) Lookup(int next16)
-        {
-            int entry = _fast[next16 >> (16 - FastBits)];
-            if (entry != 0) return (entry & 0xFF, entry >> 8);
-            for (int length = FastBits + 1; length <= 16; length++)
-            {
-                int code = next16 >> (16 - length);
-                if (code <= _maxCode[length]) return (_values[_firstIndex[length] + code - _minCode[length]], length);
-            }
-            return (-1, 16);
-        }
     }
 
     /// <summary>One scan's entropy-coded data, decoded to Huffman symbols only, MCU by MCU.</summary>
@@ -470,7 +419,7 @@ internal sealed class JpegFileCheck
             } while (k <= se);
         }
 
-        private int Symbol(HuffmanTable table)
+        private int Symbol(JpegHuffmanTable table)
         {
             var (value, length) = table.Lookup(Peek16());
             Consume(length); // a code that needs bits past the data is cut short, not merely invalid

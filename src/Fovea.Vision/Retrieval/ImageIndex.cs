@@ -20,7 +20,9 @@ public sealed record SearchHit(long Row, float Score, string Path);
 /// versioned file atomically, <see cref="Open"/> memory-maps a saved file — the vectors are never loaded onto the
 /// managed heap, so an index larger than it still searches — and <see cref="Search"/> ranks every vector for many
 /// queries at once: the vectors stream through in blocks of <see cref="BlockRows"/> rows, each block scored against
-/// all queries by one matrix product (<c>Q · Bᵀ</c> on the backend's GEMM) and the scores fed to a top-k heap per query.
+/// all queries by one matrix product (<c>Q · Bᵀ</c> on the backend's GEMM) and the scores fed to a top-k heap per query;
+/// up to <see cref="DirectScanMaxQueries"/> queries, the threads instead split the rows and score them with dot
+/// products as they leave the file (the read, not the arithmetic, bounds that case).
 /// Memory is the queries, one block and one score tile, whatever the index size.
 /// </para>
 /// </summary>
@@ -31,6 +33,18 @@ public sealed class ImageIndex : IDisposable
 
     /// <summary>Queries scored together against a block: bounds the score tile to 1024 × 4096 floats (16 MiB).</summary>
     public const int QueryTile = 1024;
+
+    /// <summary>
+    /// Up to this many queries, a search reads each row once and scores it with one dot product per query, the threads
+    /// splitting the rows: with few queries the scan is bound by reading the vectors (2·q flops per 4 bytes), and a
+    /// GEMM would add the copy into its block and its packing to that read. More queries share one read through the
+    /// GEMM of <see cref="BlockRows"/>-row blocks, where the products dominate.
+    /// </summary>
+    public const int DirectScanMaxQueries = 8;
+
+    // Rows one thread copies out of the file and scores at a time: 256 × 512 float32 is 512 KiB, so they are still in
+    // its L2 cache when the dot products read them.
+    private const int ScanChunkRows = 256;
 
     private readonly ImageIndexInfo _info;
     private readonly List<string> _paths;
@@ -249,7 +263,13 @@ public sealed class ImageIndex : IDisposable
         if (exclude is not null && exclude.Count != q) throw new ArgumentException($"exclude has {exclude.Count} entries for {q} queries", nameof(exclude));
         var heaps = new TopK[q];
         for (int i = 0; i < q; i++) heaps[i] = new TopK((int)Math.Min(k, Math.Max(1, Count)));
-        var qTensor = Tensor.FromArray(Normalize(queries), q, Dimension);
+        var qRows = Normalize(queries);
+        if (q <= DirectScanMaxQueries)
+        {
+            ScanDirect(qRows, q, heaps, exclude);
+            return Hits(heaps);
+        }
+        var qTensor = Tensor.FromArray(qRows, q, Dimension);
         using (GradMode.Disable())
         {
             var block = Tensor.Zeros(BlockRows, Dimension);
@@ -268,9 +288,45 @@ public sealed class ImageIndex : IDisposable
                 }
             }
         }
-        var result = new IReadOnlyList<SearchHit>[q];
-        for (int i = 0; i < q; i++) result[i] = heaps[i].Sorted().Select(h => new SearchHit(h.Row, h.Score, _paths[(int)h.Row])).ToList();
-        return result;
+        return Hits(heaps);
+    }
+
+    private IReadOnlyList<SearchHit>[] Hits(TopK[] heaps) =>
+        heaps.Select(h => (IReadOnlyList<SearchHit>)h.Sorted().Select(e => new SearchHit(e.Row, e.Score, _paths[(int)e.Row])).ToList()).ToArray();
+
+    // Few queries: chunks of rows in parallel, each copied into a per-thread buffer and scored by dot products into
+    // per-thread heaps, which are merged at the end (ties go to the lower row, so the order of chunks does not matter).
+    private void ScanDirect(float[] qRows, int q, TopK[] heaps, IReadOnlyList<long>? exclude)
+    {
+        int k = heaps[0].Capacity, d = Dimension;
+        long chunks = (Count + ScanChunkRows - 1) / ScanChunkRows;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Threading.MaxDegreeOfParallelism) };
+        Parallel.For(0L, chunks, options, () => (Rows: new float[ScanChunkRows * d], Heaps: Enumerable.Range(0, q).Select(_ => new TopK(k)).ToArray()), (c, _, local) =>
+        {
+            long start = c * ScanChunkRows;
+            int n = (int)Math.Min(ScanChunkRows, Count - start);
+            ReadRows(start, n, local.Rows);
+            for (int i = 0; i < q; i++)
+            {
+                var query = qRows.AsSpan(i * d, d);
+                var heap = local.Heaps[i];
+                long skip = exclude is null ? -1 : exclude[i] - start;
+                float threshold = heap.Threshold;
+                for (int j = 0; j < n; j++)
+                {
+                    float score = TensorPrimitives.Dot(query, local.Rows.AsSpan(j * d, d));
+                    if (score < threshold || j == skip) continue;
+                    heap.Offer(score, start + j);
+                    threshold = heap.Threshold;
+                }
+            }
+            return local;
+        }, local =>
+        {
+            lock (heaps)
+                for (int i = 0; i < q; i++)
+                    foreach (var (score, row) in local.Heaps[i].Sorted()) heaps[i].Offer(score, row);
+        });
     }
 
     private static void Select(float[] scores, int offset, int qn, int n, int q0, long start, TopK[] heaps, IReadOnlyList<long>? exclude)

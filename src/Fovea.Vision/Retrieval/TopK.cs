@@ -17,6 +17,9 @@ internal sealed class TopK
         _rows = new long[k];
     }
 
+    /// <summary>How many pairs it keeps.</summary>
+    public int Capacity => _scores.Length;
+
     /// <summary>The score a candidate must beat once the heap is full (−∞ before).</summary>
     public float Threshold => _count < _scores.Length ? float.NegativeInfinity : _scores[0];
 

@@ -101,6 +101,13 @@ internal sealed class RecipeData
         }
         int size = trainX.Size(2);
         ITransform? augment = options.Augment ? new Compose(new RandomCrop(size, padding: 2), new RandomHorizontalFlip()) : null;
+        if (options.PcaColor)
+        {
+            RequireColour(trainX.Size(1), options.Dataset!);
+            var pca = PcaColorAugmentation.Fit(new TensorDataset(trainX, trainY));
+            augment = augment is null ? pca : new Compose(augment, pca);
+            notes.Add(PcaNote(pca.Components, trainX.Size(0)));
+        }
         IDataset<(Tensor Input, Tensor Target)> trainSet = augment is null ? new TensorDataset(trainX, trainY) : new AugmentedDataset(trainX, trainY, augment, options.Seed);
         var train = new DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)>(trainSet, options.BatchSize, shuffle: true, seed: options.Seed)
         {
@@ -135,8 +142,17 @@ internal sealed class RecipeData
         int size = options.ImageSize ?? TrainOptions.ModelInputSize(options.ResolvedModel);
         var preprocessing = Preprocessing.Create(size, channels);
         IImageTransform trainTransform = options.Augment ? preprocessing.TrainTransform(randomResizedCrop: true, flip: true) : preprocessing.Transform();
-        var trainSet = new ImageDataset(folder.Train, folder.Classes, trainTransform, options.Cache, options.Strict);
         var evalSet = (IReadOnlyList<ImageFile> files) => new ImageDataset(files, folder.Classes, preprocessing.Transform(), options.Cache, options.Strict);
+        string? pcaNote = null;
+        if (options.PcaColor)
+        {
+            RequireColour(channels, $"the image folder {root}");
+            // Fitted on the images as the model sees them (after the preprocessing), so the shift is in that space.
+            var (components, images) = FitColour(evalSet(folder.Train));
+            trainTransform = new ImagePipeline(trainTransform, new PcaColorStep(new PcaColorAugmentation(components)));
+            pcaNote = PcaNote(components, images);
+        }
+        var trainSet = new ImageDataset(folder.Train, folder.Classes, trainTransform, options.Cache, options.Strict);
         var valSet = folder.Validation.Count > 0 ? evalSet(folder.Validation) : null;
         var testSet = folder.Test.Count > 0 ? evalSet(folder.Test) : null;
         int workers = options.Workers ?? Math.Max(1, Environment.ProcessorCount - 1);
@@ -163,7 +179,51 @@ internal sealed class RecipeData
         string threads = $"{workers} decoding thread{(workers == 1 ? "" : "s")}{(options.Cache ? ", decoded images cached" : "")}";
         data.Notes.Add($"image folder {root}: {folder.Classes.Count} classes, {folder.Train.Count:N0} train / {folder.Validation.Count:N0} val{test} images ({split}), {(channels == 1 ? "gray" : "RGB")} {size}x{size}, {threads}");
         data.Notes.AddRange(folder.Notes);
+        if (pcaNote is not null) data.Notes.Add(pcaNote);
         return data;
+    }
+
+    /// <summary>The largest number of pixels the colour PCA of an image folder reads (about 200 MB of RGB float32).</summary>
+    internal const long MaxPcaPixels = 1L << 24;
+
+    /// <summary>
+    /// The colour principal components of an image folder's training images (decoded and preprocessed), in their order
+    /// up to <see cref="MaxPcaPixels"/> pixels; undecodable images are passed over (training skips or refuses them).
+    /// Returns the components and the number of images read.
+    /// </summary>
+    private static (ColorPrincipalComponents Components, int Images) FitColour(ImageDataset train)
+    {
+        var images = new List<Tensor>();
+        long pixels = 0;
+        var rng = new Generator();
+        for (int i = 0; i < train.Count && pixels < MaxPcaPixels; i++)
+        {
+            if (!train.TryGet(i, rng, out var item)) continue;
+            images.Add(item.Input);
+            pixels += item.Input.Size(1) * (long)item.Input.Size(2);
+        }
+        if (images.Count == 0) throw new InvalidDataException("--augment pca: none of the training images could be decoded");
+        return (ColorPrincipalComponents.FromImages(Tensor.Stack(images)), images.Count);
+    }
+
+    /// <summary>Fancy PCA shifts colours: a gray dataset has nothing to shift, so it is refused rather than silently ignored.</summary>
+    private static void RequireColour(int channels, string what)
+    {
+        if (channels != 3)
+            throw new TrainOptionException($"--augment pca shifts each image's colour along the RGB principal components of the training set, but {what} has {channels}-channel (gray) images, which have no colour to shift; it needs RGB images");
+    }
+
+    private static string PcaNote(ColorPrincipalComponents c, int images) => string.Create(CultureInfo.InvariantCulture,
+        $"colour PCA of {images:N0} training images: eigenvalues {string.Join(", ", c.Eigenvalues.Select(v => v.ToString("0.####", CultureInfo.InvariantCulture)))}; each training image's colours shift by sum p_i a_i l_i, a_i ~ N(0, 0.1^2)");
+
+    /// <summary><see cref="PcaColorAugmentation"/> on one decoded image (a batch of one), for an image folder's pipeline.</summary>
+    private sealed class PcaColorStep(PcaColorAugmentation pca) : IImageTransform
+    {
+        public ImagePlanes Apply(ImagePlanes image, Generator rng)
+        {
+            var shifted = pca.Apply(Tensor.FromArray(image.Data, 1, image.Channels, image.Height, image.Width), rng).Contiguous();
+            return new ImagePlanes(shifted.ToArray<float>(), image.Channels, image.Height, image.Width);
+        }
     }
 
     /// <summary>1 when the first training image is gray, 3 otherwise: the model then sees the data as it is.</summary>

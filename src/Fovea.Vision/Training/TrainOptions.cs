@@ -193,8 +193,35 @@ public sealed record TrainOptions
     /// </summary>
     public int Processes { get; init; } = 1;
 
-    /// <summary>The model actually built: <see cref="Model"/>, or the default.</summary>
-    public string ResolvedModel => Model ?? (ModelZoo.Names.Contains(DefaultModel, StringComparer.OrdinalIgnoreCase) ? DefaultModel : FallbackModel);
+    /// <summary>
+    /// Colour augmentation "fancy PCA" (<see cref="Transforms.PcaColorAugmentation"/>, σ = 0.1), fitted on the training
+    /// images: <c>--augment pca</c>. Needs colour images (a gray dataset is refused).
+    /// </summary>
+    public bool PcaColor { get; init; }
+
+    /// <summary>The pretrained networks <see cref="Pretrained"/> may name.</summary>
+    public static IReadOnlyList<string> PretrainedNetworks { get; } = ["resnet18"];
+
+    /// <summary>
+    /// Start from a pretrained network's body with a new linear head for the dataset's classes (<c>--pretrained
+    /// resnet18</c>: the ImageNet ResNet-18 of Fovea.Onnx, which registers it in the zoo as
+    /// <see cref="PretrainedModelName"/>); the body is frozen unless <see cref="Unfreeze"/>. Null: train
+    /// <see cref="Model"/> from its initialisation.
+    /// </summary>
+    public string? Pretrained { get; init; }
+
+    /// <summary>Fine-tune the pretrained body too, at <see cref="BodyLrScale"/> times the rate (with <see cref="Pretrained"/>).</summary>
+    public bool Unfreeze { get; init; }
+
+    /// <summary>The body's learning rate as a fraction of <see cref="Lr"/> when <see cref="Unfreeze"/> fine-tunes it.</summary>
+    public double BodyLrScale { get; init; } = 0.1;
+
+    /// <summary>The zoo name under which a pretrained network is registered (<c>resnet18</c> → <c>pretrained_resnet18</c>).</summary>
+    public static string PretrainedModelName(string network) => "pretrained_" + network.ToLowerInvariant();
+
+    /// <summary>The model actually built: the pretrained network's zoo name, <see cref="Model"/>, or the default.</summary>
+    public string ResolvedModel => Pretrained is { } p ? PretrainedModelName(p)
+        : Model ?? (ModelZoo.Names.Contains(DefaultModel, StringComparer.OrdinalIgnoreCase) ? DefaultModel : FallbackModel);
 
     /// <summary>Parses a label list such as <c>0-4</c>, <c>5,7,9</c> or <c>0-2,8</c>.</summary>
     public static int[] ParseClasses(string text, int classCount = 10)
@@ -217,6 +244,17 @@ public sealed record TrainOptions
     /// <summary>Checks the values (names, ranges) and throws one <see cref="ArgumentException"/> naming the first problem.</summary>
     public void Validate()
     {
+        if (Pretrained is { } net)
+        {
+            if (!PretrainedNetworks.Contains(net, StringComparer.OrdinalIgnoreCase))
+                throw new ArgumentException($"unknown pretrained network '{net}' (choose {string.Join(", ", PretrainedNetworks)})");
+            if (Model is not null && !string.Equals(Model, PretrainedModelName(net), StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"--pretrained {net} brings its own model; --model {Model} contradicts it");
+            if (!ModelZoo.Contains(PretrainedModelName(net)))
+                throw new ArgumentException($"the pretrained {net} comes with Fovea.Onnx: call Fovea.Onnx.PretrainedModels.RegisterForTraining() once before training (the fovea tool does)");
+        }
+        if (Unfreeze && Pretrained is null) throw new ArgumentException("--unfreeze fine-tunes a pretrained body: it needs --pretrained");
+        if (!(BodyLrScale > 0 && BodyLrScale <= 10)) throw new ArgumentException($"the body's learning-rate scale must be in (0, 10], got {BodyLrScale}");
         if (Model is not null && !ModelZoo.Names.Contains(Model, StringComparer.OrdinalIgnoreCase))
             throw new ArgumentException($"unknown model '{Model}' (choose one of: {string.Join(", ", ModelZoo.Names)})");
         if (Dataset is not null && !Datasets.Contains(Dataset)) throw new ArgumentException($"unknown dataset '{Dataset}' ({string.Join(", ", Datasets)})");

@@ -115,6 +115,8 @@ public sealed class TrainedModel
         var ckpt = Checkpoint.Load(path);
         Trainer.RequireFiniteWeights(ckpt.Model, path);
         string name = ckpt.Metadata.GetValueOrDefault("model") ?? throw new InvalidDataException($"{path}: the checkpoint does not say which model it holds (metadata 'model')");
+        if (!ModelZoo.Contains(name) && name.StartsWith(TrainOptions.PretrainedModelName(""), StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"{path}: the checkpoint holds {UntrustedJson.Quote(name)}, a pretrained network that comes with Fovea.Onnx: call Fovea.Onnx.PretrainedModels.RegisterForTraining() before loading it");
         if (!ModelZoo.Contains(name))
             throw new InvalidDataException($"{path}: metadata 'model' is {UntrustedJson.Quote(name)}, not a model of the zoo ({string.Join(", ", ModelZoo.Names)})");
         string dataset = ckpt.Metadata.GetValueOrDefault("dataset") ?? TrainOptions.DefaultDataset;

@@ -217,13 +217,39 @@ public sealed class Trainer
             notes.Add($"froze {frozen.Count} parameter tensors under '{prefix}' ({frozen.Sum(p => (long)p.Parameter.Numel):N0} of {model.ParameterCount():N0} weights)");
         }
 
-        var parameters = model.Parameters().ToList();
-        Optimizer optimizer = options.Optimizer switch
+        var transfer = model as ITransferClassifier;
+        if (transfer is not null)
         {
-            "sgd" => new Sgd(parameters, options.Lr, momentum: options.Momentum, weightDecay: options.WeightDecay),
-            "adam" => new Adam(parameters, options.Lr, weightDecay: options.WeightDecay),
-            _ => new AdamW(parameters, options.Lr, weightDecay: options.WeightDecay),
-        };
+            transfer.BodyFrozen = !options.Unfreeze;
+            long body = transfer.BodyParameters.Sum(p => (long)p.Numel), head = transfer.HeadParameters.Sum(p => (long)p.Numel);
+            notes.Add(options.Unfreeze
+                ? string.Create(CultureInfo.InvariantCulture, $"pretrained {options.Pretrained}: fine-tuning the body ({body:N0} weights) at {options.BodyLrScale} x the rate and the new head ({head:N0} weights)")
+                : $"pretrained {options.Pretrained}: body frozen ({body:N0} weights), training the new head ({head:N0} weights)");
+        }
+
+        // Fine-tuning a pretrained body: two parameter groups, the body at BodyLrScale times the head's rate.
+        var bodyGroup = transfer is not null && options.Unfreeze ? transfer.BodyParameters.ToList() : [];
+        var parameters = model.Parameters().Where(p => !bodyGroup.Contains(p)).ToList();
+        double bodyLr = options.Lr * options.BodyLrScale;
+        Optimizer optimizer;
+        switch (options.Optimizer)
+        {
+            case "sgd":
+                var sgd = new Sgd(parameters, options.Lr, momentum: options.Momentum, weightDecay: options.WeightDecay);
+                if (bodyGroup.Count > 0) sgd.AddParamGroup(bodyGroup, lr: bodyLr);
+                optimizer = sgd;
+                break;
+            case "adam":
+                var adam = new Adam(parameters, options.Lr, weightDecay: options.WeightDecay);
+                if (bodyGroup.Count > 0) adam.AddParamGroup(bodyGroup, lr: bodyLr);
+                optimizer = adam;
+                break;
+            default:
+                var adamw = new AdamW(parameters, options.Lr, weightDecay: options.WeightDecay);
+                if (bodyGroup.Count > 0) adamw.AddParamGroup(bodyGroup, lr: bodyLr);
+                optimizer = adamw;
+                break;
+        }
 
         int batches = Math.Min(source.Train.BatchCount, options.MaxBatches ?? int.MaxValue);
 
@@ -231,12 +257,19 @@ public sealed class Trainer
         {
             "step" => new StepLR(optimizer, Math.Max(1, options.Epochs / 3), 0.1),
             "cosine" => new CosineAnnealingLR(optimizer, options.Epochs),
-            "onecycle" => new OneCycleLR(optimizer, options.Lr, options.Epochs * batches),
+            "onecycle" => new OneCycleLR(optimizer, optimizer.ParamGroups.Select(g => g.Lr).ToArray(), options.Epochs * batches),
             _ => null,
         };
+        // A frozen body gives an image the same features every time: without augmentation they are computed once.
+        var trained = model;
+        if (transfer is not null && !options.Unfreeze && !options.Augment && !options.PcaColor)
+        {
+            trained = new FeatureCachingClassifier(model);
+            notes.Add("frozen body, no augmentation: each image's features are computed once and kept, later epochs train the head alone");
+        }
         string outDir = options.OutDir!;
         Trainer? trainer = null;
-        var loop = new TrainingLoop(model, LossFunction(options.Loss, labels.Length), optimizer, source.Train, options.Epochs)
+        var loop = new TrainingLoop(trained, LossFunction(options.Loss, labels.Length), optimizer, source.Train, options.Epochs)
         {
             Scheduler = scheduler,
             SchedulePerBatch = options.Scheduler == "onecycle",
@@ -387,6 +420,10 @@ public sealed class Trainer
         Keep("--scheduler", asked.Scheduler, stored.Scheduler);
         Keep("--seed", asked.Seed, stored.Seed);
         Keep("--augment", asked.Augment, stored.Augment);
+        Keep("--augment pca", asked.PcaColor, stored.PcaColor);
+        Keep("--pretrained", asked.Pretrained, stored.Pretrained, asked.Pretrained is not null);
+        Keep("--unfreeze", asked.Unfreeze, stored.Unfreeze);
+        Keep("--body-lr-scale", asked.BodyLrScale, stored.BodyLrScale);
         Keep("--freeze", asked.Freeze, stored.Freeze, asked.Freeze is not null);
         Keep("--loss", asked.Loss, stored.Loss);
         Keep("--hidden", asked.Hidden is { } hd ? string.Join(",", hd) : null, stored.Hidden is { } sh ? string.Join(",", sh) : null, asked.Hidden is not null);
@@ -453,32 +490,74 @@ public sealed class Trainer
         if (weights.FirstNonFinite() is { } name) throw new InvalidDataException($"{path}: the weights hold NaN/Inf (tensor {name})");
     }
 
-    /// <summary>Loads matching weights from a checkpoint; a classifier head shaped for another class count stays fresh.</summary>
+    /// <summary>Readers of foreign weight files for <see cref="TrainOptions.InitFrom"/>, by file extension (lower case, with the dot).</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Func<string, StateDict>> WeightReaders = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Lets <see cref="TrainOptions.InitFrom"/> read files ending in <paramref name="extension"/> (e.g. <c>.onnx</c>):
+    /// <paramref name="read"/> returns the file's named weights (throwing <see cref="InvalidDataException"/> naming the
+    /// file when it is malformed). Fovea.Onnx registers <c>.onnx</c> in <c>PretrainedModels.RegisterForTraining</c>.
+    /// </summary>
+    public static void RegisterWeightReader(string extension, Func<string, StateDict> read)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(extension);
+        ArgumentNullException.ThrowIfNull(read);
+        WeightReaders[extension.StartsWith('.') ? extension : "." + extension] = read;
+    }
+
+    /// <summary>
+    /// Loads matching weights from a checkpoint, a torchvision safetensors file or a registered format (ONNX: the
+    /// initializers); a classifier head shaped for another class count stays fresh. A checkpoint must hold every weight
+    /// of the model; a foreign file (ONNX) loads the tensors whose names it shares with the model, and the notes list
+    /// those left initialised.
+    /// </summary>
     private static List<string> InitFrom(Module<Tensor, Tensor> model, string modelName, string path, int classes)
     {
-        var ckpt = TorchvisionWeights.ReadInitialWeights(path, model, modelName);
-        RequireFiniteWeights(ckpt.Model, path);
-        if (ckpt.Metadata.TryGetValue("model", out var saved) && !string.Equals(saved, modelName, StringComparison.OrdinalIgnoreCase))
-            throw new TrainOptionException($"--init-from {path}: the checkpoint holds a '{saved}' model, this run trains '{modelName}'");
+        StateDict weights;
+        bool foreign = WeightReaders.TryGetValue(Path.GetExtension(path), out var reader);
+        if (foreign)
+            weights = reader!(path);
+        else
+        {
+            var ckpt = TorchvisionWeights.ReadInitialWeights(path, model, modelName);
+            if (ckpt.Metadata.TryGetValue("model", out var saved) && !string.Equals(saved, modelName, StringComparison.OrdinalIgnoreCase))
+                throw new TrainOptionException($"--init-from {path}: the checkpoint holds a '{saved}' model, this run trains '{modelName}'");
+            weights = ckpt.Model;
+        }
+        RequireFiniteWeights(weights, path);
         var own = model.StateDict();
         var keep = new StateDict();
         var skipped = new List<string>();
-        foreach (var (name, t) in ckpt.Model)
+        var unknown = new List<string>();
+        foreach (var (name, t) in weights)
         {
-            if (own.TryGetValue(name, out var mine) && !mine.Shape.SequenceEqual(t.Shape))
+            if (!own.TryGetValue(name, out var mine))
+            {
+                unknown.Add(name);
+                if (foreign) continue;
+            }
+            else if (!mine.Shape.SequenceEqual(t.Shape))
             {
                 // Only the head may differ, and only in its class dimension.
                 if (mine.Size(0) != classes || !mine.Shape.Skip(1).SequenceEqual(t.Shape.Skip(1)))
-                    throw new TrainOptionException($"--init-from {path}: {name} is {ShapeChecks.Format(t.Shape)} in the checkpoint but {ShapeChecks.Format(mine.Shape)} in the model");
+                    throw new TrainOptionException($"--init-from {path}: {name} is {ShapeChecks.Format(t.Shape)} in the {(foreign ? "file" : "checkpoint")} but {ShapeChecks.Format(mine.Shape)} in the model");
                 skipped.Add(name);
                 continue;
             }
             keep.Add(name, t);
         }
-        LoadChecked(path, () => model.LoadStateDict(keep, strict: skipped.Count == 0), $"the weights do not fit a {modelName} model");
+        if (foreign && keep.Count == 0)
+            throw new TrainOptionException($"--init-from {path}: none of its {weights.Count} tensors matches a weight of {modelName} by name and shape (the file has {string.Join(", ", weights.Keys.Take(4))}{(weights.Count > 4 ? ", ..." : "")}; the model {string.Join(", ", own.Keys.Take(4))}, ...)");
+        LoadChecked(path, () => model.LoadStateDict(keep, strict: !foreign && skipped.Count == 0), $"the weights do not fit a {modelName} model");
         var notes = new List<string> { $"initialised from {path} ({keep.Count} tensors)" };
         if (skipped.Count > 0)
-            notes.Add($"the checkpoint's classifier head is for {ckpt.Model[skipped[0]].Size(0)} classes, this run has {classes}: kept fresh {string.Join(", ", skipped)}");
+            notes.Add($"the {(foreign ? "file" : "checkpoint")}'s classifier head is for {weights[skipped[0]].Size(0)} classes, this run has {classes}: kept fresh {string.Join(", ", skipped)}");
+        if (foreign)
+        {
+            var fresh = own.Keys.Where(n => !keep.ContainsKey(n) && !skipped.Contains(n)).ToList();
+            if (fresh.Count > 0) notes.Add($"not in the file, kept as initialised: {fresh.Count} tensors ({string.Join(", ", fresh.Take(4))}{(fresh.Count > 4 ? ", ..." : "")})");
+            if (unknown.Count > 0) notes.Add($"in the file but not in the model, ignored: {unknown.Count} tensors ({string.Join(", ", unknown.Take(4))}{(unknown.Count > 4 ? ", ..." : "")})");
+        }
         return notes;
     }
 

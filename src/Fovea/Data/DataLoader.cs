@@ -288,6 +288,28 @@ public static class DataLoader
         var inputs = new Tensor[items.Count];
         var targets = new Tensor[items.Count];
         for (int i = 0; i < items.Count; i++) (inputs[i], targets[i]) = items[i];
-        return (Tensor.Stack(inputs), Tensor.Stack(targets));
+        return (StackSamples(inputs), StackSamples(targets));
+    }
+
+    /// <summary>
+    /// <see cref="Tensor.Stack"/> of samples along a new first dim. Samples that are plain data (contiguous, one
+    /// dtype and shape, not part of a graph: what datasets produce) are copied straight into the batch's storage, one
+    /// block each, instead of through the differentiable concatenation; anything else goes through Tensor.Stack.
+    /// </summary>
+    private static Tensor StackSamples(Tensor[] samples)
+    {
+        if (samples.Length == 0) return Tensor.Stack(samples);
+        var first = samples[0];
+        foreach (var t in samples)
+            if (t is null || t.RequiresGrad || t.DType != first.DType || !t.IsContiguous || !t._shape.AsSpan().SequenceEqual(first._shape))
+                return Tensor.Stack(samples);
+        int per = first.Numel;
+        var shape = new int[first.Rank + 1];
+        shape[0] = samples.Length;
+        for (int d = 0; d < first.Rank; d++) shape[d + 1] = first.Size(d);
+        var storage = Storage.AllocateUninitialized(first.DType, ShapeChecks.Numel("stack", shape));
+        for (int i = 0; i < samples.Length; i++)
+            Array.Copy(samples[i].Storage.Data, samples[i].Offset, storage.Data, (long)i * per, per);
+        return new Tensor(storage, shape);
     }
 }

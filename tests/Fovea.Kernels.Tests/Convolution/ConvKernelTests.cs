@@ -135,7 +135,11 @@ public class ConvKernelTests
         try
         {
             DirectConv.WeightGradient = direct;
-            foreach (var g in new[] { new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 }, new[] { 3, 4, 6, 5, 32, 2, 3, 3, 1, 1, 1, 1, 1, 1 }, new[] { 11, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1 } })
+            foreach (var g in new[] { new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 }, new[] { 3, 4, 6, 5, 32, 2, 3, 3, 1, 1, 1, 1, 1, 1 }, new[] { 11, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1 },
+                // Few output channels (pixel-major on 512-bit vectors): LeNet's first layer, and groups of 3 with dilation, a
+                // 2-lane last vector and partial channel and tap tiles; then 7 channels (a full tile and one more) on rows of 33.
+                new[] { 11, 1, 28, 28, 6, 1, 5, 5, 1, 1, 2, 2, 1, 1 }, new[] { 9, 4, 7, 19, 6, 2, 3, 2, 1, 1, 1, 0, 2, 1 },
+                new[] { 3, 2, 6, 35, 7, 1, 2, 3, 1, 1, 0, 0, 1, 1 } })
             {
                 var s = Shape(g);
                 var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 15), v => (float)v);
@@ -147,6 +151,24 @@ public class ConvKernelTests
             }
         }
         finally { DirectConv.WeightGradient = saved; }
+    }
+
+    [Fact]
+    public void Weight_gradient_takes_nothing_from_inputs_past_a_row_that_no_tap_reads()
+    {
+        // Without padding, tap column 0 never reads an image's last column, but a row's last vector of pixels spans it:
+        // an infinity there must not reach the weight gradient of the taps that do not read it.
+        var s = Shape([3, 2, 6, 20, 6, 1, 3, 3, 1, 1, 0, 0, 1, 1]);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 17), v => (float)v);
+        for (int r = 0; r < s.Batch * s.InChannels * s.Height; r++) x[r * s.Width + s.Width - 1] = float.PositiveInfinity;
+        var dy = Array.ConvertAll(Random(s.Batch * s.OutChannels * s.OutPlane, 18), v => (float)v);
+        var dw = new float[s.OutChannels * s.ColRows];
+        Conv2dKernels.BackwardWeight<float>(s, x, dy, dw);
+        var expected = ConvReference.BackwardWeight(s, D(x), D(dy));
+        for (int i = 0; i < dw.Length; i++)
+            if (double.IsFinite(expected[i])) Assert.True(Math.Abs(expected[i] - dw[i]) <= 1e-3, $"dw[{i}]: expected {expected[i]}, got {dw[i]}");
+            else Assert.False(float.IsFinite(dw[i]), $"dw[{i}] should not be finite");
+        Assert.Contains(expected, double.IsFinite);
     }
 
     [Fact]

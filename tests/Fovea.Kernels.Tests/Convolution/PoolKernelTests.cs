@@ -13,7 +13,13 @@ public class PoolKernelTests
         new[] { 5, 7, 2, 2, 2, 2, 0, 0, 1, 1, 2, 3 },   // 2x2 fast path with a leftover row and column
         new[] { 6, 7, 2, 3, 1, 2, 1, 1, 1, 1, 7, 4 },
         new[] { 7, 6, 2, 2, 1, 1, 0, 0, 2, 2, 5, 4 },   // dilation (max only)
-        new[] { 9, 39, 2, 2, 2, 2, 0, 0, 1, 1, 4, 19 }, // 2x2 rows of 19: two 8-wide vector blocks and a scalar tail
+        new[] { 9, 39, 2, 2, 2, 2, 0, 0, 1, 1, 4, 19 }, // 2x2 rows of 19: two 8-wide vector blocks and an overlapping third
+        new[] { 28, 28, 2, 2, 2, 2, 0, 0, 1, 1, 14, 14 }, // LeNet's first pooling: one 8-wide block and an overlapping one
+        new[] { 10, 10, 2, 2, 2, 2, 0, 0, 1, 1, 5, 5 },   // LeNet's second: 4-wide blocks, overlapping
+        new[] { 9, 15, 2, 2, 2, 2, 0, 0, 1, 1, 4, 7 },    // 4-wide blocks with a leftover row and column
+        new[] { 8, 8, 2, 2, 2, 2, 0, 0, 1, 1, 4, 4 },     // exactly one 4-wide block
+        new[] { 6, 6, 2, 2, 2, 2, 0, 0, 1, 1, 3, 3 },     // rows under four outputs: scalar
+        new[] { 4, 32, 2, 2, 2, 2, 0, 0, 1, 1, 2, 16 },   // exactly two 8-wide blocks
     };
 
     private static Window2d Win(int[] g) => new(g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
@@ -33,6 +39,11 @@ public class PoolKernelTests
         int h = g[0], w = g[1], oh = g[10], ow = g[11];
         var x = Random(planes * h * w, g.Sum());
         x[5] = double.NaN; // NaN propagates, as in PyTorch
+        if (h >= 4 && w >= 8)
+        {
+            // NaN in the second tap of the first window, the first tap of the next row's second, and the last tap of a window near the row's end.
+            x[w + 1] = double.NaN; x[2 * w + 2] = double.NaN; x[3 * w + (w - 1) / 2 * 2 - 1] = double.NaN;
+        }
         if (x.Length > 300)
         {
             // NaN in each tap position of vector-path windows, and two NaNs in one window (the later one is taken).

@@ -16,12 +16,13 @@ public class GemmThreadingAndVariantTests
     [InlineData(5, 2000, 300, true, false)]   // short C: the threads split columns
     [InlineData(1000, 7, 300, false, false)]  // thin C: one partial column of tiles
     [InlineData(64, 64, 64, false, false)]
+    [InlineData(1600, 600, 20, false, true)]  // two A blocks of rows and two B panels of columns
     public void Threaded_results_are_bit_identical_to_single_threaded(int m, int n, int k, bool ta, bool tb)
     {
         long savedThreshold = GemmTuning.SharedPanelMinMacs;
         try
         {
-            // Both threaded strategies: one rectangle per thread, and shared B panels with row-block items.
+            // Both threaded strategies: one rectangle per thread, and shared A blocks with column-range items.
             GemmTuning.SharedPanelMinMacs = long.MaxValue;
             CheckThreadCountIndependence(m, n, k, ta, tb);
             GemmTuning.SharedPanelMinMacs = 0;
@@ -46,7 +47,7 @@ public class GemmThreadingAndVariantTests
         {
             GemmTuning.SharedPanelMinMacs = 0;
             Parallelism.MaxDegreeOfParallelism = 3;
-            foreach (var (m, n, k) in new[] { (150, 170, 300), (5, 3100, 20), (400, 9, 260), (13, 40, 4000) })
+            foreach (var (m, n, k) in new[] { (150, 170, 300), (5, 3100, 20), (400, 9, 260), (13, 40, 4000), (1600, 600, 20) })
                 GemmTests.CheckSgemm(m, n, k, ta, tb, pad: 2, alpha: 0.5f, beta: -1f, seed: m + n);
             GemmTests.CheckDgemm(150, 170, 300, ta, tb, pad: 1, alpha: 2.0, beta: 0.0, seed: 3);
         }
@@ -154,11 +155,13 @@ public class GemmThreadingAndVariantTests
     [InlineData("Scalar")]
     [InlineData("Vector256")]
     [InlineData("Vector512")]
+    [InlineData("Vector512Narrow")]
     public void Every_kernel_variant_matches_reference(string variant)
     {
         var kind = Enum.Parse<GemmKernelKind>(variant);
         // Small shapes: variants the hardware lacks run through the (slow) software vector fallback.
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 35, 19), (13, 33, 260), (6, 32, 8) })
+        // (13, 130, 400): two full 64-column slivers and a partial one, and two K blocks, for the wide tile.
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 35, 19), (13, 33, 260), (6, 32, 8), (13, 130, 400) })
         {
             foreach (var (ta, tb) in Transposes)
             {

@@ -155,6 +155,29 @@ public class DataLoaderWorkerTests
         Assert.Equal([3, 6], y.ToArray<int>());
     }
 
+    [Fact]
+    public void Stack_CopiesPlainSamplesAndKeepsViewsAndGraphs()
+    {
+        var g = new Generator(3);
+        var plain = Enumerable.Range(0, 5).Select(_ => (Tensor.Rand([2, 3, 4], g), Tensor.FromArray(new[] { 1 }, []))).ToList();
+        var (x, y) = DataLoader.Stack(plain);
+        Assert.Equal(Tensor.Stack(plain.Select(p => p.Item1).ToList()).ToArray<float>(), x.ToArray<float>());
+        Assert.Equal([5, 2, 3, 4], x.Shape);
+        Assert.Equal([5], y.Shape);
+        // Views (here transposed, so not contiguous) and offsets into a larger storage are read as views.
+        var big = Tensor.Rand([4, 3, 2], g);
+        var views = Enumerable.Range(0, 3).Select(i => (big.Select(0, i + 1).Transpose(0, 1), Tensor.FromArray(new[] { i }, []))).ToList();
+        Assert.Equal(Tensor.Stack(views.Select(v => v.Item1).ToList()).ToArray<float>(), DataLoader.Stack(views).Input.ToArray<float>());
+        var rows = Enumerable.Range(0, 3).Select(i => (big.Select(0, i), Tensor.FromArray(new[] { i }, []))).ToList();
+        Assert.Equal(Tensor.Stack(rows.Select(v => v.Item1).ToList()).ToArray<float>(), DataLoader.Stack(rows).Input.ToArray<float>());
+        // A sample that is part of a graph keeps the gradient path.
+        var leaf = Tensor.Rand([2], g).RequiresGrad_();
+        var (stacked, _) = DataLoader.Stack([(leaf * 3, Tensor.FromArray(new[] { 0 }, [])), (Tensor.Rand([2], g), Tensor.FromArray(new[] { 1 }, []))]);
+        Assert.True(stacked.RequiresGrad);
+        stacked.Sum().Backward();
+        Assert.Equal([3f, 3f], leaf.Grad!.ToArray<float>());
+    }
+
     private sealed class Squares(int n) : IDataset<int>
     {
         public int Count => n;

@@ -57,6 +57,33 @@ public sealed class ImageIndexTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(VectorStorage.Float32)]
+    [InlineData(VectorStorage.Float16)]
+    public void Search_DirectScanAndGemm_AgreeWithBruteForce_OverMappedAndAddedRows(VectorStorage storage)
+    {
+        // More queries than the direct scan takes: one call goes through the GEMM, each query alone through the
+        // dot-product scan; the index is a saved file (mapped rows) plus rows added after opening it.
+        int n = ImageIndex.BlockRows + 300, d = 16, q = ImageIndex.DirectScanMaxQueries + 3;
+        using (var built = Random(n, d, storage)) built.Save(P("scan.fvi"));
+        using var index = ImageIndex.Open(P("scan.fvi"));
+        index.Add(Tensor.Randn([37, d], new Generator(5)), Paths(37, n));
+        var rows = new float[(n + 37) * d];
+        index.ReadRows(0, n + 37, rows);
+        var queries = Tensor.FromArray([.. rows.AsSpan(0, 2 * d), .. Tensor.Randn([q - 2, d], new Generator(8)).ToArray<float>()], q, d);
+        var exclude = Enumerable.Range(0, q).Select(i => i < 2 ? (long)i : -1).ToList();
+        var together = index.Search(queries, 6, exclude);
+        var qs = queries.ToArray<float>();
+        for (int i = 0; i < q; i++)
+        {
+            var expected = Brute(rows, qs[(i * d)..((i + 1) * d)], d, 6, exclude[i]);
+            var alone = index.Search(queries.Narrow(0, i, 1), 6, [exclude[i]])[0];
+            Assert.Equal(expected, together[i].Select(h => h.Row));
+            Assert.Equal(expected, alone.Select(h => h.Row));
+            for (int j = 0; j < 6; j++) Assert.Equal(together[i][j].Score, alone[j].Score, tolerance: 1e-5);
+        }
+    }
+
     [Fact]
     public void Search_Exclude_SkipsTheQuerysOwnRow()
     {

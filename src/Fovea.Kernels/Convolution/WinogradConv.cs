@@ -1,0 +1,325 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Fovea.Kernels;
+
+/// <summary>
+/// Float32 3x3 stride-1 convolution by Winograd's F(4x4, 3x3) (<see cref="WinogradTransforms"/>): each 4x4 output tile
+/// costs 36 multiplies per (input, output) channel pair instead of 144, so the multiply-adds drop fourfold. The 36
+/// element-wise products over channels are 36 GEMMs, M_ξ [K x tiles] = U_ξ [K x C] · V_ξ [C x tiles], run by the GEMM's own
+/// register tiles on operands laid out the way they read them, so nothing is packed twice.
+/// <para>
+/// The input is first copied into a zero-padded layout in which every tile's 6x6 window lies inside (no edge cases).
+/// Tiles are then processed in blocks of 32 (the flattened (image, tile row, tile column) order): for each input channel
+/// the block's 6x6 input tiles are transformed straight into the GEMM's B slivers; then the 36 GEMMs; then the output
+/// transform adds the bias and writes the 4x4 tiles (cut at the image edge). A block's transformed input and products
+/// stay in L2. The kernel transform U = G g Gᵀ runs once per call, in float64.
+/// Each block is computed the same way whichever thread takes it, so results do not depend on the thread count.
+/// </para>
+/// <para>
+/// Float32 error: the transforms multiply by up to 5 (Bᵀ) and 8 (Aᵀ) and G has sixths, and an output's rounding error
+/// comes from its whole 6x6 tile, not only from its 3x3 window, so Winograd rounds worse than direct summation (whose
+/// error is in practice a few eps·Σ|x||w|). Against the float64 reference on dense random inputs and kernels
+/// (C = 1 … 130, paddings 0 … 2, forward and input gradient) every output satisfies
+/// <c>|y − y_ref| ≤ c · eps · Σ_{c,u,v} |x| |w|</c> (eps = 2⁻²³, the sum over the output's 3x3 window and all input
+/// channels) with c at most 17.2 measured; the tests check c = 32. (A strict worst-case bound needs the tile's sums
+/// instead of the window's: an input spike inside an output's tile but outside its window adds rounding error to that
+/// output.) Float64 convolutions never take this path, so gradient checks see the exact algorithm.
+/// </para>
+/// </summary>
+internal static unsafe class WinogradConv
+{
+    /// <summary>Tiles per block: the columns of one block's GEMMs (one 32-wide sliver, or two 16-wide ones).</summary>
+    internal const int BlockTiles = 32;
+
+    /// <summary>Below this many (direct) multiply-adds a call stays on the calling thread.</summary>
+    private const long ThreadingMinMacs = 1L << 22;
+
+    /// <summary>Whether the dispatch may take this path; tests switch it off to compare with the other paths.</summary>
+    internal static bool Enabled = true;
+
+    /// <summary>
+    /// True where the forward runs here: one group, 3x3, stride 1, no dilation, padding at most 2, a machine with a
+    /// SIMD GEMM tile, and enough channels that the transforms are a small part of the work.
+    /// </summary>
+    public static bool Applies(in ConvShape s) =>
+        Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(s) && Worthwhile(s.InChannels, s.OutChannels, s.OutH, s.OutW, s.Batch);
+
+    /// <summary>True where the input gradient runs here (as the forward of the flipped kernel, see <see cref="BackwardInput(in ConvShape, float*, float*, float*)"/>).</summary>
+    public static bool AppliesToInputGradient(in ConvShape s) =>
+        Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(Transposed(s)) && Worthwhile(s.OutChannels, s.InChannels, s.Height, s.Width, s.Batch);
+
+    /// <summary>The geometry F(4x4, 3x3) computes: one group, 3x3, stride 1, no dilation, padding 0 … 2 in each dim.</summary>
+    internal static bool Geometry(in ConvShape s)
+    {
+        var w = s.Window;
+        return s.Groups == 1 && w.KernelH == 3 && w.KernelW == 3 && w.StrideH == 1 && w.StrideW == 1 && w.DilationH == 1 && w.DilationW == 1
+            && (uint)w.PadH <= 2 && (uint)w.PadW <= 2 && s.OutH > 0 && s.OutW > 0 && s.InChannels > 0 && s.OutChannels > 0;
+    }
+
+    /// <summary>
+    /// Shapes where this path measured faster than the direct and implicit-GEMM ones: at least 16 channels on each side
+    /// (fewer leave the transforms dominant), and images of at least 8x8 outputs (smaller ones waste most of each tile).
+    /// </summary>
+    private static bool Worthwhile(int inChannels, int outChannels, int outH, int outW, int batch) =>
+        inChannels >= 16 && outChannels >= 16 && outH >= 8 && outW >= 8;
+
+    /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y) => Forward(Gemm.Selected, s, x, w, bias, y);
+
+    /// <summary><see cref="Forward(in ConvShape, float*, float*, float*, float*)"/> with a given GEMM tile (tests cover both on any machine).</summary>
+    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y)
+    {
+        if (kind == GemmKernelKind.Vector512) Run<SgemmKernel6x32>(s, x, w, flipped: false, bias, y);
+        else Run<SgemmKernel6x16>(s, x, w, flipped: false, bias, y);
+    }
+
+    /// <summary>
+    /// dx = the input gradient for output gradient <paramref name="dy"/>: for stride 1 it is the convolution of dy with the
+    /// kernel turned 180° and its channel axes swapped, padded by 2 − p, which is again a 3x3 stride-1 forward.
+    /// </summary>
+    public static void BackwardInput(in ConvShape s, float* dy, float* w, float* dx) => BackwardInput(Gemm.Selected, s, dy, w, dx);
+
+    /// <summary><see cref="BackwardInput(in ConvShape, float*, float*, float*)"/> with a given GEMM tile.</summary>
+    internal static void BackwardInput(GemmKernelKind kind, in ConvShape s, float* dy, float* w, float* dx)
+    {
+        var t = Transposed(s);
+        if (kind == GemmKernelKind.Vector512) Run<SgemmKernel6x32>(t, dy, w, flipped: true, null, dx);
+        else Run<SgemmKernel6x16>(t, dy, w, flipped: true, null, dx);
+    }
+
+    /// <summary>The forward on spans with a given GEMM tile (tests run both tiles on any machine); <paramref name="bias"/> may be empty.</summary>
+    internal static void Forward(GemmKernelKind kind, in ConvShape s, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> bias, Span<float> y)
+    {
+        fixed (float* px = x)
+        fixed (float* pw = w)
+        fixed (float* pb = bias)
+        fixed (float* py = y)
+            Forward(kind, s, px, pw, bias.IsEmpty ? null : pb, py);
+    }
+
+    /// <summary>The input gradient on spans with a given GEMM tile.</summary>
+    internal static void BackwardInput(GemmKernelKind kind, in ConvShape s, ReadOnlySpan<float> dy, ReadOnlySpan<float> w, Span<float> dx)
+    {
+        fixed (float* pd = dy)
+        fixed (float* pw = w)
+        fixed (float* px = dx)
+            BackwardInput(kind, s, pd, pw, px);
+    }
+
+    /// <summary>The 3x3 stride-1 forward whose output is the input gradient of <paramref name="s"/>: dy in, dx out, padding 2 − p.</summary>
+    private static ConvShape Transposed(in ConvShape s) =>
+        new(s.Batch, s.OutChannels, s.OutH, s.OutW, s.InChannels, 1, new Window2d(3, 3, 1, 1, 2 - s.Window.PadH, 2 - s.Window.PadW, 1, 1), s.Height, s.Width);
+
+    /// <summary>
+    /// The forward of shape <paramref name="s"/>. With <paramref name="flipped"/>, <paramref name="w"/> is the weight of the
+    /// transposed convolution ([s.InChannels, s.OutChannels, 3, 3]) and the kernel used is w[i, o] turned 180°.
+    /// </summary>
+    private static void Run<TKernel>(in ConvShape s, float* x, float* w, bool flipped, float* bias, float* y)
+        where TKernel : struct, IMicroKernel<float>
+    {
+        if (s.Batch == 0) return;
+        int c = s.InChannels, k = s.OutChannels, mr = TKernel.MR;
+        int kSlivers = (k + mr - 1) / mr;
+        int tilesY = (s.OutH + 3) / 4, tilesX = (s.OutW + 3) / 4;
+        int hp = 4 * tilesY + 2, wp = 4 * tilesX + 2;
+        long tiles = (long)s.Batch * tilesY * tilesX;
+        int blocks = (int)((tiles + BlockTiles - 1) / BlockTiles);
+        bool threaded = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1;
+        float[] packed = ArrayPool<float>.Shared.Rent(36 * kSlivers * mr * c + 16);
+        float[] padded = ArrayPool<float>.Shared.Rent((int)((long)s.Batch * c * hp * wp + 16));
+        fixed (float* pu = packed)
+        fixed (float* pp = padded)
+        {
+            float* u = Align(pu), xp = Align(pp);
+            var pad = new PadBody { X = x, Xp = xp, Shape = s, Hp = hp, Wp = wp };
+            if (threaded) ParallelFor.ForChunks(s.Batch * c, pad);
+            else for (int i = 0; i < s.Batch * c; i++) pad.Invoke(i);
+            PackKernels(s, w, flipped, mr, kSlivers, u);
+            var body = new BlockBody<TKernel>
+            {
+                X = xp,
+                Y = y,
+                Bias = bias,
+                U = u,
+                Shape = s,
+                KSlivers = kSlivers,
+                TilesY = tilesY,
+                TilesX = tilesX,
+                Hp = hp,
+                Wp = wp,
+                Tiles = tiles,
+            };
+            if (threaded) ParallelFor.ForChunks(blocks, body);
+            else for (int b = 0; b < blocks; b++) body.Invoke(b);
+        }
+        ArrayPool<float>.Shared.Return(packed);
+        ArrayPool<float>.Shared.Return(padded);
+    }
+
+    /// <summary>
+    /// Largest padded input a call accepts: tile offsets within a block (at most two images apart for blocks of whole
+    /// tiles, more when images have fewer tiles than a block) must fit 32-bit gather indices.
+    /// </summary>
+    internal static bool OffsetsFit(in ConvShape s)
+    {
+        long tilesY = (s.OutH + 3) / 4, tilesX = (s.OutW + 3) / 4;
+        long image = s.InChannels * (4 * tilesY + 2) * (4 * tilesX + 2);
+        long imagesPerBlock = BlockTiles / (tilesY * tilesX) + 2;
+        return image * imagesPerBlock < int.MaxValue && image * s.Batch < Array.MaxLength - 64;
+    }
+
+    /// <summary>
+    /// Copies one input plane into the zero-padded layout the tiles read: plane p of <c>[Batch·C, Hp, Wp]</c>, the image at
+    /// row PadH and column PadW, zeros around it up to the last tile's sixth row and column.
+    /// </summary>
+    private struct PadBody : IChunkBody
+    {
+        public float* X, Xp;
+        public ConvShape Shape;
+        public int Hp, Wp;
+
+        public readonly void Invoke(int plane)
+        {
+            int h = Shape.Height, w = Shape.Width, ph = Shape.Window.PadH, pw = Shape.Window.PadW;
+            float* src = X + (long)plane * h * w, dst = Xp + (long)plane * Hp * Wp;
+            new Span<float>(dst, ph * Wp).Clear();
+            for (int r = 0; r < h; r++)
+            {
+                float* row = dst + (long)(ph + r) * Wp;
+                new Span<float>(row, pw).Clear();
+                new ReadOnlySpan<float>(src + (long)r * w, w).CopyTo(new Span<float>(row + pw, w));
+                new Span<float>(row + pw + w, Wp - pw - w).Clear();
+            }
+            new Span<float>(dst + (long)(ph + h) * Wp, (Hp - ph - h) * Wp).Clear();
+        }
+    }
+
+    /// <summary>
+    /// U_ξ = G g Gᵀ for every (output, input) channel pair, laid out as the GEMM's packed A operand: for each ξ and each
+    /// sliver of MR output channels, C steps of MR values (rows past the last channel are zero).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackKernels(in ConvShape s, float* w, bool flipped, int mr, int kSlivers, float* u)
+    {
+        int c = s.InChannels, k = s.OutChannels;
+        long perXi = (long)kSlivers * mr * c;
+        new Span<float>(u, (int)(36 * perXi)).Clear();
+        Span<double> g = stackalloc double[9];
+        Span<double> t = stackalloc double[36];
+        for (int o = 0; o < k; o++)
+            for (int i = 0; i < c; i++)
+            {
+                // Forward: w[o, i, a, b]. Flipped: the weight is [c, k, 3, 3] (the forward's [out, in] swapped), turned 180°.
+                float* src = flipped ? w + ((long)i * k + o) * 9 : w + ((long)o * c + i) * 9;
+                for (int e = 0; e < 9; e++) g[e] = src[flipped ? 8 - e : e];
+                WinogradTransforms.Kernel(g, t);
+                float* dst = u + ((long)(o / mr) * c + i) * mr + o % mr;
+                for (int xi = 0; xi < 36; xi++) dst[xi * perXi] = (float)t[xi];
+            }
+    }
+
+    private static float* Align(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
+
+    // Per-thread scratch, pinned: the gathered tiles of one channel, the transformed input V, the products M and one
+    // group of output tiles. Only grows, so repeated calls allocate nothing.
+    [ThreadStatic] private static float[]? _scratch;
+
+    private static float* Scratch(long floats)
+    {
+        if (_scratch is null || _scratch.Length < floats + 16)
+            _scratch = GC.AllocateUninitializedArray<float>((int)(floats + 16), pinned: true);
+        return Align((float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scratch)));
+    }
+
+    private struct BlockBody<TKernel> : IChunkBody
+        where TKernel : struct, IMicroKernel<float>
+    {
+        public float* X, Y, Bias, U;
+        public ConvShape Shape;
+        public int KSlivers, TilesY, TilesX, Hp, Wp;
+        public long Tiles;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Invoke(int block)
+        {
+            ref readonly ConvShape s = ref Shape;
+            const int tb = BlockTiles;
+            int c = s.InChannels, k = s.OutChannels, mr = TKernel.MR, nr = TKernel.NR, slivers = tb / nr;
+            int kPad = KSlivers * mr, oh = s.OutH, ow = s.OutW;
+            long vLen = 36L * c * tb, mLen = 36L * kPad * tb;
+            float* v = Scratch(vLen + mLen + 16 * 8 + 16);
+            float* m = v + vLen, outTile = m + mLen;
+
+            // Each tile of the block: its offset in the padded input (relative to the block's first image), and its image
+            // and top-left output position. Lanes past the last tile repeat it; their results are never written.
+            long first = (long)block * tb;
+            int valid = (int)Math.Min(tb, Tiles - first);
+            int perImage = TilesY * TilesX, hp = Hp, wp = Wp;
+            int img0 = (int)(first / perImage);
+            long imageIn = (long)c * hp * wp;
+            int* offset = stackalloc int[tb];
+            int* img = stackalloc int[tb];
+            int* oy0 = stackalloc int[tb];
+            int* ox0 = stackalloc int[tb];
+            for (int t = 0; t < tb; t++)
+            {
+                long tile = first + Math.Min(t, valid - 1);
+                int r = (int)(tile % perImage);
+                img[t] = (int)(tile / perImage);
+                oy0[t] = r / TilesX * 4;
+                ox0[t] = r % TilesX * 4;
+                offset[t] = (int)((img[t] - img0) * imageIn + (long)oy0[t] * wp + ox0[t]);
+            }
+
+            // 1. Input transform, channel by channel: V_ξ[c, t] = (Bᵀ d B)_ξ, the 6x6 tiles gathered from the padded input.
+            // V_ξ is the GEMM's packed B operand: per sliver of NR tiles, C steps of NR values.
+            float* xBlock = X + img0 * imageIn;
+            long planeIn = (long)hp * wp;
+            for (int l = 0; l < tb; l += 8)
+            {
+                float* dst = v + (long)(l / nr) * c * nr + l % nr;
+                for (int ci = 0; ci < c; ci++)
+                    WinogradTransforms.Input(xBlock + ci * planeIn, offset + l, wp, dst + (long)ci * nr, (nint)slivers * c * nr);
+            }
+
+            // 2. The 36 products over channels: M_ξ [kPad x tb] = U_ξ [kPad x C] · V_ξ [C x tb].
+            for (int xi = 0; xi < 36; xi++)
+            {
+                float* uXi = U + (long)xi * kPad * c, vXi = v + (long)xi * c * tb, mXi = m + (long)xi * kPad * tb;
+                for (int sl = 0; sl < slivers; sl++)
+                    for (int ks = 0; ks < KSlivers; ks++)
+                        TKernel.Run(c, uXi + (long)ks * c * mr, vXi + (long)sl * c * nr, mXi + (long)ks * mr * tb + sl * nr, tb, 1f, 0f);
+            }
+
+            // 3. Output transform and bias, 8 tiles at a time; tiles are cut at the image's right and bottom edges.
+            long planeOut = (long)oh * ow;
+            for (int ko = 0; ko < k; ko++)
+            {
+                var b = Vector256.Create(Bias is null ? 0f : Bias[ko]);
+                for (int l = 0; l < valid; l += 8)
+                {
+                    WinogradTransforms.Output(m + (long)ko * tb + l, (nint)kPad * tb, b, outTile);
+                    int lanes = Math.Min(8, valid - l);
+                    for (int lane = 0; lane < lanes; lane++)
+                    {
+                        int t = l + lane;
+                        int oy = oy0[t], ox = ox0[t];
+                        float* dst = Y + ((long)img[t] * k + ko) * planeOut + (long)oy * ow + ox;
+                        float* src = outTile + lane;
+                        if (oy + 4 <= oh && ox + 4 <= ow)
+                            for (int i = 0; i < 4; i++, dst += ow, src += 32)
+                            {
+                                dst[0] = src[0]; dst[1] = src[8]; dst[2] = src[16]; dst[3] = src[24];
+                            }
+                        else
+                            for (int i = 0; i < Math.Min(4, oh - oy); i++, dst += ow, src += 32)
+                                for (int j = 0; j < Math.Min(4, ow - ox); j++) dst[j] = src[8 * j];
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using Xunit.Abstractions;
+
+namespace Fovea.Kernels.Tests;
+
+/// <summary>
+/// The Winograd F(4x4, 3x3) convolution against the float64 reference (<see cref="ConvReference"/>): forward and input
+/// gradient, on both GEMM tiles, over paddings 0 … 2, images whose size is not a multiple of the 4x4 tile, blocks of 32
+/// tiles that span images, and channel counts that are not multiples of the tile rows. Each output must satisfy the error
+/// bound stated on <see cref="WinogradConv"/>: |y − y_ref| ≤ 32 · eps · Σ |x| |w| over the output's window.
+/// </summary>
+[Collection(nameof(ThreadSettingCollection))]
+public class WinogradConvTests(ITestOutputHelper output)
+{
+    /// <summary>The bound's constant, in units of float32 eps times Σ |x| |w|.</summary>
+    private const double BoundFactor = 32;
+
+    /// <summary>(batch, in, h, w, out, pad h, pad w).</summary>
+    public static TheoryData<int[]> Shapes => new()
+    {
+        new[] { 1, 1, 4, 4, 1, 1, 1 },      // a single tile, mostly padding
+        new[] { 2, 3, 9, 7, 5, 1, 1 },      // partial tiles at the right and bottom
+        new[] { 3, 17, 10, 13, 20, 0, 2 },  // unequal paddings; channels not a multiple of 6
+        new[] { 5, 8, 12, 12, 7, 2, 2 },    // padding 2 (its input gradient has padding 0); 45 tiles: two blocks, the second partial
+        new[] { 1, 64, 24, 24, 64, 1, 1 },  // VGG-like channel counts
+        new[] { 2, 130, 7, 9, 33, 1, 0 },
+    };
+
+    private static ConvShape Shape(int[] g)
+    {
+        var win = new Window2d(3, 3, 1, 1, g[5], g[6], 1, 1);
+        var (oh, ow) = win.OutputSize(g[2], g[3]);
+        return new ConvShape(g[0], g[1], g[2], g[3], g[4], 1, win, oh, ow);
+    }
+
+    private static float[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
+
+    private static double[] Abs(float[] x) => Array.ConvertAll(x, v => (double)Math.Abs(v));
+
+    /// <summary>The largest |actual − expected| / (eps · scale) over all elements: the measured error factor.</summary>
+    private static double ErrorFactor(double[] expected, float[] actual, double[] scale)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        const double eps = 1.0 / (1 << 23);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.False(float.IsNaN(actual[i]), $"NaN at {i}");
+            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]) / (eps * scale[i] + 1e-30));
+        }
+        return worst;
+    }
+
+    private static void Forward(GemmKernelKind kind, ConvShape s, float[] x, float[] w, float[] b, float[] y) => WinogradConv.Forward(kind, s, x, w, b, y);
+
+    private static void BackwardInput(GemmKernelKind kind, ConvShape s, float[] dy, float[] w, float[] dx) => WinogradConv.BackwardInput(kind, s, dy, w, dx);
+
+    [Theory, MemberData(nameof(Shapes))]
+    public void Forward_and_input_gradient_match_the_reference_within_the_bound_on_both_tiles(int[] g)
+    {
+        var s = Shape(g);
+        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 1);
+        var w = Random(s.OutChannels * s.ColRows, 2);
+        var b = Random(s.OutChannels, 3);
+        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 4);
+        var y0 = ConvReference.Forward(s, D(x), D(w), D(b));
+        var yScale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
+        var dx0 = ConvReference.BackwardInput(s, D(dy), D(w));
+        var dxScale = ConvReference.BackwardInput(s, Abs(dy), Abs(w));
+        foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256 })
+        {
+            var y = new float[y0.Length];
+            Forward(kind, s, x, w, b, y);
+            double fy = ErrorFactor(y0, y, yScale);
+            Assert.True(fy <= BoundFactor, $"{kind} forward {string.Join('x', g)}: error factor {fy}");
+            var dx = new float[x.Length];
+            BackwardInput(kind, s, dy, w, dx);
+            double fx = ErrorFactor(dx0, dx, dxScale);
+            output.WriteLine($"{kind} {string.Join('x', g)}: error factor forward {fy:0.00}, input gradient {fx:0.00}");
+            Assert.True(fx <= BoundFactor, $"{kind} input gradient {string.Join('x', g)}: error factor {fx}");
+        }
+    }
+
+    [Fact]
+    public void Transforms_reproduce_a_hand_computed_tile()
+    {
+        // One 4x4 input, padding 1, kernel with a single 1 at (0, 0): y(i, j) = x(i − 1, j − 1), zero on the first row and column.
+        var s = Shape([1, 1, 4, 4, 1, 1, 1]);
+        var x = Enumerable.Range(1, 16).Select(v => (float)v).ToArray();
+        var w = new float[9];
+        w[0] = 1;
+        var y = new float[16];
+        Forward(GemmKernelKind.Vector256, s, x, w, [], y);
+        float[] expected = [0, 0, 0, 0, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11];
+        for (int i = 0; i < 16; i++) Assert.True(Math.Abs(expected[i] - y[i]) <= 1e-5f, $"y[{i}] = {y[i]}, expected {expected[i]}");
+    }
+
+    [Fact]
+    public void Conv2dKernels_dispatches_float32_3x3_stride1_here_and_float64_elsewhere()
+    {
+        var s = Shape([2, 32, 16, 20, 24, 1, 1]);
+        Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradConv.Applies(s));
+        Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradConv.AppliesToInputGradient(s));
+        Assert.False(WinogradConv.Applies(s with { Window = new Window2d(3, 3, 2, 2, 1, 1, 1, 1), OutH = 8, OutW = 10 }));
+        Assert.False(WinogradConv.Applies(Shape([2, 8, 16, 20, 24, 1, 1])));
+        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 5);
+        var w = Random(s.OutChannels * s.ColRows, 6);
+        var b = Random(s.OutChannels, 7);
+        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 8);
+
+        var y = new float[dy.Length];
+        Conv2dKernels.Forward<float>(s, x, w, b, y);
+        double fy = ErrorFactor(ConvReference.Forward(s, D(x), D(w), D(b)), y, ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]));
+        Assert.True(fy <= BoundFactor, $"forward error factor {fy}");
+        var dx = new float[x.Length];
+        Conv2dKernels.BackwardInput<float>(s, dy, w, dx);
+        double fx = ErrorFactor(ConvReference.BackwardInput(s, D(dy), D(w)), dx, ConvReference.BackwardInput(s, Abs(dy), Abs(w)));
+        Assert.True(fx <= BoundFactor, $"input gradient error factor {fx}");
+
+        // Float64 keeps the exact algorithm: agreement to rounding of direct sums, far below Winograd's error.
+        var yd = new double[dy.Length];
+        Conv2dKernels.Forward<double>(s, D(x), D(w), D(b), yd);
+        var yRef = ConvReference.Forward(s, D(x), D(w), D(b));
+        for (int i = 0; i < yd.Length; i++) Assert.True(Math.Abs(yd[i] - yRef[i]) <= 1e-12, $"float64 y[{i}]");
+        var dxd = new double[x.Length];
+        Conv2dKernels.BackwardInput<double>(s, D(dy), D(w), dxd);
+        var dxRef = ConvReference.BackwardInput(s, D(dy), D(w));
+        for (int i = 0; i < dxd.Length; i++) Assert.True(Math.Abs(dxd[i] - dxRef[i]) <= 1e-12, $"float64 dx[{i}]");
+    }
+
+    [Fact]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        // 3 x 7 x 7 = 147 tiles: five blocks, shared unevenly among the threads.
+        var s = Shape([3, 40, 27, 28, 20, 1, 1]);
+        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 9);
+        var w = Random(s.OutChannels * s.ColRows, 10);
+        var b = Random(s.OutChannels, 11);
+        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 12);
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        try
+        {
+            float[]? y1 = null, dx1 = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Parallelism.MaxDegreeOfParallelism = threads;
+                var y = new float[dy.Length];
+                var dx = new float[x.Length];
+                Forward(Gemm.Selected == GemmKernelKind.Vector512 ? GemmKernelKind.Vector512 : GemmKernelKind.Vector256, s, x, w, b, y);
+                BackwardInput(GemmKernelKind.Vector256, s, dy, w, dx);
+                y1 ??= y;
+                dx1 ??= dx;
+                Assert.Equal(y1, y);
+                Assert.Equal(dx1, dx);
+            }
+        }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
+    }
+}
