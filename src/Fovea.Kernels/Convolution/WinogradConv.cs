@@ -129,7 +129,7 @@ internal static unsafe class WinogradConv
         int blocks = (int)((tiles + BlockTiles - 1) / BlockTiles);
         bool threaded = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1;
         float[] packed = ArrayPool<float>.Shared.Rent(36 * kSlivers * mr * c + 16);
-        float[] padded = ArrayPool<float>.Shared.Rent((int)((long)s.Batch * c * hp * wp + 16));
+        float[] padded = ArrayPool<float>.Shared.Rent((int)((long)s.Batch * c * hp * wp + 32));
         fixed (float* pu = packed)
         fixed (float* pp = padded)
         {
@@ -264,6 +264,8 @@ internal static unsafe class WinogradConv
             int* img = stackalloc int[tb];
             int* oy0 = stackalloc int[tb];
             int* ox0 = stackalloc int[tb];
+            long* yOffset = stackalloc long[tb];
+            bool* whole = stackalloc bool[tb];
             for (int t = 0; t < tb; t++)
             {
                 long tile = first + Math.Min(t, valid - 1);
@@ -272,6 +274,8 @@ internal static unsafe class WinogradConv
                 oy0[t] = r / TilesX * 4;
                 ox0[t] = r % TilesX * 4;
                 offset[t] = (int)((img[t] - img0) * imageIn + (long)oy0[t] * wp + ox0[t]);
+                yOffset[t] = (long)img[t] * k * oh * ow + (long)oy0[t] * ow + ox0[t];
+                whole[t] = t < valid && oy0[t] + 4 <= oh && ox0[t] + 4 <= ow;
             }
 
             // 1. Input transform, channel by channel: V_ξ[c, t] = (Bᵀ d B)_ξ, the 6x6 tiles gathered from the padded input.
@@ -301,6 +305,11 @@ internal static unsafe class WinogradConv
                 var b = Vector256.Create(Bias is null ? 0f : Bias[ko]);
                 for (int l = 0; l < valid; l += 8)
                 {
+                    if (whole[l] && whole[l + 1] && whole[l + 2] && whole[l + 3] && whole[l + 4] && whole[l + 5] && whole[l + 6] && whole[l + 7])
+                    {
+                        WinogradTransforms.OutputTo(m + (long)ko * tb + l, (nint)kPad * tb, b, Y + ko * planeOut, yOffset + l, ow);
+                        continue;
+                    }
                     WinogradTransforms.Output(m + (long)ko * tb + l, (nint)kPad * tb, b, outTile);
                     int lanes = Math.Min(8, valid - l);
                     for (int lane = 0; lane < lanes; lane++)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
@@ -49,40 +50,64 @@ internal static unsafe class WinogradTransforms
 
     /// <summary>
     /// V = Bᵀ d B for 8 tiles: element (i, j) of the 6x6 tile d of lane l is src[<paramref name="index"/>[l] + i·<paramref name="rowStride"/> + j]
-    /// (eight scalar loads per vector: hardware gathers measured slower here);
-    /// element ξ = 6a + b of V goes to dst[ξ·<paramref name="dstStride"/> + l].
+    /// (with 2 readable floats after each tile row); element ξ = 6a + b of V goes to dst[ξ·<paramref name="dstStride"/> + l].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Input(float* src, int* index, nint rowStride, float* dst, nint dstStride)
     {
+        Vector256<float>* d = stackalloc Vector256<float>[36];
+        // The tiles' rows, turned so that lanes are tiles: d[6i + j] = element (i, j) of the 8 tiles.
+        for (int i = 0; i < 6; i++)
+            Rows(src + i * rowStride, index, d + 6 * i);
         Vector256<float>* t = stackalloc Vector256<float>[36];
         // Columns: t[a][j] = Σ_i Bᵀ[a][i] d[i][j].
         for (int j = 0; j < 6; j++)
-        {
-            float* s = src + j;
-            Input1d(Gather(s, index), Gather(s + rowStride, index), Gather(s + 2 * rowStride, index), Gather(s + 3 * rowStride, index),
-                Gather(s + 4 * rowStride, index), Gather(s + 5 * rowStride, index),
+            Input1d(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j],
                 out t[j], out t[6 + j], out t[12 + j], out t[18 + j], out t[24 + j], out t[30 + j]);
-        }
         // Rows: V[a][b] = Σ_j t[a][j] B[j][b].
         for (int a = 0; a < 6; a++)
         {
             Vector256<float>* r = t + 6 * a;
             Input1d(r[0], r[1], r[2], r[3], r[4], r[5], out var v0, out var v1, out var v2, out var v3, out var v4, out var v5);
-            float* d = dst + 6 * a * dstStride;
-            v0.Store(d);
-            v1.Store(d + dstStride);
-            v2.Store(d + 2 * dstStride);
-            v3.Store(d + 3 * dstStride);
-            v4.Store(d + 4 * dstStride);
-            v5.Store(d + 5 * dstStride);
+            float* o = dst + 6 * a * dstStride;
+            v0.Store(o);
+            v1.Store(o + dstStride);
+            v2.Store(o + 2 * dstStride);
+            v3.Store(o + 3 * dstStride);
+            v4.Store(o + 4 * dstStride);
+            v5.Store(o + 5 * dstStride);
         }
     }
 
-    /// <summary>p[index[l]] for the 8 lanes.</summary>
+    /// <summary>
+    /// out[j] (j &lt; 6) = (p[index[0] + j], …, p[index[7] + j]): with AVX, eight row loads and an 8x8 transpose in registers;
+    /// without it, scalar loads.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Gather(float* p, int* index) =>
-        Vector256.Create(p[index[0]], p[index[1]], p[index[2]], p[index[3]], p[index[4]], p[index[5]], p[index[6]], p[index[7]]);
+    private static void Rows(float* p, int* index, Vector256<float>* output)
+    {
+        if (Avx.IsSupported)
+        {
+            Vector256<float> r0 = Avx.LoadVector256(p + index[0]), r1 = Avx.LoadVector256(p + index[1]);
+            Vector256<float> r2 = Avx.LoadVector256(p + index[2]), r3 = Avx.LoadVector256(p + index[3]);
+            Vector256<float> r4 = Avx.LoadVector256(p + index[4]), r5 = Avx.LoadVector256(p + index[5]);
+            Vector256<float> r6 = Avx.LoadVector256(p + index[6]), r7 = Avx.LoadVector256(p + index[7]);
+            // Standard 8x8 transpose: interleave pairs, then quads, then swap 128-bit halves.
+            Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+            Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+            Vector256<float> s0 = Avx.Shuffle(t0, t2, 0x44), s1 = Avx.Shuffle(t0, t2, 0xEE), s2 = Avx.Shuffle(t1, t3, 0x44), s3 = Avx.Shuffle(t1, t3, 0xEE);
+            Vector256<float> s4 = Avx.Shuffle(t4, t6, 0x44), s5 = Avx.Shuffle(t4, t6, 0xEE), s6 = Avx.Shuffle(t5, t7, 0x44), s7 = Avx.Shuffle(t5, t7, 0xEE);
+            output[0] = Avx.Permute2x128(s0, s4, 0x20);
+            output[1] = Avx.Permute2x128(s1, s5, 0x20);
+            output[2] = Avx.Permute2x128(s2, s6, 0x20);
+            output[3] = Avx.Permute2x128(s3, s7, 0x20);
+            output[4] = Avx.Permute2x128(s0, s4, 0x31);
+            output[5] = Avx.Permute2x128(s1, s5, 0x31);
+            return;
+        }
+        for (int j = 0; j < 6; j++)
+            output[j] = Vector256.Create(p[index[0] + j], p[index[1] + j], p[index[2] + j], p[index[3] + j], p[index[4] + j], p[index[5] + j], p[index[6] + j], p[index[7] + j]);
+    }
 
     /// <summary>One row of Bᵀ applied to (d0 … d5).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -127,6 +152,53 @@ internal static unsafe class WinogradTransforms
             (y1 + bias).Store(d + 8);
             (y2 + bias).Store(d + 16);
             (y3 + bias).Store(d + 24);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Output"/> for 8 whole tiles written in place: output (i, j) of lane l goes to
+    /// y[<paramref name="offsets"/>[l] + i·<paramref name="rowStride"/> + j]. With AVX the four vectors of each output row
+    /// are turned into the 8 tiles' 4-float rows in registers (a 4x8 transpose); without it, scalar stores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void OutputTo(float* src, nint srcStride, Vector256<float> bias, float* y, long* offsets, nint rowStride)
+    {
+        if (!Avx.IsSupported)
+        {
+            float* tile = stackalloc float[128];
+            Output(src, srcStride, bias, tile);
+            for (int l = 0; l < 8; l++)
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < 4; j++) y[offsets[l] + i * rowStride + j] = tile[32 * i + 8 * j + l];
+            return;
+        }
+        Vector256<float>* t = stackalloc Vector256<float>[24];
+        for (int b = 0; b < 6; b++)
+        {
+            float* s = src + b * srcStride;
+            nint row = 6 * srcStride;
+            Output1d(Vector256.Load(s), Vector256.Load(s + row), Vector256.Load(s + 2 * row), Vector256.Load(s + 3 * row),
+                Vector256.Load(s + 4 * row), Vector256.Load(s + 5 * row), out t[b], out t[6 + b], out t[12 + b], out t[18 + b]);
+        }
+        for (int i = 0; i < 4; i++)
+        {
+            Vector256<float>* r = t + 6 * i;
+            Output1d(r[0], r[1], r[2], r[3], r[4], r[5], out var y0, out var y1, out var y2, out var y3);
+            y0 += bias;
+            y1 += bias;
+            y2 += bias;
+            y3 += bias;
+            Vector256<float> t0 = Avx.UnpackLow(y0, y1), t1 = Avx.UnpackHigh(y0, y1), t2 = Avx.UnpackLow(y2, y3), t3 = Avx.UnpackHigh(y2, y3);
+            Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+            nint ri = i * rowStride;
+            u0.GetLower().Store(y + offsets[0] + ri);
+            u1.GetLower().Store(y + offsets[1] + ri);
+            u2.GetLower().Store(y + offsets[2] + ri);
+            u3.GetLower().Store(y + offsets[3] + ri);
+            u0.GetUpper().Store(y + offsets[4] + ri);
+            u1.GetUpper().Store(y + offsets[5] + ri);
+            u2.GetUpper().Store(y + offsets[6] + ri);
+            u3.GetUpper().Store(y + offsets[7] + ri);
         }
     }
 
