@@ -42,6 +42,7 @@ public sealed class TrainingEpochCase(string name, bool lenet) : BenchCase
     {
         yield return new TrainingEpochCase("lenet5-epoch", lenet: true);
         yield return new TrainingEpochCase("mlp-784-256-128-10-epoch", lenet: false);
+        yield return new ResNet18TrainingStepCase();
     }
 
     /// <inheritdoc/>
@@ -137,6 +138,147 @@ public sealed class TrainingEpochCase(string name, bool lenet) : BenchCase
         _ty?.Dispose();
         _tmodel?.Dispose();
         base.Dispose();
+    }
+}
+
+/// <summary>
+/// One ResNet-18 training step (torchvision's layout, 1000 classes) on a batch of 32 images at 3x112x112: zero the
+/// gradients, forward, cross entropy, backward, SGD with momentum 0.9 (lr 0.01), reading the loss; Fovea's zoo model
+/// against the same network built from TorchSharp's layers. Both start from their own default initialisation and
+/// train on one fixed random batch. GFLOP/s counts a step as three forwards (0.4535 G multiply-adds per 112x112
+/// image: the convolutions and the classifier), 2 flops per multiply-add. Peak working set as in <see cref="TrainingEpochCase"/>.
+/// </summary>
+public sealed class ResNet18TrainingStepCase : BenchCase
+{
+    private const int BatchSize = 32, Size = 112, Classes = 1000;
+
+    /// <summary>Multiply-adds of one ResNet-18 forward at 112x112 (a quarter of the 224x224 figure, plus the classifier).</summary>
+    private const double MultiplyAdds = 0.4535e9;
+
+    private Module<Tensor, Tensor>? _model;
+    private Sgd? _opt;
+    private readonly CrossEntropyLoss _loss = new();
+    private Tensor? _x, _y;
+    private torch.nn.Module<torch.Tensor, torch.Tensor>? _tmodel;
+    private torch.optim.Optimizer? _topt;
+    private torch.Tensor? _tx, _ty;
+
+    /// <inheritdoc/>
+    public override string Name => "resnet18_train_step_112_b32";
+
+    /// <inheritdoc/>
+    public override string[] ExtraColumns => ["fovea_gflops", "anchor_gflops", "fovea_peak_ws_mb", "anchor_peak_ws_mb"];
+
+    /// <inheritdoc/>
+    public override void Setup(int threads)
+    {
+        var g = new Generator(3);
+        _x ??= Tensor.Uniform([BatchSize, 3, Size, Size], -1, 1, g);
+        _y ??= Tensor.RandInt([BatchSize], 0, Classes, g);
+        _model = ModelZoo.Create("resnet18", 3, Classes, Size, new Generator(0));
+        _opt = new Sgd(_model.Parameters(), 0.01, momentum: 0.9);
+        _tmodel?.Dispose();
+        _tmodel = new TorchResNet18(Classes);
+        _topt = torch.optim.SGD(_tmodel.parameters(), 0.01, momentum: 0.9);
+        _tx ??= torch.tensor(_x.ToArray<float>(), [BatchSize, 3, Size, Size]);
+        _ty ??= torch.tensor(_y.ToArray<int>().Select(v => (long)v).ToArray(), [BatchSize]);
+        MemorySampler.Start();
+    }
+
+    /// <inheritdoc/>
+    public override void RunFovea()
+    {
+        using var _ = MemorySampler.Side(0);
+        _opt!.ZeroGrad();
+        var loss = _loss.Forward(_model!.Forward(_x!), _y!);
+        loss.Backward();
+        _opt.Step();
+        loss.ToScalar();
+    }
+
+    /// <inheritdoc/>
+    public override void RunAnchor()
+    {
+        using var _ = MemorySampler.Side(1);
+        using var scope = torch.NewDisposeScope();
+        _topt!.zero_grad();
+        var loss = torch.nn.functional.cross_entropy(_tmodel!.forward(_tx!), _ty!);
+        loss.backward();
+        _topt.step();
+        loss.item<float>();
+    }
+
+    /// <inheritdoc/>
+    public override string[] Extra(int threads, double foveaMs, double anchorMs)
+    {
+        double flops = 2.0 * 3 * MultiplyAdds * BatchSize;
+        return [Harness.F(flops / (foveaMs * 1e6), "0.0"), Harness.F(flops / (anchorMs * 1e6), "0.0"),
+            Harness.F(MemorySampler.PeakMb(0), "0"), Harness.F(MemorySampler.PeakMb(1), "0")];
+    }
+
+    /// <inheritdoc/>
+    public override void Dispose()
+    {
+        _tx?.Dispose();
+        _ty?.Dispose();
+        _tmodel?.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>torchvision's ResNet-18 from TorchSharp's layers: stem, four stages of two basic blocks, pooled classifier.</summary>
+    private sealed class TorchResNet18 : torch.nn.Module<torch.Tensor, torch.Tensor>
+    {
+        private readonly torch.nn.Module<torch.Tensor, torch.Tensor> _conv1, _bn1, _maxpool, _layers, _fc;
+
+        public TorchResNet18(int classes) : base("ResNet18")
+        {
+            _conv1 = torch.nn.Conv2d(3, 64, 7, stride: 2, padding: 3, bias: false);
+            _bn1 = torch.nn.BatchNorm2d(64);
+            _maxpool = torch.nn.MaxPool2d(3, 2, 1);
+            var blocks = new List<torch.nn.Module<torch.Tensor, torch.Tensor>>();
+            int inPlanes = 64;
+            foreach (var (planes, stride) in new[] { (64, 1), (128, 2), (256, 2), (512, 2) })
+            {
+                blocks.Add(new TorchBasicBlock(inPlanes, planes, stride));
+                blocks.Add(new TorchBasicBlock(planes, planes, 1));
+                inPlanes = planes;
+            }
+            _layers = torch.nn.Sequential(blocks);
+            _fc = torch.nn.Linear(512, classes);
+            RegisterComponents();
+        }
+
+        public override torch.Tensor forward(torch.Tensor x)
+        {
+            var y = _maxpool.forward(torch.nn.functional.relu(_bn1.forward(_conv1.forward(x))));
+            y = _layers.forward(y).mean([2, 3]);
+            return _fc.forward(y);
+        }
+    }
+
+    /// <summary>relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), the shortcut a 1x1 convolution + batch norm when the shape changes.</summary>
+    private sealed class TorchBasicBlock : torch.nn.Module<torch.Tensor, torch.Tensor>
+    {
+        private readonly torch.nn.Module<torch.Tensor, torch.Tensor> _conv1, _bn1, _conv2, _bn2;
+        private readonly torch.nn.Module<torch.Tensor, torch.Tensor>? _downsample;
+
+        public TorchBasicBlock(int inPlanes, int planes, int stride) : base("BasicBlock")
+        {
+            _conv1 = torch.nn.Conv2d(inPlanes, planes, 3, stride: stride, padding: 1, bias: false);
+            _bn1 = torch.nn.BatchNorm2d(planes);
+            _conv2 = torch.nn.Conv2d(planes, planes, 3, padding: 1, bias: false);
+            _bn2 = torch.nn.BatchNorm2d(planes);
+            if (stride != 1 || inPlanes != planes)
+                _downsample = torch.nn.Sequential(torch.nn.Conv2d(inPlanes, planes, 1, stride: stride, bias: false), torch.nn.BatchNorm2d(planes));
+            RegisterComponents();
+        }
+
+        public override torch.Tensor forward(torch.Tensor x)
+        {
+            var y = torch.nn.functional.relu(_bn1.forward(_conv1.forward(x)));
+            y = _bn2.forward(_conv2.forward(y));
+            return torch.nn.functional.relu(y + (_downsample is null ? x : _downsample.forward(x)));
+        }
     }
 }
 

@@ -97,15 +97,70 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
         }
         foreach (var o in _outputs)
             if (!defined.Contains(o)) throw new InvalidDataException($"{source}: graph output '{o}' is not computed by any node");
+        var uses = graph.Node.SelectMany(n => n.Input).Where(name => name.Length > 0).GroupBy(name => name).ToDictionary(g => g.Key, g => g.Count());
         for (int k = 0; k < compiled.Count; k++)
         {
             var (proto, kernel, where) = compiled[k];
             // Values whose last reader is this node are dropped after it (graph outputs and weights are kept).
-            var release = proto.Input.Where(name => name.Length > 0 && lastUse[name] == k && !_outputs.Contains(name)
-                && !initializers.ContainsKey(name) && !_inputs.Any(i => i.Name == name)).Distinct().ToArray();
-            _nodes.Add(new CompiledNode([.. proto.Input], [.. proto.Output], kernel, where, release));
+            string[] Release(NodeProto p, int at) => [.. p.Input.Where(name => name.Length > 0 && lastUse[name] == at && !_outputs.Contains(name)
+                && !initializers.ContainsKey(name) && !_inputs.Any(i => i.Name == name)).Distinct()];
+            if (k + 1 < compiled.Count && FoldsIntoConv(proto, compiled[k + 1].Node, uses))
+            {
+                var (norm, normKernel, normWhere) = compiled[k + 1];
+                string[] inputs = [.. proto.Input, .. norm.Input.Skip(1)];
+                var fused = FusedConvBatchNorm(kernel, normKernel, proto.Input.Count, ReadEpsilon(model, norm, source));
+                _nodes.Add(new CompiledNode(inputs, [.. norm.Output], fused, $"{where} + {normWhere}",
+                    [.. Release(proto, k).Concat(Release(norm, k + 1)).Where(name => name != proto.Output[0]).Distinct()]));
+                FusedConvBatchNormPairs++;
+                k++;
+                continue;
+            }
+            _nodes.Add(new CompiledNode([.. proto.Input], [.. proto.Output], kernel, where, Release(proto, k)));
         }
     }
+
+    /// <summary>
+    /// True for a Conv whose only output is read by nothing but the BatchNormalization right after it, which has
+    /// its four parameter inputs and one output: the pair whose evaluation can run as one folded convolution.
+    /// </summary>
+    private bool FoldsIntoConv(NodeProto conv, NodeProto norm, Dictionary<string, int> uses) =>
+        conv.OpType == "Conv" && norm.OpType == "BatchNormalization" && conv.Output.Count == 1 && conv.Input.Count >= 2
+        && norm.Input.Count == 5 && norm.Input.All(name => name.Length > 0) && norm.Input[0] == conv.Output[0]
+        && norm.Output.Count(name => name.Length > 0) == 1 && norm.Output[0].Length > 0
+        && uses.GetValueOrDefault(conv.Output[0]) == 1 && !_outputs.Contains(conv.Output[0]);
+
+    /// <summary>The epsilon a BatchNormalization node normalises with (its kernel reads the same attribute).</summary>
+    private static double ReadEpsilon(ModelProto model, NodeProto norm, string source) =>
+        new OnnxNode(norm, OpsetOf(model, norm, source), source).Float("epsilon", 1e-5f);
+
+    /// <summary>
+    /// Conv then BatchNormalization: in evaluation with gradients off, one convolution with the batch norm folded into
+    /// its weight and bias (<see cref="ConvBatchNormFolding"/>, cached until a parameter or statistic changes);
+    /// otherwise the two kernels in turn, so training and gradients see the graph as written.
+    /// </summary>
+    private static OnnxKernel FusedConvBatchNorm(OnnxKernel conv, OnnxKernel norm, int convInputs, double eps)
+    {
+        var fold = new ConvBatchNormFolding();
+        return (run, args) =>
+        {
+            var convArgs = args[..convInputs];
+            var normArgs = args[convInputs..];
+            Tensor? Param(OnnxValue? v) => v?.Tensor is { } t && t.DType == run.DType ? t : null;
+            if (!run.Training && !GradMode.IsEnabled && Param(convArgs[1]) is { } weight && weight.Rank == 4
+                && normArgs.All(v => Param(v) is { Rank: 1 } t && t.Size(0) == weight.Size(0))
+                && (convArgs.Length < 3 || convArgs[2] is null || Param(convArgs[2]) is not null))
+            {
+                var bias = convArgs.Length > 2 ? Param(convArgs[2]) : null;
+                var (w, b) = fold.Folded(weight, bias, normArgs[2]!.Tensor!, normArgs[3]!.Tensor!, normArgs[0]!.Tensor, normArgs[1]!.Tensor, eps);
+                return conv(run, [convArgs[0], OnnxValue.Of(w), OnnxValue.Of(b)]);
+            }
+            var y = conv(run, convArgs);
+            return norm(run, [y[0], .. normArgs]);
+        };
+    }
+
+    /// <summary>How many Conv → BatchNormalization pairs run as one folded convolution in evaluation.</summary>
+    internal int FusedConvBatchNormPairs { get; }
 
     /// <summary>Where the model came from (its file path, or the name given for a stream).</summary>
     public string Source { get; }

@@ -44,6 +44,11 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                     new Span<T>(y + ((long)n * s.OutChannels + o) * s.OutPlane, s.OutPlane).Fill(bias is null ? T.Zero : bias[o]);
             return;
         }
+        if (UsesLoweredGemm(s))
+        {
+            LoweredForward(s, x, w, bias, y);
+            return;
+        }
         // Weights packed once per call: for each group, for each K block, mPad x kc (the last block shorter).
         int groupPacked = mPad * colRows;
         T[] packed = ArrayPool<T>.Shared.Rent(s.Groups * groupPacked);
@@ -88,6 +93,45 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     }
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    /// <summary>
+    /// True where the lowered form (explicit im2col, then one packed GEMM per group) serves better: no more output
+    /// pixels in the whole batch than output channels, as in a ResNet's last stages at batch 1 (49 pixels, 512
+    /// channels, 9.4 MB of weights). The implicit form packs all the weights and then streams them once per sliver of
+    /// NR pixels; the GEMM driver reads them once, a cache-sized block at a time, and the column matrix it needs
+    /// is no larger than the weights.
+    /// </summary>
+    internal static bool UsesLoweredGemm(in ConvShape s) => (long)s.Batch * s.OutPlane <= s.GroupOut;
+
+    /// <summary>y = conv(x, w) + bias through im2col + GEMM: Y_g [gout, N·OH·OW] = W_g · col(X_g), images side by side.</summary>
+    private static void LoweredForward(in ConvShape s, T* x, T* w, T* bias, T* y)
+    {
+        int plane = s.OutPlane, columns = s.Batch * plane, colRows = s.ColRows, gout = s.GroupOut, hw = s.Height * s.Width;
+        // One image: the GEMM writes y's channels directly; several: a [gout, columns] product scattered per image.
+        bool direct = s.Batch == 1;
+        T[] col = ArrayPool<T>.Shared.Rent(colRows * columns);
+        T[]? product = direct ? null : ArrayPool<T>.Shared.Rent(gout * columns);
+        for (int g = 0; g < s.Groups; g++)
+        {
+            for (int n = 0; n < s.Batch; n++)
+                Im2Col.Forward(new ReadOnlySpan<T>(x + ((long)n * s.InChannels + (long)g * s.GroupIn) * hw, s.GroupIn * hw),
+                    s.GroupIn, s.Height, s.Width, s.Window, s.OutH, s.OutW, col.AsSpan(n * plane), columns);
+            Span<T> c = direct ? new Span<T>(y + (long)g * gout * plane, gout * plane) : product.AsSpan(0, gout * columns);
+            GemmT.Run(false, false, gout, columns, colRows, new ReadOnlySpan<T>(w + (long)g * gout * colRows, gout * colRows), colRows,
+                col.AsSpan(0, colRows * columns), columns, T.Zero, c, columns);
+            for (int n = 0; n < s.Batch; n++)
+                for (int o = 0; o < gout; o++)
+                {
+                    T add = bias is null ? T.Zero : bias[g * gout + o];
+                    if (direct && bias is null) break;
+                    T* dst = y + ((long)n * s.OutChannels + (long)g * gout + o) * plane;
+                    Span<T> src = c.Slice(o * columns + n * plane, plane);
+                    for (int t = 0; t < plane; t++) dst[t] = src[t] + add;
+                }
+        }
+        ArrayPool<T>.Shared.Return(col);
+        if (product is not null) ArrayPool<T>.Shared.Return(product);
+    }
 
     /// <summary>Chunk c of <see cref="Chunks"/>: a contiguous range of (group, sliver) work items.</summary>
     private struct SliverBody : IChunkBody
@@ -230,8 +274,24 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                     }
                     else
                     {
-                        for (int t = 0; t < len; t++, ix += sw)
-                            d[t] = (uint)ix < (uint)w ? src[t * sw] : T.Zero;
+                        // Output columns t whose input column ix + t·sw lies inside the image: [lo, hi).
+                        int lo = ix >= 0 ? 0 : Math.Min(len, (-ix + sw - 1) / sw);
+                        int hi = ix >= w ? lo : Math.Clamp((w - 1 - ix) / sw + 1, lo, len);
+                        int t = lo;
+                        if (sw == 2 && sizeof(T) == sizeof(uint) && Vector256.IsHardwareAccelerated)
+                        {
+                            // Stride 2 (the stem and every downsampling layer of a ResNet): the even elements of 16
+                            // consecutive floats are the low halves of 8 64-bit lanes, which Narrow gathers in order.
+                            for (; t + 8 <= hi && src + 2 * t + 16 <= xEnd; t += 8)
+                            {
+                                var pairs0 = Vector256.Load((ulong*)(src + 2 * t));
+                                var pairs1 = Vector256.Load((ulong*)(src + 2 * t + 8));
+                                Vector256.Store(Vector256.Narrow(pairs0, pairs1), (uint*)(d + t));
+                            }
+                        }
+                        for (; t < hi; t++) d[t] = src[t * sw];
+                        for (int u = 0; u < lo; u++) d[u] = T.Zero;
+                        for (int u = hi; u < len; u++) d[u] = T.Zero;
                     }
                 }
                 for (int c = cols; c < nr; c++) row[c] = T.Zero;

@@ -46,6 +46,17 @@ public abstract class ResidualBlock : Module<Tensor, Tensor>
 
     /// <summary>relu(<paramref name="body"/> + shortcut(<paramref name="input"/>)).</summary>
     private protected Tensor Join(Tensor body, Tensor input) => (body + (_shortcut is null ? input : _shortcut.Call(input))).Relu();
+
+    /// <summary>
+    /// norm(conv(<paramref name="input"/>)), folded into one convolution in evaluation with gradients off
+    /// (<see cref="ConvBatchNormFolding"/>); <paramref name="fold"/> is this pair's cache.
+    /// </summary>
+    private protected static Tensor ConvNorm(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input)
+    {
+        if (!ConvBatchNormFolding.CanFold(conv, norm)) return norm.Call(conv.Call(input));
+        fold ??= new ConvBatchNormFolding();
+        return fold.Forward(conv, norm, input);
+    }
 }
 
 /// <summary>
@@ -58,6 +69,7 @@ public sealed class BasicBlock : ResidualBlock
 {
     private readonly Conv2d _conv1, _conv2;
     private readonly BatchNorm2d _bn1, _bn2;
+    private ConvBatchNormFolding? _fold1, _fold2;
 
     /// <summary>A block from <paramref name="inPlanes"/> to <paramref name="planes"/> channels.</summary>
     public BasicBlock(int inPlanes, int planes, int stride = 1, Generator? generator = null, ResidualShortcut shortcut = ResidualShortcut.Projection)
@@ -77,8 +89,8 @@ public sealed class BasicBlock : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = _bn1.Call(_conv1.Call(input)).Relu();
-        return Join(_bn2.Call(_conv2.Call(y)), input);
+        var y = ConvNorm(_conv1, _bn1, ref _fold1, input).Relu();
+        return Join(ConvNorm(_conv2, _bn2, ref _fold2, y), input);
     }
 }
 
@@ -94,6 +106,7 @@ public sealed class Bottleneck : ResidualBlock
 
     private readonly Conv2d _conv1, _conv2, _conv3;
     private readonly BatchNorm2d _bn1, _bn2, _bn3;
+    private ConvBatchNormFolding? _fold1, _fold2, _fold3;
 
     /// <summary>A block from <paramref name="inPlanes"/> to 4·<paramref name="planes"/> channels.</summary>
     public Bottleneck(int inPlanes, int planes, int stride = 1, Generator? generator = null, ResidualShortcut shortcut = ResidualShortcut.Projection)
@@ -115,9 +128,9 @@ public sealed class Bottleneck : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = _bn1.Call(_conv1.Call(input)).Relu();
-        y = _bn2.Call(_conv2.Call(y)).Relu();
-        return Join(_bn3.Call(_conv3.Call(y)), input);
+        var y = ConvNorm(_conv1, _bn1, ref _fold1, input).Relu();
+        y = ConvNorm(_conv2, _bn2, ref _fold2, y).Relu();
+        return Join(ConvNorm(_conv3, _bn3, ref _fold3, y), input);
     }
 }
 

@@ -47,12 +47,31 @@ public class Sequential : Module<Tensor, Tensor>
     public Module<Tensor, Tensor> this[int index] => _layers[index];
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// In evaluation with gradients off, a <see cref="Conv2d"/> directly followed by a <see cref="BatchNorm2d"/> runs as
+    /// one convolution with the batch norm folded in (<see cref="ConvBatchNormFolding"/>; cached until a parameter or
+    /// statistic changes); in training, or where a hook watches either layer, each layer runs as it is.
+    /// </remarks>
     public override Tensor Forward(Tensor input)
     {
         var x = input;
-        foreach (var l in _layers) x = l.Call(x);
+        for (int k = 0; k < _layers.Count; k++)
+        {
+            if (k + 1 < _layers.Count && _layers[k] is Conv2d conv && _layers[k + 1] is BatchNorm2d norm && ConvBatchNormFolding.CanFold(conv, norm))
+            {
+                _folds ??= [];
+                if (!_folds.TryGetValue(k, out var fold)) _folds[k] = fold = new ConvBatchNormFolding();
+                x = fold.Forward(conv, norm, x);
+                k++;
+                continue;
+            }
+            x = _layers[k].Call(x);
+        }
         return x;
     }
+
+    /// <summary>The folding cache of each Conv2d → BatchNorm2d pair, by the convolution's index (made on first use).</summary>
+    private Dictionary<int, ConvBatchNormFolding>? _folds;
 }
 
 /// <summary>A list of modules registered as children "0", "1", ... (no forward of its own).</summary>

@@ -270,6 +270,9 @@ public abstract class Module<TIn, TOut> : Module
     private readonly object _hookLock = new();
     private static long s_nextHookId;
 
+    /// <summary>True when any forward hook or pre-hook is registered (inference-time fusions then leave the module alone).</summary>
+    internal bool HasForwardHooks => Volatile.Read(ref _hooks).Length > 0 || Volatile.Read(ref _preHooks).Length > 0;
+
     /// <summary>Computes the output (without hooks; see <see cref="Call"/>).</summary>
     public abstract TOut Forward(TIn input);
 

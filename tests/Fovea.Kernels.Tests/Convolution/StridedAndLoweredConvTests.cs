@@ -1,0 +1,112 @@
+namespace Fovea.Kernels.Tests;
+
+/// <summary>
+/// The two forward paths of <see cref="ImplicitGemmConv{T, TKernel}"/> that ResNets lean on, against the plain loops of
+/// <see cref="ConvReference"/>: stride-2 windows packed eight pixels at a time (the 7x7 stem, the 3x3 and 1x1
+/// downsampling layers; rows wide enough for the vector moves, padding on both sides, odd widths), and the lowered
+/// im2col + GEMM form that serves layers with no more output pixels than output channels (a ResNet's last stages
+/// at batch 1), in float32 and float64, with bias, groups and several images, at any thread count.
+/// </summary>
+[Collection(nameof(ThreadSettingCollection))]
+public class StridedAndLoweredConvTests
+{
+    /// <summary>(batch, in, h, w, out, groups, kh, kw, sh, sw, ph, pw, dh, dw).</summary>
+    public static TheoryData<int[]> Geometries => new()
+    {
+        new[] { 1, 3, 37, 45, 8, 1, 7, 7, 2, 2, 3, 3, 1, 1 },     // the stem's window: 23-pixel output rows
+        new[] { 2, 4, 34, 66, 12, 1, 3, 3, 2, 2, 1, 1, 1, 1 },    // 3x3 stride 2, 33 pixels a row (four vectors and one)
+        new[] { 1, 6, 40, 40, 10, 2, 1, 1, 2, 2, 0, 0, 1, 1 },    // 1x1 stride 2, two groups
+        new[] { 2, 3, 29, 51, 7, 1, 5, 3, 2, 2, 0, 2, 2, 1 },     // stride 2 with dilation, no padding in height
+        new[] { 1, 2, 21, 40, 5, 1, 3, 3, 2, 2, 4, 5, 1, 1 },     // padding wider than the window (whole rows of zeros)
+        new[] { 1, 16, 7, 7, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1 },     // lowered: 49 pixels, 64 channels
+        new[] { 1, 8, 14, 14, 64, 1, 3, 3, 2, 2, 1, 1, 1, 1 },    // lowered and strided: 49 pixels
+        new[] { 2, 8, 4, 4, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1 },      // lowered, two images side by side
+        new[] { 2, 8, 6, 6, 64, 2, 3, 3, 2, 2, 1, 1, 1, 1 },      // lowered, strided, two images, two groups
+        new[] { 3, 10, 4, 4, 48, 1, 1, 1, 1, 1, 0, 0, 1, 1 },     // lowered pointwise over three images
+    };
+
+    private static ConvShape Shape(int[] g)
+    {
+        var win = new Window2d(g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13]);
+        var (oh, ow) = win.OutputSize(g[2], g[3]);
+        return new ConvShape(g[0], g[1], g[2], g[3], g[4], g[5], win, oh, ow);
+    }
+
+    private static double[] Random(int n, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new double[n];
+        for (int i = 0; i < n; i++) x[i] = rng.NextDouble() * 2 - 1;
+        return x;
+    }
+
+    private static void Close(double[] expected, ReadOnlySpan<double> actual, double tol, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
+    }
+
+    [Fact]
+    public void The_geometries_take_the_paths_they_name()
+    {
+        var rows = ((IEnumerable<object[]>)Geometries).Select(r => Shape((int[])r[0])).ToArray();
+        Assert.Equal(5, rows.Count(s => !ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s) && s.Window.StrideW == 2));
+        Assert.Equal(5, rows.Count(s => ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s)));
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void Float32_forward_matches_reference(int[] g)
+    {
+        var s = Shape(g);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 1), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 2), v => (float)v);
+        var b = Array.ConvertAll(Random(s.OutChannels, 3), v => (float)v);
+        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        var y = new float[expected.Length];
+        Conv2dKernels.Forward<float>(s, x, w, b, y);
+        Close(expected, D(y), 1e-4 * Math.Sqrt(s.ColRows), "y");
+        var unbiased = new float[expected.Length];
+        Conv2dKernels.Forward<float>(s, x, w, ReadOnlyMemory<float>.Empty, unbiased);
+        Close(ConvReference.Forward(s, D(x), D(w), []), D(unbiased), 1e-4 * Math.Sqrt(s.ColRows), "y without bias");
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void Float64_forward_matches_reference(int[] g)
+    {
+        var s = Shape(g);
+        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 4);
+        var w = Random(s.OutChannels * s.ColRows, 5);
+        var b = Random(s.OutChannels, 6);
+        var y = new double[s.Batch * s.OutChannels * s.OutPlane];
+        Conv2dKernels.Forward<double>(s, x, w, b, y);
+        Close(ConvReference.Forward(s, x, w, b), y, 1e-12, "y");
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void Forward_does_not_depend_on_the_thread_count(int[] g)
+    {
+        var s = Shape(g);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 7), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 8), v => (float)v);
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        try
+        {
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Parallelism.MaxDegreeOfParallelism = threads;
+                var y = new float[s.Batch * s.OutChannels * s.OutPlane];
+                Conv2dKernels.Forward<float>(s, x, w, ReadOnlyMemory<float>.Empty, y);
+                first ??= y;
+                Assert.Equal(first, y);
+            }
+        }
+        finally
+        {
+            Parallelism.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    private static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
+}
