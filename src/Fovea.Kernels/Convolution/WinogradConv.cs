@@ -60,11 +60,22 @@ internal static unsafe class WinogradConv
     }
 
     /// <summary>
+    /// Fewest 4x4 output tiles (over the whole batch) for which the transforms pay off. Each call transforms every
+    /// (input, output) channel pair of the kernel once, a cost that grows with C·K but not with the image; the GEMMs
+    /// save 108 of 144 multiply-adds per pair and tile. Measured on AVX-512 (1 and 2 threads, against the implicit GEMM):
+    /// 196 tiles (batch 1, 64@56²) break even at 1 thread and lose 1.4x at 2; 49 tiles (batch 1, 128@28²) lose 2.7x;
+    /// 256 tiles (batch 16, 256@14²) lose 1.1–1.7x; 784 tiles (batch 16, 128@28²) win 0.59–0.67x; 3,136 tiles win 0.43–0.49x.
+    /// </summary>
+    private const long MinTiles = 512;
+
+    /// <summary>
     /// Shapes where this path measured faster than the direct and implicit-GEMM ones: at least 16 channels on each side
-    /// (fewer leave the transforms dominant), and images of at least 8x8 outputs (smaller ones waste most of each tile).
+    /// (fewer leave the transforms dominant), images of at least 8x8 outputs (smaller ones waste most of each tile), and
+    /// at least <see cref="MinTiles"/> tiles in the batch (fewer leave the kernel transform dominant).
     /// </summary>
     private static bool Worthwhile(int inChannels, int outChannels, int outH, int outW, int batch) =>
-        inChannels >= 16 && outChannels >= 16 && outH >= 8 && outW >= 8;
+        inChannels >= 16 && outChannels >= 16 && outH >= 8 && outW >= 8
+        && (long)batch * ((outH + 3) / 4) * ((outW + 3) / 4) >= MinTiles;
 
     /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
     public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y) => Forward(Gemm.Selected, s, x, w, bias, y);

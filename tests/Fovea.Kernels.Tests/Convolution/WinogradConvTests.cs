@@ -105,11 +105,13 @@ public class WinogradConvTests(ITestOutputHelper output)
     [Fact]
     public void Conv2dKernels_dispatches_float32_3x3_stride1_here_and_float64_elsewhere()
     {
-        var s = Shape([2, 32, 16, 20, 24, 1, 1]);
+        var s = Shape([2, 32, 64, 64, 24, 1, 1]); // 2 x 16 x 16 = 512 tiles: the fewest that take this path
         Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradConv.Applies(s));
         Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradConv.AppliesToInputGradient(s));
         Assert.False(WinogradConv.Applies(s with { Window = new Window2d(3, 3, 2, 2, 1, 1, 1, 1), OutH = 8, OutW = 10 }));
-        Assert.False(WinogradConv.Applies(Shape([2, 8, 16, 20, 24, 1, 1])));
+        Assert.False(WinogradConv.Applies(Shape([2, 8, 64, 64, 24, 1, 1])));
+        Assert.False(WinogradConv.Applies(Shape([2, 32, 64, 60, 24, 1, 1])));   // 480 tiles: the kernel transform would dominate
+        Assert.False(WinogradConv.Applies(Shape([1, 128, 28, 28, 128, 1, 1]))); // ResNet-18's batch-1 layer: 49 tiles
         var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 5);
         var w = Random(s.OutChannels * s.ColRows, 6);
         var b = Random(s.OutChannels, 7);
