@@ -1,3 +1,5 @@
+using static Fovea.Kernels.Tests.ConvTestData;
+
 namespace Fovea.Kernels.Tests;
 
 /// <summary>
@@ -25,28 +27,6 @@ public class ConvKernelTests
         new[] { 2, 3, 5, 5, 17, 1, 2, 2, 1, 1, 0, 0, 1, 1 },
         new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 },  // direct weight gradient: 2 channel tiles, 45 taps (a partial tap tile), dilation
     };
-
-    private static ConvShape Shape(int[] g)
-    {
-        var win = new Window2d(g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13]);
-        var (oh, ow) = win.OutputSize(g[2], g[3]);
-        return new ConvShape(g[0], g[1], g[2], g[3], g[4], g[5], win, oh, ow);
-    }
-
-    private static double[] Random(int n, int seed)
-    {
-        var rng = new Random(seed);
-        var x = new double[n];
-        for (int i = 0; i < n; i++) x[i] = rng.NextDouble() * 2 - 1;
-        return x;
-    }
-
-    private static void Close(double[] expected, ReadOnlySpan<double> actual, double tol, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
-    }
 
     private static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
 

@@ -1,3 +1,5 @@
+using static Fovea.Kernels.Tests.ConvTestData;
+
 namespace Fovea.Kernels.Tests;
 
 /// <summary>
@@ -24,28 +26,6 @@ public class StridedAndLoweredConvTests
         new[] { 2, 8, 6, 6, 64, 2, 3, 3, 2, 2, 1, 1, 1, 1 },      // lowered, strided, two images, two groups
         new[] { 3, 10, 4, 4, 48, 1, 1, 1, 1, 1, 0, 0, 1, 1 },     // lowered pointwise over three images
     };
-
-    private static ConvShape Shape(int[] g)
-    {
-        var win = new Window2d(g[6], g[7], g[8], g[9], g[10], g[11], g[12], g[13]);
-        var (oh, ow) = win.OutputSize(g[2], g[3]);
-        return new ConvShape(g[0], g[1], g[2], g[3], g[4], g[5], win, oh, ow);
-    }
-
-    private static double[] Random(int n, int seed)
-    {
-        var rng = new Random(seed);
-        var x = new double[n];
-        for (int i = 0; i < n; i++) x[i] = rng.NextDouble() * 2 - 1;
-        return x;
-    }
-
-    private static void Close(double[] expected, ReadOnlySpan<double> actual, double tol, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}[{i}]: expected {expected[i]}, got {actual[i]}");
-    }
 
     [Fact]
     public void The_geometries_take_the_paths_they_name()
