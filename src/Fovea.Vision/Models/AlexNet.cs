@@ -36,11 +36,6 @@ public sealed class AlexNet : Sequential
             ZooLayers.MaxPool(ref size, 3, 2)));
         Add("avgpool", new AdaptiveAvgPool2d(6));
         Add("flatten", new Flatten());
-        Classifier = Add("classifier", new Sequential(
-            new Dropout(0.5, g),
-            new Linear(256 * 6 * 6, 4096, generator: g), new ReLU(),
-            new Dropout(0.5, g),
-            new Linear(4096, 4096, generator: g), new ReLU(),
-            new Linear(4096, classes, generator: g)));
+        Classifier = Add("classifier", ZooLayers.AlexNetClassifier(classes, g));
     }
 }

@@ -37,6 +37,17 @@ internal static class ZooLayers
         return new MaxPool2d(kernel, stride, padding, ceilMode: ceilMode);
     }
 
+    /// <summary>
+    /// AlexNet's classifier, shared by the torchvision layout and the 2012 paper's: dropout 0.5 before each of the two
+    /// 4096-wide layers, on the 256 x 6 x 6 pooled features.
+    /// </summary>
+    public static Sequential AlexNetClassifier(int classes, Generator g) => new(
+        new Dropout(0.5, g),
+        new Linear(256 * 6 * 6, 4096, generator: g), new ReLU(),
+        new Dropout(0.5, g),
+        new Linear(4096, 4096, generator: g), new ReLU(),
+        new Linear(4096, classes, generator: g));
+
     /// <summary>Throws unless the input size and channel counts are positive.</summary>
     public static void CheckArguments(string model, int inChannels, int classes, int inputSize)
     {
