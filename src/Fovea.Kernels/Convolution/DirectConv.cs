@@ -25,9 +25,6 @@ internal static unsafe class DirectConv
     /// <summary>Zeroed floats after the padded band: a row's last tile reads up to NR − 1 past the band's last row.</summary>
     private const int Slack = NR + 8;
 
-    /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
-    private const long ThreadingMinMacs = 1L << 20;
-
     [ThreadStatic] private static float[]? _padded;
 
     /// <summary>
@@ -82,7 +79,7 @@ internal static unsafe class DirectConv
                 Wp = wp,
             };
             int items = s.Batch * s.Groups * blocks;
-            int threads = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs);
+            int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
             if (threads <= 1)
                 for (int i = 0; i < items; i++) body.Invoke(i);
             else
@@ -233,7 +230,7 @@ internal static unsafe class DirectConv
         {
             var body = new ChannelBody { X = x, Y = y, Bias = bias, WT = pw, Taps = pt, Offsets = po, Shape = s, BandRows = bandRows, Wp = wp };
             int items = s.Batch * groups;
-            if (ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1)
+            if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) > 1)
                 ParallelFor.ForChunks(items, body);
             else
                 for (int i = 0; i < items; i++) body.Invoke(i);
@@ -308,7 +305,7 @@ internal static unsafe class DirectConv
         fixed (float* pp = partials)
         {
             var body = new WeightBody { X = x, DY = dy, Partials = pp, Taps = pt, Shape = s, Chunks = chunks, BandRows = bandRows, Wp = wp };
-            if (ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1)
+            if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) > 1)
                 ParallelFor.ForChunks(chunks, body);
             else
                 for (int c = 0; c < chunks; c++) body.Invoke(c);
@@ -397,7 +394,7 @@ internal static unsafe class DirectConv
         fixed (float* pp = partials)
         {
             var body = new PixelWeightBody { X = x, DY = dy, Partials = pp, Taps = pt, Shape = s, Chunks = chunks, BandRows = bandRows, Wp = wp };
-            if (ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1)
+            if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) > 1)
                 ParallelFor.ForChunks(chunks, body);
             else
                 for (int c = 0; c < chunks; c++) body.Invoke(c);

@@ -25,9 +25,6 @@ internal static unsafe class GemmDotNT
     /// <summary>k values per block: the 6 rows of a tile stay in L1, and every row of A and B (a few hundred) in L2.</summary>
     private const int BlockK = 256;
 
-    /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
-    private const long ThreadingMinMacs = 1L << 21;
-
     /// <summary>
     /// True when this path beats packing: no transposed A, transposed B (rows of B are contiguous in k), at most a
     /// few tiles of C, and a k long enough that streaming dominates.
@@ -42,7 +39,7 @@ internal static unsafe class GemmDotNT
         int tilesM = (m + TileM - 1) / TileM, tilesN = (n + TileN - 1) / TileN;
         var body = new TileBody<T> { M = m, N = n, K = k, Alpha = alpha, Beta = beta, A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, TilesN = tilesN };
         int tiles = tilesM * tilesN;
-        int chunks = ParallelFor.ChunkCount((long)m * n * k, ThreadingMinMacs);
+        int chunks = ParallelFor.ThreadsForMultiplyAdds((long)m * n * k);
         if (chunks <= 1)
         {
             body.Invoke(-1);

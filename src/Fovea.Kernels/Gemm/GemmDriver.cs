@@ -23,14 +23,11 @@ internal static unsafe class GemmDriver<T, TKernel>
     [ThreadStatic] private static T[]? _packA;
     [ThreadStatic] private static T[]? _packB;
 
-    /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
-    private const long ThreadingMinMacs = 1L << 21;
-
     /// <summary>Computes C = alpha * op(A) * op(B) + beta * C for already validated arguments with m, n, k &gt; 0.</summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
     {
         long macs = (long)m * n * k;
-        int threads = ParallelFor.ChunkCount(macs, ThreadingMinMacs);
+        int threads = ParallelFor.ThreadsForMultiplyAdds(macs);
         if (threads <= 1 || (m <= TKernel.MR && n <= TKernel.NR))
             Region(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 0);
         else if (macs < SharedPanelMinMacs)
@@ -81,7 +78,9 @@ internal static unsafe class GemmDriver<T, TKernel>
 
     /// <summary>
     /// Factors <paramref name="chunks"/> into a gm x gn grid whose cells are as square as possible, so each thread
-    /// packs as little of A and B as possible relative to its share of the work.
+    /// packs as little of A and B as possible relative to its share of the work. Ties go to more row blocks: then each
+    /// thread packs all of B (row copies) and its own share of A (a transpose into slivers, the dearer packing),
+    /// rather than all of A.
     /// </summary>
     private static (int gm, int gn) Grid(int chunks, int mTiles, int nTiles, int m, int n)
     {
@@ -93,7 +92,7 @@ internal static unsafe class GemmDriver<T, TKernel>
             int gn = chunks / gm;
             if (gm > mTiles || gn > nTiles) continue;
             double score = Math.Abs(Math.Log((double)m / gm / ((double)n / gn)));
-            if (score < bestScore) { bestScore = score; best = (gm, gn); }
+            if (score <= bestScore) { bestScore = score; best = (gm, gn); }
         }
         return best;
     }

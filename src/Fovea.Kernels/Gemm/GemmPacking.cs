@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
@@ -35,6 +36,10 @@ internal static unsafe class GemmPacking
                     for (; r < rows; r++) d[r] = s[r];
                     for (; r < mr; r++) d[r] = default;
                 }
+            }
+            else if (typeof(T) == typeof(float) && mr == 6 && rows == 6 && Avx.IsSupported && kc > 8)
+            {
+                PackA6F32((float*)dst, (float*)(a + (nint)(i0 + ir) * lda + p0), lda, kc);
             }
             else
             {
@@ -126,6 +131,44 @@ internal static unsafe class GemmPacking
             }
             dst += (nint)nr * kc;
         }
+    }
+
+    /// <summary>
+    /// One full 6-row float sliver of a plain A (op(A)[i, p] = A[i, p]): 8 consecutive p of the 6 rows are loaded as
+    /// 6 row vectors (two zero rows complete the 8 x 8 block) and transposed in registers, so each step p is one
+    /// 8-float store of its 6 values instead of 6 scattered scalar writes. The 2 extra floats of each store land on
+    /// the next step's first two, which the next store overwrites; the vector loop stops while at least one step is
+    /// left, so the last overhang is always overwritten by the scalar tail inside this sliver.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA6F32(float* dst, float* src, nint lda, int kc)
+    {
+        var zero = Vector256<float>.Zero;
+        int p = 0;
+        for (; p + 8 < kc; p += 8)
+        {
+            var r0 = Avx.LoadVector256(src + p); var r1 = Avx.LoadVector256(src + lda + p);
+            var r2 = Avx.LoadVector256(src + 2 * lda + p); var r3 = Avx.LoadVector256(src + 3 * lda + p);
+            var r4 = Avx.LoadVector256(src + 4 * lda + p); var r5 = Avx.LoadVector256(src + 5 * lda + p);
+            var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+            var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+            var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, zero, 0x44); var u5 = Avx.Shuffle(t4, zero, 0xEE);
+            var u6 = Avx.Shuffle(t5, zero, 0x44); var u7 = Avx.Shuffle(t5, zero, 0xEE);
+            float* o = dst + (nint)p * 6;
+            Avx.Store(o, Avx.Permute2x128(u0, u4, 0x20));
+            Avx.Store(o + 6, Avx.Permute2x128(u1, u5, 0x20));
+            Avx.Store(o + 12, Avx.Permute2x128(u2, u6, 0x20));
+            Avx.Store(o + 18, Avx.Permute2x128(u3, u7, 0x20));
+            Avx.Store(o + 24, Avx.Permute2x128(u0, u4, 0x31));
+            Avx.Store(o + 30, Avx.Permute2x128(u1, u5, 0x31));
+            Avx.Store(o + 36, Avx.Permute2x128(u2, u6, 0x31));
+            Avx.Store(o + 42, Avx.Permute2x128(u3, u7, 0x31));
+        }
+        for (; p < kc; p++)
+            for (int r = 0; r < 6; r++) dst[(nint)p * 6 + r] = src[r * lda + p];
     }
 
     /// <summary>

@@ -26,6 +26,37 @@ public static class ParallelFor
     /// <summary>Restores the state saved by <see cref="EnterRegion"/>.</summary>
     internal static void LeaveRegion(bool outer) => _insideRegion = outer;
 
+    /// <summary>
+    /// Multiply-adds a compute-bound kernel call must give each thread before it uses one more (2^22, about 4.2 M).
+    /// A parallel region has a fixed cost on top of the work: waking or signalling the helpers, their first cache
+    /// misses on data the caller's core has just written, and the join, about 10–30 µs on the 2-core virtual
+    /// machines Fovea is measured on. Small kernels (LeNet's 5x5 convolutions, GEMMs of a few hundred) run at
+    /// 30–60 GFLOP/s per thread, so a share of 4 M multiply-adds is 130–270 µs of work and the region costs at most
+    /// about a tenth of it; with smaller shares the second thread can lose what it gains (LeNet's first convolution,
+    /// 7.5 M multiply-adds, was slower on two threads than on one).
+    /// Tests lower it to run the threaded paths on small shapes.
+    /// </summary>
+    public static long MinMultiplyAddsPerThread { get; internal set; } = 1L << 22;
+
+    /// <summary>
+    /// Bytes a memory-bound kernel call (copies, element-wise passes) must move per thread before it uses one more
+    /// (1 MiB): one core streams 10–20 GB/s from L2/L3, so 1 MiB is 50–100 µs, again several times a region's cost.
+    /// </summary>
+    public static long MinBytesPerThread { get; internal set; } = 1L << 20;
+
+    /// <summary>
+    /// The one work-size rule of Fovea's kernels: the number of threads a compute-bound call of
+    /// <paramref name="multiplyAdds"/> multiply-adds should use, at least <see cref="MinMultiplyAddsPerThread"/> per
+    /// thread, at most <see cref="Parallelism.MaxDegreeOfParallelism"/>; 1 inside a parallel region (no nesting).
+    /// </summary>
+    public static int ThreadsForMultiplyAdds(long multiplyAdds) => Math.Max(1, ChunkCount(multiplyAdds, MinMultiplyAddsPerThread));
+
+    /// <summary>
+    /// The same rule for a memory-bound call that reads and writes <paramref name="bytes"/> bytes in all: at least
+    /// <see cref="MinBytesPerThread"/> per thread.
+    /// </summary>
+    public static int ThreadsForBytes(long bytes) => Math.Max(1, ChunkCount(bytes, MinBytesPerThread));
+
     /// <summary>Number of chunks <see cref="For(int,int,Action{int,int})"/> would use for this work.</summary>
     public static int ChunkCount(long count, long minGrain)
     {
