@@ -28,12 +28,12 @@ public static class ParallelFor
 
     /// <summary>
     /// Multiply-adds a compute-bound kernel call must give each thread before it uses one more (2^22, about 4.2 M).
-    /// A parallel region has a fixed cost on top of the work: waking or signalling the helpers, their first cache
-    /// misses on data the caller's core has just written, and the join, about 10–30 µs on the 2-core virtual
-    /// machines Fovea is measured on. Small kernels (LeNet's 5x5 convolutions, GEMMs of a few hundred) run at
-    /// 30–60 GFLOP/s per thread, so a share of 4 M multiply-adds is 130–270 µs of work and the region costs at most
-    /// about a tenth of it; with smaller shares the second thread can lose what it gains (LeNet's first convolution,
-    /// 7.5 M multiply-adds, was slower on two threads than on one).
+    /// A parallel region costs more than its work: waking a sleeping helper (12–14 µs measured on the 2-core virtual
+    /// machines Fovea is measured on), the helper's first cache misses on data the caller's core has just written,
+    /// and, on a busy machine, a helper that claims a chunk and then loses its core for a scheduler slice. Small
+    /// kernels (LeNet's 5x5 convolutions, GEMMs of a few hundred) run at 30–60 GFLOP/s per thread, so a share of
+    /// 4 M multiply-adds is 130–270 µs of work; with smaller shares the second thread can lose what it gains (LeNet's
+    /// first convolution, 7.5 M multiply-adds, was slower on two threads than on one).
     /// Tests lower it to run the threaded paths on small shapes.
     /// </summary>
     public static long MinMultiplyAddsPerThread { get; internal set; } = 1L << 22;
