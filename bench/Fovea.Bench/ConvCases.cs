@@ -93,22 +93,30 @@ public sealed class Conv2dCase(string label, int n, int c, int h, int w, int o, 
     }
 }
 
-/// <summary>2x2 max pooling, forward and forward + backward, against TorchSharp's <c>max_pool2d</c>.</summary>
-public sealed class MaxPool2dCase(string label, int n, int c, int h, int w, bool backward) : BenchCase
+/// <summary>
+/// Max pooling, forward (gradients off: no indices) and forward + backward, against TorchSharp's <c>max_pool2d</c>:
+/// the 2x2 windows of LeNet and VGG, and ResNet's stem (3x3, stride 2, padding 1, over 64 x 112² at batch 1).
+/// </summary>
+public sealed class MaxPool2dCase(string label, int n, int c, int h, int w, bool backward, int kernel = 2, int stride = 2, int padding = 0) : BenchCase
 {
     private Tensor? _x, _gy;
     private torch.Tensor? _tx, _tgy;
 
     /// <inheritdoc/>
-    public override string Name => $"maxpool2x2_{(backward ? "fwdbwd" : "fwd")}_{label}";
+    public override string Name => $"maxpool{kernel}x{kernel}{(kernel == 2 && stride == 2 ? "" : $"s{stride}")}_{(backward ? "fwdbwd" : "fwd")}_{label}";
 
-    /// <summary>The LeNet-5 pooling layer and a VGG-sized one.</summary>
+    private int OutH => (h + 2 * padding - kernel) / stride + 1;
+
+    private int OutW => (w + 2 * padding - kernel) / stride + 1;
+
+    /// <summary>The LeNet-5 pooling layer, a VGG-sized one, and ResNet-18's stem pooling at batch 1.</summary>
     public static IEnumerable<BenchCase> All()
     {
         foreach (bool bwd in new[] { false, true })
         {
             yield return new MaxPool2dCase("lenet_64x6x28x28", 64, 6, 28, 28, bwd);
             yield return new MaxPool2dCase("vgg_32x64x56x56", 32, 64, 56, 56, bwd);
+            yield return new MaxPool2dCase("resnet18_stem_1x64x112x112", 1, 64, 112, 112, bwd, kernel: 3, stride: 2, padding: 1);
         }
     }
 
@@ -118,9 +126,9 @@ public sealed class MaxPool2dCase(string label, int n, int c, int h, int w, bool
         if (_x is not null) return;
         var g = new Generator(11);
         _x = Tensor.Randn([n, c, h, w], g).RequiresGrad_(backward);
-        _gy = Tensor.Randn([n, c, h / 2, w / 2], g);
+        _gy = Tensor.Randn([n, c, OutH, OutW], g);
         _tx = torch.tensor(_x.ToArray<float>(), [n, c, h, w]).requires_grad_(backward);
-        _tgy = torch.tensor(_gy.ToArray<float>(), [n, c, h / 2, w / 2]);
+        _tgy = torch.tensor(_gy.ToArray<float>(), [n, c, OutH, OutW]);
     }
 
     /// <inheritdoc/>
@@ -129,10 +137,10 @@ public sealed class MaxPool2dCase(string label, int n, int c, int h, int w, bool
         if (!backward)
         {
             using var _ = GradMode.Disable();
-            F.MaxPool2d(_x!, 2);
+            F.MaxPool2d(_x!, kernel, stride, padding);
             return;
         }
-        Autograd.Grad([F.MaxPool2d(_x!, 2)], [_x!], [_gy!]);
+        Autograd.Grad([F.MaxPool2d(_x!, kernel, stride, padding)], [_x!], [_gy!]);
     }
 
     /// <inheritdoc/>
@@ -142,10 +150,10 @@ public sealed class MaxPool2dCase(string label, int n, int c, int h, int w, bool
         if (!backward)
         {
             using var _ = torch.no_grad();
-            torch.nn.functional.max_pool2d(_tx!, [2, 2]);
+            torch.nn.functional.max_pool2d(_tx!, [kernel, kernel], [stride, stride], [padding, padding]);
             return;
         }
-        torch.autograd.grad([torch.nn.functional.max_pool2d(_tx!, [2, 2])], [_tx!], [_tgy!]);
+        torch.autograd.grad([torch.nn.functional.max_pool2d(_tx!, [kernel, kernel], [stride, stride], [padding, padding])], [_tx!], [_tgy!]);
     }
 
     /// <inheritdoc/>

@@ -98,6 +98,10 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
         foreach (var o in _outputs)
             if (!defined.Contains(o)) throw new InvalidDataException($"{source}: graph output '{o}' is not computed by any node");
         var uses = graph.Node.SelectMany(n => n.Input).Where(name => name.Length > 0).GroupBy(name => name).ToDictionary(g => g.Key, g => g.Count());
+        // Values a node may overwrite: a new tensor made by a Conv (folded or not), an Add or a Relu of this graph,
+        // read by that one node only and not a graph output, so no other reader and no caller can see the change.
+        var fresh = new HashSet<string>();
+        bool Writable(string name) => fresh.Contains(name) && uses.GetValueOrDefault(name) == 1 && !_outputs.Contains(name);
         for (int k = 0; k < compiled.Count; k++)
         {
             var (proto, kernel, where) = compiled[k];
@@ -112,12 +116,60 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
                 _nodes.Add(new CompiledNode(inputs, [.. norm.Output], fused, $"{where} + {normWhere}",
                     [.. Release(proto, k).Concat(Release(norm, k + 1)).Where(name => name != proto.Output[0]).Distinct()]));
                 FusedConvBatchNormPairs++;
+                fresh.Add(norm.Output[0]);
                 k++;
                 continue;
             }
+            if (k + 1 < compiled.Count && JoinsIntoRelu(proto, compiled[k + 1].Node, uses))
+            {
+                var (relu, reluKernel, reluWhere) = compiled[k + 1];
+                var fused = FusedAddRelu(kernel, reluKernel, Writable(proto.Input[0]), Writable(proto.Input[1]));
+                _nodes.Add(new CompiledNode([.. proto.Input], [.. relu.Output], fused, $"{where} + {reluWhere}",
+                    [.. Release(proto, k).Concat(Release(relu, k + 1)).Where(name => name != proto.Output[0]).Distinct()]));
+                FusedAddReluPairs++;
+                fresh.Add(relu.Output[0]);
+                k++;
+                continue;
+            }
+            if (proto.OpType == "Relu" && proto.Input.Count == 1 && Writable(proto.Input[0]))
+            {
+                kernel = InPlaceRelu(kernel);
+                InPlaceRelus++;
+            }
+            if (proto.OpType is "Conv" or "Add" or "Relu" && proto.Output.Count == 1) fresh.Add(proto.Output[0]);
             _nodes.Add(new CompiledNode([.. proto.Input], [.. proto.Output], kernel, where, Release(proto, k)));
         }
     }
+
+    /// <summary>
+    /// True for an Add whose only output is read by nothing but the Relu right after it: the residual join, which
+    /// inference runs as one pass (<see cref="FusedAddRelu"/>).
+    /// </summary>
+    private bool JoinsIntoRelu(NodeProto add, NodeProto relu, Dictionary<string, int> uses) =>
+        add.OpType == "Add" && relu.OpType == "Relu" && add.Input.Count == 2 && add.Input.All(name => name.Length > 0) && add.Output.Count == 1
+        && relu.Input.Count == 1 && relu.Input[0] == add.Output[0] && relu.Output.Count == 1 && relu.Output[0].Length > 0
+        && uses.GetValueOrDefault(add.Output[0]) == 1 && !_outputs.Contains(add.Output[0]);
+
+    /// <summary>
+    /// Add then Relu: where nothing is recorded, relu(a + b) in one pass (<see cref="Functional.AddRelu"/>), written
+    /// into an operand that is <paramref name="writable0"/> or <paramref name="writable1"/> (a new tensor only this
+    /// node reads); otherwise, or for host values, the two kernels in turn, so training and gradients see the graph
+    /// as written.
+    /// </summary>
+    private static OnnxKernel FusedAddRelu(OnnxKernel add, OnnxKernel relu, bool writable0, bool writable1) => (run, args) =>
+    {
+        if (args[0]?.Tensor is { } a && args[1]?.Tensor is { } b && a.DType == run.DType && b.DType == run.DType && a.DType.IsFloating())
+        {
+            // a + b = b + a exactly, so the writable operand goes first (it is written only if it has the result's shape).
+            var result = !writable0 && writable1 ? Functional.AddRelu(b, a, inPlace: true) : Functional.AddRelu(a, b, inPlace: writable0);
+            return [OnnxValue.Of(result)];
+        }
+        return relu(run, add(run, args));
+    };
+
+    /// <summary>A Relu whose input is a new tensor only it reads: rectified in place where nothing is recorded.</summary>
+    private static OnnxKernel InPlaceRelu(OnnxKernel relu) => (run, args) =>
+        args[0]?.Tensor is { } x && x.DType == run.DType ? [OnnxValue.Of(Functional.Relu(x, inPlace: true))] : relu(run, args);
 
     /// <summary>
     /// True for a Conv whose only output is read by nothing but the BatchNormalization right after it, which has
@@ -161,6 +213,12 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
 
     /// <summary>How many Conv → BatchNormalization pairs run as one folded convolution in evaluation.</summary>
     internal int FusedConvBatchNormPairs { get; }
+
+    /// <summary>How many Add → Relu pairs run as one pass in inference.</summary>
+    internal int FusedAddReluPairs { get; }
+
+    /// <summary>How many Relu nodes rectify their input in place in inference.</summary>
+    internal int InPlaceRelus { get; }
 
     /// <summary>Where the model came from (its file path, or the name given for a stream).</summary>
     public string Source { get; }

@@ -44,18 +44,32 @@ public abstract class ResidualBlock : Module<Tensor, Tensor>
         };
     }
 
-    /// <summary>relu(<paramref name="body"/> + shortcut(<paramref name="input"/>)).</summary>
-    private protected Tensor Join(Tensor body, Tensor input) => (body + (_shortcut is null ? input : _shortcut.Call(input))).Relu();
+    /// <summary>
+    /// relu(<paramref name="body"/> + shortcut(<paramref name="input"/>)): in inference one pass
+    /// (<see cref="Functional.AddRelu"/>), written into <paramref name="body"/> when it is <paramref name="fresh"/>
+    /// (a tensor made by this block that nothing else holds).
+    /// </summary>
+    private protected Tensor Join(Tensor body, bool fresh, Tensor input) =>
+        Functional.AddRelu(body, _shortcut is null ? input : _shortcut.Call(input), inPlace: fresh);
 
     /// <summary>
     /// norm(conv(<paramref name="input"/>)), folded into one convolution in evaluation with gradients off
-    /// (<see cref="ConvBatchNormFolding"/>); <paramref name="fold"/> is this pair's cache.
+    /// (<see cref="ConvBatchNormFolding"/>); <paramref name="fold"/> is this pair's cache. <paramref name="fresh"/>
+    /// says the result is the folded convolution's new tensor (no hook has seen it), which the block may overwrite.
     /// </summary>
-    private protected static Tensor ConvNorm(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input)
+    private protected static Tensor ConvNorm(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input, out bool fresh)
     {
-        if (!ConvBatchNormFolding.CanFold(conv, norm)) return norm.Call(conv.Call(input));
+        fresh = ConvBatchNormFolding.CanFold(conv, norm);
+        if (!fresh) return norm.Call(conv.Call(input));
         fold ??= new ConvBatchNormFolding();
         return fold.Forward(conv, norm, input);
+    }
+
+    /// <summary>relu(norm(conv(<paramref name="input"/>))), the ReLU in place on a folded convolution's output.</summary>
+    private protected static Tensor ConvNormRelu(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input)
+    {
+        var y = ConvNorm(conv, norm, ref fold, input, out bool fresh);
+        return Functional.Relu(y, inPlace: fresh);
     }
 }
 
@@ -89,8 +103,9 @@ public sealed class BasicBlock : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = ConvNorm(_conv1, _bn1, ref _fold1, input).Relu();
-        return Join(ConvNorm(_conv2, _bn2, ref _fold2, y), input);
+        var y = ConvNormRelu(_conv1, _bn1, ref _fold1, input);
+        var body = ConvNorm(_conv2, _bn2, ref _fold2, y, out bool fresh);
+        return Join(body, fresh, input);
     }
 }
 
@@ -128,9 +143,10 @@ public sealed class Bottleneck : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = ConvNorm(_conv1, _bn1, ref _fold1, input).Relu();
-        y = ConvNorm(_conv2, _bn2, ref _fold2, y).Relu();
-        return Join(ConvNorm(_conv3, _bn3, ref _fold3, y), input);
+        var y = ConvNormRelu(_conv1, _bn1, ref _fold1, input);
+        y = ConvNormRelu(_conv2, _bn2, ref _fold2, y);
+        var body = ConvNorm(_conv3, _bn3, ref _fold3, y, out bool fresh);
+        return Join(body, fresh, input);
     }
 }
 

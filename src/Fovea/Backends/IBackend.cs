@@ -112,6 +112,14 @@ public partial interface IBackend
     /// <summary>y = op(a, b) with NumPy broadcasting to <paramref name="shape"/>.</summary>
     Tensor Binary(BinaryOp op, Tensor a, Tensor b, int[] shape);
 
+    /// <summary>
+    /// dst = relu(a + b) elementwise (the residual join of inference in one pass), or relu(a) when
+    /// <paramref name="b"/> is null; a floating dtype, all of <paramref name="dst"/>'s shape. <paramref name="dst"/> is
+    /// contiguous and may be <paramref name="a"/> or <paramref name="b"/> itself (in place); the others may be strided.
+    /// Each element is rounded as the unfused pair rounds it: relu(round(a + b)), NaN kept, −0 becomes +0.
+    /// </summary>
+    void AddRelu(Tensor dst, Tensor a, Tensor? b);
+
     /// <summary>Bool y = op(a, b) with broadcasting to <paramref name="shape"/>.</summary>
     Tensor Compare(CompareOp op, Tensor a, Tensor b, int[] shape);
 
@@ -156,6 +164,12 @@ public partial interface IBackend
 
     /// <summary>Max pooling of x [N, C, H, W]; indices (Int32) are flat positions h·W + w within each plane.</summary>
     (Tensor Values, Tensor Indices) MaxPool2d(Tensor x, Pool2dGeometry geometry);
+
+    /// <summary>
+    /// The values of <see cref="MaxPool2d"/> without the indices, for inference: nothing will route a gradient back,
+    /// so the argmax is neither tracked nor stored. Bit for bit the same values.
+    /// </summary>
+    Tensor MaxPool2dValues(Tensor x, Pool2dGeometry geometry);
 
     /// <summary>Routes <paramref name="gradOutput"/> to the positions in <paramref name="indices"/> of an input of <paramref name="inputShape"/>.</summary>
     Tensor MaxPool2dBackward(Tensor gradOutput, Tensor indices, int[] inputShape);

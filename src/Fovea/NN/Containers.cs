@@ -50,7 +50,8 @@ public class Sequential : Module<Tensor, Tensor>
     /// <remarks>
     /// In evaluation with gradients off, a <see cref="Conv2d"/> directly followed by a <see cref="BatchNorm2d"/> runs as
     /// one convolution with the batch norm folded in (<see cref="ConvBatchNormFolding"/>; cached until a parameter or
-    /// statistic changes); in training, or where a hook watches either layer, each layer runs as it is.
+    /// statistic changes), and a <see cref="ReLU"/> right after it (with no hook) rectifies that output in place;
+    /// in training, or where a hook watches either layer, each layer runs as it is.
     /// </remarks>
     public override Tensor Forward(Tensor input)
     {
@@ -63,6 +64,12 @@ public class Sequential : Module<Tensor, Tensor>
                 if (!_folds.TryGetValue(k, out var fold)) _folds[k] = fold = new ConvBatchNormFolding();
                 x = fold.Forward(conv, norm, x);
                 k++;
+                if (k + 1 < _layers.Count && _layers[k + 1] is ReLU relu && !relu.HasForwardHooks)
+                {
+                    // The folded convolution's output is a new tensor nothing else holds: rectify it where it lies.
+                    x = Functional.Relu(x, inPlace: true);
+                    k++;
+                }
                 continue;
             }
             x = _layers[k].Call(x);

@@ -8,10 +8,23 @@ public static partial class Functional
     /// <summary>
     /// 2-d max pooling of x [N, C, H, W] (or [C, H, W]); <paramref name="stride"/> defaults to the kernel size;
     /// padding counts as −∞ and may be at most half the kernel. With <paramref name="ceilMode"/> the output size
-    /// rounds up, but the last window must start inside the input or its left padding.
+    /// rounds up, but the last window must start inside the input or its left padding. Where nothing is recorded
+    /// (gradients off or the input not requiring one, no forward-mode tangent) the argmax indices are not computed.
     /// </summary>
     public static Tensor MaxPool2d(Tensor input, Size2d kernelSize, Size2d? stride = null, Size2d? padding = null, Size2d? dilation = null, bool ceilMode = false) =>
-        MaxPool2dWithIndices(input, kernelSize, stride, padding, dilation, ceilMode).Values;
+        MaxPool2dValues("max_pool2d", input, kernelSize, stride ?? kernelSize, padding ?? 0, dilation ?? 1, ceilMode);
+
+    /// <summary>
+    /// The values of <see cref="MaxPool2dWithIndices(string, Tensor, Size2d, Size2d, Size2d, Size2d, bool)"/>; without
+    /// the indices when nothing will route a gradient back (<see cref="Fused.Untracked"/>).
+    /// </summary>
+    internal static Tensor MaxPool2dValues(string op, Tensor input, Size2d kernel, Size2d stride, Size2d padding, Size2d dilation, bool ceilMode)
+    {
+        if (!Fused.Untracked(input)) return MaxPool2dWithIndices(op, input, kernel, stride, padding, dilation, ceilMode).Values;
+        if (input.Rank == 3) return MaxPool2dValues(op, input.Unsqueeze(0), kernel, stride, padding, dilation, ceilMode).Squeeze(0);
+        var geo = PoolGeometry(op, input, kernel, stride, padding, dilation, ceilMode, countIncludePad: true);
+        return new MaxPool2dFunction(geo, withIndices: false).Apply(input);
+    }
 
     /// <summary>
     /// <see cref="MaxPool2d"/> that also returns the Int32 indices (flat positions h·W + w in each input plane)

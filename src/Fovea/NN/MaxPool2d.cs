@@ -25,7 +25,8 @@ public sealed class MaxPool2d(Size2d kernelSize, Size2d? stride = null, Size2d? 
     int IReceptiveField.Dilation => DilationSize.H;
 
     /// <inheritdoc/>
-    public override Tensor Forward(Tensor input) => ForwardWithIndices(input).Values;
+    public override Tensor Forward(Tensor input) =>
+        Functional.MaxPool2dValues(Describe(), input, KernelSize, StrideSize, PaddingSize, DilationSize, CeilMode);
 
     /// <summary>The pooled values and the Int32 indices of the chosen inputs (for <c>MaxUnpool</c>-style uses).</summary>
     public (Tensor Values, Tensor Indices) ForwardWithIndices(Tensor input) =>

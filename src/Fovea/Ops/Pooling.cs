@@ -5,17 +5,19 @@ namespace Fovea.Ops;
 /// <summary>
 /// Max pooling. The gradient is routed to the input that won each window ("max routes"): the backward scatters
 /// g to the recorded indices (<see cref="MaxPool2dBackwardFunction"/>), and that scatter's own adjoint gathers
-/// at the same indices, so double backward works.
+/// at the same indices, so double backward works. Built <paramref name="withIndices"/> false only where nothing
+/// will be recorded or differentiated (<see cref="Fused.Untracked"/>): the backend then skips the argmax.
 /// </summary>
-internal sealed class MaxPool2dFunction(Pool2dGeometry geo) : Function
+internal sealed class MaxPool2dFunction(Pool2dGeometry geo, bool withIndices = true) : Function
 {
     public override string Name => "MaxPool2d";
 
-    /// <summary>Flat positions (h·W + w within each plane) of the chosen inputs, set by the forward pass.</summary>
+    /// <summary>Flat positions (h·W + w within each plane) of the chosen inputs, set by the forward pass (null without indices).</summary>
     public Tensor? Indices { get; private set; }
 
     protected override Tensor Forward(Tensor[] x)
     {
+        if (!withIndices) return Backend.Current.MaxPool2dValues(x[0], geo);
         var (values, indices) = Backend.Current.MaxPool2d(x[0], geo);
         Indices = indices;
         return values;

@@ -20,6 +20,11 @@ public class PoolKernelTests
         new[] { 8, 8, 2, 2, 2, 2, 0, 0, 1, 1, 4, 4 },     // exactly one 4-wide block
         new[] { 6, 6, 2, 2, 2, 2, 0, 0, 1, 1, 3, 3 },     // rows under four outputs: scalar
         new[] { 4, 32, 2, 2, 2, 2, 0, 0, 1, 1, 2, 16 },   // exactly two 8-wide blocks
+        new[] { 20, 40, 3, 3, 2, 2, 1, 1, 1, 1, 10, 20 }, // ResNet's stem window: vector groups at 1, 9 and an overlapping 11, scalar borders
+        new[] { 12, 37, 3, 3, 1, 1, 1, 1, 1, 1, 12, 37 }, // stride 1 (GoogLeNet's branch pooling): 8-wide groups of unit-stride taps
+        new[] { 15, 45, 3, 3, 2, 2, 1, 1, 2, 2, 7, 22 },  // stride 2 with dilation: every tap its own even-lane load
+        new[] { 9, 40, 2, 2, 2, 2, 1, 1, 1, 1, 5, 21 },   // 2x2 with padding: the general path, taps paired from one load
+        new[] { 7, 23, 3, 3, 2, 2, 1, 1, 1, 1, 4, 12 },   // one vector group only (first = last)
     };
 
     private static Window2d Win(int[] g) => new(g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
@@ -58,9 +63,17 @@ public class PoolKernelTests
         Assert.Equal(ei, idx);
         var yf = new float[y.Length];
         var idxf = new int[y.Length];
-        Pool2dKernels.MaxForward<float>(Array.ConvertAll(x, v => (float)v), planes, h, w, Win(g), oh, ow, yf, idxf);
+        var xf = Array.ConvertAll(x, v => (float)v);
+        Pool2dKernels.MaxForward<float>(xf, planes, h, w, Win(g), oh, ow, yf, idxf);
         Assert.Equal(ei, idxf);
         Assert.Equal(Array.ConvertAll(ev, v => (float)v), yf);
+        // Without indices (inference): the same values, on the vector path where it applies.
+        var yv = new double[y.Length];
+        Pool2dKernels.MaxForwardValues<double>(x, planes, h, w, Win(g), oh, ow, yv);
+        Assert.Equal(ev, yv);
+        var yvf = new float[y.Length];
+        Pool2dKernels.MaxForwardValues<float>(xf, planes, h, w, Win(g), oh, ow, yvf);
+        Assert.Equal(Array.ConvertAll(ev, v => (float)v), yvf);
         // Backward routes every gradient to its index.
         var dy = Random(y.Length, 3);
         var dx = new double[x.Length];
@@ -68,6 +81,37 @@ public class PoolKernelTests
         var expected = new double[x.Length];
         for (int k = 0; k < dy.Length; k++) expected[k / (oh * ow) * h * w + idx[k]] += dy[k];
         Assert.Equal(expected, dx);
+    }
+
+    [Fact]
+    public void Max_pool_without_indices_keeps_the_first_of_equal_zeros_and_every_nan()
+    {
+        // 3x3 stride 2 over one 16x40 plane: −0 then +0 in one window gives −0 (the first maximum, as with indices);
+        // a NaN in any tap, first or later, gives NaN.
+        const int h = 16, w = 40;
+        var win = new Window2d(3, 3, 2, 2, 1, 1, 1, 1);
+        int oh = 8, ow = 20;
+        var x = new float[h * w];
+        Array.Fill(x, -1f);
+        x[4 * w + 9] = -0f;  // output (2, 5) meets −0 (column 9) before +0 (column 10) in its middle row
+        x[4 * w + 10] = 0f;
+        x[5 * w + 19] = float.NaN; // the first tap of output (3, 10)
+        x[9 * w + 30] = float.NaN; // the middle tap of outputs (4, 15) and (5, 15)
+        var (ev, ei) = ConvReference.MaxPool(Array.ConvertAll(x, v => (double)v), 1, h, w, win, oh, ow);
+        var y = new float[oh * ow];
+        var idx = new int[oh * ow];
+        Pool2dKernels.MaxForward<float>(x, 1, h, w, win, oh, ow, y, idx);
+        var yv = new float[oh * ow];
+        Pool2dKernels.MaxForwardValues<float>(x, 1, h, w, win, oh, ow, yv);
+        Assert.Equal(ei, idx);
+        for (int k = 0; k < ev.Length; k++)
+        {
+            Assert.Equal(BitConverter.DoubleToInt64Bits(ev[k]) < 0 && ev[k] == 0, float.IsNegative(y[k]) && y[k] == 0);
+            Assert.Equal(float.IsNaN(y[k]), float.IsNaN(yv[k]));
+            Assert.Equal(float.IsNaN(y[k]) ? 0 : BitConverter.SingleToInt32Bits(y[k]), float.IsNaN(yv[k]) ? 0 : BitConverter.SingleToInt32Bits(yv[k]));
+        }
+        Assert.True(float.IsNaN(yv[3 * ow + 10]) && float.IsNaN(yv[5 * ow + 15]));
+        Assert.True(yv[2 * ow + 5] == 0 && float.IsNegative(yv[2 * ow + 5]));
     }
 
     [Theory, MemberData(nameof(Windows))]

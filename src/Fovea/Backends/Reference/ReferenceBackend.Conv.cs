@@ -33,6 +33,8 @@ internal sealed partial class ReferenceBackend
         return (Write(v, shape, x.DType), Tensor.FromArray(i, shape));
     }
 
+    public Tensor MaxPool2dValues(Tensor x, Pool2dGeometry geometry) => MaxPool2d(x, geometry).Values;
+
     public Tensor MaxPool2dBackward(Tensor gradOutput, Tensor indices, int[] inputShape)
     {
         var g = ReadAll(gradOutput);

@@ -107,6 +107,20 @@ internal sealed partial class ReferenceBackend : IBackend
         return Write(r, shape, a.DType);
     }
 
+    public void AddRelu(Tensor dst, Tensor a, Tensor? b)
+    {
+        if (!dst.DType.IsFloating())
+            throw new DTypeException("add_relu", $"expected a floating dtype, got {dst.DType.Name()}; convert with .To(DType.Float32)");
+        // Both operands are read before anything is written, so dst may be either of them.
+        var x = Read(a, dst._shape);
+        var y = b is null ? null : Read(b, dst._shape);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double v = y is null ? x[i] : x[i] + y[i];
+            SetFromDouble(dst, dst.StorageIndexOf(i), double.IsNaN(v) ? v : Math.Max(v, 0));
+        }
+    }
+
     public Tensor Compare(CompareOp op, Tensor a, Tensor b, int[] shape)
     {
         var x = Read(a, shape);

@@ -118,7 +118,7 @@ public static partial class PrimitiveCases
         yield return Pool([2, 0, 4, 4], 2, 2, 2, 2, 0, 0, 1, 1, false, true);
         yield return Pool([1, 1, 1, 1], 1, 1, 1, 1, 0, 0, 1, 1, false, true);
         yield return Pool([2, 3, 5, 5], 3, 3, 2, 2, 1, 1, 1, 1, true, false);
-        yield return Pool([2, 8, 40, 40], 3, 3, 2, 2, 1, 1, 1, 1, false, true); // threaded over planes
+        yield return Pool([2, 32, 96, 96], 3, 3, 2, 2, 1, 1, 1, 1, false, true); // threaded over planes (ResNet's stem window)
         for (int i = 0; i < 14; i++)
         {
             int kh = rng.Next(1, 4), kw = rng.Next(1, 4), dh = dilation ? rng.Next(1, 3) : 1, dw = dilation ? rng.Next(1, 3) : 1;
@@ -141,6 +141,17 @@ public static partial class PrimitiveCases
                 // Ties (the first maximum's index wins), NaN, ±∞ and ±0.
                 var x = Make(rng, p.Input, dtype, WithSpecials(Ties, 16));
                 yield return new($"{dtype.Name()} {p}", [x], (b, i) => { var (v, k) = b.MaxPool2d(i[0], p.Geometry); return [v, k]; }, Tolerance.Exact);
+            }
+    }
+
+    [CasesFor(nameof(IBackend.MaxPool2dValues))]
+    public static IEnumerable<ConformanceCase> MaxPool2dValues(Random rng)
+    {
+        foreach (var dtype in Floats)
+            foreach (var p in PoolProblems(rng, dilation: true))
+            {
+                var x = Make(rng, p.Input, dtype, WithSpecials(Ties, 16));
+                yield return new($"{dtype.Name()} {p}", [x], (b, i) => [b.MaxPool2dValues(i[0], p.Geometry)], Tolerance.Exact);
             }
     }
 

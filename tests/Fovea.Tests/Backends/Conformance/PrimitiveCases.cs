@@ -76,6 +76,45 @@ public static partial class PrimitiveCases
         }
     }
 
+    [CasesFor(nameof(IBackend.AddRelu))]
+    public static IEnumerable<ConformanceCase> AddRelu(Random rng)
+    {
+        Draw draw = WithSpecials(r => 2 * Normal(r));
+        foreach (var dtype in Floats)
+        {
+            // The large case splits over threads (the CPU backend's pass takes 2^17 elements per thread).
+            foreach (var shape in WithLarge(Shapes(rng, 0, 4, 5, random: 4), dtype, [3 << 17]))
+            {
+                // Strided or broadcast operands into a new contiguous destination; then relu alone.
+                var a = Make(rng, shape, dtype, draw, broadcast: false);
+                var b = Make(rng, BroadcastFrom(rng, shape), dtype, draw);
+                yield return new($"{dtype.Name()} {ShapeChecks.Format(shape)} into a new tensor", [a, b], (k, i) =>
+                {
+                    var d = Tensor.Zeros(shape, dtype);
+                    k.AddRelu(d, i[0], i[1]);
+                    return [d];
+                }, Tolerance.Rounded);
+                yield return new($"{dtype.Name()} {ShapeChecks.Format(shape)} relu alone", [a], (k, i) =>
+                {
+                    var d = Tensor.Zeros(shape, dtype);
+                    k.AddRelu(d, i[0], null);
+                    return [d];
+                }, Tolerance.Exact);
+                // In place: the destination is the first operand (contiguous, the blocked fast path) or the second.
+                var c = Contiguous(rng, shape, dtype, draw);
+                var e = Contiguous(rng, shape, dtype, draw);
+                yield return new($"{dtype.Name()} {ShapeChecks.Format(shape)} in place", [c, e], (k, i) =>
+                {
+                    var first = CloneStorage(i[0]);
+                    var second = CloneStorage(i[1]);
+                    k.AddRelu(first, first, i[1]);
+                    k.AddRelu(second, i[0], second);
+                    return [WholeStorage(first), WholeStorage(second)];
+                }, Tolerance.Rounded);
+            }
+        }
+    }
+
     [CasesFor(nameof(IBackend.Binary))]
     public static IEnumerable<ConformanceCase> Binary(Random rng)
     {

@@ -1,0 +1,47 @@
+using Fovea.Backends;
+
+namespace Fovea.Ops;
+
+/// <summary>
+/// Inference paths that skip what only differentiation needs: one pass for relu(a + b) and ReLU written into the
+/// tensor it reads, where nothing is recorded. With a graph or a tangent to propagate they are the ops as written
+/// (<c>(a + b).Relu()</c>), so gradients, gradient checks and forward-mode AD never see them.
+/// </summary>
+internal static class Fused
+{
+    /// <summary>
+    /// True when an op on these inputs records nothing and propagates no tangent: gradients off, or no input
+    /// requiring one; no forward-mode tangent; anomaly mode off (its checks live in <see cref="Function.Apply"/>).
+    /// </summary>
+    public static bool Untracked(Tensor a, Tensor? b = null) =>
+        (!GradMode.IsEnabled || (!a.RequiresGrad && b?.RequiresGrad != true)) && a.Tangent is null && b?.Tangent is null && !Anomaly.Enabled;
+
+    /// <summary>
+    /// relu(a + b) with broadcasting. Untracked and floating: one pass (<see cref="IBackend.AddRelu"/>), written into
+    /// <paramref name="a"/> itself when <paramref name="inPlace"/> and a already has the result's shape, is contiguous
+    /// and shares no storage with b (its storage version is bumped, so a graph that saved it refuses to use it).
+    /// Otherwise <c>(a + b).Relu()</c>.
+    /// </summary>
+    public static Tensor AddRelu(Tensor a, Tensor b, bool inPlace)
+    {
+        if (a.DType != b.DType || !a.DType.IsFloating() || !Untracked(a, b)) return a.Add(b).Relu();
+        var shape = ShapeChecks.Broadcast("add_relu", a._shape, b._shape);
+        bool into = inPlace && a.IsContiguous && a._shape.AsSpan().SequenceEqual(shape) && !ReferenceEquals(a.Storage, b.Storage);
+        var dst = into ? a : Tensor.Allocate(a.DType, shape, clear: false);
+        Backend.Current.AddRelu(dst, a, b);
+        if (into) a.Storage.BumpVersion();
+        return dst;
+    }
+
+    /// <summary>
+    /// relu(x). Untracked, floating, contiguous and <paramref name="inPlace"/>: written into x (storage version bumped)
+    /// and x returned; otherwise <c>x.Relu()</c>.
+    /// </summary>
+    public static Tensor Relu(Tensor x, bool inPlace)
+    {
+        if (!inPlace || !x.DType.IsFloating() || !x.IsContiguous || !Untracked(x)) return x.Relu();
+        Backend.Current.AddRelu(x, x, null);
+        x.Storage.BumpVersion();
+        return x;
+    }
+}

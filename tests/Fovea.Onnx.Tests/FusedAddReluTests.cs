@@ -1,0 +1,93 @@
+using Fovea.NN;
+using Fovea.Vision.Models;
+
+namespace Fovea.Onnx.Tests;
+
+/// <summary>
+/// Inference without gradients: the residual join relu(body + shortcut) as one pass, ReLU in place on a folded
+/// convolution's output, max pooling without indices, in the zoo ResNet and in an imported graph. The outputs equal
+/// the graph run as written (gradients on), no tensor a caller or a hook holds is overwritten, and gradients are
+/// unchanged.
+/// </summary>
+public sealed class FusedAddReluTests
+{
+    private static void Close(Tensor expected, Tensor actual, double rel)
+    {
+        Assert.Equal(expected.Shape, actual.Shape);
+        var e = expected.To(DType.Float64).ToArray<double>();
+        var a = actual.To(DType.Float64).ToArray<double>();
+        double scale = e.Max(Math.Abs);
+        for (int i = 0; i < e.Length; i++)
+            Assert.True(Math.Abs(e[i] - a[i]) <= rel * scale, $"[{i}]: expected {e[i]}, got {a[i]} (scale {scale})");
+    }
+
+    /// <summary>A CIFAR-sized ResNet-18 in evaluation, batch-norm statistics away from the identity.</summary>
+    private static Module<Tensor, Tensor> ResNet()
+    {
+        var model = ModelZoo.Create("resnet18", 3, 10, 64, new Generator(0));
+        var g = new Generator(1);
+        using (GradMode.Disable())
+        {
+            foreach (var (name, t) in model.NamedBuffers())
+            {
+                if (name.EndsWith("running_mean", StringComparison.Ordinal)) t.CopyFrom(Tensor.Randn(t.Shape, g).Mul(0.2));
+                if (name.EndsWith("running_var", StringComparison.Ordinal)) t.CopyFrom(Tensor.Uniform(t.Shape, 0.5, 2, g));
+            }
+        }
+        model.Eval();
+        return model;
+    }
+
+    [Fact]
+    public void Zoo_resnet_inference_matches_the_layers_run_apart_and_leaves_held_tensors_alone()
+    {
+        var model = ResNet();
+        var x = Tensor.Randn([1, 3, 64, 64], new Generator(2));
+        var xBefore = x.Clone();
+        var expected = model.Forward(x).Detach(); // gradients on: nothing folded or fused
+        // A hook on a block keeps its output; the next block reads it as its shortcut and must not overwrite it.
+        var block = (Module<Tensor, Tensor>)model.NamedModules().First(m => m.Name == "layer1.0").Module;
+        Tensor? seen = null, seenCopy = null;
+        using var handle = block.RegisterForwardHook((_, _, y) => { seen = y; seenCopy = y.Clone(); });
+        Tensor fused;
+        using (GradMode.Disable()) fused = model.Forward(x);
+        Close(expected, fused, 1e-5);
+        Assert.Equal(xBefore.ToArray<float>(), x.ToArray<float>());
+        Assert.Equal(seenCopy!.ToArray<float>(), seen!.ToArray<float>());
+    }
+
+    [Fact]
+    public void Imported_resnet_fuses_add_and_relu_and_keeps_gradients()
+    {
+        var imported = OnnxModel.Import(OnnxModel.ExportToBytes(ResNet(), [1, 3, 64, 64]), "resnet18.onnx");
+        imported.Eval();
+        Assert.Equal(8, imported.FusedAddReluPairs); // one join per basic block
+        Assert.Equal(9, imported.InPlaceRelus);      // the stem's and each block's first ReLU, after a folded convolution
+        var x = Tensor.Randn([1, 3, 64, 64], new Generator(3));
+        var xBefore = x.Clone();
+        var expected = imported.Forward(x).Detach();
+        Tensor fused;
+        using (GradMode.Disable()) fused = imported.Forward(x);
+        Close(expected, fused, 1e-5);
+        Assert.Equal(xBefore.ToArray<float>(), x.ToArray<float>());
+
+        // With gradients the graph runs as written: the input gradient matches the zoo model's.
+        var xg = x.Clone().RequiresGrad_();
+        imported.Forward(xg).Square().Sum().Backward();
+        Assert.NotNull(xg.Grad);
+        Assert.True(xg.Grad!.Abs().Sum().ToScalar() > 0);
+    }
+
+    [Fact]
+    public void Relu_on_a_graph_input_is_never_in_place()
+    {
+        var imported = OnnxModel.Import(OnnxModel.ExportToBytes(new Sequential(new ReLU()), [2, 5]), "relu.onnx");
+        Assert.Equal(0, imported.InPlaceRelus);
+        var x = Tensor.Randn([2, 5], new Generator(4));
+        var xBefore = x.ToArray<float>();
+        Tensor y;
+        using (GradMode.Disable()) y = imported.Forward(x);
+        Assert.Equal(xBefore, x.ToArray<float>());
+        Assert.Equal(xBefore.Select(v => Math.Max(v, 0f)), y.ToArray<float>());
+    }
+}

@@ -1,0 +1,78 @@
+using Fovea.NN;
+
+namespace Fovea.Tests.NN;
+
+/// <summary>
+/// <see cref="Functional.AddRelu"/>, <see cref="Functional.Relu(Tensor, bool)"/> and max pooling without indices:
+/// where nothing is recorded they equal the ops run apart bit for bit (in place or not); with a graph they are the
+/// ops as written, gradients included.
+/// </summary>
+public sealed class FusedInferenceTests
+{
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Add_relu_equals_add_then_relu_in_place_or_not(DType dtype)
+    {
+        var g = new Generator(5);
+        var a = Tensor.Randn([3, 4, 5, 6], g, dtype);
+        var b = Tensor.Randn([3, 4, 5, 6], g, dtype);
+        var row = Tensor.Randn([6], g, dtype);
+        var expected = a.Add(b).Relu().To(DType.Float64).ToArray<double>();
+        var expectedBroadcast = a.Add(row).Relu().To(DType.Float64).ToArray<double>();
+        using (GradMode.Disable())
+        {
+            Assert.Equal(expected, Functional.AddRelu(a, b).To(DType.Float64).ToArray<double>());
+            Assert.Equal(expectedBroadcast, Functional.AddRelu(a, row).To(DType.Float64).ToArray<double>());
+            Assert.Equal(expectedBroadcast, Functional.AddRelu(row, a, inPlace: true).To(DType.Float64).ToArray<double>()); // row cannot hold the result
+            int version = a.Storage.Version;
+            var inPlace = Functional.AddRelu(a, b, inPlace: true);
+            Assert.Same(a, inPlace);
+            Assert.True(a.Storage.Version > version);
+            Assert.Equal(expected, a.To(DType.Float64).ToArray<double>());
+            var c = b.Clone();
+            Assert.Same(c, Functional.Relu(c, inPlace: true));
+            Assert.Equal(b.Relu().To(DType.Float64).ToArray<double>(), c.To(DType.Float64).ToArray<double>());
+        }
+    }
+
+    [Fact]
+    public void With_a_graph_add_relu_is_the_ops_as_written_and_leaves_its_inputs()
+    {
+        var g = new Generator(6);
+        var a = Tensor.Randn([4, 7], g, DType.Float64).RequiresGrad_();
+        var b = Tensor.Randn([4, 7], g, DType.Float64);
+        var before = a.ToArray<double>();
+        var y = Functional.AddRelu(a, b, inPlace: true);
+        Assert.NotSame(a, y);
+        Assert.Equal(before, a.ToArray<double>());
+        y.Sum().Backward();
+        var mask = a.Add(b).Gt(0).To(DType.Float64).ToArray<double>();
+        Assert.Equal(mask, a.Grad!.ToArray<double>());
+        var r = Functional.Relu(a, inPlace: true);
+        Assert.NotSame(a, r);
+        Assert.Equal(before, a.ToArray<double>());
+    }
+
+    [Fact]
+    public void In_place_relu_of_a_tensor_a_graph_saved_is_refused_at_backward()
+    {
+        var w = Tensor.Randn([5], new Generator(7)).RequiresGrad_();
+        var x = Tensor.Randn([5], new Generator(8));
+        var y = w.Mul(x); // saves x for w's gradient
+        using (GradMode.Disable()) Functional.Relu(x, inPlace: true);
+        Assert.Throws<InvalidOperationException>(() => y.Sum().Backward());
+    }
+
+    [Theory]
+    [InlineData(DType.Float32)]
+    [InlineData(DType.Float64)]
+    public void Max_pool_without_gradients_equals_the_values_with_indices(DType dtype)
+    {
+        var x = Tensor.Randn([2, 3, 23, 41], new Generator(9), dtype);
+        var (values, _) = Functional.MaxPool2dWithIndices(x, 3, 2, 1);
+        using var _ = GradMode.Disable();
+        Assert.Equal(values.To(DType.Float64).ToArray<double>(), Functional.MaxPool2d(x, 3, 2, 1).To(DType.Float64).ToArray<double>());
+        Assert.Equal(values.To(DType.Float64).ToArray<double>(), new MaxPool2d(3, 2, 1).Forward(x).To(DType.Float64).ToArray<double>());
+    }
+}
