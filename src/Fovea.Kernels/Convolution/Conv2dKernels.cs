@@ -55,9 +55,21 @@ public static class Conv2dKernels
     /// Float32 stride-1 convolutions read the padded input directly (<see cref="DirectConv"/>); the rest run as an
     /// implicit GEMM (<see cref="ImplicitGemmConv{T, TKernel}"/>) whose column matrix is packed from the image as it is consumed.
     /// </remarks>
-    public static unsafe void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y)
+    public static void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y)
+        where T : unmanaged, INumber<T> => Forward(s, x, w, bias, y, null);
+
+    /// <summary>
+    /// y = conv(x, w) + bias, with the float32 weights in the layouts the kernels read taken from (and on first use
+    /// stored in) <paramref name="prepared"/>; null prepares them for this call only. The caller keeps
+    /// <paramref name="prepared"/> with the weights it was built from: passing other weights gives wrong results.
+    /// With prepared weights Winograd also serves small batches (its kernel transform is no longer paid per call).
+    /// </summary>
+    public static unsafe void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y, PreparedConvWeights? prepared)
         where T : unmanaged, INumber<T>
     {
+        if (prepared is not null && !prepared.Matches(s))
+            throw new ArgumentException($"conv2d: prepared weights [{prepared.OutChannels}, {prepared.GroupInChannels}, {prepared.KernelH}, {prepared.KernelW}] in {prepared.Groups} groups "
+                + $"do not belong to a convolution of {s.OutChannels} output channels, {s.GroupIn} input channels per group, {s.Window.KernelH}x{s.Window.KernelW} in {s.Groups} groups", nameof(prepared));
         if (s.Batch == 0) return;
         using var hx = x.Pin();
         using var hw = w.Pin();
@@ -67,9 +79,9 @@ public static class Conv2dKernels
         if (typeof(T) == typeof(float))
         {
             float* fx = (float*)px, fw = (float*)pw, fb = (float*)pb, fy = (float*)py;
-            if (WinogradConv.Applies(s))
+            if (WinogradConv.Applies(s, kernelPrepared: prepared is not null))
             {
-                WinogradConv.Forward(s, fx, fw, fb, fy);
+                WinogradConv.Forward(s, fx, fw, fb, fy, prepared);
                 return;
             }
             if (DirectConv.AppliesByChannels(s))
@@ -84,9 +96,9 @@ public static class Conv2dKernels
             }
             switch (Gemm.Selected)
             {
-                case GemmKernelKind.Vector512: ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, fx, fw, fb, fy); break;
-                case GemmKernelKind.Vector256: ImplicitGemmConv<float, SgemmKernel6x16>.Forward(s, fx, fw, fb, fy); break;
-                default: ImplicitGemmConv<float, SgemmKernelScalar4x4>.Forward(s, fx, fw, fb, fy); break;
+                case GemmKernelKind.Vector512: ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x32>(prepared, s, fw)); break;
+                case GemmKernelKind.Vector256: ImplicitGemmConv<float, SgemmKernel6x16>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x16>(prepared, s, fw)); break;
+                default: ImplicitGemmConv<float, SgemmKernelScalar4x4>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernelScalar4x4>(prepared, s, fw)); break;
             }
         }
         else if (typeof(T) == typeof(double))
@@ -102,6 +114,11 @@ public static class Conv2dKernels
         else
             throw new NotSupportedException($"conv2d is defined for float and double, not {typeof(T).Name}");
     }
+
+    /// <summary>The implicit GEMM's packed weights for register tile <typeparamref name="TKernel"/>, or null without <paramref name="prepared"/>.</summary>
+    private static unsafe float* Packed<TKernel>(PreparedConvWeights? prepared, in ConvShape s, float* w)
+        where TKernel : struct, IMicroKernel<float> =>
+        prepared is null ? null : prepared.GemmA(s, w, TKernel.MR, ImplicitGemmConv<float, TKernel>.BlockDepth(s.ColRows));
 
     /// <summary>dx = the input gradient of the convolution given the output gradient <paramref name="dy"/> (dx is overwritten).</summary>
     public static unsafe void BackwardInput<T>(in ConvShape s, ReadOnlyMemory<T> dy, ReadOnlyMemory<T> w, Memory<T> dx)

@@ -28,11 +28,28 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
     private const long ThreadingMinMacs = 1L << 20;
 
+    /// <summary>
+    /// Output slivers that share one pass over the packed weights: each MR x KC weight panel, once in L1, serves this
+    /// many slivers before the next is read. With one sliver at a time a layer with many weights and few pixels (a
+    /// ResNet's last stage: 9.4 MB of weights, 49 pixels at batch 1, 784 at batch 16) streams all its weights from L3
+    /// once per 32 pixels; eight slivers of B (kc x NR each, 200 KB at most) stay in L2.
+    /// </summary>
+    private const int SliversPerItem = 8;
+
     /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
-    public static void Forward(in ConvShape s, T* x, T* w, T* bias, T* y)
+    /// <param name="s">The convolution.</param>
+    /// <param name="x">The input.</param>
+    /// <param name="w">The weights.</param>
+    /// <param name="bias">The bias, or null.</param>
+    /// <param name="y">The output.</param>
+    /// <param name="preparedW">
+    /// The weights already packed (<see cref="PreparedConvWeights.GemmA"/>, with this kernel's MR and
+    /// <see cref="BlockDepth"/>), or null to pack them for this call.
+    /// </param>
+    public static void Forward(in ConvShape s, T* x, T* w, T* bias, T* y, T* preparedW = null)
     {
         int colRows = s.ColRows, gout = s.GroupOut;
-        int kc = GemmDriver<T, TKernel>.BlockDepth(colRows), kBlocks = (colRows + kc - 1) / kc;
+        int kc = GemmDriver<T, TKernel>.BlockDepth(colRows);
         int mPad = RoundUp(gout, TKernel.MR);
         long columns = (long)s.Batch * s.OutPlane;
         if (columns == 0 || gout == 0) return;
@@ -44,14 +61,13 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                     new Span<T>(y + ((long)n * s.OutChannels + o) * s.OutPlane, s.OutPlane).Fill(bias is null ? T.Zero : bias[o]);
             return;
         }
-        if (UsesLoweredGemm(s))
+        if (preparedW is null && UsesLoweredGemm(s))
         {
             LoweredForward(s, x, w, bias, y);
             return;
         }
-        // Weights packed once per call: for each group, for each K block, mPad x kc (the last block shorter).
-        int groupPacked = mPad * colRows;
-        T[] packed = ArrayPool<T>.Shared.Rent(s.Groups * groupPacked);
+        // Weights packed once per call unless prepared: for each group, for each K block, mPad x kc (the last block shorter).
+        T[]? packed = preparedW is null ? ArrayPool<T>.Shared.Rent(s.Groups * mPad * colRows) : null;
         // Row k of the column matrix is tap (channel, i, j): its channel offset and its row and column shifts,
         // computed once here so the packing loop does no division.
         int[] taps = ArrayPool<int>.Shared.Rent(3 * colRows);
@@ -64,18 +80,38 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             taps[3 * k + 2] = rem % win.KernelW * win.DilationW - win.PadW;
         }
         fixed (int* pt = taps)
-        fixed (T* pw = packed)
+        fixed (T* pp = packed)
         {
-            for (int g = 0; g < s.Groups; g++)
-                for (int b = 0; b < kBlocks; b++)
-                {
-                    int p0 = b * kc, kcb = Math.Min(kc, colRows - p0);
-                    GemmPacking.PackA(pw + (long)g * groupPacked + (long)mPad * p0, w + (long)g * gout * colRows, colRows, false, 0, gout, p0, kcb, TKernel.MR);
-                }
+            T* pw = preparedW;
+            if (pw is null)
+            {
+                pw = pp;
+                PreparedConvWeights.PackGemmA(s, w, TKernel.MR, kc, pw);
+            }
             int slivers = (int)((columns + TKernel.NR - 1) / TKernel.NR);
-            var body = new SliverBody { X = x, Y = y, Bias = bias, PackedW = pw, Taps = pt, Shape = s, Kc = kc, MPad = mPad, Slivers = slivers };
-            int items = s.Groups * slivers;
+            int perItem = Math.Min(SliversPerItem, slivers), sliverGroups = (slivers + perItem - 1) / perItem;
             int threads = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs);
+            // Too few (group, sliver group) items to keep the threads busy (small planes, batch 1): the output channels
+            // are split too, each part packing the same slivers. Which rows go together does not change any result.
+            int rowTiles = mPad / TKernel.MR, rowChunks = 1;
+            if (threads > 1 && s.Groups * sliverGroups < 2 * threads)
+                rowChunks = Math.Clamp((2 * threads + s.Groups * sliverGroups - 1) / (s.Groups * sliverGroups), 1, Math.Max(1, rowTiles / 4));
+            var body = new SliverBody
+            {
+                X = x,
+                Y = y,
+                Bias = bias,
+                PackedW = pw,
+                Taps = pt,
+                Shape = s,
+                Kc = kc,
+                MPad = mPad,
+                Slivers = slivers,
+                PerItem = perItem,
+                SliverGroups = sliverGroups,
+                RowChunks = rowChunks,
+            };
+            int items = s.Groups * sliverGroups * rowChunks;
             if (threads <= 1)
             {
                 body.Chunks = 1;
@@ -88,9 +124,12 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 ParallelFor.ForChunks(body.Chunks, body);
             }
         }
-        ArrayPool<T>.Shared.Return(packed);
+        if (packed is not null) ArrayPool<T>.Shared.Return(packed);
         ArrayPool<int>.Shared.Return(taps);
     }
+
+    /// <summary>The K block depth this kernel packs the weights in, for <paramref name="colRows"/> rows of the column matrix.</summary>
+    internal static int BlockDepth(int colRows) => GemmDriver<T, TKernel>.BlockDepth(colRows);
 
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
@@ -133,67 +172,102 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         if (product is not null) ArrayPool<T>.Shared.Return(product);
     }
 
-    /// <summary>Chunk c of <see cref="Chunks"/>: a contiguous range of (group, sliver) work items.</summary>
+    /// <summary>
+    /// Chunk c of <see cref="Chunks"/>: a contiguous range of (group, sliver group, row chunk) work items. An item packs
+    /// up to <see cref="PerItem"/> slivers of the column matrix, K block by K block, and runs its rows of the packed
+    /// weights over all of them.
+    /// </summary>
     private struct SliverBody : IChunkBody
     {
         public T* X, Y, Bias, PackedW;
         public int* Taps;
         public ConvShape Shape;
-        public int Kc, MPad, Slivers, Chunks;
+        public int Kc, MPad, Slivers, Chunks, PerItem, SliverGroups, RowChunks;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int chunk)
         {
             int nr = TKernel.NR;
-            int items = Shape.Groups * Slivers;
+            int items = Shape.Groups * SliverGroups * RowChunks;
             int i0 = ParallelFor.ChunkStart(items, Chunks, chunk), i1 = ParallelFor.ChunkStart(items, Chunks, chunk + 1);
-            // This thread's scratch: one B sliver (kc x NR) and the sliver's C tiles (MPad x NR).
-            // (The sliver gets NR elements of slack: its packing may write a vector past its last row.)
-            int need = (Kc + 1) * nr + MPad * nr + 64 / sizeof(T);
-            if (_scratch is null || _scratch.Length < need) _scratch = GC.AllocateUninitializedArray<T>(need, pinned: true);
-            T* sliver = (T*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scratch)) + 63) & ~(nint)63);
-            T* tiles = sliver + (Kc + 1) * nr;
-            Span<int> segments = stackalloc int[RunFields * nr];
+            // This thread's scratch: PerItem B slivers (kc x NR each) and their C tiles (MPad x NR each).
+            // (Each sliver gets NR elements of slack: its packing may write a vector past its last row.)
+            long sliverLen = (long)(Kc + 1) * nr, tileLen = (long)MPad * nr;
+            long need = PerItem * (sliverLen + tileLen) + 64 / sizeof(T);
+            if (_scratch is null || _scratch.Length < need) _scratch = GC.AllocateUninitializedArray<T>((int)need, pinned: true);
+            T* slivers = (T*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scratch)) + 63) & ~(nint)63);
+            T* tiles = slivers + PerItem * sliverLen;
+            Span<int> segments = stackalloc int[RunFields * nr * PerItem];
+            Span<int> runs = stackalloc int[PerItem];
+            int rowTiles = MPad / TKernel.MR;
             for (int item = i0; item < i1; item++)
-                Sliver(item / Slivers, item % Slivers, sliver, tiles, segments);
+            {
+                int rc = item % RowChunks, rest = item / RowChunks;
+                int g = rest / SliverGroups, sg = rest % SliverGroups;
+                int m0 = ParallelFor.ChunkStart(rowTiles, RowChunks, rc) * TKernel.MR, m1 = ParallelFor.ChunkStart(rowTiles, RowChunks, rc + 1) * TKernel.MR;
+                int sv0 = sg * PerItem, count = Math.Min(PerItem, Slivers - sv0);
+                Item(g, sv0, count, m0, m1, slivers, sliverLen, tiles, tileLen, segments, runs);
+            }
         }
 
         /// <summary>Fields per run of a sliver: first column, length, image, output row, first output column.</summary>
         private const int RunFields = 5;
 
-        /// <summary>Computes the NR output columns of sliver <paramref name="sv"/> of group <paramref name="g"/>.</summary>
+        /// <summary>
+        /// Computes rows [m0, m1) of the NR output columns of slivers [sv0, sv0 + count) of group <paramref name="g"/>.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void Sliver(int g, int sv, T* sliver, T* tiles, Span<int> segments)
+        private readonly void Item(int g, int sv0, int count, int m0, int m1, T* slivers, long sliverLen, T* tiles, long tileLen, Span<int> segments, Span<int> runs)
         {
             ref readonly ConvShape s = ref Shape;
             int nr = TKernel.NR, mr = TKernel.MR, plane = s.OutPlane, ow = s.OutW;
             int colRows = s.ColRows, gout = s.GroupOut;
-            long q0 = (long)sv * nr;
-            int cols = (int)Math.Min(nr, (long)s.Batch * plane - q0);
-            // The sliver's columns as runs of consecutive output pixels on one output row of one image:
+            long columns = (long)s.Batch * plane;
+            // Each sliver's columns as runs of consecutive output pixels on one output row of one image:
             // (first column, length, image, output row, first output column) — at most a few per sliver.
-            int runs = 0;
-            for (int c = 0; c < cols;)
+            for (int j = 0; j < count; j++)
             {
-                long q = q0 + c;
-                int n = (int)(q / plane), pix = (int)(q % plane), oy = pix / ow, ox = pix % ow;
-                int len = Math.Min(cols - c, ow - ox);
-                int f = RunFields * runs;
-                segments[f] = c; segments[f + 1] = len; segments[f + 2] = n; segments[f + 3] = oy; segments[f + 4] = ox;
-                runs++;
-                c += len;
+                long q0 = (long)(sv0 + j) * nr;
+                int cols = (int)Math.Min(nr, columns - q0);
+                var seg = segments.Slice(j * RunFields * nr, RunFields * nr);
+                int runCount = 0;
+                for (int c = 0; c < cols;)
+                {
+                    long q = q0 + c;
+                    int n = (int)(q / plane), pix = (int)(q % plane), oy = pix / ow, ox = pix % ow;
+                    int len = Math.Min(cols - c, ow - ox);
+                    int f = RunFields * runCount;
+                    seg[f] = c; seg[f + 1] = len; seg[f + 2] = n; seg[f + 3] = oy; seg[f + 4] = ox;
+                    runCount++;
+                    c += len;
+                }
+                runs[j] = runCount;
             }
             T* pw = PackedW + (long)g * MPad * colRows;
             for (int p0 = 0, b = 0; p0 < colRows; p0 += Kc, b++)
             {
                 int kcb = Math.Min(Kc, colRows - p0);
-                PackSliver(g, p0, kcb, cols, runs, segments, sliver);
+                for (int j = 0; j < count; j++)
+                {
+                    int cols = (int)Math.Min(nr, columns - (long)(sv0 + j) * nr);
+                    PackSliver(g, p0, kcb, cols, runs[j], segments.Slice(j * RunFields * nr, RunFields * nr), slivers + j * sliverLen);
+                }
                 T beta = b == 0 ? T.Zero : T.One;
                 T* a = pw + (long)MPad * p0;
-                for (int ir = 0; ir < MPad; ir += mr)
-                    TKernel.Run(kcb, a + (long)ir * kcb, sliver, tiles + ir * nr, nr, T.One, beta);
+                // One MR x kc panel of weights (in L1) against every sliver of the item (in L2).
+                for (int ir = m0; ir < m1; ir += mr)
+                    for (int j = 0; j < count; j++)
+                        TKernel.Run(kcb, a + (long)ir * kcb, slivers + j * sliverLen, tiles + j * tileLen + ir * nr, nr, T.One, beta);
             }
-            // Scatter the tiles to y, adding the bias: one contiguous row piece per run and output channel.
+            for (int j = 0; j < count; j++)
+                Scatter(g, runs[j], segments.Slice(j * RunFields * nr, RunFields * nr), tiles + j * tileLen, m0, Math.Min(m1, gout));
+        }
+
+        /// <summary>Writes rows [o0, o1) of one sliver's tiles to y, adding the bias: one contiguous row piece per run and output channel.</summary>
+        private readonly void Scatter(int g, int runs, Span<int> segments, T* tiles, int o0, int o1)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int nr = TKernel.NR, plane = s.OutPlane, ow = s.OutW, gout = s.GroupOut;
             int outImage = s.OutChannels * plane;
             for (int r = 0; r < runs; r++)
             {
@@ -201,7 +275,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 int c = segments[f], len = segments[f + 1], n = segments[f + 2], pix = segments[f + 3] * ow + segments[f + 4];
                 T* yRun = Y + (long)n * outImage + (long)g * gout * plane + pix;
                 // Runs are short (at most NR): plain loops, no per-call overhead of a span kernel.
-                for (int o = 0; o < gout; o++)
+                for (int o = o0; o < o1; o++)
                 {
                     T* src = tiles + o * nr + c, dst = yRun + (long)o * plane;
                     T add = Bias is null ? T.Zero : Bias[g * gout + o];

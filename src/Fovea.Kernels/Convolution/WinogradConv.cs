@@ -15,7 +15,8 @@ namespace Fovea.Kernels;
 /// Tiles are then processed in blocks of 32 (the flattened (image, tile row, tile column) order): for each input channel
 /// the block's 6x6 input tiles are transformed straight into the GEMM's B slivers; then the 36 GEMMs; then the output
 /// transform adds the bias and writes the 4x4 tiles (cut at the image edge). A block's transformed input and products
-/// stay in L2. The kernel transform U = G g Gᵀ runs once per call, in float64.
+/// stay in L2. The kernel transform U = G g Gᵀ runs in float64, once per call, or once for all calls where the caller
+/// keeps it (<see cref="PreparedConvWeights"/>, inference).
 /// Each block is computed the same way whichever thread takes it, so results do not depend on the thread count.
 /// </para>
 /// <para>
@@ -44,12 +45,19 @@ internal static unsafe class WinogradConv
     /// True where the forward runs here: one group, 3x3, stride 1, no dilation, padding at most 2, a machine with a
     /// SIMD GEMM tile, and enough channels that the transforms are a small part of the work.
     /// </summary>
-    public static bool Applies(in ConvShape s) =>
-        Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(s) && Worthwhile(s.InChannels, s.OutChannels, s.OutH, s.OutW, s.Batch);
+    public static bool Applies(in ConvShape s) => Applies(s, kernelPrepared: false);
+
+    /// <summary>
+    /// <see cref="Applies(in ConvShape)"/> where the transformed kernel is kept between calls (<paramref name="kernelPrepared"/>):
+    /// then the per-call cost is the input and output transforms alone, and far fewer tiles pay off.
+    /// </summary>
+    public static bool Applies(in ConvShape s, bool kernelPrepared) =>
+        Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(s)
+        && Worthwhile(s.InChannels, s.OutChannels, s.OutH, s.OutW, s.Batch, kernelPrepared ? MinTilesPrepared : MinTiles);
 
     /// <summary>True where the input gradient runs here (as the forward of the flipped kernel, see <see cref="BackwardInput(in ConvShape, float*, float*, float*)"/>).</summary>
     public static bool AppliesToInputGradient(in ConvShape s) =>
-        Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(Transposed(s)) && Worthwhile(s.OutChannels, s.InChannels, s.Height, s.Width, s.Batch);
+        Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(Transposed(s)) && Worthwhile(s.OutChannels, s.InChannels, s.Height, s.Width, s.Batch, MinTiles);
 
     /// <summary>The geometry F(4x4, 3x3) computes: one group, 3x3, stride 1, no dilation, padding 0 … 2 in each dim.</summary>
     internal static bool Geometry(in ConvShape s)
@@ -69,22 +77,37 @@ internal static unsafe class WinogradConv
     private const long MinTiles = 512;
 
     /// <summary>
+    /// Fewest tiles when the transformed kernel is kept between calls (<see cref="PreparedConvWeights"/>). Measured at
+    /// batch 1 on AVX-512 against the implicit GEMM with prepacked weights: see docs/performance.md.
+    /// </summary>
+    internal static long MinTilesPrepared = 32;
+
+    /// <summary>
     /// Shapes where this path measured faster than the direct and implicit-GEMM ones: at least 16 channels on each side
     /// (fewer leave the transforms dominant), images of at least 8x8 outputs (smaller ones waste most of each tile), and
     /// at least <see cref="MinTiles"/> tiles in the batch (fewer leave the kernel transform dominant).
     /// </summary>
-    private static bool Worthwhile(int inChannels, int outChannels, int outH, int outW, int batch) =>
+    private static bool Worthwhile(int inChannels, int outChannels, int outH, int outW, int batch, long minTiles) =>
         inChannels >= 16 && outChannels >= 16 && outH >= 8 && outW >= 8
-        && (long)batch * ((outH + 3) / 4) * ((outW + 3) / 4) >= MinTiles;
+        && (long)batch * ((outH + 3) / 4) * ((outW + 3) / 4) >= minTiles;
 
     /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
     public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y) => Forward(Gemm.Selected, s, x, w, bias, y);
 
+    /// <summary>
+    /// The forward with the transformed kernel taken from (and on first use stored in) <paramref name="prepared"/>;
+    /// null transforms it for this call only.
+    /// </summary>
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared) =>
+        Forward(Gemm.Selected, s, x, w, bias, y, prepared);
+
     /// <summary><see cref="Forward(in ConvShape, float*, float*, float*, float*)"/> with a given GEMM tile (tests cover both on any machine).</summary>
-    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y)
+    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared = null)
     {
-        if (kind == GemmKernelKind.Vector512) Run<SgemmKernel6x32>(s, x, w, flipped: false, bias, y);
-        else Run<SgemmKernel6x16>(s, x, w, flipped: false, bias, y);
+        if (kind == GemmKernelKind.Vector512)
+            Run<SgemmKernel6x32>(s, x, w, flipped: false, bias, y, prepared?.WinogradU(s, w, SgemmKernel6x32.MR));
+        else
+            Run<SgemmKernel6x16>(s, x, w, flipped: false, bias, y, prepared?.WinogradU(s, w, SgemmKernel6x16.MR));
     }
 
     /// <summary>
@@ -97,8 +120,8 @@ internal static unsafe class WinogradConv
     internal static void BackwardInput(GemmKernelKind kind, in ConvShape s, float* dy, float* w, float* dx)
     {
         var t = Transposed(s);
-        if (kind == GemmKernelKind.Vector512) Run<SgemmKernel6x32>(t, dy, w, flipped: true, null, dx);
-        else Run<SgemmKernel6x16>(t, dy, w, flipped: true, null, dx);
+        if (kind == GemmKernelKind.Vector512) Run<SgemmKernel6x32>(t, dy, w, flipped: true, null, dx, null);
+        else Run<SgemmKernel6x16>(t, dy, w, flipped: true, null, dx, null);
     }
 
     /// <summary>The forward on spans with a given GEMM tile (tests run both tiles on any machine); <paramref name="bias"/> may be empty.</summary>
@@ -127,8 +150,9 @@ internal static unsafe class WinogradConv
     /// <summary>
     /// The forward of shape <paramref name="s"/>. With <paramref name="flipped"/>, <paramref name="w"/> is the weight of the
     /// transposed convolution ([s.InChannels, s.OutChannels, 3, 3]) and the kernel used is w[i, o] turned 180°.
+    /// A non-null <paramref name="preparedU"/> is the kernel already transformed (<see cref="PackKernels"/>).
     /// </summary>
-    private static void Run<TKernel>(in ConvShape s, float* x, float* w, bool flipped, float* bias, float* y)
+    private static void Run<TKernel>(in ConvShape s, float* x, float* w, bool flipped, float* bias, float* y, float* preparedU)
         where TKernel : struct, IMicroKernel<float>
     {
         if (s.Batch == 0) return;
@@ -139,16 +163,16 @@ internal static unsafe class WinogradConv
         long tiles = (long)s.Batch * tilesY * tilesX;
         int blocks = (int)((tiles + BlockTiles - 1) / BlockTiles);
         bool threaded = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1;
-        float[] packed = ArrayPool<float>.Shared.Rent(36 * kSlivers * mr * c + 16);
+        float[]? packed = preparedU is null ? ArrayPool<float>.Shared.Rent((int)PackedKernelLength(s, mr) + 16) : null;
         float[] padded = ArrayPool<float>.Shared.Rent((int)((long)s.Batch * c * hp * wp + 32));
         fixed (float* pu = packed)
         fixed (float* pp = padded)
         {
-            float* u = Align(pu), xp = Align(pp);
+            float* u = preparedU is null ? Align(pu) : preparedU, xp = Align(pp);
             var pad = new PadBody { X = x, Xp = xp, Shape = s, Hp = hp, Wp = wp };
             if (threaded) ParallelFor.ForChunks(s.Batch * c, pad);
             else for (int i = 0; i < s.Batch * c; i++) pad.Invoke(i);
-            PackKernels(s, w, flipped, mr, kSlivers, u);
+            if (preparedU is null) PackKernels(s, w, flipped, mr, u);
             var body = new BlockBody<TKernel>
             {
                 X = xp,
@@ -166,7 +190,7 @@ internal static unsafe class WinogradConv
             if (threaded) ParallelFor.ForChunks(blocks, body);
             else for (int b = 0; b < blocks; b++) body.Invoke(b);
         }
-        ArrayPool<float>.Shared.Return(packed);
+        if (packed is not null) ArrayPool<float>.Shared.Return(packed);
         ArrayPool<float>.Shared.Return(padded);
     }
 
@@ -213,9 +237,9 @@ internal static unsafe class WinogradConv
     /// sliver of MR output channels, C steps of MR values (rows past the last channel are zero).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackKernels(in ConvShape s, float* w, bool flipped, int mr, int kSlivers, float* u)
+    internal static void PackKernels(in ConvShape s, float* w, bool flipped, int mr, float* u)
     {
-        int c = s.InChannels, k = s.OutChannels;
+        int c = s.InChannels, k = s.OutChannels, kSlivers = (k + mr - 1) / mr;
         long perXi = (long)kSlivers * mr * c;
         new Span<float>(u, (int)(36 * perXi)).Clear();
         Span<double> g = stackalloc double[9];
@@ -231,6 +255,9 @@ internal static unsafe class WinogradConv
                 for (int xi = 0; xi < 36; xi++) dst[xi * perXi] = (float)t[xi];
             }
     }
+
+    /// <summary>Floats of the transformed kernel <see cref="PackKernels"/> writes for MR = <paramref name="mr"/>.</summary>
+    internal static long PackedKernelLength(in ConvShape s, int mr) => 36L * ((s.OutChannels + mr - 1) / mr) * mr * s.InChannels;
 
     private static float* Align(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 

@@ -97,6 +97,9 @@ public abstract class Function
 
     internal bool Released => _released;
 
+    /// <summary>True while <see cref="Forward"/> runs for a node that is being recorded (some input requires grad, grad mode on).</summary>
+    internal bool IsRecording => _recording;
+
     /// <summary>
     /// Runs the function: computes the output with grad mode off, then records this node as the output's
     /// <see cref="Tensor.GradFn"/> when grad mode is on and some input requires grad, and propagates

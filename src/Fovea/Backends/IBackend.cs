@@ -154,12 +154,19 @@ public partial interface IBackend
     Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry);
 
     /// <summary>
-    /// The input gradient of <see cref="Conv2d"/>: the full convolution of <paramref name="gradOutput"/> with the
+    /// <see cref="Conv2d(Tensor, Tensor, Tensor?, Conv2dGeometry)"/> where <paramref name="weightIsConstant"/> says no
+    /// gradient will be taken with respect to <paramref name="w"/> (inference, or a frozen layer): a backend may then keep
+    /// the weight in a prepared form between calls, for as long as its storage is unchanged.
+    /// </summary>
+    Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, bool weightIsConstant) => Conv2d(x, w, bias, geometry);
+
+    /// <summary>
+    /// The input gradient of <see cref="Conv2d(Tensor, Tensor, Tensor?, Conv2dGeometry)"/>: the full convolution of <paramref name="gradOutput"/> with the
     /// flipped kernel, scattered back to an input of <paramref name="inputShape"/> (which is also the transposed convolution).
     /// </summary>
     Tensor Conv2dBackwardInput(Tensor gradOutput, Tensor w, int[] inputShape, Conv2dGeometry geometry);
 
-    /// <summary>The weight gradient of <see cref="Conv2d"/>: the cross-correlation of the input with <paramref name="gradOutput"/>.</summary>
+    /// <summary>The weight gradient of <see cref="Conv2d(Tensor, Tensor, Tensor?, Conv2dGeometry)"/>: the cross-correlation of the input with <paramref name="gradOutput"/>.</summary>
     Tensor Conv2dBackwardWeight(Tensor x, Tensor gradOutput, int[] weightShape, Conv2dGeometry geometry);
 
     /// <summary>Max pooling of x [N, C, H, W]; indices (Int32) are flat positions h·W + w within each plane.</summary>

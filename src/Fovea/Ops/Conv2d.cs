@@ -50,7 +50,8 @@ internal sealed class Conv2dFunction(Conv2dGeometry geo) : Function
     protected override Tensor Forward(Tensor[] x)
     {
         SaveForBackward(x[0], x[1]);
-        return Backend.Current.Conv2d(x[0], x[1], x.Length > 2 ? x[2] : null, geo);
+        // The weight is constant here unless this node is recorded and will send a gradient to it.
+        return Backend.Current.Conv2d(x[0], x[1], x.Length > 2 ? x[2] : null, geo, weightIsConstant: !(IsRecording && x[1].RequiresGrad));
     }
 
     protected override Tensor?[] Backward(Tensor g)

@@ -28,7 +28,6 @@ public class ConvKernelTests
         new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 },  // direct weight gradient: 2 channel tiles, 45 taps (a partial tap tile), dilation
     };
 
-    private static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
 
     [Theory, MemberData(nameof(Geometries))]
     public void Conv_float64_matches_reference(int[] g)

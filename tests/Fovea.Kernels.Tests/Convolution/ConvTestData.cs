@@ -24,6 +24,9 @@ internal static class ConvTestData
         return x;
     }
 
+    /// <summary>The float32 values widened to float64.</summary>
+    public static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
+
     /// <summary>Asserts |expected − actual| ≤ <paramref name="tol"/> element by element.</summary>
     public static void Close(double[] expected, ReadOnlySpan<double> actual, double tol, string what)
     {

@@ -88,5 +88,4 @@ public class StridedAndLoweredConvTests
         }
     }
 
-    private static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
 }

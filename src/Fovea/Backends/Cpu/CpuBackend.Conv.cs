@@ -5,17 +5,21 @@ namespace Fovea.Backends.Cpu;
 
 internal sealed partial class CpuBackend
 {
-    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry)
+    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry) => Conv2d(x, w, bias, geometry, weightIsConstant: false);
+
+    public Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, bool weightIsConstant)
     {
         EnsureAllowed();
         x = x.ContiguousRaw();
+        // Only a weight that is its own contiguous storage range can be kept prepared: a copy made here would be new each call.
+        var prepared = weightIsConstant && x.DType == DType.Float32 && w.IsContiguous ? PreparedConvWeightsCache.For(w, geometry) : null;
         w = w.ContiguousRaw();
         bias = bias?.ContiguousRaw();
         var s = geometry.Shape(x._shape, w._shape);
         var y = Tensor.Allocate(x.DType, [s.Batch, s.OutChannels, s.OutH, s.OutW], clear: false);
         switch (x.DType)
         {
-            case DType.Float32: Conv2dKernels.Forward(s, Mem<float>(x), Mem<float>(w), bias is null ? default : Mem<float>(bias), MemOut<float>(y)); break;
+            case DType.Float32: Conv2dKernels.Forward(s, Mem<float>(x), Mem<float>(w), bias is null ? default : Mem<float>(bias), MemOut<float>(y), prepared); break;
             case DType.Float64: Conv2dKernels.Forward(s, Mem<double>(x), Mem<double>(w), bias is null ? default : Mem<double>(bias), MemOut<double>(y)); break;
             default: throw FloatingOnly("conv2d", x.DType);
         }

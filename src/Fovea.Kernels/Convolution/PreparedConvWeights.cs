@@ -1,0 +1,132 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Fovea.Kernels;
+
+/// <summary>
+/// The weights of one float32 convolution in the layouts its forward kernels read, built on first use and kept for
+/// the following calls: the implicit GEMM's packed A operand (per group and K block, MR rows at a time) and
+/// Winograd's transformed kernel U = G g Gᵀ (per ξ, MR output channels at a time). Repacking on every call costs a
+/// pass over all the weights (47 MB for a ResNet-18 at batch 1, where the convolutions themselves read each weight
+/// only a few times), and the kernel transform is what kept Winograd from small batches.
+/// <para>
+/// The object holds no reference to the weights it was built from: the caller passes the same weight buffer to
+/// forward (<see cref="Conv2dKernels"/>' Forward with a prepared argument)
+/// and builds a new object when the weights change (Fovea's CPU backend keys it by the weight storage's version).
+/// It is safe to use from several threads at once.
+/// </para>
+/// </summary>
+public sealed unsafe class PreparedConvWeights
+{
+    private readonly object _gate = new();
+    private Prepared? _gemmA;
+    private Prepared? _winogradU;
+
+    /// <summary>Prepared forms for a weight of <c>[outChannels, groupInChannels, kernelH, kernelW]</c> in <paramref name="groups"/> groups.</summary>
+    public PreparedConvWeights(int outChannels, int groupInChannels, int kernelH, int kernelW, int groups)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(outChannels);
+        ArgumentOutOfRangeException.ThrowIfNegative(groupInChannels);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kernelH);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(kernelW);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(groups);
+        if (outChannels % groups != 0)
+            throw new ArgumentException($"{outChannels} output channels do not split into {groups} groups", nameof(groups));
+        (OutChannels, GroupInChannels, KernelH, KernelW, Groups) = (outChannels, groupInChannels, kernelH, kernelW, groups);
+    }
+
+    /// <summary>Output channels of the weight.</summary>
+    public int OutChannels { get; }
+
+    /// <summary>Input channels per group.</summary>
+    public int GroupInChannels { get; }
+
+    /// <summary>Kernel rows.</summary>
+    public int KernelH { get; }
+
+    /// <summary>Kernel columns.</summary>
+    public int KernelW { get; }
+
+    /// <summary>Channel groups.</summary>
+    public int Groups { get; }
+
+    /// <summary>Bytes held by the forms built so far.</summary>
+    public long Bytes
+    {
+        get
+        {
+            lock (_gate) return 4L * ((_gemmA?.Array.Length ?? 0) + (_winogradU?.Array.Length ?? 0));
+        }
+    }
+
+    /// <summary>True when these are the weights of convolution <paramref name="s"/>.</summary>
+    public bool Matches(in ConvShape s) =>
+        s.OutChannels == OutChannels && s.GroupIn == GroupInChannels && s.Window.KernelH == KernelH && s.Window.KernelW == KernelW && s.Groups == Groups;
+
+    /// <summary>
+    /// The implicit GEMM's packed weights for a register tile of <paramref name="mr"/> rows and K blocks of
+    /// <paramref name="kc"/>: per group, per K block, <c>RoundUp(gout, mr) x kcb</c> (the layout
+    /// <see cref="GemmPacking.PackA{T}"/> writes). Built from <paramref name="w"/> on first use.
+    /// </summary>
+    internal float* GemmA(in ConvShape s, float* w, int mr, int kc)
+    {
+        var p = Volatile.Read(ref _gemmA);
+        if (p is not null && p.Mr == mr && p.Kc == kc) return p.Pointer;
+        lock (_gate)
+        {
+            p = _gemmA;
+            if (p is not null && p.Mr == mr && p.Kc == kc) return p.Pointer;
+            int colRows = s.ColRows, gout = s.GroupOut, mPad = (gout + mr - 1) / mr * mr;
+            p = new Prepared((long)s.Groups * mPad * colRows, mr, kc);
+            PackGemmA(s, w, mr, kc, p.Pointer);
+            Volatile.Write(ref _gemmA, p);
+            return p.Pointer;
+        }
+    }
+
+    /// <summary>Packs the weights <paramref name="w"/> of <paramref name="s"/> as the implicit GEMM's A operand (see <see cref="GemmA"/>).</summary>
+    internal static void PackGemmA(in ConvShape s, float* w, int mr, int kc, float* dst) => PackGemmA<float>(s, w, mr, kc, dst);
+
+    /// <summary><see cref="PackGemmA(in ConvShape, float*, int, int, float*)"/> for any element type.</summary>
+    internal static void PackGemmA<T>(in ConvShape s, T* w, int mr, int kc, T* dst) where T : unmanaged
+    {
+        int colRows = s.ColRows, gout = s.GroupOut, mPad = (gout + mr - 1) / mr * mr;
+        long groupPacked = (long)mPad * colRows;
+        for (int g = 0; g < s.Groups; g++)
+            for (int p0 = 0; p0 < colRows; p0 += kc)
+                GemmPacking.PackA(dst + g * groupPacked + (long)mPad * p0, w + (long)g * gout * colRows, colRows, false, 0, gout, p0, Math.Min(kc, colRows - p0), mr);
+    }
+
+    /// <summary>Winograd's U for MR = <paramref name="mr"/> (see <see cref="WinogradConv"/>), built from <paramref name="w"/> on first use.</summary>
+    internal float* WinogradU(in ConvShape s, float* w, int mr)
+    {
+        var p = Volatile.Read(ref _winogradU);
+        if (p is not null && p.Mr == mr) return p.Pointer;
+        lock (_gate)
+        {
+            p = _winogradU;
+            if (p is not null && p.Mr == mr) return p.Pointer;
+            p = new Prepared(WinogradConv.PackedKernelLength(s, mr), mr, 0);
+            WinogradConv.PackKernels(s, w, flipped: false, mr, p.Pointer);
+            Volatile.Write(ref _winogradU, p);
+            return p.Pointer;
+        }
+    }
+
+    /// <summary>One prepared form: a pinned array (so its address holds) and its first 64-byte-aligned element.</summary>
+    private sealed class Prepared
+    {
+        public readonly float[] Array;
+        public readonly float* Pointer;
+        public readonly int Mr, Kc;
+
+        public Prepared(long floats, int mr, int kc)
+        {
+            if (floats + 16 > System.Array.MaxLength)
+                throw new OutOfMemoryException($"prepared convolution weights of {floats} floats exceed the largest array");
+            Array = GC.AllocateUninitializedArray<float>((int)floats + 16, pinned: true);
+            Pointer = (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(Array)) + 63) & ~(nint)63);
+            (Mr, Kc) = (mr, kc);
+        }
+    }
+}

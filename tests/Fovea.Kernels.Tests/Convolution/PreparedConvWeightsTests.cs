@@ -1,0 +1,93 @@
+using static Fovea.Kernels.Tests.ConvTestData;
+
+namespace Fovea.Kernels.Tests;
+
+/// <summary>
+/// Float32 forwards with weights prepared once and kept (<see cref="PreparedConvWeights"/>) against the plain loops of
+/// <see cref="ConvReference"/>: the implicit GEMM reading packed weights (several slivers per pass over them, output
+/// channels split among threads when the pixels are few), and Winograd taking the small batches it leaves alone without
+/// a kept kernel transform. Each forward runs twice, the second reusing what the first built; results may not depend on
+/// the thread count.
+/// </summary>
+[Collection(nameof(ThreadSettingCollection))]
+public class PreparedConvWeightsTests
+{
+    /// <summary>(batch, in, h, w, out, groups, kh, kw, sh, sw, ph, pw, dh, dw).</summary>
+    public static TheoryData<int[]> Geometries => new()
+    {
+        new[] { 1, 16, 7, 7, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1 },     // 49 pixels, 64 channels: a ResNet's last stage in small
+        new[] { 1, 8, 14, 14, 70, 1, 3, 3, 2, 2, 1, 1, 1, 1 },    // strided, channels not a multiple of the tile rows
+        new[] { 3, 10, 9, 9, 48, 1, 1, 1, 1, 1, 0, 0, 1, 1 },     // pointwise over three images: 243 pixels, 8 slivers and a partial one
+        new[] { 2, 6, 20, 21, 12, 2, 3, 3, 1, 1, 1, 1, 1, 1 },    // two groups
+        new[] { 1, 3, 37, 45, 16, 1, 7, 7, 2, 2, 3, 3, 1, 1 },    // the stem's window
+        new[] { 1, 24, 28, 28, 20, 1, 3, 3, 1, 1, 1, 1, 1, 1 },   // 49 tiles of 4x4: Winograd with the kept kernel transform
+        new[] { 2, 17, 10, 13, 22, 1, 3, 3, 1, 1, 0, 2, 1, 1 },   // 2 x 12 tiles, unequal padding: Winograd
+    };
+
+    [Theory, MemberData(nameof(Geometries))]
+    public void Forward_with_prepared_weights_matches_the_reference(int[] g)
+    {
+        var s = Shape(g);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 1), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 2), v => (float)v);
+        var b = Array.ConvertAll(Random(s.OutChannels, 3), v => (float)v);
+        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        var prepared = new PreparedConvWeights(s.OutChannels, s.GroupIn, s.Window.KernelH, s.Window.KernelW, s.Groups);
+        Assert.Equal(0, prepared.Bytes);
+        for (int call = 0; call < 2; call++)
+        {
+            var y = new float[expected.Length];
+            Conv2dKernels.Forward<float>(s, x, w, b, y, prepared);
+            // Winograd's bound (32 eps Σ|x||w|) and direct summation both sit well inside this.
+            Close(expected, D(y), 2e-4 * Math.Sqrt(s.ColRows), $"call {call}: y");
+            bool direct = !WinogradConv.Applies(s, kernelPrepared: true) && (DirectConv.AppliesByChannels(s) || DirectConv.Applies(s));
+            Assert.Equal(!direct, prepared.Bytes > 0); // the direct kernels read the weights as they are
+        }
+    }
+
+    [Fact]
+    public void Winograd_takes_small_batches_only_with_a_kept_kernel_transform()
+    {
+        var resnet128 = Shape([1, 128, 28, 28, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 49 tiles
+        var resnet256 = Shape([1, 256, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 16 tiles: one half-empty block
+        bool simd = Gemm.Selected != GemmKernelKind.Scalar;
+        Assert.False(WinogradConv.Applies(resnet128));
+        Assert.Equal(simd, WinogradConv.Applies(resnet128, kernelPrepared: true));
+        Assert.False(WinogradConv.Applies(resnet256, kernelPrepared: true));
+    }
+
+    [Fact]
+    public void Prepared_weights_of_another_shape_are_refused()
+    {
+        var s = Shape([1, 4, 6, 6, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
+        var other = new PreparedConvWeights(8, 4, 1, 1, 1);
+        var ex = Assert.Throws<ArgumentException>(() => Conv2dKernels.Forward<float>(s, new float[144], new float[288], ReadOnlyMemory<float>.Empty, new float[288], other));
+        Assert.Contains("prepared weights", ex.Message);
+        Assert.Throws<ArgumentException>(() => new PreparedConvWeights(10, 4, 3, 3, 4));
+    }
+
+    [Fact]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        // 98 pixels and 150 channels: few slivers, so the output channels are split among the threads.
+        var s = Shape([2, 20, 7, 7, 150, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 4), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 5), v => (float)v);
+        var b = Array.ConvertAll(Random(s.OutChannels, 6), v => (float)v);
+        var prepared = new PreparedConvWeights(s.OutChannels, s.GroupIn, 3, 3, 1);
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        try
+        {
+            float[]? first = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Parallelism.MaxDegreeOfParallelism = threads;
+                var y = new float[s.Batch * s.OutChannels * s.OutPlane];
+                Conv2dKernels.Forward<float>(s, x, w, b, y, prepared);
+                first ??= y;
+                Assert.Equal(first, y);
+            }
+        }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
+    }
+}
