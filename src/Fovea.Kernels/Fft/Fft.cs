@@ -112,7 +112,7 @@ public static unsafe class Fft
     internal static void Transpose(double* src, double* dst, int rows, int cols)
     {
         const int tile = 32;
-        bool avx = Avx.IsSupported && Simd.SimdWidth.Use256;
+        bool avx = Avx.IsSupported && (Simd.SimdWidth.Use256 || Simd.SimdWidth.Use512);
         for (int r0 = 0; r0 < rows; r0 += tile)
             for (int c0 = 0; c0 < cols; c0 += tile)
             {

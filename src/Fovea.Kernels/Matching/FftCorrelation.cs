@@ -18,15 +18,14 @@ internal static unsafe class FftCorrelation
     public static void Run(float* img, int width, int height, float* templ, int tw, int th, float* result, int ow, int oh)
     {
         (int bh, int bw) = ChooseTile(ow, oh, tw, th);
-        int vh = bh - th + 1, vw = bw - tw + 1;
-        int tilesY = (oh + vh - 1) / vh, tilesX = (ow + vw - 1) / vw;
-        int tiles = tilesY * tilesX, pairs = (tiles + 1) / 2;
         int n = bh * bw;
         var planH = FftPlan.Get(bh);
         var planW = FftPlan.Get(bw);
 
-        // conj(FFT(zero-padded template)) in the [kx][ky] layout the tiles reach after their forward transform.
-        double[] specRe = new double[n], specIm = new double[n];
+        // conj(FFT(zero-padded template)) in the [kx][ky] layout the tiles reach after their forward transform. Pooled: at
+        // 256 x 256 the two parts are 1 MB, which a fresh array would page-fault and clear on every call.
+        double[] specRe = ArrayPool<double>.Shared.Rent(n), specIm = ArrayPool<double>.Shared.Rent(n);
+        try
         {
             double[] re = ArrayPool<double>.Shared.Rent(n), im = ArrayPool<double>.Shared.Rent(n);
             try
@@ -45,8 +44,23 @@ internal static unsafe class FftCorrelation
                 ArrayPool<double>.Shared.Return(re);
                 ArrayPool<double>.Shared.Return(im);
             }
-        }
 
+            Tiles(img, width, height, result, ow, oh, specRe, specIm, planH, planW, bh, bw, th, tw);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(specRe);
+            ArrayPool<double>.Shared.Return(specIm);
+        }
+    }
+
+    private static void Tiles(float* img, int width, int height, float* result, int ow, int oh, double[] specRe, double[] specIm,
+        FftPlan planH, FftPlan planW, int bh, int bw, int th, int tw)
+    {
+        int vh = bh - th + 1, vw = bw - tw + 1;
+        int tilesY = (oh + vh - 1) / vh, tilesX = (ow + vw - 1) / vw;
+        int tiles = tilesY * tilesX, pairs = (tiles + 1) / 2;
+        int n = bh * bw;
         nint pImg = (nint)img, pRes = (nint)result;
         ParallelFor.ForBalanced(pairs, 1, (p0, p1) =>
         {
