@@ -109,10 +109,16 @@ public static unsafe class Fft
     }
 
     /// <summary>dst[c, r] = src[r, c] for a rows x cols source, in cache-sized tiles of 4x4 register transposes.</summary>
-    internal static void Transpose(double* src, double* dst, int rows, int cols)
+    internal static void Transpose(double* src, double* dst, int rows, int cols) => Transpose(src, cols, dst, rows, rows, cols);
+
+    /// <summary>
+    /// dst[c·dstStride + r] = src[r·srcStride + c] for <paramref name="rows"/> x <paramref name="cols"/> elements: the strided form,
+    /// for blocks of larger planes.
+    /// </summary>
+    internal static void Transpose(double* src, int srcStride, double* dst, int dstStride, int rows, int cols)
     {
         const int tile = 32;
-        bool avx = Avx.IsSupported && Simd.SimdWidth.Use256;
+        bool avx = Avx.IsSupported && (Simd.SimdWidth.Use256 || Simd.SimdWidth.Use512);
         for (int r0 = 0; r0 < rows; r0 += tile)
             for (int c0 = 0; c0 < cols; c0 += tile)
             {
@@ -123,13 +129,13 @@ public static unsafe class Fft
                     for (; r <= r1 - 4; r += 4)
                     {
                         int c = c0;
-                        for (; c <= c1 - 4; c += 4) Transpose4x4(src + (long)r * cols + c, cols, dst + (long)c * rows + r, rows);
+                        for (; c <= c1 - 4; c += 4) Transpose4x4(src + (long)r * srcStride + c, srcStride, dst + (long)c * dstStride + r, dstStride);
                         for (; c < c1; c++)
-                            for (int k = 0; k < 4; k++) dst[(long)c * rows + r + k] = src[(long)(r + k) * cols + c];
+                            for (int k = 0; k < 4; k++) dst[(long)c * dstStride + r + k] = src[(long)(r + k) * srcStride + c];
                     }
                 }
                 for (; r < r1; r++)
-                    for (int c = c0; c < c1; c++) dst[(long)c * rows + r] = src[(long)r * cols + c];
+                    for (int c = c0; c < c1; c++) dst[(long)c * dstStride + r] = src[(long)r * srcStride + c];
             }
     }
 

@@ -67,7 +67,7 @@ internal static unsafe class TemplateScores
                 pre2[x + 1] = a2;
             }
             float* r = result + (long)y * ow;
-            int done = method == TemplateScore.CCoeffNormed && SimdWidth.Use256 ? NccVector(r, ow, pre, pre2, tw, area, tNorm) : 0;
+            int done = method == TemplateScore.CCoeffNormed && (SimdWidth.Use256 || SimdWidth.Use512) ? NccVector(r, ow, pre, pre2, tw, area, tNorm) : 0;
             // The map is normalised in place, so the overlapping-last-vector trick would read scores as correlations:
             // the remainder runs scalar.
             for (int x = done; x < ow; x++)
@@ -79,7 +79,7 @@ internal static unsafe class TemplateScores
     private static void Slide(float* oldRow, float* newRow, double* colSum, double* colSum2, int width)
     {
         int x = 0;
-        if (SimdWidth.Use256)
+        if (SimdWidth.Use256 || SimdWidth.Use512)
         {
             for (; x <= width - 8; x += 8)
             {

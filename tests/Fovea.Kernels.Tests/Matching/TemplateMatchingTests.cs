@@ -44,6 +44,7 @@ public class TemplateMatchingTests
     [InlineData(64, 40, 1, 1)]
     [InlineData(200, 80, 40, 40)]  // 64..256-wide tiles: even and odd radix-2 stage counts
     [InlineData(150, 90, 33, 17)]  // mixed tile sides, odd stage counts
+    [InlineData(6, 300, 2, 150)]   // tiles narrower than one 16-column strip
     public void DirectAndFftCorrelationEqualTheSum(int w, int h, int tw, int th)
     {
         var img = TestData.Random(w * h, 31);
