@@ -317,17 +317,30 @@ internal sealed class BaselineJpegDecoder
         return true;
     }
 
-    /// <summary>One 8x8 block's coefficients, dequantised into natural order (stb_image's decode_block).</summary>
+    /// <summary>
+    /// One 8x8 block's coefficients, dequantised into natural order (stb_image's decode_block). The bit reader's state
+    /// is kept in locals while the block is read (written back at the end), so it stays in registers.
+    /// </summary>
     private bool Block(Component c, Span<short> block)
     {
         var q = _quant[c.Quant]!;
-        int t = Symbol(c.Dc!);
-        if (t is < 0 or > 15) return false;
+        byte[] data = _data;
+        int length = _length, pos = _pos, count = _count;
+        ulong buffer = _buffer;
+        // The DC difference: its size category, then that many bits.
+        if (count < 16) Refill(data, length, ref pos, ref buffer, ref count);
+        var (t, codeLength) = c.Dc!.Lookup((int)(buffer >> 48));
+        if (t < 0 || codeLength > count || t > 15) return false;
+        buffer <<= codeLength;
+        count -= codeLength;
         int diff = 0;
         if (t != 0)
         {
-            if (!Bits(t, out int raw)) return false;
-            diff = Extend(raw, t);
+            if (count < t) Refill(data, length, ref pos, ref buffer, ref count);
+            if (count < t) return false;
+            diff = Extend((int)(buffer >> (64 - t)), t);
+            buffer <<= t;
+            count -= t;
         }
         int dc = c.DcPrediction + diff;
         c.DcPrediction = dc;
@@ -336,25 +349,28 @@ internal sealed class BaselineJpegDecoder
         if (dc is < short.MinValue or > short.MaxValue || q[0] > short.MaxValue || product is < short.MinValue or > short.MaxValue) return false;
         block.Clear();
         block[0] = (short)product;
-        var fastAc = c.Ac!.FastAc;
+        var ac = c.Ac!;
+        var fastAc = ac.FastAc;
         for (int k = 1; k < 64;)
         {
             // A short code with its coefficient bits: one lookup (the same value the long way gives).
-            if (_count < 16) Fill();
-            int fast = fastAc[(int)(_buffer >> (64 - JpegHuffmanTable.FastBits))];
+            if (count < 16) Refill(data, length, ref pos, ref buffer, ref count);
+            int fast = fastAc[(int)(buffer >> (64 - JpegHuffmanTable.FastBits))];
             if (fast != 0)
             {
                 int used = fast & 15;
                 k += (fast >> 4) & 15;
-                if (used > _count || k > 63) return false;
-                _buffer <<= used;
-                _count -= used;
+                if (used > count || k > 63) return false;
+                buffer <<= used;
+                count -= used;
                 int z = Dezigzag[k++];
                 block[z] = (short)((fast >> 8) * q[z]);
                 continue;
             }
-            int rs = Symbol(c.Ac!);
-            if (rs < 0) return false;
+            var (rs, rsLength) = ac.Lookup((int)(buffer >> 48));
+            if (rs < 0 || rsLength > count) return false;
+            buffer <<= rsLength;
+            count -= rsLength;
             int run = rs >> 4, size = rs & 15;
             if (size == 0)
             {
@@ -364,55 +380,61 @@ internal sealed class BaselineJpegDecoder
                 continue;
             }
             k += run;
-            if (k > 63 || !Bits(size, out int raw)) return false;
+            if (k > 63) return false;
+            if (count < size) Refill(data, length, ref pos, ref buffer, ref count);
+            if (count < size) return false;
+            int raw = (int)(buffer >> (64 - size));
+            buffer <<= size;
+            count -= size;
             int zig = Dezigzag[k++];
             block[zig] = (short)(Extend(raw, size) * q[zig]);
         }
+        (_buffer, _count, _pos) = (buffer, count, pos);
         return true;
     }
 
     /// <summary>JPEG F.2.2.1 EXTEND: a raw value of <paramref name="size"/> bits to its signed difference.</summary>
     private static int Extend(int raw, int size) => raw < 1 << (size - 1) ? raw - (1 << size) + 1 : raw;
 
-    /// <summary>The next Huffman symbol, or -1 for a bit pattern that is no code or runs past the data.</summary>
-    private int Symbol(JpegHuffmanTable table)
+    /// <summary>
+    /// Whole data bytes into the bit buffer (left-aligned, <paramref name="count"/> bits valid) until it holds more than
+    /// 56 bits, undoing 0xFF 0x00 stuffing; stops before a marker or the end (as the walk does). Eight bytes with no
+    /// 0xFF among them go in at once: the whole bytes that fit are counted, and the bits of the next byte that also land
+    /// in the buffer are that byte's own, so the byte-by-byte path, or a later refill, puts the same bits there again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Refill(byte[] data, int length, ref int pos, ref ulong buffer, ref int count)
     {
-        if (_count < 16) Fill();
-        var (value, length) = table.Lookup((int)(_buffer >> 48));
-        if (value < 0 || length > _count) return -1;
-        _buffer <<= length;
-        _count -= length;
-        return value;
-    }
-
-    private bool Bits(int n, out int value)
-    {
-        if (_count < n) Fill();
-        if (_count < n)
+        if (pos + 8 <= length)
         {
-            value = 0;
-            return false;
+            ulong word = BinaryPrimitives.ReadUInt64BigEndian(data.AsSpan(pos, 8));
+            // ~word has a zero byte exactly where word has 0xFF (the usual has-a-zero-byte test on ~word).
+            if (((~word - 0x0101010101010101UL) & word & 0x8080808080808080UL) == 0)
+            {
+                int take = (64 - count) >> 3;
+                buffer |= word >> count;
+                pos += take;
+                count += take << 3;
+                return;
+            }
         }
-        value = (int)(_buffer >> (64 - n));
-        _buffer <<= n;
-        _count -= n;
-        return true;
+        RefillBytes(data, length, ref pos, ref buffer, ref count);
     }
 
-    /// <summary>Whole data bytes into the bit buffer, undoing 0xFF 0x00 stuffing; stops before a marker or the end (as the walk does).</summary>
-    private void Fill()
+    /// <summary><see cref="Refill"/> one byte at a time, for stuffed bytes, markers and the end of the data.</summary>
+    private static void RefillBytes(byte[] data, int length, ref int pos, ref ulong buffer, ref int count)
     {
-        while (_count <= 56 && _pos < _length)
+        while (count <= 56 && pos < length)
         {
-            int b = _data[_pos];
+            int b = data[pos];
             if (b == 0xFF)
             {
-                if (_pos + 1 >= _length || _data[_pos + 1] != 0x00) return;
-                _pos++;
+                if (pos + 1 >= length || data[pos + 1] != 0x00) return;
+                pos++;
             }
-            _pos++;
-            _buffer |= (ulong)b << (56 - _count);
-            _count += 8;
+            pos++;
+            buffer |= (ulong)b << (56 - count);
+            count += 8;
         }
     }
 
