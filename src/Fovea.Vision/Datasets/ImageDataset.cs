@@ -16,8 +16,15 @@ public readonly record struct SkippedImage(string Path, string Reason);
 /// (input float32 [C, H, W], label int32 0-d). Decoded images can be kept in memory (<c>cache</c>) so later epochs
 /// only transform them. An image that cannot be decoded is reported once through <see cref="ImageSkipped"/> and left
 /// out of its batch (the count is <see cref="SkippedCount"/>); with <c>strict</c> it is an error instead.
+/// <para>
+/// The loader (<see cref="Loader"/>) has each worker decode a whole batch straight into the batch's storage
+/// (<see cref="TryGetBatch"/>): no tensor per sample, one label array per batch. When the transform starts by making
+/// the image one gray channel (<see cref="ConvertChannels"/>(1), as a gray model's <see cref="Preprocessing"/> does),
+/// plain colour JPEGs are decoded straight to gray, the same floats as decoding to RGB and converting, and the cache
+/// keeps them gray.
+/// </para>
 /// </summary>
-public sealed class ImageDataset : ISeededDataset<(Tensor Input, Tensor Target)>
+public sealed class ImageDataset : ISeededDataset<(Tensor Input, Tensor Target)>, ISeededBatchedDataset<(Tensor Input, Tensor Target)>
 {
     private readonly IReadOnlyList<ImageFile> _files;
     private readonly ImagePlanes?[]? _cache;
@@ -41,7 +48,14 @@ public sealed class ImageDataset : ISeededDataset<(Tensor Input, Tensor Target)>
         Transform = transform;
         Strict = strict;
         _cache = cache ? new ImagePlanes?[files.Count] : null;
+        _decodeGray = FirstStep(transform) is ConvertChannels { Channels: 1 };
     }
+
+    /// <summary>Whether the transform's first step makes every image one gray channel (then colour files may be decoded straight to gray).</summary>
+    private readonly bool _decodeGray;
+
+    private static IImageTransform FirstStep(IImageTransform transform) =>
+        transform is ImagePipeline { Steps.Count: > 0 } pipeline ? FirstStep(pipeline.Steps[0]) : transform;
 
     /// <summary>Class names, index = label.</summary>
     public IReadOnlyList<string> Classes { get; }
@@ -90,21 +104,57 @@ public sealed class ImageDataset : ISeededDataset<(Tensor Input, Tensor Target)>
     }
 
     /// <summary>
-    /// A batch of this dataset's samples: the inputs stacked [N, C, H, W], the labels int32 [N]. The collate function of
-    /// <see cref="Loader"/>.
+    /// The batch of samples <paramref name="indices"/> as the loader makes it: each image decoded, transformed with the
+    /// generator <see cref="DataLoader.SampleGenerator"/>(<paramref name="seed"/>, <paramref name="epoch"/>, index) and
+    /// copied into its row of the inputs [N, C, H, W]; the labels int32 [N]. Skipped images are left out (false when
+    /// all are). The same batch as <see cref="Collate"/> of the samples <see cref="TryGet"/> makes.
+    /// </summary>
+    /// <exception cref="ShapeException">The transform gave two images of the batch different sizes.</exception>
+    public bool TryGetBatch(ReadOnlySpan<int> indices, ulong seed, int epoch, out (Tensor Input, Tensor Target) batch)
+    {
+        batch = default;
+        Tensor? inputs = null;
+        var labels = new int[indices.Length];
+        int n = 0, channels = 0, height = 0, width = 0;
+        foreach (int index in indices)
+        {
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_files.Count, nameof(indices));
+            var image = Decode(index);
+            if (image is null) continue;
+            var input = Transform.Apply(image, DataLoader.SampleGenerator(seed, epoch, index));
+            if (inputs is null)
+            {
+                (channels, height, width) = (input.Channels, input.Height, input.Width);
+                inputs = Tensor.Zeros(indices.Length, channels, height, width);
+            }
+            else if ((input.Channels, input.Height, input.Width) != (channels, height, width))
+            {
+                throw new ShapeException("ImageDataset", $"{_files[index].Path} became [{input.Channels}, {input.Height}, {input.Width}], the batch's first image [{channels}, {height}, {width}]: the transform must give every image one size");
+            }
+            input.Data.CopyTo(inputs.AsSpan<float>().Slice(n * input.Data.Length));
+            labels[n++] = _files[index].Label;
+        }
+        if (inputs is null) return false;
+        batch = (n == indices.Length ? inputs : inputs.Narrow(0, 0, n), Tensor.FromArray(n == labels.Length ? labels : labels[..n], n));
+        return true;
+    }
+
+    /// <summary>
+    /// A batch of this dataset's samples: the inputs stacked [N, C, H, W], the labels int32 [N]: the samples of
+    /// <see cref="TryGet"/> collated (the loader makes the same batch directly, with <see cref="TryGetBatch"/>).
     /// </summary>
     public static (Tensor Input, Tensor Target) Collate(IReadOnlyList<(Tensor Input, Tensor Target)> items) => DataLoader.Stack(items);
 
     /// <summary>
-    /// A loader over this dataset: batches of <paramref name="batchSize"/> built by <paramref name="workers"/>
-    /// threads (default: the processor count less one, at least one), at most max(<paramref name="prefetch"/>,
+    /// A loader over this dataset: batches of <paramref name="batchSize"/> built (<see cref="TryGetBatch"/>) by
+    /// <paramref name="workers"/> threads (default: the processor count less one, at least one), at most max(<paramref name="prefetch"/>,
     /// workers) ahead; shuffled per epoch with <paramref name="seed"/> when <paramref name="shuffle"/>, and each
     /// sample's augmentation drawn from (seed, epoch, index). A <paramref name="sampler"/> replaces the loader's own
     /// order (a data-parallel run's shard).
     /// </summary>
     public DataLoader<(Tensor Input, Tensor Target), (Tensor Input, Tensor Target)> Loader(int batchSize, bool shuffle = false, ulong seed = 0,
         int? workers = null, int prefetch = 4, bool dropLast = false, ISampler? sampler = null) =>
-        new(this, batchSize, Collate, shuffle, seed, dropLast, prefetch, workers ?? Math.Max(1, Environment.ProcessorCount - 1)) { Sampler = sampler };
+        new(this, batchSize, null, shuffle, seed, dropLast, prefetch, workers ?? Math.Max(1, Environment.ProcessorCount - 1)) { Sampler = sampler };
 
     /// <summary>The decoded image of sample <paramref name="index"/>, from the cache when kept; null when it is skipped.</summary>
     private ImagePlanes? Decode(int index)
@@ -115,7 +165,7 @@ public sealed class ImageDataset : ISeededDataset<(Tensor Input, Tensor Target)>
         ImagePlanes image;
         try
         {
-            image = ImageIO.Load(path);
+            image = _decodeGray ? ImageIO.LoadForGray(path) : ImageIO.Load(path);
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
         {

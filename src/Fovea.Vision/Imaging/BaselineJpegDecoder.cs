@@ -68,8 +68,10 @@ internal sealed class BaselineJpegDecoder
     /// The image of the JPEG in <paramref name="data"/>[0, <paramref name="length"/>) as planar floats (k/255 from
     /// <paramref name="level"/>), or null when the file is not one this decoder takes (the caller then uses the
     /// general path). Only <see cref="ImageChannels.Source"/>, and <see cref="ImageChannels.Gray"/> for gray files.
+    /// With <paramref name="toGray"/> a colour file comes out as one plane, the <see cref="Grayscale.ToGray"/> of the RGB
+    /// planes it would give otherwise (what a model with one input channel takes), made without those planes.
     /// </summary>
-    public static ImagePlanes? TryDecode(byte[] data, int length, ImageChannels channels, long maxPixels, ReadOnlySpan<float> level)
+    public static ImagePlanes? TryDecode(byte[] data, int length, ImageChannels channels, long maxPixels, ReadOnlySpan<float> level, bool toGray = false)
     {
         if (length < 4 || data[0] != 0xFF || data[1] != 0xD8 || channels is not (ImageChannels.Source or ImageChannels.Gray)) return null;
         var decoder = new BaselineJpegDecoder(data, length);
@@ -87,7 +89,7 @@ internal sealed class BaselineJpegDecoder
             }
             samples = ArrayPool<byte>.Shared.Rent(total);
             if (!decoder.Scan(scanAt, samples)) return null;
-            return decoder.Output(samples, level);
+            return decoder.Output(samples, level, toGray);
         }
         finally
         {
@@ -315,17 +317,30 @@ internal sealed class BaselineJpegDecoder
         return true;
     }
 
-    /// <summary>One 8x8 block's coefficients, dequantised into natural order (stb_image's decode_block).</summary>
+    /// <summary>
+    /// One 8x8 block's coefficients, dequantised into natural order (stb_image's decode_block). The bit reader's state
+    /// is kept in locals while the block is read (written back at the end), so it stays in registers.
+    /// </summary>
     private bool Block(Component c, Span<short> block)
     {
         var q = _quant[c.Quant]!;
-        int t = Symbol(c.Dc!);
-        if (t is < 0 or > 15) return false;
+        byte[] data = _data;
+        int length = _length, pos = _pos, count = _count;
+        ulong buffer = _buffer;
+        // The DC difference: its size category, then that many bits.
+        if (count < 16) Refill(data, length, ref pos, ref buffer, ref count);
+        var (t, codeLength) = c.Dc!.Lookup((int)(buffer >> 48));
+        if (t < 0 || codeLength > count || t > 15) return false;
+        buffer <<= codeLength;
+        count -= codeLength;
         int diff = 0;
         if (t != 0)
         {
-            if (!Bits(t, out int raw)) return false;
-            diff = Extend(raw, t);
+            if (count < t) Refill(data, length, ref pos, ref buffer, ref count);
+            if (count < t) return false;
+            diff = Extend((int)(buffer >> (64 - t)), t);
+            buffer <<= t;
+            count -= t;
         }
         int dc = c.DcPrediction + diff;
         c.DcPrediction = dc;
@@ -334,25 +349,28 @@ internal sealed class BaselineJpegDecoder
         if (dc is < short.MinValue or > short.MaxValue || q[0] > short.MaxValue || product is < short.MinValue or > short.MaxValue) return false;
         block.Clear();
         block[0] = (short)product;
-        var fastAc = c.Ac!.FastAc;
+        var ac = c.Ac!;
+        var fastAc = ac.FastAc;
         for (int k = 1; k < 64;)
         {
             // A short code with its coefficient bits: one lookup (the same value the long way gives).
-            if (_count < 16) Fill();
-            int fast = fastAc[(int)(_buffer >> (64 - JpegHuffmanTable.FastBits))];
+            if (count < 16) Refill(data, length, ref pos, ref buffer, ref count);
+            int fast = fastAc[(int)(buffer >> (64 - JpegHuffmanTable.FastBits))];
             if (fast != 0)
             {
                 int used = fast & 15;
                 k += (fast >> 4) & 15;
-                if (used > _count || k > 63) return false;
-                _buffer <<= used;
-                _count -= used;
+                if (used > count || k > 63) return false;
+                buffer <<= used;
+                count -= used;
                 int z = Dezigzag[k++];
                 block[z] = (short)((fast >> 8) * q[z]);
                 continue;
             }
-            int rs = Symbol(c.Ac!);
-            if (rs < 0) return false;
+            var (rs, rsLength) = ac.Lookup((int)(buffer >> 48));
+            if (rs < 0 || rsLength > count) return false;
+            buffer <<= rsLength;
+            count -= rsLength;
             int run = rs >> 4, size = rs & 15;
             if (size == 0)
             {
@@ -362,55 +380,61 @@ internal sealed class BaselineJpegDecoder
                 continue;
             }
             k += run;
-            if (k > 63 || !Bits(size, out int raw)) return false;
+            if (k > 63) return false;
+            if (count < size) Refill(data, length, ref pos, ref buffer, ref count);
+            if (count < size) return false;
+            int raw = (int)(buffer >> (64 - size));
+            buffer <<= size;
+            count -= size;
             int zig = Dezigzag[k++];
             block[zig] = (short)(Extend(raw, size) * q[zig]);
         }
+        (_buffer, _count, _pos) = (buffer, count, pos);
         return true;
     }
 
     /// <summary>JPEG F.2.2.1 EXTEND: a raw value of <paramref name="size"/> bits to its signed difference.</summary>
     private static int Extend(int raw, int size) => raw < 1 << (size - 1) ? raw - (1 << size) + 1 : raw;
 
-    /// <summary>The next Huffman symbol, or -1 for a bit pattern that is no code or runs past the data.</summary>
-    private int Symbol(JpegHuffmanTable table)
+    /// <summary>
+    /// Whole data bytes into the bit buffer (left-aligned, <paramref name="count"/> bits valid) until it holds more than
+    /// 56 bits, undoing 0xFF 0x00 stuffing; stops before a marker or the end (as the walk does). Eight bytes with no
+    /// 0xFF among them go in at once: the whole bytes that fit are counted, and the bits of the next byte that also land
+    /// in the buffer are that byte's own, so the byte-by-byte path, or a later refill, puts the same bits there again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Refill(byte[] data, int length, ref int pos, ref ulong buffer, ref int count)
     {
-        if (_count < 16) Fill();
-        var (value, length) = table.Lookup((int)(_buffer >> 48));
-        if (value < 0 || length > _count) return -1;
-        _buffer <<= length;
-        _count -= length;
-        return value;
-    }
-
-    private bool Bits(int n, out int value)
-    {
-        if (_count < n) Fill();
-        if (_count < n)
+        if (pos + 8 <= length)
         {
-            value = 0;
-            return false;
+            ulong word = BinaryPrimitives.ReadUInt64BigEndian(data.AsSpan(pos, 8));
+            // ~word has a zero byte exactly where word has 0xFF (the usual has-a-zero-byte test on ~word).
+            if (((~word - 0x0101010101010101UL) & word & 0x8080808080808080UL) == 0)
+            {
+                int take = (64 - count) >> 3;
+                buffer |= word >> count;
+                pos += take;
+                count += take << 3;
+                return;
+            }
         }
-        value = (int)(_buffer >> (64 - n));
-        _buffer <<= n;
-        _count -= n;
-        return true;
+        RefillBytes(data, length, ref pos, ref buffer, ref count);
     }
 
-    /// <summary>Whole data bytes into the bit buffer, undoing 0xFF 0x00 stuffing; stops before a marker or the end (as the walk does).</summary>
-    private void Fill()
+    /// <summary><see cref="Refill"/> one byte at a time, for stuffed bytes, markers and the end of the data.</summary>
+    private static void RefillBytes(byte[] data, int length, ref int pos, ref ulong buffer, ref int count)
     {
-        while (_count <= 56 && _pos < _length)
+        while (count <= 56 && pos < length)
         {
-            int b = _data[_pos];
+            int b = data[pos];
             if (b == 0xFF)
             {
-                if (_pos + 1 >= _length || _data[_pos + 1] != 0x00) return;
-                _pos++;
+                if (pos + 1 >= length || data[pos + 1] != 0x00) return;
+                pos++;
             }
-            _pos++;
-            _buffer |= (ulong)b << (56 - _count);
-            _count += 8;
+            pos++;
+            buffer |= (ulong)b << (56 - count);
+            count += 8;
         }
     }
 
@@ -600,32 +624,30 @@ internal sealed class BaselineJpegDecoder
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static byte Clamp(int x) => (uint)x <= 255 ? (byte)x : x < 0 ? (byte)0 : (byte)255;
 
-    /// <summary>The decoded samples as planes: gray as it is; three components upsampled and converted as stb_image does.</summary>
-    private ImagePlanes Output(byte[] samples, ReadOnlySpan<float> level)
+    /// <summary>
+    /// The decoded samples as planes: gray as it is; three components upsampled and converted as stb_image does, and
+    /// with <paramref name="toGray"/> then reduced to one plane as <see cref="Grayscale.ToGray"/> reduces the RGB planes.
+    /// </summary>
+    private ImagePlanes Output(byte[] samples, ReadOnlySpan<float> level, bool toGray)
     {
         var comps = _components!;
         int w = _width, h = _height;
         if (comps.Length == 1)
         {
-            var gray = new ImagePlanes(new float[w * h], 1, h, w);
+            var gray = new ImagePlanes(GC.AllocateUninitializedArray<float>(w * h), 1, h, w);
             var dst = gray.Data.AsSpan();
             var c = comps[0];
-            for (int y = 0; y < h; y++)
-            {
-                var row = samples.AsSpan(c.Offset + y * c.Stride, w);
-                var o = dst.Slice(y * w, w);
-                for (int x = 0; x < w; x++) o[x] = level[row[x]];
-            }
+            for (int y = 0; y < h; y++) GrayRow(samples.AsSpan(c.Offset + y * c.Stride, w), dst.Slice(y * w, w), level);
             return gray;
         }
         var frame = comps;
         bool rgb = frame[0].Id == 'R' && frame[1].Id == 'G' && frame[2].Id == 'B';
-        var planes = new ImagePlanes(new float[3 * w * h], 3, h, w);
+        var planes = new ImagePlanes(GC.AllocateUninitializedArray<float>((toGray ? 1 : 3) * w * h), toGray ? 1 : 3, h, w);
         var data = planes.Data.AsSpan();
         int hs = _hMax, vs = _vMax; // chroma subsampling factors (luma is at the finest sampling)
         int lores = (w + hs - 1) / hs;
-        var cbRow = new byte[2 * lores + 2];
-        var crRow = new byte[2 * lores + 2];
+        Span<byte> cbRow = lores <= 512 ? stackalloc byte[2 * lores + 2] : new byte[2 * lores + 2];
+        Span<byte> crRow = lores <= 512 ? stackalloc byte[2 * lores + 2] : new byte[2 * lores + 2];
         var luma = frame[0];
         // stb_image's resampler state for the two chroma planes (they share the geometry): ystep, the near and far rows.
         int ystep = vs >> 1, line0 = 0, line1 = 0, ypos = 0, chromaHeight = frame[1].Height, chromaStride = frame[1].Stride;
@@ -642,27 +664,96 @@ internal sealed class BaselineJpegDecoder
                 if (++ypos < chromaHeight) line1 += chromaStride;
             }
             var yRow = samples.AsSpan(luma.Offset + y * luma.Stride, w);
-            var r = data.Slice(y * w, w);
-            var g = data.Slice(w * h + y * w, w);
-            var b = data.Slice(2 * w * h + y * w, w);
-            for (int x = 0; x < w; x++)
+            if (toGray) ColourRow(yRow, cb, cr, rgb, data.Slice(y * w, w), default, default, level);
+            else ColourRow(yRow, cb, cr, rgb, data.Slice(y * w, w), data.Slice(w * h + y * w, w), data.Slice(2 * w * h + y * w, w), level);
+        }
+        return planes;
+    }
+
+    /// <summary>One row of 8-bit gray samples as floats k/255 (<paramref name="level"/>; the vector path divides, which gives the same floats).</summary>
+    private static void GrayRow(ReadOnlySpan<byte> row, Span<float> output, ReadOnlySpan<float> level)
+    {
+        int x = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; x + 8 <= row.Length; x += 8) Levels(Widen8(row[x..])).CopyTo(output[x..]);
+        for (; x < row.Length; x++) output[x] = level[row[x]];
+    }
+
+    /// <summary>
+    /// One row of Y, Cb, Cr samples (or R, G, B when <paramref name="rgb"/>) to float R, G, B in
+    /// <paramref name="red"/>, <paramref name="green"/> and <paramref name="blue"/>, or, when those two are empty, to
+    /// gray in <paramref name="red"/>: <c>(R·0.299 + G·0.587) + B·0.114</c> in float, in <see cref="Grayscale.ToGray"/>'s
+    /// order, so the same floats. Eight samples at a time with Vector256 (the same integer operations and the same float
+    /// operations, unfused), the rest one by one.
+    /// </summary>
+    private static void ColourRow(ReadOnlySpan<byte> y, ReadOnlySpan<byte> cb, ReadOnlySpan<byte> cr, bool rgb, Span<float> red, Span<float> green,
+        Span<float> blue, ReadOnlySpan<float> level)
+    {
+        bool gray = green.IsEmpty;
+        int w = y.Length, x = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; x + 8 <= w; x += 8)
             {
+                Vector256<int> r, g, b;
                 if (rgb)
                 {
-                    (r[x], g[x], b[x]) = (level[yRow[x]], level[cb[x]], level[cr[x]]);
+                    (r, g, b) = (Widen8(y[x..]), Widen8(cb[x..]), Widen8(cr[x..]));
+                }
+                else
+                {
+                    var yFixed = Vector256.ShiftLeft(Widen8(y[x..]), 20) + Vector256.Create(1 << 19);
+                    var crv = Widen8(cr[x..]) - Vector256.Create(128);
+                    var cbv = Widen8(cb[x..]) - Vector256.Create(128);
+                    var zero = Vector256<int>.Zero;
+                    var max = Vector256.Create(255);
+                    r = Vector256.Clamp(Vector256.ShiftRightArithmetic(yFixed + crv * (CrToR << 8), 20), zero, max);
+                    g = Vector256.Clamp(Vector256.ShiftRightArithmetic(yFixed + crv * -(CrToG << 8) + (cbv * -(CbToG << 8) & Vector256.Create(unchecked((int)0xFFFF0000u))), 20), zero, max);
+                    b = Vector256.Clamp(Vector256.ShiftRightArithmetic(yFixed + cbv * (CbToB << 8), 20), zero, max);
+                }
+                if (gray)
+                {
+                    (Levels(r) * Grayscale.Red + Levels(g) * Grayscale.Green + Levels(b) * Grayscale.Blue).CopyTo(red[x..]);
                     continue;
                 }
+                Levels(r).CopyTo(red[x..]);
+                Levels(g).CopyTo(green[x..]);
+                Levels(b).CopyTo(blue[x..]);
+            }
+        }
+        for (; x < w; x++)
+        {
+            float rf, gf, bf;
+            if (rgb)
+            {
+                (rf, gf, bf) = (level[y[x]], level[cb[x]], level[cr[x]]);
+            }
+            else
+            {
                 // stbi__YCbCr_to_RGB_row: 20-bit fixed point, the G term's Cb product truncated to its top 16 bits.
-                int yFixed = (yRow[x] << 20) + (1 << 19);
+                int yFixed = (y[x] << 20) + (1 << 19);
                 int crv = cr[x] - 128, cbv = cb[x] - 128;
                 int rv = (yFixed + crv * (CrToR << 8)) >> 20;
                 int gv = (yFixed + crv * -(CrToG << 8) + (int)((uint)(cbv * -(CbToG << 8)) & 0xFFFF0000u)) >> 20;
                 int bv = (yFixed + cbv * (CbToB << 8)) >> 20;
-                (r[x], g[x], b[x]) = (level[Clamp(rv)], level[Clamp(gv)], level[Clamp(bv)]);
+                (rf, gf, bf) = (level[Clamp(rv)], level[Clamp(gv)], level[Clamp(bv)]);
             }
+            if (gray) red[x] = rf * Grayscale.Red + gf * Grayscale.Green + bf * Grayscale.Blue;
+            else (red[x], green[x], blue[x]) = (rf, gf, bf);
         }
-        return planes;
     }
+
+    /// <summary>Eight bytes from the start of <paramref name="s"/> as eight int lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Widen8(ReadOnlySpan<byte> s)
+    {
+        var words = Vector128.WidenLower(Vector128.CreateScalarUnsafe(BinaryPrimitives.ReadUInt64LittleEndian(s)).AsByte());
+        return Vector256.Create(Vector128.WidenLower(words), Vector128.WidenUpper(words)).AsInt32();
+    }
+
+    /// <summary>Levels 0..255 as the floats k / 255 (correctly rounded, as <see cref="ImageIO.Levels"/> holds them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Levels(Vector256<int> k) => Vector256.ConvertToSingle(k) / Vector256.Create(255f);
 
     private const int CrToR = (int)(1.40200f * 4096.0f + 0.5f), CrToG = (int)(0.71414f * 4096.0f + 0.5f);
     private const int CbToG = (int)(0.34414f * 4096.0f + 0.5f), CbToB = (int)(1.77200f * 4096.0f + 0.5f);
@@ -671,12 +762,12 @@ internal sealed class BaselineJpegDecoder
     /// One chroma row at full width, as stb_image's resample_row_1 / _v_2 / _h_2 / _hv_2 make it from the near and far
     /// low-resolution rows (offsets into <paramref name="plane"/>): weights 3:1 between the rows and between the columns.
     /// </summary>
-    private static ReadOnlySpan<byte> Resample(ReadOnlySpan<byte> plane, int near, int far, int w, int hs, int vs, byte[] output)
+    private static ReadOnlySpan<byte> Resample(ReadOnlySpan<byte> plane, int near, int far, int w, int hs, int vs, Span<byte> output)
     {
         var n = plane[near..];
         var f = plane[far..];
         if (hs == 1 && vs == 1) return n[..w];
-        var o = output.AsSpan();
+        var o = output;
         if (hs == 1)
         {
             for (int i = 0; i < w; i++) o[i] = (byte)((3 * n[i] + f[i] + 2) >> 2);

@@ -73,7 +73,17 @@ public static class ImageIO
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable PNG/JPEG/BMP/TGA image (unsupported format,
     /// damaged, cut short, or above the pixel cap); the message names the file and the reason.</exception>
-    public static ImagePlanes Load(string path, ImageChannels channels, long maxPixels)
+    public static ImagePlanes Load(string path, ImageChannels channels, long maxPixels) => Load(path, channels, maxPixels, toGray: false);
+
+    /// <summary>
+    /// <see cref="Load(string, ImageChannels)"/> for a model that takes one gray channel: a colour file that the one-pass
+    /// decoder takes comes back as one plane, exactly what <see cref="Grayscale.ToGray"/> makes of its RGB planes (and so
+    /// what <c>ConvertChannels(1)</c> would), without making those planes; every other file comes back as
+    /// <see cref="Load(string, ImageChannels)"/> gives it, for the caller's channel conversion.
+    /// </summary>
+    internal static ImagePlanes LoadForGray(string path) => Load(path, ImageChannels.Source, MaxPixels, toGray: true);
+
+    private static ImagePlanes Load(string path, ImageChannels channels, long maxPixels, bool toGray)
     {
         ArgumentNullException.ThrowIfNull(path);
         CheckMaxPixels(maxPixels);
@@ -83,7 +93,7 @@ public static class ImageIO
         byte[] bytes;
         try
         {
-            if (BaselineJpegDecoder.TryDecode(buffer, length, channels, maxPixels, Levels) is { } fast) return fast;
+            if (BaselineJpegDecoder.TryDecode(buffer, length, channels, maxPixels, Levels, toGray) is { } fast) return fast;
             bytes = buffer.AsSpan(0, length).ToArray();
         }
         finally

@@ -46,7 +46,7 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
 
     /// <summary>
     /// Creates a loader. <paramref name="collate"/> turns a list of samples into a batch; it may be null when the
-    /// dataset implements <see cref="IBatchedDataset{TBatch}"/>. <paramref name="workers"/> threads build batches in
+    /// dataset implements <see cref="ISeededBatchedDataset{TBatch}"/> or (unseeded) <see cref="IBatchedDataset{TBatch}"/>. <paramref name="workers"/> threads build batches in
     /// the background, at most <c>max(prefetch, workers)</c> ahead.
     /// </summary>
     public DataLoader(IDataset<TItem> dataset, int batchSize, Func<IReadOnlyList<TItem>, TBatch>? collate = null,
@@ -56,7 +56,7 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be at least 1");
         if (prefetch < 0) throw new ArgumentOutOfRangeException(nameof(prefetch), prefetch, "prefetch must be non-negative");
         if (workers < 1) throw new ArgumentOutOfRangeException(nameof(workers), workers, "workers must be at least 1");
-        if (collate is null && (dataset is not IBatchedDataset<TBatch> || dataset is ISeededDataset<TItem>))
+        if (collate is null && dataset is not ISeededBatchedDataset<TBatch> && (dataset is not IBatchedDataset<TBatch> || dataset is ISeededDataset<TItem>))
             throw new ArgumentException($"DataLoader: {dataset.GetType().Name} cannot build batches itself; pass a collate function");
         _dataset = dataset;
         _collate = collate;
@@ -110,7 +110,12 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
         int start = batch * BatchSize;
         int len = Math.Min(BatchSize, order.Length - start);
         var indices = order.AsSpan(start, len);
-        if (_collate is null) return (true, ((IBatchedDataset<TBatch>)_dataset).GetBatch(indices));
+        if (_collate is null)
+        {
+            if (_dataset is ISeededBatchedDataset<TBatch> seededBatches)
+                return seededBatches.TryGetBatch(indices, Seed, epoch, out var made) ? (true, made) : (false, default!);
+            return (true, ((IBatchedDataset<TBatch>)_dataset).GetBatch(indices));
+        }
         var items = new List<TItem>(len);
         if (_dataset is ISeededDataset<TItem> seeded)
         {

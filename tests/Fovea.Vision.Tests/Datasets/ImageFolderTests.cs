@@ -162,6 +162,38 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     [Fact]
+    public void LoaderBatches_AreTheSamplesCollated_AndGrayComesStraightFromTheDecoder()
+    {
+        var folder = ImageFolder.Open(BuildFolder(), validationFraction: 0);
+        foreach (int channels in new[] { 1, 3 })
+        {
+            var ds = new ImageDataset(folder.Train, folder.Classes, Preprocessing.Create(20, channels).TrainTransform(randomResizedCrop: true, flip: true));
+            var loader = ds.Loader(batchSize: 4, shuffle: true, seed: 3, workers: 2);
+            var batches = loader.Batches(1).ToList();
+            // The same batches as collating the samples one by one (the broken file left out of its batch).
+            var expected = loader.Order(1).Chunk(4)
+                .Select(chunk => chunk.Select(i => ds.TryGet(i, DataLoader.SampleGenerator(3, 1, i), out var s) ? s : default).Where(s => s.Input is not null).ToList())
+                .Select(ImageDataset.Collate).ToList();
+            Assert.Equal(expected.Count, batches.Count);
+            Assert.Equal(15, batches.Sum(b => b.Input.Size(0)));
+            for (int k = 0; k < batches.Count; k++)
+            {
+                Assert.Equal(expected[k].Input.Shape, batches[k].Input.Shape);
+                Assert.Equal(expected[k].Input.ToArray<float>(), batches[k].Input.ToArray<float>());
+                Assert.Equal(expected[k].Target.Shape, batches[k].Target.Shape);
+                Assert.Equal(expected[k].Target.ToArray<int>(), batches[k].Target.ToArray<int>());
+            }
+        }
+        // A colour JPEG decoded straight to gray gives what converting its colour planes gives.
+        string jpeg = folder.Train.First(f => f.Path.EndsWith("c1.jpg", StringComparison.Ordinal)).Path;
+        var colour = ImageIO.Load(jpeg);
+        Assert.Equal(3, colour.Channels);
+        var gray = ImageIO.LoadForGray(jpeg);
+        Assert.Equal(1, gray.Channels);
+        Assert.Equal(new ConvertChannels(1).Apply(colour, new Generator()).Data, gray.Data);
+    }
+
+    [Fact]
     public void Strict_MakesAnUndecodableFileAnError_NamingIt()
     {
         var folder = ImageFolder.Open(BuildFolder(), validationFraction: 0);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Fovea.Vision.Imaging;
+using Fovea.Vision.Transforms;
 
 namespace Fovea.Vision.Tests.Imaging;
 
@@ -13,6 +14,11 @@ public sealed class BaselineJpegDecoderTests
 {
     private static ImagePlanes? Fast(byte[] bytes, ImageChannels channels = ImageChannels.Source) =>
         BaselineJpegDecoder.TryDecode(bytes, bytes.Length, channels, ImageIO.DefaultMaxPixels, ImageIO.Levels);
+
+    /// <summary>The decoder's straight-to-gray output must be what ConvertChannels(1) makes of the general path's image.</summary>
+    private static void AssertGraySame(byte[] bytes, string what) =>
+        AssertSame(new ConvertChannels(1).Apply(General(bytes), new Generator()),
+            BaselineJpegDecoder.TryDecode(bytes, bytes.Length, ImageChannels.Source, ImageIO.DefaultMaxPixels, ImageIO.Levels, toGray: true)!, $"{what} to gray");
 
     private static ImagePlanes General(byte[] bytes, ImageChannels channels = ImageChannels.Source) =>
         ImageIO.DecodeChecked("test.jpg", bytes, channels, ImageIO.DefaultMaxPixels);
@@ -43,6 +49,7 @@ public sealed class BaselineJpegDecoderTests
         var fast = Fast(bytes);
         Assert.NotNull(fast);
         AssertSame(General(bytes), fast, $"{width}x{height}x{channels} q{quality}");
+        AssertGraySame(bytes, $"{width}x{height}x{channels} q{quality}");
         // StbImageWriteSharp writes gray as three components; conversions are the general path's.
         Assert.Null(Fast(bytes, ImageChannels.Gray));
         Assert.Null(Fast(bytes, ImageChannels.Rgb));
@@ -59,6 +66,7 @@ public sealed class BaselineJpegDecoderTests
         Assert.NotNull(fast);
         Assert.Equal(channels, fast.Channels);
         AssertSame(General(bytes), fast, name);
+        AssertGraySame(bytes, name);
         if (channels == 1) AssertSame(General(bytes, ImageChannels.Gray), Fast(bytes, ImageChannels.Gray)!, "gray as gray");
         // A restart marker taken out: the general path refuses the file, and so this decoder declines it.
         int rst = bytes.AsSpan().IndexOf([(byte)0xFF, (byte)0xD0]);
@@ -134,6 +142,7 @@ public sealed class BaselineJpegDecoderTests
             if (fast is null) continue;
             taken++;
             AssertSame(General(bytes), fast, $"mutant {m}");
+            AssertGraySame(bytes, $"mutant {m}");
         }
         // Most changes to entropy-coded data still decode, so the comparison above is not empty.
         Assert.True(taken > 100, $"only {taken} damaged files were decoded");
