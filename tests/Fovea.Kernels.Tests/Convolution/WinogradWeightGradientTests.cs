@@ -21,7 +21,7 @@ public class WinogradWeightGradientTests(ITestOutputHelper output)
         new[] { 2, 3, 9, 7, 5, 1, 1 },      // partial tiles at the right and bottom: the gradient is padded
         new[] { 3, 17, 10, 13, 20, 0, 2 },  // unequal paddings; channels not a multiple of the vector width
         new[] { 5, 8, 12, 12, 7, 2, 2 },    // padding 2
-        new[] { 10, 16, 24, 24, 16, 1, 1 }, // 36 tiles per image: two blocks of 8 and 2 images
+        new[] { 5, 8, 32, 32, 8, 1, 1 },    // 64 tiles per image: two blocks, of 4 images and of 1
         new[] { 2, 130, 7, 9, 33, 1, 0 },
     };
 
