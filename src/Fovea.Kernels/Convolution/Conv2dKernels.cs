@@ -173,6 +173,15 @@ public static class Conv2dKernels
     public static unsafe void BackwardWeight<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> dy, Memory<T> dw)
         where T : unmanaged, INumber<T>
     {
+        if (typeof(T) == typeof(float) && s.Batch > 0 && WinogradWeightGradient.Applies(s))
+        {
+            // 3x3 stride 1: dU = Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ x B) as 36 GEMMs, then dW = Gᵀ dU G.
+            using var hx = x.Pin();
+            using var hy = dy.Pin();
+            using var hw = dw.Pin();
+            WinogradWeightGradient.BackwardWeight(s, (float*)hx.Pointer, (float*)hy.Pointer, (float*)hw.Pointer);
+            return;
+        }
         if (typeof(T) == typeof(float) && s.Batch > 0 && DirectConv.AppliesToWeight(s))
         {
             // Stride 1 with whole tiles of 16 output channels: straight from the padded input, no column matrix.

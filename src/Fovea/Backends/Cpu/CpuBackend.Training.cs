@@ -53,9 +53,7 @@ internal sealed partial class CpuBackend
                 for (int i = 0; i < n; i++)
                 {
                     int at = (i * c + ch) * s;
-                    // Row-sized (cache-resident), so the second pass over it is cheap.
-                    TensorPrimitives.Multiply<T>(x.AsSpan(xOffset + at, s), a, y.AsSpan(at, s));
-                    TensorPrimitives.Add<T>(y.AsSpan(at, s), shift, y.AsSpan(at, s));
+                    Affine(x.AsSpan(xOffset + at, s), a, shift, y.AsSpan(at, s));
                 }
             }
         });
@@ -118,12 +116,26 @@ internal sealed partial class CpuBackend
                 {
                     int at = (i * c + ch) * s;
                     var d = dx.AsSpan(at, s);
-                    TensorPrimitives.Multiply<T>(x.AsSpan(xOffset + at, s), t1, d);
-                    TensorPrimitives.Add<T>(d, t0, d);
+                    Affine(x.AsSpan(xOffset + at, s), t1, t0, d);
                     TensorPrimitives.MultiplyAdd<T>(g.AsSpan(gOffset + at, s), ta, d, d);
                 }
             }
         });
+    }
+
+    /// <summary>y = a·x + b in one pass (TensorPrimitives has no scalar-scalar form; two passes would write y twice).</summary>
+    private static void Affine<T>(ReadOnlySpan<T> x, T a, T b, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && x.Length >= Vector<T>.Count)
+        {
+            var va = new Vector<T>(a);
+            var vb = new Vector<T>(b);
+            for (; i <= x.Length - Vector<T>.Count; i += Vector<T>.Count)
+                (new Vector<T>(x[i..]) * va + vb).CopyTo(y[i..]);
+        }
+        for (; i < x.Length; i++) y[i] = x[i] * a + b;
     }
 
     public void SgdUpdate(Tensor param, Tensor grad, Tensor? momentumBuffer, SgdStep step)
