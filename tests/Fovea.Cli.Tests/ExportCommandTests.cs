@@ -36,6 +36,10 @@ public sealed class ExportCommandTests : IDisposable
         var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnx));
         Assert.Equal(13, proto.OpsetImport.Single().Version);
         Assert.Contains("features.0.weight", proto.Graph.Initializer.Select(t => t.Name));
+        // The classes travel in the file: predict on it names them as on the checkpoint.
+        var metadata = proto.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
+        Assert.Equal("0,1,2,3,4,5,6,7,8,9", metadata["fovea.class_labels"]);
+        Assert.StartsWith("T-shirt/top\nTrouser\n", metadata["fovea.class_names"]);
 
         var trained = TrainedModel.Load(checkpoint);
         var imported = OnnxModel.Import(onnx);

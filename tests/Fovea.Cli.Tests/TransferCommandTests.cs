@@ -70,6 +70,14 @@ public sealed class TransferCommandTests : IDisposable
         (code, output, err) = Run("predict", "--checkpoint", ckpt, Path.Combine(images, "red", "00.png"));
         Assert.True(code == 0, err);
         Assert.Matches(@"1\. (red|blue) ", output);
+
+        // The checkpoint loads for export (its network is registered), and a network with no ONNX form is one line, exit 1.
+        string onnx = Path.Combine(_dir, "pretrained.onnx");
+        (code, output, err) = Run("export", "--checkpoint", ckpt, "-o", onnx);
+        Assert.Equal(1, code);
+        Assert.Contains("PretrainedClassifier", err);
+        Assert.Contains("no ONNX form", err);
+        Assert.False(File.Exists(onnx));
     }
 
     [Fact]

@@ -23,9 +23,16 @@ public static class ExportCommand
     {
         PathArgs.InputFile(checkpoint);
         PathArgs.OutputFile(output);
-        var model = TrainedModel.Load(checkpoint);
+        // A checkpoint of `fovea train --pretrained` names its network; an .onnx file is imported and written again.
+        var model = OnnxModelFile.LoadTrained(checkpoint);
         int[] inputShape = [1, model.InputChannels, model.InputSize, model.InputSize];
-        OnnxModel.Export(model.Model, inputShape, output, opset);
+        // The class labels and names travel in the file, so eval and predict on it name the classes as on the checkpoint.
+        var metadata = new Dictionary<string, string>
+        {
+            ["fovea.class_labels"] = string.Join(",", model.ClassLabels.Select(k => k.ToString(CultureInfo.InvariantCulture))),
+            ["fovea.class_names"] = string.Join("\n", model.ClassNames),
+        };
+        OnnxModel.Export(model.Model, inputShape, output, opset, metadata);
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"wrote {output}: {model.ModelName}, input 'input' [N, {model.InputChannels}, {model.InputSize}, {model.InputSize}], " +
             $"output 'output' [N, {model.ClassLabels.Length}] (logits), opset {opset}, {model.Model.ParameterCount():N0} parameters, {new FileInfo(output).Length / 1e6:0.0} MB"));

@@ -9,7 +9,7 @@ namespace Fovea.Onnx;
 
 public static partial class OnnxModel
 {
-    /// <summary>The opset <see cref="Export(Module{Tensor, Tensor}, int[], string, int)"/> writes unless told otherwise.</summary>
+    /// <summary>The opset <see cref="Export(Module{Tensor, Tensor}, int[], string, int, IReadOnlyDictionary{string, string})"/> writes unless told otherwise.</summary>
     public const int DefaultExportOpset = 17;
 
     /// <summary>The oldest opset the exporter writes (Softmax's axis, Split/Squeeze/Unsqueeze/Pad with input forms).</summary>
@@ -30,16 +30,20 @@ public static partial class OnnxModel
     /// <param name="inputShape">The input's shape, batch first; each dim positive.</param>
     /// <param name="path">The .onnx file to write.</param>
     /// <param name="opset">The ONNX opset, <see cref="MinExportOpset"/> to <see cref="MaxExportOpset"/>.</param>
+    /// <param name="metadata">Key/value pairs for the model's <c>metadata_props</c> (e.g. <c>fovea.class_names</c>), or null.</param>
     /// <exception cref="ArgumentOutOfRangeException">The opset is outside the supported range.</exception>
     /// <exception cref="NotSupportedException">A module has no ONNX form; the message names its path and type.</exception>
-    public static void Export(Module<Tensor, Tensor> module, int[] inputShape, string path, int opset = DefaultExportOpset)
+    public static void Export(Module<Tensor, Tensor> module, int[] inputShape, string path, int opset = DefaultExportOpset,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var model = ExportModel(module, inputShape, opset);
+        foreach (var (key, value) in metadata ?? new Dictionary<string, string>())
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         AtomicFile.Write(path, stream => model.WriteTo(stream));
     }
 
-    /// <summary>As <see cref="Export(Module{Tensor, Tensor}, int[], string, int)"/>, returning the serialized model (for a session in memory).</summary>
+    /// <summary>As <see cref="Export(Module{Tensor, Tensor}, int[], string, int, IReadOnlyDictionary{string, string})"/>, returning the serialized model (for a session in memory).</summary>
     public static byte[] ExportToBytes(Module<Tensor, Tensor> module, int[] inputShape, int opset = DefaultExportOpset) =>
         ExportModel(module, inputShape, opset).ToByteArray();
 
