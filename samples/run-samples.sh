@@ -4,6 +4,7 @@
 # Fovea.Vision from the local feed and runs the training sample as its Program.cs. Any difference fails.
 #   FOVEA_VERSION   the version to pack and reference (default 0.0.0-ci)
 #   FOVEA_NO_PACK=1 reuse the packages already in artifacts/packages
+#   FOVEA_PACK_NO_BUILD=1 pack the Release build already made (CI's `dotnet test -c Release`) instead of building again
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -14,7 +15,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 if [ "${FOVEA_NO_PACK:-}" != 1 ]; then
   rm -f "$feed"/*.nupkg "$feed"/*.snupkg
-  dotnet pack Fovea.sln -c Release -o "$feed" -p:Version="$version" -v quiet -nologo
+  # Without --no-build, the new Version recompiles every project, and the next plain Release build (CI's OpenCV tests)
+  # recompiles them all again.
+  no_build=(); [ "${FOVEA_PACK_NO_BUILD:-}" = 1 ] && no_build=(--no-build)
+  dotnet pack Fovea.sln -c Release "${no_build[@]}" -o "$feed" -p:Version="$version" -v quiet -nologo
 fi
 ls -l "$feed"
 
