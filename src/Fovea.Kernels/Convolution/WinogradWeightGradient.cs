@@ -61,10 +61,13 @@ internal static unsafe class WinogradWeightGradient
 
     /// <summary>
     /// True where the weight gradient runs here: the geometry of F(4x4, 3x3) (<see cref="WinogradConv.Geometry"/>), a
-    /// machine with a SIMD GEMM tile, and at least 16 channels on each side (fewer leave the transforms dominant).
+    /// machine with a SIMD GEMM tile, at least 16 channels on each side (fewer leave the transforms dominant), and
+    /// outputs of at least 4x4: a tile costs 36 multiply-adds per channel pair against the direct form's 9 per output
+    /// pixel, so a 1x1 output (ResNet-18's last stage on 28² images) would take 4x the direct work and a 2x2 as much.
     /// </summary>
     public static bool Applies(in ConvShape s) =>
-        Enabled && Gemm.Selected != GemmKernelKind.Scalar && WinogradConv.Geometry(s) && s.InChannels >= 16 && s.OutChannels >= 16 && Fits(s);
+        Enabled && Gemm.Selected != GemmKernelKind.Scalar && WinogradConv.Geometry(s) && s.InChannels >= 16 && s.OutChannels >= 16
+        && s.OutH >= 4 && s.OutW >= 4 && Fits(s);
 
     /// <summary>Whether one block's scratch and every index within it fit 32-bit offsets.</summary>
     internal static bool Fits(in ConvShape s)

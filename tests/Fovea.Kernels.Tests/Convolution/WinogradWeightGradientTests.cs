@@ -99,6 +99,10 @@ public class WinogradWeightGradientTests(ITestOutputHelper output)
         Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradWeightGradient.Applies(s));
         Assert.False(WinogradWeightGradient.Applies(s with { Window = new Window2d(3, 3, 2, 2, 1, 1, 1, 1), OutH = 6, OutW = 5 }));
         Assert.False(WinogradWeightGradient.Applies(Shape([3, 8, 12, 10, 32, 1, 1])));
+        // Outputs under 4x4 (2x2 and 1x1 planes with padding 1) stay on the direct form: a tile would cost as much or more.
+        Assert.False(WinogradWeightGradient.Applies(Shape([3, 24, 2, 2, 32, 1, 1])));
+        Assert.False(WinogradWeightGradient.Applies(Shape([3, 24, 1, 1, 32, 1, 1])));
+        Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradWeightGradient.Applies(Shape([3, 24, 4, 4, 32, 1, 1])));
         var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 3);
         var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 4);
         var dw = new float[s.OutChannels * s.ColRows];
