@@ -11,32 +11,9 @@ namespace Fovea.Onnx.Tests;
 /// </summary>
 public sealed class FusedAddReluTests
 {
-    private static void Close(Tensor expected, Tensor actual, double rel)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        var e = expected.To(DType.Float64).ToArray<double>();
-        var a = actual.To(DType.Float64).ToArray<double>();
-        double scale = e.Max(Math.Abs);
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= rel * scale, $"[{i}]: expected {e[i]}, got {a[i]} (scale {scale})");
-    }
+    private static void Close(Tensor expected, Tensor actual, double rel) => InferenceTestModels.Close(expected, actual, rel);
 
-    /// <summary>A CIFAR-sized ResNet-18 in evaluation, batch-norm statistics away from the identity.</summary>
-    private static Module<Tensor, Tensor> ResNet()
-    {
-        var model = ModelZoo.Create("resnet18", 3, 10, 64, new Generator(0));
-        var g = new Generator(1);
-        using (GradMode.Disable())
-        {
-            foreach (var (name, t) in model.NamedBuffers())
-            {
-                if (name.EndsWith("running_mean", StringComparison.Ordinal)) t.CopyFrom(Tensor.Randn(t.Shape, g).Mul(0.2));
-                if (name.EndsWith("running_var", StringComparison.Ordinal)) t.CopyFrom(Tensor.Uniform(t.Shape, 0.5, 2, g));
-            }
-        }
-        model.Eval();
-        return model;
-    }
+    private static Module<Tensor, Tensor> ResNet() => InferenceTestModels.ResNet18(64, randomAffine: false);
 
     [Fact]
     public void Zoo_resnet_inference_matches_the_layers_run_apart_and_leaves_held_tensors_alone()

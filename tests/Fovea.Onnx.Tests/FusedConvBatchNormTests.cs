@@ -10,35 +10,9 @@ namespace Fovea.Onnx.Tests;
 /// </summary>
 public sealed class FusedConvBatchNormTests
 {
-    private static void Close(Tensor expected, Tensor actual, double rel)
-    {
-        Assert.Equal(expected.Shape, actual.Shape);
-        var e = expected.To(DType.Float64).ToArray<double>();
-        var a = actual.To(DType.Float64).ToArray<double>();
-        double scale = e.Max(Math.Abs);
-        for (int i = 0; i < e.Length; i++)
-            Assert.True(Math.Abs(e[i] - a[i]) <= rel * scale, $"[{i}]: expected {e[i]}, got {a[i]} (scale {scale})");
-    }
+    private static void Close(Tensor expected, Tensor actual, double rel) => InferenceTestModels.Close(expected, actual, rel);
 
-    /// <summary>A CIFAR-sized ResNet-18 whose batch norms have statistics and affine maps far from the identity.</summary>
-    private static Module<Tensor, Tensor> ResNet()
-    {
-        var model = ModelZoo.Create("resnet18", 3, 10, 32, new Generator(0));
-        var g = new Generator(1);
-        using (GradMode.Disable())
-        {
-            foreach (var (name, t) in model.NamedBuffers())
-            {
-                if (name.EndsWith("running_mean", StringComparison.Ordinal)) t.CopyFrom(Tensor.Randn(t.Shape, g).Mul(0.2));
-                if (name.EndsWith("running_var", StringComparison.Ordinal)) t.CopyFrom(Tensor.Uniform(t.Shape, 0.5, 2, g));
-            }
-            foreach (var (name, t) in model.NamedParameters())
-                if (name.Contains("bn", StringComparison.Ordinal) || name.Contains("downsample.1", StringComparison.Ordinal))
-                    t.CopyFrom(name.EndsWith("weight", StringComparison.Ordinal) ? Tensor.Uniform(t.Shape, 0.5, 1.5, g) : Tensor.Randn(t.Shape, g).Mul(0.1));
-        }
-        model.Eval();
-        return model;
-    }
+    private static Module<Tensor, Tensor> ResNet() => InferenceTestModels.ResNet18(32, randomAffine: true);
 
     /// <summary>The output with gradients on (nothing folded) and off (folded where it can be).</summary>
     private static (Tensor Unfolded, Tensor Folded) Both(Module<Tensor, Tensor> m, Tensor x)
