@@ -218,17 +218,8 @@ internal static unsafe class WinogradConv
 
         public readonly void Invoke(int plane)
         {
-            int h = Shape.Height, w = Shape.Width, ph = Shape.Window.PadH, pw = Shape.Window.PadW;
-            float* src = X + (long)plane * h * w, dst = Xp + (long)plane * Hp * Wp;
-            new Span<float>(dst, ph * Wp).Clear();
-            for (int r = 0; r < h; r++)
-            {
-                float* row = dst + (long)(ph + r) * Wp;
-                new Span<float>(row, pw).Clear();
-                new ReadOnlySpan<float>(src + (long)r * w, w).CopyTo(new Span<float>(row + pw, w));
-                new Span<float>(row + pw + w, Wp - pw - w).Clear();
-            }
-            new Span<float>(dst + (long)(ph + h) * Wp, (Hp - ph - h) * Wp).Clear();
+            int h = Shape.Height, w = Shape.Width;
+            WinogradTransforms.PadPlane(X + (long)plane * h * w, h, w, Shape.Window.PadH, Shape.Window.PadW, Xp + (long)plane * Hp * Wp, Hp, Wp);
         }
     }
 

@@ -213,4 +213,22 @@ internal static unsafe class WinogradTransforms
         o2 = Vector256.FusedMultiplyAdd(Vector256.Create(4f), s34, s12);
         o3 = Vector256.FusedMultiplyAdd(Vector256.Create(8f), d34, d12) + m5;
     }
+
+    /// <summary>
+    /// Copies an <paramref name="h"/> x <paramref name="w"/> plane into the zero-padded <paramref name="hp"/> x
+    /// <paramref name="wp"/> layout the tiles read: the image at row <paramref name="ph"/> and column
+    /// <paramref name="pw"/>, zeros around it up to the last tile's sixth row and column.
+    /// </summary>
+    internal static void PadPlane(float* src, int h, int w, int ph, int pw, float* dst, int hp, int wp)
+    {
+        new Span<float>(dst, ph * wp).Clear();
+        for (int r = 0; r < h; r++)
+        {
+            float* row = dst + (long)(ph + r) * wp;
+            new Span<float>(row, pw).Clear();
+            new ReadOnlySpan<float>(src + (long)r * w, w).CopyTo(new Span<float>(row + pw, w));
+            new Span<float>(row + pw + w, wp - pw - w).Clear();
+        }
+        new Span<float>(dst + (long)(ph + h) * wp, (hp - ph - h) * wp).Clear();
+    }
 }

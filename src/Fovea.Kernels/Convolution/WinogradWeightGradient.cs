@@ -272,18 +272,7 @@ internal static unsafe class WinogradWeightGradient
             int c = s.InChannels, h = s.Height, w = s.Width, ph = s.Window.PadH, pw = s.Window.PadW, hp = Plan.Hp, wp = Plan.Wp, tp = Plan.TilesPadded;
             long planeIn = (long)hp * wp;
             for (int j = 0; j < Images; j++)
-            {
-                float* src = X + ((long)(N0 + j) * c + ci) * h * w, dst = Xp + ((long)j * c + ci) * planeIn;
-                new Span<float>(dst, ph * wp).Clear();
-                for (int r = 0; r < h; r++)
-                {
-                    float* row = dst + (long)(ph + r) * wp;
-                    new Span<float>(row, pw).Clear();
-                    new ReadOnlySpan<float>(src + (long)r * w, w).CopyTo(new Span<float>(row + pw, w));
-                    new Span<float>(row + pw + w, wp - pw - w).Clear();
-                }
-                new Span<float>(dst + (long)(ph + h) * wp, (hp - ph - h) * wp).Clear();
-            }
+                WinogradTransforms.PadPlane(X + ((long)(N0 + j) * c + ci) * h * w, h, w, ph, pw, Xp + ((long)j * c + ci) * planeIn, hp, wp);
             // The transform reads 8 floats of each 6-float tile row: the last image's last plane needs 2 more past its end.
             if (ci == c - 1) new Span<float>(Xp + (long)Images * c * planeIn, 16).Clear();
             float* plane = Xp + ci * planeIn, dstV = V + (long)ci * tp;
