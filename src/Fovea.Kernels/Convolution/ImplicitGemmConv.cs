@@ -96,6 +96,12 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             int rowTiles = mPad / TKernel.MR, rowChunks = 1;
             if (threads > 1 && s.Groups * sliverGroups < 2 * threads)
                 rowChunks = Math.Clamp((2 * threads + s.Groups * sliverGroups - 1) / (s.Groups * sliverGroups), 1, Math.Max(1, rowTiles / 4));
+            // Split rows read one copy of the slivers, packed beforehand by all threads, not a copy per row chunk: packing
+            // a sliver walks every tap of the window for short runs of pixels (7 per row of a 7x7 plane), which at batch 1
+            // costs as much as the multiply-adds of a few rows, so per-chunk packing kept a ResNet's last two stages from
+            // running any faster on two threads than on one.
+            long sharedLen = (long)(colRows + 1) * TKernel.NR;
+            T[]? shared = rowChunks > 1 ? ArrayPool<T>.Shared.Rent((int)(s.Groups * slivers * sharedLen + 64 / sizeof(T))) : null;
             var body = new SliverBody
             {
                 X = x,
@@ -112,17 +118,28 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 RowChunks = rowChunks,
             };
             int items = s.Groups * sliverGroups * rowChunks;
-            if (threads <= 1)
+            fixed (T* ps = shared)
             {
-                body.Chunks = 1;
-                body.Invoke(0);
+                if (shared is not null)
+                {
+                    body.Shared = (T*)(((nint)ps + 63) & ~(nint)63);
+                    body.SharedLen = sharedLen;
+                    var pack = new PackBody { Conv = body, Chunks = Math.Min(s.Groups * slivers, 4 * threads) };
+                    ParallelFor.ForChunks(pack.Chunks, pack);
+                }
+                if (threads <= 1)
+                {
+                    body.Chunks = 1;
+                    body.Invoke(0);
+                }
+                else
+                {
+                    // A few chunks per thread, taken on demand, so a core slowed by other work takes fewer.
+                    body.Chunks = Math.Min(items, 4 * threads);
+                    ParallelFor.ForChunks(body.Chunks, body);
+                }
             }
-            else
-            {
-                // A few chunks per thread, taken on demand, so a core slowed by other work takes fewer.
-                body.Chunks = Math.Min(items, 4 * threads);
-                ParallelFor.ForChunks(body.Chunks, body);
-            }
+            if (shared is not null) ArrayPool<T>.Shared.Return(shared);
         }
         if (packed is not null) ArrayPool<T>.Shared.Return(packed);
         ArrayPool<int>.Shared.Return(taps);
@@ -184,6 +201,13 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         public ConvShape Shape;
         public int Kc, MPad, Slivers, Chunks, PerItem, SliverGroups, RowChunks;
 
+        /// <summary>
+        /// Every sliver of every group packed whole ([ColRows][NR] each, <see cref="SharedLen"/> apart, group-major), or
+        /// null when each item packs its own slivers block by block.
+        /// </summary>
+        public T* Shared;
+        public long SharedLen;
+
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int chunk)
         {
@@ -213,6 +237,9 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         /// <summary>Fields per run of a sliver: first column, length, image, output row, first output column.</summary>
         private const int RunFields = 5;
 
+        /// <summary><see cref="RunFields"/>, for <see cref="PackBody"/>.</summary>
+        internal const int RunFieldCount = RunFields;
+
         /// <summary>
         /// Computes rows [m0, m1) of the NR output columns of slivers [sv0, sv0 + count) of group <paramref name="g"/>.
         /// </summary>
@@ -226,41 +253,53 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             // Each sliver's columns as runs of consecutive output pixels on one output row of one image:
             // (first column, length, image, output row, first output column) — at most a few per sliver.
             for (int j = 0; j < count; j++)
-            {
-                long q0 = (long)(sv0 + j) * nr;
-                int cols = (int)Math.Min(nr, columns - q0);
-                var seg = segments.Slice(j * RunFields * nr, RunFields * nr);
-                int runCount = 0;
-                for (int c = 0; c < cols;)
-                {
-                    long q = q0 + c;
-                    int n = (int)(q / plane), pix = (int)(q % plane), oy = pix / ow, ox = pix % ow;
-                    int len = Math.Min(cols - c, ow - ox);
-                    int f = RunFields * runCount;
-                    seg[f] = c; seg[f + 1] = len; seg[f + 2] = n; seg[f + 3] = oy; seg[f + 4] = ox;
-                    runCount++;
-                    c += len;
-                }
-                runs[j] = runCount;
-            }
+                runs[j] = Runs(sv0 + j, segments.Slice(j * RunFields * nr, RunFields * nr));
             T* pw = PackedW + (long)g * MPad * colRows;
+            // The item's slivers: packed here, a K block at a time, or read from the copy packed before the region.
+            T* b0 = Shared is null ? slivers : Shared + (g * (long)Slivers + sv0) * SharedLen;
+            long bStride = Shared is null ? sliverLen : SharedLen;
             for (int p0 = 0, b = 0; p0 < colRows; p0 += Kc, b++)
             {
                 int kcb = Math.Min(Kc, colRows - p0);
-                for (int j = 0; j < count; j++)
-                {
-                    int cols = (int)Math.Min(nr, columns - (long)(sv0 + j) * nr);
-                    PackSliver(g, p0, kcb, cols, runs[j], segments.Slice(j * RunFields * nr, RunFields * nr), slivers + j * sliverLen);
-                }
+                long bOffset = Shared is null ? 0 : (long)p0 * nr;
+                if (Shared is null)
+                    for (int j = 0; j < count; j++)
+                    {
+                        int cols = (int)Math.Min(nr, columns - (long)(sv0 + j) * nr);
+                        PackSliver(g, p0, kcb, cols, runs[j], segments.Slice(j * RunFields * nr, RunFields * nr), slivers + j * sliverLen);
+                    }
                 T beta = b == 0 ? T.Zero : T.One;
                 T* a = pw + (long)MPad * p0;
                 // One MR x kc panel of weights (in L1) against every sliver of the item (in L2).
                 for (int ir = m0; ir < m1; ir += mr)
                     for (int j = 0; j < count; j++)
-                        TKernel.Run(kcb, a + (long)ir * kcb, slivers + j * sliverLen, tiles + j * tileLen + ir * nr, nr, T.One, beta);
+                        TKernel.Run(kcb, a + (long)ir * kcb, b0 + j * bStride + bOffset, tiles + j * tileLen + ir * nr, nr, T.One, beta);
             }
             for (int j = 0; j < count; j++)
                 Scatter(g, runs[j], segments.Slice(j * RunFields * nr, RunFields * nr), tiles + j * tileLen, m0, Math.Min(m1, gout));
+        }
+
+        /// <summary>
+        /// Splits sliver <paramref name="sliver"/>'s columns into runs of consecutive output pixels on one output row of one
+        /// image, (first column, length, image, output row, first output column) each, into <paramref name="segments"/>;
+        /// returns how many (a few per sliver).
+        /// </summary>
+        internal readonly int Runs(int sliver, Span<int> segments)
+        {
+            int nr = TKernel.NR, plane = Shape.OutPlane, ow = Shape.OutW;
+            long columns = (long)Shape.Batch * plane, q0 = (long)sliver * nr;
+            int cols = (int)Math.Min(nr, columns - q0), runCount = 0;
+            for (int c = 0; c < cols;)
+            {
+                long q = q0 + c;
+                int n = (int)(q / plane), pix = (int)(q % plane), oy = pix / ow, ox = pix % ow;
+                int len = Math.Min(cols - c, ow - ox);
+                int f = RunFields * runCount;
+                segments[f] = c; segments[f + 1] = len; segments[f + 2] = n; segments[f + 3] = oy; segments[f + 4] = ox;
+                runCount++;
+                c += len;
+            }
+            return runCount;
         }
 
         /// <summary>Writes rows [o0, o1) of one sliver's tiles to y, adding the bias: one contiguous row piece per run and output channel.</summary>
@@ -290,7 +329,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         /// [kc][NR] the micro-kernel streams.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private readonly void PackSliver(int g, int p0, int kc, int cols, int runs, Span<int> segments, T* dst)
+        internal readonly void PackSliver(int g, int p0, int kc, int cols, int runs, Span<int> segments, T* dst)
         {
             ref readonly ConvShape s = ref Shape;
             int nr = TKernel.NR, h = s.Height, w = s.Width, hw = h * w;
@@ -369,6 +408,32 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                     }
                 }
                 for (int c = cols; c < nr; c++) row[c] = T.Zero;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Chunk c of <see cref="Chunks"/>: packs a contiguous range of (group, sliver) pairs whole into
+    /// <see cref="SliverBody.Shared"/>, each by one thread in row order (a row's vector moves may spill into the next row,
+    /// which the same thread then overwrites).
+    /// </summary>
+    private struct PackBody : IChunkBody
+    {
+        public SliverBody Conv;
+        public int Chunks;
+
+        public readonly void Invoke(int chunk)
+        {
+            int nr = TKernel.NR, pairs = Conv.Shape.Groups * Conv.Slivers;
+            int i0 = ParallelFor.ChunkStart(pairs, Chunks, chunk), i1 = ParallelFor.ChunkStart(pairs, Chunks, chunk + 1);
+            long columns = (long)Conv.Shape.Batch * Conv.Shape.OutPlane;
+            Span<int> segments = stackalloc int[SliverBody.RunFieldCount * nr];
+            for (int i = i0; i < i1; i++)
+            {
+                int g = i / Conv.Slivers, sv = i % Conv.Slivers;
+                int runs = Conv.Runs(sv, segments);
+                int cols = (int)Math.Min(nr, columns - (long)sv * nr);
+                Conv.PackSliver(g, 0, Conv.Shape.ColRows, cols, runs, segments, Conv.Shared + (long)i * Conv.SharedLen);
             }
         }
     }

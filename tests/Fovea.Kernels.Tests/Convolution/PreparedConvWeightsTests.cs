@@ -66,15 +66,20 @@ public class PreparedConvWeightsTests
         Assert.Throws<ArgumentException>(() => new PreparedConvWeights(10, 4, 3, 3, 4));
     }
 
-    [Fact]
-    public void Results_do_not_depend_on_the_thread_count()
+    [Theory]
+    // 98 pixels and 150 channels: few slivers, so the output channels are split among the threads, which share one
+    // packed copy of the slivers.
+    [InlineData(new[] { 2, 20, 7, 7, 150, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
+    // The same at batch 1 in two groups, and with stride 2 on a 14x14 input (a ResNet's downsampling layer).
+    [InlineData(new[] { 1, 40, 7, 7, 300, 2, 3, 3, 1, 1, 1, 1, 1, 1 })]
+    [InlineData(new[] { 1, 24, 14, 14, 160, 1, 3, 3, 2, 2, 1, 1, 1, 1 })]
+    public void Results_do_not_depend_on_the_thread_count(int[] shape)
     {
-        // 98 pixels and 150 channels: few slivers, so the output channels are split among the threads.
-        var s = Shape([2, 20, 7, 7, 150, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
+        var s = Shape(shape);
         var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 4), v => (float)v);
         var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 5), v => (float)v);
         var b = Array.ConvertAll(Random(s.OutChannels, 6), v => (float)v);
-        var prepared = new PreparedConvWeights(s.OutChannels, s.GroupIn, 3, 3, 1);
+        var prepared = new PreparedConvWeights(s.OutChannels, s.GroupIn, 3, 3, s.Groups);
         int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
