@@ -25,9 +25,6 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
 {
     [ThreadStatic] private static T[]? _scratch;
 
-    /// <summary>Below this many multiply-adds a call stays on the calling thread.</summary>
-    private const long ThreadingMinMacs = 1L << 20;
-
     /// <summary>
     /// Output slivers that share one pass over the packed weights: each MR x KC weight panel, once in L1, serves this
     /// many slivers before the next is read. With one sliver at a time a layer with many weights and few pixels (a
@@ -90,7 +87,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             }
             int slivers = (int)((columns + TKernel.NR - 1) / TKernel.NR);
             int perItem = Math.Min(SliversPerItem, slivers), sliverGroups = (slivers + perItem - 1) / perItem;
-            int threads = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs);
+            int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
             // Too few (group, sliver group) items to keep the threads busy (small planes, batch 1): the output channels
             // are split too, each part packing the same slivers. Which rows go together does not change any result.
             int rowTiles = mPad / TKernel.MR, rowChunks = 1;
@@ -371,11 +368,14 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                     {
                         // Output columns t whose input column ix + t lies inside the image: [lo, hi).
                         int lo = Math.Clamp(-ix, 0, len), hi = Math.Clamp(w - ix, lo, len);
-                        if (vectors && src >= X && src + nr <= xEnd)
+                        // The run rounded up to whole vectors: on small planes (7 or 14 pixels a row at batch 1) a run
+                        // is a fraction of the sliver, and copying the whole sliver width per run cost 2-4x the moves.
+                        int span = (len + Vector256<T>.Count - 1) & -Vector256<T>.Count;
+                        if (vectors && src >= X && src + span <= xEnd)
                         {
-                            // A whole sliver width in vector moves: what lands past the run is overwritten by the
-                            // next run or row (they are packed in order), or is slack after the buffer's last row.
-                            for (int v = 0; v < nr; v += Vector256<T>.Count)
+                            // What lands past the run is overwritten by the next run or row (they are packed in order),
+                            // or is slack after the buffer's last row.
+                            for (int v = 0; v < span; v += Vector256<T>.Count)
                                 Vector256.Store(Vector256.Load(src + v), d + v);
                         }
                         else
@@ -395,7 +395,9 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                         {
                             // Stride 2 (the stem and every downsampling layer of a ResNet): the even elements of 16
                             // consecutive floats are the low halves of 8 64-bit lanes, which Narrow gathers in order.
-                            for (; t + 8 <= hi && src + 2 * t + 16 <= xEnd; t += 8)
+                            // The last group may pass hi: what it writes there is zeroed below or lands on the next
+                            // run or row (a run of 7 pixels, batch 1 at 7x7, is then one group, not seven scalar moves).
+                            for (; t < hi && src + 2 * t + 16 <= xEnd; t += 8)
                             {
                                 var pairs0 = Vector256.Load((ulong*)(src + 2 * t));
                                 var pairs1 = Vector256.Load((ulong*)(src + 2 * t + 8));
@@ -407,7 +409,12 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                         for (int u = hi; u < len; u++) d[u] = T.Zero;
                     }
                 }
-                for (int c = cols; c < nr; c++) row[c] = T.Zero;
+                // Columns past the batch's last pixel (the last sliver): zeros, in vector stores where they may spill
+                // into the next row (packed after this one) or the slack.
+                if (vectors)
+                    for (int c = cols; c < nr; c += Vector256<T>.Count) Vector256.Store(Vector256<T>.Zero, row + c);
+                else
+                    for (int c = cols; c < nr; c++) row[c] = T.Zero;
             }
         }
     }

@@ -52,6 +52,37 @@ public class StridedAndLoweredConvTests
     }
 
     [Theory, MemberData(nameof(Geometries))]
+    public void Float32_forward_with_prepared_weights_matches_reference(int[] g)
+    {
+        // Prepared weights keep the small planes on the implicit GEMM (runs of a few pixels, partial last slivers) and,
+        // on two threads with few slivers, on the copy of the slivers that the row chunks share.
+        var s = Shape(g);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 7), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 8), v => (float)v);
+        var b = Array.ConvertAll(Random(s.OutChannels, 9), v => (float)v);
+        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        long savedMacs = ParallelFor.MinMultiplyAddsPerThread;
+        try
+        {
+            ParallelFor.MinMultiplyAddsPerThread = 1;
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Parallelism.MaxDegreeOfParallelism = threads;
+                var prepared = new PreparedConvWeights(s.OutChannels, s.GroupIn, s.Window.KernelH, s.Window.KernelW, s.Groups);
+                var y = new float[expected.Length];
+                Conv2dKernels.Forward<float>(s, x, w, b, y, prepared);
+                Close(expected, D(y), 1e-4 * Math.Sqrt(s.ColRows), $"y on {threads} threads");
+            }
+        }
+        finally
+        {
+            Parallelism.MaxDegreeOfParallelism = saved;
+            ParallelFor.MinMultiplyAddsPerThread = savedMacs;
+        }
+    }
+
+    [Theory, MemberData(nameof(Geometries))]
     public void Float64_forward_matches_reference(int[] g)
     {
         var s = Shape(g);
