@@ -345,9 +345,10 @@ public static class Pool2dKernels
         Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0x88).AsDouble(), 0xD8).AsSingle();
 
     /// <summary>
-    /// Max pooling backward: dx (cleared here) receives dy at each output's recorded index. Each plane is cleared just
-    /// before its gradients are scattered into it, so the plane is still in L1 when they land (clearing all of dx
-    /// first would write it to L2 or memory and read it back); an index outside its plane throws before it is used.
+    /// Max pooling backward: dx (cleared here) receives dy at each output's recorded index; an index outside its plane
+    /// throws before it is used, checked in the scatter itself rather than in a pass of its own. (One clear of all of dx
+    /// measured faster than clearing each plane just before its scatter: many short clears cost more than reading the
+    /// cleared planes back from L2.)
     /// </summary>
     public static void MaxBackward<T>(ReadOnlySpan<T> dy, ReadOnlySpan<int> indices, int planes, int inPlane, int outPlane, Span<T> dx)
         where T : unmanaged, INumber<T>
@@ -357,12 +358,12 @@ public static class Pool2dKernels
         ref T dyRef = ref MemoryMarshal.GetReference(dy);
         ref int ixRef = ref MemoryMarshal.GetReference(indices);
         ref T dxRef = ref MemoryMarshal.GetReference(dx);
+        dx.Slice(0, planes * inPlane).Clear();
         for (int p = 0; p < planes; p++)
         {
             ref T dxp = ref Unsafe.Add(ref dxRef, (nint)p * inPlane);
             ref T dyp = ref Unsafe.Add(ref dyRef, (nint)p * outPlane);
             ref int ip = ref Unsafe.Add(ref ixRef, (nint)p * outPlane);
-            MemoryMarshal.CreateSpan(ref dxp, inPlane).Clear();
             for (int k = 0; k < outPlane; k++)
             {
                 int i = Unsafe.Add(ref ip, k);
