@@ -125,14 +125,14 @@ internal sealed partial class CpuBackend
     }
 
     /// <summary>
-    /// Splits planes over threads by the memory-bound rule (<see cref="ParallelFor.MinBytesPerThread"/> moved per
-    /// chunk, as <see cref="ParallelFor.ThreadsForBytes"/> counts them), the chunks taken as threads come free
+    /// Splits planes over threads by the memory-bound rule (<see cref="ParallelFor.GrainForBytes"/>: a chunk moves
+    /// at least <see cref="ParallelFor.MinBytesPerThread"/>), the chunks taken as threads come free
     /// (<see cref="ParallelFor.ForBalanced"/>), so a helper thread that starts late on a busy machine does not hold up
     /// the call. LeNet's pooling layers (64 x 6 x 28², 1.8 MB with the indices) stay on one thread, the ResNet stem's
     /// and VGG's use two.
     /// </summary>
     private static void ForPlanes(int planes, long bytesPerPlane, Action<int, int> body) =>
-        ParallelFor.ForBalanced(planes, (int)Math.Clamp(ParallelFor.MinBytesPerThread / Math.Max(1, bytesPerPlane), 1, int.MaxValue), body, chunksPerThread: 2);
+        ParallelFor.ForBalanced(planes, ParallelFor.GrainForBytes(bytesPerPlane), body, chunksPerThread: 2);
 
     /// <summary>Bytes one plane's pass moves: its input and output values of type <typeparamref name="T"/> and the 32-bit argmax indices.</summary>
     private static long PlaneBytes<T>(int inPlane, int outPlane, int indices) where T : unmanaged =>

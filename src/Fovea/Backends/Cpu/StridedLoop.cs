@@ -24,9 +24,6 @@ internal interface IRowKernel
 /// </summary>
 internal static class StridedLoop
 {
-    /// <summary>Elements per thread below which a reduction stays on the calling thread (about 128 KiB of float32 read).</summary>
-    internal const int MinParallelElements = 1 << 15;
-
     /// <summary>Contiguous passes are cut at multiples of this many elements (a whole number of 512-bit vectors of any type).</summary>
     private const int SplitAlign = 64;
 
