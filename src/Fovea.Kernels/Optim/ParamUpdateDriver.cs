@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Fovea.Kernels;
@@ -86,21 +87,21 @@ public static class ParamUpdateDriver
         if (h2) t2.StoreUnsafe(ref r2, last);
     }
 
-    /// <summary>Elements per parallel chunk: below two of these the update runs on the calling thread.</summary>
-    public const int ParallelGrain = 1 << 16;
-
     /// <summary>
-    /// <see cref="Run"/> over array segments, split across threads by <see cref="ParallelFor"/> when the
-    /// parameter has at least two <see cref="ParallelGrain"/>s of elements (a step is memory-bound, and two cores
-    /// move about twice the bytes of one). The update is elementwise, so the split does not change any result.
-    /// Small parameters take the serial path, which allocates nothing.
+    /// <see cref="Run"/> over array segments, split across threads by the memory-bound rule,
+    /// <see cref="ParallelFor.ThreadsForBytes"/> of the bytes the update moves (the parameter and each state slot read and
+    /// written, the gradient read): a step is memory-bound, and two cores move about twice the bytes of one. The update
+    /// is elementwise, so the split does not change any result. Small parameters take the serial path, which allocates
+    /// nothing.
     /// </summary>
     public static void RunParallel<T, TOp>(in TOp op, ArraySegment<T> param, ArraySegment<T> grad, ArraySegment<T> s0, ArraySegment<T> s1, ArraySegment<T> s2)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TOp : struct, IParamUpdate<T>
     {
         int n = param.Count;
-        if (ParallelFor.ChunkCount(n, ParallelGrain) <= 1)
+        int slots = (s0.Count > 0 ? 1 : 0) + (s1.Count > 0 ? 1 : 0) + (s2.Count > 0 ? 1 : 0);
+        int threads = ParallelFor.ThreadsForBytes((long)n * Unsafe.SizeOf<T>() * (3 + 2 * slots));
+        if (threads <= 1)
         {
             Run(op, param.AsSpan(), grad.AsSpan(), s0.AsSpan(), s1.AsSpan(), s2.AsSpan());
             return;
@@ -109,15 +110,15 @@ public static class ParamUpdateDriver
         CheckSlot(s0.Count, n, 0);
         CheckSlot(s1.Count, n, 1);
         CheckSlot(s2.Count, n, 2);
-        Split(op, param, grad, s0, s1, s2);
+        Split(threads, op, param, grad, s0, s1, s2);
     }
 
     // Separate from RunParallel because the closure's captures are allocated on entry to the method that
     // declares them: kept here, the serial path allocates nothing.
-    private static void Split<T, TOp>(TOp op, ArraySegment<T> param, ArraySegment<T> grad, ArraySegment<T> s0, ArraySegment<T> s1, ArraySegment<T> s2)
+    private static void Split<T, TOp>(int threads, TOp op, ArraySegment<T> param, ArraySegment<T> grad, ArraySegment<T> s0, ArraySegment<T> s1, ArraySegment<T> s2)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TOp : struct, IParamUpdate<T> =>
-        ParallelFor.For(param.Count, ParallelGrain, (start, end) =>
+        ParallelFor.For(param.Count, Math.Max(1, param.Count / threads), (start, end) =>
             Run(op, param.AsSpan(start, end - start), grad.AsSpan(start, end - start), Part(s0, start, end), Part(s1, start, end), Part(s2, start, end)));
 
     private static Span<T> Part<T>(ArraySegment<T> slot, int start, int end) => slot.Count == 0 ? default : slot.AsSpan(start, end - start);

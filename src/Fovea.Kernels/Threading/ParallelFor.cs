@@ -57,6 +57,17 @@ public static class ParallelFor
     /// </summary>
     public static int ThreadsForBytes(long bytes) => Math.Max(1, ChunkCount(bytes, MinBytesPerThread));
 
+    /// <summary>
+    /// The memory-bound rule as a grain for <see cref="For(int,int,Action{int,int})"/> and <see cref="ForBalanced"/>: the
+    /// fewest items of <paramref name="bytesPerItem"/> bytes each that give a thread <see cref="MinBytesPerThread"/>, so
+    /// a loop over such items uses the threads <see cref="ThreadsForBytes"/> would give it.
+    /// </summary>
+    public static int GrainForBytes(long bytesPerItem)
+    {
+        long per = Math.Max(1, bytesPerItem);
+        return (int)Math.Clamp((MinBytesPerThread + per - 1) / per, 1, int.MaxValue);
+    }
+
     /// <summary>Number of chunks <see cref="For(int,int,Action{int,int})"/> would use for this work.</summary>
     public static int ChunkCount(long count, long minGrain)
     {

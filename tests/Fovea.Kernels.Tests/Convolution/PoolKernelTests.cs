@@ -77,10 +77,18 @@ public class PoolKernelTests
         // Backward routes every gradient to its index.
         var dy = Random(y.Length, 3);
         var dx = new double[x.Length];
+        Array.Fill(dx, double.NaN); // dx is cleared by the kernel, plane by plane: nothing of what it held survives
         Pool2dKernels.MaxBackward<double>(dy, idx, planes, h * w, oh * ow, dx);
         var expected = new double[x.Length];
         for (int k = 0; k < dy.Length; k++) expected[k / (oh * ow) * h * w + idx[k]] += dy[k];
         Assert.Equal(expected, dx);
+        // An index outside its plane is a clear error, not a write into the next plane.
+        if (idx.Length > 0)
+        {
+            idx[^1] = h * w;
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => Pool2dKernels.MaxBackward<double>(dy, idx, planes, h * w, oh * ow, dx));
+            Assert.Contains($"index {h * w} is outside a plane of {h * w} elements", e.Message);
+        }
     }
 
     [Fact]

@@ -59,8 +59,9 @@ public class UpdateKernelTests
     [Fact]
     public void ParallelSplit_GivesTheSerialBits()
     {
-        // Large enough for several chunks, with a length that is no multiple of the vector width.
-        int n = 4 * ParamUpdateDriver.ParallelGrain + 13;
+        // Large enough for several chunks (Adam with three state slots moves 36 bytes an element: 9.4 MB, above
+        // ParallelFor.MinBytesPerThread for any thread count), with a length that is no multiple of the vector width.
+        int n = 4 * (1 << 16) + 13;
         var op = new AdamUpdate<float>(0.01, 0.9, 0.999, 1e-8, 0.1, true, true, false, step: 7);
         float[][] serial = [Data<float>(n, 1, -0.5), Data<float>(n, 2, -0.5), Data<float>(n, 3, 0.1), Data<float>(n, 4, 0.1), Data<float>(n, 5, 0.1)];
         var parallel = serial.Select(a => (float[])a.Clone()).ToArray();

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 using Fovea.Kernels;
@@ -69,7 +70,7 @@ internal sealed partial class CpuBackend
         var keptStrides = p._strides[..keptShape.Length];
         var pdata = p.Storage.As<T>();
         int pOffset = p.Offset;
-        ParallelFor.For(outer, Math.Max(1, StridedLoop.MinParallelElements / r), (start, end) =>
+        ParallelFor.For(outer, ParallelFor.GrainForBytes((long)r * Unsafe.SizeOf<T>()), (start, end) =>
         {
             for (int o = start; o < end; o++)
             {
@@ -154,7 +155,7 @@ internal sealed partial class CpuBackend
         int chunksPerRow = (inner + ColumnChunk - 1) / ColumnChunk;
         int tasks = before * chunksPerRow;
         long work = (long)r * Math.Min(inner, ColumnChunk);
-        ParallelFor.For(tasks, (int)Math.Max(1, StridedLoop.MinParallelElements / Math.Max(work, 1)), (start, end) =>
+        ParallelFor.For(tasks, ParallelFor.GrainForBytes(work * Unsafe.SizeOf<T>()), (start, end) =>
         {
             // Float32 sums accumulate blocks of rows in a scratch row, then add the block into y,
             // so rounding error grows with r / block + block rather than with r.
@@ -227,7 +228,7 @@ internal sealed partial class CpuBackend
     private static void ArgRows<T>(bool max, T[] x, int offset, int outer, int n, T[] values, int[] indices)
         where T : unmanaged, INumber<T>
     {
-        ParallelFor.For(outer, Math.Max(1, StridedLoop.MinParallelElements / Math.Max(n, 1)), (start, end) =>
+        ParallelFor.For(outer, ParallelFor.GrainForBytes((long)n * Unsafe.SizeOf<T>()), (start, end) =>
         {
             for (int o = start; o < end; o++)
             {

@@ -1,10 +1,13 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Fovea.Backends.Cpu;
 
 /// <summary>y = x (strided copy; type-agnostic).</summary>
 internal struct CopyRow<T>(T[] y, T[] x) : IRowKernel where T : unmanaged
 {
+    public static int BytesPerElement => 2 * Unsafe.SizeOf<T>();
+
     public void Row(ReadOnlySpan<int> off, ReadOnlySpan<int> str, int len)
     {
         int yo = off[0], xo = off[1], ys = str[0], xs = str[1];
@@ -18,6 +21,8 @@ internal struct CopyRow<T>(T[] y, T[] x) : IRowKernel where T : unmanaged
 internal struct CastRow<TFrom, TTo>(TTo[] y, TFrom[] x) : IRowKernel
     where TFrom : unmanaged, INumberBase<TFrom> where TTo : unmanaged, INumberBase<TTo>
 {
+    public static int BytesPerElement => Unsafe.SizeOf<TFrom>() + Unsafe.SizeOf<TTo>();
+
     public void Row(ReadOnlySpan<int> off, ReadOnlySpan<int> str, int len)
     {
         int yo = off[0], xo = off[1], ys = str[0], xs = str[1];
@@ -28,6 +33,8 @@ internal struct CastRow<TFrom, TTo>(TTo[] y, TFrom[] x) : IRowKernel
 /// <summary>y = x != 0.</summary>
 internal struct ToBoolRow<TFrom>(bool[] y, TFrom[] x) : IRowKernel where TFrom : unmanaged, INumberBase<TFrom>
 {
+    public static int BytesPerElement => Unsafe.SizeOf<TFrom>() + 1;
+
     public void Row(ReadOnlySpan<int> off, ReadOnlySpan<int> str, int len)
     {
         int yo = off[0], xo = off[1], ys = str[0], xs = str[1];
@@ -38,6 +45,8 @@ internal struct ToBoolRow<TFrom>(bool[] y, TFrom[] x) : IRowKernel where TFrom :
 /// <summary>y = x ? 1 : 0.</summary>
 internal struct FromBoolRow<TTo>(TTo[] y, bool[] x) : IRowKernel where TTo : unmanaged, INumberBase<TTo>
 {
+    public static int BytesPerElement => Unsafe.SizeOf<TTo>() + 1;
+
     public void Row(ReadOnlySpan<int> off, ReadOnlySpan<int> str, int len)
     {
         int yo = off[0], xo = off[1], ys = str[0], xs = str[1];
@@ -48,6 +57,8 @@ internal struct FromBoolRow<TTo>(TTo[] y, bool[] x) : IRowKernel where TTo : unm
 /// <summary>y = op(x): the SIMD span form on unit strides, the scalar rule otherwise.</summary>
 internal struct UnaryRow<T, TOp>(T[] y, T[] x) : IRowKernel where TOp : IUnaryOp<T>
 {
+    public static int BytesPerElement => 2 * Unsafe.SizeOf<T>();
+
     public void Row(ReadOnlySpan<int> off, ReadOnlySpan<int> str, int len)
     {
         int yo = off[0], xo = off[1], ys = str[0], xs = str[1];
@@ -59,6 +70,8 @@ internal struct UnaryRow<T, TOp>(T[] y, T[] x) : IRowKernel where TOp : IUnaryOp
 /// <summary>y = op(a, b): SIMD span forms where both inputs are unit-stride or broadcast scalars.</summary>
 internal struct BinaryRow<T, TOp>(T[] y, T[] a, T[] b) : IRowKernel where TOp : IBinaryOp<T>
 {
+    public static int BytesPerElement => 3 * Unsafe.SizeOf<T>();
+
     public void Row(ReadOnlySpan<int> off, ReadOnlySpan<int> str, int len)
     {
         int yo = off[0], ao = off[1], bo = off[2], ys = str[0], as_ = str[1], bs = str[2];
@@ -75,6 +88,8 @@ internal struct BinaryRow<T, TOp>(T[] y, T[] a, T[] b) : IRowKernel where TOp : 
 /// <summary>Bool y = op(a, b).</summary>
 internal struct CompareRow<T, TOp>(bool[] y, T[] a, T[] b) : IRowKernel where TOp : ICompareOp<T>
 {
+    public static int BytesPerElement => 2 * Unsafe.SizeOf<T>() + 1;
+
     public void Row(ReadOnlySpan<int> off, ReadOnlySpan<int> str, int len)
     {
         int yo = off[0], ao = off[1], bo = off[2], ys = str[0], as_ = str[1], bs = str[2];
@@ -85,6 +100,8 @@ internal struct CompareRow<T, TOp>(bool[] y, T[] a, T[] b) : IRowKernel where TO
 /// <summary>y = cond ? a : b.</summary>
 internal struct WhereRow<T>(T[] y, bool[] c, T[] a, T[] b) : IRowKernel
 {
+    public static int BytesPerElement => 3 * Unsafe.SizeOf<T>() + 1;
+
     public void Row(ReadOnlySpan<int> off, ReadOnlySpan<int> str, int len)
     {
         int yo = off[0], co = off[1], ao = off[2], bo = off[3];

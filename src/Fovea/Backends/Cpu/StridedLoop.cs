@@ -8,6 +8,9 @@ namespace Fovea.Backends.Cpu;
 /// </summary>
 internal interface IRowKernel
 {
+    /// <summary>Bytes one element moves, summed over the operands (for the work-size rule of <see cref="ParallelFor.ThreadsForBytes"/>).</summary>
+    static abstract int BytesPerElement { get; }
+
     void Row(ReadOnlySpan<int> offsets, ReadOnlySpan<int> strides, int len);
 }
 
@@ -15,12 +18,14 @@ internal interface IRowKernel
 /// The strided iteration engine behind every elementwise primitive. It coalesces dimensions that are
 /// contiguous for all operands (so contiguous tensors become one long row that the SIMD span
 /// kernels see whole), then walks the outer dimensions with an odometer and hands each innermost
-/// row to the kernel. Rows are split over threads by <see cref="ParallelFor"/> when there is enough work.
+/// row to the kernel. The work is split over threads by the memory-bound rule, <see cref="ParallelFor.ThreadsForBytes"/>
+/// of the bytes all operands move: a contiguous pass is cut into ranges of whole 64-element blocks (every element but
+/// the last vector's then goes through the same vector code whatever the split), a strided one into ranges of rows.
 /// </summary>
 internal static class StridedLoop
 {
-    /// <summary>Elements per thread below which a loop stays on the calling thread.</summary>
-    internal const int MinParallelElements = 1 << 15;
+    /// <summary>Contiguous passes are cut at multiples of this many elements (a whole number of 512-bit vectors of any type).</summary>
+    private const int SplitAlign = 64;
 
     /// <summary>
     /// Runs <paramref name="kernel"/> over <paramref name="shape"/> for operands with the given strides
@@ -33,12 +38,18 @@ internal static class StridedLoop
         long numel = 1;
         foreach (int d in shape) numel *= d;
         if (numel == 0) return;
+        int threads = ParallelFor.ThreadsForBytes(numel * TKernel.BytesPerElement);
         if (numel == 1 || AllContiguous(shape, strides))
         {
             // The common case needs no coalescing: one row over the whole buffer.
-            Span<int> unit = stackalloc int[operands];
-            unit.Fill(1);
-            kernel.Row(offsets, unit, (int)numel);
+            if (threads <= 1)
+            {
+                Span<int> unit = stackalloc int[operands];
+                unit.Fill(1);
+                kernel.Row(offsets, unit, (int)numel);
+            }
+            else
+                RunContiguous(threads, (int)numel, offsets, kernel);
             return;
         }
 
@@ -55,41 +66,67 @@ internal static class StridedLoop
             return;
         }
 
-        int minRows = Math.Max(1, MinParallelElements / Math.Max(rowLen, 1));
-        ParallelFor.For(rows, minRows, (start, end) =>
+        if (threads <= 1)
+        {
+            RowRange(0, rows, rank, cShape, cStrides, offsets, innerStrides, rowLen, kernel);
+            return;
+        }
+        ParallelFor.For(rows, Math.Max(1, rows / threads), (start, end) => RowRange(start, end, rank, cShape, cStrides, offsets, innerStrides, rowLen, kernel));
+    }
+
+    /// <summary>One contiguous pass cut into <paramref name="threads"/> ranges of whole <see cref="SplitAlign"/> blocks.</summary>
+    private static void RunContiguous<TKernel>(int threads, int numel, int[] offsets, TKernel kernel)
+        where TKernel : struct, IRowKernel
+    {
+        int blocks = (numel + SplitAlign - 1) / SplitAlign;
+        ParallelFor.For(blocks, Math.Max(1, blocks / threads), (b0, b1) =>
         {
             var k = kernel;
-            Span<int> idx = stackalloc int[Math.Max(rank - 1, 1)];
-            Span<int> off = stackalloc int[operands];
-            // Decompose the first row index into the outer odometer.
-            int r = start;
+            int start = b0 * SplitAlign, end = Math.Min(numel, b1 * SplitAlign);
+            Span<int> off = stackalloc int[offsets.Length];
+            Span<int> unit = stackalloc int[offsets.Length];
+            for (int op = 0; op < offsets.Length; op++) off[op] = offsets[op] + start;
+            unit.Fill(1);
+            k.Row(off, unit, end - start);
+        });
+    }
+
+    /// <summary>Rows [start, end) of the coalesced loop, the outer dimensions walked by an odometer.</summary>
+    private static void RowRange<TKernel>(int start, int end, int rank, int[] cShape, int[][] cStrides, int[] offsets, int[] innerStrides, int rowLen, TKernel kernel)
+        where TKernel : struct, IRowKernel
+    {
+        int operands = offsets.Length;
+        var k = kernel;
+        Span<int> idx = stackalloc int[Math.Max(rank - 1, 1)];
+        Span<int> off = stackalloc int[operands];
+        // Decompose the first row index into the outer odometer.
+        int r = start;
+        for (int d = rank - 2; d >= 0; d--)
+        {
+            idx[d] = r % cShape[d];
+            r /= cShape[d];
+        }
+        for (int op = 0; op < operands; op++)
+        {
+            int o = offsets[op];
+            for (int d = 0; d < rank - 1; d++) o += idx[d] * cStrides[op][d];
+            off[op] = o;
+        }
+        for (int row = start; row < end; row++)
+        {
+            k.Row(off, innerStrides, rowLen);
+            // Advance the odometer by one row.
             for (int d = rank - 2; d >= 0; d--)
             {
-                idx[d] = r % cShape[d];
-                r /= cShape[d];
-            }
-            for (int op = 0; op < operands; op++)
-            {
-                int o = offsets[op];
-                for (int d = 0; d < rank - 1; d++) o += idx[d] * cStrides[op][d];
-                off[op] = o;
-            }
-            for (int row = start; row < end; row++)
-            {
-                k.Row(off, innerStrides, rowLen);
-                // Advance the odometer by one row.
-                for (int d = rank - 2; d >= 0; d--)
+                if (++idx[d] < cShape[d])
                 {
-                    if (++idx[d] < cShape[d])
-                    {
-                        for (int op = 0; op < operands; op++) off[op] += cStrides[op][d];
-                        break;
-                    }
-                    idx[d] = 0;
-                    for (int op = 0; op < operands; op++) off[op] -= cStrides[op][d] * (cShape[d] - 1);
+                    for (int op = 0; op < operands; op++) off[op] += cStrides[op][d];
+                    break;
                 }
+                idx[d] = 0;
+                for (int op = 0; op < operands; op++) off[op] -= cStrides[op][d] * (cShape[d] - 1);
             }
-        });
+        }
     }
 
     private static bool AllContiguous(int[] shape, int[][] strides)
