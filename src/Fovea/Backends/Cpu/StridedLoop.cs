@@ -36,9 +36,9 @@ internal static class StridedLoop
         if (numel == 1 || AllContiguous(shape, strides))
         {
             // The common case needs no coalescing: one row over the whole buffer.
-            Span<int> unit = stackalloc int[operands];
-            unit.Fill(1);
-            kernel.Row(offsets, unit, (int)numel);
+            var unit = new int[operands];
+            unit.AsSpan().Fill(1);
+            RunRow(kernel, offsets, unit, (int)numel);
             return;
         }
 
@@ -51,7 +51,7 @@ internal static class StridedLoop
 
         if (rows == 1)
         {
-            kernel.Row(offsets, innerStrides, rowLen);
+            RunRow(kernel, offsets, innerStrides, rowLen);
             return;
         }
 
@@ -89,6 +89,30 @@ internal static class StridedLoop
                     for (int op = 0; op < operands; op++) off[op] -= cStrides[op][d] * (cShape[d] - 1);
                 }
             }
+        });
+    }
+
+    /// <summary>
+    /// One row of <paramref name="len"/> elements, cut into pieces that threads take as they come free when it is long
+    /// enough (a contiguous activation is one row: ReLU, the residual add and their gradients would otherwise run on
+    /// one core). Every element is computed alone, so the cut does not change any result.
+    /// </summary>
+    private static void RunRow<TKernel>(TKernel kernel, int[] offsets, int[] strides, int len)
+        where TKernel : struct, IRowKernel
+    {
+        if (ParallelFor.ChunkCount(len, MinParallelElements) <= 1) kernel.Row(offsets, strides, len);
+        else RunRowPieces(kernel, offsets, strides, len);
+    }
+
+    /// <summary>The threaded part of <see cref="RunRow"/>, apart so that the serial path allocates no closure.</summary>
+    private static void RunRowPieces<TKernel>(TKernel kernel, int[] offsets, int[] strides, int len)
+        where TKernel : struct, IRowKernel
+    {
+        ParallelFor.ForBalanced(len, MinParallelElements, (start, end) =>
+        {
+            Span<int> off = stackalloc int[offsets.Length];
+            for (int k = 0; k < off.Length; k++) off[k] = offsets[k] + start * strides[k];
+            kernel.Row(off, strides, end - start);
         });
     }
 
