@@ -2,10 +2,12 @@ using System.Globalization;
 using Fovea.Bench;
 
 // Usage: dotnet run --project bench/Fovea.Bench -c Release -- [--filter a,b] [--threads 1,2] [--seconds 2] [--min-rounds 7]
+//        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [--threads 1,2] [--steps 5]
 var filters = new List<string>();
 int[] threads = [1, 2];
 double seconds = 2.0;
 int minRounds = 7;
+int profileSteps = 0;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -15,11 +17,20 @@ for (int i = 0; i < args.Length; i++)
         case "--threads": threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
         case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--min-rounds": minRounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--profile-train": profileSteps = 5; break;
+        case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--help" or "-h":
             Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
+            Console.WriteLine("Fovea.Bench --profile-train [--threads 1,2] [--steps 5]   (a ResNet-18 training step per backend call kind)");
             return;
         default: throw new ArgumentException($"unknown argument {args[i]}");
     }
+}
+
+if (profileSteps > 0)
+{
+    TrainingStepProfile.Run(threads, profileSteps);
+    return;
 }
 
 // Must run before the first TorchSharp call loads the native library.

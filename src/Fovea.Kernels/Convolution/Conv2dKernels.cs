@@ -227,23 +227,44 @@ public static class Conv2dKernels
             ParallelFor.ForChunks(chunks, Chunk);
         else
             for (int c = 0; c < chunks; c++) Chunk(c);
-        var sum = partials[0].AsSpan(0, wLen);
-        for (int c = 1; c < chunks; c++)
+        CombinePartials(s, partials, chunks, transposed, dw.Span);
+        for (int c = 0; c < chunks; c++) ArrayPool<T>.Shared.Return(partials[c]);
+    }
+
+    /// <summary>
+    /// dw = Σ_c partials[c] in chunk order (turned from [colRows, gout] to [gout, colRows] per group when
+    /// <paramref name="transposed"/>), in one pass split over output channels: ResNet's 512-channel layers sum 8
+    /// partials of 1.2 M floats, which on one thread left the other core idle for a sixth of the call.
+    /// </summary>
+    private static unsafe void CombinePartials<T>(in ConvShape s, T[][] partials, int chunks, bool transposed, Span<T> dw)
+        where T : unmanaged, INumber<T>
+    {
+        int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups;
+        int threads = ParallelFor.ThreadsForBytes((long)(chunks + 1) * s.OutChannels * colRows * sizeof(T));
+        fixed (T* pd = dw)
         {
-            System.Numerics.Tensors.TensorPrimitives.Add<T>(sum, partials[c].AsSpan(0, wLen), sum);
-            ArrayPool<T>.Shared.Return(partials[c]);
+            T* d = pd;
+            void Channels(int o0, int o1)
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    int at = g * gout * colRows;
+                    // Along the partials' rows: r outer for the transposed [colRows, gout] sums, o outer otherwise.
+                    int outer = transposed ? colRows : o1 - o0, inner = transposed ? o1 - o0 : colRows;
+                    for (int i = 0; i < outer; i++)
+                        for (int j = 0; j < inner; j++)
+                        {
+                            int o = transposed ? o0 + j : o0 + i, r = transposed ? i : j;
+                            int src = at + (transposed ? r * gout + o : o * colRows + r);
+                            T sum = partials[0][src];
+                            for (int c = 1; c < chunks; c++) sum += partials[c][src];
+                            d[at + o * colRows + r] = sum;
+                        }
+                }
+            }
+            if (threads > 1) ParallelFor.For(gout, Math.Max(1, (gout + threads - 1) / threads), Channels);
+            else Channels(0, gout);
         }
-        int colRows = s.ColRows, gout = s.GroupOut;
-        var dst = dw.Span;
-        if (!transposed) sum.CopyTo(dst);
-        else for (int g = 0; g < s.Groups; g++)
-        {
-            var src = sum.Slice(g * gout * colRows, gout * colRows);
-            var d = dst.Slice(g * gout * colRows, gout * colRows);
-            for (int r = 0; r < colRows; r++)
-                for (int o = 0; o < gout; o++) d[o * colRows + r] = src[r * gout + o];
-        }
-        ArrayPool<T>.Shared.Return(partials[0]);
     }
 
     private static void BackwardWeightBlock<T>(in ConvShape s, int n0, int nb, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> acc, Workspace<T> ws, bool transposed)

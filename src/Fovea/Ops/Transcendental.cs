@@ -75,20 +75,32 @@ internal sealed class AbsFunction() : ElementwiseFunction(UnaryOp.Abs)
     protected override Tensor Derivative(Tensor x, Tensor y) => x.Sign();
 }
 
-/// <summary>d/dx max(x, 0) = 1 where x &gt; 0, else 0 ("max routes").</summary>
+/// <summary>
+/// d/dx max(x, 0) = 1 where x &gt; 0, else 0 ("max routes"). y = max(x, 0) is positive exactly where x is, so the
+/// backward needs only the output: the input (in a network, the batch norm's or the residual sum's output, which
+/// nothing else keeps) is not saved, and is freed as soon as the next layer has read it.
+/// </summary>
 internal sealed class ReluFunction() : ElementwiseFunction(UnaryOp.Relu)
 {
-    protected override Tensor Derivative(Tensor x, Tensor y) => x.Gt(0).To(x.DType);
+    protected override Tensor Forward(Tensor[] x)
+    {
+        var y = Backend.Current.Unary(UnaryOp.Relu, x[0]);
+        SaveForBackward(y);
+        return y;
+    }
+
+    /// <summary>[y &gt; 0], which is [x &gt; 0].</summary>
+    protected override Tensor Derivative(Tensor x, Tensor y) => y.Gt(0).To(y.DType);
 
     /// <summary>
-    /// g·[x &gt; 0] in one fused pass when no graph is being built; with create_graph it stays a product of tensor
+    /// g·[y &gt; 0] in one fused pass when no graph is being built; with create_graph it stays a product of tensor
     /// ops so that it can be differentiated again.
     /// </summary>
     protected override Tensor?[] Backward(Tensor g)
     {
-        var x = Saved[0];
-        if (GradMode.IsEnabled || g.DType != x.DType) return base.Backward(g);
-        return [Backend.Current.Binary(BinaryOp.MaskPositive, g, x, ShapeChecks.Broadcast("relu backward", g._shape, x._shape))];
+        var y = Saved[0];
+        if (GradMode.IsEnabled || g.DType != y.DType) return [g.Mul(Derivative(y, y))];
+        return [Backend.Current.Binary(BinaryOp.MaskPositive, g, y, ShapeChecks.Broadcast("relu backward", g._shape, y._shape))];
     }
 }
 

@@ -345,4 +345,37 @@ public class ElementwiseBackendTests
                 CompareBackends($"clone {dtype} {layout} {Describe(shape)}", () => x.Clone());
             }
     }
+
+    /// <summary>
+    /// A contiguous tensor is one row, which the CPU backend cuts into pieces for its threads (159,999 elements: uneven
+    /// pieces at odd offsets): ReLU, the residual add, ReLU's fused backward and a tensor-and-scalar product against the
+    /// reference loops.
+    /// </summary>
+    [Fact]
+    public void Long_contiguous_rows_split_over_threads_match_reference()
+    {
+        var g = new Generator(11);
+        var a = Tensor.Uniform([401, 399], -1, 1, g);
+        var b = Tensor.Uniform([401, 399], -1, 1, g);
+        var scalar = Tensor.FromArray([1.5f], 1);
+        CompareBackends("relu, one long row", () => a.Relu());
+        CompareBackends("add, one long row", () => a.Add(b));
+        CompareBackends("mask_positive, one long row", () => Backend.Current.Binary(BinaryOp.MaskPositive, a, b, a.Shape));
+        CompareBackends("mul by a one-element tensor, one long row", () => a.Mul(scalar));
+    }
+
+    /// <summary>
+    /// ReLU's backward reads only its output (positive exactly where the input is), so the input may change in place
+    /// after the forward without touching the gradient: g where x &gt; 0, else 0.
+    /// </summary>
+    [Fact]
+    public void Relu_backward_needs_only_its_output()
+    {
+        var x = Tensor.FromArray([-2f, -0.5f, 0f, 0.25f, 3f], 5).RequiresGrad_();
+        var h = x.Mul(1.0);
+        var y = h.Relu();
+        using (GradMode.Disable()) h.FillInPlace(-1);
+        y.Mul(Tensor.FromArray([1f, 2f, 3f, 4f, 5f], 5)).Sum().Backward();
+        AssertValues(x.Grad!, 0, 0, 0, 4, 5);
+    }
 }

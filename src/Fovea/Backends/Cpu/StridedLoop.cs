@@ -62,7 +62,7 @@ internal static class StridedLoop
 
         if (rows == 1)
         {
-            kernel.Row(offsets, innerStrides, rowLen);
+            RunRow(threads, kernel, offsets, innerStrides, rowLen);
             return;
         }
 
@@ -127,6 +127,30 @@ internal static class StridedLoop
                 for (int op = 0; op < operands; op++) off[op] -= cStrides[op][d] * (cShape[d] - 1);
             }
         }
+    }
+
+    /// <summary>
+    /// One strided row of <paramref name="len"/> elements (a broadcast operand keeps the coalesced loop from being
+    /// contiguous), cut like <see cref="RunContiguous"/> into ranges of whole <see cref="SplitAlign"/> blocks when the
+    /// bytes rule gives it more than one thread: every element is computed alone, so the cut does not change any result.
+    /// </summary>
+    private static void RunRow<TKernel>(int threads, TKernel kernel, int[] offsets, int[] strides, int len)
+        where TKernel : struct, IRowKernel
+    {
+        if (threads <= 1)
+        {
+            kernel.Row(offsets, strides, len);
+            return;
+        }
+        int blocks = (len + SplitAlign - 1) / SplitAlign;
+        ParallelFor.For(blocks, Math.Max(1, blocks / threads), (b0, b1) =>
+        {
+            var k = kernel;
+            int start = b0 * SplitAlign, end = Math.Min(len, b1 * SplitAlign);
+            Span<int> off = stackalloc int[offsets.Length];
+            for (int op = 0; op < off.Length; op++) off[op] = offsets[op] + start * strides[op];
+            k.Row(off, strides, end - start);
+        });
     }
 
     private static bool AllContiguous(int[] shape, int[][] strides)
