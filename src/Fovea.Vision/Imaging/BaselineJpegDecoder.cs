@@ -42,6 +42,7 @@ internal sealed class BaselineJpegDecoder
     private readonly int _length;
     private readonly JpegHuffmanTable?[] _dcTables = new JpegHuffmanTable?[4];
     private readonly JpegHuffmanTable?[] _acTables = new JpegHuffmanTable?[4];
+    /// <summary>The quantisation tables in zig-zag order, as the file holds them (the order coefficients are decoded in).</summary>
     private readonly ushort[][] _quant = new ushort[4][];
     /// <summary>The frame's components in frame order (Y, Cb, Cr or R, G, B), and in the scan's order.</summary>
     private Component[]? _components, _order;
@@ -228,7 +229,7 @@ internal sealed class BaselineJpegDecoder
             if (wide > 1 || id > 3 || s.Length < size) return false;
             var q = _quant[id] = new ushort[64];
             for (int i = 0; i < 64; i++)
-                q[Dezigzag[i]] = wide == 1 ? BinaryPrimitives.ReadUInt16BigEndian(s[(1 + 2 * i)..]) : s[1 + i];
+                q[i] = wide == 1 ? BinaryPrimitives.ReadUInt16BigEndian(s[(1 + 2 * i)..]) : s[1 + i];
             s = s[size..];
         }
         return true;
@@ -364,8 +365,8 @@ internal sealed class BaselineJpegDecoder
                 if (used > count || k > 63) return false;
                 buffer <<= used;
                 count -= used;
-                int z = Dezigzag[k++];
-                block[z] = (short)((fast >> 8) * q[z]);
+                block[Dezigzag[k]] = (short)((fast >> 8) * q[k]);
+                k++;
                 continue;
             }
             var (rs, rsLength) = ac.Lookup((int)(buffer >> 48));
@@ -387,8 +388,8 @@ internal sealed class BaselineJpegDecoder
             int raw = (int)(buffer >> (64 - size));
             buffer <<= size;
             count -= size;
-            int zig = Dezigzag[k++];
-            block[zig] = (short)(Extend(raw, size) * q[zig]);
+            block[Dezigzag[k]] = (short)(Extend(raw, size) * q[k]);
+            k++;
         }
         (_buffer, _count, _pos) = (buffer, count, pos);
         return true;
