@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Vision.Imaging;
 
@@ -41,6 +42,7 @@ internal sealed class BaselineJpegDecoder
     private readonly int _length;
     private readonly JpegHuffmanTable?[] _dcTables = new JpegHuffmanTable?[4];
     private readonly JpegHuffmanTable?[] _acTables = new JpegHuffmanTable?[4];
+    /// <summary>The quantisation tables in zig-zag order, as the file holds them (the order coefficients are decoded in).</summary>
     private readonly ushort[][] _quant = new ushort[4][];
     /// <summary>The frame's components in frame order (Y, Cb, Cr or R, G, B), and in the scan's order.</summary>
     private Component[]? _components, _order;
@@ -227,7 +229,7 @@ internal sealed class BaselineJpegDecoder
             if (wide > 1 || id > 3 || s.Length < size) return false;
             var q = _quant[id] = new ushort[64];
             for (int i = 0; i < 64; i++)
-                q[Dezigzag[i]] = wide == 1 ? BinaryPrimitives.ReadUInt16BigEndian(s[(1 + 2 * i)..]) : s[1 + i];
+                q[i] = wide == 1 ? BinaryPrimitives.ReadUInt16BigEndian(s[(1 + 2 * i)..]) : s[1 + i];
             s = s[size..];
         }
         return true;
@@ -355,7 +357,7 @@ internal sealed class BaselineJpegDecoder
         {
             // A short code with its coefficient bits: one lookup (the same value the long way gives).
             if (count < 16) Refill(data, length, ref pos, ref buffer, ref count);
-            int fast = fastAc[(int)(buffer >> (64 - JpegHuffmanTable.FastBits))];
+            int fast = fastAc[(int)(buffer >> (64 - JpegHuffmanTable.FastAcBits))];
             if (fast != 0)
             {
                 int used = fast & 15;
@@ -363,8 +365,8 @@ internal sealed class BaselineJpegDecoder
                 if (used > count || k > 63) return false;
                 buffer <<= used;
                 count -= used;
-                int z = Dezigzag[k++];
-                block[z] = (short)((fast >> 8) * q[z]);
+                block[Dezigzag[k]] = (short)((fast >> 8) * q[k]);
+                k++;
                 continue;
             }
             var (rs, rsLength) = ac.Lookup((int)(buffer >> 48));
@@ -386,8 +388,8 @@ internal sealed class BaselineJpegDecoder
             int raw = (int)(buffer >> (64 - size));
             buffer <<= size;
             count -= size;
-            int zig = Dezigzag[k++];
-            block[zig] = (short)(Extend(raw, size) * q[zig]);
+            block[Dezigzag[k]] = (short)(Extend(raw, size) * q[k]);
+            k++;
         }
         (_buffer, _count, _pos) = (buffer, count, pos);
         return true;
@@ -501,7 +503,9 @@ internal sealed class BaselineJpegDecoder
     /// <summary>
     /// <see cref="Idct"/> on eight columns, then eight rows, at once (one 32-bit lane each): the same integer
     /// operations in the same order, so the same bytes. A column that is DC only gives (d·4096 + 512) >> 10 = 4d at
-    /// every row through the full pass, which is the scalar version's shortcut.
+    /// every row through the full pass, which is the scalar version's shortcut. Between the passes, and before the
+    /// rows are written, the 8x8 block is transposed in registers (<see cref="Transpose"/>); the clamped rows are
+    /// narrowed to bytes four at a time.
     /// </summary>
     private static void IdctVector(ReadOnlySpan<short> d, Span<int> v, Span<byte> output, int stride)
     {
@@ -511,40 +515,88 @@ internal sealed class BaselineJpegDecoder
         var (r6, r7) = Vector256.Widen(Vector256.Create(d[48..64]));
         ButterflyVector(r0, r1, r2, r3, r4, r5, r6, r7, Vector256.Create(512),
             out var a0, out var a7, out var a1, out var a6, out var a2, out var a5, out var a3, out var a4);
-        // Rows of the intermediate block, stored, then read back as columns for the row pass.
-        Vector256.ShiftRightArithmetic(a0, 10).CopyTo(v);
-        Vector256.ShiftRightArithmetic(a1, 10).CopyTo(v[8..]);
-        Vector256.ShiftRightArithmetic(a2, 10).CopyTo(v[16..]);
-        Vector256.ShiftRightArithmetic(a3, 10).CopyTo(v[24..]);
-        Vector256.ShiftRightArithmetic(a4, 10).CopyTo(v[32..]);
-        Vector256.ShiftRightArithmetic(a5, 10).CopyTo(v[40..]);
-        Vector256.ShiftRightArithmetic(a6, 10).CopyTo(v[48..]);
-        Vector256.ShiftRightArithmetic(a7, 10).CopyTo(v[56..]);
-        ButterflyVector(Column(v, 0), Column(v, 1), Column(v, 2), Column(v, 3), Column(v, 4), Column(v, 5), Column(v, 6), Column(v, 7),
-            Vector256.Create(65536 + (128 << 17)), out var o0, out var o7, out var o1, out var o6, out var o2, out var o5, out var o3, out var o4);
-        // o_k holds output column k of rows 0..7: clamp, store, and write the rows out.
+        // Rows of the intermediate block, turned into its columns for the row pass.
+        a0 = Vector256.ShiftRightArithmetic(a0, 10);
+        a1 = Vector256.ShiftRightArithmetic(a1, 10);
+        a2 = Vector256.ShiftRightArithmetic(a2, 10);
+        a3 = Vector256.ShiftRightArithmetic(a3, 10);
+        a4 = Vector256.ShiftRightArithmetic(a4, 10);
+        a5 = Vector256.ShiftRightArithmetic(a5, 10);
+        a6 = Vector256.ShiftRightArithmetic(a6, 10);
+        a7 = Vector256.ShiftRightArithmetic(a7, 10);
+        Transpose(ref a0, ref a1, ref a2, ref a3, ref a4, ref a5, ref a6, ref a7, v);
+        ButterflyVector(a0, a1, a2, a3, a4, a5, a6, a7, Vector256.Create(65536 + (128 << 17)),
+            out var o0, out var o7, out var o1, out var o6, out var o2, out var o5, out var o3, out var o4);
+        // o_k holds output column k of rows 0..7: clamp, turn into rows, narrow to bytes and write the rows out.
         var zero = Vector256<int>.Zero;
         var max = Vector256.Create(255);
-        Vector256.Clamp(Vector256.ShiftRightArithmetic(o0, 17), zero, max).CopyTo(v);
-        Vector256.Clamp(Vector256.ShiftRightArithmetic(o1, 17), zero, max).CopyTo(v[8..]);
-        Vector256.Clamp(Vector256.ShiftRightArithmetic(o2, 17), zero, max).CopyTo(v[16..]);
-        Vector256.Clamp(Vector256.ShiftRightArithmetic(o3, 17), zero, max).CopyTo(v[24..]);
-        Vector256.Clamp(Vector256.ShiftRightArithmetic(o4, 17), zero, max).CopyTo(v[32..]);
-        Vector256.Clamp(Vector256.ShiftRightArithmetic(o5, 17), zero, max).CopyTo(v[40..]);
-        Vector256.Clamp(Vector256.ShiftRightArithmetic(o6, 17), zero, max).CopyTo(v[48..]);
-        Vector256.Clamp(Vector256.ShiftRightArithmetic(o7, 17), zero, max).CopyTo(v[56..]);
-        for (int r = 0; r < 8; r++)
+        o0 = Vector256.Clamp(Vector256.ShiftRightArithmetic(o0, 17), zero, max);
+        o1 = Vector256.Clamp(Vector256.ShiftRightArithmetic(o1, 17), zero, max);
+        o2 = Vector256.Clamp(Vector256.ShiftRightArithmetic(o2, 17), zero, max);
+        o3 = Vector256.Clamp(Vector256.ShiftRightArithmetic(o3, 17), zero, max);
+        o4 = Vector256.Clamp(Vector256.ShiftRightArithmetic(o4, 17), zero, max);
+        o5 = Vector256.Clamp(Vector256.ShiftRightArithmetic(o5, 17), zero, max);
+        o6 = Vector256.Clamp(Vector256.ShiftRightArithmetic(o6, 17), zero, max);
+        o7 = Vector256.Clamp(Vector256.ShiftRightArithmetic(o7, 17), zero, max);
+        Transpose(ref o0, ref o1, ref o2, ref o3, ref o4, ref o5, ref o6, ref o7, v);
+        // Every value is in [0, 255], so narrowing keeps it.
+        var top = Vector256.Narrow(Vector256.Narrow(o0, o1), Vector256.Narrow(o2, o3)).AsUInt64();
+        var bottom = Vector256.Narrow(Vector256.Narrow(o4, o5), Vector256.Narrow(o6, o7)).AsUInt64();
+        for (int r = 0; r < 4; r++)
         {
-            var o = output.Slice(r * stride, 8);
-            o[0] = (byte)v[r];
-            o[1] = (byte)v[8 + r];
-            o[2] = (byte)v[16 + r];
-            o[3] = (byte)v[24 + r];
-            o[4] = (byte)v[32 + r];
-            o[5] = (byte)v[40 + r];
-            o[6] = (byte)v[48 + r];
-            o[7] = (byte)v[56 + r];
+            BinaryPrimitives.WriteUInt64LittleEndian(output.Slice(r * stride, 8), top.GetElement(r));
+            BinaryPrimitives.WriteUInt64LittleEndian(output.Slice((r + 4) * stride, 8), bottom.GetElement(r));
         }
+    }
+
+    /// <summary>
+    /// Transposes the 8x8 block whose rows are <paramref name="r0"/>..<paramref name="r7"/>: with AVX2, two rounds of
+    /// interleaving and one of 128-bit lane swaps; otherwise through <paramref name="scratch"/> (64 ints).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose(ref Vector256<int> r0, ref Vector256<int> r1, ref Vector256<int> r2, ref Vector256<int> r3,
+        ref Vector256<int> r4, ref Vector256<int> r5, ref Vector256<int> r6, ref Vector256<int> r7, Span<int> scratch)
+    {
+        if (Avx2.IsSupported)
+        {
+            // Rows a..h: after the 32-bit round t0 = a0 b0 a1 b1 | a4 b4 a5 b5, after the 64-bit round
+            // u0 = a0 b0 c0 d0 | a4 b4 c4 d4, and the lane swaps join the halves of columns j and j + 4.
+            var t0 = Avx2.UnpackLow(r0, r1).AsInt64();
+            var t1 = Avx2.UnpackHigh(r0, r1).AsInt64();
+            var t2 = Avx2.UnpackLow(r2, r3).AsInt64();
+            var t3 = Avx2.UnpackHigh(r2, r3).AsInt64();
+            var t4 = Avx2.UnpackLow(r4, r5).AsInt64();
+            var t5 = Avx2.UnpackHigh(r4, r5).AsInt64();
+            var t6 = Avx2.UnpackLow(r6, r7).AsInt64();
+            var t7 = Avx2.UnpackHigh(r6, r7).AsInt64();
+            var u0 = Avx2.UnpackLow(t0, t2).AsInt32();
+            var u1 = Avx2.UnpackHigh(t0, t2).AsInt32();
+            var u2 = Avx2.UnpackLow(t1, t3).AsInt32();
+            var u3 = Avx2.UnpackHigh(t1, t3).AsInt32();
+            var u4 = Avx2.UnpackLow(t4, t6).AsInt32();
+            var u5 = Avx2.UnpackHigh(t4, t6).AsInt32();
+            var u6 = Avx2.UnpackLow(t5, t7).AsInt32();
+            var u7 = Avx2.UnpackHigh(t5, t7).AsInt32();
+            r0 = Avx2.Permute2x128(u0, u4, 0x20);
+            r4 = Avx2.Permute2x128(u0, u4, 0x31);
+            r1 = Avx2.Permute2x128(u1, u5, 0x20);
+            r5 = Avx2.Permute2x128(u1, u5, 0x31);
+            r2 = Avx2.Permute2x128(u2, u6, 0x20);
+            r6 = Avx2.Permute2x128(u2, u6, 0x31);
+            r3 = Avx2.Permute2x128(u3, u7, 0x20);
+            r7 = Avx2.Permute2x128(u3, u7, 0x31);
+            return;
+        }
+        r0.CopyTo(scratch);
+        r1.CopyTo(scratch[8..]);
+        r2.CopyTo(scratch[16..]);
+        r3.CopyTo(scratch[24..]);
+        r4.CopyTo(scratch[32..]);
+        r5.CopyTo(scratch[40..]);
+        r6.CopyTo(scratch[48..]);
+        r7.CopyTo(scratch[56..]);
+        (r0, r1, r2, r3) = (Column(scratch, 0), Column(scratch, 1), Column(scratch, 2), Column(scratch, 3));
+        (r4, r5, r6, r7) = (Column(scratch, 4), Column(scratch, 5), Column(scratch, 6), Column(scratch, 7));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -673,10 +725,17 @@ internal sealed class BaselineJpegDecoder
     /// <summary>One row of 8-bit gray samples as floats k/255 (<paramref name="level"/>; the vector path divides, which gives the same floats).</summary>
     private static void GrayRow(ReadOnlySpan<byte> row, Span<float> output, ReadOnlySpan<float> level)
     {
-        int x = 0;
-        if (Vector256.IsHardwareAccelerated)
-            for (; x + 8 <= row.Length; x += 8) Levels(Widen8(row[x..])).CopyTo(output[x..]);
-        for (; x < row.Length; x++) output[x] = level[row[x]];
+        int x = 0, w = row.Length;
+        if (Vector256.IsHardwareAccelerated && w >= 8)
+        {
+            // The last eight overlap the ones before when w is not a multiple of 8: the same values written again.
+            for (; x < w; x += 8)
+            {
+                if (x > w - 8) x = w - 8;
+                Levels(Widen8(row[x..])).CopyTo(output[x..]);
+            }
+        }
+        for (; x < w; x++) output[x] = level[row[x]];
     }
 
     /// <summary>
@@ -684,17 +743,19 @@ internal sealed class BaselineJpegDecoder
     /// <paramref name="red"/>, <paramref name="green"/> and <paramref name="blue"/>, or, when those two are empty, to
     /// gray in <paramref name="red"/>: <c>(R·0.299 + G·0.587) + B·0.114</c> in float, in <see cref="Grayscale.ToGray"/>'s
     /// order, so the same floats. Eight samples at a time with Vector256 (the same integer operations and the same float
-    /// operations, unfused), the rest one by one.
+    /// operations, unfused), a row narrower than eight one by one.
     /// </summary>
     private static void ColourRow(ReadOnlySpan<byte> y, ReadOnlySpan<byte> cb, ReadOnlySpan<byte> cr, bool rgb, Span<float> red, Span<float> green,
         Span<float> blue, ReadOnlySpan<float> level)
     {
         bool gray = green.IsEmpty;
         int w = y.Length, x = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated && w >= 8)
         {
-            for (; x + 8 <= w; x += 8)
+            for (; x < w; x += 8)
             {
+                // The last eight overlap the ones before when w is not a multiple of 8: the same values written again.
+                if (x > w - 8) x = w - 8;
                 Vector256<int> r, g, b;
                 if (rgb)
                 {
@@ -743,11 +804,15 @@ internal sealed class BaselineJpegDecoder
         }
     }
 
+    /// <summary>Eight bytes from the start of <paramref name="s"/> in the low half of a vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<byte> Load8(ReadOnlySpan<byte> s) => Vector128.CreateScalarUnsafe(BinaryPrimitives.ReadUInt64LittleEndian(s)).AsByte();
+
     /// <summary>Eight bytes from the start of <paramref name="s"/> as eight int lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Widen8(ReadOnlySpan<byte> s)
     {
-        var words = Vector128.WidenLower(Vector128.CreateScalarUnsafe(BinaryPrimitives.ReadUInt64LittleEndian(s)).AsByte());
+        var words = Vector128.WidenLower(Load8(s));
         return Vector256.Create(Vector128.WidenLower(words), Vector128.WidenUpper(words)).AsInt32();
     }
 
@@ -798,14 +863,34 @@ internal sealed class BaselineJpegDecoder
             o[0] = o[1] = (byte)((3 * n[0] + f[0] + 2) >> 2);
             return o[..2];
         }
-        int t1 = 3 * n[0] + f[0];
-        o[0] = (byte)((t1 + 2) >> 2);
-        for (int i = 1; i < w; i++)
+        // stbi__resample_row_hv_2 as its SIMD form does it: eight columns at a time (all but the last column, whose
+        // filter has no right neighbour), then column by column; the same 16-bit sums, so the same bytes.
+        int t1 = 3 * n[0] + f[0], col = 0;
+        if (Vector128.IsHardwareAccelerated)
         {
-            int t0 = t1;
-            t1 = 3 * n[i] + f[i];
-            o[i * 2 - 1] = (byte)((3 * t0 + t1 + 8) >> 4);
-            o[i * 2] = (byte)((3 * t1 + t0 + 8) >> 4);
+            for (; col < ((w - 1) & ~7); col += 8)
+            {
+                var curr = Vector128.WidenLower(Load8(n[col..])) * 3 + Vector128.WidenLower(Load8(f[col..]));
+                var prev = Vector128.Shuffle(curr, Vector128.Create((ushort)0, 0, 1, 2, 3, 4, 5, 6)).WithElement(0, (ushort)t1);
+                var next = Vector128.Shuffle(curr, Vector128.Create((ushort)1, 2, 3, 4, 5, 6, 7, 7)).WithElement(7, (ushort)(3 * n[col + 8] + f[col + 8]));
+                var bias = curr * 3 + Vector128.Create((ushort)8);
+                var even = Vector128.ShiftRightLogical(bias + prev, 4);
+                var odd = Vector128.ShiftRightLogical(bias + next, 4);
+                // Even outputs come from a column and its left neighbour, odd ones from it and its right one.
+                Vector128.Shuffle(Vector128.Narrow(even, odd), Vector128.Create((byte)0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15))
+                    .CopyTo(o[(col * 2)..]);
+                t1 = 3 * n[col + 7] + f[col + 7];
+            }
+        }
+        int t0 = t1;
+        t1 = 3 * n[col] + f[col];
+        o[col * 2] = (byte)((3 * t1 + t0 + 8) >> 4);
+        for (col++; col < w; col++)
+        {
+            t0 = t1;
+            t1 = 3 * n[col] + f[col];
+            o[col * 2 - 1] = (byte)((3 * t0 + t1 + 8) >> 4);
+            o[col * 2] = (byte)((3 * t1 + t0 + 8) >> 4);
         }
         o[w * 2 - 1] = (byte)((t1 + 2) >> 2);
         return o[..(2 * w)];

@@ -21,23 +21,31 @@ internal sealed class JpegHuffmanTable
     public int Count => _values.Length;
 
     /// <summary>
-    /// For an AC table, indexed by the next <see cref="FastBits"/> bits: when they hold a whole code and the
+    /// Bits the AC fast table (<see cref="FastAc"/>) looks at: 11, so that most codes of a high-quality file fit with
+    /// their coefficient bits (a code of up to 8 bits and a value of up to 3 bits, or shorter codes with bigger values),
+    /// while the table (2,048 shorts) stays small enough to keep in the first-level cache.
+    /// </summary>
+    public const int FastAcBits = 11;
+
+    /// <summary>
+    /// For an AC table, indexed by the next <see cref="FastAcBits"/> bits: when they hold a whole code and the
     /// coefficient bits after it, <c>value &lt;&lt; 8 | run &lt;&lt; 4 | (code length + size)</c> with the value already
-    /// sign-extended (JPEG F.2.2.1), else 0 (stb_image's fast_ac). Built on first use; the table never changes after.
+    /// sign-extended (JPEG F.2.2.1), else 0 (stb_image's fast_ac, on more bits). Built on first use; the table never
+    /// changes after.
     /// </summary>
     public short[] FastAc
     {
         get
         {
             if (_fastAc is { } built) return built;
-            var fast = new short[1 << FastBits];
+            var fast = new short[1 << FastAcBits];
             for (int i = 0; i < fast.Length; i++)
             {
-                int entry = _fast[i];
-                if (entry == 0) continue;
-                int rs = entry & 0xFF, length = entry >> 8, run = rs >> 4, size = rs & 15;
-                if (size == 0 || length + size > FastBits) continue;
-                int raw = ((i << length) & ((1 << FastBits) - 1)) >> (FastBits - size);
+                var (rs, length) = Lookup(i << (16 - FastAcBits));
+                if (rs < 0) continue;
+                int run = rs >> 4, size = rs & 15;
+                if (size == 0 || length + size > FastAcBits) continue;
+                int raw = ((i << length) & ((1 << FastAcBits) - 1)) >> (FastAcBits - size);
                 int value = raw < 1 << (size - 1) ? raw - (1 << size) + 1 : raw;
                 if (value is >= -128 and <= 127) fast[i] = (short)(value * 256 + run * 16 + length + size);
             }

@@ -32,9 +32,12 @@ public sealed class BaselineJpegDecoderTests
 
     public static TheoryData<int, int, int, int> PlainFiles()
     {
-        // StbImageWriteSharp writes 4:2:0 chroma up to quality 90 and 4:4:4 above.
+        // StbImageWriteSharp writes 4:2:0 chroma up to quality 90 and 4:4:4 above. The widths end the decoder's vector
+        // loops in every way: rows under 8 pixels (one by one), a last group of 8 that overlaps the one before (17, 18,
+        // 28, 34), and 4:2:0 chroma rows of 4, 8, 9, 14, 17 and 32 samples (no group of 8, one that stops one sample
+        // before the row's end, and several).
         var d = new TheoryData<int, int, int, int>();
-        foreach (var (w, h) in new[] { (1, 1), (28, 28), (17, 33), (64, 9) })
+        foreach (var (w, h) in new[] { (1, 1), (7, 7), (16, 16), (18, 5), (28, 28), (17, 33), (34, 17), (64, 9) })
             foreach (int channels in new[] { 1, 3 })
                 foreach (int quality in new[] { 50, 90, 100 })
                     d.Add(w, h, channels, quality);
