@@ -146,6 +146,14 @@ internal sealed unsafe class FftPlan
         }
     }
 
+    /// <summary>The unordered transform on spans (tests; the kernels call the pointer form on pinned buffers).</summary>
+    internal void ColumnsUnordered(Span<double> re, Span<double> im, int stride, int count, bool inverse)
+    {
+        if (Length > 0 && ((long)(Length - 1) * stride + count > re.Length || (long)(Length - 1) * stride + count > im.Length))
+            throw new ArgumentException($"FFT: {Length} rows of stride {stride} and {count} columns do not fit spans of {re.Length} and {im.Length}.");
+        fixed (double* r = re, i = im) ColumnsUnordered(r, i, stride, count, inverse);
+    }
+
     private const int ColumnBlock = 16;
 
     private void BitReverse(double* re, double* im, int stride, int count)
@@ -163,12 +171,36 @@ internal sealed unsafe class FftPlan
 
     // Decimation in frequency (Gentleman–Sande), natural order in, bit-reversed out, forward sign: for span L from n down to 2,
     // (a, b) ← (a + b, (a − b)·W_L^k). Two spans per pass (radix 2²); an odd stage count ends with one span-2 stage.
+    // Passes go in pairs (h, h/4): both touch only the 16 rows b + r + j·h/4 (j < 16) of one block b (a multiple of 4h) and one
+    // residue r < h/4, so the pair runs sub-problem by sub-problem on 16 rows that stay in L1, and a column block larger than
+    // L1 is swept from L2 once per two passes instead of once per pass. The butterflies and their order within each row set
+    // are unchanged, so the result is the same to the bit.
     private void DifStages(double* re, double* im, int stride, int count)
     {
         int n = Length;
         int h = n / 4;
-        for (; h >= 1; h /= 4)
+        for (; h >= 4; h /= 16)
         {
+            int q = h / 4, step4 = n / (4 * h), step2 = n / (2 * h), step4q = n / (4 * q), step2q = n / (2 * q);
+            long dh = (long)h * stride, dq = (long)q * stride;
+            for (int b = 0; b < n; b += 4 * h)
+                for (int r = 0; r < q; r++)
+                {
+                    for (int k = r; k < h; k += q)
+                    {
+                        long a = (long)(b + k) * stride;
+                        Radix4Dif(re + a, im + a, dh, _cos[k * step4], -_sin[k * step4], _cos[k * step2], -_sin[k * step2], count);
+                    }
+                    for (int s = b; s < b + 4 * h; s += h)
+                    {
+                        long a = (long)(s + r) * stride;
+                        Radix4Dif(re + a, im + a, dq, _cos[r * step4q], -_sin[r * step4q], _cos[r * step2q], -_sin[r * step2q], count);
+                    }
+                }
+        }
+        if (h >= 1)
+        {
+            // One pass left over (h = 1 or 2 when the stage count is not a multiple of four).
             int step4 = n / (4 * h), step2 = n / (2 * h);
             for (int start = 0; start < n; start += 4 * h)
             {
@@ -216,9 +248,31 @@ internal sealed unsafe class FftPlan
             }
             first = 2;
         }
-        for (int h = first; 4 * h <= n; h *= 4)
+        // Passes in pairs (h, 4h), as in DifStages mirrored: both touch only the 16 rows b + r + j·h (j < 16) of one block b
+        // (a multiple of 16h) and one residue r < h.
+        int hh = first;
+        for (; 16 * hh <= n; hh *= 16)
         {
-            int step1 = n / (2 * h), step2 = n / (4 * h);
+            int h = hh, g = 4 * h, step1 = n / (2 * h), step2 = n / (4 * h), step1g = n / (2 * g), step2g = n / (4 * g);
+            long dh = (long)h * stride, dg = (long)g * stride;
+            for (int b = 0; b < n; b += 4 * g)
+                for (int r = 0; r < h; r++)
+                {
+                    for (int s = b; s < b + 4 * g; s += 4 * h)
+                    {
+                        long a = (long)(s + r) * stride;
+                        Radix4(re + a, im + a, dh, _cos[r * step1], sign * _sin[r * step1], _cos[r * step2], sign * _sin[r * step2], sign, count);
+                    }
+                    for (int k = r; k < g; k += h)
+                    {
+                        long a = (long)(b + k) * stride;
+                        Radix4(re + a, im + a, dg, _cos[k * step1g], sign * _sin[k * step1g], _cos[k * step2g], sign * _sin[k * step2g], sign, count);
+                    }
+                }
+        }
+        if (4 * hh <= n)
+        {
+            int h = hh, step1 = n / (2 * h), step2 = n / (4 * h);
             for (int start = 0; start < n; start += 4 * h)
             {
                 for (int k = 0; k < h; k++)

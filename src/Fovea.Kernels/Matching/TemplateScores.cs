@@ -8,8 +8,9 @@ namespace Fovea.Kernels.Matching;
 /// <summary>
 /// Turns a raw correlation map into the scores of a <see cref="TemplateScore"/>, in place. Per output row the column
 /// sums of I and I² over the template height are kept in double (slid by one row at a time: add the new row, drop the old,
-/// and summed afresh every 64 rows so the running update cannot drift), prefix-summed along x so every window sum is one
-/// difference, and the score formula then runs on four doubles per vector (NCC) with the flat-window rule as a mask.
+/// and summed afresh every 64 rows so the running update cannot drift), prefix-summed along x (a vector scan) so every
+/// window sum is one difference, and the score formula then runs on four doubles per vector (NCC) with the flat-window
+/// rule as a mask.
 /// </summary>
 internal static unsafe class TemplateScores
 {
@@ -56,16 +57,7 @@ internal static unsafe class TemplateScores
                 Slide(image + (long)(y - 1) * width, image + (long)(y + th - 1) * width, colSum, colSum2, width);
             }
             // pre[x] = Σ_{i<x} colSum[i]: the window at x sums pre[x + tw] − pre[x].
-            double a1 = 0, a2 = 0;
-            pre[0] = 0;
-            pre2[0] = 0;
-            for (int x = 0; x < width; x++)
-            {
-                a1 += colSum[x];
-                a2 += colSum2[x];
-                pre[x + 1] = a1;
-                pre2[x + 1] = a2;
-            }
+            PrefixSums(colSum, colSum2, pre, pre2, width);
             float* r = result + (long)y * ow;
             int done = method == TemplateScore.CCoeffNormed && (SimdWidth.Use256 || SimdWidth.Use512) ? NccVector(r, ow, pre, pre2, tw, area, tNorm) : 0;
             // The map is normalised in place, so the overlapping-last-vector trick would read scores as correlations:
@@ -73,6 +65,49 @@ internal static unsafe class TemplateScores
             for (int x = done; x < ow; x++)
                 r[x] = Score(method, r[x], pre[x + tw] - pre[x], pre2[x + tw] - pre2[x], area, tSum2, tNorm);
         }
+    }
+
+    // pre[0] = pre2[0] = 0, pre[x + 1] = Σ_{i≤x} colSum[i] (and pre2 of colSum2). The running sum is a chain of dependent adds
+    // (4 cycles each); the vector form scans four columns in registers (two shifted adds) and puts only one add per four
+    // columns on the chain: carry + scan, with the next carry = carry + the scan's last lane.
+    private static void PrefixSums(double* colSum, double* colSum2, double* pre, double* pre2, int width)
+    {
+        pre[0] = 0;
+        pre2[0] = 0;
+        int x = 0;
+        double a1 = 0, a2 = 0;
+        if (SimdWidth.Use256 || SimdWidth.Use512)
+        {
+            Vector256<double> c1 = Vector256<double>.Zero, c2 = Vector256<double>.Zero;
+            for (; x <= width - 4; x += 4)
+            {
+                var s1 = Scan4(Vector256.Load(colSum + x));
+                var s2 = Scan4(Vector256.Load(colSum2 + x));
+                (c1 + s1).Store(pre + x + 1);
+                (c2 + s2).Store(pre2 + x + 1);
+                c1 += Vector256.Shuffle(s1, Vector256.Create(3L));
+                c2 += Vector256.Shuffle(s2, Vector256.Create(3L));
+            }
+            a1 = c1.GetElement(0);
+            a2 = c2.GetElement(0);
+        }
+        for (; x < width; x++)
+        {
+            a1 += colSum[x];
+            a2 += colSum2[x];
+            pre[x + 1] = a1;
+            pre2[x + 1] = a2;
+        }
+    }
+
+    // Inclusive prefix sum of four lanes: [a, a + b, a + b + c, a + b + c + d].
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Scan4(Vector256<double> v)
+    {
+        var lane0 = Vector256.Create(0L, -1L, -1L, -1L).AsDouble();
+        var low2 = Vector256.Create(0L, 0L, -1L, -1L).AsDouble();
+        v += Vector256.Shuffle(v, Vector256.Create(0L, 0L, 1L, 2L)) & lane0;
+        return v + (Vector256.Shuffle(v, Vector256.Create(0L, 0L, 0L, 1L)) & low2);
     }
 
     // colSum += new − old and colSum2 += new² − old² (old null: add only), four doubles at a time.

@@ -108,6 +108,68 @@ public class FftTests
         });
     }
 
+    // The unordered transforms of template matching: forward leaves X[k] at position bitrev(k), inverse takes that order back
+    // to natural order, over a batch of columns (stride wider than the batch, as in the spectrum plane). Lengths cover every
+    // grouping of the radix-4 passes into L1-sized pairs (0 to 3 pairs, with and without a leftover pass and radix-2 stage).
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(8)]
+    [InlineData(16)]
+    [InlineData(32)]
+    [InlineData(64)]
+    [InlineData(128)]
+    [InlineData(256)]
+    [InlineData(512)]
+    [InlineData(1024)]
+    public void UnorderedTransformsGiveTheBitReversedSpectrumAndComeBack(int n)
+    {
+        const int count = 5, stride = 7;
+        var cols = Enumerable.Range(0, count).Select(c => RandomSignal(n, 7 * n + c)).ToArray();
+        var expected = cols.Select(x => Dft(x, -1)).ToArray();
+        int bits = System.Numerics.BitOperations.Log2((uint)n);
+        SimdPaths.ForEach(path =>
+        {
+            var re = new double[n * stride];
+            var im = new double[n * stride];
+            for (int c = 0; c < count; c++)
+                for (int j = 0; j < n; j++)
+                {
+                    re[j * stride + c] = cols[c][j].Real;
+                    im[j * stride + c] = cols[c][j].Imaginary;
+                }
+            var plan = Kernels.Fft.FftPlan.Get(n);
+            {
+                plan.ColumnsUnordered(re, im, stride, count, inverse: false);
+                for (int c = 0; c < count; c++)
+                    for (int k = 0; k < n; k++)
+                    {
+                        int p = (int)(ReverseBits((uint)k) >> (32 - bits));
+                        var got = new Complex(re[p * stride + c], im[p * stride + c]);
+                        Assert.True((got - expected[c][k]).Magnitude <= 1e-13 * n * bits, $"path {path}, n={n}, column {c}, k={k}: {got} vs {expected[c][k]}");
+                    }
+                plan.ColumnsUnordered(re, im, stride, count, inverse: true);
+            }
+            for (int c = 0; c < count; c++)
+                for (int j = 0; j < n; j++)
+                {
+                    var back = new Complex(re[j * stride + c], im[j * stride + c]) / n;
+                    Assert.True((back - cols[c][j]).Magnitude <= 1e-13 * bits, $"path {path}, n={n}, column {c}: round trip {back} vs {cols[c][j]}");
+                }
+            // The padding columns between batches are never touched.
+            for (int j = 0; j < n; j++)
+                for (int c = count; c < stride; c++)
+                    Assert.True(re[j * stride + c] == 0 && im[j * stride + c] == 0, $"path {path}, n={n}: padding written");
+        });
+    }
+
+    private static uint ReverseBits(uint v)
+    {
+        uint r = 0;
+        for (int b = 0; b < 32; b++, v >>= 1) r = (r << 1) | (v & 1);
+        return r;
+    }
+
     [Fact]
     public void RejectsMismatchedParts()
     {
