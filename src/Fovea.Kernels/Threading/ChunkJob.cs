@@ -70,6 +70,7 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
     private void AwaitChunks()
     {
         long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + WorkerPool.PollTicks;
+        int polls = 0;
         while (Volatile.Read(ref _pending) != 0)
         {
             if (System.Diagnostics.Stopwatch.GetTimestamp() > deadline)
@@ -77,7 +78,7 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
                 _done.Wait();
                 return;
             }
-            Thread.SpinWait(20);
+            WorkerPool.Poll(ref polls);
         }
     }
 

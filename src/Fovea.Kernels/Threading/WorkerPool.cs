@@ -77,16 +77,29 @@ internal static class WorkerPool
         }
     }
 
+    /// <summary>
+    /// One step of a polling wait: a short spin, and every eighth step a yield of the core (sched_yield; about a
+    /// microsecond when nothing else wants it). A thread that only spun would hold its core for the whole poll, so a
+    /// background thread of the same process — the image loader decoding the next batches while a training step runs
+    /// on every core — could only take it by preemption, and the step's idle moments would not help it.
+    /// </summary>
+    internal static void Poll(ref int polls)
+    {
+        if ((++polls & 7) == 0) Thread.Yield();
+        else Thread.SpinWait(20);
+    }
+
     /// <summary>Polls for a generation after <paramref name="seen"/>, then sleeps until one is published; returns it.</summary>
     private static long WaitForRegion(long seen)
     {
         long deadline = Stopwatch.GetTimestamp() + PollTicks;
         long generation;
+        int polls = 0;
         while ((generation = Volatile.Read(ref _generation)) == seen)
         {
             if (Stopwatch.GetTimestamp() < deadline)
             {
-                Thread.SpinWait(20);
+                Poll(ref polls);
                 continue;
             }
             lock (Gate)
