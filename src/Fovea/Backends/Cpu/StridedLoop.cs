@@ -49,7 +49,11 @@ internal static class StridedLoop
                 kernel.Row(offsets, unit, (int)numel);
             }
             else
-                RunContiguous(threads, (int)numel, offsets, kernel);
+            {
+                var unit = new int[operands];
+                Array.Fill(unit, 1);
+                RunRow(threads, kernel, offsets, unit, (int)numel);
+            }
             return;
         }
 
@@ -72,23 +76,6 @@ internal static class StridedLoop
             return;
         }
         ParallelFor.For(rows, Math.Max(1, rows / threads), (start, end) => RowRange(start, end, rank, cShape, cStrides, offsets, innerStrides, rowLen, kernel));
-    }
-
-    /// <summary>One contiguous pass cut into <paramref name="threads"/> ranges of whole <see cref="SplitAlign"/> blocks.</summary>
-    private static void RunContiguous<TKernel>(int threads, int numel, int[] offsets, TKernel kernel)
-        where TKernel : struct, IRowKernel
-    {
-        int blocks = (numel + SplitAlign - 1) / SplitAlign;
-        ParallelFor.For(blocks, Math.Max(1, blocks / threads), (b0, b1) =>
-        {
-            var k = kernel;
-            int start = b0 * SplitAlign, end = Math.Min(numel, b1 * SplitAlign);
-            Span<int> off = stackalloc int[offsets.Length];
-            Span<int> unit = stackalloc int[offsets.Length];
-            for (int op = 0; op < offsets.Length; op++) off[op] = offsets[op] + start;
-            unit.Fill(1);
-            k.Row(off, unit, end - start);
-        });
     }
 
     /// <summary>Rows [start, end) of the coalesced loop, the outer dimensions walked by an odometer.</summary>
@@ -130,9 +117,10 @@ internal static class StridedLoop
     }
 
     /// <summary>
-    /// One strided row of <paramref name="len"/> elements (a broadcast operand keeps the coalesced loop from being
-    /// contiguous), cut like <see cref="RunContiguous"/> into ranges of whole <see cref="SplitAlign"/> blocks when the
-    /// bytes rule gives it more than one thread: every element is computed alone, so the cut does not change any result.
+    /// One row of <paramref name="len"/> elements (the whole of a contiguous pass, or a coalesced loop that a broadcast
+    /// operand keeps strided), cut into ranges of whole <see cref="SplitAlign"/> blocks when the bytes rule gives it more
+    /// than one thread: every element is computed alone, and every element but the last vector's goes through the same
+    /// vector code whatever the cut, so it does not change any result.
     /// </summary>
     private static void RunRow<TKernel>(int threads, TKernel kernel, int[] offsets, int[] strides, int len)
         where TKernel : struct, IRowKernel
