@@ -94,6 +94,7 @@ public static class Conv2dKernels
                 DirectConv.Forward(s, fx, fw, fb, fy);
                 return;
             }
+            if (prepared is not null && PixelRows(s, fx, fw, fb, fy, prepared)) return;
             switch (Gemm.Selected)
             {
                 case GemmKernelKind.Vector512: ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x32>(prepared, s, fw)); break;
@@ -113,6 +114,28 @@ public static class Conv2dKernels
         }
         else
             throw new NotSupportedException($"conv2d is defined for float and double, not {typeof(T).Name}");
+    }
+
+    /// <summary>
+    /// With prepared weights, layers with few output pixels (at most <see cref="PixelRowGemmConv{TKernel}.MaxColumns"/> over
+    /// the batch) run with the pixels as the GEMM's rows; false where that path does not apply.
+    /// </summary>
+    private static unsafe bool PixelRows(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights prepared)
+    {
+        switch (Gemm.Selected)
+        {
+            case GemmKernelKind.Vector512 when PixelRowGemmConv<SgemmKernel6x64>.Applies(s):
+                PixelRowGemmConv<SgemmKernel6x64>.Forward(s, x, prepared.GemmWT<SgemmKernel6x64>(s, w), bias, y);
+                return true;
+            case GemmKernelKind.Vector256 when PixelRowGemmConv<SgemmKernel6x16>.Applies(s):
+                PixelRowGemmConv<SgemmKernel6x16>.Forward(s, x, prepared.GemmWT<SgemmKernel6x16>(s, w), bias, y);
+                return true;
+            case GemmKernelKind.Scalar when PixelRowGemmConv<SgemmKernelScalar4x4>.Applies(s):
+                PixelRowGemmConv<SgemmKernelScalar4x4>.Forward(s, x, prepared.GemmWT<SgemmKernelScalar4x4>(s, w), bias, y);
+                return true;
+            default:
+                return false;
+        }
     }
 
     /// <summary>The implicit GEMM's packed weights for register tile <typeparamref name="TKernel"/>, or null without <paramref name="prepared"/>.</summary>

@@ -5,8 +5,9 @@ namespace Fovea.Kernels;
 
 /// <summary>
 /// The weights of one float32 convolution in the layouts its forward kernels read, built on first use and kept for
-/// the following calls: the implicit GEMM's packed A operand (per group and K block, MR rows at a time) and
-/// Winograd's transformed kernel U = G g Gᵀ (per ξ, MR output channels at a time). Repacking on every call costs a
+/// the following calls: the implicit GEMM's packed A operand (per group and K block, MR rows at a time), Wᵀ in NR-column
+/// slivers for layers with few output pixels (<see cref="PixelRowGemmConv{TKernel}"/>) and Winograd's transformed kernel
+/// U = G g Gᵀ (per ξ, MR output channels at a time). A layer run at batch 1 and at batch 16 may keep two of them. Repacking on every call costs a
 /// pass over all the weights (47 MB for a ResNet-18 at batch 1, where the convolutions themselves read each weight
 /// only a few times), and the kernel transform is what kept Winograd from small batches.
 /// <para>
@@ -21,6 +22,7 @@ public sealed unsafe class PreparedConvWeights
     private readonly object _gate = new();
     private Prepared? _gemmA;
     private Prepared? _winogradU;
+    private Prepared? _gemmWT;
 
     /// <summary>Prepared forms for a weight of <c>[outChannels, groupInChannels, kernelH, kernelW]</c> in <paramref name="groups"/> groups.</summary>
     public PreparedConvWeights(int outChannels, int groupInChannels, int kernelH, int kernelW, int groups)
@@ -55,7 +57,7 @@ public sealed unsafe class PreparedConvWeights
     {
         get
         {
-            lock (_gate) return 4L * ((_gemmA?.Array.Length ?? 0) + (_winogradU?.Array.Length ?? 0));
+            lock (_gate) return 4L * ((_gemmA?.Array.Length ?? 0) + (_winogradU?.Array.Length ?? 0) + (_gemmWT?.Array.Length ?? 0));
         }
     }
 
@@ -97,6 +99,24 @@ public sealed unsafe class PreparedConvWeights
                 GemmPacking.PackA(dst + g * groupPacked + (long)mPad * p0, w + (long)g * gout * colRows, colRows, false, 0, gout, p0, Math.Min(kc, colRows - p0), mr);
     }
 
+    /// <summary>Wᵀ packed for <see cref="PixelRowGemmConv{TKernel}"/> with <typeparamref name="TKernel"/>'s NR, built from <paramref name="w"/> on first use.</summary>
+    internal float* GemmWT<TKernel>(in ConvShape s, float* w)
+        where TKernel : struct, IMicroKernel<float>
+    {
+        int nr = TKernel.NR, kc = PixelRowGemmConv<TKernel>.BlockDepth(s.ColRows);
+        var p = Volatile.Read(ref _gemmWT);
+        if (p is not null && p.Mr == nr && p.Kc == kc) return p.Pointer;
+        lock (_gate)
+        {
+            p = _gemmWT;
+            if (p is not null && p.Mr == nr && p.Kc == kc) return p.Pointer;
+            p = new Prepared(PixelRowGemmConv<TKernel>.PackedLength(s), nr, kc);
+            PixelRowGemmConv<TKernel>.PackWeights(s, w, p.Pointer);
+            Volatile.Write(ref _gemmWT, p);
+            return p.Pointer;
+        }
+    }
+
     /// <summary>Winograd's U for MR = <paramref name="mr"/> (see <see cref="WinogradConv"/>), built from <paramref name="w"/> on first use.</summary>
     internal float* WinogradU(in ConvShape s, float* w, int mr)
     {
@@ -118,7 +138,7 @@ public sealed unsafe class PreparedConvWeights
     {
         public readonly float[] Array;
         public readonly float* Pointer;
-        public readonly int Mr, Kc;
+        public readonly int Mr, Kc; // Mr holds NR for the Wᵀ form
 
         public Prepared(long floats, int mr, int kc)
         {

@@ -22,6 +22,13 @@ public class PreparedConvWeightsTests
         new[] { 1, 3, 37, 45, 16, 1, 7, 7, 2, 2, 3, 3, 1, 1 },    // the stem's window
         new[] { 1, 24, 28, 28, 20, 1, 3, 3, 1, 1, 1, 1, 1, 1 },   // 49 tiles of 4x4: Winograd with the kept kernel transform
         new[] { 2, 17, 10, 13, 22, 1, 3, 3, 1, 1, 0, 2, 1, 1 },   // 2 x 12 tiles, unequal padding: Winograd
+        // Few pixels and many channels: the pixels become the tile's rows (PixelRowGemmConv) wherever the channels fill
+        // two slivers of the kernel in use (128 with AVX-512, 32 with AVX2, 8 without SIMD).
+        new[] { 1, 32, 7, 7, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 49 pixels, 128 channels
+        new[] { 3, 12, 6, 5, 136, 1, 3, 3, 1, 1, 1, 1, 2, 2 },    // dilated, three images in one set of rows, a partial sliver
+        new[] { 1, 20, 9, 11, 192, 1, 1, 1, 2, 2, 0, 0, 1, 1 },   // pointwise, stride 2: a downsampling shortcut
+        new[] { 2, 7, 8, 8, 130, 1, 5, 3, 2, 1, 2, 1, 1, 1 },     // unequal window, stride and padding per axis
+        new[] { 1, 20, 40, 24, 140, 1, 1, 1, 1, 1, 0, 0, 1, 1 },  // 960 pixels: near the most this path takes
     };
 
     [Theory, MemberData(nameof(Geometries))]
@@ -73,6 +80,8 @@ public class PreparedConvWeightsTests
     // The same at batch 1 in two groups, and with stride 2 on a 14x14 input (a ResNet's downsampling layer).
     [InlineData(new[] { 1, 40, 7, 7, 300, 2, 3, 3, 1, 1, 1, 1, 1, 1 })]
     [InlineData(new[] { 1, 24, 14, 14, 160, 1, 3, 3, 2, 2, 1, 1, 1, 1 })]
+    // Pixel rows: 196 pixels and 256 channels, split by slivers and by rows.
+    [InlineData(new[] { 1, 16, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
     public void Results_do_not_depend_on_the_thread_count(int[] shape)
     {
         var s = Shape(shape);

@@ -1,0 +1,258 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace Fovea.Kernels;
+
+/// <summary>
+/// Convolution forward with the output pixels as the GEMM's rows: Yᵀ = col(X)ᵀ · Wᵀ, for layers with few output pixels
+/// (a ResNet's last stages at batch 1: 49 or 196 pixels) and prepared weights.
+/// <para>
+/// The implicit GEMM (<see cref="ImplicitGemmConv{T, TKernel}"/>) puts the pixels in the register tile's columns, NR at a
+/// time: 49 pixels fill two 32-wide slivers to 77 % and 196 fill seven to 88 %, and each run of 7 or 14 pixels is packed
+/// tap by tap. Here the pixels are the tile's MR = 6 rows (49 → 54 rows, 91 %; 196 → 198, 99 %) and the output channels,
+/// a multiple of NR in every network that reaches this path, are its columns. The column matrix is written once (im2col,
+/// whole rows at a time) and packed once into MR-row slivers shared by every thread; the weights are packed once, when
+/// prepared, as NR-column slivers of Wᵀ (<see cref="PreparedConvWeights"/>), and each is read once per call.
+/// </para>
+/// Threads split the output channels (slivers of Wᵀ), and the rows too when there are few slivers; every element of Yᵀ
+/// is computed by the same operations in the same order whatever the split, so results do not depend on the thread count.
+/// </summary>
+internal static unsafe class PixelRowGemmConv<TKernel>
+    where TKernel : struct, IMicroKernel<float>
+{
+    /// <summary>Most output pixels (over the batch) this path takes: beyond it the implicit GEMM's slivers are nearly full.</summary>
+    internal const int MaxColumns = 1024;
+
+    /// <summary>
+    /// True where this path runs: one group, at most <see cref="MaxColumns"/> output pixels over the batch, at least two
+    /// slivers of output channels and enough taps for the packing to pay off.
+    /// </summary>
+    public static bool Applies(in ConvShape s) =>
+        PixelRowGemm.Enabled && s.Groups == 1 && s.Batch > 0 && s.OutPlane > 0 && (long)s.Batch * s.OutPlane <= MaxColumns && s.GroupOut >= 2 * TKernel.NR && s.ColRows >= 16;
+
+    /// <summary>
+    /// The K block depth the weights are packed in, for <paramref name="colRows"/> taps: equal blocks of at most
+    /// <see cref="MaxBlockDepth"/>, so one block's sliver of Wᵀ (kc x NR: 32 KiB for NR = 64) stays in L1 while the row
+    /// tiles' slivers of col(X)ᵀ stream past it.
+    /// </summary>
+    public static int BlockDepth(int colRows)
+    {
+        int blocks = Math.Max(1, (colRows + MaxBlockDepth - 1) / MaxBlockDepth);
+        return (colRows + blocks - 1) / blocks;
+    }
+
+    /// <summary>Deepest K block: 128 x 64 floats of Wᵀ is 32 KiB of a 48 KiB L1.</summary>
+    private const int MaxBlockDepth = 128;
+
+    /// <summary>Length of the packed Wᵀ: <see cref="PackWeights"/> writes RoundUp(gout, NR) x colRows floats.</summary>
+    public static long PackedLength(in ConvShape s) => (long)RoundUp(s.GroupOut, TKernel.NR) * s.ColRows;
+
+    /// <summary>
+    /// Packs Wᵀ ([colRows, gout], from <paramref name="w"/> [gout, colRows]) as, per K block of <see cref="BlockDepth"/>,
+    /// slivers of NR output channels (kcb x NR each; channels past gout are zero).
+    /// </summary>
+    public static void PackWeights(in ConvShape s, float* w, float* dst)
+    {
+        int colRows = s.ColRows, kc = BlockDepth(colRows), nPad = RoundUp(s.GroupOut, TKernel.NR);
+        for (int p0 = 0; p0 < colRows; p0 += kc)
+            GemmPacking.PackB(dst + (long)nPad * p0, w, colRows, transB: true, p0, Math.Min(kc, colRows - p0), 0, s.GroupOut, TKernel.NR);
+    }
+
+    /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers, with Wᵀ packed by <see cref="PackWeights"/>; <paramref name="bias"/> may be null.</summary>
+    public static void Forward(in ConvShape s, float* x, float* packedWT, float* bias, float* y)
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        var win = s.Window;
+        int columns = s.Batch * s.OutPlane, colRows = s.ColRows, gout = s.GroupOut;
+        int kc = BlockDepth(colRows), mPad = RoundUp(columns, mr), nPad = RoundUp(gout, nr);
+        int hp = s.Height + 2 * win.PadH, wp = s.Width + 2 * win.PadW;
+        bool padded = win.PadH > 0 || win.PadW > 0;
+        int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
+        // The input with its zero border (so every tap is one load), col(X)ᵀ's MR-row slivers per K block, and Yᵀ.
+        float[]? xPadded = padded ? ArrayPool<float>.Shared.Rent(s.Batch * s.InChannels * hp * wp) : null;
+        float[] packedA = ArrayPool<float>.Shared.Rent(mPad * colRows + 16);
+        float[] yT = ArrayPool<float>.Shared.Rent(mPad * nPad + 16);
+        // Tap k = (channel, i, j) is at offset tap[k] from a pixel's window corner, pixel r's corner at corner[r].
+        int[] taps = ArrayPool<int>.Shared.Rent(colRows);
+        int[] corners = ArrayPool<int>.Shared.Rent(mPad);
+        for (int k = 0; k < colRows; k++)
+        {
+            int ci = k / win.KernelSize, rem = k % win.KernelSize;
+            taps[k] = (ci * hp + rem / win.KernelW * win.DilationH) * wp + rem % win.KernelW * win.DilationW;
+        }
+        for (int r = 0; r < mPad; r++)
+        {
+            // Rows past the last pixel repeat pixel 0: their results fill Yᵀ's padding and are never read.
+            int rr = r < columns ? r : 0, n = rr / s.OutPlane, q = rr % s.OutPlane;
+            corners[r] = (n * s.InChannels * hp + q / s.OutW * win.StrideH) * wp + q % s.OutW * win.StrideW;
+        }
+        fixed (float* pp = xPadded, pa = packedA, pt = yT)
+        fixed (int* ptap = taps, pcorner = corners)
+        {
+            var body = new Body
+            {
+                Shape = s,
+                X = x,
+                XPadded = padded ? pp : x,
+                PackedA = (float*)(((nint)pa + 63) & ~(nint)63),
+                PackedWT = packedWT,
+                YT = (float*)(((nint)pt + 63) & ~(nint)63),
+                Bias = bias,
+                Y = y,
+                Taps = ptap,
+                Corners = pcorner,
+                Kc = kc,
+                MPad = mPad,
+                NPad = nPad,
+                Hp = hp,
+                Wp = wp,
+            };
+            int slivers = nPad / nr, rowTiles = mPad / mr, kBlocks = (colRows + kc - 1) / kc;
+            if (padded)
+            {
+                body.Phase = 0;
+                Run(s.Batch * s.InChannels, threads, body);
+            }
+            // col(X)ᵀ packed straight from the (padded) input, by (K block, row range).
+            body.Phase = 1;
+            body.RowChunks = threads > 1 && kBlocks < 4 * threads ? Math.Min(rowTiles, (4 * threads + kBlocks - 1) / kBlocks) : 1;
+            body.RowTiles = rowTiles;
+            Run(kBlocks * body.RowChunks, threads, body);
+            // Yᵀ tiles and the transpose into y, by (sliver range, row range).
+            body.Phase = 2;
+            body.SliverChunks = threads > 1 ? Math.Min(slivers, 4 * threads) : 1;
+            body.RowChunks = threads > 1 && body.SliverChunks < 2 * threads ? Math.Min(rowTiles, (2 * threads + body.SliverChunks - 1) / body.SliverChunks) : 1;
+            body.Slivers = slivers;
+            Run(body.SliverChunks * body.RowChunks, threads, body);
+        }
+        if (xPadded is not null) ArrayPool<float>.Shared.Return(xPadded);
+        ArrayPool<float>.Shared.Return(packedA);
+        ArrayPool<float>.Shared.Return(yT);
+        ArrayPool<int>.Shared.Return(taps);
+        ArrayPool<int>.Shared.Return(corners);
+    }
+
+    private static void Run(int chunks, int threads, Body body)
+    {
+        if (threads > 1 && chunks > 1) ParallelFor.ForChunks(chunks, body);
+        else for (int i = 0; i < chunks; i++) body.Invoke(i);
+    }
+
+    private struct Body : IChunkBody
+    {
+        public ConvShape Shape;
+        public float* X, XPadded, PackedA, PackedWT, YT, Bias, Y;
+        public int* Taps, Corners;
+        public int Phase, Kc, MPad, NPad, Hp, Wp, SliverChunks, RowChunks, RowTiles, Slivers;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Invoke(int chunk)
+        {
+            switch (Phase)
+            {
+                case 0: Pad(chunk); break;
+                case 1: Pack(chunk / RowChunks, chunk % RowChunks); break;
+                default: Tiles(chunk / RowChunks, chunk % RowChunks); break;
+            }
+        }
+
+        /// <summary>Plane <paramref name="plane"/> (image·channels + channel) copied inside its zero border.</summary>
+        private readonly void Pad(int plane)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int h = s.Height, w = s.Width, padH = s.Window.PadH, padW = s.Window.PadW;
+            float* src = X + (long)plane * h * w, dst = XPadded + (long)plane * Hp * Wp;
+            new Span<float>(dst, padH * Wp).Clear();
+            for (int i = 0; i < h; i++)
+            {
+                float* row = dst + (long)(i + padH) * Wp;
+                new Span<float>(row, padW).Clear();
+                new ReadOnlySpan<float>(src + (long)i * w, w).CopyTo(new Span<float>(row + padW, w));
+                new Span<float>(row + padW + w, Wp - padW - w).Clear();
+            }
+            new Span<float>(dst + (long)(h + padH) * Wp, (Hp - h - padH) * Wp).Clear();
+        }
+
+        /// <summary>The MR-row slivers of col(X)ᵀ for K block <paramref name="block"/> and row tiles of chunk <paramref name="rowChunk"/>.</summary>
+        private readonly void Pack(int block, int rowChunk)
+        {
+            int mr = TKernel.MR, colRows = Shape.ColRows, p0 = block * Kc, kcb = Math.Min(Kc, colRows - p0);
+            int t0 = ParallelFor.ChunkStart(RowTiles, RowChunks, rowChunk), t1 = ParallelFor.ChunkStart(RowTiles, RowChunks, rowChunk + 1);
+            int* taps = Taps + p0;
+            for (int t = t0; t < t1; t++)
+            {
+                float* d = PackedA + (long)MPad * p0 + (long)t * mr * kcb;
+                int* c = Corners + t * mr;
+                if (mr == 6)
+                {
+                    int c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5];
+                    for (int k = 0; k < kcb; k++, d += 6)
+                    {
+                        float* src = XPadded + taps[k];
+                        d[0] = src[c0]; d[1] = src[c1]; d[2] = src[c2]; d[3] = src[c3]; d[4] = src[c4]; d[5] = src[c5];
+                    }
+                }
+                else
+                {
+                    for (int k = 0; k < kcb; k++, d += mr)
+                    {
+                        float* src = XPadded + taps[k];
+                        for (int r = 0; r < mr; r++) d[r] = src[c[r]];
+                    }
+                }
+            }
+        }
+
+        /// <summary>Yᵀ for slivers of chunk <paramref name="sliverChunk"/> and row tiles of <paramref name="rowChunk"/>, then their part of y.</summary>
+        private readonly void Tiles(int sliverChunk, int rowChunk)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int mr = TKernel.MR, nr = TKernel.NR, colRows = s.ColRows, gout = s.GroupOut, plane = s.OutPlane, columns = s.Batch * plane;
+            int j0 = ParallelFor.ChunkStart(Slivers, SliverChunks, sliverChunk), j1 = ParallelFor.ChunkStart(Slivers, SliverChunks, sliverChunk + 1);
+            int t0 = ParallelFor.ChunkStart(RowTiles, RowChunks, rowChunk), t1 = ParallelFor.ChunkStart(RowTiles, RowChunks, rowChunk + 1);
+            for (int j = j0; j < j1; j++)
+            {
+                for (int p0 = 0; p0 < colRows; p0 += Kc)
+                {
+                    int kcb = Math.Min(Kc, colRows - p0);
+                    float* b = PackedWT + (long)NPad * p0 + (long)j * nr * kcb;
+                    float* a = PackedA + (long)MPad * p0;
+                    // The next sliver of Wᵀ (next K block, or the next sliver's first) is fetched while this one is used:
+                    // each is read from memory once per call, and the hardware prefetcher alone leaves the FMAs waiting.
+                    int pn = p0 + Kc < colRows ? p0 + Kc : 0, jn = pn == 0 ? j + 1 : j;
+                    byte* next = jn < j1 ? (byte*)(PackedWT + (long)NPad * pn + (long)jn * nr * Math.Min(Kc, colRows - pn)) : null;
+                    long lines = (long)nr * Math.Min(Kc, colRows - pn) * sizeof(float) / 64;
+                    int tiles = t1 - t0;
+                    float beta = p0 == 0 ? 0f : 1f;
+                    for (int t = t0; t < t1; t++)
+                    {
+                        if (next is not null && Sse.IsSupported)
+                            for (long l = (t - t0) * lines / tiles, e = (t - t0 + 1) * lines / tiles; l < e; l++) Sse.Prefetch1(next + l * 64);
+                        TKernel.Run(kcb, a + (long)t * mr * kcb, b, YT + (long)t * mr * NPad + j * nr, NPad, 1f, beta);
+                    }
+                }
+                // y[n, o, q] = Yᵀ[n·plane + q, o] + bias[o] for this sliver's channels and these rows.
+                // Each row of Yᵀ is read once, along its channels; the NR output rows it feeds stay in L1 meanwhile.
+                int oBegin = j * nr, oEnd = Math.Min(gout, oBegin + nr), r1 = Math.Min(columns, t1 * mr);
+                int n = t0 * mr / plane, q = t0 * mr - n * plane;
+                for (int r = t0 * mr; r < r1; r++)
+                {
+                    float* src = YT + (long)r * NPad;
+                    float* dst = Y + (long)n * s.OutChannels * plane + q;
+                    for (int o = oBegin; o < oEnd; o++) dst[(long)o * plane] = src[o] + (Bias is null ? 0f : Bias[o]);
+                    if (++q == plane) (n, q) = (n + 1, 0);
+                }
+            }
+        }
+    }
+
+    private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+}
+
+/// <summary>Switch shared by every <see cref="PixelRowGemmConv{TKernel}"/> instantiation (tests turn the path off to compare).</summary>
+internal static class PixelRowGemm
+{
+    /// <summary>Whether layers with few output pixels take the pixel-row path.</summary>
+    public static bool Enabled = true;
+}
