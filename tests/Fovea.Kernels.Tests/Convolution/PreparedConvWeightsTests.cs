@@ -20,6 +20,7 @@ public class PreparedConvWeightsTests
         new[] { 3, 10, 9, 9, 48, 1, 1, 1, 1, 1, 0, 0, 1, 1 },     // pointwise over three images: 243 pixels, 8 slivers and a partial one
         new[] { 2, 6, 20, 21, 12, 2, 3, 3, 1, 1, 1, 1, 1, 1 },    // two groups
         new[] { 1, 3, 37, 45, 16, 1, 7, 7, 2, 2, 3, 3, 1, 1 },    // the stem's window
+        new[] { 2, 3, 64, 60, 20, 1, 7, 7, 2, 2, 3, 3, 1, 1 },    // the stem's window over 1,920 pixels: AVX-512's 6x64 tile
         new[] { 1, 24, 28, 28, 20, 1, 3, 3, 1, 1, 1, 1, 1, 1 },   // 49 tiles of 4x4: Winograd with the kept kernel transform
         new[] { 2, 17, 10, 13, 22, 1, 3, 3, 1, 1, 0, 2, 1, 1 },   // 2 x 12 tiles, unequal padding: Winograd
         // Few pixels and many channels: the pixels become the tile's rows (PixelRowGemmConv) wherever the channels fill
