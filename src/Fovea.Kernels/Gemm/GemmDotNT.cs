@@ -26,12 +26,14 @@ internal static unsafe class GemmDotNT
     private const int BlockK = 256;
 
     /// <summary>
-    /// True when this path beats packing: no transposed A, transposed B (rows of B are contiguous in k), at most a
-    /// few tiles of C, and a k long enough that streaming dominates.
+    /// True when this path beats packing: no transposed A, transposed B (rows of B are contiguous in k), and either at
+    /// most a few tiles of C with a k long enough that streaming dominates, or one row tile of C whatever its width (a
+    /// linear layer at batch 1: the packed GEMM would copy all of B, 2 MB for ResNet-18's classifier, to use each
+    /// element once; here each row of B is read once, straight from the weights).
     /// </summary>
     public static bool Applies<T>(bool transA, bool transB, int m, int n, int k)
         => !transA && transB && Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported
-           && (long)m * n <= 4096 && k >= 256 && k >= 2 * Math.Max(m, n);
+           && (m <= TileM ? k >= 64 : (long)m * n <= 4096 && k >= 256 && k >= 2 * Math.Max(m, n));
 
     public static void Run<T>(int m, int n, int k, T alpha, T* a, int lda, T* b, int ldb, T beta, T* c, int ldc)
         where T : unmanaged, INumber<T>

@@ -64,6 +64,8 @@ public class GemmThreadingAndVariantTests
     [InlineData(16, 150, 2047)] // LeNet c3's
     [InlineData(4, 5, 700)]     // partial tiles on both edges, k not a multiple of the vector width
     [InlineData(64, 64, 300)]
+    [InlineData(1, 1000, 512)]  // a classifier at batch 1 (ResNet-18's): one row tile, however wide
+    [InlineData(3, 130, 70)]
     public void Small_c_long_k_dot_product_path_matches_reference_and_is_thread_independent(int m, int n, int k)
     {
         Assert.True(GemmDotNT.Applies<float>(false, true, m, n, k) || !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated);
