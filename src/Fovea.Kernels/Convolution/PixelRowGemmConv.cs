@@ -25,11 +25,20 @@ internal static unsafe class PixelRowGemmConv<TKernel>
     internal const int MaxColumns = 1024;
 
     /// <summary>
-    /// True where this path runs: one group, at most <see cref="MaxColumns"/> output pixels over the batch, at least two
-    /// slivers of output channels and enough taps for the packing to pay off.
+    /// Largest packed col(X)ᵀ (bytes): every sliver of Wᵀ passes over all of it, so it must stay in L2. A ResNet's last
+    /// stage at batch 1 packs 1 MB (54 rows x 4,608 taps); at batch 16 it would pack 14 MB and stream it from memory
+    /// once per sliver, where the implicit GEMM streams the weights instead.
+    /// </summary>
+    internal const long MaxPackedBytes = 2L << 20;
+
+    /// <summary>
+    /// True where this path runs: one group, at most <see cref="MaxColumns"/> output pixels over the batch whose packed
+    /// columns fit <see cref="MaxPackedBytes"/>, at least two slivers of output channels and enough taps for the
+    /// packing to pay off.
     /// </summary>
     public static bool Applies(in ConvShape s) =>
-        PixelRowGemm.Enabled && s.Groups == 1 && s.Batch > 0 && s.OutPlane > 0 && (long)s.Batch * s.OutPlane <= MaxColumns && s.GroupOut >= 2 * TKernel.NR && s.ColRows >= 16;
+        PixelRowGemm.Enabled && s.Groups == 1 && s.Batch > 0 && s.OutPlane > 0 && (long)s.Batch * s.OutPlane <= MaxColumns && s.GroupOut >= 2 * TKernel.NR && s.ColRows >= 16
+        && (long)RoundUp(s.Batch * s.OutPlane, TKernel.MR) * s.ColRows * sizeof(float) <= MaxPackedBytes;
 
     /// <summary>
     /// The K block depth the weights are packed in, for <paramref name="colRows"/> taps: equal blocks of at most
