@@ -29,9 +29,11 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     /// Output slivers that share one pass over the packed weights: each MR x KC weight panel, once in L1, serves this
     /// many slivers before the next is read. With one sliver at a time a layer with many weights and few pixels (a
     /// ResNet's last stage: 9.4 MB of weights, 49 pixels at batch 1, 784 at batch 16) streams all its weights from L3
-    /// once per 32 pixels; eight slivers of B (kc x NR each, 200 KB at most) stay in L2.
+    /// once per 32 pixels; eight slivers of B (kc x NR each, 200 KB at most) stay in L2. The 6x64 tile's slivers are
+    /// four times larger (KC 384 x 64), so it takes two: eight would fill a 1.25 MB L2 and, in a training step on two
+    /// threads, made its convolutions slower than the 6x32 tile's.
     /// </summary>
-    private const int SliversPerItem = 8;
+    private static int SliversPerItem => Math.Max(1, 8 * 32 * 192 / (TKernel.NR * TKernel.KC));
 
     /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
     /// <param name="s">The convolution.</param>
