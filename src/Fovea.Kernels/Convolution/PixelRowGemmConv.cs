@@ -170,17 +170,8 @@ internal static unsafe class PixelRowGemmConv<TKernel>
         private readonly void Pad(int plane)
         {
             ref readonly ConvShape s = ref Shape;
-            int h = s.Height, w = s.Width, padH = s.Window.PadH, padW = s.Window.PadW;
-            float* src = X + (long)plane * h * w, dst = XPadded + (long)plane * Hp * Wp;
-            new Span<float>(dst, padH * Wp).Clear();
-            for (int i = 0; i < h; i++)
-            {
-                float* row = dst + (long)(i + padH) * Wp;
-                new Span<float>(row, padW).Clear();
-                new ReadOnlySpan<float>(src + (long)i * w, w).CopyTo(new Span<float>(row + padW, w));
-                new Span<float>(row + padW + w, Wp - padW - w).Clear();
-            }
-            new Span<float>(dst + (long)(h + padH) * Wp, (Hp - h - padH) * Wp).Clear();
+            int h = s.Height, w = s.Width;
+            WinogradTransforms.PadPlane(X + (long)plane * h * w, h, w, s.Window.PadH, s.Window.PadW, XPadded + (long)plane * Hp * Wp, Hp, Wp);
         }
 
         /// <summary>The MR-row slivers of col(X)ᵀ for K block <paramref name="block"/> and row tiles of chunk <paramref name="rowChunk"/>.</summary>
