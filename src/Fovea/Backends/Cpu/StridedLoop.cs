@@ -42,18 +42,7 @@ internal static class StridedLoop
         if (numel == 1 || AllContiguous(shape, strides))
         {
             // The common case needs no coalescing: one row over the whole buffer.
-            if (threads <= 1)
-            {
-                Span<int> unit = stackalloc int[operands];
-                unit.Fill(1);
-                kernel.Row(offsets, unit, (int)numel);
-            }
-            else
-            {
-                var unit = new int[operands];
-                Array.Fill(unit, 1);
-                RunRow(threads, kernel, offsets, unit, (int)numel);
-            }
+            RunRow(threads, kernel, offsets, UnitStrides(operands), (int)numel);
             return;
         }
 
@@ -140,6 +129,11 @@ internal static class StridedLoop
             k.Row(off, strides, end - start);
         });
     }
+
+    /// <summary>Stride 1 for each of <paramref name="operands"/> operands; shared (kernels read strides, never write them).</summary>
+    private static int[] UnitStrides(int operands) => operands < Units.Length ? Units[operands] : Enumerable.Repeat(1, operands).ToArray();
+
+    private static readonly int[][] Units = [[], [1], [1, 1], [1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1, 1]];
 
     private static bool AllContiguous(int[] shape, int[][] strides)
     {
