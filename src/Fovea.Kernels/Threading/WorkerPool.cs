@@ -28,6 +28,8 @@ internal static class WorkerPool
     private static int _owned;
     private static int _sleeping;
     private static int _started;
+    /// <summary>The processor the caller of the latest region ran on when it published it (see <see cref="CoreSeparation"/>).</summary>
+    private static int _callerCpu = -1;
 
     /// <summary>
     /// Offers <paramref name="job"/> to the pool's helpers; returns false (and does nothing) when another region
@@ -38,6 +40,7 @@ internal static class WorkerPool
         if (Interlocked.CompareExchange(ref _owned, 1, 0) != 0) return false;
         EnsureThreads(helpers);
         Volatile.Write(ref _job, job);
+        Volatile.Write(ref _callerCpu, CoreSeparation.CurrentCpu());
         // The increment is a full fence: a helper that reads _sleeping == 0 after this sees the new generation, and
         // one that went to sleep before it is counted here and gets woken.
         Interlocked.Increment(ref _generation);
@@ -109,6 +112,8 @@ internal static class WorkerPool
                     Monitor.Wait(Gate);
                 Interlocked.Decrement(ref _sleeping);
             }
+            // Woken from sleep: if the scheduler put this thread on the caller's core, leave it before taking a chunk.
+            CoreSeparation.MoveOff(Volatile.Read(ref _callerCpu));
             break;
         }
         return generation;
