@@ -3,11 +3,11 @@ using System.Runtime.InteropServices;
 namespace Fovea.Kernels;
 
 /// <summary>
-/// Moves a helper thread off the core of the thread that woke it. On a Linux virtual machine the scheduler often
-/// places a thread woken from sleep on the waker's own core (it counts a halted virtual CPU as busy, so it sees no idle
-/// core to use), and there the helper waits behind the caller until the load balancer moves it, milliseconds later:
-/// measured on a 2-core AMD EPYC, 30 to 33 of every 43–45 wake-ups of the helper landed on the caller's core in the
-/// bench's slow passes, whose 256² GEMM then took one thread's time. The helper narrows its allowed cores to the
+/// Moves a helper thread off the core of the thread that woke it. On the Linux virtual machines Fovea is measured on,
+/// the scheduler often places a thread woken from sleep on the waker's own core although the other core is idle, and
+/// there the helper waits behind the caller until the load balancer moves it, milliseconds later: measured on a
+/// 2-core AMD EPYC, 30 to 33 of every 43–45 wake-ups of the helper landed on the caller's core in the bench's slow
+/// passes, whose 256² GEMM then took one thread's time. The helper narrows its allowed cores to the
 /// others (the kernel moves it at once), then allows them all again, so it is never pinned.
 /// Linux only (<c>sched_getaffinity</c>/<c>sched_setaffinity</c> of the C library, which .NET itself calls); elsewhere,
 /// or if the calls fail, it does nothing.
