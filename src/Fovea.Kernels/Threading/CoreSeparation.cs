@@ -17,7 +17,8 @@ internal static unsafe partial class CoreSeparation
     /// <summary>Affinity mask words: 1,024 processors, the C library's default <c>cpu_set_t</c>.</summary>
     private const int MaskWords = 16;
 
-    private static bool _unavailable = !OperatingSystem.IsLinux();
+    /// <summary>Whether the C library's calls can be made here: Linux, and <c>sched_getcpu</c> found (tried once).</summary>
+    private static readonly bool Available = OperatingSystem.IsLinux() && Probe();
 
     [LibraryImport("libc", EntryPoint = "sched_getcpu")]
     private static partial int SchedGetCpu();
@@ -32,33 +33,25 @@ internal static unsafe partial class CoreSeparation
     /// The processor the calling thread runs on, or -1 where that is not known. (Not <see cref="Thread.GetCurrentProcessorId"/>,
     /// which may answer from a cache that is stale after the thread has moved.)
     /// </summary>
-    public static int CurrentCpu()
+    public static int CurrentCpu() => Available ? SchedGetCpu() : -1;
+
+    private static bool Probe()
     {
-        if (_unavailable) return -1;
         try
         {
-            return SchedGetCpu();
+            return SchedGetCpu() >= 0;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            _unavailable = true;
-            return -1;
+            return false;
         }
     }
 
     /// <summary>How many processors the calling thread may run on (0 where that is not known).</summary>
     internal static int AllowedCpuCount()
     {
-        if (_unavailable) return 0;
         ulong* allowed = stackalloc ulong[MaskWords];
-        try
-        {
-            if (SchedGetAffinity(0, MaskWords * sizeof(ulong), allowed) != 0) return 0;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return 0;
-        }
+        if (!Available || SchedGetAffinity(0, MaskWords * sizeof(ulong), allowed) != 0) return 0;
         int count = 0;
         for (int i = 0; i < MaskWords; i++) count += System.Numerics.BitOperations.PopCount(allowed[i]);
         return count;
@@ -70,29 +63,21 @@ internal static unsafe partial class CoreSeparation
     /// </summary>
     public static bool MoveOff(int busyCpu)
     {
-        if (_unavailable || busyCpu < 0 || busyCpu >= 64 * MaskWords || CurrentCpu() != busyCpu) return false;
-        try
+        if (!Available || busyCpu < 0 || busyCpu >= 64 * MaskWords || SchedGetCpu() != busyCpu) return false;
+        ulong* allowed = stackalloc ulong[MaskWords];
+        ulong* others = stackalloc ulong[MaskWords];
+        if (SchedGetAffinity(0, MaskWords * sizeof(ulong), allowed) != 0) return false;
+        bool any = false;
+        for (int i = 0; i < MaskWords; i++)
         {
-            ulong* allowed = stackalloc ulong[MaskWords];
-            ulong* others = stackalloc ulong[MaskWords];
-            if (SchedGetAffinity(0, MaskWords * sizeof(ulong), allowed) != 0) return false;
-            bool any = false;
-            for (int i = 0; i < MaskWords; i++)
-            {
-                others[i] = allowed[i];
-                if (i == busyCpu / 64) others[i] &= ~(1UL << (busyCpu % 64));
-                any |= others[i] != 0;
-            }
-            if (!any || SchedSetAffinity(0, MaskWords * sizeof(ulong), others) != 0) return false;
-            // The kernel has moved this thread before the call returned; the full mask goes back at once.
-            bool moved = SchedGetCpu() != busyCpu;
-            SchedSetAffinity(0, MaskWords * sizeof(ulong), allowed);
-            return moved;
+            others[i] = allowed[i];
+            if (i == busyCpu / 64) others[i] &= ~(1UL << (busyCpu % 64));
+            any |= others[i] != 0;
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            _unavailable = true;
-            return false;
-        }
+        if (!any || SchedSetAffinity(0, MaskWords * sizeof(ulong), others) != 0) return false;
+        // The kernel has moved this thread before the call returned; the full mask goes back at once.
+        bool moved = SchedGetCpu() != busyCpu;
+        SchedSetAffinity(0, MaskWords * sizeof(ulong), allowed);
+        return moved;
     }
 }

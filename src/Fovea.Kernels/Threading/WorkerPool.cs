@@ -28,7 +28,7 @@ internal static class WorkerPool
     private static int _owned;
     private static int _sleeping;
     private static int _started;
-    /// <summary>The processor the caller of the latest region ran on when it published it (see <see cref="CoreSeparation"/>).</summary>
+    /// <summary>The processor the caller of the latest region that woke helpers ran on (see <see cref="CoreSeparation"/>).</summary>
     private static int _callerCpu = -1;
 
     /// <summary>
@@ -40,12 +40,15 @@ internal static class WorkerPool
         if (Interlocked.CompareExchange(ref _owned, 1, 0) != 0) return false;
         EnsureThreads(helpers);
         Volatile.Write(ref _job, job);
-        Volatile.Write(ref _callerCpu, CoreSeparation.CurrentCpu());
         // The increment is a full fence: a helper that reads _sleeping == 0 after this sees the new generation, and
         // one that went to sleep before it is counted here and gets woken.
         Interlocked.Increment(ref _generation);
         if (Volatile.Read(ref _sleeping) > 0)
+        {
+            // Only a woken helper reads it (after the lock), so the call is paid only when one sleeps.
+            Volatile.Write(ref _callerCpu, CoreSeparation.CurrentCpu());
             lock (Gate) Monitor.PulseAll(Gate);
+        }
         return true;
     }
 
