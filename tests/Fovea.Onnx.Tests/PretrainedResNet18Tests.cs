@@ -52,6 +52,45 @@ public sealed class PretrainedResNet18Tests
         Assert.All(model.Parameters(), p => Assert.False(p.RequiresGrad));
     }
 
+    /// <summary>
+    /// The classifier `fovea train --pretrained resnet18` trains (resize, gray to RGB, ×255, the opset-8 preprocessing
+    /// and body upgraded to the export's opset, the linear head) exports, runs in ONNX Runtime with Fovea's outputs,
+    /// and imports back to the same outputs: RGB at the network's 224² (no resize), and gray 28² images (Resize and
+    /// Expand) at the lowest opset the exporter writes.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 224, 17)]
+    [InlineData(1, 28, 13)]
+    public void ClassifierExports_RunsInOnnxRuntime_AndImportsBack(int channels, int size, int opset)
+    {
+        var classifier = PretrainedModels.ResNet18Classifier(5, path: AppContext.BaseDirectory, generator: new Generator(4));
+        classifier.Eval();
+        byte[] bytes = OnnxModel.ExportToBytes(classifier, [1, channels, size, size], opset);
+        using (var session = new ExportedSession(bytes))
+        {
+            double error = session.WorstRelativeError(classifier, [channels, size, size], 1, 2);
+            Assert.True(error <= ExportedSession.Tolerance, $"ONNX Runtime differs from Fovea by {error:E2} of the output's scale");
+        }
+        var back = OnnxModel.Import(bytes, "classifier.onnx");
+        back.Eval();
+        var x = Tensor.Uniform([2, channels, size, size], 0, 1, new Generator(6));
+        using var _ = GradMode.Disable();
+        var expected = classifier.Forward(x).ToArray<float>();
+        var actual = back.Forward(x).ToArray<float>();
+        double scale = expected.Max(Math.Abs);
+        Assert.True(expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second)) <= 1e-6 * scale, "the imported export should give the classifier's outputs");
+    }
+
+    [Fact]
+    public void ThePretrainedBody_IsUpgradedToTheExportOpset_NeverDowngraded()
+    {
+        var body = PretrainedModels.ResNet18Features(AppContext.BaseDirectory);
+        var at17 = OnnxModel.Import(OnnxModel.ExportToBytes(body, [1, 3, 224, 224], 17), "body17.onnx");
+        Assert.Equal(17, at17.Opset);
+        var e = Assert.Throws<NotSupportedException>(() => OnnxModel.ExportToBytes(at17, [1, 3, 224, 224], 13));
+        Assert.Contains("never downgraded", e.Message);
+    }
+
     [Fact]
     public void MissingFileSaysWhereItLooked()
     {

@@ -66,6 +66,7 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
             case BasicBlock or Bottleneck: return Residual((ResidualBlock)module, path, x);
             case Inception inception: return Inception(inception, path, x);
             case OnnxModule imported: return Imported(imported, path, x);
+            case PretrainedClassifier classifier: return Pretrained(classifier, path, x);
             default:
                 throw Unsupported(module, path, "the exporter has no ONNX form for this module type");
         }
@@ -419,8 +420,14 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
     {
         // An imported graph is copied node by node (its operators are already ONNX at its opset), with its
         // initializers written from the module's current tensors (fine-tuned weights) under their Fovea names.
-        if (imported.Opset != _w.Opset)
-            throw Unsupported(imported, path, $"it is an imported ONNX graph at opset {imported.Opset}; it is written as it is, so export it at opset {imported.Opset} (the exporter writes {OnnxModel.MinExportOpset}–{OnnxModel.MaxExportOpset})");
+        if (imported.Opset > _w.Opset)
+            throw Unsupported(imported, path, $"it is an imported ONNX graph at opset {imported.Opset}; its nodes are written at their own opset or upgraded, never downgraded, so export it at opset {imported.Opset} or later");
+        if (imported.Opset < _w.Opset)
+        {
+            var stuck = imported.Proto.Graph.Node.FirstOrDefault(n => !OpsetUpgrade.Handles(n));
+            if (stuck is not null)
+                throw Unsupported(imported, path, $"it is an imported ONNX graph at opset {imported.Opset}, and its node '{stuck.Name}' ({stuck.OpType}) has no upgrade to opset {_w.Opset} in the exporter; export it at opset {imported.Opset} if that is {OnnxModel.MinExportOpset} or later");
+        }
         if (imported.Inputs.Count != 1 || imported.OutputNames.Count < 1)
             throw Unsupported(imported, path, $"the exporter writes graphs with one input, this one has {imported.Inputs.Count}");
         var graph = imported.Proto.Graph;
@@ -437,7 +444,46 @@ internal sealed class ModuleExporter(OnnxGraphWriter writer)
             if (!names.TryGetValue(name, out var renamed)) names[name] = renamed = _w.Fresh(path.Length == 0 ? name : path + "/" + name);
             return renamed;
         }
-        foreach (var node in graph.Node) _w.Copy(node, Rename, path.Length == 0 ? node.Name : path + "/" + node.Name);
+        foreach (var node in graph.Node)
+        {
+            string hint = path.Length == 0 ? node.Name : path + "/" + node.Name;
+            var written = imported.Opset < _w.Opset ? OpsetUpgrade.Upgrade(node, _w, hint, names) : node;
+            _w.Copy(written, Rename, hint);
+        }
         return new(Rename(imported.OutputNames[0]), imported.Forward(x.Sample));
+    }
+
+    /// <summary>
+    /// The classifier's forward as graph nodes: bilinear <c>Resize</c> to its image size (when the input is another
+    /// size; half-pixel centres as <see cref="Functional.Interpolate"/> without aligned corners), a gray image made
+    /// three channels (<c>Concat</c> of it thrice, which Fovea's importer reads too), <c>Mul</c> by 255, the
+    /// preprocessing and feature graphs, <c>Flatten</c> and the head's <c>Gemm</c> — the steps of
+    /// <see cref="PretrainedClassifier.ExtractFeatures"/> in order.
+    /// </summary>
+    private TracedValue Pretrained(PretrainedClassifier classifier, string path, TracedValue x)
+    {
+        RequireRank(classifier, path, x, 4, "[N, 1 or 3, H, W]");
+        int size = classifier.ImageSize;
+        if (x.Sample.Size(1) is not (1 or 3))
+            throw Unsupported(classifier, path, $"it takes 1 or 3 channels, the input has {x.Sample.Size(1)}");
+        string hint = Hint(path, "pretrained");
+        var value = x;
+        if (x.Sample.Size(2) != size || x.Sample.Size(3) != size)
+        {
+            string shape = _w.Add("Shape", hint + ".shape", [x.Name]);
+            string nc = _w.Add("Slice", hint + ".nc", [shape, _w.Int64Constant(hint + ".start", 0), _w.Int64Constant(hint + ".end", 2)]);
+            string sizes = _w.Add("Concat", hint + ".sizes", [nc, _w.Int64Constant(hint + ".hw", size, size)], Attr("axis", 0L));
+            string resized = _w.Add("Resize", hint + ".resize", [x.Name, "", "", sizes], Attr("mode", "linear"), Attr("coordinate_transformation_mode", "pytorch_half_pixel"));
+            value = new(resized, Functional.Interpolate(x.Sample, (size, size), mode: InterpolationMode.Bilinear, alignCorners: false));
+        }
+        if (value.Sample.Size(1) == 1)
+            value = new(_w.Add("Concat", hint + ".rgb", [value.Name, value.Name, value.Name], Attr("axis", 1L)),
+                value.Sample.Expand(value.Sample.Size(0), 3, size, size));
+        value = new(_w.Add("Mul", hint + ".scale", [value.Name, _w.Scalar(hint + ".255", 255)]), value.Sample.Mul(255.0));
+        string Child(Module module) => Join(path, classifier.NamedChildren().First(c => ReferenceEquals(c.Module, module)).Name);
+        value = Emit(classifier.Preprocess, Child(classifier.Preprocess), value);
+        value = Emit(classifier.Features, Child(classifier.Features), value);
+        value = new(_w.Add("Flatten", hint + ".flatten", [value.Name], Attr("axis", 1L)), value.Sample.Flatten(1));
+        return Emit(classifier.Head, Child(classifier.Head), value);
     }
 }
