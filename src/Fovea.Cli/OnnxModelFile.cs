@@ -2,6 +2,7 @@ using System.Globalization;
 using Fovea.Onnx;
 using Fovea.Vision.Datasets;
 using Fovea.Vision.Training;
+using Fovea.Vision.Transforms;
 
 namespace Fovea.Cli;
 
@@ -9,7 +10,8 @@ namespace Fovea.Cli;
 /// `.onnx` files where the commands take a checkpoint (eval, predict): the model is imported and described like a
 /// checkpoint. Its input [N, C, S, S] comes from the graph's declared input; its classes from the model metadata
 /// <c>fovea.class_labels</c> (comma-separated dataset labels) and <c>fovea.class_names</c> (one per line) when present,
-/// else labels 0..K−1 named as Fashion-MNIST's classes.
+/// else labels 0..K−1 named as Fashion-MNIST's classes; its image preparation from <c>fovea.preprocessing</c> (what
+/// `fovea export` writes: the training run's resize, crop, mean and std) when present, else the defaults for its input.
 /// </summary>
 public static class OnnxModelFile
 {
@@ -49,6 +51,9 @@ public static class OnnxModelFile
             : [.. labels.Select(k => k >= 0 && k < FashionMnist.Classes.Length ? FashionMnist.Classes[k] : $"class {k}")];
         if (labels.Length != classes || names.Length != classes)
             throw new InvalidDataException($"{path}: the model scores {classes} classes but its metadata lists {labels.Length} labels and {names.Length} names");
-        return TrainedModel.FromModule(module, "onnx:" + Path.GetFileName(path), labels, names, channels, height);
+        var preprocessing = metadata.TryGetValue("fovea.preprocessing", out var p) ? Preprocessing.Parse(p, path + " (fovea.preprocessing)") : null;
+        if (preprocessing is not null && (preprocessing.CropSize != height || preprocessing.Channels != channels))
+            throw new InvalidDataException($"{path}: fovea.preprocessing gives [{preprocessing.Channels}, {preprocessing.CropSize}, {preprocessing.CropSize}] images, the input is [{channels}, {height}, {width}]");
+        return TrainedModel.FromModule(module, "onnx:" + Path.GetFileName(path), labels, names, channels, height, preprocessing);
     }
 }

@@ -31,6 +31,8 @@ public static class ExportCommand
         {
             ["fovea.class_labels"] = string.Join(",", model.ClassLabels.Select(k => k.ToString(CultureInfo.InvariantCulture))),
             ["fovea.class_names"] = string.Join("\n", model.ClassNames),
+            // How training prepared its images (resize, crop, mean and std), so eval and predict prepare them alike.
+            ["fovea.preprocessing"] = model.InputPreprocessing.ToJson(),
         };
         OnnxModel.Export(model.Model, inputShape, output, opset, metadata);
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -230,16 +230,21 @@ public sealed class TrainedModel
     /// <summary>
     /// Wraps a network that did not come from a Fovea checkpoint (an imported ONNX model) so that it evaluates and
     /// predicts like one: its input is [N, <paramref name="channels"/>, <paramref name="size"/>, <paramref name="size"/>]
-    /// and output k scores class <paramref name="labels"/>[k] named <paramref name="names"/>[k]. It is put in eval mode.
+    /// and output k scores class <paramref name="labels"/>[k] named <paramref name="names"/>[k]; images are prepared with
+    /// <paramref name="preprocessing"/> (the training run's, which `fovea export` stores in the file) or, without one,
+    /// <see cref="Preprocessing.Create"/>'s defaults for that input. It is put in eval mode.
     /// </summary>
-    public static TrainedModel FromModule(Module<Tensor, Tensor> model, string name, int[] labels, string[] names, int channels, int size)
+    public static TrainedModel FromModule(Module<Tensor, Tensor> model, string name, int[] labels, string[] names, int channels, int size,
+        Preprocessing? preprocessing = null)
     {
         if (labels.Length != names.Length || labels.Length == 0)
             throw new ArgumentException($"{name}: {labels.Length} class labels and {names.Length} names");
         if (channels is < 1 or > MaxInputChannels || size is < 1 or > MaxInputSize)
             throw new ArgumentException($"{name}: input of {channels} channels and side {size} is out of range");
+        if (preprocessing is not null && (preprocessing.CropSize != size || preprocessing.Channels != channels))
+            throw new ArgumentException($"{name}: the preprocessing gives [{preprocessing.Channels}, {preprocessing.CropSize}, {preprocessing.CropSize}], the model takes [{channels}, {size}, {size}]");
         model.Eval();
-        return new TrainedModel(model, name, labels, names, channels, size, 0);
+        return new TrainedModel(model, name, labels, names, channels, size, 0) { Preprocessing = preprocessing };
     }
 
     /// <summary>Test-set evaluation on the checkpoint's classes: loss, accuracy, per-class accuracy and confusion matrix.</summary>
