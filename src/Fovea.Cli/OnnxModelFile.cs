@@ -52,8 +52,7 @@ public static class OnnxModelFile
         if (labels.Length != classes || names.Length != classes)
             throw new InvalidDataException($"{path}: the model scores {classes} classes but its metadata lists {labels.Length} labels and {names.Length} names");
         var preprocessing = metadata.TryGetValue("fovea.preprocessing", out var p) ? Preprocessing.Parse(p, path + " (fovea.preprocessing)") : null;
-        if (preprocessing is not null && (preprocessing.CropSize != height || preprocessing.Channels != channels))
-            throw new InvalidDataException($"{path}: fovea.preprocessing gives [{preprocessing.Channels}, {preprocessing.CropSize}, {preprocessing.CropSize}] images, the input is [{channels}, {height}, {width}]");
+        // A preprocessing that does not give the graph's input is refused by FromModule, naming the file.
         return TrainedModel.FromModule(module, "onnx:" + Path.GetFileName(path), labels, names, channels, height, preprocessing);
     }
 }

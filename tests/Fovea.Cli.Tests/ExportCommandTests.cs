@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Fovea.Cli;
 using Fovea.Onnx;
 using Fovea.Onnx.Protobuf;
@@ -40,8 +41,19 @@ public sealed class ExportCommandTests : IDisposable
         var metadata = proto.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
         Assert.Equal("0,1,2,3,4,5,6,7,8,9", metadata["fovea.class_labels"]);
         Assert.StartsWith("T-shirt/top\nTrouser\n", metadata["fovea.class_names"]);
-
+        // So does the image preparation: the file's is the checkpoint's.
         var trained = TrainedModel.Load(checkpoint);
+        Assert.Equal(trained.InputPreprocessing.ToJson(), metadata["fovea.preprocessing"]);
+
+        // A preparation that does not give the graph's input ([1, 28, 28]) is refused in one line naming the file.
+        proto.MetadataProps.Single(m => m.Key == "fovea.preprocessing").Value = (trained.InputPreprocessing with { CropSize = 32, ShorterSide = 32 }).ToJson();
+        string mismatched = Path.Combine(_dir, "mismatched.onnx");
+        File.WriteAllBytes(mismatched, proto.ToByteArray());
+        var refused = Run("eval", "--checkpoint", mismatched, "--data", Path.Combine(RepoPaths.Root, "tests", "Fovea.Vision.Tests", "Data", "fashion-mnist-sample"));
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("mismatched.onnx: the preprocessing gives [1, 32, 32], the model takes [1, 28, 28]", refused.Err);
+        Assert.DoesNotContain('\n', refused.Err.TrimEnd());
+
         var imported = OnnxModel.Import(onnx);
         imported.Eval();
         var x = Tensor.Uniform([4, 1, 28, 28], 0, 1, new Generator(2));
