@@ -151,6 +151,14 @@ public class DataFolderAndDownloadTests : IDisposable
         Backoff = TimeSpan.FromMilliseconds(50),
     };
 
+    /// <summary>Timeouts far above any answer time, for the tests that are not about timeouts: on a loaded 2-core CI machine
+    /// the test server has taken over a second to answer, and a 1 s timeout then failed the attempt for the wrong reason.</summary>
+    private static DownloadSettings Patient(Server server, int attempts = 2) => Quick(server, attempts) with
+    {
+        ConnectTimeout = TimeSpan.FromSeconds(30),
+        StallTimeout = TimeSpan.FromSeconds(30),
+    };
+
     private static (IOException Error, TimeSpan Took) Fails(string dir, DownloadSettings settings)
     {
         var clock = Stopwatch.StartNew();
@@ -185,10 +193,8 @@ public class DataFolderAndDownloadTests : IDisposable
     public void Download_NotFound_IsNotRetried()
     {
         using var server = new Server((_, s, stop) => Answer(s, "404 Not Found", [], 0, stop));
-        // Generous timeouts: on a loaded machine the test server can take over a second to answer, and a first attempt
-        // that timed out would be retried and reach the 404 on the second, which is not what this test is about.
-        var settings = Quick(server, attempts: 3) with { ConnectTimeout = TimeSpan.FromSeconds(30), StallTimeout = TimeSpan.FromSeconds(30) };
-        var (e, _) = Fails(Path.Combine(_dir, "404"), settings);
+        // A first attempt that timed out would be retried and reach the 404 on the second, which is not what this test is about.
+        var (e, _) = Fails(Path.Combine(_dir, "404"), Patient(server, attempts: 3));
         Assert.EndsWith("the server answered 404 Not Found", e.Message);
         Assert.Equal(1, server.Requests(atLeast: 1));
     }
@@ -197,7 +203,7 @@ public class DataFolderAndDownloadTests : IDisposable
     public void Download_WithTheWrongBytes_FailsTheChecksum_AndWritesNothing()
     {
         using var server = new Server((_, s, stop) => Answer(s, "200 OK", Encoding.ASCII.GetBytes("not the dataset"), 15, stop));
-        var (e, _) = Fails(Path.Combine(_dir, "md5"), Quick(server, attempts: 2));
+        var (e, _) = Fails(Path.Combine(_dir, "md5"), Patient(server, attempts: 2));
         Assert.Contains("does not match the published 8d4fb7e6c68d591d4c3dfef9ec88bf0d (after 2 attempts)", e.Message);
     }
 
@@ -211,7 +217,7 @@ public class DataFolderAndDownloadTests : IDisposable
             Answer(s, "200 OK", file.Bytes, file.Bytes.Length, stop);
         });
         string dir = Path.Combine(_dir, "good");
-        var settings = Quick(server) with { FileList = files.Select(f => (f.Name, Convert.ToHexStringLower(MD5.HashData(f.Bytes)))).ToArray() };
+        var settings = Patient(server) with { FileList = files.Select(f => (f.Name, Convert.ToHexStringLower(MD5.HashData(f.Bytes)))).ToArray() };
         Assert.Equal(dir, FashionMnist.Download(dir, settings));
         Assert.Equal(FileNames.Order(StringComparer.Ordinal), Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.DoesNotContain(Directory.GetFiles(dir), AtomicFile.IsTemporary);
