@@ -696,6 +696,31 @@ internal sealed class BaselineJpegDecoder
         bool rgb = frame[0].Id == 'R' && frame[1].Id == 'G' && frame[2].Id == 'B';
         var planes = new ImagePlanes(GC.AllocateUninitializedArray<float>((toGray ? 1 : 3) * w * h), toGray ? 1 : 3, h, w);
         var data = planes.Data.AsSpan();
+        if (!rgb && ChromaIsFlat(samples))
+        {
+            // Cb = Cr = 128 everywhere (a gray picture in a colour file, as most writers save one): the conversion's
+            // R, G and B are all Y (20-bit fixed point, (Y·2^20 + 2^19) >> 20 = Y), so each output sample is a function
+            // of Y alone, looked up instead of upsampling and converting. The same floats: the table is made by the
+            // same float operations.
+            Interlocked.Increment(ref s_flatChromaDecodes);
+            var yPlane = samples.AsSpan(frame[0].Offset);
+            int stride = frame[0].Stride;
+            if (toGray)
+            {
+                var grayOfLevel = GrayOfLevel;
+                for (int y = 0; y < h; y++)
+                {
+                    var row = yPlane.Slice(y * stride, w);
+                    var dst = data.Slice(y * w, w);
+                    for (int x = 0; x < row.Length; x++) dst[x] = grayOfLevel[row[x]];
+                }
+                return planes;
+            }
+            for (int y = 0; y < h; y++) GrayRow(yPlane.Slice(y * stride, w), data.Slice(y * w, w), level);
+            data[..(w * h)].CopyTo(data.Slice(w * h));
+            data[..(w * h)].CopyTo(data.Slice(2 * w * h));
+            return planes;
+        }
         int hs = _hMax, vs = _vMax; // chroma subsampling factors (luma is at the finest sampling)
         int lores = (w + hs - 1) / hs;
         Span<byte> cbRow = lores <= 512 ? stackalloc byte[2 * lores + 2] : new byte[2 * lores + 2];
@@ -720,6 +745,29 @@ internal sealed class BaselineJpegDecoder
             else ColourRow(yRow, cb, cr, rgb, data.Slice(y * w, w), data.Slice(w * h + y * w, w), data.Slice(2 * w * h + y * w, w), level);
         }
         return planes;
+    }
+
+    /// <summary>How many colour files were decoded through the flat-chroma shortcut (for the tests that check it is taken).</summary>
+    internal static int FlatChromaDecodes => Volatile.Read(ref s_flatChromaDecodes);
+
+    private static int s_flatChromaDecodes;
+
+    /// <summary>
+    /// The gray of R = G = B = level k: <c>(L·0.299 + L·0.587) + L·0.114</c> in float with L = k/255, the operations of
+    /// <see cref="ColourRow"/>'s gray output in the same order.
+    /// </summary>
+    private static readonly float[] GrayOfLevel = [.. ImageIO.Levels.Select(l => l * Grayscale.Red + l * Grayscale.Green + l * Grayscale.Blue)];
+
+    /// <summary>Whether both chroma planes (the whole decoded area, padding blocks included) hold only 128.</summary>
+    private bool ChromaIsFlat(byte[] samples)
+    {
+        var comps = _components!;
+        for (int i = 1; i < 3; i++)
+        {
+            var c = comps[i];
+            if (samples.AsSpan(c.Offset, c.Stride * _mcusY * c.V * 8).IndexOfAnyExcept((byte)128) >= 0) return false;
+        }
+        return true;
     }
 
     /// <summary>One row of 8-bit gray samples as floats k/255 (<paramref name="level"/>; the vector path divides, which gives the same floats).</summary>

@@ -165,10 +165,12 @@ public static class ImageIO
     /// <summary>
     /// The whole file in a buffer from <see cref="ArrayPool{T}.Shared"/> (the caller returns it) and its length, read
     /// through one handle; a missing file is a <see cref="FileNotFoundException"/>, one above the size a .NET array
-    /// holds an <see cref="InvalidDataException"/>, both naming the file.
+    /// holds an <see cref="InvalidDataException"/>, both naming the file. Small files are read with fewer system calls
+    /// where <see cref="SmallFileReader"/> can.
     /// </summary>
     private static (byte[] Buffer, int Length) ReadFile(string path)
     {
+        if (SmallFileReader.TryRead(path, out var small, out int smallLength)) return (small, smallLength);
         SafeFileHandle handle;
         try
         {

@@ -49,8 +49,11 @@ public sealed class BaselineJpegDecoderTests
     public void DecodesPlainFilesExactlyAsTheGeneralPath(int width, int height, int channels, int quality)
     {
         var bytes = ImageFiles.Stb("jpg", width, height, channels, quality);
+        int flatBefore = BaselineJpegDecoder.FlatChromaDecodes;
         var fast = Fast(bytes);
         Assert.NotNull(fast);
+        // A gray picture is written with Cb = Cr = 128 throughout, and decoded through the flat-chroma shortcut.
+        if (channels == 1) Assert.True(BaselineJpegDecoder.FlatChromaDecodes > flatBefore, "the flat-chroma shortcut was not taken");
         AssertSame(General(bytes), fast, $"{width}x{height}x{channels} q{quality}");
         AssertGraySame(bytes, $"{width}x{height}x{channels} q{quality}");
         // StbImageWriteSharp writes gray as three components; conversions are the general path's.
