@@ -49,7 +49,11 @@ public sealed class Normalize : ITransform, IImageTransform
         if (std.Any(s => !(s > 0) || !double.IsFinite(s))) throw new ArgumentException("Normalize: every std must be positive and finite");
         _mean = (double[])mean.Clone();
         _std = (double[])std.Clone();
+        _identity = _mean.All(m => m == 0) && _std.All(s => s == 1);
     }
+
+    /// <summary>Whether every mean is 0 and every std 1, so that the transform changes nothing.</summary>
+    private readonly bool _identity;
 
     /// <summary>The per-channel means (one value: every channel).</summary>
     public IReadOnlyList<double> Mean => _mean;
@@ -65,7 +69,7 @@ public sealed class Normalize : ITransform, IImageTransform
         if (_mean.Length != 1 && _mean.Length != c)
             throw new ShapeException("Normalize", $"{_mean.Length} channel statistics for an image with {c} channels");
         // Mean 0 and std 1 (inputs kept in [0, 1]) change nothing: skip the pass.
-        if (_mean.All(m => m == 0) && _std.All(s => s == 1)) return image;
+        if (_identity) return image;
         var result = ImagePlanes.Zeros(c, image.Height, image.Width);
         for (int ch = 0; ch < c; ch++)
         {
@@ -130,10 +134,16 @@ public sealed class RandomHorizontalFlip(double p = 0.5) : ITransform, IImageTra
     {
         ArgumentNullException.ThrowIfNull(image);
         if (rng.NextDouble() >= p) return image;
-        var data = (float[])image.Data.Clone();
+        // One pass, into an array that is not zeroed first: every element is written.
+        int w = image.Width;
+        var data = GC.AllocateUninitializedArray<float>(image.Data.Length);
         for (int row = 0; row < image.Channels * image.Height; row++)
-            data.AsSpan(row * image.Width, image.Width).Reverse();
-        return new ImagePlanes(data, image.Channels, image.Height, image.Width);
+        {
+            ReadOnlySpan<float> src = image.Data.AsSpan(row * w, w);
+            Span<float> dst = data.AsSpan(row * w, w);
+            for (int x = 0; x < w; x++) dst[x] = src[w - 1 - x];
+        }
+        return new ImagePlanes(data, image.Channels, image.Height, w);
     }
 
     /// <inheritdoc/>
