@@ -14,4 +14,11 @@ public static class Threading
         get => Parallelism.MaxDegreeOfParallelism;
         set => Parallelism.MaxDegreeOfParallelism = value;
     }
+
+    /// <summary>
+    /// For background work between small units (a data loader between images): while a kernel's parallel region runs
+    /// on Fovea's helper threads, gives up the core for at most 1 ms (<see cref="Parallelism.YieldToParallelRegion"/>);
+    /// true when it gave way. <see cref="Data.DataLoader{TItem, TBatch}"/>'s workers call it before each sample.
+    /// </summary>
+    public static bool YieldToKernels() => Parallelism.YieldToParallelRegion();
 }

@@ -120,12 +120,19 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
         if (_dataset is ISeededDataset<TItem> seeded)
         {
             foreach (int i in indices)
+            {
+                Threading.YieldToKernels(); // a training step's parallel kernels go first
                 if (seeded.TryGet(i, DataLoader.SampleGenerator(Seed, epoch, i), out var item)) items.Add(item);
+            }
             if (items.Count == 0) return (false, default!);
         }
         else
         {
-            foreach (int i in indices) items.Add(_dataset[i]);
+            foreach (int i in indices)
+            {
+                Threading.YieldToKernels();
+                items.Add(_dataset[i]);
+            }
         }
         return (true, _collate(items));
     }

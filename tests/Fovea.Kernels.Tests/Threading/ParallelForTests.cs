@@ -21,6 +21,65 @@ public class ParallelForTests
         finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 
+    [Fact]
+    public void YieldToParallelRegion_GivesWayOnlyWhileARegionFillsEveryCore_AndForAtMostItsLimit()
+    {
+        // A region of as many threads as processors (the test machine's, at least 2) gets the right of way.
+        int threads = Math.Max(2, Environment.ProcessorCount);
+        WithThreads(threads, () =>
+        {
+            Assert.False(Parallelism.YieldToParallelRegion()); // no region: returns at once
+            using var started = new CountdownEvent(threads);
+            using var release = new ManualResetEventSlim();
+            // Should the call wait for the region after all, the region still ends (and the time assertion fails).
+            using var safety = new Timer(_ => release.Set(), null, 5000, Timeout.Infinite);
+            bool fromInside = true;
+            // One chunk per thread, each holding the region open: the caller takes one, the helpers the others.
+            var region = Task.Run(() => ParallelFor.ForChunks(threads, c =>
+            {
+                if (c == 0) fromInside = Parallelism.YieldToParallelRegion();
+                started.Signal();
+                release.Wait();
+            }));
+            try
+            {
+                Assert.True(started.Wait(TimeSpan.FromSeconds(10)), "the region's two chunks did not start");
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                Assert.True(Parallelism.YieldToParallelRegion());
+                // The limit is 1 ms; the bound allows for a loaded machine, and fails only if it waited for the region.
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"waited {clock.Elapsed.TotalMilliseconds:0} ms");
+            }
+            finally
+            {
+                release.Set();
+                region.Wait();
+            }
+            Assert.False(fromInside); // from inside a region it never waits
+            Assert.False(Parallelism.YieldToParallelRegion());
+        });
+        // A region that leaves a processor free does not make anyone wait.
+        if (Environment.ProcessorCount > 2)
+        {
+            WithThreads(2, () =>
+            {
+                using var started = new CountdownEvent(2);
+                using var release = new ManualResetEventSlim();
+                using var safety = new Timer(_ => release.Set(), null, 5000, Timeout.Infinite);
+                var region = Task.Run(() => ParallelFor.ForChunks(2, _ => { started.Signal(); release.Wait(); }));
+                try
+                {
+                    Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
+                    Assert.False(Parallelism.YieldToParallelRegion());
+                }
+                finally
+                {
+                    release.Set();
+                    region.Wait();
+                }
+            });
+        }
+    }
+
     public static TheoryData<int, int, int> ForCases()
     {
         var data = new TheoryData<int, int, int>();
