@@ -27,6 +27,22 @@ internal static unsafe class DirectConv
 
     [ThreadStatic] private static float[]? _padded;
 
+    [ThreadStatic] private static float[]? _imageScratch;
+
+    /// <summary>
+    /// Largest per-image output (pixels x channels of a group) that <see cref="ForwardByChannels"/> gathers in a scratch
+    /// before writing it out: 16 K floats, 64 KiB, within the second-level cache of every machine Fovea targets.
+    /// </summary>
+    internal const int MaxImageScratch = 16 * 1024;
+
+    /// <summary>This thread's scratch of at least <paramref name="length"/> floats (pinned, 64-byte aligned).</summary>
+    private static float* ImageScratch(int length)
+    {
+        if (_imageScratch is null || _imageScratch.Length < length + 16)
+            _imageScratch = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
+        return (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_imageScratch)) + 63) & ~(nint)63);
+    }
+
     /// <summary>
     /// Output channels per group up to which this path beats the implicit GEMM. Beyond a few register tiles of
     /// channels, packing each column value once and reusing it from L1 for every tile wins over loading it from the
@@ -255,6 +271,29 @@ internal static unsafe class DirectConv
             float* band = Band(s, X, n, g, 0, BandRows, Wp);
             float* wT = WT + (long)g * colRows * gout;
             float* yg = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
+            if ((long)plane * gout <= MaxImageScratch)
+            {
+                // The whole image's tiles go to a scratch [pixel][channel] in the first-level cache, then each channel's
+                // row of y is written in one sequential run. Writing each tile's 6 pixels x 16 channels straight into y
+                // stored 24 bytes into each of 16 lines a plane apart: where y is a fresh tensor, whose lines are in
+                // no cache, those scattered partial-line stores took a third of the forward (LeNet's c3 at 0.67 ms
+                // against 0.39 ms into a reused buffer).
+                float* scratch = ImageScratch(plane * gout);
+                new Span<float>(scratch, plane * gout).Clear();
+                for (int p0 = 0; p0 < plane; p0 += MR)
+                {
+                    int rows = Math.Min(MR, plane - p0);
+                    for (int o0 = 0; o0 < gout; o0 += NR)
+                        BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)p0 * gout + o0, gout);
+                }
+                for (int c = 0; c < gout; c++)
+                {
+                    float add = Bias is null ? 0f : Bias[g * gout + c];
+                    float* yc = yg + (long)c * plane, src = scratch + c;
+                    for (int p = 0; p < plane; p++) yc[p] = src[(long)p * gout] + add;
+                }
+                return;
+            }
             float* tile = stackalloc float[MR * NR];
             for (int p0 = 0; p0 < plane; p0 += MR)
             {
