@@ -30,8 +30,9 @@ internal static unsafe class DirectConv
     [ThreadStatic] private static float[]? _imageScratch;
 
     /// <summary>
-    /// Largest per-image output (pixels x channels of a group) that <see cref="ForwardByChannels"/> gathers in a scratch
-    /// before writing it out: 16 K floats, 64 KiB, within the second-level cache of every machine Fovea targets.
+    /// Most outputs (pixels x channels of a group) that <see cref="ForwardByChannels"/> gathers in its scratch before
+    /// writing them out: 16 K floats, 64 KiB, within the second-level cache of every machine Fovea targets (a whole
+    /// image of LeNet's c3 is 1,600).
     /// </summary>
     internal const int MaxImageScratch = 16 * 1024;
 
@@ -271,44 +272,28 @@ internal static unsafe class DirectConv
             float* band = Band(s, X, n, g, 0, BandRows, Wp);
             float* wT = WT + (long)g * colRows * gout;
             float* yg = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
-            if ((long)plane * gout <= MaxImageScratch)
+            // The tiles of a run of pixels gather in a scratch [pixel][channel] in the first-level cache, then each
+            // channel's part of y is written as one sequential run. Writing each 6-pixel x 16-channel tile straight into
+            // y stored 24 bytes into each of 16 lines a plane apart: where y is a fresh tensor, whose lines are in no
+            // cache, those scattered partial-line stores took a third of the forward (LeNet's c3 at 0.67 ms against
+            // 0.39 ms into a reused buffer).
+            int run = Math.Max(MR, MaxImageScratch / gout / MR * MR);
+            float* scratch = ImageScratch(Math.Min(plane, run) * gout);
+            for (int q0 = 0; q0 < plane; q0 += run)
             {
-                // The whole image's tiles go to a scratch [pixel][channel] in the first-level cache, then each channel's
-                // row of y is written in one sequential run. Writing each tile's 6 pixels x 16 channels straight into y
-                // stored 24 bytes into each of 16 lines a plane apart: where y is a fresh tensor, whose lines are in
-                // no cache, those scattered partial-line stores took a third of the forward (LeNet's c3 at 0.67 ms
-                // against 0.39 ms into a reused buffer).
-                float* scratch = ImageScratch(plane * gout);
-                new Span<float>(scratch, plane * gout).Clear();
-                for (int p0 = 0; p0 < plane; p0 += MR)
+                int pixels = Math.Min(run, plane - q0);
+                new Span<float>(scratch, pixels * gout).Clear();
+                for (int p0 = q0; p0 < q0 + pixels; p0 += MR)
                 {
-                    int rows = Math.Min(MR, plane - p0);
+                    int rows = Math.Min(MR, q0 + pixels - p0);
                     for (int o0 = 0; o0 < gout; o0 += NR)
-                        BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)p0 * gout + o0, gout);
+                        BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)(p0 - q0) * gout + o0, gout);
                 }
                 for (int c = 0; c < gout; c++)
                 {
                     float add = Bias is null ? 0f : Bias[g * gout + c];
-                    float* yc = yg + (long)c * plane, src = scratch + c;
-                    for (int p = 0; p < plane; p++) yc[p] = src[(long)p * gout] + add;
-                }
-                return;
-            }
-            float* tile = stackalloc float[MR * NR];
-            for (int p0 = 0; p0 < plane; p0 += MR)
-            {
-                int rows = Math.Min(MR, plane - p0);
-                for (int o0 = 0; o0 < gout; o0 += NR)
-                {
-                    new Span<float>(tile, MR * NR).Clear();
-                    BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, tile, NR);
-                    // The tile is [pixel][channel]; y is [channel][pixel].
-                    for (int c = 0; c < NR; c++)
-                    {
-                        float add = Bias is null ? 0f : Bias[g * gout + o0 + c];
-                        float* yc = yg + (long)(o0 + c) * plane + p0;
-                        for (int r = 0; r < rows; r++) yc[r] = tile[r * NR + c] + add;
-                    }
+                    float* yc = yg + (long)c * plane + q0, src = scratch + c;
+                    for (int p = 0; p < pixels; p++) yc[p] = src[(long)p * gout] + add;
                 }
             }
         }

@@ -82,7 +82,7 @@ public class ConvKernelTests
                 .Append([3, 2, 12, 40, 7, 1, 3, 5, 1, 1, 2, 0, 2, 1])   // 40-wide rows: several 16-pixel tiles, dilation
                 .Append([5, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1])  // LeNet's c3: 100 pixels = 16 tiles of 6 and one of 4
                 .Append([2, 4, 9, 7, 64, 2, 3, 3, 1, 1, 1, 1, 1, 2])    // two groups of 32 channels (two channel tiles each)
-                .Append([1, 3, 40, 40, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1]); // 1,600 pixels x 16 channels: above the per-image scratch, tiles written straight out
+                .Append([1, 3, 40, 40, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1]); // 1,600 pixels x 16 channels: two runs through the scratch (1,020 pixels, then 580)
             foreach (var g in geometries)
             {
                 var s = Shape(g);
