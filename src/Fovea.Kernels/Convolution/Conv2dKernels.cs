@@ -179,12 +179,13 @@ public static class Conv2dKernels
         });
     }
 
-    private static void BackwardInputBlock<T>(in ConvShape s, int n0, int nb, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, Span<T> dx, Workspace<T> ws)
+    private static unsafe void BackwardInputBlock<T>(in ConvShape s, int n0, int nb, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, Span<T> dx, Workspace<T> ws)
         where T : unmanaged, INumber<T>
     {
         int plane = s.OutPlane, colRows = s.ColRows, gin = s.GroupIn, gout = s.GroupOut, hw = s.Height * s.Width;
         int inImage = s.InChannels * hw, outImage = s.OutChannels * plane, ld = nb * plane;
-        if (ws.Col is not null) dx.Slice(n0 * inImage, nb * inImage).Clear();
+        bool gathered = typeof(T) == typeof(float) && ws.Col is not null && Im2Col.GathersRows(s.Window, s.Width, s.OutW);
+        if (ws.Col is not null && !gathered) dx.Slice(n0 * inImage, nb * inImage).Clear();
         for (int g = 0; g < s.Groups; g++)
         {
             var wg = w.Slice(g * gout * colRows, gout * colRows);
@@ -194,8 +195,17 @@ public static class Conv2dKernels
                 GemmT.Run(true, false, colRows, plane, gout, wg, colRows, dyg, plane, T.Zero, dx.Slice(n0 * inImage + g * gin * hw, gin * hw), plane);
                 continue;
             }
-            var col = ws.Col.AsSpan(0, colRows * ld);
+            var col = ws.Col.AsSpan(Im2Col.GatherSlack, colRows * ld);
             GemmT.Run(true, false, colRows, ld, gout, wg, colRows, dyg, ld, T.Zero, col, ld);
+            if (gathered)
+            {
+                // Overwrites dx (no clear): the slack around col lets the gather's loads run past its ends.
+                fixed (T* pCol = ws.Col, pDx = dx)
+                    for (int j = 0; j < nb; j++)
+                        Im2Col.BackwardGathered((float*)pCol + Im2Col.GatherSlack + j * plane, ld, gin, s.Height, s.Width, s.Window, s.OutH, s.OutW,
+                            (float*)pDx + (n0 + j) * inImage + g * gin * hw);
+                continue;
+            }
             for (int j = 0; j < nb; j++)
                 Im2Col.Backward<T>(col[(j * plane)..], gin, s.Height, s.Width, s.Window, s.OutH, s.OutW, dx.Slice((n0 + j) * inImage + g * gin * hw, gin * hw), ld);
         }
@@ -365,7 +375,8 @@ public static class Conv2dKernels
 
         public Workspace(in ConvShape s, int nb, bool needCol)
         {
-            Col = needCol ? ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane * nb) : null;
+            // With slack on both sides for the gathered col2im (BackwardInputBlock starts its matrix after it).
+            Col = needCol ? ArrayPool<T>.Shared.Rent(s.ColRows * s.OutPlane * nb + 2 * Im2Col.GatherSlack) : null;
             Tmp = nb > 1 ? ArrayPool<T>.Shared.Rent(s.GroupOut * s.OutPlane * nb) : null;
         }
 

@@ -111,6 +111,105 @@ public static class Im2Col
         }
     }
 
+    /// <summary>Floats that <see cref="BackwardGathered"/> may read before the first and after the last entry of its column matrix.</summary>
+    public const int GatherSlack = 16;
+
+    /// <summary>
+    /// Whether <see cref="BackwardGathered"/> serves this window on an image <paramref name="w"/> pixels wide: stride 1,
+    /// rows of at most 16 pixels (one 512-bit register, or two 256-bit ones), SIMD available, and loads that stay
+    /// within <see cref="GatherSlack"/> of the column matrix.
+    /// </summary>
+    public static bool GathersRows(in Window2d win, int w, int ow) =>
+        Vector256.IsHardwareAccelerated && win.StrideH == 1 && win.StrideW == 1 && w is > 0 and <= 16 && ow > 0
+        && win.KernelW <= 32 && (win.KernelW - 1) * win.DilationW - win.PadW <= GatherSlack && win.PadW <= ow + 1;
+
+    /// <summary>
+    /// col2im for stride 1 and rows of at most 16 pixels, overwriting <paramref name="x"/> ([channels, h, w]) instead
+    /// of adding to it. Each image row x[c, iy, ·] is summed in registers from the KH·KW column rows that reach it,
+    /// x[c, iy, p] = Σ_(i, j) col[(c, i, j), oy·ow + p + pw − j·dw] over oy = iy + ph − i·dh inside [0, oh) and lanes
+    /// whose column lies inside [0, ow), and stored once. The scatter (<see cref="Backward{T}(ReadOnlySpan{T}, int, int, int, in Window2d, int, int, Span{T}, int)"/>)
+    /// instead adds KH·KW short pieces onto each row, each shifted one pixel from the last, so each reads back a store
+    /// still in flight; on LeNet's c3 that made col2im slower than the GEMM before it.
+    /// </summary>
+    /// <remarks>
+    /// Loads run up to <see cref="GatherSlack"/> floats past both ends of a column row (those lanes are masked off), so
+    /// the caller's buffer must have that slack around the matrix. A full-width store spills onto the rows after it,
+    /// which are written afterwards; the rows within 16 floats of the end of x go through a buffer.
+    /// </remarks>
+    public static unsafe void BackwardGathered(float* col, int ldCol, int channels, int h, int w, in Window2d win, int oh, int ow, float* x)
+    {
+        int kh = win.KernelH, kw = win.KernelW, ph = win.PadH, pw = win.PadW, dh = win.DilationH, dw = win.DilationW;
+        // Lane p of kernel column j is kept when its output column p + pw − j·dw lies in [0, ow) and p < w.
+        uint* masks = stackalloc uint[kw * 16];
+        for (int j = 0; j < kw; j++)
+            for (int p = 0; p < 16; p++)
+            {
+                int ox = p + pw - j * dw;
+                masks[j * 16 + p] = p < w && ox >= 0 && ox < ow ? uint.MaxValue : 0u;
+            }
+        float* last = stackalloc float[16];
+        bool wide = Vector512.IsHardwareAccelerated;
+        long end = (long)channels * h * w;
+        for (int c = 0; c < channels; c++)
+        {
+            for (int iy = 0; iy < h; iy++)
+            {
+                // Two sums per half-row, kernel columns alternating between them, so the adds form two dependency
+                // chains instead of one KH·KW long.
+                Vector512<float> acc = Vector512<float>.Zero, acc2 = Vector512<float>.Zero;
+                Vector256<float> lo = Vector256<float>.Zero, hi = Vector256<float>.Zero, lo2 = Vector256<float>.Zero, hi2 = Vector256<float>.Zero;
+                for (int i = 0; i < kh; i++)
+                {
+                    int oy = iy + ph - i * dh;
+                    if ((uint)oy >= (uint)oh) continue;
+                    float* src = col + (long)(c * kh + i) * kw * ldCol + oy * ow + pw;
+                    int j = 0;
+                    if (wide)
+                    {
+                        for (; j + 1 < kw; j += 2, src += 2 * ldCol)
+                        {
+                            acc += Vector512.Load(src - j * dw) & Vector512.Load((float*)(masks + j * 16));
+                            acc2 += Vector512.Load(src + ldCol - (j + 1) * dw) & Vector512.Load((float*)(masks + (j + 1) * 16));
+                        }
+                        if (j < kw) acc += Vector512.Load(src - j * dw) & Vector512.Load((float*)(masks + j * 16));
+                    }
+                    else
+                    {
+                        for (; j < kw; j++, src += ldCol)
+                        {
+                            float* m = (float*)(masks + j * 16), s = src - j * dw;
+                            if ((j & 1) == 0)
+                            {
+                                lo += Vector256.Load(s) & Vector256.Load(m);
+                                hi += Vector256.Load(s + 8) & Vector256.Load(m + 8);
+                            }
+                            else
+                            {
+                                lo2 += Vector256.Load(s) & Vector256.Load(m);
+                                hi2 += Vector256.Load(s + 8) & Vector256.Load(m + 8);
+                            }
+                        }
+                    }
+                }
+                acc += acc2;
+                lo += lo2;
+                hi += hi2;
+                long at = ((long)c * h + iy) * w;
+                float* dst = x + at;
+                // A full store spills 16 − w floats past the row: rows written later, except near the end of x.
+                bool nearEnd = at + 16 > end;
+                float* to = nearEnd ? last : dst;
+                if (wide) acc.Store(to);
+                else
+                {
+                    lo.Store(to);
+                    hi.Store(to + 8);
+                }
+                if (nearEnd) new ReadOnlySpan<float>(last, w).CopyTo(new Span<float>(dst, w));
+            }
+        }
+    }
+
     /// <summary>dst[0..count) = src[0..count): full vectors, then the last vector again overlapping (no scalar tail).</summary>
     private static void Copy<T>(ref T src, ref T dst, int count) where T : unmanaged
     {

@@ -26,6 +26,7 @@ public class ConvKernelTests
         new[] { 3, 4, 6, 5, 32, 2, 3, 3, 1, 1, 1, 1, 1, 1 },  // 16 outputs per group: transposed weight-gradient GEMM
         new[] { 2, 3, 5, 5, 17, 1, 2, 2, 1, 1, 0, 0, 1, 1 },
         new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 },  // direct weight gradient: 2 channel tiles, 45 taps (a partial tap tile), dilation
+        new[] { 7, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1 }, // LeNet's c3: blocks of 5 images, the gathered col2im
     };
 
 
@@ -217,5 +218,48 @@ public class ConvKernelTests
         for (int i = 0; i < col.Length; i++) lhs += col[i] * r[i];
         for (int i = 0; i < x.Length; i++) rhs += x[i] * back[i];
         Assert.Equal(lhs, rhs, 10);
+    }
+
+    /// <summary>(h, w, kh, kw, ph, pw, dh, dw): stride-1 windows on rows of 1 to 16 pixels.</summary>
+    public static TheoryData<int[]> GatheredWindows => new()
+    {
+        new[] { 14, 14, 5, 5, 0, 0, 1, 1 },   // LeNet's c3
+        new[] { 28, 16, 5, 5, 2, 2, 1, 1 },   // a full register, padded
+        new[] { 5, 1, 3, 3, 1, 1, 1, 1 },     // one pixel wide
+        new[] { 6, 9, 3, 3, 1, 1, 1, 1 },     // past one 256-bit half
+        new[] { 9, 13, 2, 7, 0, 3, 2, 2 },    // dilated, an even kernel
+        new[] { 4, 4, 5, 5, 2, 2, 1, 1 },     // kernel larger than the image
+        new[] { 7, 11, 1, 9, 0, 4, 1, 2 },    // reads 12 floats before a row (the slack)
+    };
+
+    [Theory, MemberData(nameof(GatheredWindows))]
+    public unsafe void Gathered_col2im_equals_the_scatter_overwrites_and_stays_in_its_rows(int[] g)
+    {
+        int h = g[0], w = g[1], channels = 3, images = 2;
+        var win = new Window2d(g[2], g[3], 1, 1, g[4], g[5], g[6], g[7]);
+        var (oh, ow) = win.OutputSize(h, w);
+        Assert.True(Im2Col.GathersRows(win, w, ow) || !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated);
+        if (!Im2Col.GathersRows(win, w, ow)) return;
+        int plane = oh * ow, rows = channels * win.KernelSize, ld = images * plane, image = channels * h * w;
+        // The matrix of two images side by side, in NaN slack: a lane that should be masked would poison its row.
+        var col = new float[rows * ld + 2 * Im2Col.GatherSlack];
+        Array.Fill(col, float.NaN);
+        var values = Array.ConvertAll(Random(rows * ld, 21), v => (float)v);
+        values.CopyTo(col, Im2Col.GatherSlack);
+        // Old values in x (overwritten) and a sentinel after each image (never touched).
+        var x = new float[images * (image + 1)];
+        Array.Fill(x, 7f);
+        fixed (float* pc = col, px = x)
+            for (int j = 0; j < images; j++)
+                Im2Col.BackwardGathered(pc + Im2Col.GatherSlack + j * plane, ld, channels, h, w, win, oh, ow, px + j * (image + 1));
+        for (int j = 0; j < images; j++)
+        {
+            var expected = new float[image];
+            Im2Col.Backward<float>(values.AsSpan(j * plane), channels, h, w, win, oh, ow, expected, ld);
+            for (int k = 0; k < image; k++)
+                Assert.True(Math.Abs(expected[k] - x[j * (image + 1) + k]) <= 1e-5f * (1 + Math.Abs(expected[k])),
+                    $"image {j}, element {k}: {x[j * (image + 1) + k]} against {expected[k]}");
+            Assert.Equal(7f, x[j * (image + 1) + image]);
+        }
     }
 }
