@@ -19,6 +19,9 @@ internal static class Engine
         var order = TopologicalOrder(outputs);
         var pending = new Dictionary<Function, Tensor>(ReferenceEqualityComparer.Instance);
         var hooked = HookedLeaves.Find(outputs, order);
+        // Recycling is only sound when no graph of the backward is built (it would hold the gradients), when no node
+        // keeps its state for another pass, and without anomaly mode's checks holding on to results.
+        var recycler = createGraph || retainGraph || Anomaly.Enabled || !StoragePool.Enabled ? null : new Recycler();
         using var mode = GradMode.Set(createGraph);
 
         for (int i = 0; i < outputs.Count; i++)
@@ -29,10 +32,10 @@ internal static class Engine
             ShapeChecks.Same("backward", gradOutputs[i]._shape, t._shape);
             if (t.GradFn is null)
             {
-                Deliver(t, gradOutputs[i], capture, hooked);
+                Deliver(t, gradOutputs[i], capture, hooked, recycler);
                 hooked?.EdgeDone(t, capture);
             }
-            else Accumulate(pending, t.GradFn, gradOutputs[i]);
+            else Accumulate(pending, t.GradFn, gradOutputs[i], recycler);
         }
 
         foreach (var node in order)
@@ -48,10 +51,15 @@ internal static class Engine
             var owner = node.Output;
             if (owner is not null)
             {
+                if (owner.HasGradHooks) recycler?.Escape(grad);
                 grad = owner.RunGradHooks(grad);
+                if (owner.HasGradHooks || owner.RetainsGrad || capture is not null) recycler?.Escape(grad);
                 if (owner.RetainsGrad && capture is null) owner.Grad = owner.Grad is null ? grad : owner.Grad.Add(grad);
                 if (capture is not null && capture.ContainsKey(owner)) capture[owner] = capture[owner] is { } c ? c.Add(grad) : grad;
             }
+            // A user's Function may keep the gradient it is given, or one it returns.
+            bool ours = node.GetType().Assembly == typeof(Function).Assembly;
+            if (!ours) recycler?.Escape(grad);
             Tensor?[] grads;
             var outerBackward = Anomaly.RunningBackward;
             Anomaly.RunningBackward = node;
@@ -60,29 +68,62 @@ internal static class Engine
             if (Anomaly.Enabled) Anomaly.CheckBackward(node, grads);
             if (!retainGraph) node.Release();
             var inputs = node.Inputs;
+            if (recycler is not null)
+            {
+                // The node's results are held before its incoming gradient is let go: a result may be that very buffer.
+                for (int i = 0; i < grads.Length; i++)
+                    if (grads[i] is { } g && inputs[i].RequiresGrad)
+                    {
+                        if (ours) recycler.Hold(g);
+                        else recycler.Escape(g);
+                    }
+                recycler.Drop(grad);
+            }
             for (int i = 0; i < grads.Length; i++)
             {
                 var g = grads[i];
                 var input = inputs[i];
                 if (g is null || !input.RequiresGrad) continue;
-                if (input.GradFn is null) Deliver(input, g, capture, hooked);
-                else Accumulate(pending, input.GradFn, g);
+                if (input.GradFn is null) Deliver(input, g, capture, hooked, recycler);
+                else Accumulate(pending, input.GradFn, g, recycler);
             }
             hooked?.NodeDone(node, capture);
         }
     }
 
-    private static void Accumulate(Dictionary<Function, Tensor> pending, Function node, Tensor g) =>
-        pending[node] = pending.TryGetValue(node, out var existing) ? existing.Add(g) : g;
+    private static void Accumulate(Dictionary<Function, Tensor> pending, Function node, Tensor g, Recycler? recycler)
+    {
+        if (!pending.TryGetValue(node, out var existing))
+        {
+            pending[node] = g;
+            return;
+        }
+        var sum = existing.Add(g);
+        pending[node] = sum;
+        if (recycler is null) return;
+        recycler.Hold(sum);
+        recycler.Drop(existing);
+        recycler.Drop(g);
+    }
 
     /// <summary>
     /// A leaf receives a gradient contribution: a leaf with hooks collects it until the pass has delivered all of its
     /// contributions (<see cref="HookedLeaves"/>); any other leaf gets it at once.
     /// </summary>
-    private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture, HookedLeaves? hooked)
+    private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture, HookedLeaves? hooked, Recycler? recycler)
     {
-        if (hooked is not null && hooked.Collect(leaf, g)) return;
+        // Kept by the leaf (its Grad is g itself when it had none), by a capture, or by a hook's collection; only a
+        // gradient added into an existing Grad is free afterwards.
+        if (hooked is not null && hooked.Collect(leaf, g))
+        {
+            recycler?.Escape(g);
+            return;
+        }
+        bool added = capture is null && leaf.Grad is not null;
         Store(leaf, g, capture);
+        if (recycler is null) return;
+        if (added) recycler.Drop(g);
+        else recycler.Escape(g);
     }
 
     /// <summary>Adds a leaf's gradient into <see cref="Tensor.Grad"/>, or into the capture map.</summary>
@@ -179,5 +220,44 @@ internal static class Engine
         }
         postOrder.Reverse();
         return postOrder;
+    }
+
+    /// <summary>
+    /// Which gradient buffers only this pass holds, and when they die. A buffer allocated during the pass is counted
+    /// once per place that holds it (a pending sum, a node's result on its way to a consumer; views of one buffer share
+    /// one count, since they share its array); when the count reaches zero and the buffer never escaped (to a leaf's
+    /// Grad, a retained or captured gradient, a hook, a user's Function), it goes to <see cref="StoragePool"/>.
+    /// Buffers from before the pass (the seed, saved activations, parameters) are never counted.
+    /// </summary>
+    private sealed class Recycler
+    {
+        private readonly long _firstSerial = Storage.NextSerial;
+        private readonly Dictionary<Array, int> _holds = new(ReferenceEqualityComparer.Instance);
+        private readonly HashSet<Array> _escaped = new(ReferenceEqualityComparer.Instance);
+
+        /// <summary>One more holder of <paramref name="g"/>'s buffer.</summary>
+        public void Hold(Tensor g)
+        {
+            var s = g.Storage;
+            if (s.Serial < _firstSerial || s.Length < StoragePool.MinLength) return;
+            _holds[s.Data] = _holds.GetValueOrDefault(s.Data) + 1;
+        }
+
+        /// <summary><paramref name="g"/>'s buffer is kept beyond the pass: never recycle it.</summary>
+        public void Escape(Tensor g) => _escaped.Add(g.Storage.Data);
+
+        /// <summary>One holder fewer; the last one hands a buffer that never escaped to the pool.</summary>
+        public void Drop(Tensor g)
+        {
+            var s = g.Storage;
+            if (!_holds.TryGetValue(s.Data, out int n)) return;
+            if (n > 1)
+            {
+                _holds[s.Data] = n - 1;
+                return;
+            }
+            _holds.Remove(s.Data);
+            if (!_escaped.Contains(s.Data)) StoragePool.Return(s);
+        }
     }
 }

@@ -18,38 +18,64 @@ public sealed class Storage
     /// <summary>Bumped by every in-place write through any view of this storage.</summary>
     public int Version { get; private set; }
 
+    /// <summary>
+    /// Allocation order of the storages that Fovea allocated itself (<see cref="Allocate"/>, <see cref="AllocateUninitialized"/>,
+    /// <see cref="Copy{T}"/>), from 1; 0 for one that wraps an array from elsewhere, which is never pooled. The engine
+    /// recycles only gradient buffers allocated during its own pass.
+    /// </summary>
+    internal long Serial { get; private init; }
+
+    private static long _lastSerial;
+    private int _returned;
+
+    /// <summary>The serial the next allocated storage will have at least.</summary>
+    internal static long NextSerial => Interlocked.Read(ref _lastSerial) + 1;
+
     internal Storage(Array data, DType dtype)
     {
         Data = data;
         DType = dtype;
     }
 
-    /// <summary>Allocates a zeroed storage of <paramref name="length"/> elements (counted against an open <see cref="StorageBudget"/>).</summary>
+    private static Storage Allocated(Array data, DType dtype) => new(data, dtype) { Serial = Interlocked.Increment(ref _lastSerial) };
+
+    /// <summary>Marks the array as handed to <see cref="StoragePool"/>; false if it already was.</summary>
+    internal bool MarkReturned() => Interlocked.Exchange(ref _returned, 1) == 0;
+
+    /// <summary>
+    /// Allocates a zeroed storage of <paramref name="length"/> elements (counted against an open <see cref="StorageBudget"/>),
+    /// reusing a dead gradient buffer of that length from <see cref="StoragePool"/> when there is one.
+    /// </summary>
     public static Storage Allocate(DType dtype, int length)
     {
         StorageBudget.Charge(dtype, length);
-        return dtype switch
+        if (StoragePool.TryTake(dtype, length) is { } pooled)
         {
-            DType.Float32 => new Storage(new float[length], dtype),
-            DType.Float64 => new Storage(new double[length], dtype),
-            DType.Int32 => new Storage(new int[length], dtype),
-            DType.Bool => new Storage(new bool[length], dtype),
+            Array.Clear(pooled);
+            return Allocated(pooled, dtype);
+        }
+        return Allocated(dtype switch
+        {
+            DType.Float32 => new float[length],
+            DType.Float64 => new double[length],
+            DType.Int32 => new int[length],
+            DType.Bool => new bool[length],
             _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
-        };
+        }, dtype);
     }
 
     /// <summary>Allocates without clearing: for outputs that every element of is about to be written.</summary>
     internal static Storage AllocateUninitialized(DType dtype, int length)
     {
         StorageBudget.Charge(dtype, length);
-        return dtype switch
+        return Allocated(StoragePool.TryTake(dtype, length) ?? dtype switch
         {
-            DType.Float32 => new Storage(GC.AllocateUninitializedArray<float>(length), dtype),
-            DType.Float64 => new Storage(GC.AllocateUninitializedArray<double>(length), dtype),
-            DType.Int32 => new Storage(GC.AllocateUninitializedArray<int>(length), dtype),
-            DType.Bool => new Storage(new bool[length], dtype),
+            DType.Float32 => GC.AllocateUninitializedArray<float>(length),
+            DType.Float64 => GC.AllocateUninitializedArray<double>(length),
+            DType.Int32 => GC.AllocateUninitializedArray<int>(length),
+            DType.Bool => new bool[length],
             _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
-        };
+        }, dtype);
     }
 
     /// <summary>A storage holding a copy of <paramref name="data"/> (counted against an open <see cref="StorageBudget"/>).</summary>
@@ -57,7 +83,7 @@ public sealed class Storage
     {
         var dtype = DTypeInfo.Of<T>();
         StorageBudget.Charge(dtype, data.Length);
-        return new Storage(data.ToArray(), dtype);
+        return Allocated(data.ToArray(), dtype);
     }
 
     /// <summary>Records an in-place modification.</summary>
