@@ -82,7 +82,11 @@ public class RunManagementTests : IDisposable
             Assert.True(training.Wait(TimeSpan.FromSeconds(60)), "training did not start: " + string.Join("\n", output));
             using (var kill = Process.Start("kill", $"-{signal} {process.Id}")) await kill.WaitForExitAsync();
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await process.WaitForExitAsync(limit.Token); // also drains the output
+            try { await process.WaitForExitAsync(limit.Token); } // also drains the output
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"still running 60 s after SIG{signal}; its output so far:\n{string.Join("\n", output.TakeLast(20))}");
+            }
         }
         finally
         {
