@@ -134,14 +134,15 @@ public sealed class RandomHorizontalFlip(double p = 0.5) : ITransform, IImageTra
     {
         ArgumentNullException.ThrowIfNull(image);
         if (rng.NextDouble() >= p) return image;
-        // One pass, into an array that is not zeroed first: every element is written.
+        // Row by row into an array that is not zeroed first (every element is written): the copy and the vectorized
+        // reverse both find the row in the first-level cache.
         int w = image.Width;
         var data = GC.AllocateUninitializedArray<float>(image.Data.Length);
         for (int row = 0; row < image.Channels * image.Height; row++)
         {
-            ReadOnlySpan<float> src = image.Data.AsSpan(row * w, w);
-            Span<float> dst = data.AsSpan(row * w, w);
-            for (int x = 0; x < w; x++) dst[x] = src[w - 1 - x];
+            var dst = data.AsSpan(row * w, w);
+            image.Data.AsSpan(row * w, w).CopyTo(dst);
+            dst.Reverse();
         }
         return new ImagePlanes(data, image.Channels, image.Height, w);
     }

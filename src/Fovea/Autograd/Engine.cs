@@ -20,8 +20,9 @@ internal static class Engine
         var pending = new Dictionary<Function, Tensor>(ReferenceEqualityComparer.Instance);
         var hooked = HookedLeaves.Find(outputs, order);
         // Recycling is only sound when no graph of the backward is built (it would hold the gradients), when no node
-        // keeps its state for another pass, and without anomaly mode's checks holding on to results.
-        var recycler = createGraph || retainGraph || Anomaly.Enabled || !StoragePool.Enabled ? null : new Recycler();
+        // keeps its state for another pass, without anomaly mode's checks holding on to results, and when the
+        // gradients are not being captured for the caller (Autograd.Grad).
+        var recycler = createGraph || retainGraph || capture is not null || Anomaly.Enabled || !StoragePool.Enabled ? null : new Recycler();
         using var mode = GradMode.Set(createGraph);
 
         for (int i = 0; i < outputs.Count; i++)
@@ -51,9 +52,11 @@ internal static class Engine
             var owner = node.Output;
             if (owner is not null)
             {
-                if (owner.HasGradHooks) recycler?.Escape(grad);
+                // A hook may keep what it is given or what it returns; a retained gradient is the user's.
+                bool kept = owner.HasGradHooks || owner.RetainsGrad;
+                if (kept) recycler?.Escape(grad);
                 grad = owner.RunGradHooks(grad);
-                if (owner.HasGradHooks || owner.RetainsGrad || capture is not null) recycler?.Escape(grad);
+                if (kept) recycler?.Escape(grad);
                 if (owner.RetainsGrad && capture is null) owner.Grad = owner.Grad is null ? grad : owner.Grad.Add(grad);
                 if (capture is not null && capture.ContainsKey(owner)) capture[owner] = capture[owner] is { } c ? c.Add(grad) : grad;
             }
@@ -112,14 +115,14 @@ internal static class Engine
     /// </summary>
     private static void Deliver(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture, HookedLeaves? hooked, Recycler? recycler)
     {
-        // Kept by the leaf (its Grad is g itself when it had none), by a capture, or by a hook's collection; only a
-        // gradient added into an existing Grad is free afterwards.
+        // Kept by the leaf (its Grad is g itself when it had none) or by a hook's collection; only a gradient added
+        // into an existing Grad is free afterwards (no recycler runs while gradients are captured).
         if (hooked is not null && hooked.Collect(leaf, g))
         {
             recycler?.Escape(g);
             return;
         }
-        bool added = capture is null && leaf.Grad is not null;
+        bool added = leaf.Grad is not null;
         Store(leaf, g, capture);
         if (recycler is null) return;
         if (added) recycler.Drop(g);

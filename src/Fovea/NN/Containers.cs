@@ -74,13 +74,13 @@ public class Sequential : Module<Tensor, Tensor>
                 }
                 continue;
             }
-            if (k + 1 < _layers.Count && _layers[k] is ReLU relu2 && _layers[k + 1] is MaxPool2d pool && !relu2.HasForwardHooks && !pool.HasForwardHooks)
+            if (k + 1 < _layers.Count && _layers[k] is ReLU rectifier && _layers[k + 1] is MaxPool2d pool && !rectifier.HasForwardHooks && !pool.HasForwardHooks)
             {
                 // Max pooling commutes with the monotone ReLU: max over a window of relu(x) is relu of the max over it,
                 // bit for bit, and so are the gradients (a window whose max is positive sends its gradient to the same
                 // first argmax either way; one whose max is not positive sends none either way). Pooling first runs the
                 // ReLU, its saved output and its backward on the pooled values: a quarter of them behind a 2x2 pool.
-                x = relu2.Forward(pool.Forward(x));
+                x = rectifier.Forward(pool.Forward(x));
                 k++;
                 continue;
             }
