@@ -166,11 +166,21 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         bool direct = s.Batch == 1;
         T[] col = ArrayPool<T>.Shared.Rent(colRows * columns);
         T[]? product = direct ? null : ArrayPool<T>.Shared.Rent(gout * columns);
+        var shape = s;
+        nint px = (nint)x;
+        // The column matrix (9.4 MB for a 512-channel 4x4 layer at batch 32) is written image by image, split over the threads.
+        int im2colThreads = ParallelFor.ThreadsForBytes((long)colRows * columns * sizeof(T));
         for (int g = 0; g < s.Groups; g++)
         {
-            for (int n = 0; n < s.Batch; n++)
-                Im2Col.Forward(new ReadOnlySpan<T>(x + ((long)n * s.InChannels + (long)g * s.GroupIn) * hw, s.GroupIn * hw),
-                    s.GroupIn, s.Height, s.Width, s.Window, s.OutH, s.OutW, col.AsSpan(n * plane), columns);
+            int group = g;
+            void Images(int n0, int n1)
+            {
+                for (int n = n0; n < n1; n++)
+                    Im2Col.Forward(new ReadOnlySpan<T>((T*)px + ((long)n * shape.InChannels + (long)group * shape.GroupIn) * hw, shape.GroupIn * hw),
+                        shape.GroupIn, shape.Height, shape.Width, shape.Window, shape.OutH, shape.OutW, col.AsSpan(n * plane), columns);
+            }
+            if (im2colThreads > 1 && s.Batch > 1) ParallelFor.For(s.Batch, Math.Max(1, (s.Batch + im2colThreads - 1) / im2colThreads), Images);
+            else Images(0, s.Batch);
             Span<T> c = direct ? new Span<T>(y + (long)g * gout * plane, gout * plane) : product.AsSpan(0, gout * columns);
             GemmT.Run(false, false, gout, columns, colRows, new ReadOnlySpan<T>(w + (long)g * gout * colRows, gout * colRows), colRows,
                 col.AsSpan(0, colRows * columns), columns, T.Zero, c, columns);

@@ -27,6 +27,8 @@ public class ConvKernelTests
         new[] { 2, 3, 5, 5, 17, 1, 2, 2, 1, 1, 0, 0, 1, 1 },
         new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 },  // direct weight gradient: 2 channel tiles, 45 taps (a partial tap tile), dilation
         new[] { 7, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1 }, // LeNet's c3: blocks of 5 images, the gathered col2im
+        new[] { 3, 8, 4, 4, 48, 1, 3, 3, 1, 1, 1, 1, 1, 1 },  // a ResNet's last stage at 112²: 4x4 planes, im2col by permutes
+        new[] { 5, 4, 3, 3, 24, 1, 3, 3, 2, 2, 1, 1, 1, 1 },  // 2x2 outputs of 3x3 planes: permutes stored 4 lanes at a time
     };
 
 
@@ -261,5 +263,53 @@ public class ConvKernelTests
                     $"image {j}, element {k}: {x[j * (image + 1) + k]} against {expected[k]}");
             Assert.Equal(7f, x[j * (image + 1) + image]);
         }
+    }
+
+    /// <summary>Planes of at most 16 pixels: (h, w, kh, kw, stride, pad, dilation).</summary>
+    public static TheoryData<int[]> SmallPlaneWindows => new()
+    {
+        new[] { 4, 4, 3, 3, 1, 1, 1 },   // a ResNet's last stage at 112²
+        new[] { 4, 4, 3, 3, 2, 1, 1 },   // strided: 2x2 outputs
+        new[] { 3, 5, 2, 3, 1, 0, 1 },   // not square, no padding
+        new[] { 4, 4, 3, 3, 1, 2, 2 },   // dilated, wide padding
+        new[] { 1, 1, 3, 3, 1, 1, 1 },   // one pixel: eight of nine taps in the padding
+        new[] { 2, 8, 1, 1, 1, 0, 1 },   // a pointwise window on a 16-pixel plane
+    };
+
+    [Theory, MemberData(nameof(SmallPlaneWindows))]
+    public void Small_plane_im2col_equals_the_row_copy_and_stays_in_its_columns(int[] g)
+    {
+        int h = g[0], w = g[1], channels = 5, images = 2;
+        var win = new Window2d(g[2], g[3], g[4], g[4], g[5], g[5], g[6], g[6]);
+        var (oh, ow) = win.OutputSize(h, w);
+        Assert.True(Im2Col.SmallPlanes(h, w, oh, ow) || !System.Runtime.Intrinsics.X86.Avx512F.IsSupported);
+        int plane = oh * ow, rows = channels * win.KernelSize, ld = images * plane + 3, image = channels * h * w;
+        // x holds exactly the images, so the last planes' loads come through the buffer.
+        var x = Array.ConvertAll(Random(images * image, 31), v => (float)v);
+        float[] Run(bool small)
+        {
+            var col = new float[rows * ld];
+            Array.Fill(col, -9f);
+            bool was = Im2Col.SmallPlaneEnabled;
+            Im2Col.SmallPlaneEnabled = small;
+            try
+            {
+                for (int j = 0; j < images; j++)
+                    Im2Col.Forward<float>(x.AsSpan(j * image, image), channels, h, w, win, oh, ow, col.AsSpan(j * plane), ld);
+            }
+            finally
+            {
+                Im2Col.SmallPlaneEnabled = was;
+            }
+            return col;
+        }
+        var expected = Run(small: false);
+        var actual = Run(small: true);
+        for (int k = 0; k < expected.Length; k++)
+            Assert.True(expected[k] == actual[k], $"row {k / ld}, column {k % ld}: {actual[k]} against {expected[k]}");
+        // The three columns past the images are never written.
+        for (int r = 0; r < rows; r++)
+            for (int c = images * plane; c < ld; c++)
+                Assert.Equal(-9f, actual[r * ld + c]);
     }
 }
