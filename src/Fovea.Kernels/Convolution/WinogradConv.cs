@@ -43,21 +43,16 @@ internal static unsafe class WinogradConv
 
     /// <summary>
     /// True where the forward runs here: one group, 3x3, stride 1, no dilation, padding at most 2, a machine with a
-    /// SIMD GEMM tile, and enough channels that the transforms are a small part of the work.
+    /// SIMD GEMM tile, and enough channels and tiles that the transforms are a small part of the work (the same rule
+    /// whether or not the transformed kernel is kept between calls: see <see cref="MinTiles"/>).
     /// </summary>
-    public static bool Applies(in ConvShape s) => Applies(s, kernelPrepared: false);
-
-    /// <summary>
-    /// <see cref="Applies(in ConvShape)"/> where the transformed kernel is kept between calls (<paramref name="kernelPrepared"/>):
-    /// then the per-call cost is the input and output transforms alone, and far fewer tiles pay off.
-    /// </summary>
-    public static bool Applies(in ConvShape s, bool kernelPrepared) =>
+    public static bool Applies(in ConvShape s) =>
         Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(s)
-        && Worthwhile(s.InChannels, s.OutChannels, s.OutH, s.OutW, s.Batch, kernelPrepared ? MinTilesPrepared : MinTiles);
+        && Worthwhile(s.InChannels, s.OutChannels, s.OutH, s.OutW, s.Batch);
 
     /// <summary>True where the input gradient runs here (as the forward of the flipped kernel, see <see cref="BackwardInput(in ConvShape, float*, float*, float*)"/>).</summary>
     public static bool AppliesToInputGradient(in ConvShape s) =>
-        Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(Transposed(s)) && Worthwhile(s.OutChannels, s.InChannels, s.Height, s.Width, s.Batch, MinTiles);
+        Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(Transposed(s)) && Worthwhile(s.OutChannels, s.InChannels, s.Height, s.Width, s.Batch);
 
     /// <summary>The geometry F(4x4, 3x3) computes: one group, 3x3, stride 1, no dilation, padding 0 … 2 in each dim.</summary>
     internal static bool Geometry(in ConvShape s)
@@ -69,27 +64,25 @@ internal static unsafe class WinogradConv
 
     /// <summary>
     /// Fewest 4x4 output tiles (over the whole batch) for which the transforms pay off. Each call transforms every
-    /// (input, output) channel pair of the kernel once, a cost that grows with C·K but not with the image; the GEMMs
-    /// save 108 of 144 multiply-adds per pair and tile. Measured on AVX-512 (1 and 2 threads, against the implicit GEMM):
-    /// 196 tiles (batch 1, 64@56²) break even at 1 thread and lose 1.4x at 2; 49 tiles (batch 1, 128@28²) lose 2.7x;
-    /// 256 tiles (batch 16, 256@14²) lose 1.1–1.7x; 784 tiles (batch 16, 128@28²) win 0.59–0.67x; 3,136 tiles win 0.43–0.49x.
+    /// (input, output) channel pair of the kernel once (unless it is kept), a cost that grows with C·K but not with the
+    /// image; the GEMMs save 108 of 144 multiply-adds per pair and tile. Since the kernel transform runs eight pairs
+    /// to a vector (<see cref="PackBody"/>), about 30 ns a pair instead of 190, it pays off from 32 tiles, kept or not.
+    /// Forward, thread time on AVX-512, against the implicit GEMM or the lowered GEMM (1 / 2 threads, ms): batch 32,
+    /// 512@4² (32 tiles) 27–29 → 21 / 14–16 → 16; batch 32, 256@7² (128 tiles) 20 → 13–14 / 10–11 → 7; batch 1,
+    /// 128@28² (49 tiles) 2.8 → 1.5 / 1.9 → 1.0; batch 1, 64@56² (196 tiles) 3.5 → 1.4 / 1.5 → 0.9. Below 32 it loses:
+    /// batch 16, 512@4² (16 tiles) 14 → 21; batch 1, 256@14² (16 tiles) 3.3 → 5.0; batch 1, 512@7² (4 tiles) 4 → 19.
     /// </summary>
-    private const long MinTiles = 512;
-
-    /// <summary>
-    /// Fewest tiles when the transformed kernel is kept between calls (<see cref="PreparedConvWeights"/>). Measured at
-    /// batch 1 on AVX-512 against the implicit GEMM with prepacked weights: see docs/performance.md.
-    /// </summary>
-    internal static long MinTilesPrepared = 32;
+    private const long MinTiles = 32;
 
     /// <summary>
     /// Shapes where this path measured faster than the direct and implicit-GEMM ones: at least 16 channels on each side
-    /// (fewer leave the transforms dominant), images of at least 8x8 outputs (smaller ones waste most of each tile), and
-    /// at least <see cref="MinTiles"/> tiles in the batch (fewer leave the kernel transform dominant).
+    /// (fewer leave the transforms dominant), outputs of at least 4x4 (a 4x4 plane is exactly one tile; smaller ones
+    /// waste most of it), and at least <see cref="MinTiles"/> tiles in the batch (fewer leave the kernel transform
+    /// dominant).
     /// </summary>
-    private static bool Worthwhile(int inChannels, int outChannels, int outH, int outW, int batch, long minTiles) =>
-        inChannels >= 16 && outChannels >= 16 && outH >= 8 && outW >= 8
-        && (long)batch * ((outH + 3) / 4) * ((outW + 3) / 4) >= minTiles;
+    private static bool Worthwhile(int inChannels, int outChannels, int outH, int outW, int batch) =>
+        inChannels >= 16 && outChannels >= 16 && outH >= 4 && outW >= 4
+        && (long)batch * ((outH + 3) / 4) * ((outW + 3) / 4) >= MinTiles;
 
     /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
     public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y) => Forward(Gemm.Selected, s, x, w, bias, y);
@@ -241,7 +234,7 @@ internal static unsafe class WinogradConv
 
     /// <summary>
     /// (Output, input) channel pairs a thread must get before the kernel transform uses one more: a pair costs about
-    /// 150 ns (a float64 6x3 · 3x3 · 3x6 product and 36 scattered stores), so 2,048 pairs are about 0.3 ms, several
+    /// 30 ns (a float64 6x3 · 3x3 · 3x6 product, eight pairs to a vector), so 2,048 pairs are about 60 µs, several
     /// times the cost of a parallel region.
     /// </summary>
     private const long PackMinPairsPerThread = 2048;
@@ -257,21 +250,46 @@ internal static unsafe class WinogradConv
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int sliver)
         {
+            // Blocks of 8 input channels x MR output channels, one pair per lane (lane = input·MR + output, the order the
+            // packed operand keeps them in): the 9 kernel elements are gathered into lanes, transformed together, and each
+            // ξ's 8·MR values stored as one contiguous run. Rows past the last output channel get zero kernels, so every
+            // value of the sliver is written.
+            const int ls = WinogradTransforms.KernelLaneStride;
             int c = Shape.InChannels, k = Shape.OutChannels, mr = Mr, kSlivers = (k + mr - 1) / mr;
             long perXi = (long)kSlivers * mr * c;
-            for (int xi = 0; xi < 36; xi++) new Span<float>(U + xi * perXi + (long)sliver * c * mr, c * mr).Clear();
-            Span<double> g = stackalloc double[9];
-            Span<double> t = stackalloc double[36];
-            for (int o = sliver * mr; o < Math.Min(k, (sliver + 1) * mr); o++)
-                for (int i = 0; i < c; i++)
+            int o0 = sliver * mr, outs = Math.Min(mr, k - o0);
+            double* g = stackalloc double[9 * ls];
+            double* u = stackalloc double[36 * ls];
+            for (int i0 = 0; i0 < c; i0 += 8)
+            {
+                int ins = Math.Min(8, c - i0), lanes = ins * mr, vectorLanes = (lanes + 3) & ~3;
+                for (int e = 0; e < 9; e++)
+                    for (int l = lanes; l < vectorLanes; l++) g[e * ls + l] = 0;
+                for (int il = 0; il < ins; il++)
+                    for (int ol = 0; ol < mr; ol++)
+                    {
+                        int lane = il * mr + ol, o = o0 + ol, i = i0 + il;
+                        if (ol >= outs)
+                        {
+                            for (int e = 0; e < 9; e++) g[e * ls + lane] = 0;
+                            continue;
+                        }
+                        // Forward: w[o, i, a, b]. Flipped: the weight is [c, k, 3, 3] (the forward's [out, in] swapped), turned 180°.
+                        float* src = Flipped ? W + ((long)i * k + o) * 9 : W + ((long)o * c + i) * 9;
+                        for (int e = 0; e < 9; e++) g[e * ls + lane] = src[Flipped ? 8 - e : e];
+                    }
+                WinogradTransforms.KernelLanes(g, u, vectorLanes);
+                float* dst = U + ((long)sliver * c + i0) * mr;
+                for (int xi = 0; xi < 36; xi++)
                 {
-                    // Forward: w[o, i, a, b]. Flipped: the weight is [c, k, 3, 3] (the forward's [out, in] swapped), turned 180°.
-                    float* src = Flipped ? W + ((long)i * k + o) * 9 : W + ((long)o * c + i) * 9;
-                    for (int e = 0; e < 9; e++) g[e] = src[Flipped ? 8 - e : e];
-                    WinogradTransforms.Kernel(g, t);
-                    float* dst = U + ((long)sliver * c + i) * mr + o % mr;
-                    for (int xi = 0; xi < 36; xi++) dst[xi * perXi] = (float)t[xi];
+                    double* from = u + xi * ls;
+                    float* to = dst + xi * perXi;
+                    int l = 0;
+                    for (; l <= lanes - 8; l += 8)
+                        Vector256.Narrow(Vector256.Load(from + l), Vector256.Load(from + l + 4)).Store(to + l);
+                    for (; l < lanes; l++) to[l] = (float)from[l];
                 }
+            }
         }
     }
 

@@ -48,20 +48,19 @@ public class PreparedConvWeightsTests
             Conv2dKernels.Forward<float>(s, x, w, b, y, prepared);
             // Winograd's bound (32 eps Σ|x||w|) and direct summation both sit well inside this.
             Close(expected, D(y), 2e-4 * Math.Sqrt(s.ColRows), $"call {call}: y");
-            bool direct = !WinogradConv.Applies(s, kernelPrepared: true) && (DirectConv.AppliesByChannels(s) || DirectConv.Applies(s));
+            bool direct = !WinogradConv.Applies(s) && (DirectConv.AppliesByChannels(s) || DirectConv.Applies(s));
             Assert.Equal(!direct, prepared.Bytes > 0); // the direct kernels read the weights as they are
         }
     }
 
     [Fact]
-    public void Winograd_takes_small_batches_only_with_a_kept_kernel_transform()
+    public void Winograd_takes_32_tiles_or_more_kept_or_not()
     {
         var resnet128 = Shape([1, 128, 28, 28, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 49 tiles
         var resnet256 = Shape([1, 256, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 16 tiles: one half-empty block
         bool simd = Gemm.Selected != GemmKernelKind.Scalar;
-        Assert.False(WinogradConv.Applies(resnet128));
-        Assert.Equal(simd, WinogradConv.Applies(resnet128, kernelPrepared: true));
-        Assert.False(WinogradConv.Applies(resnet256, kernelPrepared: true));
+        Assert.Equal(simd, WinogradConv.Applies(resnet128));
+        Assert.False(WinogradConv.Applies(resnet256));
     }
 
     [Fact]

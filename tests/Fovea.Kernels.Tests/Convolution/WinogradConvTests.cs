@@ -23,6 +23,7 @@ public class WinogradConvTests(ITestOutputHelper output)
         new[] { 5, 8, 12, 12, 7, 2, 2 },    // padding 2 (its input gradient has padding 0); 45 tiles: two blocks, the second partial
         new[] { 1, 64, 24, 24, 64, 1, 1 },  // VGG-like channel counts
         new[] { 2, 130, 7, 9, 33, 1, 0 },
+        new[] { 4, 20, 4, 4, 19, 1, 1 },    // 4x4 planes, one tile each (a ResNet's last stage at 112²)
     };
 
     private static ConvShape Shape(int[] g)
@@ -89,6 +90,23 @@ public class WinogradConvTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public unsafe void Kernel_transform_of_many_lanes_equals_the_single_kernel_one_to_the_bit()
+    {
+        const int ls = WinogradTransforms.KernelLaneStride, lanes = 48;
+        var g = ConvTestData.Random(9 * ls, 41);
+        var u = new double[36 * ls];
+        fixed (double* pg = g, pu = u) WinogradTransforms.KernelLanes(pg, pu, lanes);
+        Span<double> one = stackalloc double[9];
+        Span<double> expected = stackalloc double[36];
+        for (int l = 0; l < lanes; l++)
+        {
+            for (int e = 0; e < 9; e++) one[e] = g[e * ls + l];
+            WinogradTransforms.Kernel(one, expected);
+            for (int xi = 0; xi < 36; xi++) Assert.Equal(expected[xi], u[xi * ls + l]);
+        }
+    }
+
+    [Fact]
     public void Transforms_reproduce_a_hand_computed_tile()
     {
         // One 4x4 input, padding 1, kernel with a single 1 at (0, 0): y(i, j) = x(i − 1, j − 1), zero on the first row and column.
@@ -105,13 +123,18 @@ public class WinogradConvTests(ITestOutputHelper output)
     [Fact]
     public void Conv2dKernels_dispatches_float32_3x3_stride1_here_and_float64_elsewhere()
     {
-        var s = Shape([2, 32, 64, 64, 24, 1, 1]); // 2 x 16 x 16 = 512 tiles: the fewest that take this path
-        Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradConv.Applies(s));
-        Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradConv.AppliesToInputGradient(s));
+        var s = Shape([2, 32, 64, 64, 24, 1, 1]); // 2 x 16 x 16 = 512 tiles
+        bool simd = Gemm.Selected != GemmKernelKind.Scalar;
+        Assert.Equal(simd, WinogradConv.Applies(s));
+        Assert.Equal(simd, WinogradConv.AppliesToInputGradient(s));
         Assert.False(WinogradConv.Applies(s with { Window = new Window2d(3, 3, 2, 2, 1, 1, 1, 1), OutH = 8, OutW = 10 }));
         Assert.False(WinogradConv.Applies(Shape([2, 8, 64, 64, 24, 1, 1])));
-        Assert.False(WinogradConv.Applies(Shape([2, 32, 64, 60, 24, 1, 1])));   // 480 tiles: the kernel transform would dominate
-        Assert.False(WinogradConv.Applies(Shape([1, 128, 28, 28, 128, 1, 1]))); // ResNet-18's batch-1 layer: 49 tiles
+        Assert.Equal(simd, WinogradConv.Applies(Shape([32, 512, 4, 4, 512, 1, 1])));  // a ResNet's last stage at 112², batch 32: 32 one-tile planes
+        Assert.Equal(simd, WinogradConv.AppliesToInputGradient(Shape([32, 512, 4, 4, 512, 1, 1])));
+        Assert.False(WinogradConv.Applies(Shape([16, 512, 4, 4, 512, 1, 1])));        // 16 tiles: the kernel transform would dominate
+        Assert.False(WinogradConv.Applies(Shape([64, 32, 3, 3, 24, 1, 1])));          // 3x3 outputs waste most of a tile
+        Assert.Equal(simd, WinogradConv.Applies(Shape([1, 128, 28, 28, 128, 1, 1]))); // ResNet-18's batch-1 layer: 49 tiles
+        Assert.False(WinogradConv.Applies(Shape([1, 256, 14, 14, 256, 1, 1])));      // 16 tiles
         var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 5);
         var w = Random(s.OutChannels * s.ColRows, 6);
         var b = Random(s.OutChannels, 7);
