@@ -66,7 +66,7 @@ internal static unsafe class WinogradConv
     /// Fewest 4x4 output tiles (over the whole batch) for which the transforms pay off. Each call transforms every
     /// (input, output) channel pair of the kernel once (unless it is kept), a cost that grows with C·K but not with the
     /// image; the GEMMs save 108 of 144 multiply-adds per pair and tile. Since the kernel transform runs eight pairs
-    /// to a vector (<see cref="PackBody"/>), about 30 ns a pair instead of 190, it pays off from 32 tiles, kept or not.
+    /// to a vector (<see cref="PackBody"/>), about 45 ns a pair instead of 190, it pays off from 32 tiles, kept or not.
     /// Forward, thread time on AVX-512, against the implicit GEMM or the lowered GEMM (1 / 2 threads, ms): batch 32,
     /// 512@4² (32 tiles) 27–29 → 21 / 14–16 → 16; batch 32, 256@7² (128 tiles) 20 → 13–14 / 10–11 → 7; batch 1,
     /// 128@28² (49 tiles) 2.8 → 1.5 / 1.9 → 1.0; batch 1, 64@56² (196 tiles) 3.5 → 1.4 / 1.5 → 0.9. Below 32 it loses:
@@ -155,7 +155,11 @@ internal static unsafe class WinogradConv
         int hp = 4 * tilesY + 2, wp = 4 * tilesX + 2;
         long tiles = (long)s.Batch * tilesY * tilesX;
         int blocks = (int)((tiles + BlockTiles - 1) / BlockTiles);
-        bool threaded = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs) > 1;
+        int threads = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs);
+        bool threaded = threads > 1;
+        // Fewer blocks than twice the threads (a ResNet's 4x4 last stage at batch 32 is one block of 32 tiles): each
+        // block's output channels are split too, every part transforming the block's input for itself.
+        int kParts = threaded && blocks < 2 * threads ? Math.Min(kSlivers, (2 * threads + blocks - 1) / blocks) : 1;
         float[]? packed = preparedU is null ? ArrayPool<float>.Shared.Rent((int)PackedKernelLength(s, mr) + 16) : null;
         float[] padded = ArrayPool<float>.Shared.Rent((int)((long)s.Batch * c * hp * wp + 32));
         fixed (float* pu = packed)
@@ -179,8 +183,9 @@ internal static unsafe class WinogradConv
                 Hp = hp,
                 Wp = wp,
                 Tiles = tiles,
+                KParts = kParts,
             };
-            if (threaded) ParallelFor.ForChunks(blocks, body);
+            if (threaded) ParallelFor.ForChunks(blocks * kParts, body);
             else for (int b = 0; b < blocks; b++) body.Invoke(b);
         }
         if (packed is not null) ArrayPool<float>.Shared.Return(packed);
@@ -234,7 +239,7 @@ internal static unsafe class WinogradConv
 
     /// <summary>
     /// (Output, input) channel pairs a thread must get before the kernel transform uses one more: a pair costs about
-    /// 30 ns (a float64 6x3 · 3x3 · 3x6 product, eight pairs to a vector), so 2,048 pairs are about 60 µs, several
+    /// 45 ns (a float64 6x3 · 3x3 · 3x6 product, eight pairs to a vector, and 36 stores far apart), so 2,048 pairs are about 90 µs, several
     /// times the cost of a parallel region.
     /// </summary>
     private const long PackMinPairsPerThread = 2048;
@@ -314,12 +319,15 @@ internal static unsafe class WinogradConv
     {
         public float* X, Y, Bias, U;
         public ConvShape Shape;
-        public int KSlivers, TilesY, TilesX, Hp, Wp;
+        public int KSlivers, TilesY, TilesX, Hp, Wp, KParts;
         public long Tiles;
 
+        /// <summary>Item = block · KParts + part: part p of the block's output-channel slivers (all of them when KParts is 1).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public readonly void Invoke(int block)
+        public readonly void Invoke(int item)
         {
+            int block = item / KParts, part = item % KParts;
+            int ks0 = ParallelFor.ChunkStart(KSlivers, KParts, part), ks1 = ParallelFor.ChunkStart(KSlivers, KParts, part + 1);
             ref readonly ConvShape s = ref Shape;
             const int tb = BlockTiles;
             int c = s.InChannels, k = s.OutChannels, mr = TKernel.MR, nr = TKernel.NR, slivers = tb / nr;
@@ -369,13 +377,13 @@ internal static unsafe class WinogradConv
             {
                 float* uXi = U + (long)xi * kPad * c, vXi = v + (long)xi * c * tb, mXi = m + (long)xi * kPad * tb;
                 for (int sl = 0; sl < slivers; sl++)
-                    for (int ks = 0; ks < KSlivers; ks++)
+                    for (int ks = ks0; ks < ks1; ks++)
                         TKernel.Run(c, uXi + (long)ks * c * mr, vXi + (long)sl * c * nr, mXi + (long)ks * mr * tb + sl * nr, tb, 1f, 0f);
             }
 
             // 3. Output transform and bias, 8 tiles at a time; tiles are cut at the image's right and bottom edges.
             long planeOut = (long)oh * ow;
-            for (int ko = 0; ko < k; ko++)
+            for (int ko = ks0 * mr, kEnd = Math.Min(k, ks1 * mr); ko < kEnd; ko++)
             {
                 var b = Vector256.Create(Bias is null ? 0f : Bias[ko]);
                 for (int l = 0; l < valid; l += 8)

@@ -160,11 +160,12 @@ public class WinogradConvTests(ITestOutputHelper output)
         for (int i = 0; i < dxd.Length; i++) Assert.True(Math.Abs(dxd[i] - dxRef[i]) <= 1e-12, $"float64 dx[{i}]");
     }
 
-    [Fact]
-    public void Results_do_not_depend_on_the_thread_count()
+    [Theory]
+    [InlineData(new[] { 3, 40, 27, 28, 20, 1, 1 })] // 3 x 7 x 7 = 147 tiles: five blocks, shared unevenly among the threads
+    [InlineData(new[] { 4, 64, 8, 8, 64, 1, 1 })]   // 16 tiles: one block, its output channels split among the threads
+    public void Results_do_not_depend_on_the_thread_count(int[] g)
     {
-        // 3 x 7 x 7 = 147 tiles: five blocks, shared unevenly among the threads.
-        var s = Shape([3, 40, 27, 28, 20, 1, 1]);
+        var s = Shape(g);
         var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 9);
         var w = Random(s.OutChannels * s.ColRows, 10);
         var b = Random(s.OutChannels, 11);
