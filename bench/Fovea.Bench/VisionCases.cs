@@ -166,7 +166,7 @@ public sealed class LaplacianCase(int size, int smallest) : BenchCase
 public sealed class NccCase(int size, int template) : BenchCase
 {
     private float[] _img = [], _tpl = [];
-    private Tensor? _image, _template;
+    private Tensor? _image, _template, _result;
     private Mat? _cvImg, _cvTpl, _cvResult;
 
     /// <inheritdoc/>
@@ -184,13 +184,14 @@ public sealed class NccCase(int size, int template) : BenchCase
         int o = size - template + 1;
         _image = Tensor.FromArray(_img, size, size);
         _template = Tensor.FromArray(_tpl, template, template);
+        _result = Tensor.Zeros([o, o]);
         _cvImg = VisionCases.ToMat(_img, size, size);
         _cvTpl = VisionCases.ToMat(_tpl, template, template);
         _cvResult = new Mat(o, o, MatType.CV_32FC1);
     }
 
     /// <inheritdoc/>
-    public override void RunFovea() => Matching.MatchTemplate(_image!, _template!, TemplateMatchMethod.CCoeffNormed);
+    public override void RunFovea() => Matching.MatchTemplate(_image!, _template!, _result!, TemplateMatchMethod.CCoeffNormed);
 
     /// <inheritdoc/>
     public override void RunAnchor() => Cv2.MatchTemplate(_cvImg!, _cvTpl!, _cvResult!, TemplateMatchModes.CCoeffNormed);

@@ -43,6 +43,27 @@ public static partial class Matching
     }
 
     /// <summary>
+    /// <see cref="MatchTemplate(Tensor, Tensor, TemplateMatchMethod, bool, double)"/> without padding, written into
+    /// <paramref name="output"/> and returned, as OpenCV's <c>matchTemplate(image, templ, result, method)</c>: a loop over the
+    /// frames of a video reuses one score map instead of allocating <c>(H − h + 1)·(W − w + 1)</c> floats a call (16 MB for
+    /// a 64x64 template in a 2048² image). <paramref name="output"/> must be a contiguous float32 <c>[H − h + 1, W − w + 1]</c>
+    /// tensor that shares no memory with the image or the template.
+    /// </summary>
+    public static Tensor MatchTemplate(Tensor image, Tensor template, Tensor output, TemplateMatchMethod method = TemplateMatchMethod.CCoeffNormed)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var (img, h, w) = Plane("match_template", image, "image");
+        var (tpl, th, tw) = Plane("match_template", template, "template");
+        if (th > h || tw > w)
+            throw new ShapeException("match_template", $"template must fit inside the image, got template {ShapeChecks.Format(template.Shape)} and image {ShapeChecks.Format(image.Shape)}");
+        if (!Enum.IsDefined(method)) throw new ArgumentOutOfRangeException(nameof(method), method, "match_template: unknown method.");
+        // Plane() may have converted or reshaped the inputs: the aliasing check needs the caller's tensors.
+        if (ReferenceEquals(output.Storage, image.Storage) || ReferenceEquals(output.Storage, template.Storage))
+            throw new ArgumentException("match_template: output must not share memory with the image or the template.", nameof(output));
+        return Backend.Current.MatchTemplate(img, tpl, method, output);
+    }
+
+    /// <summary>
     /// Up to <paramref name="k"/> best peaks of a score map <c>[H, W]</c> (or <c>[1, H, W]</c>), best first, with non-maximum
     /// suppression: a peak closer than <paramref name="minDistance"/> (Chebyshev) to a better accepted one is dropped. Use
     /// <paramref name="lowerIsBetter"/> for SQDIFF maps. Ties go to the earlier row-major position.

@@ -19,7 +19,7 @@ public static partial class Matching
     /// pyramid (an object shown <c>2^s</c> times larger than the template is template-sized at level <c>s</c>), and levels
     /// <c>1 .. scales − 1</c> of the template's Gaussian pyramid are matched against the image (an object shown <c>2^s</c>
     /// times smaller), so scales <c>2^−(scales−1) .. 2^(scales−1)</c> are searched in octaves; <paramref name="scales"/> 1 is
-    /// plain <see cref="MatchTemplate"/>. A position <c>(x, y)</c> on image level <c>s</c> is reported as <c>(2^s·x, 2^s·y)</c>,
+    /// plain <see cref="MatchTemplate(Tensor, Tensor, TemplateMatchMethod, bool, double)"/>. A position <c>(x, y)</c> on image level <c>s</c> is reported as <c>(2^s·x, 2^s·y)</c>,
     /// where that level's sample sits in the image (PyrDown keeps every second sample), so it is exact to <c>2^s</c> pixels.
     /// Levels where the template does not fit, and template levels with a side under 4 pixels, are skipped.
     /// <para>Up to <paramref name="k"/> matches, best first, over all scales: the best <paramref name="k"/> of each scale,

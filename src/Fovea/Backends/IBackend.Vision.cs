@@ -27,6 +27,36 @@ public enum TemplateMatchMethod
 }
 
 /// <summary>
+/// The score map a caller passes to <see cref="IBackend.MatchTemplate"/> to be written into, checked the same way by every
+/// backend: float32, contiguous, exactly the map's shape, sharing no memory with the inputs, and not a tensor that
+/// requires grad while grad mode is on.
+/// </summary>
+internal static class MatchTemplateOutput
+{
+    /// <summary>
+    /// <paramref name="output"/> once checked against the map of <paramref name="image"/> and <paramref name="template"/>
+    /// (<c>[H − h + 1, W − w + 1]</c>), or a new float32 map (uninitialised: every entry is written) when it is null.
+    /// </summary>
+    public static Tensor Prepare(Tensor? output, Tensor image, Tensor template)
+    {
+        int oh = image.Size(-2) - template.Size(-2) + 1, ow = image.Size(-1) - template.Size(-1) + 1;
+        if (output is null) return Tensor.Allocate(DType.Float32, [oh, ow], clear: false);
+        if (output.DType != DType.Float32)
+            throw new DTypeException("match_template", $"output must be float32, got {output.DType.Name()}");
+        if (output.Rank != 2 || output.Size(0) != oh || output.Size(1) != ow)
+            throw new ShapeException("match_template",
+                $"output must be [{oh}, {ow}] (image {ShapeChecks.Format(image.Shape)} minus template {ShapeChecks.Format(template.Shape)} plus one), got {ShapeChecks.Format(output.Shape)}");
+        if (!output.IsContiguous)
+            throw new ShapeException("match_template", $"output must be contiguous, got a strided view of shape {ShapeChecks.Format(output.Shape)}");
+        if (ReferenceEquals(output.Storage, image.Storage) || ReferenceEquals(output.Storage, template.Storage))
+            throw new ArgumentException("match_template: output must not share memory with the image or the template.", nameof(output));
+        if (output.RequiresGrad && GradMode.IsEnabled)
+            throw new InvalidOperationException($"match_template: output requires grad (shape {ShapeChecks.Format(output.Shape)}) and cannot be written while grad mode is on; wrap the call in GradMode.Disable()");
+        return output;
+    }
+}
+
+/// <summary>
 /// The size rules of OpenCV's image pyramids, shared by the contract's callers and its implementations:
 /// <see cref="IBackend.PyrDown"/> halves rounding up, <see cref="IBackend.PyrUp"/> doubles give or take one.
 /// </summary>
@@ -84,9 +114,10 @@ public partial interface IBackend
     /// <summary>
     /// OpenCV's <c>matchTemplate</c>: scores every placement of the float32 plane <paramref name="template"/> (<c>[h, w]</c>)
     /// in the float32 plane <paramref name="image"/> (<c>[H, W]</c>, <c>h ≤ H</c>, <c>w ≤ W</c>) by <paramref name="method"/>;
-    /// <c>[H − h + 1, W − w + 1]</c>, entry <c>(y, x)</c> for the template's top-left corner at <c>(x, y)</c>.
+    /// <c>[H − h + 1, W − w + 1]</c>, entry <c>(y, x)</c> for the template's top-left corner at <c>(x, y)</c>. Written into
+    /// <paramref name="output"/> (checked by <c>MatchTemplateOutput.Prepare</c>, returned) when given, else into a new tensor.
     /// </summary>
-    Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method);
+    Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method, Tensor? output = null);
 
     /// <summary>
     /// 2-D DFT of every complex float64 plane <c>re + i·im</c> (same shape): forward <c>X[v, u] = Σ x[y, x] e^{−2πi (vy/H + ux/W)}</c>,

@@ -26,6 +26,50 @@ public class MatchingTensorTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MatchTemplateIntoAScoreMapEqualsTheAllocatingCallOnBothBackends(bool reference)
+    {
+        var img = Coins();
+        using var _ = reference ? Backend.Use(Backend.Reference) : null;
+        if (reference) img = img.Narrow(1, 0, 40).Narrow(2, 0, 50).Contiguous();
+        foreach (var (th, tw) in new[] { (15, 11), (3, 4) })   // the FFT and the direct correlation
+        {
+            var tpl = img.Narrow(1, 10, th).Narrow(2, 20, tw).Contiguous();
+            int oh = img.Size(1) - th + 1, ow = img.Size(2) - tw + 1;
+            // A view at an offset into a larger buffer, full of old values: every entry must be overwritten.
+            var buffer = Tensor.Full([oh + 2, ow], 7f);
+            var output = buffer.Narrow(0, 1, oh);
+            foreach (var method in Enum.GetValues<TemplateMatchMethod>())
+            {
+                var expected = Matching.MatchTemplate(img, tpl, method).ToArray<float>();
+                var returned = Matching.MatchTemplate(img, tpl, output, method);
+                Assert.Same(output, returned);
+                Assert.Equal(expected, output.ToArray<float>());
+            }
+            Assert.All(buffer.Narrow(0, 0, 1).ToArray<float>(), v => Assert.Equal(7f, v));
+            Assert.All(buffer.Narrow(0, oh + 1, 1).ToArray<float>(), v => Assert.Equal(7f, v));
+        }
+    }
+
+    [Fact]
+    public void MatchTemplateIntoRefusesAWrongScoreMapByName()
+    {
+        var img = Coins().Squeeze(0);
+        var tpl = img.Narrow(0, 40, 15).Narrow(1, 70, 11).Contiguous();
+        var shape = Assert.Throws<ShapeException>(() => Matching.MatchTemplate(img, tpl, Tensor.Zeros([106, 149])));
+        Assert.Contains("output must be [106, 150]", shape.Message);
+        var dtype = Assert.Throws<DTypeException>(() => Matching.MatchTemplate(img, tpl, Tensor.Zeros([106, 150], DType.Float64)));
+        Assert.Contains("output must be float32", dtype.Message);
+        var strided = Assert.Throws<ShapeException>(() => Matching.MatchTemplate(img, tpl, Tensor.Zeros([150, 106]).T));
+        Assert.Contains("contiguous", strided.Message);
+        var alias = Assert.Throws<ArgumentException>(() => Matching.MatchTemplate(img, tpl, img.Narrow(0, 0, 106).Narrow(1, 0, 150)));
+        Assert.Contains("share memory", alias.Message);
+        var leaf = Tensor.Zeros([106, 150]).RequiresGrad_();
+        Assert.Throws<InvalidOperationException>(() => Matching.MatchTemplate(img, tpl, leaf));
+    }
+
+    [Theory]
     [InlineData(5, 7, 0.0)]
     [InlineData(6, 4, 0.0)]
     [InlineData(5, 5, 0.37)]

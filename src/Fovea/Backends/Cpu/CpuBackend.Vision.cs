@@ -109,9 +109,10 @@ internal sealed partial class CpuBackend
         return y;
     }
 
-    public Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method)
+    public Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method, Tensor? output = null)
     {
         EnsureAllowed();
+        var (caller, callerTemplate) = (image, template);
         image = MatchPlane(image, "image");
         template = MatchPlane(template, "template");
         int h = image._shape[0], w = image._shape[1], th = template._shape[0], tw = template._shape[1];
@@ -127,8 +128,9 @@ internal sealed partial class CpuBackend
             TemplateMatchMethod.CCoeffNormed => TemplateScore.CCoeffNormed,
             _ => throw new ArgumentOutOfRangeException(nameof(method), method, "match_template: unknown method."),
         };
-        var y = Tensor.Allocate(DType.Float32, [h - th + 1, w - tw + 1], clear: false);
+        var y = MatchTemplateOutput.Prepare(output, caller, callerTemplate);
         TemplateMatching.Match(In<float>(image), w, h, In<float>(template), tw, th, score, Out<float>(y));
+        if (output is not null) y.Storage.BumpVersion();
         return y;
     }
 

@@ -132,7 +132,7 @@ internal sealed partial class ReferenceBackend
         return Write(dst, (int[])x._shape.Clone(), DType.Float32);
     }
 
-    public Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method)
+    public Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method, Tensor? output = null)
     {
         foreach (var t in new[] { image, template })
         {
@@ -143,6 +143,7 @@ internal sealed partial class ReferenceBackend
         if (th > h || tw > w)
             throw new ShapeException("match_template", $"template must fit inside the image, got template {ShapeChecks.Format(template._shape)} and image {ShapeChecks.Format(image._shape)}");
         if (!Enum.IsDefined(method)) throw new ArgumentOutOfRangeException(nameof(method), method, "match_template: unknown method.");
+        var scores = MatchTemplateOutput.Prepare(output, image, template);
         var img = Read(image, image._shape);
         var tpl = Read(template, template._shape);
         int n = th * tw, oh = h - th + 1, ow = w - tw + 1;
@@ -184,7 +185,9 @@ internal sealed partial class ReferenceBackend
                         : Math.Clamp(centred / Math.Sqrt(tVar * iVar), -1, 1),
                 };
             }
-        return Write(dst, [oh, ow], DType.Float32);
+        for (int i = 0; i < dst.Length; i++) SetFromDouble(scores, scores.Offset + i, dst[i]);
+        if (output is not null) scores.Storage.BumpVersion();
+        return scores;
     }
 
     public (Tensor Re, Tensor Im) Fft2d(Tensor re, Tensor im, bool inverse)
