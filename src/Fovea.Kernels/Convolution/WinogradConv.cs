@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -263,6 +264,7 @@ internal static unsafe class WinogradConv
             int c = Shape.InChannels, k = Shape.OutChannels, mr = Mr, kSlivers = (k + mr - 1) / mr;
             long perXi = (long)kSlivers * mr * c;
             int o0 = sliver * mr, outs = Math.Min(mr, k - o0);
+            Debug.Assert(8 * mr <= ls, "a block of 8 input channels x MR output channels must fit the lanes");
             double* g = stackalloc double[9 * ls];
             double* u = stackalloc double[36 * ls];
             for (int i0 = 0; i0 < c; i0 += 8)
