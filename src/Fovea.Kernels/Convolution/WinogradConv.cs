@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
@@ -263,6 +264,9 @@ internal static unsafe class WinogradConv
             const int ls = WinogradTransforms.KernelLaneStride;
             int c = Shape.InChannels, k = Shape.OutChannels, mr = Mr, kSlivers = (k + mr - 1) / mr;
             long perXi = (long)kSlivers * mr * c;
+            // U larger than the caches (38 MB for 512 channels on each side) is written with stores that bypass them, so
+            // no line is read before it is overwritten; a smaller U stays cached for the GEMMs that read it next.
+            bool streaming = Avx.IsSupported && 36 * perXi * sizeof(float) >= StreamingMinBytes;
             int o0 = sliver * mr, outs = Math.Min(mr, k - o0);
             Debug.Assert(8 * mr <= ls, "a block of 8 input channels x MR output channels must fit the lanes");
             double* g = stackalloc double[9 * ls];
@@ -292,13 +296,26 @@ internal static unsafe class WinogradConv
                     double* from = u + xi * ls;
                     float* to = dst + xi * perXi;
                     int l = 0;
+                    if (streaming && ((nint)to & 31) == 0)
+                        for (; l <= lanes - 8; l += 8)
+                            Avx.StoreAlignedNonTemporal(to + l, Vector256.Narrow(Vector256.Load(from + l), Vector256.Load(from + l + 4)));
                     for (; l <= lanes - 8; l += 8)
                         Vector256.Narrow(Vector256.Load(from + l), Vector256.Load(from + l + 4)).Store(to + l);
                     for (; l < lanes; l++) to[l] = (float)from[l];
                 }
             }
+            // The streaming stores are weakly ordered: make them visible before the GEMMs read U on other threads.
+            if (streaming) Sse.StoreFence();
         }
     }
+
+    /// <summary>
+    /// Smallest transformed kernel written with streaming stores. Kernels alone at batch 32 (one thread, ms): 512@4²,
+    /// U of 38 MB, forward 20.3–20.4 → 16.4–17.7 and input gradient 21.8–23.2 → 19.2–19.8 (two threads: 12.4–13.3 →
+    /// 10.7–10.8 and 14.0–14.6 → 11.4–13.8); with 64 or 128 channels (U under 2.5 MB) streaming made the 56² and 28²
+    /// input gradients slower (29.9–40.1 → 36.4–47.1 in one of two runs).
+    /// </summary>
+    private const long StreamingMinBytes = 16L << 20;
 
     /// <summary>Floats of the transformed kernel <see cref="PackKernels"/> writes for MR = <paramref name="mr"/>.</summary>
     internal static long PackedKernelLength(in ConvShape s, int mr) => 36L * ((s.OutChannels + mr - 1) / mr) * mr * s.InChannels;

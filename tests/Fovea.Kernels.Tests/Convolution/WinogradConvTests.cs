@@ -24,6 +24,7 @@ public class WinogradConvTests(ITestOutputHelper output)
         new[] { 1, 64, 24, 24, 64, 1, 1 },  // VGG-like channel counts
         new[] { 2, 130, 7, 9, 33, 1, 0 },
         new[] { 4, 20, 4, 4, 19, 1, 1 },    // 4x4 planes, one tile each (a ResNet's last stage at 112²)
+        new[] { 2, 512, 4, 4, 512, 1, 1 },  // 512 channels on each side: a transformed kernel of 38 MB, written with streaming stores
     };
 
     private static ConvShape Shape(int[] g)
