@@ -65,6 +65,8 @@ public static class Im2Col
                         ref T src = ref Unsafe.Add(ref xc, iy * w + x0 + lo * win.StrideW);
                         if (win.StrideW == 1)
                             Copy(ref src, ref Unsafe.Add(ref d, lo), hi - lo);
+                        else if (win.StrideW == 2 && Unsafe.SizeOf<T>() == sizeof(uint))
+                            CopyEven(ref src, ref Unsafe.Add(ref d, lo), hi - lo, x.Length - (c * h * w + iy * w + x0 + lo * 2));
                         else
                             for (int k = 0; k < hi - lo; k++) Unsafe.Add(ref d, lo + k) = Unsafe.Add(ref src, k * win.StrideW);
                     }
@@ -275,6 +277,24 @@ public static class Im2Col
                 if (nearEnd) new ReadOnlySpan<float>(last, w).CopyTo(new Span<float>(dst, w));
             }
         }
+    }
+
+    /// <summary>
+    /// dst[k] = src[2k] for k &lt; count, 4-byte elements, reading at most <paramref name="readable"/> elements from src:
+    /// the even elements of 16 consecutive ones are the low halves of 8 64-bit lanes, which Narrow gathers in order
+    /// (the stride-2 rows of a ResNet's stem and downsampling layers, one scalar move each before).
+    /// </summary>
+    private static void CopyEven<T>(ref T src, ref T dst, int count, int readable) where T : unmanaged
+    {
+        int k = 0;
+        if (Vector256.IsHardwareAccelerated)
+            for (; k + 8 <= count && 2 * k + 16 <= readable; k += 8)
+            {
+                var pairs0 = Vector256.LoadUnsafe(ref Unsafe.As<T, ulong>(ref Unsafe.Add(ref src, 2 * k)));
+                var pairs1 = Vector256.LoadUnsafe(ref Unsafe.As<T, ulong>(ref Unsafe.Add(ref src, 2 * k + 8)));
+                Vector256.Narrow(pairs0, pairs1).StoreUnsafe(ref Unsafe.As<T, uint>(ref Unsafe.Add(ref dst, k)));
+            }
+        for (; k < count; k++) Unsafe.Add(ref dst, k) = Unsafe.Add(ref src, 2 * k);
     }
 
     /// <summary>dst[0..count) = src[0..count): full vectors, then the last vector again overlapping (no scalar tail).</summary>

@@ -29,6 +29,7 @@ public class ConvKernelTests
         new[] { 7, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1 }, // LeNet's c3: blocks of 5 images, the gathered col2im
         new[] { 3, 8, 4, 4, 48, 1, 3, 3, 1, 1, 1, 1, 1, 1 },  // a ResNet's last stage at 112²: 4x4 planes, im2col by permutes
         new[] { 5, 4, 3, 3, 24, 1, 3, 3, 2, 2, 1, 1, 1, 1 },  // 2x2 outputs of 3x3 planes: permutes stored 4 lanes at a time
+        new[] { 2, 3, 6, 41, 8, 1, 3, 3, 2, 2, 1, 1, 1, 1 },  // stride 2 on rows of 41 pixels: even elements gathered 8 at a time
     };
 
 
