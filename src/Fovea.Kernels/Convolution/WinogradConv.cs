@@ -273,7 +273,7 @@ internal static unsafe class WinogradConv
             double* u = stackalloc double[36 * ls];
             for (int i0 = 0; i0 < c; i0 += 8)
             {
-                int ins = Math.Min(8, c - i0), lanes = ins * mr, vectorLanes = (lanes + 3) & ~3;
+                int ins = Math.Min(8, c - i0), lanes = ins * mr, vectorLanes = (lanes + 7) & ~7;
                 for (int e = 0; e < 9; e++)
                     for (int l = lanes; l < vectorLanes; l++) g[e * ls + l] = 0;
                 for (int il = 0; il < ins; il++)

@@ -54,48 +54,29 @@ internal static unsafe class WinogradTransforms
     /// <summary>
     /// <see cref="Kernel"/> for many kernels at once, one per lane: kernel element e of lane l is
     /// <paramref name="g"/>[e·<see cref="KernelLaneStride"/> + l], element ξ of its U goes to
-    /// <paramref name="u"/>[ξ·<see cref="KernelLaneStride"/> + l], for l &lt; <paramref name="lanes"/> (a multiple of 4).
-    /// The same float64 products and sums in the same order as <see cref="Kernel"/>, eight or four lanes a vector, so
-    /// each U is equal to the bit.
+    /// <paramref name="u"/>[ξ·<see cref="KernelLaneStride"/> + l], for l &lt; <paramref name="lanes"/> (a multiple of 8).
+    /// The same float64 products and sums in the same order as <see cref="Kernel"/>, eight lanes a vector, so each U is
+    /// equal to the bit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void KernelLanes(double* g, double* u, int lanes)
     {
         const int ls = KernelLaneStride;
-        int l = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            Vector512<double>* t8 = stackalloc Vector512<double>[18];
-            for (; l + 8 <= lanes; l += 8)
-            {
-                for (int i = 0; i < 6; i++)
-                {
-                    var g0 = Vector512.Create(G[i * 3]);
-                    var g1 = Vector512.Create(G[i * 3 + 1]);
-                    var g2 = Vector512.Create(G[i * 3 + 2]);
-                    for (int j = 0; j < 3; j++)
-                        t8[i * 3 + j] = g0 * Vector512.Load(g + j * ls + l) + g1 * Vector512.Load(g + (3 + j) * ls + l) + g2 * Vector512.Load(g + (6 + j) * ls + l);
-                }
-                for (int i = 0; i < 6; i++)
-                    for (int j = 0; j < 6; j++)
-                        (t8[i * 3] * Vector512.Create(G[j * 3]) + t8[i * 3 + 1] * Vector512.Create(G[j * 3 + 1]) + t8[i * 3 + 2] * Vector512.Create(G[j * 3 + 2]))
-                            .Store(u + (i * 6 + j) * ls + l);
-            }
-        }
-        Vector256<double>* t = stackalloc Vector256<double>[18];
-        for (; l < lanes; l += 4)
+        // Eight lanes a vector; without 512-bit hardware the vector runs as two 256-bit halves.
+        Vector512<double>* t = stackalloc Vector512<double>[18];
+        for (int l = 0; l < lanes; l += 8)
         {
             for (int i = 0; i < 6; i++)
             {
-                var g0 = Vector256.Create(G[i * 3]);
-                var g1 = Vector256.Create(G[i * 3 + 1]);
-                var g2 = Vector256.Create(G[i * 3 + 2]);
+                var g0 = Vector512.Create(G[i * 3]);
+                var g1 = Vector512.Create(G[i * 3 + 1]);
+                var g2 = Vector512.Create(G[i * 3 + 2]);
                 for (int j = 0; j < 3; j++)
-                    t[i * 3 + j] = g0 * Vector256.Load(g + j * ls + l) + g1 * Vector256.Load(g + (3 + j) * ls + l) + g2 * Vector256.Load(g + (6 + j) * ls + l);
+                    t[i * 3 + j] = g0 * Vector512.Load(g + j * ls + l) + g1 * Vector512.Load(g + (3 + j) * ls + l) + g2 * Vector512.Load(g + (6 + j) * ls + l);
             }
             for (int i = 0; i < 6; i++)
                 for (int j = 0; j < 6; j++)
-                    (t[i * 3] * Vector256.Create(G[j * 3]) + t[i * 3 + 1] * Vector256.Create(G[j * 3 + 1]) + t[i * 3 + 2] * Vector256.Create(G[j * 3 + 2]))
+                    (t[i * 3] * Vector512.Create(G[j * 3]) + t[i * 3 + 1] * Vector512.Create(G[j * 3 + 1]) + t[i * 3 + 2] * Vector512.Create(G[j * 3 + 2]))
                         .Store(u + (i * 6 + j) * ls + l);
         }
     }

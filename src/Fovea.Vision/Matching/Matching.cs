@@ -26,11 +26,8 @@ public static partial class Matching
     public static Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method = TemplateMatchMethod.CCoeffNormed,
         bool padInput = false, double padValue = 0)
     {
-        var (img, h, w) = Plane("match_template", image, "image");
-        var (tpl, th, tw) = Plane("match_template", template, "template");
-        if (th > h || tw > w)
-            throw new ShapeException("match_template", $"template must fit inside the image, got template {ShapeChecks.Format(template.Shape)} and image {ShapeChecks.Format(image.Shape)}");
-        if (!Enum.IsDefined(method)) throw new ArgumentOutOfRangeException(nameof(method), method, "match_template: unknown method.");
+        var (img, tpl) = MatchInputs(image, template, method);
+        int h = img.Size(0), w = img.Size(1), th = tpl.Size(0), tw = tpl.Size(1);
         var src = img;
         if (padInput)
         {
@@ -52,12 +49,19 @@ public static partial class Matching
     public static Tensor MatchTemplate(Tensor image, Tensor template, Tensor output, TemplateMatchMethod method = TemplateMatchMethod.CCoeffNormed)
     {
         ArgumentNullException.ThrowIfNull(output);
+        var (img, tpl) = MatchInputs(image, template, method);
+        return Backend.Current.MatchTemplate(img, tpl, method, output);
+    }
+
+    /// <summary>The image and template as float32 planes <c>[H, W]</c>, checked: the template fits, the method is one.</summary>
+    private static (Tensor Image, Tensor Template) MatchInputs(Tensor image, Tensor template, TemplateMatchMethod method)
+    {
         var (img, h, w) = Plane("match_template", image, "image");
         var (tpl, th, tw) = Plane("match_template", template, "template");
         if (th > h || tw > w)
             throw new ShapeException("match_template", $"template must fit inside the image, got template {ShapeChecks.Format(template.Shape)} and image {ShapeChecks.Format(image.Shape)}");
         if (!Enum.IsDefined(method)) throw new ArgumentOutOfRangeException(nameof(method), method, "match_template: unknown method.");
-        return Backend.Current.MatchTemplate(img, tpl, method, output);
+        return (img, tpl);
     }
 
     /// <summary>

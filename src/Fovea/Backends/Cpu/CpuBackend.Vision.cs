@@ -112,7 +112,8 @@ internal sealed partial class CpuBackend
     public Tensor MatchTemplate(Tensor image, Tensor template, TemplateMatchMethod method, Tensor? output = null)
     {
         EnsureAllowed();
-        var (caller, callerTemplate) = (image, template);
+        // The caller's tensors, for the output's aliasing check (the planes below may be copies).
+        var (callerImage, callerTemplate) = (image, template);
         image = MatchPlane(image, "image");
         template = MatchPlane(template, "template");
         int h = image._shape[0], w = image._shape[1], th = template._shape[0], tw = template._shape[1];
@@ -128,7 +129,7 @@ internal sealed partial class CpuBackend
             TemplateMatchMethod.CCoeffNormed => TemplateScore.CCoeffNormed,
             _ => throw new ArgumentOutOfRangeException(nameof(method), method, "match_template: unknown method."),
         };
-        var y = MatchTemplateOutput.Prepare(output, caller, callerTemplate);
+        var y = MatchTemplateOutput.Prepare(output, callerImage, callerTemplate);
         TemplateMatching.Match(In<float>(image), w, h, In<float>(template), tw, th, score, Out<float>(y));
         if (output is not null) y.Storage.BumpVersion();
         return y;
