@@ -3,11 +3,14 @@ using Fovea.Bench;
 
 // Usage: dotnet run --project bench/Fovea.Bench -c Release -- [--filter a,b] [--threads 1,2] [--seconds 2] [--min-rounds 7]
 //        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [--threads 1,2] [--steps 5]
+//        (the ResNet-18 training case starts itself with --memory-probe fovea|anchor --threads N: one side's peak working set)
+//        (internal) Fovea.Bench --memory-probe fovea|anchor --threads N: the training case's child, one side's peak working set
 var filters = new List<string>();
 int[] threads = [1, 2];
 double seconds = 2.0;
 int minRounds = 7;
 int profileSteps = 0;
+string? memoryProbe = null;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -19,6 +22,7 @@ for (int i = 0; i < args.Length; i++)
         case "--min-rounds": minRounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--profile-train": profileSteps = 5; break;
         case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--memory-probe": memoryProbe = Next(); break;
         case "--help" or "-h":
             Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
             Console.WriteLine("Fovea.Bench --profile-train [--threads 1,2] [--steps 5]   (a ResNet-18 training step per backend call kind)");
@@ -35,6 +39,13 @@ if (profileSteps > 0)
 
 // Must run before the first TorchSharp call loads the native library.
 TorchAnchor.PatchForDebian12();
+
+if (memoryProbe is not null)
+{
+    // A child started by the ResNet-18 training case: one side's peak working set, in a process of its own.
+    ResNet18TrainingStepCase.MemoryProbe(memoryProbe, threads[0]);
+    return;
+}
 
 var options = new BenchOptions([.. filters], threads, seconds, minRounds);
 Console.WriteLine($"# {Environment.ProcessorCount} cores, {FmaPeak.Width}, kernel {Fovea.Kernels.Gemm.KernelName}");

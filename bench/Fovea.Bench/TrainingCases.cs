@@ -146,7 +146,10 @@ public sealed class TrainingEpochCase(string name, bool lenet) : BenchCase
 /// gradients, forward, cross entropy, backward, SGD with momentum 0.9 (lr 0.01), reading the loss; Fovea's zoo model
 /// against the same network built from TorchSharp's layers. Both start from their own default initialisation and
 /// train on one fixed random batch. GFLOP/s counts a step as three forwards (0.4535 G multiply-adds per 112x112
-/// image: the convolutions and the classifier), 2 flops per multiply-add. Peak working set as in <see cref="TrainingEpochCase"/>.
+/// image: the convolutions and the classifier), 2 flops per multiply-add. Peak working set is each side's own: after the
+/// timed runs, the bench starts itself twice more (<c>--memory-probe fovea|anchor</c>), each child builds only its side,
+/// runs <see cref="ProbeSteps"/> steps and reports its process's high-water mark. Sampled in this shared process, each
+/// side's figure would include what the other side keeps (TorchSharp's allocator caches, Fovea's managed heap).
 /// </summary>
 public sealed class ResNet18TrainingStepCase : BenchCase
 {
@@ -163,6 +166,9 @@ public sealed class ResNet18TrainingStepCase : BenchCase
     private torch.optim.Optimizer? _topt;
     private torch.Tensor? _tx, _ty;
 
+    /// <summary>Steps each memory probe runs (the first allocate what later steps reuse).</summary>
+    public const int ProbeSteps = 6;
+
     /// <inheritdoc/>
     public override string Name => "resnet18_train_step_112_b32";
 
@@ -172,23 +178,34 @@ public sealed class ResNet18TrainingStepCase : BenchCase
     /// <inheritdoc/>
     public override void Setup(int threads)
     {
+        SetupFovea();
+        SetupAnchor();
+    }
+
+    private void SetupFovea()
+    {
         var g = new Generator(3);
         _x ??= Tensor.Uniform([BatchSize, 3, Size, Size], -1, 1, g);
         _y ??= Tensor.RandInt([BatchSize], 0, Classes, g);
         _model = ModelZoo.Create("resnet18", 3, Classes, Size, new Generator(0));
         _opt = new Sgd(_model.Parameters(), 0.01, momentum: 0.9);
+    }
+
+    private void SetupAnchor()
+    {
+        var g = new Generator(3);
+        var x = _x ?? Tensor.Uniform([BatchSize, 3, Size, Size], -1, 1, g);
+        var y = _y ?? Tensor.RandInt([BatchSize], 0, Classes, g);
         _tmodel?.Dispose();
         _tmodel = new TorchResNet18(Classes);
         _topt = torch.optim.SGD(_tmodel.parameters(), 0.01, momentum: 0.9);
-        _tx ??= torch.tensor(_x.ToArray<float>(), [BatchSize, 3, Size, Size]);
-        _ty ??= torch.tensor(_y.ToArray<int>().Select(v => (long)v).ToArray(), [BatchSize]);
-        MemorySampler.Start();
+        _tx ??= torch.tensor(x.ToArray<float>(), [BatchSize, 3, Size, Size]);
+        _ty ??= torch.tensor(y.ToArray<int>().Select(v => (long)v).ToArray(), [BatchSize]);
     }
 
     /// <inheritdoc/>
     public override void RunFovea()
     {
-        using var _ = MemorySampler.Side(0);
         _opt!.ZeroGrad();
         var loss = _loss.Forward(_model!.Forward(_x!), _y!);
         loss.Backward();
@@ -199,7 +216,6 @@ public sealed class ResNet18TrainingStepCase : BenchCase
     /// <inheritdoc/>
     public override void RunAnchor()
     {
-        using var _ = MemorySampler.Side(1);
         using var scope = torch.NewDisposeScope();
         _topt!.zero_grad();
         var loss = torch.nn.functional.cross_entropy(_tmodel!.forward(_tx!), _ty!);
@@ -213,7 +229,53 @@ public sealed class ResNet18TrainingStepCase : BenchCase
     {
         double flops = 2.0 * 3 * MultiplyAdds * BatchSize;
         return [Harness.F(flops / (foveaMs * 1e6), "0.0"), Harness.F(flops / (anchorMs * 1e6), "0.0"),
-            Harness.F(MemorySampler.PeakMb(0), "0"), Harness.F(MemorySampler.PeakMb(1), "0")];
+            ProbeInChild("fovea", threads), ProbeInChild("anchor", threads)];
+    }
+
+    /// <summary>Runs <c>--memory-probe</c> for one side in a child process; its peak working set in MB, or "n/a" with the reason on stderr.</summary>
+    private static string ProbeInChild(string side, int threads)
+    {
+        string host = Environment.ProcessPath!;
+        var psi = new System.Diagnostics.ProcessStartInfo(host) { RedirectStandardOutput = true, UseShellExecute = false };
+        // Started as "dotnet Fovea.Bench.dll": the child needs the assembly too.
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(ResNet18TrainingStepCase).Assembly.Location);
+        foreach (var a in new[] { "--memory-probe", side, "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
+        using var child = System.Diagnostics.Process.Start(psi)!;
+        string output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("peak_ws_mb ", StringComparison.Ordinal));
+        if (child.ExitCode == 0 && line is not null) return line["peak_ws_mb ".Length..].Trim();
+        Console.Error.WriteLine($"# memory probe of {side} at {threads} threads failed (exit {child.ExitCode})");
+        return "n/a";
+    }
+
+    /// <summary>
+    /// The child's side of <see cref="ProbeInChild"/>: builds one side only, runs <see cref="ProbeSteps"/> training steps
+    /// and prints the process's peak working set (the kernel's high-water mark on Linux) in MB.
+    /// </summary>
+    public static void MemoryProbe(string side, int threads)
+    {
+        using var probe = new ResNet18TrainingStepCase();
+        Fovea.Threading.MaxDegreeOfParallelism = threads;
+        bool fovea = side switch
+        {
+            "fovea" => true,
+            "anchor" => false,
+            _ => throw new ArgumentException($"--memory-probe takes fovea or anchor, not {side}"),
+        };
+        if (fovea) probe.SetupFovea();
+        else
+        {
+            TorchAnchor.SetThreads(threads);
+            probe.SetupAnchor();
+        }
+        for (int i = 0; i < ProbeSteps; i++)
+            if (fovea) probe.RunFovea();
+            else probe.RunAnchor();
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        self.Refresh();
+        Console.WriteLine($"peak_ws_mb {Harness.F(self.PeakWorkingSet64 / (1024.0 * 1024.0), "0")}");
     }
 
     /// <inheritdoc/>

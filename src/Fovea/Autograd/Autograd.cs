@@ -6,6 +6,27 @@ namespace Fovea;
 /// </summary>
 public static class Autograd
 {
+    private static long _collectAfterBackwardBytes = 64L << 20;
+
+    /// <summary>
+    /// After a backward pass that frees at least this many bytes of saved results (64 MiB by default), Fovea starts a
+    /// background full garbage collection; 0 turns it off. Why: a training step's activations live through the whole
+    /// step, so by its end they have been promoted to the oldest generation, which .NET only sweeps at a full
+    /// collection. Without one, the next step's forward allocates beside the last step's dead activations and the
+    /// heap holds two steps' worth (a ResNet-18 at batch 32 and 112²: peak working set 920 MB with it off, 640–670 MB on;
+    /// PyTorch frees them at once by reference counting). The collection runs concurrently with the next forward
+    /// (the runtime's background GC), so the step does not wait for it.
+    /// </summary>
+    public static long CollectAfterBackwardBytes
+    {
+        get => Interlocked.Read(ref _collectAfterBackwardBytes);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            Interlocked.Exchange(ref _collectAfterBackwardBytes, value);
+        }
+    }
+
     /// <summary>
     /// Returns d(Σ gradOutputs·outputs)/d(input) for each input, without touching any <see cref="Tensor.Grad"/>.
     /// Inputs that do not reach the outputs get null when <paramref name="allowUnused"/>, else an error.

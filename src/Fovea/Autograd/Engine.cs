@@ -17,6 +17,11 @@ internal static class Engine
         Dictionary<Tensor, Tensor?>? capture = null)
     {
         var order = TopologicalOrder(outputs);
+        // The graph holds no results; the captured non-leaves are reached from their nodes through this map.
+        Dictionary<Function, Tensor>? captured = null;
+        if (capture is not null)
+            foreach (var t in capture.Keys)
+                if (t.GradFn is { } producer) (captured ??= new(ReferenceEqualityComparer.Instance))[producer] = t;
         var pending = new Dictionary<Function, Tensor>(ReferenceEqualityComparer.Instance);
         var hooked = HookedLeaves.Find(outputs, order);
         // Recycling is only sound when no graph of the backward is built (it would hold the gradients), when no node
@@ -24,6 +29,7 @@ internal static class Engine
         // gradients are not being captured for the caller (Autograd.Grad).
         var recycler = createGraph || retainGraph || capture is not null || Anomaly.Enabled || !StoragePool.Enabled ? null : new Recycler();
         using var mode = GradMode.Set(createGraph);
+        long releasedBytes = 0;
 
         for (int i = 0; i < outputs.Count; i++)
         {
@@ -49,7 +55,8 @@ internal static class Engine
             }
             if (node.Released)
                 throw new InvalidOperationException($"{node.Name}.Backward: trying to backward through the graph a second time; the saved tensors were freed after the first backward. Pass retainGraph: true to the first Backward call.");
-            var owner = node.Output;
+            var owner = node.PinnedOutput;
+            if (captured is not null && captured.TryGetValue(node, out var capturedOutput)) owner = capturedOutput;
             if (owner is not null)
             {
                 // A hook may keep what it is given or what it returns; a retained gradient is the user's.
@@ -69,13 +76,16 @@ internal static class Engine
             try { grads = node.RunBackward(grad); }
             finally { Anomaly.RunningBackward = outerBackward; }
             if (Anomaly.Enabled) Anomaly.CheckBackward(node, grads);
-            if (!retainGraph) node.Release();
-            var inputs = node.Inputs;
+            if (!retainGraph)
+            {
+                releasedBytes += node.SavedResultBytes();
+                node.Release();
+            }
             if (recycler is not null)
             {
                 // The node's results are held before its incoming gradient is let go: a result may be that very buffer.
                 for (int i = 0; i < grads.Length; i++)
-                    if (grads[i] is { } g && inputs[i].RequiresGrad)
+                    if (grads[i] is { } g && node.NeedsInputGrad(i))
                     {
                         if (ours) recycler.Hold(g);
                         else recycler.Escape(g);
@@ -85,14 +95,31 @@ internal static class Engine
             for (int i = 0; i < grads.Length; i++)
             {
                 var g = grads[i];
-                var input = inputs[i];
-                if (g is null || !input.RequiresGrad) continue;
-                if (input.GradFn is null) Deliver(input, g, capture, hooked, recycler);
-                else Accumulate(pending, input.GradFn, g, recycler);
+                if (g is null || !node.NeedsInputGrad(i)) continue;
+                if (node.NextFunction(i) is { } producer) Accumulate(pending, producer, g, recycler);
+                else Deliver(node.LeafInput(i)!, g, capture, hooked, recycler);
             }
             hooked?.NodeDone(node, capture);
         }
+        CollectReleased(releasedBytes);
     }
+
+    /// <summary>
+    /// Starts a background full collection when the pass let go of at least <see cref="Autograd.CollectAfterBackwardBytes"/>
+    /// of saved results (why: see there). Non-blocking: it sweeps while the caller goes on to the next step.
+    /// </summary>
+    private static void CollectReleased(long releasedBytes)
+    {
+        long threshold = Autograd.CollectAfterBackwardBytes;
+        if (threshold <= 0 || releasedBytes < threshold) return;
+        Interlocked.Increment(ref _collectionsStarted);
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: false, compacting: false);
+    }
+
+    private static long _collectionsStarted;
+
+    /// <summary>How many collections <see cref="CollectReleased"/> has started in this process.</summary>
+    internal static long CollectionsStarted => Interlocked.Read(ref _collectionsStarted);
 
     private static void Accumulate(Dictionary<Function, Tensor> pending, Function node, Tensor g, Recycler? recycler)
     {
@@ -159,8 +186,8 @@ internal static class Engine
             foreach (var t in outputs)
                 if (t.GradFn is null) Count(ref found, t);
             foreach (var node in order)
-                foreach (var input in node.Inputs)
-                    if (input.GradFn is null) Count(ref found, input);
+                for (int i = 0; i < node.InputCount; i++)
+                    if (node.LeafInput(i) is { } leaf) Count(ref found, leaf);
             return found;
         }
 
@@ -182,8 +209,8 @@ internal static class Engine
         /// <summary>Marks every leaf edge of <paramref name="node"/> as delivered.</summary>
         public void NodeDone(Function node, Dictionary<Tensor, Tensor?>? capture)
         {
-            foreach (var input in node.Inputs)
-                if (input.GradFn is null) EdgeDone(input, capture);
+            for (int i = 0; i < node.InputCount; i++)
+                if (node.LeafInput(i) is { } leaf) EdgeDone(leaf, capture);
         }
 
         /// <summary>One edge into <paramref name="leaf"/> is delivered; after the last, the leaf's gradient is final.</summary>
@@ -211,11 +238,10 @@ internal static class Engine
             while (stack.Count > 0)
             {
                 var (node, next) = stack.Pop();
-                var inputs = node.Inputs;
-                if (next < inputs.Count)
+                if (next < node.InputCount)
                 {
                     stack.Push((node, next + 1));
-                    var child = inputs[next].GradFn;
+                    var child = node.NextFunction(next);
                     if (child is not null && visited.Add(child)) stack.Push((child, 0));
                 }
                 else postOrder.Add(node);

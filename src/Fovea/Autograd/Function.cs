@@ -25,14 +25,72 @@ public abstract class Function
     private int[]? _savedVersions;
     private bool _released;
 
-    /// <summary>The inputs this node was applied to (graph edges), set when the node is recorded.</summary>
-    public IReadOnlyList<Tensor> Inputs { get; private set; } = [];
+    /// <summary>
+    /// One edge per input, set when the node is recorded: the node that produced the input (a Function), the input
+    /// itself when it is a leaf that requires grad (a Tensor), or null. The graph never holds an
+    /// intermediate result: what the backward needs it saves (<see cref="SaveForBackward"/>, freed after the pass), so
+    /// a result that nothing saved dies as soon as the forward code lets go of it, as in PyTorch, and a graph kept
+    /// after its backward (a loss in a list) keeps only its nodes.
+    /// </summary>
+    private object?[] _edges = [];
 
     /// <summary>Shapes of the inputs, kept after saved tensors are freed (for gradient shape checks).</summary>
     internal int[][] InputShapes { get; private set; } = [];
 
-    /// <summary>The tensor this node produced (for retained and captured gradients of non-leaves).</summary>
-    internal Tensor? Output { get; set; }
+    /// <summary>The shape of the tensor this node produced.</summary>
+    internal int[] OutputShape { get; private set; } = [];
+
+    /// <summary>
+    /// The tensor this node produced, held only once it carries gradient hooks or retains its gradient (the engine
+    /// must reach it from the node), until a backward pass that does not retain the graph is done with the node.
+    /// </summary>
+    internal Tensor? PinnedOutput { get; private set; }
+
+    /// <summary>Inputs that need no gradient and have at most <see cref="KeptConstantElements"/> elements, for <see cref="GraphDot"/>'s pictures; null when there are none.</summary>
+    private Tensor?[]? _constants;
+
+    /// <summary>Constants of at most this many elements stay on the node, for <see cref="GraphDot"/>'s pictures.</summary>
+    private const int KeptConstantElements = GraphDot.MaxDrawnElements;
+
+    /// <summary>How many inputs the node was applied to.</summary>
+    public int InputCount => _edges.Length;
+
+    /// <summary>
+    /// The node that produced each input, null for a leaf (PyTorch's <c>grad_fn.next_functions</c>); the graph's edges
+    /// without the intermediate tensors themselves.
+    /// </summary>
+    public IReadOnlyList<Function?> NextFunctions
+    {
+        get
+        {
+            var next = new Function?[_edges.Length];
+            for (int i = 0; i < next.Length; i++) next[i] = _edges[i] as Function;
+            return next;
+        }
+    }
+
+    /// <summary>
+    /// Whether input <paramref name="index"/> wants a gradient (PyTorch's <c>ctx.needs_input_grad</c>): it was produced
+    /// by a recorded op, or it is a leaf that requires grad now. A backward rule can skip the work for the others.
+    /// </summary>
+    public bool NeedsInputGrad(int index) => _edges[index] switch
+    {
+        Function => true,
+        Tensor leaf => leaf.RequiresGrad,
+        _ => false,
+    };
+
+    /// <summary>The node that produced input <paramref name="index"/>, or null for a leaf.</summary>
+    internal Function? NextFunction(int index) => _edges[index] as Function;
+
+    /// <summary>Input <paramref name="index"/> when it is a leaf that required grad when the node was recorded.</summary>
+    internal Tensor? LeafInput(int index) => _edges[index] as Tensor;
+
+    /// <summary>Input <paramref name="index"/> when it needed no gradient and is small enough to be kept for pictures.</summary>
+    internal Tensor? ConstantInput(int index) => _constants?[index];
+
+    /// <summary>Holds <paramref name="output"/> from this node, for its hooks or retained gradient.</summary>
+    internal void PinOutput(Tensor output) => PinnedOutput = output;
 
     /// <summary>The gradients this node sent to each input in the last backward, kept only when small (for <see cref="GraphDot"/>).</summary>
     internal Tensor?[]? EdgeGradients { get; private set; }
@@ -88,10 +146,21 @@ public abstract class Function
         }
     }
 
+    /// <summary>Bytes of the saved tensors other than leaves that require grad (the parameters, which live on elsewhere).</summary>
+    internal long SavedResultBytes()
+    {
+        if (_saved is null) return 0;
+        long bytes = 0;
+        foreach (var t in _saved)
+            if (!(t.IsLeaf && t.RequiresGrad)) bytes += (long)t.Storage.Length * t.DType.SizeOf();
+        return bytes;
+    }
+
     /// <summary>Frees the saved tensors after a backward pass that does not retain the graph.</summary>
     internal void Release()
     {
         _saved = null;
+        PinnedOutput = null;
         _released = true;
     }
 
@@ -134,10 +203,20 @@ public abstract class Function
         {
             if (!output.DType.IsFloating())
                 throw new DTypeException(Name, $"produced a {output.DType.Name()} output from inputs that require grad; only floating outputs can be differentiated");
-            Inputs = inputs;
+            var edges = new object?[inputs.Length];
             var shapes = new int[inputs.Length][];
-            for (int i = 0; i < inputs.Length; i++) shapes[i] = inputs[i]._shape;
+            _constants = null;
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                var input = inputs[i];
+                shapes[i] = input._shape;
+                if (input.GradFn is { } producer) edges[i] = producer;
+                else if (input.RequiresGrad) edges[i] = input;
+                else if (input.Numel <= KeptConstantElements) (_constants ??= new Tensor?[inputs.Length])[i] = input;
+            }
+            _edges = edges;
             InputShapes = shapes;
+            OutputShape = output._shape;
             if (Anomaly.Enabled) CreationTrace = Environment.StackTrace;
             output.SetGradFn(this);
         }

@@ -27,7 +27,14 @@ public static class GraphDot
     public static string ToDot(Tensor root, IReadOnlyDictionary<Tensor, string>? names, bool localDerivatives)
     {
         var leafNames = new Dictionary<Tensor, string>(ReferenceEqualityComparer.Instance);
-        if (names is not null) foreach (var (t, n) in names) leafNames[t] = n;
+        // The graph holds no results: a named op output is found through the node that produced it.
+        var outputNames = new Dictionary<Function, Tensor>(ReferenceEqualityComparer.Instance);
+        if (names is not null)
+            foreach (var (t, n) in names)
+            {
+                leafNames[t] = n;
+                if (t.GradFn is { } producer) outputNames[producer] = t;
+            }
         var upstream = localDerivatives ? UpstreamGradients(root) : null;
         var sb = new StringBuilder();
         sb.AppendLine("digraph fovea {");
@@ -53,24 +60,29 @@ public static class GraphDot
         while (stack.Count > 0)
         {
             var node = stack.Pop();
-            string shape = node.Output is { } o ? ShapeChecks.Format(o._shape) : "";
-            string nodeLabel = node.Output is { } named && leafNames.TryGetValue(named, out var outName)
-                ? $"{node.Name}\\n{outName}{ValueSuffix(named)}" : $"{node.Name}\\n{shape}";
+            string shape = ShapeChecks.Format(node.OutputShape);
+            string nodeLabel = outputNames.TryGetValue(node, out var named)
+                ? $"{node.Name}\\n{leafNames[named]}{ValueSuffix(named)}" : $"{node.Name}\\n{shape}";
             sb.AppendLine($"  {Id(node)} [shape=box, style=rounded, label=\"{nodeLabel}\"];");
-            for (int i = 0; i < node.Inputs.Count; i++)
+            for (int i = 0; i < node.InputCount; i++)
             {
-                var input = node.Inputs[i];
                 string from;
-                if (input.GradFn is { } child)
+                if (node.NextFunction(i) is { } child)
                 {
                     from = Id(child);
                     if (seen.Add(child)) stack.Push(child);
                 }
-                else
+                else if ((node.LeafInput(i) ?? node.ConstantInput(i)) is { } input)
                 {
                     from = Id(input);
                     if (seenLeaves.Add(input))
                         sb.AppendLine($"  {from} [shape=ellipse, label=\"{LeafLabel(input, leafNames)}\"];");
+                }
+                else
+                {
+                    // A large constant is not kept by the graph: drawn from its shape, one ellipse per edge.
+                    from = Id(new object());
+                    sb.AppendLine($"  {from} [shape=ellipse, label=\"constant {ShapeChecks.Format(node.InputShapes[i])}\"];");
                 }
                 string label = "";
                 if (node.EdgeGradients is { } eg && eg[i] is { } g)
@@ -99,8 +111,8 @@ public static class GraphDot
         foreach (var node in TopologicalOrder(top))
         {
             if (node.EdgeGradients is not { } eg) continue;
-            for (int i = 0; i < node.Inputs.Count; i++)
-                if (node.Inputs[i].GradFn is { } child && eg[i] is { Numel: 1 } g)
+            for (int i = 0; i < node.InputCount; i++)
+                if (node.NextFunction(i) is { } child && eg[i] is { Numel: 1 } g)
                     upstream[child] = upstream.GetValueOrDefault(child) + g.Detach().To(DType.Float64).ToScalar();
         }
         return upstream;
@@ -116,10 +128,10 @@ public static class GraphDot
         while (stack.Count > 0)
         {
             var (node, next) = stack.Pop();
-            if (next < node.Inputs.Count)
+            if (next < node.InputCount)
             {
                 stack.Push((node, next + 1));
-                if (node.Inputs[next].GradFn is { } child && visited.Add(child)) stack.Push((child, 0));
+                if (node.NextFunction(next) is { } child && visited.Add(child)) stack.Push((child, 0));
             }
             else postOrder.Add(node);
         }

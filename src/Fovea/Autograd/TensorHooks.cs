@@ -22,6 +22,8 @@ public sealed partial class Tensor
         if (!RequiresGrad)
             throw new InvalidOperationException($"register_hook: the tensor of shape {ShapeChecks.Format(_shape)} does not require grad, so no gradient will ever reach a hook on it");
         lock (HookLock) _gradHooks = [.. _gradHooks, hook];
+        // The graph holds no intermediate results: the node must hold this one to run its hooks.
+        GradFn?.PinOutput(this);
         return new RemovableHandle(() => { lock (HookLock) _gradHooks = Without(_gradHooks, hook); });
     }
 

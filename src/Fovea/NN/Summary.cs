@@ -225,29 +225,31 @@ public static class SummaryExtensions
         Tensor y;
         using (GradMode.Enable()) y = layer.Forward(x);
         if (y.GradFn is not { } root) return null;
-        // A node's output is whichever tensor names it as GradFn: the root's is y, the others' are their consumers' inputs.
-        var outputs = new Dictionary<Function, int[]>(ReferenceEqualityComparer.Instance) { [root] = y.Shape };
+        var nodes = new HashSet<Function>(ReferenceEqualityComparer.Instance) { root };
         var pending = new Stack<Function>([root]);
         while (pending.Count > 0)
-            foreach (var input in pending.Pop().Inputs)
-                if (input.GradFn is { } node && outputs.TryAdd(node, input.Shape)) pending.Push(node);
-        long total = 0;
-        foreach (var (node, shape) in outputs)
         {
-            var inputs = node.Inputs;
+            var node = pending.Pop();
+            for (int i = 0; i < node.InputCount; i++)
+                if (node.NextFunction(i) is { } child && nodes.Add(child)) pending.Push(child);
+        }
+        long total = 0;
+        foreach (var node in nodes)
+        {
+            var (shape, inputs) = (node.OutputShape, node.InputShapes);
             total += node switch
             {
                 Ops.Conv2dFunction => Numel(shape) * PerOutputChannel(inputs[1]),
-                Ops.Conv2dBackwardInputFunction => (long)inputs[0].Numel * PerOutputChannel(inputs[1]),
-                Ops.LinearFunction => Numel(shape) * inputs[1].Size(1),
-                Ops.BatchedMatMulFunction => Numel(shape) * inputs[0].Size(-1),
+                Ops.Conv2dBackwardInputFunction => Numel(inputs[0]) * PerOutputChannel(inputs[1]),
+                Ops.LinearFunction => Numel(shape) * inputs[1][1],
+                Ops.BatchedMatMulFunction => Numel(shape) * inputs[0][^1],
                 _ => 0,
             };
         }
         return total;
     }
 
-    private static long PerOutputChannel(Tensor weight) => weight.Numel / Math.Max(1, weight.Size(0));
+    private static long PerOutputChannel(int[] weightShape) => Numel(weightShape) / Math.Max(1, weightShape[0]);
 
     private static long Numel(int[] shape)
     {

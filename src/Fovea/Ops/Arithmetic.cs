@@ -81,7 +81,7 @@ internal sealed class PowFunction : Function
         var (a, b, y) = (Saved[0], Saved[1], Saved[2]);
         var ga = g.Mul(b).Mul(a.Pow(b.Sub(1)));
         Tensor? gb = null;
-        if (Inputs[1].RequiresGrad) gb = SumToShape(g.Mul(LogBase(a, y)), InputShapes[1]);
+        if (NeedsInputGrad(1)) gb = SumToShape(g.Mul(LogBase(a, y)), InputShapes[1]);
         return [SumToShape(ga, InputShapes[0]), gb];
     }
 

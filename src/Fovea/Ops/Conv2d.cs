@@ -58,10 +58,10 @@ internal sealed class Conv2dFunction(Conv2dGeometry geo) : Function
     {
         var (x, w) = (Saved[0], Saved[1]);
         var grads = new Tensor?[InputShapes.Length];
-        if (Inputs[0].RequiresGrad) grads[0] = Conv.BackwardInput(g, w, InputShapes[0], geo);
-        if (Inputs[1].RequiresGrad) grads[1] = Conv.BackwardWeight(x, g, InputShapes[1], geo);
+        if (NeedsInputGrad(0)) grads[0] = Conv.BackwardInput(g, w, InputShapes[0], geo);
+        if (NeedsInputGrad(1)) grads[1] = Conv.BackwardWeight(x, g, InputShapes[1], geo);
         // Σ over the contiguous spatial dims first, then the batch: several times faster than one reduction over [0, 2, 3].
-        if (grads.Length > 2 && Inputs[2].RequiresGrad) grads[2] = g.Sum([2, 3]).Sum([0]);
+        if (grads.Length > 2 && NeedsInputGrad(2)) grads[2] = g.Sum([2, 3]).Sum([0]);
         return grads;
     }
 
@@ -94,8 +94,8 @@ internal sealed class Conv2dBackwardInputFunction(Conv2dGeometry geo, int[] inpu
     protected override Tensor?[] Backward(Tensor u)
     {
         var (g, w) = (Saved[0], Saved[1]);
-        Tensor? dg = Inputs[0].RequiresGrad ? Conv.ForwardLike(u, w, geo, InputShapes[0]) : null;
-        Tensor? dw = Inputs[1].RequiresGrad ? Conv.BackwardWeight(u, g, InputShapes[1], geo) : null;
+        Tensor? dg = NeedsInputGrad(0) ? Conv.ForwardLike(u, w, geo, InputShapes[0]) : null;
+        Tensor? dw = NeedsInputGrad(1) ? Conv.BackwardWeight(u, g, InputShapes[1], geo) : null;
         return [dg, dw];
     }
 
@@ -124,8 +124,8 @@ internal sealed class Conv2dBackwardWeightFunction(Conv2dGeometry geo, int[] wei
     protected override Tensor?[] Backward(Tensor v)
     {
         var (x, g) = (Saved[0], Saved[1]);
-        Tensor? dx = Inputs[0].RequiresGrad ? Conv.BackwardInput(g, v, InputShapes[0], geo) : null;
-        Tensor? dg = Inputs[1].RequiresGrad ? Conv.ForwardLike(x, v, geo, InputShapes[1]) : null;
+        Tensor? dx = NeedsInputGrad(0) ? Conv.BackwardInput(g, v, InputShapes[0], geo) : null;
+        Tensor? dg = NeedsInputGrad(1) ? Conv.ForwardLike(x, v, geo, InputShapes[1]) : null;
         return [dx, dg];
     }
 

@@ -28,7 +28,7 @@ internal sealed class ChannelBiasFunction : Function
     protected override Tensor Forward(Tensor[] x) =>
         Backend.Current.Binary(BinaryOp.Add, x[0], x[1].ReshapeRaw([1, x[1]._shape[0], 1, 1]), x[0].Shape);
 
-    protected override Tensor?[] Backward(Tensor g) => [g, Inputs[1].RequiresGrad ? g.Sum([2, 3]).Sum([0]) : null];
+    protected override Tensor?[] Backward(Tensor g) => [g, NeedsInputGrad(1) ? g.Sum([2, 3]).Sum([0]) : null];
 
     protected override Tensor? Jvp(Tensor[] x, Tensor y, Tensor?[] t)
     {

@@ -36,10 +36,10 @@ internal sealed class LinearFunction : Function
         int outF = w._shape[0], inF = w._shape[1], rows = input.Numel / Math.Max(1, inF);
         // Written with tensor ops, so that with create_graph the gradients are themselves differentiable.
         var g2 = g.Reshape(rows, outF);
-        var grads = new Tensor?[Inputs.Count];
-        if (Inputs[0].RequiresGrad) grads[0] = g2.MatMul(w).Reshape(input.Shape);
-        if (Inputs[1].RequiresGrad) grads[1] = g2.T.MatMul(input.Reshape(rows, inF));
-        if (Inputs.Count > 2 && Inputs[2].RequiresGrad) grads[2] = g2.Sum(0);
+        var grads = new Tensor?[InputCount];
+        if (NeedsInputGrad(0)) grads[0] = g2.MatMul(w).Reshape(input.Shape);
+        if (NeedsInputGrad(1)) grads[1] = g2.T.MatMul(input.Reshape(rows, inF));
+        if (InputCount > 2 && NeedsInputGrad(2)) grads[2] = g2.Sum(0);
         return grads;
     }
 

@@ -19,8 +19,8 @@ internal sealed class BatchedMatMulFunction : Function
     protected override Tensor?[] Backward(Tensor g)
     {
         var (a, b) = (Saved[0], Saved[1]);
-        Tensor? ga = Inputs[0].RequiresGrad ? g.MatMul(b.Transpose(1, 2)) : null;
-        Tensor? gb = Inputs[1].RequiresGrad ? a.Transpose(1, 2).MatMul(g) : null;
+        Tensor? ga = NeedsInputGrad(0) ? g.MatMul(b.Transpose(1, 2)) : null;
+        Tensor? gb = NeedsInputGrad(1) ? a.Transpose(1, 2).MatMul(g) : null;
         return [ga, gb];
     }
 

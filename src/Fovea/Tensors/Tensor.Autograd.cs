@@ -45,7 +45,6 @@ public sealed partial class Tensor
     internal void SetGradFn(Function node)
     {
         GradFn = node;
-        node.Output = this;
         _requiresGrad = true;
     }
 
@@ -58,7 +57,9 @@ public sealed partial class Tensor
     /// <summary>Keeps the gradient of this non-leaf tensor in <see cref="Grad"/> during backward.</summary>
     public Tensor RetainGrad()
     {
-        if (GradFn is not null) RetainsGrad = true;
+        if (GradFn is null) return this;
+        RetainsGrad = true;
+        GradFn.PinOutput(this);
         return this;
     }
 
