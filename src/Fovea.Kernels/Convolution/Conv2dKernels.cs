@@ -92,7 +92,7 @@ public static class Conv2dKernels
         if (typeof(T) == typeof(float))
         {
             float* fx = (float*)px, fw = (float*)pw, fb = (float*)pb, fy = (float*)py;
-            if (WinogradConv.Applies(s))
+            if (WinogradConv.Applies(s, kernelPrepared: prepared is not null))
             {
                 WinogradConv.Forward(s, fx, fw, fb, fy, prepared);
                 return;

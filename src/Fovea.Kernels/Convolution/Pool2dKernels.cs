@@ -32,8 +32,197 @@ public static class Pool2dKernels
     /// values as <see cref="MaxForward{T}"/>, bit for bit, with half the work per tap on the vector path.
     /// </summary>
     public static void MaxForwardValues<T>(ReadOnlySpan<T> x, int planes, int h, int w, in Window2d win, int oh, int ow, Span<T> y)
-        where T : unmanaged, INumber<T> =>
+        where T : unmanaged, INumber<T>
+    {
+        if (typeof(T) == typeof(float) && SeparableEnabled && Separable(win, w, ow))
+        {
+            MaxSeparableF32(MemoryMarshal.Cast<T, float>(x), planes, h, w, win, oh, ow, MemoryMarshal.Cast<T, float>(y));
+            return;
+        }
         MaxForwardRows(x, planes, h, w, win, oh, ow, y, default, withIndices: false);
+    }
+
+    /// <summary>Switch for the separable path of <see cref="MaxForwardValues{T}"/> (tests turn it off to compare).</summary>
+    internal static bool SeparableEnabled = true;
+
+    /// <summary>
+    /// Where <see cref="MaxSeparableF32"/> runs: AVX2, no dilation, stride 1 or 2 along rows, and at least one vector
+    /// group of output columns (the ResNet stem's 3x3 stride-2 window over 112-wide rows, say).
+    /// </summary>
+    private static bool Separable(in Window2d win, int w, int ow) =>
+        Avx2.IsSupported && win.DilationH == 1 && win.DilationW == 1 && win.StrideW is 1 or 2 && ow >= 8;
+
+    /// <summary>
+    /// Max pooling without indices as two passes per plane: the maximum over each input row's kw taps for every output
+    /// column (into a scratch of h rows), then the maximum over kh of those rows for every output row. A 3x3 window reads
+    /// each input row once instead of up to twice and combines 3 + 3 values per output instead of 9. Each input row is
+    /// first copied between −∞ borders, so every output column, the padded ones included, takes the vector path.
+    /// <para>
+    /// The same values as the one-pass loop, bit for bit: max(v, best) keeps the earlier of equal values, so the maximum
+    /// of the row maxima in row order is the first maximal tap in row-major order, as before (−0 before +0 stays −0);
+    /// a −∞ border tap changes nothing that a skipped tap would not. A NaN tap makes its row maximum NaN (all bits set),
+    /// and any NaN row maximum makes the output NaN, as the one-pass vector path writes it.
+    /// </para>
+    /// </summary>
+    private static unsafe void MaxSeparableF32(ReadOnlySpan<float> x, int planes, int h, int w, in Window2d win, int oh, int ow, Span<float> y)
+    {
+        // Sixteen columns to a group where AVX-512 is there and the row has that many outputs; eight otherwise.
+        int lanes = Avx512F.IsSupported && Vector512.IsHardwareAccelerated && ow >= 16 ? 16 : 8;
+        int kh = win.KernelH, sh = win.StrideH, ph = win.PadH, sw = win.StrideW, pw = win.PadW;
+        // The padded row: pw × −∞, the row, then −∞ as far as the last group's loads reach.
+        int paddedLength = (ow - 1) * sw + win.KernelW + 2 * lanes;
+        float[] scratch = System.Buffers.ArrayPool<float>.Shared.Rent(h * ow + paddedLength);
+        fixed (float* px = x, py = y, rows = scratch)
+        {
+            float* padded = rows + (long)h * ow;
+            new Span<float>(padded, paddedLength).Fill(float.NegativeInfinity);
+            int copied = Math.Min(w, paddedLength - pw);
+            for (int p = 0; p < planes; p++)
+            {
+                float* xp = px + (long)p * h * w, yp = py + (long)p * oh * ow;
+                for (int iy = 0; iy < h; iy++)
+                {
+                    new ReadOnlySpan<float>(xp + (long)iy * w, copied).CopyTo(new Span<float>(padded + pw, copied));
+                    if (lanes == 16) RowMaxima16(padded, win, ow, rows + (long)iy * ow);
+                    else RowMaxima8(padded, win, ow, rows + (long)iy * ow);
+                }
+                for (int oy = 0; oy < oh; oy++)
+                {
+                    int i0 = Math.Max(0, ph - oy * sh), i1 = Math.Min(kh, h + ph - oy * sh);
+                    float* yr = yp + (long)oy * ow;
+                    if (i1 <= i0)
+                    {
+                        // No window row inside the input (ceil mode's last row can be all padding): −∞, as the scalar loop writes.
+                        new Span<float>(yr, ow).Fill(float.NegativeInfinity);
+                        continue;
+                    }
+                    float* r0 = rows + (long)(oy * sh - ph + i0) * ow;
+                    // Groups from the left, the last one ending at the last column (it may overlap the one before it).
+                    for (int ox = 0; ; ox += lanes)
+                    {
+                        int at = Math.Min(ox, ow - lanes);
+                        if (lanes == 16)
+                        {
+                            var best = Avx512F.LoadVector512(r0 + at);
+                            var nan = Avx512F.CompareUnordered(best, best);
+                            for (int i = i0 + 1; i < i1; i++)
+                            {
+                                var v = Avx512F.LoadVector512(r0 + (long)(i - i0) * ow + at);
+                                best = Avx512F.Max(v, best);
+                                nan |= Avx512F.CompareUnordered(v, v);
+                            }
+                            Avx512F.Store(yr + at, best | nan);
+                        }
+                        else
+                        {
+                            var best = Avx.LoadVector256(r0 + at);
+                            var nan = Avx.CompareUnordered(best, best);
+                            for (int i = i0 + 1; i < i1; i++)
+                            {
+                                var v = Avx.LoadVector256(r0 + (long)(i - i0) * ow + at);
+                                best = Avx.Max(v, best);
+                                nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
+                            }
+                            Avx.Store(yr + at, Avx.Or(best, nan));
+                        }
+                        if (at == ow - lanes) break;
+                    }
+                }
+            }
+        }
+        System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    /// <summary>
+    /// For every output column, the maximum of one padded row's taps (output ox's tap j at ox·sw + j), eight columns to a
+    /// group, the last group ending at the last column.
+    /// </summary>
+    private static unsafe void RowMaxima8(float* padded, in Window2d win, int ow, float* dst)
+    {
+        int sw = win.StrideW, kw = win.KernelW;
+        for (int ox = 0; ; ox += 8)
+        {
+            int at = Math.Min(ox, ow - 8), c = at * sw;
+            Vector256<float> best, nan;
+            if (sw == 1)
+            {
+                best = Avx.LoadVector256(padded + c);
+                nan = Avx.CompareUnordered(best, best);
+                for (int j = 1; j < kw; j++)
+                {
+                    var v = Avx.LoadVector256(padded + c + j);
+                    best = Avx.Max(v, best);
+                    nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
+                }
+            }
+            else
+            {
+                // Stride 2: tap j is the even lanes of the 16 floats from c + j; tap j + 1 the odd ones.
+                Vector256<float> odd;
+                (best, odd) = Deinterleave(Avx.LoadVector256(padded + c), Avx.LoadVector256(padded + c + 8));
+                nan = Avx.CompareUnordered(best, best);
+                for (int j = 1; j < kw; j++)
+                {
+                    Vector256<float> v;
+                    if ((j & 1) == 1) v = odd;
+                    else (v, odd) = Deinterleave(Avx.LoadVector256(padded + c + j), Avx.LoadVector256(padded + c + j + 8));
+                    best = Avx.Max(v, best);
+                    nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
+                }
+            }
+            Avx.Store(dst + at, Avx.Or(best, nan));
+            if (at == ow - 8) break;
+        }
+    }
+
+    /// <summary><see cref="RowMaxima8"/> sixteen columns to a group; at stride 2 each tap is one two-source permute of two loads.</summary>
+    private static unsafe void RowMaxima16(float* padded, in Window2d win, int ow, float* dst)
+    {
+        int sw = win.StrideW, kw = win.KernelW;
+        var evenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var oddLanes = evenLanes + Vector512<int>.One;
+        for (int ox = 0; ; ox += 16)
+        {
+            int at = Math.Min(ox, ow - 16), c = at * sw;
+            Vector512<float> best, nan;
+            if (sw == 1)
+            {
+                best = Avx512F.LoadVector512(padded + c);
+                nan = Avx512F.CompareUnordered(best, best);
+                for (int j = 1; j < kw; j++)
+                {
+                    var v = Avx512F.LoadVector512(padded + c + j);
+                    best = Avx512F.Max(v, best);
+                    nan |= Avx512F.CompareUnordered(v, v);
+                }
+            }
+            else
+            {
+                // Stride 2: tap j is the even lanes of the 32 floats from c + j; tap j + 1 the odd ones.
+                var lo = Avx512F.LoadVector512(padded + c);
+                var hi = Avx512F.LoadVector512(padded + c + 16);
+                best = Avx512F.PermuteVar16x32x2(lo, evenLanes, hi);
+                var odd = Avx512F.PermuteVar16x32x2(lo, oddLanes, hi);
+                nan = Avx512F.CompareUnordered(best, best);
+                for (int j = 1; j < kw; j++)
+                {
+                    Vector512<float> v;
+                    if ((j & 1) == 1) v = odd;
+                    else
+                    {
+                        lo = Avx512F.LoadVector512(padded + c + j);
+                        hi = Avx512F.LoadVector512(padded + c + j + 16);
+                        v = Avx512F.PermuteVar16x32x2(lo, evenLanes, hi);
+                        if (j + 1 < kw) odd = Avx512F.PermuteVar16x32x2(lo, oddLanes, hi);
+                    }
+                    best = Avx512F.Max(v, best);
+                    nan |= Avx512F.CompareUnordered(v, v);
+                }
+            }
+            Avx512F.Store(dst + at, best | nan);
+            if (at == ow - 16) break;
+        }
+    }
 
     /// <summary>
     /// Any window, one output row at a time. For float32 with AVX2 and stride 1 or 2, the outputs whose taps all lie
@@ -83,15 +272,15 @@ public static class Pool2dKernels
     /// dropped). Groups run from the first start in steps of eight, the last one ending at the last start (it may
     /// overlap outputs already written, recomputed to the same values). (0, −1) when no group fits.
     /// </summary>
-    private static (int First, int Last) VectorColumns(int w, in Window2d win, int ow)
+    private static (int First, int Last) VectorColumns(int w, in Window2d win, int ow, int lanes = 8)
     {
         int sw = win.StrideW;
         if (sw is not (1 or 2)) return (0, -1);
         int first = (win.PadW + sw - 1) / sw;
-        int loadSpan = sw == 2 ? 15 : 7;
+        int loadSpan = sw == 2 ? 2 * lanes - 1 : lanes - 1;
         int room = w - 1 - loadSpan - (win.KernelW - 1) * win.DilationW + win.PadW;
         if (room < 0) return (0, -1);
-        int last = Math.Min(room / sw, ow - 8);
+        int last = Math.Min(room / sw, ow - lanes);
         return last < first ? (0, -1) : (first, last);
     }
 

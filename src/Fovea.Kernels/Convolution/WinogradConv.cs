@@ -45,12 +45,13 @@ internal static unsafe class WinogradConv
 
     /// <summary>
     /// True where the forward runs here: one group, 3x3, stride 1, no dilation, padding at most 2, a machine with a
-    /// SIMD GEMM tile, and enough channels and tiles that the transforms are a small part of the work (the same rule
-    /// whether or not the transformed kernel is kept between calls: see <see cref="MinTiles"/>).
+    /// SIMD GEMM tile, and enough channels and tiles that the transforms are a small part of the work: see
+    /// <see cref="MinTiles"/>, or <see cref="MinTilesPrepared"/> when the transformed kernel is kept between calls
+    /// (<paramref name="kernelPrepared"/>).
     /// </summary>
-    public static bool Applies(in ConvShape s) =>
+    public static bool Applies(in ConvShape s, bool kernelPrepared = false) =>
         Enabled && Gemm.Selected != GemmKernelKind.Scalar && Geometry(s) && OffsetsFit(s)
-        && Worthwhile(s.InChannels, s.OutChannels, s.OutH, s.OutW, s.Batch);
+        && Worthwhile(s.InChannels, s.OutChannels, s.OutH, s.OutW, s.Batch, kernelPrepared ? MinTilesPrepared : MinTiles);
 
     /// <summary>True where the input gradient runs here (as the forward of the flipped kernel, see <see cref="BackwardInput(in ConvShape, float*, float*, float*)"/>).</summary>
     public static bool AppliesToInputGradient(in ConvShape s) =>
@@ -77,14 +78,23 @@ internal static unsafe class WinogradConv
     private const long MinTiles = 32;
 
     /// <summary>
+    /// Fewest tiles when the transformed kernel is kept (<see cref="PreparedConvWeights"/>, inference): with no kernel
+    /// transform per call, 16 tiles pay off too. Forward with prepared weights against the dispatch's other paths, batch 1
+    /// (1 / 2 threads, ms): 256@14² (16 tiles) 2.44–2.85 → 1.91–2.43 / 1.58–1.91 → 1.47–1.73; 512@14² 12.0 → 8.7 / 6.6 →
+    /// 6.0; 64@14² 0.33 → 0.22 / 0.29 → 0.22; batch 16, 512@4² 12.4 → 8.5 / 7.3 → 7.1. At 4 tiles it still loses: batch
+    /// 1, 512@7² 2.8 → 7.5, 256@8² 0.9 → 1.9; batch 4, 512@4² 4.2 → 10.1.
+    /// </summary>
+    private const long MinTilesPrepared = 16;
+
+    /// <summary>
     /// Shapes where this path measured faster than the direct and implicit-GEMM ones: at least 16 channels on each side
     /// (fewer leave the transforms dominant), outputs of at least 4x4 (a 4x4 plane is exactly one tile; smaller ones
-    /// waste most of it), and at least <see cref="MinTiles"/> tiles in the batch (fewer leave the kernel transform
-    /// dominant).
+    /// waste most of it), and at least <paramref name="minTiles"/> tiles in the batch (fewer leave the kernel transform,
+    /// or the transformed kernel's four times larger traffic, dominant).
     /// </summary>
-    private static bool Worthwhile(int inChannels, int outChannels, int outH, int outW, int batch) =>
+    private static bool Worthwhile(int inChannels, int outChannels, int outH, int outW, int batch, long minTiles = MinTiles) =>
         inChannels >= 16 && outChannels >= 16 && outH >= 4 && outW >= 4
-        && (long)batch * ((outH + 3) / 4) * ((outW + 3) / 4) >= MinTiles;
+        && (long)batch * ((outH + 3) / 4) * ((outW + 3) / 4) >= minTiles;
 
     /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
     public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y) => Forward(Gemm.Selected, s, x, w, bias, y);

@@ -25,6 +25,12 @@ public class PoolKernelTests
         new[] { 15, 45, 3, 3, 2, 2, 1, 1, 2, 2, 7, 22 },  // stride 2 with dilation: every tap its own even-lane load
         new[] { 9, 40, 2, 2, 2, 2, 1, 1, 1, 1, 5, 21 },   // 2x2 with padding: the general path, taps paired from one load
         new[] { 7, 23, 3, 3, 2, 2, 1, 1, 1, 1, 4, 12 },   // one vector group only (first = last)
+        // Rows of 16 outputs or more: without indices, 16-wide groups of the separable path where AVX-512 is there.
+        new[] { 9, 112, 3, 3, 2, 2, 1, 1, 1, 1, 5, 56 },  // ResNet's stem window at 224²: groups at 0, 16, 32 and an overlapping 40
+        new[] { 6, 37, 3, 3, 1, 1, 1, 1, 1, 1, 6, 37 },   // stride 1, 16-wide
+        new[] { 9, 42, 3, 3, 2, 2, 0, 0, 1, 1, 4, 21 },   // ceil_mode: the last window hangs past the row
+        new[] { 11, 60, 5, 5, 2, 2, 2, 2, 1, 1, 6, 30 },  // 5x5: taps 0, 2, 4 from even lanes, 1, 3 from odd
+        new[] { 8, 18, 3, 3, 1, 2, 1, 1, 1, 1, 8, 9 },    // eight to fifteen outputs: 8-wide groups, row stride 1, column stride 2
     };
 
     private static Window2d Win(int[] g) => new(g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);

@@ -54,13 +54,17 @@ public class PreparedConvWeightsTests
     }
 
     [Fact]
-    public void Winograd_takes_32_tiles_or_more_kept_or_not()
+    public void Winograd_takes_32_tiles_or_more_or_16_with_the_kernel_kept()
     {
         var resnet128 = Shape([1, 128, 28, 28, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 49 tiles
         var resnet256 = Shape([1, 256, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 16 tiles: one half-empty block
+        var resnet512 = Shape([1, 512, 7, 7, 512, 1, 3, 3, 1, 1, 1, 1, 1, 1]);     // 4 tiles
         bool simd = Gemm.Selected != GemmKernelKind.Scalar;
         Assert.Equal(simd, WinogradConv.Applies(resnet128));
+        Assert.Equal(simd, WinogradConv.Applies(resnet128, kernelPrepared: true));
         Assert.False(WinogradConv.Applies(resnet256));
+        Assert.Equal(simd, WinogradConv.Applies(resnet256, kernelPrepared: true));
+        Assert.False(WinogradConv.Applies(resnet512, kernelPrepared: true));
     }
 
     [Fact]
@@ -80,8 +84,10 @@ public class PreparedConvWeightsTests
     // The same at batch 1 in two groups, and with stride 2 on a 14x14 input (a ResNet's downsampling layer).
     [InlineData(new[] { 1, 40, 7, 7, 300, 2, 3, 3, 1, 1, 1, 1, 1, 1 })]
     [InlineData(new[] { 1, 24, 14, 14, 160, 1, 3, 3, 2, 2, 1, 1, 1, 1 })]
-    // Pixel rows: 196 pixels and 256 channels, split by slivers and by rows.
-    [InlineData(new[] { 1, 16, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
+    // Pixel rows: 196 pixels and 256 channels, split by slivers and by rows (12 input channels: not Winograd's).
+    [InlineData(new[] { 1, 12, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
+    // Winograd with the kernel kept: 16 tiles, one block.
+    [InlineData(new[] { 1, 32, 14, 14, 48, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
     public void Results_do_not_depend_on_the_thread_count(int[] shape)
     {
         var s = Shape(shape);
