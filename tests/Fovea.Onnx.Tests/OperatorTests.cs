@@ -159,6 +159,12 @@ public sealed class OperatorTests
         { "ceil_mode", 12, [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("ceil_mode", 1L)] },
         { "dilations", 12, [("kernel_shape", L(2, 2)), ("dilations", L(2, 2))] },
         { "asymmetric pads", 12, [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("pads", L(0, 1, 1, 0))] },
+        // Asymmetric: as the start's pads at both ends, rounding down or up (CNTK's ResNet stem has pads 1, 1, 0, 0) …
+        { "pads 1 1 0 0", 8, [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("pads", L(1, 1, 0, 0))] },
+        { "pads 0 0 1 1", 8, [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("pads", L(0, 0, 1, 1))] },
+        { "pads 1 0 2 1 ceil_mode", 12, [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("pads", L(1, 0, 2, 1)), ("ceil_mode", 1L)] },
+        // … unless that would change the output size (a padded copy then).
+        { "pads 0 0 2 2", 12, [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("pads", L(0, 0, 2, 2))] },
         { "auto_pad SAME_UPPER", 12, [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("auto_pad", "SAME_UPPER")] },
         { "default stride 1, opset 8", 8, [("kernel_shape", L(2, 3))] },
     };
@@ -171,6 +177,19 @@ public sealed class OperatorTests
         OrtAgreement.Check($"MaxPool {variant}", b, ("x", [2, 3, 9, 8]));
     }
 
+    [Theory]
+    // Even sizes, where these asymmetric pads give as many windows as the start's pads at both ends (rounding down for
+    // 1, 1, 0, 0 as in CNTK's ResNet-18 stem, up for 0, 0, 1, 1): the pooling runs without a padded copy.
+    [InlineData(new long[] { 1, 1, 0, 0 }, 0L)]
+    [InlineData(new long[] { 0, 0, 1, 1 }, 0L)]
+    [InlineData(new long[] { 1, 0, 0, 1 }, 1L)]
+    public void MaxPool_with_asymmetric_pads_on_even_sizes(long[] pads, long ceilMode)
+    {
+        var b = Model(12, "x", -1, 3, 12, 10).Node("MaxPool", ["x"], ["y"],
+            [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("pads", pads), ("ceil_mode", ceilMode)]).Output("y");
+        OrtAgreement.Check($"MaxPool pads {string.Join(' ', pads)} ceil {ceilMode}", b, ("x", [2, 3, 12, 10]));
+    }
+
     public static TheoryData<string, (string, object)[]> AveragePoolCases => new()
     {
         { "2x2 stride 2", [("kernel_shape", L(2, 2)), ("strides", L(2, 2))] },
@@ -178,6 +197,7 @@ public sealed class OperatorTests
         { "pads 1 count_include_pad 1", [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("pads", L(1, 1, 1, 1)), ("count_include_pad", 1L)] },
         { "asymmetric pads count_include_pad 0", [("kernel_shape", L(3, 3)), ("pads", L(0, 1, 2, 0))] },
         { "asymmetric pads count_include_pad 1", [("kernel_shape", L(3, 3)), ("pads", L(0, 1, 2, 0)), ("count_include_pad", 1L)] },
+        { "asymmetric pads ceil_mode", [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("pads", L(1, 0, 2, 1)), ("ceil_mode", 1L)] },
         { "ceil_mode", [("kernel_shape", L(3, 3)), ("strides", L(2, 2)), ("ceil_mode", 1L)] },
     };
 
