@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Fovea.Kernels.Fft;
 
 namespace Fovea.Kernels.Matching;
@@ -207,6 +208,13 @@ internal static unsafe class FftCorrelation
             if (y < rows)
             {
                 float* s = img + (long)(ty + y) * width + tx;
+                // The next strip reads this row's next 16 floats. Rows are a page or more apart, and hardware prefetchers
+                // stop at page boundaries, so without this every row of every strip waited for memory.
+                if (Sse.IsSupported)
+                {
+                    Sse.Prefetch0(s + Strip);
+                    Sse.Prefetch0(s + 2 * Strip - 1);
+                }
                 if (Simd.SimdWidth.Use256 || Simd.SimdWidth.Use512)
                 {
                     for (; x <= cols - 8; x += 8)
@@ -231,6 +239,12 @@ internal static unsafe class FftCorrelation
         {
             double* s = src + (long)y * Strip;
             float* d = result + (long)(ty + y) * ow + tx;
+            // As in LoadStrip: the next strip writes this row's next 16 floats, a page or more from the last row's.
+            if (Sse.IsSupported)
+            {
+                Sse.Prefetch0(d + Strip);
+                Sse.Prefetch0(d + 2 * Strip - 1);
+            }
             int x = 0;
             if (Simd.SimdWidth.Use256 || Simd.SimdWidth.Use512)
             {
