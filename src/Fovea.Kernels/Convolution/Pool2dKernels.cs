@@ -34,7 +34,7 @@ public static class Pool2dKernels
     public static void MaxForwardValues<T>(ReadOnlySpan<T> x, int planes, int h, int w, in Window2d win, int oh, int ow, Span<T> y)
         where T : unmanaged, INumber<T>
     {
-        if (typeof(T) == typeof(float) && SeparableEnabled && Separable(win, w, ow))
+        if (typeof(T) == typeof(float) && Separable(win, ow))
         {
             MaxSeparableF32(MemoryMarshal.Cast<T, float>(x), planes, h, w, win, oh, ow, MemoryMarshal.Cast<T, float>(y));
             return;
@@ -42,15 +42,13 @@ public static class Pool2dKernels
         MaxForwardRows(x, planes, h, w, win, oh, ow, y, default, withIndices: false);
     }
 
-    /// <summary>Switch for the separable path of <see cref="MaxForwardValues{T}"/> (tests turn it off to compare).</summary>
-    internal static bool SeparableEnabled = true;
-
     /// <summary>
-    /// Where <see cref="MaxSeparableF32"/> runs: AVX2, no dilation, stride 1 or 2 along rows, and at least one vector
-    /// group of output columns (the ResNet stem's 3x3 stride-2 window over 112-wide rows, say).
+    /// Where <see cref="MaxSeparableF32"/> runs: AVX-512, no dilation, stride 1 or 2 along rows, and at least one vector
+    /// group of 16 output columns (the ResNet stem's 3x3 stride-2 window over 112-wide rows, say). Elsewhere the one-pass
+    /// loop runs (eight outputs at a time with AVX2).
     /// </summary>
-    private static bool Separable(in Window2d win, int w, int ow) =>
-        Avx2.IsSupported && win.DilationH == 1 && win.DilationW == 1 && win.StrideW is 1 or 2 && ow >= 8;
+    private static bool Separable(in Window2d win, int ow) =>
+        Avx512F.IsSupported && Vector512.IsHardwareAccelerated && win.DilationH == 1 && win.DilationW == 1 && win.StrideW is 1 or 2 && ow >= 16;
 
     /// <summary>
     /// Max pooling without indices as two passes per plane: the maximum over each input row's kw taps for every output
@@ -66,8 +64,7 @@ public static class Pool2dKernels
     /// </summary>
     private static unsafe void MaxSeparableF32(ReadOnlySpan<float> x, int planes, int h, int w, in Window2d win, int oh, int ow, Span<float> y)
     {
-        // Sixteen columns to a group where AVX-512 is there and the row has that many outputs; eight otherwise.
-        int lanes = Avx512F.IsSupported && Vector512.IsHardwareAccelerated && ow >= 16 ? 16 : 8;
+        const int lanes = 16;
         int kh = win.KernelH, sh = win.StrideH, ph = win.PadH, sw = win.StrideW, pw = win.PadW;
         // The padded row: pw × −∞, the row, then −∞ as far as the last group's loads reach.
         int paddedLength = (ow - 1) * sw + win.KernelW + 2 * lanes;
@@ -83,8 +80,7 @@ public static class Pool2dKernels
                 for (int iy = 0; iy < h; iy++)
                 {
                     new ReadOnlySpan<float>(xp + (long)iy * w, copied).CopyTo(new Span<float>(padded + pw, copied));
-                    if (lanes == 16) RowMaxima16(padded, win, ow, rows + (long)iy * ow);
-                    else RowMaxima8(padded, win, ow, rows + (long)iy * ow);
+                    RowMaxima(padded, win, ow, rows + (long)iy * ow);
                 }
                 for (int oy = 0; oy < oh; oy++)
                 {
@@ -101,30 +97,15 @@ public static class Pool2dKernels
                     for (int ox = 0; ; ox += lanes)
                     {
                         int at = Math.Min(ox, ow - lanes);
-                        if (lanes == 16)
+                        var best = Avx512F.LoadVector512(r0 + at);
+                        var nan = Avx512F.CompareUnordered(best, best);
+                        for (int i = i0 + 1; i < i1; i++)
                         {
-                            var best = Avx512F.LoadVector512(r0 + at);
-                            var nan = Avx512F.CompareUnordered(best, best);
-                            for (int i = i0 + 1; i < i1; i++)
-                            {
-                                var v = Avx512F.LoadVector512(r0 + (long)(i - i0) * ow + at);
-                                best = Avx512F.Max(v, best);
-                                nan |= Avx512F.CompareUnordered(v, v);
-                            }
-                            Avx512F.Store(yr + at, best | nan);
+                            var v = Avx512F.LoadVector512(r0 + (long)(i - i0) * ow + at);
+                            best = Avx512F.Max(v, best);
+                            nan |= Avx512F.CompareUnordered(v, v);
                         }
-                        else
-                        {
-                            var best = Avx.LoadVector256(r0 + at);
-                            var nan = Avx.CompareUnordered(best, best);
-                            for (int i = i0 + 1; i < i1; i++)
-                            {
-                                var v = Avx.LoadVector256(r0 + (long)(i - i0) * ow + at);
-                                best = Avx.Max(v, best);
-                                nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
-                            }
-                            Avx.Store(yr + at, Avx.Or(best, nan));
-                        }
+                        Avx512F.Store(yr + at, best | nan);
                         if (at == ow - lanes) break;
                     }
                 }
@@ -134,49 +115,11 @@ public static class Pool2dKernels
     }
 
     /// <summary>
-    /// For every output column, the maximum of one padded row's taps (output ox's tap j at ox·sw + j), eight columns to a
-    /// group, the last group ending at the last column.
+    /// For every output column, the maximum of one padded row's taps (output ox's tap j at ox·sw + j), sixteen columns to
+    /// a group, the last group ending at the last column. At stride 2 a tap is the even lanes of the 32 floats from its
+    /// start, one two-source permute of two loads, and with dilation 1 the odd lanes of the same loads are the next tap.
     /// </summary>
-    private static unsafe void RowMaxima8(float* padded, in Window2d win, int ow, float* dst)
-    {
-        int sw = win.StrideW, kw = win.KernelW;
-        for (int ox = 0; ; ox += 8)
-        {
-            int at = Math.Min(ox, ow - 8), c = at * sw;
-            Vector256<float> best, nan;
-            if (sw == 1)
-            {
-                best = Avx.LoadVector256(padded + c);
-                nan = Avx.CompareUnordered(best, best);
-                for (int j = 1; j < kw; j++)
-                {
-                    var v = Avx.LoadVector256(padded + c + j);
-                    best = Avx.Max(v, best);
-                    nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
-                }
-            }
-            else
-            {
-                // Stride 2: tap j is the even lanes of the 16 floats from c + j; tap j + 1 the odd ones.
-                Vector256<float> odd;
-                (best, odd) = Deinterleave(Avx.LoadVector256(padded + c), Avx.LoadVector256(padded + c + 8));
-                nan = Avx.CompareUnordered(best, best);
-                for (int j = 1; j < kw; j++)
-                {
-                    Vector256<float> v;
-                    if ((j & 1) == 1) v = odd;
-                    else (v, odd) = Deinterleave(Avx.LoadVector256(padded + c + j), Avx.LoadVector256(padded + c + j + 8));
-                    best = Avx.Max(v, best);
-                    nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
-                }
-            }
-            Avx.Store(dst + at, Avx.Or(best, nan));
-            if (at == ow - 8) break;
-        }
-    }
-
-    /// <summary><see cref="RowMaxima8"/> sixteen columns to a group; at stride 2 each tap is one two-source permute of two loads.</summary>
-    private static unsafe void RowMaxima16(float* padded, in Window2d win, int ow, float* dst)
+    private static unsafe void RowMaxima(float* padded, in Window2d win, int ow, float* dst)
     {
         int sw = win.StrideW, kw = win.KernelW;
         var evenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);

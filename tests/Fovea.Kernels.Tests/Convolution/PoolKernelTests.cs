@@ -30,7 +30,8 @@ public class PoolKernelTests
         new[] { 6, 37, 3, 3, 1, 1, 1, 1, 1, 1, 6, 37 },   // stride 1, 16-wide
         new[] { 9, 42, 3, 3, 2, 2, 0, 0, 1, 1, 4, 21 },   // ceil_mode: the last window hangs past the row
         new[] { 11, 60, 5, 5, 2, 2, 2, 2, 1, 1, 6, 30 },  // 5x5: taps 0, 2, 4 from even lanes, 1, 3 from odd
-        new[] { 8, 18, 3, 3, 1, 2, 1, 1, 1, 1, 8, 9 },    // eight to fifteen outputs: 8-wide groups, row stride 1, column stride 2
+        new[] { 8, 18, 3, 3, 1, 2, 1, 1, 1, 1, 8, 9 },    // under sixteen outputs a row: the one-pass loop; row stride 1, column stride 2
+        new[] { 7, 34, 3, 3, 1, 2, 1, 1, 1, 1, 7, 17 },   // seventeen: one 16-wide group and an overlapping one; row stride 1
     };
 
     private static Window2d Win(int[] g) => new(g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
