@@ -175,8 +175,8 @@ internal static partial class OnnxOperators
             int ow = WindowOutput(x.Size(3), k[1], stride.W, p[1], p[3], dilation.W, ceil);
             if (2 * p[0] <= k[0] && 2 * p[1] <= k[1])
                 foreach (bool ceilMode in (ReadOnlySpan<bool>)[false, true])
-                    if (WindowOutput(x.Size(2), k[0], stride.H, p[0], p[0], dilation.H, ceilMode) == oh
-                        && WindowOutput(x.Size(3), k[1], stride.W, p[1], p[1], dilation.W, ceilMode) == ow)
+                    if (Fovea.Kernels.Window2d.OutputLength(x.Size(2), k[0], stride.H, p[0], dilation.H, ceilMode) == oh
+                        && Fovea.Kernels.Window2d.OutputLength(x.Size(3), k[1], stride.W, p[1], dilation.W, ceilMode) == ow)
                         return One(Functional.MaxPool2d(x, kernel, stride, (p[0], p[1]), dilation, ceilMode));
             var padded = Functional.Pad(x, (p[1], p[3], p[0], p[2]), PaddingMode.Zeros, double.NegativeInfinity);
             // In ceil mode a window starting in the end's padding is dropped (the padded input no longer says where it begins).
@@ -188,7 +188,8 @@ internal static partial class OnnxOperators
     /// <summary>
     /// The output length of a pooling window over <paramref name="size"/> with <paramref name="padStart"/> and
     /// <paramref name="padEnd"/>; in ceil mode the last window must start inside the input or the start's padding
-    /// (PyTorch's rule, which ONNX Runtime follows).
+    /// (PyTorch's rule, which ONNX Runtime follows). <see cref="Fovea.Kernels.Window2d.OutputLength"/> with unequal
+    /// pads: that one pads both ends alike.
     /// </summary>
     private static int WindowOutput(int size, int kernel, int stride, int padStart, int padEnd, int dilation, bool ceil)
     {
