@@ -25,6 +25,8 @@ public class WinogradConvTests(ITestOutputHelper output)
         new[] { 2, 130, 7, 9, 33, 1, 0 },
         new[] { 4, 20, 4, 4, 19, 1, 1 },    // 4x4 planes, one tile each (a ResNet's last stage at 112²)
         new[] { 2, 512, 4, 4, 512, 1, 1 },  // 512 channels on each side: a transformed kernel of 38 MB, written with streaming stores
+        new[] { 1, 256, 14, 14, 40, 1, 1 }, // 16 tiles (a ResNet's 14x14 stage at batch 1): the 16-wide tile, one sliver, on both kinds
+        new[] { 1, 24, 17, 13, 30, 1, 1 },  // 20 tiles: the 32-wide tile on AVX-512; two 16-wide slivers on AVX2
     };
 
     private static ConvShape Shape(int[] g)
