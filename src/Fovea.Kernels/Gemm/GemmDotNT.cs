@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
@@ -74,9 +75,12 @@ internal static unsafe class GemmDotNT
             fixed (T* pt = tails)
             {
                 // k blocks outside, tiles inside: each block of A's and B's rows is read from L2 by every tile.
-                for (int p0 = 0; p0 < K; p0 += BlockK)
+                // With one row tile nothing of B is read twice, so each tile takes all of k at once: its rows of B are then
+                // read start to end, the pattern the hardware prefetcher follows, instead of 1 KB at a time 2 KB apart.
+                int blockK = M <= TileM ? K : BlockK;
+                for (int p0 = 0; p0 < K; p0 += blockK)
                 {
-                    int kb = Math.Min(BlockK, K - p0);
+                    int kb = Math.Min(blockK, K - p0);
                     for (int t = t0; t < t1; t++)
                         Tile(t / TilesN * TileM, t % TilesN * TileN, p0, kb, pl + (t - t0) * PerTile, pt + (t - t0) * PerTile);
                 }
@@ -111,6 +115,22 @@ internal static unsafe class GemmDotNT
             Vector256<T> s10 = lanes[3], s11 = lanes[4], s12 = lanes[5];
             Vector256<T> s20 = lanes[6], s21 = lanes[7], s22 = lanes[8];
             int w = Vector256<T>.Count, p = 0;
+            // One row tile (a linear layer at batch 1) reads each row of B once, from memory: while this tile's three rows
+            // stream in, the next tile's three (the next 3·ldb elements) are fetched three times as fast.
+            byte* ahead = M <= TileM && Sse.IsSupported ? (byte*)(B + (nint)(j0 + TileN) * Ldb + p0) : null;
+            if (ahead is not null)
+                for (; p + w <= kb; p += w)
+                {
+                    Sse.Prefetch0(ahead + 3 * p * sizeof(T));
+                    Sse.Prefetch0(ahead + 3 * p * sizeof(T) + 64);
+                    var y0 = Vector256.Load(b0 + p); var y1 = Vector256.Load(b1 + p); var y2 = Vector256.Load(b2 + p);
+                    var x = Vector256.Load(a0 + p);
+                    s00 = Fma(x, y0, s00); s01 = Fma(x, y1, s01); s02 = Fma(x, y2, s02);
+                    x = Vector256.Load(a1 + p);
+                    s10 = Fma(x, y0, s10); s11 = Fma(x, y1, s11); s12 = Fma(x, y2, s12);
+                    x = Vector256.Load(a2 + p);
+                    s20 = Fma(x, y0, s20); s21 = Fma(x, y1, s21); s22 = Fma(x, y2, s22);
+                }
             for (; p + w <= kb; p += w)
             {
                 var y0 = Vector256.Load(b0 + p); var y1 = Vector256.Load(b1 + p); var y2 = Vector256.Load(b2 + p);

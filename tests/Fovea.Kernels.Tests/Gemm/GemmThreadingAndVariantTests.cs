@@ -66,6 +66,7 @@ public class GemmThreadingAndVariantTests
     [InlineData(64, 64, 300)]
     [InlineData(1, 1000, 512)]  // a classifier at batch 1 (ResNet-18's): one row tile, however wide
     [InlineData(3, 130, 70)]
+    [InlineData(2, 40, 700)]    // one row tile with k past a block and not a multiple of the vector width: all of k at once, then the tail
     public void Small_c_long_k_dot_product_path_matches_reference_and_is_thread_independent(int m, int n, int k)
     {
         Assert.True(GemmDotNT.Applies<float>(false, true, m, n, k) || !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated);
