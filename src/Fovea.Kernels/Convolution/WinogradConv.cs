@@ -364,6 +364,7 @@ internal static unsafe class WinogradConv
 
         /// <summary>Item = block · KParts + part: part p of the block's output-channel slivers (all of them when KParts is 1).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [SkipLocalsInit] // the per-tile tables below are written for every lane before they are read
         public readonly void Invoke(int item)
         {
             int block = item / KParts, part = item % KParts;

@@ -86,6 +86,7 @@ internal static unsafe class WinogradTransforms
     /// (with 2 readable floats after each tile row); element ξ = 6a + b of V goes to dst[ξ·<paramref name="dstStride"/> + l].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // every stackalloc below is written in full before it is read; zeroing it cost as much as the loads
     public static void Input(float* src, int* index, nint rowStride, float* dst, nint dstStride)
     {
         Vector256<float>* d = stackalloc Vector256<float>[36];
@@ -164,6 +165,7 @@ internal static unsafe class WinogradTransforms
     /// output (i, j) of lane l goes to dst[(4i + j)·8 + l].
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // every stackalloc below is written in full before it is read; zeroing it cost as much as the loads
     public static void Output(float* src, nint srcStride, Vector256<float> bias, float* dst)
     {
         Vector256<float>* t = stackalloc Vector256<float>[24];
@@ -194,6 +196,7 @@ internal static unsafe class WinogradTransforms
     /// are turned into the 8 tiles' 4-float rows in registers (a 4x8 transpose); without it, scalar stores.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // every stackalloc below is written in full before it is read; zeroing it cost as much as the loads
     public static void OutputTo(float* src, nint srcStride, Vector256<float> bias, float* y, long* offsets, nint rowStride)
     {
         if (!Avx.IsSupported)

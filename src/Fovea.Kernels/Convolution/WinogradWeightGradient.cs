@@ -418,6 +418,7 @@ internal static unsafe class WinogradWeightGradient
     /// maps (v0, v1, v2, v3) to (v0, v0+v1+v2+v3, v0−v1+v2−v3, v0+2v1+4v2+8v3, v0−2v1+4v2−8v3, v3).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit] // every stackalloc below is written in full before it is read; zeroing it cost as much as the loads
     internal static void GradientTiles(float* src, int* index, nint rowStride, float* dst, nint dstStride)
     {
         Vector256<float>* d = stackalloc Vector256<float>[16];
