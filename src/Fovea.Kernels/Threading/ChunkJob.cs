@@ -4,8 +4,17 @@ namespace Fovea.Kernels;
 
 /// <summary>
 /// One parallel region of <see cref="ParallelFor.ForChunks{TBody}(int, in TBody)"/>: a reusable work item (one per
-/// calling thread and body type) that hands out chunk indices from a shared counter. It runs on Fovea's polling
-/// <see cref="WorkerPool"/>, or on the .NET thread pool when another thread's region holds that.
+/// calling thread and body type) that hands out chunk indices. It runs on Fovea's polling <see cref="WorkerPool"/>, or
+/// on the .NET thread pool when another thread's region holds that.
+/// <para>
+/// Each thread of the region owns a contiguous range of chunks (the caller the first, the first helper to arrive the
+/// second, ...) and claims them from a counter on a cache line of its own; a thread that runs out takes the chunks
+/// left in the others' ranges, so a late or slowed-down thread still leaves no work undone. A single shared counter
+/// cost one cache-line transfer between cores per chunk claimed and per chunk finished: about 50 ns on a 2-core
+/// virtual machine whose two virtual CPUs sit close together, but 300–600 ns in the spells (minutes long) when they
+/// sit far apart, where the per-plane padding of a ResNet-18's convolutions (up to 512 chunks a region) made its
+/// two-thread forward a third slower. Contiguous ranges also leave each thread the same part of every output.
+/// </para>
 /// <para>
 /// The caller never waits for a pool thread that has not started: when every chunk is done it revokes the worker
 /// slots nobody has claimed yet, and waits only for workers already inside the region (they are finishing their
@@ -22,12 +31,16 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
     private const int SlotMask = 0xFFFF;
     private const int RunningOne = 1 << 16;
 
+    /// <summary>Ints per cache line: participant p's counter is at <see cref="Line"/>·(p + 1), its range end next to it.</summary>
+    private const int Line = 16;
+
     private readonly ManualResetEventSlim _done = new(false);
     private TBody _body;
     private int _chunks;
-    private int _next;
+    private int _participants;
     private int _pending;
     private int _state;
+    private int[] _ranges = new int[2 * Line];
     private ExceptionDispatchInfo? _error;
 
     /// <summary>Runs the region on the calling thread plus up to <paramref name="workers"/> pool threads; returns when every chunk is done.</summary>
@@ -36,7 +49,14 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
         var job = _cached ??= new ChunkJob<TBody>();
         job._body = body;
         job._chunks = chunks;
-        job._next = 0;
+        int participants = Math.Min(workers, SlotMask) + 1;
+        job._participants = participants;
+        if (job._ranges.Length < Line * (participants + 1)) job._ranges = new int[Line * (participants + 1)];
+        for (int p = 0; p < participants; p++)
+        {
+            job._ranges[Line * (p + 1)] = ParallelFor.ChunkStart(chunks, participants, p);
+            job._ranges[Line * (p + 1) + 1] = ParallelFor.ChunkStart(chunks, participants, p + 1);
+        }
         job._pending = chunks;
         job._error = null;
         job._done.Reset();
@@ -49,7 +69,7 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
                 ThreadPool.UnsafeQueueUserWorkItem(job, preferLocal: false);
         }
 
-        job.Work();
+        job.Work(0);
         job.AwaitChunks();
 
         int s;
@@ -92,23 +112,38 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
             if ((s & SlotMask) == 0) return;
         }
         while (Interlocked.CompareExchange(ref _state, s - 1 + RunningOne, s) != s);
-        try { Work(); }
+        // Slots are claimed from the last offered down, so the first helper in is participant 1.
+        try { Work(_participants - (s & SlotMask)); }
         finally { Interlocked.Add(ref _state, -RunningOne); }
     }
 
-    private void Work()
+    /// <summary>Runs participant <paramref name="me"/>'s own chunks, then whatever is left of the others'.</summary>
+    private void Work(int me)
     {
         bool outer = ParallelFor.EnterRegion();
+        int done = 0;
         try
         {
-            int c;
-            while ((c = Interlocked.Increment(ref _next) - 1) < _chunks)
+            int participants = _participants;
+            int[] ranges = _ranges;
+            for (int k = 0; k < participants; k++)
             {
-                try { _body.Invoke(c); }
-                catch (Exception e) { Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null); }
-                if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+                int p = me + k < participants ? me + k : me + k - participants;
+                ref int next = ref ranges[Line * (p + 1)];
+                int end = ranges[Line * (p + 1) + 1];
+                int c;
+                while ((c = Interlocked.Increment(ref next) - 1) < end)
+                {
+                    try { _body.Invoke(c); }
+                    catch (Exception e) { Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null); }
+                    done++;
+                }
             }
         }
-        finally { ParallelFor.LeaveRegion(outer); }
+        finally
+        {
+            ParallelFor.LeaveRegion(outer);
+            if (done > 0 && Interlocked.Add(ref _pending, -done) == 0) _done.Set();
+        }
     }
 }
