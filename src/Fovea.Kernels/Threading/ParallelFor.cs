@@ -135,8 +135,9 @@ public static class ParallelFor
     /// <summary>
     /// Allocation-free form of <see cref="ForChunks(int, Action{int})"/>: runs <paramref name="body"/>.Invoke(chunk) for
     /// each chunk in <c>[0, chunks)</c>. The body is a struct (its fields carry the state a lambda would capture), copied
-    /// once into a per-thread cached job; workers take chunks on demand and the calling thread works too, so a
-    /// slowed-down core simply takes fewer chunks. Steady-state calls allocate nothing.
+    /// once into a per-thread cached job. Each thread (the calling one too) starts on its own contiguous range of chunks
+    /// and then takes what is left of the others', so a slowed-down core simply runs fewer chunks. Steady-state calls
+    /// allocate nothing.
     /// </summary>
     public static void ForChunks<TBody>(int chunks, in TBody body) where TBody : struct, IChunkBody
     {
