@@ -193,6 +193,15 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                         d[0] = src[c0]; d[1] = src[c1]; d[2] = src[c2]; d[3] = src[c3]; d[4] = src[c4]; d[5] = src[c5];
                     }
                 }
+                else if (mr == 7)
+                {
+                    int c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3], c4 = c[4], c5 = c[5], c6 = c[6];
+                    for (int k = 0; k < kcb; k++, d += 7)
+                    {
+                        float* src = XPadded + taps[k];
+                        d[0] = src[c0]; d[1] = src[c1]; d[2] = src[c2]; d[3] = src[c3]; d[4] = src[c4]; d[5] = src[c5]; d[6] = src[c6];
+                    }
+                }
                 else
                 {
                     for (int k = 0; k < kcb; k++, d += mr)

@@ -149,10 +149,69 @@ internal readonly unsafe struct SgemmKernel6x32 : IMicroKernel<float>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Update(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb)
+    internal static void Update(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb)
     {
         Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(c) * vb).Store(c);
         Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(c + 16) * vb).Store(c + 16);
+    }
+}
+
+/// <summary>
+/// AVX-512 tile of 7 rows x 32 columns (14 zmm accumulators, 2 B loads and 7 broadcasts for 14 FMAs a step), for the
+/// pixel-row convolution (<see cref="PixelRowGemmConv{TKernel}"/>) where the output pixels are a multiple of 7 and not
+/// of 6: a 7x7 plane (a ResNet's last stage at batch 1, 49 pixels) fills 7 tiles exactly, where 6-row tiles compute 54
+/// rows, 10% of them for nothing.
+/// </summary>
+internal readonly unsafe struct SgemmKernel7x32 : IMicroKernel<float>
+{
+    public static int MR => 7;
+    public static int NR => 32;
+    public static int KC => 192;
+    public static int MC => 1344;
+    public static int NC => 512;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        GemmPrefetch.Tile(c, ldc, 7, 32);
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default;
+        Vector512<float> c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16), av;
+            av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            a += 7;
+            b += 32;
+        }
+
+        Vector512<float> va = Vector512.Create(alpha);
+        if (beta == 0f)
+        {
+            (c00 * va).Store(c); (c01 * va).Store(c + 16); c += ldc;
+            (c10 * va).Store(c); (c11 * va).Store(c + 16); c += ldc;
+            (c20 * va).Store(c); (c21 * va).Store(c + 16); c += ldc;
+            (c30 * va).Store(c); (c31 * va).Store(c + 16); c += ldc;
+            (c40 * va).Store(c); (c41 * va).Store(c + 16); c += ldc;
+            (c50 * va).Store(c); (c51 * va).Store(c + 16); c += ldc;
+            (c60 * va).Store(c); (c61 * va).Store(c + 16);
+        }
+        else
+        {
+            Vector512<float> vb = Vector512.Create(beta);
+            SgemmKernel6x32.Update(c, c00, c01, va, vb); c += ldc;
+            SgemmKernel6x32.Update(c, c10, c11, va, vb); c += ldc;
+            SgemmKernel6x32.Update(c, c20, c21, va, vb); c += ldc;
+            SgemmKernel6x32.Update(c, c30, c31, va, vb); c += ldc;
+            SgemmKernel6x32.Update(c, c40, c41, va, vb); c += ldc;
+            SgemmKernel6x32.Update(c, c50, c51, va, vb); c += ldc;
+            SgemmKernel6x32.Update(c, c60, c61, va, vb);
+        }
     }
 }
 

@@ -30,6 +30,8 @@ public class PreparedConvWeightsTests
         new[] { 1, 20, 9, 11, 192, 1, 1, 1, 2, 2, 0, 0, 1, 1 },   // pointwise, stride 2: a downsampling shortcut
         new[] { 2, 7, 8, 8, 130, 1, 5, 3, 2, 1, 2, 1, 1, 1 },     // unequal window, stride and padding per axis
         new[] { 1, 20, 40, 24, 140, 1, 1, 1, 1, 1, 0, 0, 1, 1 },  // 960 pixels: near the most this path takes
+        new[] { 1, 40, 7, 7, 96, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 49 pixels: AVX-512's 7-row tile, three K blocks, three slivers
+        new[] { 1, 12, 5, 5, 72, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 25 pixels: 7-row tiles with a partial last one, a partial sliver
     };
 
     [Theory, MemberData(nameof(Geometries))]
@@ -57,7 +59,7 @@ public class PreparedConvWeightsTests
     public void Winograd_takes_32_tiles_or_more_or_16_with_the_kernel_kept()
     {
         var resnet128 = Shape([1, 128, 28, 28, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 49 tiles
-        var resnet256 = Shape([1, 256, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 16 tiles: one half-empty block
+        var resnet256 = Shape([1, 256, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1]);   // 16 tiles: one block, the 16-wide GEMM tile
         var resnet512 = Shape([1, 512, 7, 7, 512, 1, 3, 3, 1, 1, 1, 1, 1, 1]);     // 4 tiles
         bool simd = Gemm.Selected != GemmKernelKind.Scalar;
         Assert.Equal(simd, WinogradConv.Applies(resnet128));
@@ -65,6 +67,16 @@ public class PreparedConvWeightsTests
         Assert.False(WinogradConv.Applies(resnet256));
         Assert.Equal(simd, WinogradConv.Applies(resnet256, kernelPrepared: true));
         Assert.False(WinogradConv.Applies(resnet512, kernelPrepared: true));
+    }
+
+    [Fact]
+    public void Pixel_rows_take_seven_row_tiles_where_six_row_ones_compute_five_percent_more_rows()
+    {
+        Assert.True(Conv2dKernels.SevenRowTiles(Shape([1, 512, 7, 7, 512, 1, 3, 3, 1, 1, 1, 1, 1, 1])));    // 49: 54 rows against 49
+        Assert.True(Conv2dKernels.SevenRowTiles(Shape([1, 256, 14, 14, 512, 1, 3, 3, 2, 2, 1, 1, 1, 1])));  // strided to 7x7
+        Assert.True(Conv2dKernels.SevenRowTiles(Shape([1, 12, 5, 5, 72, 1, 3, 3, 1, 1, 1, 1, 1, 1])));      // 25: 30 against 28
+        Assert.False(Conv2dKernels.SevenRowTiles(Shape([1, 256, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1]))); // 196: 198 against 196
+        Assert.False(Conv2dKernels.SevenRowTiles(Shape([1, 16, 6, 6, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1])));    // 36: 36 against 42
     }
 
     [Fact]
