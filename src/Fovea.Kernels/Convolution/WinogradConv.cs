@@ -362,12 +362,18 @@ internal static unsafe class WinogradConv
         public int KSlivers, TilesY, TilesX, Hp, Wp, KParts;
         public long Tiles;
 
-        /// <summary>Item = block · KParts + part: part p of the block's output-channel slivers (all of them when KParts is 1).</summary>
+        /// <summary>
+        /// Item = part · blocks + block: part p of the block's output-channel slivers (all of them when KParts is 1). Parts
+        /// outside, so that a thread's contiguous range of items is a range of output channels over all the tiles: it
+        /// reads only its parts' share of U, and writes whole output planes, which the next layer's threads split the same
+        /// way (block-major, each thread read all of U and wrote the top or bottom rows of every plane).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         [SkipLocalsInit] // the per-tile tables below are written for every lane before they are read
         public readonly void Invoke(int item)
         {
-            int block = item / KParts, part = item % KParts;
+            int blocks = (int)((Tiles + BlockTiles - 1) / BlockTiles);
+            int part = item / blocks, block = item % blocks;
             int ks0 = ParallelFor.ChunkStart(KSlivers, KParts, part), ks1 = ParallelFor.ChunkStart(KSlivers, KParts, part + 1);
             ref readonly ConvShape s = ref Shape;
             const int tb = BlockTiles;
