@@ -45,10 +45,20 @@ public sealed record BenchOptions(string[] Filters, int[] Threads, double Second
 public static class Harness
 {
     /// <summary>
-    /// Pause before each timed run, so the helper threads the other library left polling (libgomp's, ours) have gone
-    /// to sleep and do not compete with this run for the two cores.
+    /// Pause before each timed run, so the helper threads the other library left polling (libgomp's, ONNX Runtime's,
+    /// ours) have gone to sleep and do not compete with this run for the two cores: at least this long, then in
+    /// <see cref="SettleStepMs"/> steps until the process used less than a fifth of a core over a step (at most
+    /// <see cref="SettleMaxMs"/>). ONNX Runtime's intra-op threads keep one core busy for about 37 ms after each run
+    /// (measured: 0.75 cores over the 50 ms after a batch-1 ResNet-18, 0.38 over 100 ms, 0.18 over 200 ms), so a fixed
+    /// 10 ms pause left them spinning through the next Fovea run.
     /// </summary>
     private const int SettleMs = 10;
+
+    /// <summary>Step of the settle pause after its first <see cref="SettleMs"/>.</summary>
+    private const int SettleStepMs = 5;
+
+    /// <summary>Longest settle pause.</summary>
+    private const int SettleMaxMs = 250;
 
     /// <summary>Runs this short, and shorter, are preceded by untimed runs of the same side (see <see cref="PrimeSeconds"/>).</summary>
     private const double PrimeBelowSeconds = 0.1;
@@ -135,7 +145,7 @@ public static class Harness
 
     private static double Time(Action run, bool prime)
     {
-        Thread.Sleep(SettleMs);
+        Settle();
         if (prime)
         {
             long p0 = Stopwatch.GetTimestamp();
@@ -145,6 +155,23 @@ public static class Harness
         long t0 = Stopwatch.GetTimestamp();
         run();
         return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+
+    /// <summary>Sleeps <see cref="SettleMs"/>, then until the process is idle (see <see cref="SettleMs"/>).</summary>
+    private static void Settle()
+    {
+        Thread.Sleep(SettleMs);
+        using var self = Process.GetCurrentProcess();
+        for (int waited = SettleMs; waited < SettleMaxMs; waited += SettleStepMs)
+        {
+            self.Refresh();
+            var cpu0 = self.TotalProcessorTime;
+            long t0 = Stopwatch.GetTimestamp();
+            Thread.Sleep(SettleStepMs);
+            self.Refresh();
+            double busy = (self.TotalProcessorTime - cpu0).TotalMilliseconds / Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            if (busy < 0.2) return;
+        }
     }
 
     private static double Median(List<double> xs)
