@@ -118,21 +118,13 @@ internal static unsafe class GemmDotNT
             // One row tile (a linear layer at batch 1) reads each row of B once, from memory: while this tile's three rows
             // stream in, the next tile's three (the next 3·ldb elements) are fetched three times as fast.
             byte* ahead = M <= TileM && Sse.IsSupported ? (byte*)(B + (nint)(j0 + TileN) * Ldb + p0) : null;
-            if (ahead is not null)
-                for (; p + w <= kb; p += w)
+            for (; p + w <= kb; p += w)
+            {
+                if (ahead is not null)
                 {
                     Sse.Prefetch0(ahead + 3 * p * sizeof(T));
                     Sse.Prefetch0(ahead + 3 * p * sizeof(T) + 64);
-                    var y0 = Vector256.Load(b0 + p); var y1 = Vector256.Load(b1 + p); var y2 = Vector256.Load(b2 + p);
-                    var x = Vector256.Load(a0 + p);
-                    s00 = Fma(x, y0, s00); s01 = Fma(x, y1, s01); s02 = Fma(x, y2, s02);
-                    x = Vector256.Load(a1 + p);
-                    s10 = Fma(x, y0, s10); s11 = Fma(x, y1, s11); s12 = Fma(x, y2, s12);
-                    x = Vector256.Load(a2 + p);
-                    s20 = Fma(x, y0, s20); s21 = Fma(x, y1, s21); s22 = Fma(x, y2, s22);
                 }
-            for (; p + w <= kb; p += w)
-            {
                 var y0 = Vector256.Load(b0 + p); var y1 = Vector256.Load(b1 + p); var y2 = Vector256.Load(b2 + p);
                 var x = Vector256.Load(a0 + p);
                 s00 = Fma(x, y0, s00); s01 = Fma(x, y1, s01); s02 = Fma(x, y2, s02);
