@@ -207,6 +207,7 @@ internal static unsafe class WinogradConv
                 Wp = wp,
                 Tiles = tiles,
                 KParts = kParts,
+                Blocks = blocks,
             };
             if (threaded) ParallelFor.ForChunks(blocks * kParts, body);
             else for (int b = 0; b < blocks; b++) body.Invoke(b);
@@ -359,7 +360,7 @@ internal static unsafe class WinogradConv
     {
         public float* X, Y, Bias, U;
         public ConvShape Shape;
-        public int KSlivers, TilesY, TilesX, Hp, Wp, KParts;
+        public int KSlivers, TilesY, TilesX, Hp, Wp, KParts, Blocks;
         public long Tiles;
 
         /// <summary>
@@ -372,8 +373,7 @@ internal static unsafe class WinogradConv
         [SkipLocalsInit] // the per-tile tables below are written for every lane before they are read
         public readonly void Invoke(int item)
         {
-            int blocks = (int)((Tiles + BlockTiles - 1) / BlockTiles);
-            int part = item / blocks, block = item % blocks;
+            int part = item / Blocks, block = item % Blocks;
             int ks0 = ParallelFor.ChunkStart(KSlivers, KParts, part), ks1 = ParallelFor.ChunkStart(KSlivers, KParts, part + 1);
             ref readonly ConvShape s = ref Shape;
             const int tb = BlockTiles;

@@ -126,33 +126,33 @@ internal readonly unsafe struct SgemmKernel6x32 : IMicroKernel<float>
             b += 32;
         }
 
-        Vector512<float> va = Vector512.Create(alpha);
-        if (beta == 0f)
+        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
+        bool load = beta != 0f;
+        Row(c, c00, c01, va, vb, load); c += ldc;
+        Row(c, c10, c11, va, vb, load); c += ldc;
+        Row(c, c20, c21, va, vb, load); c += ldc;
+        Row(c, c30, c31, va, vb, load); c += ldc;
+        Row(c, c40, c41, va, vb, load); c += ldc;
+        Row(c, c50, c51, va, vb, load);
+    }
+
+    /// <summary>
+    /// One 32-float row of C from its two accumulators: alpha·x, plus beta·C where <paramref name="load"/> (with beta 0,
+    /// C is not read, so a NaN or uninitialised value there cannot leak into the result). Shared with the 7x32 tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Row(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb, bool load)
+    {
+        if (load)
         {
-            (c00 * va).Store(c); (c01 * va).Store(c + 16); c += ldc;
-            (c10 * va).Store(c); (c11 * va).Store(c + 16); c += ldc;
-            (c20 * va).Store(c); (c21 * va).Store(c + 16); c += ldc;
-            (c30 * va).Store(c); (c31 * va).Store(c + 16); c += ldc;
-            (c40 * va).Store(c); (c41 * va).Store(c + 16); c += ldc;
-            (c50 * va).Store(c); (c51 * va).Store(c + 16);
+            Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(c) * vb).Store(c);
+            Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(c + 16) * vb).Store(c + 16);
         }
         else
         {
-            Vector512<float> vb = Vector512.Create(beta);
-            Update(c, c00, c01, va, vb); c += ldc;
-            Update(c, c10, c11, va, vb); c += ldc;
-            Update(c, c20, c21, va, vb); c += ldc;
-            Update(c, c30, c31, va, vb); c += ldc;
-            Update(c, c40, c41, va, vb); c += ldc;
-            Update(c, c50, c51, va, vb);
+            (x0 * va).Store(c);
+            (x1 * va).Store(c + 16);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Update(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> va, Vector512<float> vb)
-    {
-        Vector512.FusedMultiplyAdd(x0, va, Vector512.Load(c) * vb).Store(c);
-        Vector512.FusedMultiplyAdd(x1, va, Vector512.Load(c + 16) * vb).Store(c + 16);
     }
 }
 
@@ -190,28 +190,15 @@ internal readonly unsafe struct SgemmKernel7x32 : IMicroKernel<float>
             b += 32;
         }
 
-        Vector512<float> va = Vector512.Create(alpha);
-        if (beta == 0f)
-        {
-            (c00 * va).Store(c); (c01 * va).Store(c + 16); c += ldc;
-            (c10 * va).Store(c); (c11 * va).Store(c + 16); c += ldc;
-            (c20 * va).Store(c); (c21 * va).Store(c + 16); c += ldc;
-            (c30 * va).Store(c); (c31 * va).Store(c + 16); c += ldc;
-            (c40 * va).Store(c); (c41 * va).Store(c + 16); c += ldc;
-            (c50 * va).Store(c); (c51 * va).Store(c + 16); c += ldc;
-            (c60 * va).Store(c); (c61 * va).Store(c + 16);
-        }
-        else
-        {
-            Vector512<float> vb = Vector512.Create(beta);
-            SgemmKernel6x32.Update(c, c00, c01, va, vb); c += ldc;
-            SgemmKernel6x32.Update(c, c10, c11, va, vb); c += ldc;
-            SgemmKernel6x32.Update(c, c20, c21, va, vb); c += ldc;
-            SgemmKernel6x32.Update(c, c30, c31, va, vb); c += ldc;
-            SgemmKernel6x32.Update(c, c40, c41, va, vb); c += ldc;
-            SgemmKernel6x32.Update(c, c50, c51, va, vb); c += ldc;
-            SgemmKernel6x32.Update(c, c60, c61, va, vb);
-        }
+        Vector512<float> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
+        bool load = beta != 0f;
+        SgemmKernel6x32.Row(c, c00, c01, va, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c10, c11, va, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c20, c21, va, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c30, c31, va, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c40, c41, va, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c50, c51, va, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c60, c61, va, vb, load);
     }
 }
 

@@ -36,7 +36,6 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
 
     private readonly ManualResetEventSlim _done = new(false);
     private TBody _body;
-    private int _chunks;
     private int _participants;
     private int _pending;
     private int _state;
@@ -48,7 +47,6 @@ internal sealed class ChunkJob<TBody> : IThreadPoolWorkItem where TBody : struct
     {
         var job = _cached ??= new ChunkJob<TBody>();
         job._body = body;
-        job._chunks = chunks;
         int participants = Math.Min(workers, SlotMask) + 1;
         job._participants = participants;
         if (job._ranges.Length < Line * (participants + 1)) job._ranges = new int[Line * (participants + 1)];
