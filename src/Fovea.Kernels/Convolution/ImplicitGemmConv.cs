@@ -322,12 +322,17 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 int f = RunFields * r;
                 int c = segments[f], len = segments[f + 1], n = segments[f + 2], pix = segments[f + 3] * ow + segments[f + 4];
                 T* yRun = Y + (long)n * outImage + (long)g * gout * plane + pix;
-                // Runs are short (at most NR): plain loops, no per-call overhead of a span kernel.
+                // Runs are short (at most NR): inline vector loops, no per-call overhead of a span kernel. A run of a
+                // 112-wide plane is 64 floats, and the scalar loop took a tenth of the stem's time.
+                int vecEnd = Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported ? len - len % Vector256<T>.Count : 0;
                 for (int o = o0; o < o1; o++)
                 {
                     T* src = tiles + o * nr + c, dst = yRun + (long)o * plane;
                     T add = Bias is null ? T.Zero : Bias[g * gout + o];
-                    for (int t = 0; t < len; t++) dst[t] = src[t] + add;
+                    var addV = Vector256.Create(add);
+                    int t = 0;
+                    for (; t < vecEnd; t += Vector256<T>.Count) Vector256.Store(Vector256.Load(src + t) + addV, dst + t);
+                    for (; t < len; t++) dst[t] = src[t] + add;
                 }
             }
         }
