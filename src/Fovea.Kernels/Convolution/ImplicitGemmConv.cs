@@ -67,20 +67,39 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         }
         // Weights packed once per call unless prepared: for each group, for each K block, mPad x kc (the last block shorter).
         T[]? packed = preparedW is null ? ArrayPool<T>.Shared.Rent(s.Groups * mPad * colRows) : null;
-        // Row k of the column matrix is tap (channel, i, j): its channel offset and its row and column shifts,
-        // computed once here so the packing loop does no division.
+        // Where the packing reads: the image itself, or its column phases (see PolyphaseSource).
+        bool polyphase = UsesPolyphase(s);
+        var src = polyphase ? PolyphaseSource(s) : new Source(s.Height, s.Width, s.Window.StrideW, 1);
+        // The phases' slack: a run's copy, rounded up to whole vectors, may read past the last element.
+        T[]? phases = polyphase ? ArrayPool<T>.Shared.Rent((int)(s.Batch * src.InImage(s.InChannels)) + PhaseSlack) : null;
+        // Row k of the column matrix is tap (channel, i, j): its channel offset and its row and column shifts in the
+        // source, computed once here so the packing loop does no division.
         int[] taps = ArrayPool<int>.Shared.Rent(3 * colRows);
         var win = s.Window;
         for (int k = 0; k < colRows; k++)
         {
             int ci = k / win.KernelSize, rem = k % win.KernelSize;
-            taps[3 * k] = ci * s.Height * s.Width;
-            taps[3 * k + 1] = rem / win.KernelW * win.DilationH - win.PadH;
-            taps[3 * k + 2] = rem % win.KernelW * win.DilationW - win.PadW;
+            int dy = rem / win.KernelW * win.DilationH - win.PadH, dx = rem % win.KernelW * win.DilationW - win.PadW;
+            if (polyphase)
+            {
+                // Padded coordinates: column dx + PadW lies in phase (dx + PadW) % stride, at (dx + PadW) / stride.
+                int cx = dx + win.PadW;
+                taps[3 * k] = (ci * src.Phases + cx % src.Phases) * src.Plane;
+                taps[3 * k + 1] = dy + win.PadH;
+                taps[3 * k + 2] = cx / src.Phases;
+            }
+            else
+            {
+                taps[3 * k] = ci * src.Plane;
+                taps[3 * k + 1] = dy;
+                taps[3 * k + 2] = dx;
+            }
         }
         fixed (int* pt = taps)
         fixed (T* pp = packed)
+        fixed (T* pph = phases)
         {
+            if (pph is not null) WritePhases(s, src, x, pph);
             T* pw = preparedW;
             if (pw is null)
             {
@@ -103,7 +122,8 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             T[]? shared = rowChunks > 1 ? ArrayPool<T>.Shared.Rent((int)(s.Groups * slivers * sharedLen + 64 / sizeof(T))) : null;
             var body = new SliverBody
             {
-                X = x,
+                X = pph is null ? x : pph,
+                Src = src,
                 Y = y,
                 Bias = bias,
                 PackedW = pw,
@@ -141,7 +161,106 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             if (shared is not null) ArrayPool<T>.Shared.Return(shared);
         }
         if (packed is not null) ArrayPool<T>.Shared.Return(packed);
+        if (phases is not null) ArrayPool<T>.Shared.Return(phases);
         ArrayPool<int>.Shared.Return(taps);
+    }
+
+    /// <summary>
+    /// The image the packing reads: <see cref="Height"/> x <see cref="Width"/> planes, <see cref="Phases"/> of them per
+    /// input channel, sampled every <see cref="StrideW"/> columns (the window's stride on the image itself, 1 on its
+    /// column phases).
+    /// </summary>
+    internal readonly record struct Source(int Height, int Width, int StrideW, int Phases)
+    {
+        /// <summary>Elements of one plane.</summary>
+        public int Plane => Height * Width;
+
+        /// <summary>Elements of one image of <paramref name="channels"/> channels.</summary>
+        public long InImage(int channels) => (long)channels * Phases * Plane;
+    }
+
+    /// <summary>
+    /// True where the packing reads the image's column phases instead of the image: a strided window whose taps each
+    /// sample the image at least four times over (KH·KW ≥ 4·SH·SW: the 7x7 stride-2 stem, 49 against 16), so the one
+    /// pass that writes the phases costs a fraction of the packing it simplifies. A stride-2 tap reads every other
+    /// input column, which the packing gathered element by element or by narrowing pairs of vectors, with bounds
+    /// checked against the padding on every run; in a phase plane the same tap reads consecutive elements, and the
+    /// padding is already there.
+    /// </summary>
+    internal static bool UsesPolyphase(in ConvShape s) =>
+        s.Window.StrideW > 1 && s.Window.KernelH * s.Window.KernelW >= 4 * s.Window.StrideH * s.Window.StrideW;
+
+    /// <summary>Elements after the column phases that a vector copy may read (and whose values land nowhere).</summary>
+    private const int PhaseSlack = 64;
+
+    /// <summary>The phases' geometry: each padded row (W + 2·PadW columns) split into StrideW planes of every StrideW-th column.</summary>
+    private static Source PolyphaseSource(in ConvShape s)
+    {
+        int sw = s.Window.StrideW;
+        return new Source(s.Height + 2 * s.Window.PadH, (s.Width + 2 * s.Window.PadW + sw - 1) / sw, 1, sw);
+    }
+
+    /// <summary>
+    /// Writes the column phases of the zero-padded image: phase ph of row r of channel c holds padded columns
+    /// ph, ph + SW, ph + 2·SW, … of that row (zeros in the padding and past its end). Rows are split over the threads.
+    /// </summary>
+    private static void WritePhases(in ConvShape s, Source src, T* x, T* phases)
+    {
+        int rows = s.Batch * s.InChannels * src.Height;
+        int threads = ParallelFor.ThreadsForBytes(2L * s.Batch * src.InImage(s.InChannels) * sizeof(T));
+        var body = new PhaseBody { X = x, Phases = phases, Shape = s, Src = src, Rows = rows, Chunks = threads <= 1 ? 1 : Math.Min(rows, 4 * threads) };
+        if (threads <= 1)
+            body.Invoke(0);
+        else
+            ParallelFor.ForChunks(body.Chunks, body);
+    }
+
+    /// <summary>Chunk c of <see cref="Chunks"/>: a range of padded rows of every channel, each written as its phase rows.</summary>
+    private struct PhaseBody : IChunkBody
+    {
+        public T* X, Phases;
+        public ConvShape Shape;
+        public Source Src;
+        public int Rows, Chunks;
+
+        public readonly void Invoke(int chunk)
+        {
+            int r1 = ParallelFor.ChunkStart(Rows, Chunks, chunk + 1);
+            for (int row = ParallelFor.ChunkStart(Rows, Chunks, chunk); row < r1; row++) Row(row);
+        }
+
+        private readonly void Row(int row)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int r = row % Src.Height, plane = row / Src.Height;
+            int phases = Src.Phases, wq = Src.Width, w = s.Width, padW = s.Window.PadW;
+            int iy = r - s.Window.PadH;
+            T* dst = Phases + (long)plane * phases * Src.Plane + (long)r * wq;
+            if ((uint)iy >= (uint)s.Height)
+            {
+                for (int ph = 0; ph < phases; ph++) new Span<T>(dst + (long)ph * Src.Plane, wq).Clear();
+                return;
+            }
+            T* rowIn = X + ((long)plane * s.Height + iy) * w;
+            for (int ph = 0; ph < phases; ph++)
+            {
+                T* d = dst + (long)ph * Src.Plane;
+                // Phase column q is padded column q·phases + ph, image column q·phases + ph - PadW.
+                int q = 0;
+                for (; q < wq && q * phases + ph - padW < 0; q++) d[q] = T.Zero;
+                if (phases == 2 && sizeof(T) == sizeof(uint) && Vector256.IsHardwareAccelerated)
+                {
+                    // Stride 2: the even elements of 16 consecutive floats are the low halves of 8 64-bit lanes.
+                    for (int ix = 2 * q + ph - padW; q + 8 <= wq && ix + 16 <= w; q += 8, ix += 16)
+                        Vector256.Store(Vector256.Narrow(Vector256.Load((ulong*)(rowIn + ix)), Vector256.Load((ulong*)(rowIn + ix + 8))), (uint*)(d + q));
+                }
+                for (; q < wq; q++)
+                {
+                    int ix = q * phases + ph - padW;
+                    d[q] = ix < w ? rowIn[ix] : T.Zero;
+                }
+            }
+        }
     }
 
     /// <summary>The K block depth this kernel packs the weights in, for <paramref name="colRows"/> rows of the column matrix.</summary>
@@ -205,7 +324,10 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     /// </summary>
     private struct SliverBody : IChunkBody
     {
-        public T* X, Y, Bias, PackedW;
+        /// <summary>The image the packing reads (<see cref="Src"/>: the input or its column phases).</summary>
+        public T* X;
+        public T* Y, Bias, PackedW;
+        public Source Src;
         public int* Taps;
         public ConvShape Shape;
         public int Kc, MPad, Slivers, Chunks, PerItem, SliverGroups, RowChunks;
@@ -346,10 +468,10 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         internal readonly void PackSliver(int g, int p0, int kc, int cols, int runs, Span<int> segments, T* dst)
         {
             ref readonly ConvShape s = ref Shape;
-            int nr = TKernel.NR, h = s.Height, w = s.Width, hw = h * w;
-            int sh = s.Window.StrideH, sw = s.Window.StrideW;
-            long inImage = (long)s.InChannels * hw;
-            T* xg = X + (long)g * s.GroupIn * hw;
+            int nr = TKernel.NR, h = Src.Height, w = Src.Width;
+            int sh = s.Window.StrideH, sw = Src.StrideW;
+            long inImage = Src.InImage(s.InChannels);
+            T* xg = X + g * Src.InImage(s.GroupIn);
             T* xEnd = X + s.Batch * inImage;
             bool vectors = Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported && nr % Vector256<T>.Count == 0;
             // Per run: its first column and length, the input row and column its first output pixel's window
@@ -364,6 +486,26 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 iy0[r] = segments[f + 3] * sh;
                 ix0[r] = segments[f + 4] * sw;
                 rowBase[r] = (nint)(segments[f + 2] * inImage + (long)iy0[r] * w + ix0[r]);
+            }
+            if (Src.Phases > 1 && vectors)
+            {
+                // Column phases: every tap of every run reads consecutive elements inside the padded planes, so a run is
+                // whole vector moves, no bounds. What a move writes past its run is overwritten by the next run, or by
+                // the zeros after the last column, or is the sliver's slack.
+                for (int p = 0; p < kc; p++)
+                {
+                    int* tap = Taps + 3 * (p0 + p);
+                    T* tapBase = xg + tap[0] + (nint)tap[1] * w + tap[2];
+                    T* row = dst + (long)p * nr;
+                    for (int r = 0; r < runs; r++)
+                    {
+                        T* src = tapBase + rowBase[r], d = row + first[r];
+                        for (int v = 0; v < length[r]; v += Vector256<T>.Count)
+                            Vector256.Store(Vector256.Load(src + v), d + v);
+                    }
+                    for (int c = cols; c < nr; c += Vector256<T>.Count) Vector256.Store(Vector256<T>.Zero, row + c);
+                }
+                return;
             }
             for (int p = 0; p < kc; p++)
             {

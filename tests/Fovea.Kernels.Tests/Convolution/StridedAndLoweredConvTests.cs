@@ -4,8 +4,9 @@ namespace Fovea.Kernels.Tests;
 
 /// <summary>
 /// The two forward paths of <see cref="ImplicitGemmConv{T, TKernel}"/> that ResNets lean on, against the plain loops of
-/// <see cref="ConvReference"/>: stride-2 windows packed eight pixels at a time (the 7x7 stem, the 3x3 and 1x1
-/// downsampling layers; rows wide enough for the vector moves, padding on both sides, odd widths), and the lowered
+/// <see cref="ConvReference"/>: stride-2 windows packed eight pixels at a time (the 3x3 and 1x1 downsampling layers;
+/// rows wide enough for the vector moves, padding on both sides, odd widths), large strided windows packed from the
+/// image's column phases (the 7x7 stem, a 5x5 window with dilation and groups, stride 3), and the lowered
 /// im2col + GEMM form that serves layers with no more output pixels than output channels (a ResNet's last stages
 /// at batch 1), in float32 and float64, with bias, groups and several images, at any thread count.
 /// </summary>
@@ -20,6 +21,8 @@ public class StridedAndLoweredConvTests
         new[] { 1, 6, 40, 40, 10, 2, 1, 1, 2, 2, 0, 0, 1, 1 },    // 1x1 stride 2, two groups
         new[] { 2, 3, 29, 51, 7, 1, 5, 3, 2, 2, 0, 2, 2, 1 },     // stride 2 with dilation, no padding in height
         new[] { 1, 2, 21, 40, 5, 1, 3, 3, 2, 2, 4, 5, 1, 1 },     // padding wider than the window (whole rows of zeros)
+        new[] { 2, 4, 23, 31, 6, 2, 5, 5, 2, 2, 3, 2, 1, 2 },     // phases: 5x5 stride 2, dilated columns, two groups
+        new[] { 1, 3, 26, 41, 5, 1, 7, 7, 3, 3, 3, 1, 1, 1 },     // phases: stride 3, unequal padding
         new[] { 1, 16, 7, 7, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1 },     // lowered: 49 pixels, 64 channels
         new[] { 1, 8, 14, 14, 64, 1, 3, 3, 2, 2, 1, 1, 1, 1 },    // lowered and strided: 49 pixels
         new[] { 2, 8, 4, 4, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1 },      // lowered, two images side by side
@@ -31,7 +34,8 @@ public class StridedAndLoweredConvTests
     public void The_geometries_take_the_paths_they_name()
     {
         var rows = ((IEnumerable<object[]>)Geometries).Select(r => Shape((int[])r[0])).ToArray();
-        Assert.Equal(5, rows.Count(s => !ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s) && s.Window.StrideW == 2));
+        Assert.Equal(7, rows.Count(s => !ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s) && s.Window.StrideW > 1));
+        Assert.Equal(3, rows.Count(s => !ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s) && ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesPolyphase(s)));
         Assert.Equal(5, rows.Count(s => ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s)));
     }
 
@@ -62,15 +66,22 @@ public class StridedAndLoweredConvTests
         var b = Array.ConvertAll(Random(s.OutChannels, 9), v => (float)v);
         var expected = ConvReference.Forward(s, D(x), D(w), D(b));
         int saved = Parallelism.MaxDegreeOfParallelism;
-        long savedMacs = ParallelFor.MinMultiplyAddsPerThread;
+        long savedMacs = ParallelFor.MinMultiplyAddsPerThread, savedBytes = ParallelFor.MinBytesPerThread;
         try
         {
+            // The column phases are then written on two threads too.
             ParallelFor.MinMultiplyAddsPerThread = 1;
+            ParallelFor.MinBytesPerThread = 1;
+            // Each call follows one on other data on one thread, so the buffers it rents (the column phases, the shared
+            // slivers) hold that data: a row or sliver the call failed to write would show.
+            var other = Array.ConvertAll(Random(x.Length, 10), v => (float)v);
             foreach (int threads in new[] { 1, 2 })
             {
-                Parallelism.MaxDegreeOfParallelism = threads;
                 var prepared = new PreparedConvWeights(s.OutChannels, s.GroupIn, s.Window.KernelH, s.Window.KernelW, s.Groups);
                 var y = new float[expected.Length];
+                Parallelism.MaxDegreeOfParallelism = 1;
+                Conv2dKernels.Forward<float>(s, other, w, b, y, prepared);
+                Parallelism.MaxDegreeOfParallelism = threads;
                 Conv2dKernels.Forward<float>(s, x, w, b, y, prepared);
                 Close(expected, D(y), 1e-4 * Math.Sqrt(s.ColRows), $"y on {threads} threads");
             }
@@ -79,6 +90,7 @@ public class StridedAndLoweredConvTests
         {
             Parallelism.MaxDegreeOfParallelism = saved;
             ParallelFor.MinMultiplyAddsPerThread = savedMacs;
+            ParallelFor.MinBytesPerThread = savedBytes;
         }
     }
 
