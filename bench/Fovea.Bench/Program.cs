@@ -2,7 +2,7 @@ using System.Globalization;
 using Fovea.Bench;
 
 // Usage: dotnet run --project bench/Fovea.Bench -c Release -- [--filter a,b] [--threads 1,2] [--seconds 2] [--min-rounds 7]
-//        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [--threads 1,2] [--steps 5]
+//        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]
 //        (the ResNet-18 training case starts itself with --memory-probe fovea|anchor --threads N: one side's peak working set)
 //        (internal) Fovea.Bench --memory-probe fovea|anchor --threads N: the training case's child, one side's peak working set
 var filters = new List<string>();
@@ -10,6 +10,7 @@ int[] threads = [1, 2];
 double seconds = 2.0;
 int minRounds = 7;
 int profileSteps = 0;
+string profileNetwork = "resnet18";
 string? memoryProbe = null;
 for (int i = 0; i < args.Length; i++)
 {
@@ -20,12 +21,15 @@ for (int i = 0; i < args.Length; i++)
         case "--threads": threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
         case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--min-rounds": minRounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-        case "--profile-train": profileSteps = 5; break;
+        case "--profile-train":
+            profileSteps = 5;
+            if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) profileNetwork = Next();
+            break;
         case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--memory-probe": memoryProbe = Next(); break;
         case "--help" or "-h":
             Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
-            Console.WriteLine("Fovea.Bench --profile-train [--threads 1,2] [--steps 5]   (a ResNet-18 training step per backend call kind)");
+            Console.WriteLine("Fovea.Bench --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]   (a training step per backend call kind)");
             return;
         default: throw new ArgumentException($"unknown argument {args[i]}");
     }
@@ -33,7 +37,7 @@ for (int i = 0; i < args.Length; i++)
 
 if (profileSteps > 0)
 {
-    TrainingStepProfile.Run(threads, profileSteps);
+    TrainingStepProfile.Run(profileNetwork, threads, profileSteps);
     return;
 }
 

@@ -23,20 +23,34 @@ namespace Fovea.Bench;
 /// </summary>
 public static class TrainingStepProfile
 {
-    private const int BatchSize = 32, Size = 112, Classes = 1000, WarmSteps = 2;
+    /// <summary>A profiled network: the zoo name, its input and batch, and the warm-up steps its kernels need before
+    /// they run their final code (the JIT recompiles hot methods after a few hundred small steps).</summary>
+    private sealed record Network(string Zoo, string Title, int BatchSize, int Channels, int Size, int Classes, int WarmSteps);
 
-    /// <summary>Runs the profile and prints one table per thread count, then the per-kind scaling.</summary>
-    public static void Run(int[] threads, int steps)
+    private static readonly Network[] Networks =
+    [
+        new("resnet18", "ResNet-18", 32, 3, 112, 1000, 2),
+        new("lenet5", "LeNet-5", 64, 1, 28, 10, 1000),
+    ];
+
+    /// <summary>The networks <see cref="Run"/> knows, by zoo name.</summary>
+    public static IEnumerable<string> Names => Networks.Select(n => n.Zoo);
+
+    /// <summary>Runs the profile of the named network and prints one table per thread count, then the per-kind scaling.</summary>
+    public static void Run(string network, int[] threads, int steps)
     {
+        var net = Networks.FirstOrDefault(n => n.Zoo == network)
+            ?? throw new ArgumentException($"--profile-train knows {string.Join(", ", Names)}, not {network}");
+        var (BatchSize, Size, Classes, WarmSteps) = (net.BatchSize, net.Size, net.Classes, net.WarmSteps);
         var g = new Generator(3);
-        var x = Tensor.Uniform([BatchSize, 3, Size, Size], -1, 1, g);
+        var x = Tensor.Uniform([BatchSize, net.Channels, Size, Size], -1, 1, g);
         var y = Tensor.RandInt([BatchSize], 0, Classes, g);
         var loss = new CrossEntropyLoss();
         var results = new List<(int Threads, Dictionary<string, Stat> Calls, Stat Step, Stat[] Phases)>();
         foreach (int t in threads)
         {
             Threading.MaxDegreeOfParallelism = t;
-            var model = ModelZoo.Create("resnet18", 3, Classes, Size, new Generator(0));
+            var model = ModelZoo.Create(net.Zoo, net.Channels, Classes, Size, new Generator(0));
             var opt = new Sgd(model.Parameters(), 0.01, momentum: 0.9);
             var proxy = DispatchProxy.Create<IBackend, TimingBackend>();
             var timing = (TimingBackend)(object)proxy;
@@ -73,7 +87,7 @@ public static class TrainingStepProfile
         }
 
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"# ResNet-18 training step, batch {BatchSize}, {Size}x{Size}: ms per step (mean of {steps} after {WarmSteps} warm-up), wall, process CPU (all threads) and its kernel part");
+        Console.WriteLine($"# {net.Title} training step, batch {BatchSize}, {Size}x{Size}: ms per step (mean of {steps} after {WarmSteps} warm-up), wall, process CPU (all threads) and its kernel part");
         var keys = results.SelectMany(r => r.Calls.Keys).Distinct().OrderByDescending(k => results[0].Calls.GetValueOrDefault(k)?.Wall ?? 0).ToList();
         var header = new List<string> { "kind", "calls" };
         foreach (var r in results) header.AddRange([$"wall_t{r.Threads}", $"cpu_t{r.Threads}", $"sys_t{r.Threads}", $"caller_t{r.Threads}", $"path_t{r.Threads}"]);
@@ -85,12 +99,12 @@ public static class TrainingStepProfile
             foreach (var r in results)
             {
                 var st = pick(r);
-                cells.Add(((st?.Wall ?? 0) / steps).ToString("0.0", inv));
-                cells.Add(((st?.Cpu ?? 0) / steps).ToString("0.0", inv));
-                cells.Add(((st?.Sys ?? 0) / steps).ToString("0.0", inv));
-                cells.Add(((st?.Own ?? 0) / steps).ToString("0.0", inv));
+                cells.Add(((st?.Wall ?? 0) / steps).ToString("0.000", inv));
+                cells.Add(((st?.Cpu ?? 0) / steps).ToString("0.000", inv));
+                cells.Add(((st?.Sys ?? 0) / steps).ToString("0.000", inv));
+                cells.Add(((st?.Own ?? 0) / steps).ToString("0.000", inv));
                 double own = st?.Own ?? 0, others = (st?.Cpu ?? 0) - own;
-                cells.Add((Math.Max(own, others) / steps).ToString("0.0", inv));
+                cells.Add((Math.Max(own, others) / steps).ToString("0.000", inv));
             }
             if (results.Count > 1)
             {
