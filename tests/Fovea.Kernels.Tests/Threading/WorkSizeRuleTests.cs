@@ -42,9 +42,11 @@ public class WorkSizeRuleTests
             Assert.Equal(1, ParallelFor.ThreadsForBytes(ParallelFor.MinBytesPerThread * 2 - 1));
             Assert.Equal(2, ParallelFor.ThreadsForBytes(ParallelFor.MinBytesPerThread * 2));
             // The same rule as a grain: LeNet's first pooling (384 planes of 28² + 14² floats and 14² indices, 1.8 MB)
-            // stays on one thread, VGG's (2,048 planes of 56² + 28², 32 MB) takes both.
+            // and VGG's (2,048 planes of 56² + 28², 32 MB) take both threads; one image's pooling at LeNet's first
+            // layer (6 planes, 28 KB) stays on one.
             long lenetPlane = (28 * 28 + 14 * 14) * 4 + 14 * 14 * 4, vggPlane = (56 * 56 + 28 * 28) * 4;
-            Assert.Equal(1, ParallelFor.ChunkCount(384, ParallelFor.GrainForBytes(lenetPlane)));
+            Assert.Equal(2, ParallelFor.ChunkCount(384, ParallelFor.GrainForBytes(lenetPlane)));
+            Assert.Equal(1, ParallelFor.ChunkCount(6, ParallelFor.GrainForBytes(lenetPlane)));
             Assert.Equal(2, ParallelFor.ChunkCount(2048, ParallelFor.GrainForBytes(vggPlane)));
             Assert.Equal(1, ParallelFor.GrainForBytes(ParallelFor.MinBytesPerThread * 3));
             Assert.Equal(ParallelFor.MinBytesPerThread, ParallelFor.GrainForBytes(0));
