@@ -27,20 +27,24 @@ public static class ParallelFor
     internal static void LeaveRegion(bool outer) => _insideRegion = outer;
 
     /// <summary>
-    /// Multiply-adds a compute-bound kernel call must give each thread before it uses one more (2^21, about 2.1 M).
+    /// Multiply-adds a compute-bound kernel call must give each thread before it uses one more (2^20, about 1 M).
     /// A parallel region costs more than its work when the share is tiny: waking a sleeping helper (12–14 µs measured
     /// on the 2-core virtual machines Fovea is measured on), the helper's first cache misses on data the caller's core
     /// has just written, and, on a busy machine, a helper that claims a chunk and then loses its core for a scheduler
     /// slice. Small kernels (LeNet's 5x5 convolutions, GEMMs of a few hundred, a ResNet's 1x1 shortcuts at batch 1) run
-    /// at 30–100 GFLOP/s per thread, so a share of 2 M multiply-adds is 40–140 µs of work. The rule was 4 M while a
+    /// at 30–100 GFLOP/s per thread, so a share of 1 M multiply-adds is 20–70 µs of work. The rule was 4 M while a
     /// woken helper often landed on its caller's core and took no chunk (<see cref="CoreSeparation"/>); since the helper
     /// moves off, two threads gain at 2 M on a 2-core AMD EPYC (back-to-back calls, medians): LeNet's c1 forward
     /// (7.5 M) 0.23–0.35 → 0.19–0.30 ms, c3 (15.4 M) 0.28–0.44 → 0.26–0.37 ms, and ResNet-18's 1x1 stride-2 shortcuts
     /// at batch 1 (6.4 M each) 0.25–0.28 → 0.10–0.15 ms at 128@28² and 0.17 → 0.10–0.12 ms at 256@14² (at 64@56², 0.26
-    /// → 0.15 in two passes of four and 0.40–0.42 in the other two).
+    /// → 0.15 in two passes of four and 0.40–0.42 in the other two). At 1 M (2026-12-05) LeNet-5's linear layers split
+    /// too (fc1 is 3.1 M in each direction), and so does the rest of its step, whose neighbours already split: its
+    /// training step on two threads, medians of 20-step spells in a program of its own, with the cache-line probe of
+    /// docs/performance.md telling the host's two placements apart, 1.67–1.80 → 1.60–1.67 ms near and 2.38–2.51 →
+    /// 2.20–2.39 ms far; ResNet-18's batch-1 forward did not move (15.9–16.0 ms either way).
     /// Tests lower it to run the threaded paths on small shapes.
     /// </summary>
-    public static long MinMultiplyAddsPerThread { get; internal set; } = 1L << 21;
+    public static long MinMultiplyAddsPerThread { get; internal set; } = 1L << 20;
 
     /// <summary>
     /// Bytes a memory-bound kernel call (copies, element-wise passes) must move per thread before it uses one more

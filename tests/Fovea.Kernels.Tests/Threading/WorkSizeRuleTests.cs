@@ -13,11 +13,12 @@ public class WorkSizeRuleTests
     [Theory]
     [InlineData(1, 0L, 1)]
     [InlineData(2, 1L, 1)]
-    [InlineData(2, 3_000_000L, 1)]        // under two shares: one thread
-    [InlineData(2, 7_500_000L, 2)]        // LeNet c1 forward at batch 64: two threads
-    [InlineData(2, 15_400_000L, 2)]       // LeNet c3 forward at batch 64: two
-    [InlineData(4, 15_400_000L, 4)]
-    [InlineData(8, 15_400_000L, 7)]
+    [InlineData(2, 2_000_000L, 1)]        // under two shares: one thread
+    [InlineData(2, 3_070_000L, 2)]        // LeNet's fc1 (64x400x120) at batch 64: two threads
+    [InlineData(2, 7_500_000L, 2)]        // LeNet c1 forward at batch 64: two
+    [InlineData(4, 3_070_000L, 2)]
+    [InlineData(8, 15_400_000L, 8)]       // LeNet c3 forward at batch 64: eight shares and more
+    [InlineData(16, 15_400_000L, 14)]
     [InlineData(8, 1L << 30, 8)]
     [InlineData(1, 1L << 30, 1)]
     public void Threads_grow_with_the_multiply_adds_up_to_the_setting(int setting, long macs, int expected)
@@ -26,7 +27,7 @@ public class WorkSizeRuleTests
         try
         {
             Parallelism.MaxDegreeOfParallelism = setting;
-            Assert.Equal(2_097_152L, ParallelFor.MinMultiplyAddsPerThread);
+            Assert.Equal(1_048_576L, ParallelFor.MinMultiplyAddsPerThread);
             Assert.Equal(expected, ParallelFor.ThreadsForMultiplyAdds(macs));
         }
         finally { Parallelism.MaxDegreeOfParallelism = saved; }
