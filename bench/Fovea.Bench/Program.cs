@@ -22,7 +22,7 @@ for (int i = 0; i < args.Length; i++)
         case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--min-rounds": minRounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--profile-train":
-            profileSteps = 5;
+            if (profileSteps == 0) profileSteps = 5; // --steps may come first
             if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) profileNetwork = Next();
             break;
         case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;

@@ -10,8 +10,8 @@ using Fovea.Vision.Models;
 namespace Fovea.Bench;
 
 /// <summary>
-/// Where a ResNet-18 training step (the <see cref="ResNet18TrainingStepCase"/>: batch 32, 3x112x112, SGD momentum 0.9)
-/// spends its time at each thread count, per backend call kind: every call from the ops to the kernels goes through
+/// Where a training step (ResNet-18 as in the <see cref="ResNet18TrainingStepCase"/>: batch 32, 3x112x112, SGD momentum
+/// 0.9; or LeNet-5 at batch 64 on 1x28x28, the training epoch's recipe on random images) spends its time at each thread count, per backend call kind: every call from the ops to the kernels goes through
 /// <see cref="IBackend"/>, so a proxy around the CPU backend sees them all, each with its wall time and the process's CPU
 /// time (every thread's, and the part spent in the kernel: page faults) over the call. CPU ÷ wall is the call's parallelism: near 1 at two threads means a serial call
 /// (or a split that left the second core waiting); the step's wall time minus the calls' is what runs between them
@@ -19,7 +19,7 @@ namespace Fovea.Bench;
 /// records the calling thread's own CPU time: the larger of it and the other threads' CPU time is the call's critical
 /// path ("path"), what its wall time would be on idle cores if the threads never waited for each other; the first
 /// thread count's CPU time over the last's path is the speedup the split allows. The last steps of a run are averaged (the first ones warm up).
-/// Usage: <c>Fovea.Bench --profile-train [--threads 1,2] [--steps 5]</c>.
+/// Usage: <c>Fovea.Bench --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]</c>.
 /// </summary>
 public static class TrainingStepProfile
 {
@@ -41,16 +41,15 @@ public static class TrainingStepProfile
     {
         var net = Networks.FirstOrDefault(n => n.Zoo == network)
             ?? throw new ArgumentException($"--profile-train knows {string.Join(", ", Names)}, not {network}");
-        var (BatchSize, Size, Classes, WarmSteps) = (net.BatchSize, net.Size, net.Classes, net.WarmSteps);
         var g = new Generator(3);
-        var x = Tensor.Uniform([BatchSize, net.Channels, Size, Size], -1, 1, g);
-        var y = Tensor.RandInt([BatchSize], 0, Classes, g);
+        var x = Tensor.Uniform([net.BatchSize, net.Channels, net.Size, net.Size], -1, 1, g);
+        var y = Tensor.RandInt([net.BatchSize], 0, net.Classes, g);
         var loss = new CrossEntropyLoss();
         var results = new List<(int Threads, Dictionary<string, Stat> Calls, Stat Step, Stat[] Phases)>();
         foreach (int t in threads)
         {
             Threading.MaxDegreeOfParallelism = t;
-            var model = ModelZoo.Create(net.Zoo, net.Channels, Classes, Size, new Generator(0));
+            var model = ModelZoo.Create(net.Zoo, net.Channels, net.Classes, net.Size, new Generator(0));
             var opt = new Sgd(model.Parameters(), 0.01, momentum: 0.9);
             var proxy = DispatchProxy.Create<IBackend, TimingBackend>();
             var timing = (TimingBackend)(object)proxy;
@@ -59,10 +58,10 @@ public static class TrainingStepProfile
             var phases = new[] { new Stat(), new Stat(), new Stat() };
             using (Backend.Use(proxy))
             {
-                for (int i = 0; i < WarmSteps + steps; i++)
+                for (int i = 0; i < net.WarmSteps + steps; i++)
                 {
-                    bool keep = i >= WarmSteps;
-                    if (i == WarmSteps) timing.Calls.Clear();
+                    bool keep = i >= net.WarmSteps;
+                    if (i == net.WarmSteps) timing.Calls.Clear();
                     timing.Recording = keep;
                     var s0 = Clock.Now();
                     timing.Phase = "fwd";
@@ -87,7 +86,7 @@ public static class TrainingStepProfile
         }
 
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"# {net.Title} training step, batch {BatchSize}, {Size}x{Size}: ms per step (mean of {steps} after {WarmSteps} warm-up), wall, process CPU (all threads) and its kernel part");
+        Console.WriteLine($"# {net.Title} training step, batch {net.BatchSize}, {net.Size}x{net.Size}: ms per step (mean of {steps} after {net.WarmSteps} warm-up), wall, process CPU (all threads) and its kernel part");
         var keys = results.SelectMany(r => r.Calls.Keys).Distinct().OrderByDescending(k => results[0].Calls.GetValueOrDefault(k)?.Wall ?? 0).ToList();
         var header = new List<string> { "kind", "calls" };
         foreach (var r in results) header.AddRange([$"wall_t{r.Threads}", $"cpu_t{r.Threads}", $"sys_t{r.Threads}", $"caller_t{r.Threads}", $"path_t{r.Threads}"]);
