@@ -38,7 +38,7 @@ public static class ParallelFor
     /// (7.5 M) 0.23–0.35 → 0.19–0.30 ms, c3 (15.4 M) 0.28–0.44 → 0.26–0.37 ms, and ResNet-18's 1x1 stride-2 shortcuts
     /// at batch 1 (6.4 M each) 0.25–0.28 → 0.10–0.15 ms at 128@28² and 0.17 → 0.10–0.12 ms at 256@14² (at 64@56², 0.26
     /// → 0.15 in two passes of four and 0.40–0.42 in the other two). At 1 M (2026-12-05) LeNet-5's linear layers split
-    /// too (fc1 is 3.1 M in each direction), and so does the rest of its step, whose neighbours already split: its
+    /// too (fc1 is 3.1 M in each direction), like the convolutions and elementwise passes around them: its
     /// training step on two threads, medians of 20-step spells in a program of its own, with the cache-line probe of
     /// docs/performance.md telling the host's two placements apart, 1.67–1.80 → 1.60–1.67 ms near and 2.38–2.51 →
     /// 2.20–2.39 ms far; ResNet-18's batch-1 forward did not move (15.9–16.0 ms either way).
