@@ -34,7 +34,7 @@ public static class ParallelFor
     /// slice. Small kernels (LeNet's 5x5 convolutions, GEMMs of a few hundred, a ResNet's 1x1 shortcuts at batch 1) run
     /// at 30–100 GFLOP/s per thread, so a share of 1 M multiply-adds is 20–70 µs of work. The rule was 4 M while a
     /// woken helper often landed on its caller's core and took no chunk (<see cref="CoreSeparation"/>); since the helper
-    /// moves off, two threads gain at 2 M on a 2-core AMD EPYC (back-to-back calls, medians): LeNet's c1 forward
+    /// is kept off it, two threads gain at 2 M on a 2-core AMD EPYC (back-to-back calls, medians): LeNet's c1 forward
     /// (7.5 M) 0.23–0.35 → 0.19–0.30 ms, c3 (15.4 M) 0.28–0.44 → 0.26–0.37 ms, and ResNet-18's 1x1 stride-2 shortcuts
     /// at batch 1 (6.4 M each) 0.25–0.28 → 0.10–0.15 ms at 128@28² and 0.17 → 0.10–0.12 ms at 256@14² (at 64@56², 0.26
     /// → 0.15 in two passes of four and 0.40–0.42 in the other two). At 1 M (2026-12-05) LeNet-5's linear layers split

@@ -28,8 +28,22 @@ internal static class WorkerPool
     private static int _owned;
     private static int _sleeping;
     private static int _started;
-    /// <summary>The processor the caller of the latest region that woke helpers ran on (see <see cref="CoreSeparation"/>).</summary>
-    private static int _callerCpu = -1;
+
+    /// <summary>The started helpers, in start order (replaced, not changed, when more start).</summary>
+    private static Helper[] _helpers = [];
+
+    /// <summary>A helper thread as <see cref="CoreSeparation"/> sees it.</summary>
+    private sealed class Helper
+    {
+        /// <summary>Kernel thread id, 0 until the thread has started and published it.</summary>
+        public int ThreadId;
+
+        /// <summary>The processors the thread was allowed when it started.</summary>
+        public ulong[] Allowed = [];
+
+        /// <summary>The processor the thread is kept off (see <see cref="KeepOffCaller"/>); -1 for none.</summary>
+        public int KeptOff = -1;
+    }
 
     /// <summary>
     /// Offers <paramref name="job"/> to the pool's helpers; returns false (and does nothing) when another region
@@ -39,6 +53,7 @@ internal static class WorkerPool
     {
         if (Interlocked.CompareExchange(ref _owned, 1, 0) != 0) return false;
         EnsureThreads(helpers);
+        KeepOffCaller();
         Volatile.Write(ref _regionThreads, helpers + 1);
         Volatile.Write(ref _job, job);
         // The increment is a full fence: a helper that reads _sleeping == 0 after this sees the new generation, and
@@ -46,11 +61,30 @@ internal static class WorkerPool
         Interlocked.Increment(ref _generation);
         if (Volatile.Read(ref _sleeping) > 0)
         {
-            // Only a woken helper reads it (after the lock), so the call is paid only when one sleeps.
-            Volatile.Write(ref _callerCpu, CoreSeparation.CurrentCpu());
             lock (Gate) Monitor.PulseAll(Gate);
         }
         return true;
+    }
+
+    /// <summary>
+    /// Keeps every helper off the calling thread's core (<see cref="CoreSeparation"/>), before the region is published,
+    /// so that neither waking one nor the garbage collector resuming one puts it there. A system call per helper only
+    /// when the caller has moved since the last region; otherwise a processor number read and a comparison per helper.
+    /// A pool with as many threads as allowed processors or more (the caller's among them) cannot spare the core, and
+    /// leaves its helpers on every processor they started with.
+    /// </summary>
+    private static void KeepOffCaller()
+    {
+        int cpu = CoreSeparation.CurrentCpu();
+        if (cpu < 0) return;
+        foreach (var helper in Volatile.Read(ref _helpers))
+        {
+            if (helper.KeptOff == cpu || Volatile.Read(ref helper.ThreadId) == 0) continue;
+            int keepOff = CpuToKeepOff(cpu, _started, helper.Allowed);
+            if (helper.KeptOff == keepOff) continue;
+            CoreSeparation.KeepOff(helper.ThreadId, helper.Allowed, keepOff);
+            helper.KeptOff = keepOff;
+        }
     }
 
     /// <summary>Threads of the region that owns the pool (its helpers and its caller).</summary>
@@ -66,6 +100,13 @@ internal static class WorkerPool
         Volatile.Write(ref _owned, 0);
     }
 
+    /// <summary>
+    /// The processor a helper is kept off: the caller's, unless the pool (<paramref name="helpers"/> and the caller)
+    /// has as many threads as the helper's <paramref name="allowed"/> processors or more; then -1, none.
+    /// </summary>
+    internal static int CpuToKeepOff(int callerCpu, int helpers, ReadOnlySpan<ulong> allowed) =>
+        helpers < CoreSeparation.Count(allowed) ? callerCpu : -1;
+
     private static void EnsureThreads(int helpers)
     {
         if (Volatile.Read(ref _started) >= helpers) return;
@@ -73,15 +114,19 @@ internal static class WorkerPool
         {
             while (_started < helpers)
             {
-                var thread = new Thread(Loop) { IsBackground = true, Name = $"Fovea worker {_started + 1}" };
+                var helper = new Helper();
+                var thread = new Thread(() => Loop(helper)) { IsBackground = true, Name = $"Fovea worker {_started + 1}" };
+                Volatile.Write(ref _helpers, [.. _helpers, helper]);
                 thread.Start();
                 _started++;
             }
         }
     }
 
-    private static void Loop()
+    private static void Loop(Helper helper)
     {
+        helper.Allowed = CoreSeparation.AllowedCpus();
+        Volatile.Write(ref helper.ThreadId, CoreSeparation.CurrentThreadId());
         long seen = Volatile.Read(ref _generation);
         while (true)
         {
@@ -122,8 +167,6 @@ internal static class WorkerPool
                     Monitor.Wait(Gate);
                 Interlocked.Decrement(ref _sleeping);
             }
-            // Woken from sleep: if the scheduler put this thread on the caller's core, leave it before taking a chunk.
-            CoreSeparation.MoveOff(Volatile.Read(ref _callerCpu));
             break;
         }
         return generation;

@@ -1,8 +1,9 @@
 namespace Fovea.Kernels.Tests;
 
 /// <summary>
-/// A helper woken on its caller's core moves off it (<see cref="CoreSeparation"/>): the move is done by narrowing the
-/// thread's allowed processors, which must be restored whole, and a processor number that is unknown or out of range changes nothing.
+/// The pool keeps its helpers off the caller's core (<see cref="CoreSeparation"/>) by narrowing each helper's allowed
+/// processors: the narrowed set leaves out exactly that one, a negative number gives the whole set back, and a
+/// processor number or thread that is unknown or out of range changes nothing.
 /// </summary>
 public class CoreSeparationTests
 {
@@ -21,35 +22,71 @@ public class CoreSeparationTests
     }
 
     [Fact]
-    public void OnLinux_WithTwoOrMoreProcessors_TheThreadLeavesTheBusyCore_AndKeepsEveryAllowedProcessor() => OnOwnThread(() =>
+    public void OnLinux_WithTwoOrMoreProcessors_TheThreadLeavesTheBusyCore_AndGetsItsWholeSetBack() => OnOwnThread(() =>
     {
+        ulong[] allowed = CoreSeparation.AllowedCpus();
+        int tid = CoreSeparation.CurrentThreadId();
         if (!OperatingSystem.IsLinux())
         {
             Assert.Equal(-1, CoreSeparation.CurrentCpu());
-            Assert.False(CoreSeparation.MoveOff(0));
+            Assert.Empty(allowed);
+            Assert.False(CoreSeparation.KeepOff(tid, allowed, 0));
             return;
         }
-        int allowed = CoreSeparation.AllowedCpuCount();
-        Assert.InRange(allowed, 1, 1024);
-        // With one allowed processor there is nowhere to go; with more, the move happens (MoveOff checks it did). The
-        // scheduler may move the thread between reading its processor and the call, so it gets a few tries.
-        bool moved = false;
-        for (int attempt = 0; attempt < 5 && !moved; attempt++)
+        int count = CoreSeparation.Count(allowed);
+        Assert.InRange(count, 1, 1024);
+        Assert.True(tid > 0);
+        // The scheduler may move the thread between reading its processor and the call; the set leaves out the
+        // processor named whatever happens, and the thread is then never on it.
+        int cpu = CoreSeparation.CurrentCpu();
+        Assert.InRange(cpu, 0, 1023);
+        bool narrowed = CoreSeparation.KeepOff(tid, allowed, cpu);
+        Assert.Equal(count > 1, narrowed);
+        if (narrowed)
         {
-            int cpu = CoreSeparation.CurrentCpu();
-            Assert.InRange(cpu, 0, 1023);
-            moved = CoreSeparation.MoveOff(cpu);
+            Assert.Equal(count - 1, CoreSeparation.AllowedCpuCount());
+            Assert.NotEqual(cpu, CoreSeparation.CurrentCpu());
+            Assert.True(CoreSeparation.KeepOff(tid, allowed, -1));
         }
-        Assert.Equal(allowed > 1, moved);
-        Assert.Equal(allowed, CoreSeparation.AllowedCpuCount());
+        Assert.Equal(allowed, CoreSeparation.AllowedCpus());
     });
 
     [Fact]
-    public void AnUnknownOrImpossibleCore_LeavesTheThreadAlone() => OnOwnThread(() =>
+    public void AnUnknownOrImpossibleCoreOrThread_LeavesTheThreadAlone() => OnOwnThread(() =>
     {
-        int allowed = CoreSeparation.AllowedCpuCount();
-        Assert.False(CoreSeparation.MoveOff(-1));
-        Assert.False(CoreSeparation.MoveOff(1 << 20));
-        Assert.Equal(allowed, CoreSeparation.AllowedCpuCount());
+        ulong[] allowed = CoreSeparation.AllowedCpus();
+        int tid = CoreSeparation.CurrentThreadId();
+        Assert.False(CoreSeparation.KeepOff(tid, allowed, 1 << 20));
+        Assert.False(CoreSeparation.KeepOff(0, allowed, 0));
+        Assert.False(CoreSeparation.KeepOff(-1, allowed, 0));
+        Assert.False(CoreSeparation.KeepOff(tid, [], 0));
+        Assert.False(CoreSeparation.KeepOff(tid, new ulong[3], 0));
+        Assert.Equal(allowed, CoreSeparation.AllowedCpus());
     });
+
+    [Fact]
+    public void OneProcessorAllowed_CannotBeLeft() => OnOwnThread(() =>
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        ulong[] allowed = CoreSeparation.AllowedCpus();
+        int tid = CoreSeparation.CurrentThreadId();
+        int cpu = CoreSeparation.CurrentCpu();
+        var only = new ulong[allowed.Length];
+        only[cpu / 64] = 1UL << (cpu % 64);
+        Assert.False(CoreSeparation.KeepOff(tid, only, cpu));
+        Assert.Equal(allowed, CoreSeparation.AllowedCpus());
+    });
+
+    [Theory]
+    [InlineData(1, 2, 1)] // a caller and one helper on two processors: the helper leaves the caller's
+    [InlineData(3, 4, 3)] // four threads on four
+    [InlineData(-1, 2, 2)] // three threads on two processors: every processor is needed
+    [InlineData(-1, 5, 5)]
+    public void TheCallersCoreIsLeftOut_OnlyWhenThePoolHasAProcessorToSpare(int expected, int processors, int helpers)
+    {
+        var allowed = new ulong[16];
+        for (int p = 0; p < processors; p++) allowed[p / 64] |= 1UL << (p % 64);
+        int callerCpu = expected < 0 ? 0 : expected;
+        Assert.Equal(expected, WorkerPool.CpuToKeepOff(callerCpu, helpers, allowed));
+    }
 }
