@@ -270,6 +270,8 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
         foreach (var name in inputs.Keys)
             if (!_inputs.Any(i => i.Name == name)) throw new ArgumentException($"{Source}: the model has no input '{name}'");
         var run = new OnnxRun(dtype ?? DType.Float32, Training);
+        // Nothing is recorded in inference, so a value's last reader is its last user: its buffer can serve a later node.
+        bool recycle = !GradMode.IsEnabled;
         foreach (var node in _nodes)
         {
             var args = node.Inputs.Select(name => name.Length == 0 ? null : env[name]).ToArray();
@@ -285,9 +287,21 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
             for (int k = 0; k < node.Outputs.Length; k++)
                 if (node.Outputs[k].Length > 0)
                     env[node.Outputs[k]] = k < results.Length ? results[k] : throw new OnnxImportException($"{node.Where}: output {k} is not computed");
-            foreach (var name in node.Release) env.Remove(name);
+            foreach (var name in node.Release)
+                if (env.Remove(name, out var dead) && recycle && dead.Tensor is { } tensor && !SharesStorage(env, tensor)) StoragePool.Recycle(tensor);
         }
         return _outputs.ToDictionary(o => o, o => env[o].AsTensor(run.DType));
+    }
+
+    /// <summary>
+    /// Whether a value still in <paramref name="env"/> (an input, a weight, a constant, a live intermediate) shares
+    /// <paramref name="tensor"/>'s storage: a view (Flatten, Reshape, Identity) or a Relu computed in place on it.
+    /// </summary>
+    private static bool SharesStorage(Dictionary<string, OnnxValue> env, Tensor tensor)
+    {
+        foreach (var value in env.Values)
+            if (value.Tensor is { } other && ReferenceEquals(other.Storage, tensor.Storage)) return true;
+        return false;
     }
 
     private static int DefaultOpset(ModelProto model, string source)

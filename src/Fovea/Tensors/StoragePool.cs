@@ -1,7 +1,8 @@
 namespace Fovea;
 
 /// <summary>
-/// Buffers that the autograd engine has proven dead, kept for the next tensor of the same element type and length.
+/// Buffers proven dead, kept for the next tensor of the same element type and length: gradient buffers of a backward
+/// pass, and the intermediate values of a graph run in inference (<see cref="Recycle"/>).
 /// <para>
 /// A training step allocates the same activation and gradient buffers every step. Fresh managed arrays cost twice:
 /// each generation-0 collection copies the buffers still in flight (LeNet-5 at batch 64: 8.5 MB a step, a
@@ -9,6 +10,8 @@ namespace Fovea;
 /// backward pass the engine knows which gradient buffers it alone holds (<see cref="Engine"/>): once the node that
 /// consumed one is done, its array comes here, and the next allocation of that size (the rest of the pass, then the
 /// next step's forward) reuses it. Pooled arrays soon live in the oldest generation, so collections no longer copy them.
+/// An inference runner does the same with the activations it alone held once their last reader is done, so a
+/// forward's layers write into buffers the layers before them have just freed, still in cache.
 /// </para>
 /// <para>
 /// Only arrays of at least <see cref="MinLength"/> elements are kept, at most <see cref="MaxBytes"/> in all; a size
@@ -85,16 +88,33 @@ public static class StoragePool
     }
 
     /// <summary>
-    /// Takes back <paramref name="storage"/>'s array. The caller guarantees that no tensor will read or write
-    /// <paramref name="storage"/> again; the engine does so only for gradient buffers it made and alone held.
+    /// Hands the buffer of <paramref name="tensor"/> to the pool for the next tensor of its element type and length:
+    /// for a runner that knows an intermediate value is dead, as the ONNX runner does for the values of its graph
+    /// that it alone held, in inference. The caller guarantees that neither <paramref name="tensor"/> nor any tensor
+    /// sharing its storage is read or written again (like <c>ArrayPool.Return</c>). Refused (false, nothing changes)
+    /// for a tensor that autograd may still need (it requires grad or a recorded op made it), one that covers only
+    /// part of its storage, one under <see cref="MinLength"/> elements, a buffer already returned, or when the pool
+    /// is off or full.
     /// </summary>
-    internal static void Return(Storage storage)
+    public static bool Recycle(Tensor tensor)
     {
-        if (!_enabled || storage.Length < MinLength || !storage.MarkReturned()) return;
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.RequiresGrad || tensor.GradFn is not null || tensor.Offset != 0 || tensor.Numel != tensor.Storage.Length) return false;
+        return Return(tensor.Storage);
+    }
+
+    /// <summary>
+    /// Takes back <paramref name="storage"/>'s array; false when it is refused (see <see cref="Recycle"/>). The caller
+    /// guarantees that no tensor will read or write <paramref name="storage"/> again; the engine does so only for
+    /// gradient buffers it made and alone held.
+    /// </summary>
+    internal static bool Return(Storage storage)
+    {
+        if (!_enabled || storage.Length < MinLength || !storage.MarkReturned()) return false;
         long bytes = Bytes(storage.DType, storage.Length);
         lock (Gate)
         {
-            if (_bytes + bytes > MaxBytes) return;
+            if (_bytes + bytes > MaxBytes) return false;
             var key = (storage.DType, storage.Length);
             if (!Buckets.TryGetValue(key, out var bucket)) Buckets[key] = bucket = new Bucket();
             bucket.Arrays.Push(storage.Data);
@@ -106,6 +126,7 @@ public static class StoragePool
                 _ = new Trimmer();
             }
         }
+        return true;
     }
 
     private static long Bytes(DType dtype, int length) => (long)length * dtype.SizeOf();

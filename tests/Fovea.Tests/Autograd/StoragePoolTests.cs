@@ -123,6 +123,39 @@ public class StoragePoolTests
         finally { StoragePool.Enabled = true; }
     }
 
+    [Fact]
+    public void A_recycled_tensor_serves_the_next_allocation_of_its_size()
+    {
+        StoragePool.Clear();
+        var dead = Tensor.Full([2, 4096], 5.0);
+        float[] array = (float[])dead.Storage.Data;
+        Assert.True(StoragePool.Recycle(dead));
+        Assert.Equal(2 * 4096 * sizeof(float), StoragePool.PooledBytes);
+        Assert.False(StoragePool.Recycle(dead)); // a buffer is handed back once
+        var next = Tensor.Zeros([4096, 2]);
+        Assert.Same(array, next.Storage.Data);
+        Assert.Equal(0, StoragePool.PooledBytes);
+        Assert.All(next.ToArray<float>(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void Recycling_refuses_what_autograd_may_need_part_of_a_buffer_and_small_buffers()
+    {
+        StoragePool.Clear();
+        var leaf = Tensor.Randn([8192], new Generator(1)).RequiresGrad_();
+        Assert.False(StoragePool.Recycle(leaf));
+        Assert.False(StoragePool.Recycle(leaf.Mul(2))); // recorded: its backward may read what it saved
+        var whole = Tensor.Zeros([2, 8192]);
+        Assert.False(StoragePool.Recycle(whole.Narrow(0, 1, 1)));
+        Assert.False(StoragePool.Recycle(whole.Narrow(1, 0, 4096)));
+        Assert.False(StoragePool.Recycle(Tensor.Zeros([StoragePool.MinLength - 1])));
+        StoragePool.Enabled = false;
+        try { Assert.False(StoragePool.Recycle(Tensor.Zeros([8192]))); }
+        finally { StoragePool.Enabled = true; }
+        Assert.Equal(0, StoragePool.PooledBytes);
+        using (GradMode.Disable()) Assert.True(StoragePool.Recycle(leaf.Detach().Mul(2)));
+    }
+
     /// <summary>A user's Function that keeps the gradient it is given and passes it on unchanged.</summary>
     private sealed class KeepingIdentity : Function
     {
