@@ -123,7 +123,15 @@ public static class Harness
                         Fovea.Threading.MaxDegreeOfParallelism = threads;
                         TorchAnchor.SetThreads(threads);
                         bc.Setup(threads);
+                        var collections = CollectionCounts();
+                        var pause = GC.GetTotalPauseDuration();
+                        long faults = MinorFaults();
                         var (f, a) = Measure(bc, options);
+                        var after = CollectionCounts();
+                        // Both libraries' allocations count here. A case whose rounds pay for collections or for memory
+                        // touched for the first time (page faults) shows it on this line, which starts with '#' as comments do.
+                        Console.WriteLine($"# during {bc.Name}_t{threads}: collections gen0 {after[0] - collections[0]}, gen1 {after[1] - collections[1]}, "
+                            + $"gen2 {after[2] - collections[2]}, paused {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:0} ms; page faults {MinorFaults() - faults}");
                         // Refresh the peak next to every case so that fractions use a figure taken in similar conditions.
                         FmaPeak.Remeasure(threads);
                         string[] header = ["case", "fovea_ms", "anchor_ms", "ratio", .. bc.ExtraColumns];
@@ -137,6 +145,24 @@ public static class Harness
                     }
                 }
             }
+        }
+    }
+
+    private static int[] CollectionCounts() => [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+
+    /// <summary>The process's minor page faults so far (field 10 of /proc/self/stat), or 0 where there is no such file.</summary>
+    private static long MinorFaults()
+    {
+        try
+        {
+            string stat = File.ReadAllText("/proc/self/stat");
+            // The command name (field 2) is in parentheses and may hold spaces; the fields after it are plain.
+            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 0;
         }
     }
 
