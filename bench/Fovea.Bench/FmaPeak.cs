@@ -26,11 +26,14 @@ public static class FmaPeak
         return Cache[threads];
     }
 
-    /// <summary>Takes <paramref name="attempts"/> more measurements (the first is a warm-up) and keeps the best.</summary>
-    public static void Remeasure(int threads, int attempts = 3)
+    /// <summary>
+    /// Takes <paramref name="attempts"/> more measurements (the first is a warm-up) and keeps the best; returns the
+    /// best of these attempts alone, which shows whether every core was there just now.
+    /// </summary>
+    public static double Remeasure(int threads, int attempts = 3)
     {
         const long iterations = 20_000_000;
-        double best = Cache.GetValueOrDefault(threads);
+        double best = Cache.GetValueOrDefault(threads), now = 0;
         for (int attempt = 0; attempt < attempts; attempt++)
         {
             using var start = new Barrier(threads + 1);
@@ -46,9 +49,10 @@ public static class FmaPeak
             double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             if (attempt == 0) continue; // warm-up: JIT and clock ramp
             double flops = threads * (double)iterations * 12 * Lanes * 2;
-            best = Math.Max(best, flops / seconds / 1e9);
+            now = Math.Max(now, flops / seconds / 1e9);
         }
-        Cache[threads] = best;
+        Cache[threads] = Math.Max(best, now);
+        return now;
     }
 
     private static int Lanes => Vector512.IsHardwareAccelerated ? 16 : 8;

@@ -128,12 +128,15 @@ public static class Harness
                         long faults = MinorFaults();
                         var (f, a) = Measure(bc, options);
                         var after = CollectionCounts();
-                        // Both libraries' allocations count here. A case whose rounds pay for collections or for memory
-                        // touched for the first time (page faults) shows it on this line, which starts with '#' as comments do.
-                        Console.WriteLine($"# during {bc.Name}_t{threads}: collections gen0 {after[0] - collections[0]}, gen1 {after[1] - collections[1]}, "
-                            + $"gen2 {after[2] - collections[2]}, paused {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:0} ms; page faults {MinorFaults() - faults}");
+                        long faulted = MinorFaults() - faults;
                         // Refresh the peak next to every case so that fractions use a figure taken in similar conditions.
-                        FmaPeak.Remeasure(threads);
+                        double fmaNow = FmaPeak.Remeasure(threads);
+                        // Both libraries' allocations count here. A case whose rounds pay for collections or for memory
+                        // touched for the first time (page faults) shows it on this line, which starts with '#' as comments
+                        // do; so does a case measured while a core was busy elsewhere (the FMA rate just after it is low).
+                        Console.WriteLine($"# during {bc.Name}_t{threads}: collections gen0 {after[0] - collections[0]}, gen1 {after[1] - collections[1]}, "
+                            + $"gen2 {after[2] - collections[2]}, paused {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:0} ms; page faults {faulted}; "
+                            + $"FMA just after {fmaNow:0} GFLOP/s");
                         string[] header = ["case", "fovea_ms", "anchor_ms", "ratio", .. bc.ExtraColumns];
                         if (lastHeader is null || !header.SequenceEqual(lastHeader))
                         {
