@@ -153,20 +153,23 @@ public static class Harness
 
     private static int[] CollectionCounts() => [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
 
-    /// <summary>The process's minor page faults so far (field 10 of /proc/self/stat), or 0 where there is no such file.</summary>
+    /// <summary>The process's minor page faults so far (field 10 of /proc/self/stat), or 0 where that file cannot be read.</summary>
     private static long MinorFaults()
     {
+        string stat;
         try
         {
-            string stat = File.ReadAllText("/proc/self/stat");
-            // The command name (field 2) is in parentheses and may hold spaces; the fields after it are plain.
-            string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return long.Parse(fields[7], CultureInfo.InvariantCulture);
+            stat = File.ReadAllText("/proc/self/stat");
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return 0;
         }
+        // The command name (field 2) is in parentheses and may hold spaces; the fields after it are plain, and the
+        // minor faults are the eighth of them.
+        int end = stat.LastIndexOf(')');
+        string[] fields = end < 0 ? [] : stat[(end + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return fields.Length > 7 && long.TryParse(fields[7], NumberStyles.Integer, CultureInfo.InvariantCulture, out long faults) ? faults : 0;
     }
 
     /// <summary>Formats a number with invariant culture.</summary>
