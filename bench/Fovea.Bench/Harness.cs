@@ -85,7 +85,7 @@ public static class Harness
         int warmRuns = 0;
         var fovea = new List<double>();
         var anchor = new List<double>();
-        for (; warmRuns < 3 || (warm < 0.3 && warmRuns < 50) || (!Settled(fovea) || !Settled(anchor)) && warmRuns < WarmMaxRuns && warm < WarmMaxSeconds; warmRuns++)
+        for (; warmRuns < 3 || (warm < 0.3 && warmRuns < 50) || ((!Settled(fovea) || !Settled(anchor)) && warmRuns < WarmMaxRuns && warm < WarmMaxSeconds); warmRuns++)
         {
             fovea.Add(Time(bc.RunFovea, prime: false));
             anchor.Add(Time(bc.RunAnchor, prime: false));
