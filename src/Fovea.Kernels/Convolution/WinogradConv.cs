@@ -183,15 +183,42 @@ internal static unsafe class WinogradConv
         // Fewer blocks than twice the threads (a ResNet's 4x4 last stage at batch 32 is one block of 32 tiles): each
         // block's output channels are split too, every part transforming the block's input for itself.
         int kParts = threaded && blocks < 2 * threads ? Math.Min(kSlivers, (2 * threads + blocks - 1) / blocks) : 1;
+        // Parts of one block would each transform the block's whole input: it is transformed once instead, split by
+        // input channels (see InputBody), and the parts read it.
+        long vLen = 36L * c * BlockTiles;
+        float[]? transformed = kParts > 1 ? ArrayPool<float>.Shared.Rent((int)(blocks * vLen + 16)) : null;
         float[]? packed = preparedU is null ? ArrayPool<float>.Shared.Rent((int)PackedKernelLength(s, mr) + 16) : null;
         float[] padded = ArrayPool<float>.Shared.Rent((int)((long)s.Batch * c * hp * wp + 32));
         fixed (float* pu = packed)
         fixed (float* pp = padded)
+        fixed (float* pv = transformed)
         {
-            float* u = preparedU is null ? Align(pu) : preparedU, xp = Align(pp);
-            var pad = new PadBody { X = x, Xp = xp, Shape = s, Hp = hp, Wp = wp };
-            if (threaded) ParallelFor.ForChunks(s.Batch * c, pad);
-            else for (int i = 0; i < s.Batch * c; i++) pad.Invoke(i);
+            float* u = preparedU is null ? Align(pu) : preparedU, xp = Align(pp), sharedV = transformed is null ? null : Align(pv);
+            if (sharedV is not null)
+            {
+                var input = new InputBody
+                {
+                    X = x,
+                    Xp = xp,
+                    V = sharedV,
+                    Shape = s,
+                    Hp = hp,
+                    Wp = wp,
+                    TilesY = tilesY,
+                    TilesX = tilesX,
+                    Tiles = tiles,
+                    Blocks = blocks,
+                    Nr = TKernel.NR,
+                    Chunks = Math.Min(c, InputChunksPerThread * threads),
+                };
+                ParallelFor.ForChunks(input.Chunks, input);
+            }
+            else
+            {
+                var pad = new PadBody { X = x, Xp = xp, Shape = s, Hp = hp, Wp = wp };
+                if (threaded) ParallelFor.ForChunks(s.Batch * c, pad);
+                else for (int i = 0; i < s.Batch * c; i++) pad.Invoke(i);
+            }
             if (preparedU is null) PackKernels(s, w, flipped, mr, u);
             var body = new BlockBody<TKernel>
             {
@@ -208,10 +235,12 @@ internal static unsafe class WinogradConv
                 Tiles = tiles,
                 KParts = kParts,
                 Blocks = blocks,
+                SharedV = sharedV,
             };
             if (threaded) ParallelFor.ForChunks(blocks * kParts, body);
             else for (int b = 0; b < blocks; b++) body.Invoke(b);
         }
+        if (transformed is not null) ArrayPool<float>.Shared.Return(transformed);
         if (packed is not null) ArrayPool<float>.Shared.Return(packed);
         ArrayPool<float>.Shared.Return(padded);
     }
@@ -242,6 +271,68 @@ internal static unsafe class WinogradConv
         {
             int h = Shape.Height, w = Shape.Width;
             WinogradTransforms.PadPlane(X + (long)plane * h * w, h, w, Shape.Window.PadH, Shape.Window.PadW, Xp + (long)plane * Hp * Wp, Hp, Wp);
+        }
+    }
+
+    /// <summary>Channel ranges per thread of <see cref="InputBody"/>, taken as threads come free.</summary>
+    private const int InputChunksPerThread = 4;
+
+    /// <summary>
+    /// Step 1 of <see cref="BlockBody{TKernel}"/> for every block at once, when the blocks' output channels are split
+    /// into parts (few blocks, more threads): chunk i pads input channels [c0, c1) of every image and transforms them
+    /// for every block into V (one block's V after another), so that no part transforms its block's input again. At
+    /// batch 1 a ResNet's 256@14² layer is one block in four parts on two threads, each of which transformed all
+    /// 256 channels; the transform then cost as much as a quarter of the layer's GEMMs.
+    /// </summary>
+    private struct InputBody : IChunkBody
+    {
+        public float* X, Xp, V;
+        public ConvShape Shape;
+        public int Hp, Wp, TilesY, TilesX, Blocks, Nr, Chunks;
+        public long Tiles;
+
+        [SkipLocalsInit] // offsets are written for every lane before they are read
+        public readonly void Invoke(int chunk)
+        {
+            int c = Shape.InChannels, c0 = ParallelFor.ChunkStart(c, Chunks, chunk), c1 = ParallelFor.ChunkStart(c, Chunks, chunk + 1);
+            int h = Shape.Height, w = Shape.Width, hp = Hp, wp = Wp;
+            long planeIn = (long)hp * wp, imageIn = c * planeIn;
+            for (int n = 0; n < Shape.Batch; n++)
+                for (int ci = c0; ci < c1; ci++)
+                    WinogradTransforms.PadPlane(X + ((long)n * c + ci) * h * w, h, w, Shape.Window.PadH, Shape.Window.PadW, Xp + n * imageIn + ci * planeIn, hp, wp);
+            int* offset = stackalloc int[BlockTiles];
+            int perImage = TilesY * TilesX;
+            for (int block = 0; block < Blocks; block++)
+            {
+                long first = (long)block * BlockTiles;
+                int valid = (int)Math.Min(BlockTiles, Tiles - first);
+                int img0 = (int)(first / perImage);
+                for (int t = 0; t < BlockTiles; t++)
+                {
+                    long tile = first + Math.Min(t, valid - 1);
+                    int r = (int)(tile % perImage);
+                    offset[t] = (int)((tile / perImage - img0) * imageIn + (long)(r / TilesX * 4) * wp + r % TilesX * 4);
+                }
+                TransformInput(Xp + img0 * imageIn, offset, valid, c0, c1, c, planeIn, wp, Nr, V + block * (36L * c * BlockTiles));
+            }
+        }
+    }
+
+    /// <summary>
+    /// V_ξ[ci, t] = (Bᵀ d B)_ξ for input channels [<paramref name="c0"/>, <paramref name="c1"/>) of one block, the 6x6
+    /// tiles d gathered from the padded input at <paramref name="offset"/> (relative to <paramref name="xBlock"/>, the
+    /// block's first image). V_ξ is the GEMM's packed B operand: per sliver of <paramref name="nr"/> tiles, C steps of
+    /// NR values. Only the slivers that hold a tile are transformed (a block of 16 tiles with 16-wide slivers fills one
+    /// of two); lanes past the last tile within those repeat it, and their results are never read.
+    /// </summary>
+    private static void TransformInput(float* xBlock, int* offset, int valid, int c0, int c1, int c, long planeIn, int wp, int nr, float* v)
+    {
+        int usedSlivers = (valid + nr - 1) / nr, slivers = BlockTiles / nr;
+        for (int l = 0; l < usedSlivers * nr; l += 8)
+        {
+            float* dst = v + (long)(l / nr) * c * nr + l % nr;
+            for (int ci = c0; ci < c1; ci++)
+                WinogradTransforms.Input(xBlock + ci * planeIn, offset + l, wp, dst + (long)ci * nr, (nint)slivers * c * nr);
         }
     }
 
@@ -359,6 +450,9 @@ internal static unsafe class WinogradConv
         where TKernel : struct, IMicroKernel<float>
     {
         public float* X, Y, Bias, U;
+
+        /// <summary>Every block's transformed input, from <see cref="InputBody"/>; null when each block transforms its own.</summary>
+        public float* SharedV;
         public ConvShape Shape;
         public int KSlivers, TilesY, TilesX, Hp, Wp, KParts, Blocks;
         public long Tiles;
@@ -377,11 +471,12 @@ internal static unsafe class WinogradConv
             int ks0 = ParallelFor.ChunkStart(KSlivers, KParts, part), ks1 = ParallelFor.ChunkStart(KSlivers, KParts, part + 1);
             ref readonly ConvShape s = ref Shape;
             const int tb = BlockTiles;
-            int c = s.InChannels, k = s.OutChannels, mr = TKernel.MR, nr = TKernel.NR, slivers = tb / nr;
+            int c = s.InChannels, k = s.OutChannels, mr = TKernel.MR, nr = TKernel.NR;
             int kPad = KSlivers * mr, oh = s.OutH, ow = s.OutW;
             long vLen = 36L * c * tb, mLen = 36L * kPad * tb;
-            float* v = Scratch(vLen + mLen + 16 * 8 + 16);
-            float* m = v + vLen, outTile = m + mLen;
+            float* scratch = Scratch((SharedV is null ? vLen : 0) + mLen + 16 * 8 + 16);
+            float* v = SharedV is null ? scratch : SharedV + block * vLen;
+            float* m = SharedV is null ? scratch + vLen : scratch, outTile = m + mLen;
 
             // Each tile of the block: its offset in the padded input (relative to the block's first image), and its image
             // and top-left output position. Lanes past the last tile repeat it; their results are never written.
@@ -408,19 +503,10 @@ internal static unsafe class WinogradConv
                 whole[t] = t < valid && oy0[t] + 4 <= oh && ox0[t] + 4 <= ow;
             }
 
-            // 1. Input transform, channel by channel: V_ξ[c, t] = (Bᵀ d B)_ξ, the 6x6 tiles gathered from the padded input.
-            // V_ξ is the GEMM's packed B operand: per sliver of NR tiles, C steps of NR values.
-            float* xBlock = X + img0 * imageIn;
-            long planeIn = (long)hp * wp;
-            // Only the slivers that hold a tile are transformed and multiplied (a block of 16 tiles with 16-wide slivers
-            // computes one of two); lanes past the last tile within those repeat it, and their results are never read.
+            // 1. Input transform, channel by channel (unless InputBody has done it for every block).
+            if (SharedV is null) TransformInput(X + img0 * imageIn, offset, valid, 0, c, c, (long)hp * wp, wp, nr, v);
+            // Only the slivers that hold a tile are multiplied.
             int usedSlivers = (valid + nr - 1) / nr;
-            for (int l = 0; l < usedSlivers * nr; l += 8)
-            {
-                float* dst = v + (long)(l / nr) * c * nr + l % nr;
-                for (int ci = 0; ci < c; ci++)
-                    WinogradTransforms.Input(xBlock + ci * planeIn, offset + l, wp, dst + (long)ci * nr, (nint)slivers * c * nr);
-            }
 
             // 2. The 36 products over channels: M_ξ [kPad x tb] = U_ξ [kPad x C] · V_ξ [C x tb].
             for (int xi = 0; xi < 36; xi++)
