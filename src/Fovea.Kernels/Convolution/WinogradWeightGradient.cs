@@ -56,6 +56,14 @@ internal static unsafe class WinogradWeightGradient
     /// <summary>Below this many (direct) multiply-adds a call stays on the calling thread.</summary>
     private const long ThreadingMinMacs = 1L << 22;
 
+    /// <summary>
+    /// Floats from one ξ's plane of V, dM and dU to the next's beyond the plane itself: a transform call stores one
+    /// vector in each of the 36 planes, and the kernel gradient loads one from each; planes a multiple of 4 KiB apart
+    /// (any power-of-two channel count) put all 36 into one L1 set, and at 64 KiB apart into one L2 set, so they
+    /// evicted each other at every call (see <see cref="WinogradConv"/>'s plane padding).
+    /// </summary>
+    private const int PlanePad = 16;
+
     /// <summary>Whether the dispatch may take this path; tests switch it off to compare with the other paths.</summary>
     internal static bool Enabled = true;
 
@@ -151,9 +159,11 @@ internal static unsafe class WinogradWeightGradient
         int xpLen = nb * c * p.Hp * p.Wp + 16, dypLen = p.PadGradient ? nb * slab * p.Hq * p.Wq + 16 : 0;
         float[] xpArr = ArrayPool<float>.Shared.Rent(xpLen);
         float[] dypArr = ArrayPool<float>.Shared.Rent(dypLen);
-        float[] vArr = ArrayPool<float>.Shared.Rent(36 * c * tp);
-        float[] mArr = ArrayPool<float>.Shared.Rent(36 * slab * tp);
-        float[] uArr = ArrayPool<float>.Shared.Rent(36 * slab * c);
+        // Each ξ's plane of V, dM and dU starts PlanePad floats after a multiple of the plane (see PlanePad).
+        int vXi = c * tp + PlanePad, mXi = slab * tp + PlanePad, uXi = slab * c + PlanePad;
+        float[] vArr = ArrayPool<float>.Shared.Rent(36 * vXi);
+        float[] mArr = ArrayPool<float>.Shared.Rent(36 * mXi);
+        float[] uArr = ArrayPool<float>.Shared.Rent(36 * uXi);
         int[] offArr = ArrayPool<int>.Shared.Rent(2 * tp);
         try
         {
@@ -170,6 +180,9 @@ internal static unsafe class WinogradWeightGradient
                     V = v,
                     M = m,
                     U = u,
+                    VXi = vXi,
+                    MXi = mXi,
+                    UXi = uXi,
                     XOffsets = off,
                     DyOffsets = off + tp,
                     Shape = s,
@@ -234,6 +247,9 @@ internal static unsafe class WinogradWeightGradient
         public Plan Plan;
         public int K0, Kn, N0, Images, Valid, Step;
 
+        /// <summary>Floats from one ξ's plane of V (C x tiles), dM (slab x tiles) and dU (slab x C) to the next's.</summary>
+        public int VXi, MXi, UXi;
+
         /// <summary>Each tile's offset in the padded input and in the (padded) gradient, relative to its channel's plane of the block's first image.</summary>
         public void SetOffsets()
         {
@@ -277,7 +293,7 @@ internal static unsafe class WinogradWeightGradient
             if (ci == c - 1) new Span<float>(Xp + (long)Images * c * planeIn, 16).Clear();
             float* plane = Xp + ci * planeIn, dstV = V + (long)ci * tp;
             for (int l = 0; l < tp; l += 8)
-                WinogradTransforms.Input(plane, XOffsets + l, wp, dstV + l, (nint)c * tp);
+                WinogradTransforms.Input(plane, XOffsets + l, wp, dstV + l, VXi);
         }
 
         /// <summary>Transforms the 4x4 gradient tiles of the slab's output channel K0 + <paramref name="kj"/> into dM = A dY Aᵀ.</summary>
@@ -310,7 +326,7 @@ internal static unsafe class WinogradWeightGradient
             }
             float* dstM = M + (long)kj * tp;
             for (int l = 0; l < tp; l += 8)
-                GradientTiles(plane, DyOffsets + l, rowStride, dstM + l, (nint)Kn * tp);
+                GradientTiles(plane, DyOffsets + l, rowStride, dstM + l, MXi);
             // Lanes past the last tile repeat it; the GEMMs stop at the last valid tile.
         }
 
@@ -322,7 +338,7 @@ internal static unsafe class WinogradWeightGradient
         private readonly void Multiply(int xi)
         {
             int c = Shape.InChannels, tp = Plan.TilesPadded;
-            float* a = M + (long)xi * Kn * tp, b = V + (long)xi * c * tp, dst = U + (long)xi * Kn * c;
+            float* a = M + (long)xi * MXi, b = V + (long)xi * VXi, dst = U + (long)xi * UXi;
             float beta = N0 == 0 ? 0f : 1f;
             switch (Gemm.Selected)
             {
@@ -352,7 +368,7 @@ internal static unsafe class WinogradWeightGradient
             int c = Shape.InChannels;
             float* dst = Dw + (long)(K0 + kj) * c * 9;
             float* du = U + (long)kj * c;
-            long xiStride = (long)Kn * c;
+            long xiStride = UXi;
             int ci = 0;
             if (Vector256.IsHardwareAccelerated)
             {
