@@ -166,7 +166,7 @@ public class WinogradConvTests(ITestOutputHelper output)
     [Theory]
     [InlineData(new[] { 3, 40, 27, 28, 20, 1, 1 })] // 3 x 7 x 7 = 147 tiles: five blocks, shared unevenly among the threads
     [InlineData(new[] { 4, 64, 8, 8, 64, 1, 1 })]   // 16 tiles: one block, its output channels split among the threads
-    [InlineData(new[] { 1, 48, 28, 28, 48, 1, 1 })] // 49 tiles: two blocks, each split into output-channel parts, parts outside
+    [InlineData(new[] { 1, 48, 28, 28, 48, 1, 1 })] // 49 tiles: two blocks, a block a thread on two threads, split into output-channel parts on three
     public void Results_do_not_depend_on_the_thread_count(int[] g)
     {
         var s = Shape(g);
