@@ -78,6 +78,9 @@ public sealed class BasicConv2d : Sequential
 /// </summary>
 public sealed class Inception : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     private readonly Module<Tensor, Tensor> _branch1, _branch2, _branch3, _branch4;
 
     /// <summary>Output channels (the four branches together).</summary>

@@ -24,6 +24,9 @@ public enum ResidualShortcut
 /// </summary>
 public abstract class ResidualBlock : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     private Module<Tensor, Tensor>? _shortcut;
 
     /// <summary>Only the blocks of this assembly derive from it.</summary>
@@ -65,11 +68,24 @@ public abstract class ResidualBlock : Module<Tensor, Tensor>
         return fold.Forward(conv, norm, input);
     }
 
-    /// <summary>relu(norm(conv(<paramref name="input"/>))), the ReLU in place on a folded convolution's output.</summary>
-    private protected static Tensor ConvNormRelu(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input)
+    /// <summary>
+    /// relu(norm(conv(<paramref name="input"/>))), the ReLU in place on a folded convolution's output;
+    /// <paramref name="fresh"/> as in <see cref="ConvNorm"/>.
+    /// </summary>
+    private protected static Tensor ConvNormRelu(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input, out bool fresh)
     {
-        var y = ConvNorm(conv, norm, ref fold, input, out bool fresh);
+        var y = ConvNorm(conv, norm, ref fold, input, out fresh);
         return Functional.Relu(y, inPlace: fresh);
+    }
+
+    /// <summary>
+    /// Hands <paramref name="y"/>, an intermediate of this block that the next layer has read, to the
+    /// <see cref="StoragePool"/> when it is <paramref name="fresh"/>: made by a folded convolution in inference, so no
+    /// hook has seen it and nothing else holds it.
+    /// </summary>
+    private protected static void Release(Tensor y, bool fresh)
+    {
+        if (fresh) StoragePool.Recycle(y);
     }
 }
 
@@ -103,8 +119,9 @@ public sealed class BasicBlock : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = ConvNormRelu(_conv1, _bn1, ref _fold1, input);
+        var y = ConvNormRelu(_conv1, _bn1, ref _fold1, input, out bool yFresh);
         var body = ConvNorm(_conv2, _bn2, ref _fold2, y, out bool fresh);
+        Release(y, yFresh);
         return Join(body, fresh, input);
     }
 }
@@ -143,9 +160,11 @@ public sealed class Bottleneck : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = ConvNormRelu(_conv1, _bn1, ref _fold1, input);
-        y = ConvNormRelu(_conv2, _bn2, ref _fold2, y);
-        var body = ConvNorm(_conv3, _bn3, ref _fold3, y, out bool fresh);
+        var y1 = ConvNormRelu(_conv1, _bn1, ref _fold1, input, out bool fresh1);
+        var y2 = ConvNormRelu(_conv2, _bn2, ref _fold2, y1, out bool fresh2);
+        Release(y1, fresh1);
+        var body = ConvNorm(_conv3, _bn3, ref _fold3, y2, out bool fresh);
+        Release(y2, fresh2);
         return Join(body, fresh, input);
     }
 }
@@ -157,6 +176,9 @@ public sealed class Bottleneck : ResidualBlock
 /// </summary>
 public sealed class PadShortcut : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     private readonly int _in, _out, _stride;
 
     /// <summary>A shortcut from <paramref name="inChannels"/> to <paramref name="outChannels"/> (at least as many).</summary>

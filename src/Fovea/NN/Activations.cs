@@ -6,12 +6,18 @@ namespace Fovea.NN;
 public sealed class ReLU : Module<Tensor, Tensor>
 {
     /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Functional.Relu(input);
 }
 
 /// <summary>LeakyReLU(x) = x for x &gt; 0, else slope·x.</summary>
 public sealed class LeakyReLU(double negativeSlope = 0.01) : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>The slope for negative inputs.</summary>
     public double NegativeSlope { get; } = negativeSlope;
 
@@ -28,6 +34,9 @@ public sealed class LeakyReLU(double negativeSlope = 0.01) : Module<Tensor, Tens
 /// </summary>
 public sealed class PReLU : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Creates the layer with <paramref name="numParameters"/> slopes set to <paramref name="init"/>.</summary>
     public PReLU(int numParameters = 1, double init = 0.25, DType dtype = DType.Float32)
     {
@@ -58,6 +67,9 @@ public sealed class PReLU : Module<Tensor, Tensor>
 /// <summary>ELU(x) = x for x &gt; 0, else α(eˣ − 1).</summary>
 public sealed class ELU(double alpha = 1.0) : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>The negative saturation value −α.</summary>
     public double Alpha { get; } = alpha;
 
@@ -72,6 +84,9 @@ public sealed class ELU(double alpha = 1.0) : Module<Tensor, Tensor>
 public sealed class Sigmoid : Module<Tensor, Tensor>
 {
     /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Functional.Sigmoid(input);
 }
 
@@ -79,12 +94,18 @@ public sealed class Sigmoid : Module<Tensor, Tensor>
 public sealed class Tanh : Module<Tensor, Tensor>
 {
     /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => Functional.Tanh(input);
 }
 
 /// <summary>GELU(x) = x·Φ(x), exact (erf) or with the tanh approximation.</summary>
 public sealed class GELU(GeluApproximation approximate = GeluApproximation.None) : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Which form is evaluated.</summary>
     public GeluApproximation Approximate { get; } = approximate;
 
@@ -98,6 +119,9 @@ public sealed class GELU(GeluApproximation approximate = GeluApproximation.None)
 /// <summary>Softplus(x) = (1/β)·log(1 + e^(βx)), linear where βx exceeds the threshold.</summary>
 public sealed class Softplus(double beta = 1, double threshold = 20) : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>β.</summary>
     public double Beta { get; } = beta;
 
@@ -114,6 +138,9 @@ public sealed class Softplus(double beta = 1, double threshold = 20) : Module<Te
 /// <summary>Softmax along <see cref="Dim"/>.</summary>
 public sealed class Softmax(int dim) : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>The dim that sums to 1.</summary>
     public int Dim { get; } = dim;
 
@@ -127,6 +154,9 @@ public sealed class Softmax(int dim) : Module<Tensor, Tensor>
 /// <summary>LogSoftmax along <see cref="Dim"/> (numerically stable).</summary>
 public sealed class LogSoftmax(int dim) : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>The dim normalised.</summary>
     public int Dim { get; } = dim;
 

@@ -7,6 +7,9 @@ namespace Fovea.NN;
 /// </summary>
 public class Sequential : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     private readonly List<Module<Tensor, Tensor>> _layers = [];
 
     /// <summary>An empty sequence; add layers with <see cref="Append"/>.</summary>
@@ -54,39 +57,67 @@ public class Sequential : Module<Tensor, Tensor>
     /// in training, or where a hook watches either layer, each layer runs as it is. A <see cref="ReLU"/> directly
     /// followed by a <see cref="MaxPool2d"/> (neither hooked) pools first and rectifies the pooled values, which gives the
     /// same output and the same gradients on a quarter of the values (LeNet-5's and a ResNet stem's pairs).
+    /// With gradients off, where every layer <see cref="Module.HoldsNoActivations"/> and no module below has a
+    /// forward hook, the buffer of each intermediate output goes back to the <see cref="StoragePool"/> once the next
+    /// layer has read it, so that later layers (and the next call) write into memory the process already holds.
     /// </remarks>
     public override Tensor Forward(Tensor input)
     {
+        bool recycle = !GradMode.IsEnabled && StoragePool.Enabled && LayersReleaseActivations();
+        bool owned = false; // whether x is a buffer this call made, which nothing else holds
         var x = input;
         for (int k = 0; k < _layers.Count; k++)
         {
+            Tensor next;
             if (k + 1 < _layers.Count && _layers[k] is Conv2d conv && _layers[k + 1] is BatchNorm2d norm && ConvBatchNormFolding.CanFold(conv, norm))
             {
                 _folds ??= [];
                 if (!_folds.TryGetValue(k, out var fold)) _folds[k] = fold = new ConvBatchNormFolding();
-                x = fold.Forward(conv, norm, x);
+                next = fold.Forward(conv, norm, x);
                 k++;
                 if (k + 1 < _layers.Count && _layers[k + 1] is ReLU relu && !relu.HasForwardHooks)
                 {
                     // The folded convolution's output is a new tensor nothing else holds: rectify it where it lies.
-                    x = Functional.Relu(x, inPlace: true);
+                    next = Functional.Relu(next, inPlace: true);
                     k++;
                 }
-                continue;
             }
-            if (k + 1 < _layers.Count && _layers[k] is ReLU rectifier && _layers[k + 1] is MaxPool2d pool && !rectifier.HasForwardHooks && !pool.HasForwardHooks)
+            else if (k + 1 < _layers.Count && _layers[k] is ReLU rectifier && _layers[k + 1] is MaxPool2d pool && !rectifier.HasForwardHooks && !pool.HasForwardHooks)
             {
                 // Max pooling commutes with the monotone ReLU: max over a window of relu(x) is relu of the max over it,
                 // bit for bit, and so are the gradients (a window whose max is positive sends its gradient to the same
                 // first argmax either way; one whose max is not positive sends none either way). Pooling first runs the
                 // ReLU, its saved output and its backward on the pooled values: a quarter of them behind a 2x2 pool.
-                x = rectifier.Forward(pool.Forward(x));
+                // With gradients off the pooled values are a new tensor nothing else holds: rectified where they lie.
+                var pooled = pool.Forward(x);
+                next = GradMode.IsEnabled ? rectifier.Forward(pooled) : Functional.Relu(pooled, inPlace: true);
                 k++;
-                continue;
             }
-            x = _layers[k].Call(x);
+            else next = _layers[k].Call(x);
+            if (recycle) owned = HandOver(x, owned, next, input);
+            x = next;
         }
         return x;
+    }
+
+    /// <summary>Whether every layer, and every module below it, keeps no tensor it is given or returns (and has no hook).</summary>
+    private bool LayersReleaseActivations()
+    {
+        foreach (var layer in _layers)
+            if (!layer.ReleasesActivations()) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// After a layer turned <paramref name="x"/> into <paramref name="next"/>: hands x's buffer to the pool when this
+    /// call made it (<paramref name="owned"/>) and next does not live in it (a layer that works in place or returns a
+    /// view passes the buffer on). Returns whether next's buffer is one this call made.
+    /// </summary>
+    private static bool HandOver(Tensor x, bool owned, Tensor next, Tensor input)
+    {
+        if (ReferenceEquals(next.Storage, x.Storage)) return owned;
+        if (owned) StoragePool.Recycle(x);
+        return !ReferenceEquals(next.Storage, input.Storage);
     }
 
     /// <summary>The folding cache of each Conv2d → BatchNorm2d pair, by the convolution's index (made on first use).</summary>

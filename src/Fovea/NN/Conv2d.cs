@@ -8,6 +8,9 @@ namespace Fovea.NN;
 /// </summary>
 public sealed class Conv2d : Module<Tensor, Tensor>, IReceptiveField
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Creates the layer; <paramref name="generator"/> seeds the initialisation.</summary>
     public Conv2d(int inChannels, int outChannels, Size2d kernelSize, Size2d? stride = null, Size2d? padding = null, Size2d? dilation = null,
         int groups = 1, bool bias = true, PaddingMode paddingMode = PaddingMode.Zeros, Generator? generator = null, DType dtype = DType.Float32)

@@ -7,6 +7,9 @@ namespace Fovea.NN;
 /// </summary>
 public sealed class ConvTranspose2d : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Creates the layer; <paramref name="generator"/> seeds the initialisation.</summary>
     public ConvTranspose2d(int inChannels, int outChannels, Size2d kernelSize, Size2d? stride = null, Size2d? padding = null, Size2d? outputPadding = null,
         int groups = 1, bool bias = true, Size2d? dilation = null, Generator? generator = null, DType dtype = DType.Float32)

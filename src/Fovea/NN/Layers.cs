@@ -8,6 +8,9 @@ namespace Fovea.NN;
 /// </summary>
 public sealed class Linear : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     private readonly bool _hasBias;
 
     /// <summary>Input features.</summary>
@@ -54,12 +57,18 @@ public sealed class Linear : Module<Tensor, Tensor>
 public sealed class Identity : Module<Tensor, Tensor>
 {
     /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor input) => input;
 }
 
 /// <summary>Merges dims <see cref="StartDim"/>..<see cref="EndDim"/> (by default all but the batch dim).</summary>
 public sealed class Flatten(int startDim = 1, int endDim = -1) : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>First dim merged.</summary>
     public int StartDim { get; } = startDim;
 
@@ -81,6 +90,9 @@ public sealed class Flatten(int startDim = 1, int endDim = -1) : Module<Tensor, 
 /// </summary>
 public sealed class Dropout : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     private readonly Generator _generator;
 
     /// <summary>The probability of zeroing an element.</summary>
@@ -111,6 +123,9 @@ public sealed class Dropout : Module<Tensor, Tensor>
 /// </summary>
 public sealed class Maxout : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Input features.</summary>
     public int InFeatures { get; }
 

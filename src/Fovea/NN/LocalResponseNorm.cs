@@ -10,6 +10,9 @@ namespace Fovea.NN;
 /// </summary>
 public sealed class LocalResponseNorm : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Creates the layer; throws unless <paramref name="size"/> ≥ 1 and the constants are finite.</summary>
     public LocalResponseNorm(int size, double alpha = 1e-4, double beta = 0.75, double k = 1.0)
     {

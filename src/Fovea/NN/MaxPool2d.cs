@@ -4,6 +4,9 @@ namespace Fovea.NN;
 public sealed class MaxPool2d(Size2d kernelSize, Size2d? stride = null, Size2d? padding = null, Size2d? dilation = null, bool ceilMode = false)
     : Module<Tensor, Tensor>, IReceptiveField
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Window (height, width).</summary>
     public Size2d KernelSize { get; } = kernelSize;
 

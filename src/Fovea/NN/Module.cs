@@ -80,6 +80,33 @@ public abstract class Module
             throw new ArgumentException($"{GetType().Name}: the name '{name}' is already registered");
     }
 
+    /// <summary>
+    /// A promise about <c>Forward</c> with gradients off: it keeps no reference to the tensor it was given or to the one
+    /// it returns once it returns, and what it returns is either a tensor it made for this call or its input (or a
+    /// view of it), never one it keeps (a buffer, a cached result). <see cref="Sequential"/> uses it in inference:
+    /// where every layer below it promises this and none has a forward hook, the buffer of each intermediate output
+    /// goes back to the <see cref="StoragePool"/> as soon as the next layer has read it, so the layers after it write
+    /// into memory the process already has (a fresh buffer costs a page fault per 4 KiB, and on a virtual machine
+    /// that fault can cost more than the layer's arithmetic). Fovea's layers say true; a module of your own is
+    /// assumed to keep what it is given unless it overrides this.
+    /// </summary>
+    public virtual bool HoldsNoActivations => false;
+
+    /// <summary>Whether a forward hook or pre-hook is registered on this module (any forward signature).</summary>
+    internal virtual bool HasAnyForwardHook => false;
+
+    /// <summary>
+    /// True when this module and every module below it <see cref="HoldsNoActivations"/> and has no forward hook, so no
+    /// tensor it is given or returns is kept anywhere once its forward returns.
+    /// </summary>
+    internal bool ReleasesActivations()
+    {
+        if (!HoldsNoActivations || HasAnyForwardHook) return false;
+        foreach (var (_, child) in _children)
+            if (!child.ReleasesActivations()) return false;
+        return true;
+    }
+
     /// <summary>Direct children with their names.</summary>
     public IEnumerable<(string Name, Module Module)> NamedChildren() => _children.Select(kv => (kv.Key, kv.Value));
 
@@ -272,6 +299,9 @@ public abstract class Module<TIn, TOut> : Module
 
     /// <summary>True when any forward hook or pre-hook is registered (inference-time fusions then leave the module alone).</summary>
     internal bool HasForwardHooks => Volatile.Read(ref _hooks).Length > 0 || Volatile.Read(ref _preHooks).Length > 0;
+
+    /// <inheritdoc/>
+    internal override bool HasAnyForwardHook => HasForwardHooks;
 
     /// <summary>Computes the output (without hooks; see <see cref="Call"/>).</summary>
     public abstract TOut Forward(TIn input);

@@ -7,6 +7,9 @@ namespace Fovea.NN;
 /// </summary>
 public abstract class BatchNorm : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Channels C.</summary>
     public int NumFeatures { get; }
 
@@ -106,6 +109,9 @@ public sealed class BatchNorm2d(int numFeatures, double eps = 1e-5, double? mome
 /// </summary>
 public sealed class LayerNorm : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     private readonly int[] _normalizedShape;
 
     /// <summary>Creates the layer.</summary>

@@ -3,6 +3,9 @@ namespace Fovea.NN;
 /// <summary>Upsampling layer (PyTorch's <c>nn.Upsample</c>): nearest or bilinear, to a size or by a scale factor.</summary>
 public sealed class Upsample : Module<Tensor, Tensor>
 {
+    /// <inheritdoc/>
+    public override bool HoldsNoActivations => true;
+
     /// <summary>Upsamples by <paramref name="scaleFactor"/>.</summary>
     public Upsample(double scaleFactor, InterpolationMode mode = InterpolationMode.Nearest, bool? alignCorners = null)
     {
