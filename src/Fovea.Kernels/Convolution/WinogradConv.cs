@@ -317,21 +317,30 @@ internal static unsafe class WinogradConv
                 for (int ci = c0; ci < c1; ci++)
                     WinogradTransforms.PadPlane(X + ((long)n * c + ci) * h * w, h, w, Shape.Window.PadH, Shape.Window.PadW, Xp + n * imageIn + ci * planeIn, hp, wp);
             int* offset = stackalloc int[BlockTiles];
-            int perImage = TilesY * TilesX;
             for (int block = 0; block < Blocks; block++)
             {
                 long first = (long)block * BlockTiles;
                 int valid = (int)Math.Min(BlockTiles, Tiles - first);
-                int img0 = (int)(first / perImage);
-                for (int t = 0; t < BlockTiles; t++)
-                {
-                    long tile = first + Math.Min(t, valid - 1);
-                    int r = (int)(tile % perImage);
-                    offset[t] = (int)((tile / perImage - img0) * imageIn + (long)(r / TilesX * 4) * wp + r % TilesX * 4);
-                }
+                int img0 = InputOffsets(first, valid, TilesY * TilesX, TilesX, imageIn, wp, offset);
                 TransformInput(Xp + img0 * imageIn, offset, valid, c0, c1, c, planeIn, wp, Nr, V + block * 36L * VStride(c));
             }
         }
+    }
+
+    /// <summary>
+    /// Each lane's tile window in the padded input of a block whose first tile is <paramref name="first"/>: its offset
+    /// relative to the block's first image, which is returned. Lanes past the last valid tile repeat it.
+    /// </summary>
+    private static int InputOffsets(long first, int valid, int perImage, int tilesX, long imageIn, int wp, int* offset)
+    {
+        int img0 = (int)(first / perImage);
+        for (int t = 0; t < BlockTiles; t++)
+        {
+            long tile = first + Math.Min(t, valid - 1);
+            int r = (int)(tile % perImage);
+            offset[t] = (int)((tile / perImage - img0) * imageIn + (long)(r / tilesX * 4) * wp + r % tilesX * 4);
+        }
+        return img0;
     }
 
     /// <summary>
@@ -499,9 +508,9 @@ internal static unsafe class WinogradConv
             long first = (long)block * tb;
             int valid = (int)Math.Min(tb, Tiles - first);
             int perImage = TilesY * TilesX, hp = Hp, wp = Wp;
-            int img0 = (int)(first / perImage);
             long imageIn = (long)c * hp * wp;
             int* offset = stackalloc int[tb];
+            int img0 = InputOffsets(first, valid, perImage, TilesX, imageIn, wp, offset);
             int* img = stackalloc int[tb];
             int* oy0 = stackalloc int[tb];
             int* ox0 = stackalloc int[tb];
@@ -514,7 +523,6 @@ internal static unsafe class WinogradConv
                 img[t] = (int)(tile / perImage);
                 oy0[t] = r / TilesX * 4;
                 ox0[t] = r % TilesX * 4;
-                offset[t] = (int)((img[t] - img0) * imageIn + (long)oy0[t] * wp + ox0[t]);
                 yOffset[t] = (long)img[t] * k * oh * ow + (long)oy0[t] * ow + ox0[t];
                 whole[t] = t < valid && oy0[t] + 4 <= oh && ox0[t] + 4 <= ow;
             }

@@ -88,9 +88,9 @@ public class Sequential : Module<Tensor, Tensor>
                 // bit for bit, and so are the gradients (a window whose max is positive sends its gradient to the same
                 // first argmax either way; one whose max is not positive sends none either way). Pooling first runs the
                 // ReLU, its saved output and its backward on the pooled values: a quarter of them behind a 2x2 pool.
-                // With gradients off the pooled values are a new tensor nothing else holds: rectified where they lie.
-                var pooled = pool.Forward(x);
-                next = GradMode.IsEnabled ? rectifier.Forward(pooled) : Functional.Relu(pooled, inPlace: true);
+                // The pooled values are a new tensor nothing else holds: where nothing is recorded they are rectified
+                // where they lie (Functional.Relu falls back to a new tensor otherwise).
+                next = Functional.Relu(pool.Forward(x), inPlace: true);
                 k++;
             }
             else next = _layers[k].Call(x);
