@@ -50,42 +50,68 @@ public abstract class ResidualBlock : Module<Tensor, Tensor>
     /// <summary>
     /// relu(<paramref name="body"/> + shortcut(<paramref name="input"/>)): in inference one pass
     /// (<see cref="Functional.AddRelu"/>), written into <paramref name="body"/> when it is <paramref name="fresh"/>
-    /// (a tensor made by this block that nothing else holds).
+    /// (a tensor made by this block that nothing else holds). With <paramref name="release"/> (see
+    /// <see cref="Releases"/>) the body and the shortcut's output, dead once summed, go to the pool.
     /// </summary>
-    private protected Tensor Join(Tensor body, bool fresh, Tensor input) =>
-        Functional.AddRelu(body, _shortcut is null ? input : _shortcut.Call(input), inPlace: fresh);
+    private protected Tensor Join(Tensor body, bool fresh, Tensor input, bool release)
+    {
+        var shortcut = _shortcut is null ? input : _shortcut.Call(input);
+        var y = Functional.AddRelu(body, shortcut, inPlace: fresh);
+        if (release)
+        {
+            if (!ReferenceEquals(y.Storage, body.Storage)) StoragePool.Recycle(body);
+            if (_shortcut is not null && !ReferenceEquals(shortcut.Storage, input.Storage)) StoragePool.Recycle(shortcut);
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// Whether this forward may hand the block's intermediate outputs to the <see cref="StoragePool"/> once read
+    /// (<see cref="StoragePool.Recycle"/>; in training the backward pass hands them over when it is done with them):
+    /// no hook anywhere in the block can have kept one.
+    /// </summary>
+    private protected bool Releases() => StoragePool.Enabled && ReleasesActivations();
 
     /// <summary>
     /// norm(conv(<paramref name="input"/>)), folded into one convolution in evaluation with gradients off
     /// (<see cref="ConvBatchNormFolding"/>); <paramref name="fold"/> is this pair's cache. <paramref name="fresh"/>
     /// says the result is the folded convolution's new tensor (no hook has seen it), which the block may overwrite.
+    /// Unfolded, with <paramref name="release"/>, the convolution's output goes to the pool once the norm has read it.
     /// </summary>
-    private protected static Tensor ConvNorm(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input, out bool fresh)
+    private protected static Tensor ConvNorm(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input, bool release, out bool fresh)
     {
         fresh = ConvBatchNormFolding.CanFold(conv, norm);
-        if (!fresh) return norm.Call(conv.Call(input));
-        fold ??= new ConvBatchNormFolding();
-        return fold.Forward(conv, norm, input);
+        if (fresh)
+        {
+            fold ??= new ConvBatchNormFolding();
+            return fold.Forward(conv, norm, input);
+        }
+        var c = conv.Call(input);
+        var y = norm.Call(c);
+        if (release) StoragePool.Recycle(c);
+        return y;
     }
 
     /// <summary>
     /// relu(norm(conv(<paramref name="input"/>))), the ReLU in place on a folded convolution's output;
-    /// <paramref name="fresh"/> as in <see cref="ConvNorm"/>.
+    /// <paramref name="fresh"/> and <paramref name="release"/> as in <see cref="ConvNorm"/>.
     /// </summary>
-    private protected static Tensor ConvNormRelu(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input, out bool fresh)
+    private protected static Tensor ConvNormRelu(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input, bool release, out bool fresh)
     {
-        var y = ConvNorm(conv, norm, ref fold, input, out fresh);
-        return Functional.Relu(y, inPlace: fresh);
+        var y = ConvNorm(conv, norm, ref fold, input, release, out fresh);
+        var r = Functional.Relu(y, inPlace: fresh);
+        if (release && !ReferenceEquals(r.Storage, y.Storage)) StoragePool.Recycle(y);
+        return r;
     }
 
     /// <summary>
     /// Hands <paramref name="y"/>, an intermediate of this block that the next layer has read, to the
-    /// <see cref="StoragePool"/> when it is <paramref name="fresh"/>: made by a folded convolution in inference, so no
-    /// hook has seen it and nothing else holds it.
+    /// <see cref="StoragePool"/> when <paramref name="dead"/>: the block releases its intermediates, or a folded
+    /// convolution made y in inference, so no hook has seen it and nothing else holds it.
     /// </summary>
-    private protected static void Release(Tensor y, bool fresh)
+    private protected static void Release(Tensor y, bool dead)
     {
-        if (fresh) StoragePool.Recycle(y);
+        if (dead) StoragePool.Recycle(y);
     }
 }
 
@@ -119,10 +145,11 @@ public sealed class BasicBlock : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y = ConvNormRelu(_conv1, _bn1, ref _fold1, input, out bool yFresh);
-        var body = ConvNorm(_conv2, _bn2, ref _fold2, y, out bool fresh);
-        Release(y, yFresh);
-        return Join(body, fresh, input);
+        bool release = Releases();
+        var y = ConvNormRelu(_conv1, _bn1, ref _fold1, input, release, out bool yFresh);
+        var body = ConvNorm(_conv2, _bn2, ref _fold2, y, release, out bool fresh);
+        Release(y, release || yFresh);
+        return Join(body, fresh, input, release);
     }
 }
 
@@ -160,12 +187,13 @@ public sealed class Bottleneck : ResidualBlock
     /// <inheritdoc/>
     public override Tensor Forward(Tensor input)
     {
-        var y1 = ConvNormRelu(_conv1, _bn1, ref _fold1, input, out bool fresh1);
-        var y2 = ConvNormRelu(_conv2, _bn2, ref _fold2, y1, out bool fresh2);
-        Release(y1, fresh1);
-        var body = ConvNorm(_conv3, _bn3, ref _fold3, y2, out bool fresh);
-        Release(y2, fresh2);
-        return Join(body, fresh, input);
+        bool release = Releases();
+        var y1 = ConvNormRelu(_conv1, _bn1, ref _fold1, input, release, out bool fresh1);
+        var y2 = ConvNormRelu(_conv2, _bn2, ref _fold2, y1, release, out bool fresh2);
+        Release(y1, release || fresh1);
+        var body = ConvNorm(_conv3, _bn3, ref _fold3, y2, release, out bool fresh);
+        Release(y2, release || fresh2);
+        return Join(body, fresh, input, release);
     }
 }
 

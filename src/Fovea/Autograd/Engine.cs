@@ -78,8 +78,11 @@ internal static class Engine
             if (Anomaly.Enabled) Anomaly.CheckBackward(node, grads);
             if (!retainGraph)
             {
+                // Disowned activations this node was the last to hold go to the pool, under the same conditions as
+                // the gradient buffers (no graph of the backward could still reach them); the collector need not
+                // sweep what the pool took.
                 releasedBytes += node.SavedResultBytes();
-                node.Release();
+                releasedBytes -= node.Release(recycle: recycler is not null);
             }
             if (recycler is not null)
             {

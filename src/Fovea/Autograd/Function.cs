@@ -126,9 +126,15 @@ public abstract class Function
     {
         // Nothing will run backward through a node that is not recorded: keep nothing alive.
         if (!_recording) return;
+        if (_saved is not null)
+            foreach (var t in _saved) t.Storage.RemoveSaver();
         _saved = tensors;
         _savedVersions = new int[tensors.Length];
-        for (int i = 0; i < tensors.Length; i++) _savedVersions[i] = tensors[i].Storage.Version;
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            _savedVersions[i] = tensors[i].Storage.Version;
+            tensors[i].Storage.AddSaver();
+        }
     }
 
     /// <summary>The tensors given to <see cref="SaveForBackward"/>; throws if they were modified in place or freed.</summary>
@@ -156,12 +162,23 @@ public abstract class Function
         return bytes;
     }
 
-    /// <summary>Frees the saved tensors after a backward pass that does not retain the graph.</summary>
-    internal void Release()
+    /// <summary>
+    /// Frees the saved tensors after a backward pass that does not retain the graph. With <paramref name="recycle"/>,
+    /// a saved buffer whose owner has disowned it (<see cref="StoragePool.Recycle"/>) and that no other node still
+    /// holds goes to the pool: an activation that a container made, read, and let go of during the forward. Returns
+    /// the bytes handed to the pool.
+    /// </summary>
+    internal long Release(bool recycle)
     {
+        long recycled = 0;
+        if (_saved is not null)
+            foreach (var t in _saved)
+                if (t.Storage.RemoveSaver() && recycle && StoragePool.Return(t.Storage))
+                    recycled += (long)t.Storage.Length * t.DType.SizeOf();
         _saved = null;
         PinnedOutput = null;
         _released = true;
+        return recycled;
     }
 
     internal bool Released => _released;

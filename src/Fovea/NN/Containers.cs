@@ -57,13 +57,15 @@ public class Sequential : Module<Tensor, Tensor>
     /// in training, or where a hook watches either layer, each layer runs as it is. A <see cref="ReLU"/> directly
     /// followed by a <see cref="MaxPool2d"/> (neither hooked) pools first and rectifies the pooled values, which gives the
     /// same output and the same gradients on a quarter of the values (LeNet-5's and a ResNet stem's pairs).
-    /// With gradients off, where every layer <see cref="Module.HoldsNoActivations"/> and no module below has a
-    /// forward hook, the buffer of each intermediate output goes back to the <see cref="StoragePool"/> once the next
-    /// layer has read it, so that later layers (and the next call) write into memory the process already holds.
+    /// Where every layer <see cref="Module.HoldsNoActivations"/> and no module below has a forward hook, the buffer
+    /// of each intermediate output goes back to the <see cref="StoragePool"/> once the next layer has read it
+    /// (<see cref="StoragePool.Recycle"/>): with gradients off at once, so that later layers (and the next call)
+    /// write into memory the process already holds; in training once the backward pass has released the graph nodes
+    /// that saved it, so that the next step's forward and the backward's gradients reuse it.
     /// </remarks>
     public override Tensor Forward(Tensor input)
     {
-        bool recycle = !GradMode.IsEnabled && StoragePool.Enabled && LayersReleaseActivations();
+        bool recycle = StoragePool.Enabled && LayersReleaseActivations();
         bool owned = false; // whether x is a buffer this call made, which nothing else holds
         var x = input;
         for (int k = 0; k < _layers.Count; k++)

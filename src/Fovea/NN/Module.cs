@@ -81,14 +81,15 @@ public abstract class Module
     }
 
     /// <summary>
-    /// A promise about <c>Forward</c> with gradients off: it keeps no reference to the tensor it was given or to the one
-    /// it returns once it returns, and what it returns is either a tensor it made for this call or its input (or a
-    /// view of it), never one it keeps (a buffer, a cached result). <see cref="Sequential"/> uses it in inference:
-    /// where every layer below it promises this and none has a forward hook, the buffer of each intermediate output
-    /// goes back to the <see cref="StoragePool"/> as soon as the next layer has read it, so the layers after it write
-    /// into memory the process already has (a fresh buffer costs a page fault per 4 KiB, and on a virtual machine
-    /// that fault can cost more than the layer's arithmetic). Fovea's layers say true; a module of your own is
-    /// assumed to keep what it is given unless it overrides this.
+    /// A promise about <c>Forward</c>, with gradients on or off: it keeps no reference to the tensor it was given or to
+    /// the one it returns once it returns (what autograd's graph nodes save aside), and what it returns is either a
+    /// tensor it made for this call or its input (or a view of it), never one it keeps (a buffer, a cached result).
+    /// <see cref="Sequential"/> relies on it: where every layer below it promises this and none has a forward hook,
+    /// the buffer of each intermediate output goes back to the <see cref="StoragePool"/> as soon as the next layer
+    /// has read it (in training, once the backward pass is done with it), so the layers after it write into memory
+    /// the process already has (a fresh buffer costs a page fault per 4 KiB, and on a virtual machine that fault can
+    /// cost more than the layer's arithmetic). Fovea's layers say true; a module of your own is assumed to keep what
+    /// it is given unless it overrides this.
     /// </summary>
     public virtual bool HoldsNoActivations => false;
 
@@ -97,9 +98,11 @@ public abstract class Module
 
     /// <summary>
     /// True when this module and every module below it <see cref="HoldsNoActivations"/> and has no forward hook, so no
-    /// tensor it is given or returns is kept anywhere once its forward returns.
+    /// tensor it is given or returns is kept anywhere once its forward returns (but by autograd): a container of your
+    /// own may then hand an intermediate output it made to <see cref="StoragePool.Recycle"/> once the next layer has
+    /// read it, as <see cref="Sequential"/> and the zoo's residual blocks do.
     /// </summary>
-    internal bool ReleasesActivations()
+    public bool ReleasesActivations()
     {
         if (!HoldsNoActivations || HasAnyForwardHook) return false;
         foreach (var (_, child) in _children)

@@ -24,7 +24,15 @@ internal static class Fused
     /// </summary>
     public static Tensor AddRelu(Tensor a, Tensor b, bool inPlace)
     {
-        if (a.DType != b.DType || !a.DType.IsFloating() || !Untracked(a, b)) return a.Add(b).Relu();
+        if (a.DType != b.DType || !a.DType.IsFloating() || !Untracked(a, b))
+        {
+            // The sum is made here and read only by the ReLU, whose backward needs just its output: the sum's buffer
+            // is dead once the ReLU has run.
+            var sum = a.Add(b);
+            var y = sum.Relu();
+            if (sum.Tangent is null && !Anomaly.Enabled) StoragePool.Recycle(sum);
+            return y;
+        }
         var shape = ShapeChecks.Broadcast("add_relu", a._shape, b._shape);
         bool into = inPlace && a.IsContiguous && a._shape.AsSpan().SequenceEqual(shape) && !ReferenceEquals(a.Storage, b.Storage);
         var dst = into ? a : Tensor.Allocate(a.DType, shape, clear: false);

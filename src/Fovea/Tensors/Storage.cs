@@ -27,6 +27,8 @@ public sealed class Storage
 
     private static long _lastSerial;
     private int _returned;
+    private int _savers;
+    private int _disowned;
 
     /// <summary>The serial the next allocated storage will have at least.</summary>
     internal static long NextSerial => Interlocked.Read(ref _lastSerial) + 1;
@@ -41,6 +43,25 @@ public sealed class Storage
 
     /// <summary>Marks the array as handed to <see cref="StoragePool"/>; false if it already was.</summary>
     internal bool MarkReturned() => Interlocked.Exchange(ref _returned, 1) == 0;
+
+    /// <summary>A recorded graph node saved a tensor over this storage for its backward (<see cref="Function"/>).</summary>
+    internal void AddSaver() => Interlocked.Increment(ref _savers);
+
+    /// <summary>
+    /// A node that saved a tensor over this storage let go of it; true when that was the last such node and the owner
+    /// has disowned the storage (<see cref="Disown"/>), so that nothing reads it any more.
+    /// </summary>
+    internal bool RemoveSaver() => Interlocked.Decrement(ref _savers) == 0 && Volatile.Read(ref _disowned) == 1;
+
+    /// <summary>
+    /// The code that made this storage holds it no more (<see cref="StoragePool.Recycle"/>); true when no graph node
+    /// holds it either, so it is dead now. Otherwise the last node to let go of it hands it to the pool.
+    /// </summary>
+    internal bool Disown()
+    {
+        Volatile.Write(ref _disowned, 1);
+        return Volatile.Read(ref _savers) == 0;
+    }
 
     /// <summary>
     /// Allocates a zeroed storage of <paramref name="length"/> elements (counted against an open <see cref="StorageBudget"/>),

@@ -89,18 +89,23 @@ public static class StoragePool
 
     /// <summary>
     /// Hands the buffer of <paramref name="tensor"/> to the pool for the next tensor of its element type and length:
-    /// for a runner that knows an intermediate value is dead, as the ONNX runner does for the values of its graph
-    /// that it alone held, in inference. The caller guarantees that neither <paramref name="tensor"/> nor any tensor
-    /// sharing its storage is read or written again (like <c>ArrayPool.Return</c>). Refused (false, nothing changes)
-    /// for a tensor that autograd may still need (it requires grad or a recorded op made it), one that covers only
-    /// part of its storage, one under <see cref="MinLength"/> elements, a buffer already returned, or when the pool
-    /// is off or full.
+    /// for code that made an intermediate value and knows it is dead, as the ONNX runner does for the values of its
+    /// graph that it alone held, and <see cref="NN.Sequential"/> for its layers' outputs. The caller guarantees that
+    /// neither <paramref name="tensor"/> nor any tensor sharing its storage is read or written again by anyone but
+    /// autograd (like <c>ArrayPool.Return</c>). A tensor that a recorded op made (it has a <see cref="Tensor.GradFn"/>)
+    /// may still be needed by the backward pass: when a graph node saved it, the buffer goes to the pool only when
+    /// the last such node lets go of it, in a backward pass that builds no graph of its own (<c>Backward()</c> in
+    /// a training step), and never if no such pass comes. Refused (false, nothing changes) for a leaf that requires
+    /// grad (a parameter), a tensor that covers only part of its storage, one under <see cref="MinLength"/> elements,
+    /// a buffer already returned, or when the pool is off or full; true when the buffer was taken now or will be once
+    /// the graph is done with it.
     /// </summary>
     public static bool Recycle(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
-        if (tensor.RequiresGrad || tensor.GradFn is not null || tensor.Offset != 0 || tensor.Numel != tensor.Storage.Length) return false;
-        return Return(tensor.Storage);
+        if ((tensor.RequiresGrad && tensor.GradFn is null) || tensor.Offset != 0 || tensor.Numel != tensor.Storage.Length) return false;
+        if (!_enabled || tensor.Storage.Length < MinLength) return false;
+        return !tensor.Storage.Disown() || Return(tensor.Storage);
     }
 
     /// <summary>

@@ -139,12 +139,11 @@ public class StoragePoolTests
     }
 
     [Fact]
-    public void Recycling_refuses_what_autograd_may_need_part_of_a_buffer_and_small_buffers()
+    public void Recycling_refuses_a_parameter_part_of_a_buffer_and_small_buffers()
     {
         StoragePool.Clear();
         var leaf = Tensor.Randn([8192], new Generator(1)).RequiresGrad_();
         Assert.False(StoragePool.Recycle(leaf));
-        Assert.False(StoragePool.Recycle(leaf.Mul(2))); // recorded: its backward may read what it saved
         var whole = Tensor.Zeros([2, 8192]);
         Assert.False(StoragePool.Recycle(whole.Narrow(0, 1, 1)));
         Assert.False(StoragePool.Recycle(whole.Narrow(1, 0, 4096)));
@@ -154,6 +153,62 @@ public class StoragePoolTests
         finally { StoragePool.Enabled = true; }
         Assert.Equal(0, StoragePool.PooledBytes);
         using (GradMode.Disable()) Assert.True(StoragePool.Recycle(leaf.Detach().Mul(2)));
+    }
+
+    [Fact]
+    public void A_recorded_result_that_no_node_saved_is_taken_at_once_and_a_saved_one_when_backward_releases_it()
+    {
+        StoragePool.Clear();
+        var leaf = Tensor.Randn([8192], new Generator(2)).RequiresGrad_();
+        var scaled = leaf.Mul(1.5); // Mul saves its inputs, not its result
+        var rectified = scaled.Relu(); // ReLU saves its result for the backward
+        var loss = rectified.Sum();
+        var scaledArray = scaled.Storage.Data;
+        var rectifiedArray = rectified.Storage.Data;
+        Assert.True(StoragePool.Recycle(scaled));
+        Assert.Equal(8192L * sizeof(float), StoragePool.PooledBytes);
+        Assert.True(StoragePool.Recycle(rectified));
+        Assert.Equal(8192L * sizeof(float), StoragePool.PooledBytes); // the ReLU node still holds it
+        Scribble8192();
+        loss.Backward();
+        var expected = leaf.ToArray<float>().Select(v => v > 0 ? 1.5f : 0f).ToArray();
+        Assert.Equal(expected, leaf.Grad!.ToArray<float>());
+        // Released by the ReLU node, the buffer went to the pool, where the rest of the pass (the leaf's gradient) or
+        // the next allocation finds it.
+        var reused = new List<Array> { leaf.Grad.Storage.Data };
+        while (StoragePool.PooledBytes > 0) reused.Add(Tensor.Zeros([8192]).Storage.Data);
+        Assert.Contains(reused, a => ReferenceEquals(a, rectifiedArray));
+        Assert.DoesNotContain(reused, a => ReferenceEquals(a, scaledArray)); // Scribble8192 took it before the backward
+    }
+
+    [Fact]
+    public void A_saved_result_stays_out_of_the_pool_while_the_graph_is_retained_or_never_run_backward()
+    {
+        StoragePool.Clear();
+        var leaf = Tensor.Randn([8192], new Generator(3)).RequiresGrad_();
+        var rectified = leaf.Relu();
+        var loss = rectified.Mul(rectified).Sum(); // rectified saved by ReLU and twice by Mul
+        Assert.True(StoragePool.Recycle(rectified));
+        loss.Backward(retainGraph: true);
+        Assert.Equal(0, StoragePool.PooledBytes);
+        var first = leaf.Grad!.ToArray<float>();
+        leaf.Grad = null;
+        Scribble8192();
+        loss.Backward();
+        Assert.Equal(first, leaf.Grad!.ToArray<float>());
+        Assert.True(StoragePool.PooledBytes >= 8192L * sizeof(float));
+        StoragePool.Clear();
+        var neverRun = leaf.Relu();
+        var unusedLoss = neverRun.Sum();
+        Assert.True(StoragePool.Recycle(neverRun));
+        Assert.Equal(0, StoragePool.PooledBytes);
+        GC.KeepAlive(unusedLoss);
+    }
+
+    /// <summary>Takes every pooled buffer of 8,192 floats and fills fresh ones, so a buffer the pool gave out too early would change.</summary>
+    private static void Scribble8192()
+    {
+        for (int k = 0; k < 4; k++) Tensor.Full([8192], -7.0);
     }
 
     /// <summary>A user's Function that keeps the gradient it is given and passes it on unchanged.</summary>

@@ -78,6 +78,45 @@ public sealed class SequentialRecyclingTests
     }
 
     [Fact]
+    public void Training_gives_the_gradients_of_runs_without_the_pool_and_the_backward_hands_the_activations_back()
+    {
+        float[][] Train(bool pooled, Module<Tensor, Tensor>? middle = null, ulong seed = 30)
+        {
+            StoragePool.Enabled = pooled;
+            try
+            {
+                StoragePool.Clear();
+                var net = Net(middle);
+                net.Train();
+                var g = new Generator(seed);
+                var grads = new List<float[]>();
+                for (int step = 0; step < 3; step++)
+                {
+                    foreach (var p in net.Parameters()) p.Grad = null;
+                    var loss = net.Forward(Tensor.Randn([2, 3, 37, 37], g)).Square().Sum();
+                    long beforeBackward = StoragePool.PooledBytes;
+                    loss.Backward();
+                    if (pooled) Assert.True(StoragePool.PooledBytes > beforeBackward, "the backward handed nothing back");
+                    grads.AddRange(net.Parameters().Select(p => p.Grad!.ToArray<float>()));
+                }
+                return [.. grads];
+            }
+            finally { StoragePool.Enabled = true; }
+        }
+        var without = Train(pooled: false);
+        var with = Train(pooled: true);
+        Assert.Equal(without.Length, with.Length);
+        for (int i = 0; i < without.Length; i++) Assert.Equal(without[i], with[i]);
+        // A layer of one's own in the list turns it off: what it kept stays intact through the backward and later steps.
+        var reference = new KeepingLayer();
+        Train(pooled: false, reference);
+        var keeping = new KeepingLayer();
+        Train(pooled: true, keeping);
+        Train(pooled: true, new KeepingLayer(), seed: 31);
+        Assert.Equal(reference.Kept!.ToArray<float>(), keeping.Kept!.ToArray<float>());
+    }
+
+    [Fact]
     public void Built_in_layers_promise_to_keep_nothing_and_a_module_of_ones_own_does_not()
     {
         Assert.True(new Conv2d(1, 1, 1).HoldsNoActivations);

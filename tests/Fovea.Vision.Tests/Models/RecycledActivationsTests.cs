@@ -44,6 +44,66 @@ public sealed class RecycledActivationsTests
         }
     }
 
+    [Theory]
+    [InlineData("resnet18")]
+    [InlineData("resnet50")]
+    public void Training_steps_match_runs_without_the_pool(string name)
+    {
+        // The backward pass hands each activation to the pool when the last node that saved it is done: the next
+        // step's forward and the rest of the backward reuse it, and the weights come out bit for bit the same.
+        float[][] Train(bool pooled)
+        {
+            StoragePool.Enabled = pooled;
+            try
+            {
+                StoragePool.Clear();
+                var model = ModelZoo.Create(name, 3, 10, 32, new Generator(41));
+                var opt = new Fovea.Optim.Sgd(model.Parameters(), 0.05, momentum: 0.9);
+                var g = new Generator(42);
+                var losses = new List<float>();
+                for (int step = 0; step < 3; step++)
+                {
+                    opt.ZeroGrad();
+                    var loss = Functional.CrossEntropy(model.Forward(Tensor.Randn([4, 3, 32, 32], g)), Tensor.RandInt([4], 0, 10, g));
+                    loss.Backward();
+                    opt.Step();
+                    losses.Add((float)loss.ToScalar());
+                    if (pooled) Assert.True(StoragePool.PooledBytes > 0, "nothing was handed back");
+                }
+                return [[.. losses], .. model.Parameters().Select(p => p.ToArray<float>())];
+            }
+            finally { StoragePool.Enabled = true; }
+        }
+        var without = Train(pooled: false);
+        var with = Train(pooled: true);
+        Assert.Equal(without.Length, with.Length);
+        for (int i = 0; i < without.Length; i++) Assert.Equal(without[i], with[i]);
+    }
+
+    [Fact]
+    public void Activations_captured_in_training_stay_intact_through_backward_and_later_steps()
+    {
+        var model = ModelZoo.Create("resnet18", 3, 10, 32, new Generator(43));
+        var opt = new Fovea.Optim.Sgd(model.Parameters(), 0.05);
+        using var extractor = new FeatureExtractor(model, "layer1.0.bn1", "layer2");
+        var g = new Generator(44);
+        var x = Tensor.Randn([2, 3, 32, 32], g);
+        Dictionary<string, float[]> values;
+        StoragePool.Enabled = false;
+        try { values = extractor.Extract(x).ToDictionary(kv => kv.Key, kv => kv.Value.ToArray<float>()); }
+        finally { StoragePool.Enabled = true; }
+        var captured = extractor.Extract(x);
+        foreach (var tensor in captured.Values) Assert.True(tensor.RequiresGrad);
+        extractor.Dispose();
+        for (int step = 0; step < 3; step++)
+        {
+            opt.ZeroGrad();
+            Functional.CrossEntropy(model.Forward(Tensor.Randn([2, 3, 32, 32], g)), Tensor.RandInt([2], 0, 10, g)).Backward();
+            opt.Step();
+        }
+        foreach (var (layer, tensor) in captured) Assert.Equal(values[layer], tensor.ToArray<float>());
+    }
+
     [Fact]
     public void Captured_activations_stay_intact_through_later_forwards()
     {
