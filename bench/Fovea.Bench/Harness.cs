@@ -179,6 +179,47 @@ public static class Harness
         return fields.Length > 7 && long.TryParse(fields[7], NumberStyles.Integer, CultureInfo.InvariantCulture, out long faults) ? faults : 0;
     }
 
+    /// <summary>
+    /// Starts this bench again with <paramref name="arguments"/> and returns the value of the first line of its output
+    /// that starts with <paramref name="key"/> and a space, or null (with the reason on stderr) when it failed. For
+    /// figures that must come from a process of their own: a peak working set, or a side measured without the other
+    /// library's threads in the process.
+    /// </summary>
+    public static string? RunChild(string key, params string[] arguments)
+    {
+        string host = Environment.ProcessPath!;
+        var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, UseShellExecute = false };
+        // Started as "dotnet Fovea.Bench.dll": the child needs the assembly too.
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(Harness).Assembly.Location);
+        foreach (var a in arguments) psi.ArgumentList.Add(a);
+        using var child = Process.Start(psi)!;
+        string output = child.StandardOutput.ReadToEnd();
+        child.WaitForExit();
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith(key + " ", StringComparison.Ordinal));
+        if (child.ExitCode == 0 && line is not null) return line[(key.Length + 1)..].Trim();
+        Console.Error.WriteLine($"# child {string.Join(' ', arguments)} failed (exit {child.ExitCode})");
+        return null;
+    }
+
+    /// <summary>
+    /// Warm-up until settled, then back-to-back timed runs of <paramref name="run"/> for <paramref name="seconds"/> (at
+    /// least <paramref name="minRuns"/>); the median in ms. The measurement of a child that runs one side alone.
+    /// </summary>
+    public static double MeasureAlone(Action run, double seconds, int minRuns)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < 3 || (!Settled(times) && i < WarmMaxRuns); i++) times.Add(Time(run, prime: false));
+        times.Clear();
+        var total = Stopwatch.StartNew();
+        while (times.Count < minRuns || total.Elapsed.TotalSeconds < seconds)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            run();
+            times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        return Median(times) * 1e3;
+    }
+
     /// <summary>Formats a number with invariant culture.</summary>
     public static string F(double x, string format = "0.000") => x.ToString(format, CultureInfo.InvariantCulture);
 

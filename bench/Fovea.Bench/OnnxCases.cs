@@ -16,6 +16,13 @@ namespace Fovea.Bench;
 /// session, which separates the cost of running an imported graph from that of the kernels.
 /// GFLOP/s counts 2 flops per multiply-add: 1.814 G multiply-adds per 224x224 image (the convolutions and the
 /// classifier of ResNet-18, torchvision's figure).
+/// <para>
+/// Two thread pools in one process disturb each other: ONNX Runtime's workers spin for a while after each run, and
+/// on a two-core machine they take the core Fovea's second thread needs (../shared/BENCHMARKS.md: "claim the
+/// standalone figure where the two differ"). So each case is also measured in separate processes, one side each
+/// (<c>--inference-probe</c>), started in turn <see cref="StandaloneRounds"/> times: the <c>standalone_</c> columns
+/// give each side's best median and their ratio.
+/// </para>
 /// </summary>
 public sealed class ResNet18OnnxCase(int batch, ResNet18OnnxCase.Source source) : BenchCase
 {
@@ -56,32 +63,55 @@ public sealed class ResNet18OnnxCase(int batch, ResNet18OnnxCase.Source source) 
         _ => $"resnet18_onnx_224_b{batch}",
     };
 
+    /// <summary>Child processes per side for the standalone columns, started in turn (Fovea, ONNX Runtime, Fovea, ...).</summary>
+    private const int StandaloneRounds = 2;
+
+    /// <summary>Seconds of timed runs in each child.</summary>
+    private const double StandaloneSeconds = 2.0;
+
     /// <inheritdoc/>
-    public override string[] ExtraColumns => ["fovea_gflops", "ort_gflops"];
+    public override string[] ExtraColumns => ["fovea_gflops", "ort_gflops", "standalone_fovea_ms", "standalone_ort_ms", "standalone_ratio"];
 
     /// <inheritdoc/>
     public override void Setup(int threads)
+    {
+        SetupFovea();
+        SetupAnchor(threads);
+    }
+
+    private byte[] File()
     {
         if (s_model is null)
         {
             s_native = ModelZoo.Create("resnet18", 3, 1000, 224, new Generator(0));
             s_model = OnnxModel.ExportToBytes(s_native, [1, 3, 224, 224]);
         }
-        byte[] file = s_model;
-        if (source == Source.Pretrained)
+        return source == Source.Pretrained ? System.IO.File.ReadAllBytes(PretrainedPath) : s_model;
+    }
+
+    private static string PretrainedPath => PretrainedModels.Find(null, PretrainedModels.ResNet18RelativePath);
+
+    private void SetupFovea()
+    {
+        var file = File();
+        _fovea ??= source switch
         {
-            string path = PretrainedModels.Find(null, PretrainedModels.ResNet18RelativePath);
-            file = File.ReadAllBytes(path);
-            _fovea ??= OnnxModel.Import(file, path);
-        }
-        else _fovea ??= source == Source.Exported ? OnnxModel.Import(s_model, "resnet18.onnx") : s_native;
+            Source.Pretrained => OnnxModel.Import(file, PretrainedPath),
+            Source.Exported => OnnxModel.Import(file, "resnet18.onnx"),
+            _ => s_native,
+        };
         _fovea!.Eval();
+        _input = Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
+    }
+
+    private void SetupAnchor(int threads)
+    {
         _session?.Dispose();
         _options?.Dispose();
         _options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };
-        _session = new InferenceSession(file, _options);
-        _input = Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
-        _feed = [NamedOnnxValue.CreateFromTensor(_session.InputMetadata.Keys.Single(), new DenseTensor<float>(_input.ToArray<float>(), _input.Shape))];
+        _session = new InferenceSession(File(), _options);
+        var input = Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
+        _feed = [NamedOnnxValue.CreateFromTensor(_session.InputMetadata.Keys.Single(), new DenseTensor<float>(input.ToArray<float>(), input.Shape))];
     }
 
     /// <inheritdoc/>
@@ -101,7 +131,50 @@ public sealed class ResNet18OnnxCase(int batch, ResNet18OnnxCase.Source source) 
     public override string[] Extra(int threads, double foveaMs, double anchorMs)
     {
         double flops = 2.0 * MultiplyAdds * batch;
-        return [Harness.F(flops / (foveaMs * 1e6), "0.0"), Harness.F(flops / (anchorMs * 1e6), "0.0")];
+        double alone = double.PositiveInfinity, ortAlone = double.PositiveInfinity;
+        for (int round = 0; round < StandaloneRounds; round++)
+        {
+            alone = Math.Min(alone, ProbeInChild("fovea", threads));
+            ortAlone = Math.Min(ortAlone, ProbeInChild("ort", threads));
+        }
+        bool measured = double.IsFinite(alone) && double.IsFinite(ortAlone);
+        return [Harness.F(flops / (foveaMs * 1e6), "0.0"), Harness.F(flops / (anchorMs * 1e6), "0.0"),
+            double.IsFinite(alone) ? Harness.F(alone) : "n/a", double.IsFinite(ortAlone) ? Harness.F(ortAlone) : "n/a",
+            measured ? Harness.F(alone / ortAlone, "0.00") : "n/a"];
+    }
+
+    /// <summary>One side's median in a process of its own (<c>--inference-probe</c>), in ms; infinity when the child failed.</summary>
+    private double ProbeInChild(string side, int threads)
+    {
+        string? ms = Harness.RunChild("median_ms", "--inference-probe", $"{source}:{batch}:{side}",
+            "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return ms is not null && double.TryParse(ms, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v)
+            ? v : double.PositiveInfinity;
+    }
+
+    /// <summary>
+    /// The child's side of the standalone columns: <paramref name="spec"/> is <c>source:batch:side</c> (side fovea or
+    /// ort); builds that side only, measures it alone (<see cref="Harness.MeasureAlone"/>) and prints its median.
+    /// </summary>
+    public static void InferenceProbe(string spec, int threads)
+    {
+        var parts = spec.Split(':');
+        if (parts.Length != 3 || !Enum.TryParse<Source>(parts[0], out var source) || !int.TryParse(parts[1], out int batch) || parts[2] is not ("fovea" or "ort"))
+            throw new ArgumentException($"--inference-probe takes source:batch:fovea|ort, not {spec}");
+        Fovea.Threading.MaxDegreeOfParallelism = threads;
+        using var probe = new ResNet18OnnxCase(batch, source);
+        Action run;
+        if (parts[2] == "fovea")
+        {
+            probe.SetupFovea();
+            run = probe.RunFovea;
+        }
+        else
+        {
+            probe.SetupAnchor(threads);
+            run = probe.RunAnchor;
+        }
+        Console.WriteLine($"median_ms {Harness.F(Harness.MeasureAlone(run, StandaloneSeconds, minRuns: 7))}");
     }
 
     /// <inheritdoc/>

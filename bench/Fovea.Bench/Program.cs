@@ -5,6 +5,7 @@ using Fovea.Bench;
 //        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]
 //        (the ResNet-18 training case starts itself with --memory-probe fovea|anchor --threads N: one side's peak working set)
 //        (internal) Fovea.Bench --memory-probe fovea|anchor --threads N: the training case's child, one side's peak working set
+//        (internal) Fovea.Bench --inference-probe source:batch:fovea|ort --threads N: a ResNet-18 ONNX case's child, one side alone
 var filters = new List<string>();
 int[] threads = [1, 2];
 double seconds = 2.0;
@@ -12,6 +13,7 @@ int minRounds = 7;
 int profileSteps = 0;
 string profileNetwork = "resnet18";
 string? memoryProbe = null;
+string? inferenceProbe = null;
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -27,6 +29,7 @@ for (int i = 0; i < args.Length; i++)
             break;
         case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--memory-probe": memoryProbe = Next(); break;
+        case "--inference-probe": inferenceProbe = Next(); break;
         case "--help" or "-h":
             Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
             Console.WriteLine("Fovea.Bench --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]   (a training step per backend call kind)");
@@ -48,6 +51,13 @@ if (memoryProbe is not null)
 {
     // A child started by the ResNet-18 training case: one side's peak working set, in a process of its own.
     ResNet18TrainingStepCase.MemoryProbe(memoryProbe, threads[0]);
+    return;
+}
+
+if (inferenceProbe is not null)
+{
+    // A child started by a ResNet-18 ONNX case: one side's median, in a process without the other library.
+    ResNet18OnnxCase.InferenceProbe(inferenceProbe, threads[0]);
     return;
 }
 

@@ -232,23 +232,9 @@ public sealed class ResNet18TrainingStepCase : BenchCase
             ProbeInChild("fovea", threads), ProbeInChild("anchor", threads)];
     }
 
-    /// <summary>Runs <c>--memory-probe</c> for one side in a child process; its peak working set in MB, or "n/a" with the reason on stderr.</summary>
-    private static string ProbeInChild(string side, int threads)
-    {
-        string host = Environment.ProcessPath!;
-        var psi = new System.Diagnostics.ProcessStartInfo(host) { RedirectStandardOutput = true, UseShellExecute = false };
-        // Started as "dotnet Fovea.Bench.dll": the child needs the assembly too.
-        if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(ResNet18TrainingStepCase).Assembly.Location);
-        foreach (var a in new[] { "--memory-probe", side, "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-            psi.ArgumentList.Add(a);
-        using var child = System.Diagnostics.Process.Start(psi)!;
-        string output = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
-        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("peak_ws_mb ", StringComparison.Ordinal));
-        if (child.ExitCode == 0 && line is not null) return line["peak_ws_mb ".Length..].Trim();
-        Console.Error.WriteLine($"# memory probe of {side} at {threads} threads failed (exit {child.ExitCode})");
-        return "n/a";
-    }
+    /// <summary>Runs <c>--memory-probe</c> for one side in a child process; its peak working set in MB, or "n/a".</summary>
+    private static string ProbeInChild(string side, int threads) =>
+        Harness.RunChild("peak_ws_mb", "--memory-probe", side, "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture)) ?? "n/a";
 
     /// <summary>
     /// The child's side of <see cref="ProbeInChild"/>: builds one side only, runs <see cref="ProbeSteps"/> training steps
