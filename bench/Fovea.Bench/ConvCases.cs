@@ -53,11 +53,11 @@ public sealed class Conv2dCase(string label, int n, int c, int h, int w, int o, 
         if (!backward)
         {
             using var _ = GradMode.Disable();
-            F.Conv2d(_x!, _w!, _b, padding: pad);
+            Harness.HandBack(F.Conv2d(_x!, _w!, _b, padding: pad));
             return;
         }
         var y = F.Conv2d(_x!, _w!, _b, padding: pad);
-        Autograd.Grad([y], [_x!, _w!, _b!], [_gy!]);
+        Harness.HandBack([y, .. Autograd.Grad([y], [_x!, _w!, _b!], [_gy!])]);
     }
 
     /// <inheritdoc/>
@@ -137,10 +137,11 @@ public sealed class MaxPool2dCase(string label, int n, int c, int h, int w, bool
         if (!backward)
         {
             using var _ = GradMode.Disable();
-            F.MaxPool2d(_x!, kernel, stride, padding);
+            Harness.HandBack(F.MaxPool2d(_x!, kernel, stride, padding));
             return;
         }
-        Autograd.Grad([F.MaxPool2d(_x!, kernel, stride, padding)], [_x!], [_gy!]);
+        var y = F.MaxPool2d(_x!, kernel, stride, padding);
+        Harness.HandBack([y, .. Autograd.Grad([y], [_x!], [_gy!])]);
     }
 
     /// <inheritdoc/>

@@ -39,12 +39,17 @@ public sealed class BatchNorm2dCase(bool backward) : BenchCase
     {
         if (!backward)
         {
-            using (GradMode.Disable()) _bn!.Forward(_x!);
+            using (GradMode.Disable()) Harness.HandBack(_bn!.Forward(_x!));
             return;
         }
-        _x!.Grad = null;
+        // TorchSharp zeroes the input's gradient where it lies; Fovea's backward stores a new one, so the last one
+        // goes back to the pool.
+        if (_x!.Grad is { } last) Harness.HandBack(last);
+        _x.Grad = null;
         _bn!.ZeroGrad();
-        _bn.Forward(_x).Backward(_g);
+        var y = _bn.Forward(_x);
+        y.Backward(_g);
+        Harness.HandBack(y);
     }
 
     /// <inheritdoc/>

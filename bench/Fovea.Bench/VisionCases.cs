@@ -72,7 +72,7 @@ public sealed class GaussianPyramidCase(int size, int smallest) : BenchCase
     }
 
     /// <inheritdoc/>
-    public override void RunFovea() => Pyramids.GaussianPyramid(_image!, _levels);
+    public override void RunFovea() => Harness.HandBack(Pyramids.GaussianPyramid(_image!, _levels)[1..]); // level 0 is the image
 
     /// <inheritdoc/>
     public override void RunAnchor()
@@ -132,7 +132,11 @@ public sealed class LaplacianCase(int size, int smallest) : BenchCase
     }
 
     /// <inheritdoc/>
-    public override void RunFovea() => Pyramids.Reconstruct(Pyramids.LaplacianPyramid(_image!, _levels));
+    public override void RunFovea()
+    {
+        var laplacian = Pyramids.LaplacianPyramid(_image!, _levels);
+        Harness.HandBack([Pyramids.Reconstruct(laplacian), .. laplacian]);
+    }
 
     /// <inheritdoc/>
     public override void RunAnchor()

@@ -143,6 +143,10 @@ public static partial class Pyramids
                 ? Backend.Current.PyrUpAdd(g[i + 1], g[i], negate: true)
                 : g[i] - Up(g[i + 1], g[i].Size(-2), g[i].Size(-1), "laplacian_pyramid");
         l[^1] = g[^1];
+        // The Gaussian levels between the image and the residual were made here and are read by nothing else: the
+        // next call (or the caller's next tensor of that size) reuses their memory.
+        if (fused)
+            for (int i = 1; i < levels - 1; i++) StoragePool.Recycle(g[i]);
         return l;
     }
 
@@ -152,9 +156,14 @@ public static partial class Pyramids
         bool fused = !pyramid.Any(Tracked) && pyramid.All(l => l.DType == pyramid[0].DType);
         Tensor r = pyramid[^1];
         for (int i = pyramid.Count - 2; i >= 0; i--)
-            r = fused
+        {
+            var finer = fused
                 ? Backend.Current.PyrUpAdd(r, pyramid[i], negate: false)
                 : pyramid[i] + Up(r, pyramid[i].Size(-2), pyramid[i].Size(-1), "reconstruct");
+            // A partial sum made here is dead once the next finer one has read it (the coarsest level is the caller's).
+            if (fused && i < pyramid.Count - 2) StoragePool.Recycle(r);
+            r = finer;
+        }
         return r;
     }
 
