@@ -14,6 +14,8 @@ int profileSteps = 0;
 string profileNetwork = "resnet18";
 string? memoryProbe = null;
 string? inferenceProbe = null;
+try
+{
 for (int i = 0; i < args.Length; i++)
 {
     string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -36,6 +38,13 @@ for (int i = 0; i < args.Length; i++)
             return;
         default: throw new ArgumentException($"unknown argument {args[i]}");
     }
+}
+}
+catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
+{
+    // A command-line mistake: one line and exit code 2, as the fovea command does.
+    Console.Error.WriteLine($"Fovea.Bench: {e.Message} (see --help)");
+    Environment.Exit(2);
 }
 
 if (profileSteps > 0)
