@@ -16,29 +16,29 @@ string? memoryProbe = null;
 string? inferenceProbe = null;
 try
 {
-for (int i = 0; i < args.Length; i++)
-{
-    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-    switch (args[i])
+    for (int i = 0; i < args.Length; i++)
     {
-        case "--filter": filters.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries)); break;
-        case "--threads": threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
-        case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
-        case "--min-rounds": minRounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-        case "--profile-train":
-            if (profileSteps == 0) profileSteps = 5; // --steps may come first
-            if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) profileNetwork = Next();
-            break;
-        case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-        case "--memory-probe": memoryProbe = Next(); break;
-        case "--inference-probe": inferenceProbe = Next(); break;
-        case "--help" or "-h":
-            Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
-            Console.WriteLine("Fovea.Bench --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]   (a training step per backend call kind)");
-            return;
-        default: throw new ArgumentException($"unknown argument {args[i]}");
+        string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+        switch (args[i])
+        {
+            case "--filter": filters.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries)); break;
+            case "--threads": threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
+            case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+            case "--min-rounds": minRounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+            case "--profile-train":
+                if (profileSteps == 0) profileSteps = 5; // --steps may come first
+                if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) profileNetwork = Next();
+                break;
+            case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+            case "--memory-probe": memoryProbe = Next(); break;
+            case "--inference-probe": inferenceProbe = Next(); break;
+            case "--help" or "-h":
+                Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
+                Console.WriteLine("Fovea.Bench --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]   (a training step per backend call kind)");
+                return;
+            default: throw new ArgumentException($"unknown argument {args[i]}");
+        }
     }
-}
 }
 catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
 {
