@@ -45,6 +45,7 @@ public sealed class ResNet18OnnxCase(int batch, ResNet18OnnxCase.Source source) 
     private static byte[]? s_model;
     private static Module<Tensor, Tensor>? s_native;
     private Module<Tensor, Tensor>? _fovea;
+    private byte[]? _file;
     private SessionOptions? _options;
     private InferenceSession? _session;
     private Tensor _input = null!;
@@ -79,29 +80,34 @@ public sealed class ResNet18OnnxCase(int batch, ResNet18OnnxCase.Source source) 
         SetupAnchor(threads);
     }
 
-    private byte[] File()
+    /// <summary>The ONNX file's bytes, read or exported once per case (both sides, every thread count, run from them).</summary>
+    private byte[] ModelBytes()
     {
+        if (_file is not null) return _file;
         if (s_model is null)
         {
             s_native = ModelZoo.Create("resnet18", 3, 1000, 224, new Generator(0));
             s_model = OnnxModel.ExportToBytes(s_native, [1, 3, 224, 224]);
         }
-        return source == Source.Pretrained ? System.IO.File.ReadAllBytes(PretrainedPath) : s_model;
+        return _file = source == Source.Pretrained ? File.ReadAllBytes(PretrainedPath) : s_model;
     }
 
     private static string PretrainedPath => PretrainedModels.Find(null, PretrainedModels.ResNet18RelativePath);
 
+    /// <summary>The batch both sides run on (the same values each time).</summary>
+    private Tensor Input() => Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
+
     private void SetupFovea()
     {
-        var file = File();
+        var bytes = ModelBytes(); // also builds the zoo module the file was exported from
         _fovea ??= source switch
         {
-            Source.Pretrained => OnnxModel.Import(file, PretrainedPath),
-            Source.Exported => OnnxModel.Import(file, "resnet18.onnx"),
+            Source.Pretrained => OnnxModel.Import(bytes, PretrainedPath),
+            Source.Exported => OnnxModel.Import(bytes, "resnet18.onnx"),
             _ => s_native,
         };
         _fovea!.Eval();
-        _input = Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
+        _input = Input();
     }
 
     private void SetupAnchor(int threads)
@@ -109,8 +115,8 @@ public sealed class ResNet18OnnxCase(int batch, ResNet18OnnxCase.Source source) 
         _session?.Dispose();
         _options?.Dispose();
         _options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };
-        _session = new InferenceSession(File(), _options);
-        var input = Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
+        _session = new InferenceSession(ModelBytes(), _options);
+        var input = Input();
         _feed = [NamedOnnxValue.CreateFromTensor(_session.InputMetadata.Keys.Single(), new DenseTensor<float>(input.ToArray<float>(), input.Shape))];
     }
 
