@@ -227,9 +227,15 @@ public class OptimizerBehaviourTests
         foreach (var p in ps) p.Grad = Tensor.Rand(p.Shape);
         var opt = Make(kind, ps);
         for (int i = 0; i < 3; i++) opt.Step();   // first steps allocate the state buffers
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++) opt.Step();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // The fewest bytes over three rounds of 20 steps: while another test's parallel region owns Fovea's helper
+        // threads, a step hands its chunks to the .NET thread pool, whose queue allocates: not the steady state.
+        long allocated = long.MaxValue;
+        for (int round = 0; round < 3 && allocated > 0; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 20; i++) opt.Step();
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
         Assert.Equal(0, allocated);
     }
 }
