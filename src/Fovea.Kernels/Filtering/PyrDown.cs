@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Fovea.Kernels.Simd;
 
 namespace Fovea.Kernels.Filtering;
@@ -54,6 +55,18 @@ public static unsafe partial class PyrKernels
     private static void DownRows(float* src, int width, int height, float* dst, int y0, int y1)
     {
         int dw = DownSize(width);
+        if (SimdWidth.Use512 && Avx512F.IsSupported && width >= 64)
+        {
+            for (int y = y0; y < y1; y++)
+                DownRowInRegisters(
+                    src + (long)BorderReflect101.Index(2 * y - 2, height) * width,
+                    src + (long)BorderReflect101.Index(2 * y - 1, height) * width,
+                    src + (long)BorderReflect101.Index(2 * y, height) * width,
+                    src + (long)BorderReflect101.Index(2 * y + 1, height) * width,
+                    src + (long)BorderReflect101.Index(2 * y + 2, height) * width,
+                    width, dst + (long)y * dw);
+            return;
+        }
         int half = dw + 2;
         float[] rented = ArrayPool<float>.Shared.Rent(2 * half);
         try
@@ -78,6 +91,90 @@ public static unsafe partial class PyrKernels
             ArrayPool<float>.Shared.Return(rented);
         }
     }
+
+    // One output row without the even/odd buffers (AVX-512). The buffer path wrote and re-read every filtered sample
+    // at an offset of one float (a cache-line split on each access); this one keeps them in registers. Its blocks of
+    // 32 source columns start where the newest source row is 64-byte aligned: a 2048² level streams its rows from
+    // memory, and loads that split cache lines made it about a third slower. One unaligned block at each end covers
+    // the columns before and after (their outputs overlap the aligned blocks' with the same bits), and a last output
+    // of an odd width is computed alone.
+    private static void DownRowInRegisters(float* r0, float* r1, float* r2, float* r3, float* r4, int width, float* dst)
+    {
+        int dw = DownSize(width);
+        int c0 = (16 - (int)(((nint)r4 >> 2) & 15)) & 14;
+        int blocks = (width - c0) / 32, end = c0 + 32 * blocks;
+        if (c0 > 0) DownBlocks(r0, r1, r2, r3, r4, width, 0, 1, dst);
+        DownBlocks(r0, r1, r2, r3, r4, width, c0, blocks, dst);
+        if (end / 2 < dw) // the aligned blocks stopped short of the last output
+        {
+            int ct = (width - 32) & ~1;
+            DownBlocks(r0, r1, r2, r3, r4, width, ct, 1, dst);
+            if (ct / 2 + 16 < dw) // an odd width: the last output reaches past the block
+            {
+                int c = 2 * dw - 2; // V[c-2] + 4 V[c-1] + 6 V[c] + 4 V[c+1] + V[c+2], c = width - 1
+                float vm2 = VerticalAt(r0, r1, r2, r3, r4, c - 2), vm1 = VerticalAt(r0, r1, r2, r3, r4, c - 1);
+                float v0 = VerticalAt(r0, r1, r2, r3, r4, c);
+                // Reflect-101 past the last column: V[c+1] = V[c-1], V[c+2] = V[c-2].
+                dst[dw - 1] = MathF.FusedMultiplyAdd(v0, 6f, MathF.FusedMultiplyAdd(vm1 + vm1, 4f, vm2 + vm2)) * (1f / 256f);
+            }
+        }
+    }
+
+    // Outputs c/2 .. c/2 + 16n - 1 from n blocks of 32 source columns starting at the even column c. Block k is filtered
+    // vertically into two vectors and split by two-source permutes into E_k[j] = V[c + 32k + 2j] and
+    // O_k[j] = V[c + 32k + 2j + 1]; output c/2 + 16k + j = V[2x-2] + 4 V[2x-1] + 6 V[2x] + 4 V[2x+1] + V[2x+2] then needs
+    // E_k and O_k shifted by one lane, which valignd takes from the previous block (E_{k-1}[15], O_{k-1}[15]) and the
+    // next (E_{k+1}[0]); past either end those are single samples, reflected at the borders. Same operations in the
+    // same order as the other paths, so the same bits.
+    private static void DownBlocks(float* r0, float* r1, float* r2, float* r3, float* r4, int width, int c, int n, float* dst)
+    {
+        var four = Vector512.Create(4f);
+        var six = Vector512.Create(6f);
+        var s = Vector512.Create(1f / 256f);
+        var evenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var oddLanes = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        float* q0 = r0 + c, q1 = r1 + c, q2 = r2 + c, q3 = r3 + c, q4 = r4 + c, out0 = dst + c / 2;
+        var a = V5(q0, q1, q2, q3, q4, four, six);
+        var b = V5(q0 + 16, q1 + 16, q2 + 16, q3 + 16, q4 + 16, four, six);
+        var e = Avx512F.PermuteVar16x32x2(a, evenLanes, b);
+        var o = Avx512F.PermuteVar16x32x2(a, oddLanes, b);
+        var ePrev = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, Reflect(c - 2, width)));
+        var oPrev = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, Reflect(c - 1, width)));
+        for (int k = 0; k < n; k++)
+        {
+            Vector512<float> eNext, oNext = default;
+            int next = 32 * (k + 1);
+            if (k + 1 < n)
+            {
+                a = V5(q0 + next, q1 + next, q2 + next, q3 + next, q4 + next, four, six);
+                b = V5(q0 + next + 16, q1 + next + 16, q2 + next + 16, q3 + next + 16, q4 + next + 16, four, six);
+                eNext = Avx512F.PermuteVar16x32x2(a, evenLanes, b);
+                oNext = Avx512F.PermuteVar16x32x2(a, oddLanes, b);
+            }
+            else
+            {
+                eNext = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, Reflect(c + next, width)));
+            }
+            var eLeft = Avx512F.AlignRight32(e.AsUInt32(), ePrev.AsUInt32(), 15).AsSingle();
+            var oLeft = Avx512F.AlignRight32(o.AsUInt32(), oPrev.AsUInt32(), 15).AsSingle();
+            var eRight = Avx512F.AlignRight32(eNext.AsUInt32(), e.AsUInt32(), 1).AsSingle();
+            var v = Vector512.MultiplyAddEstimate(e, six, Vector512.MultiplyAddEstimate(oLeft + o, four, eLeft + eRight));
+            (v * s).Store(out0 + 16 * k);
+            ePrev = e;
+            oPrev = o;
+            e = eNext;
+            o = oNext;
+        }
+    }
+
+    // Reflect-101 for an index at most a few samples outside [0, width) of a row at least 3 wide.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Reflect(int c, int width) => c < 0 ? -c : c < width ? c : 2 * width - 2 - c;
+
+    // One vertically filtered sample, with the vector path's operations (so a border sample equals its vector twin).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float VerticalAt(float* r0, float* r1, float* r2, float* r3, float* r4, int x)
+        => MathF.FusedMultiplyAdd(r2[x], 6f, MathF.FusedMultiplyAdd(r1[x] + r3[x], 4f, r0[x] + r4[x]));
 
     // V[x] = r0 + 4 r1 + 6 r2 + 4 r3 + r4, stored at padded position x + 2 (even/odd halves), then the
     // border samples V[-2], V[-1], V[width], V[width + 1] copied in from their reflected positions.

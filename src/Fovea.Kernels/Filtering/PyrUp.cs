@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Fovea.Kernels.Simd;
 
 namespace Fovea.Kernels.Filtering;
@@ -68,6 +69,20 @@ public static unsafe partial class PyrKernels
     // even and odd output columns, interleaved on store.
     private static void UpRows(float* src, int sw, int sh, float* dst, int dw, int dh, float* addend, PyrUpCombine combine, int y0, int y1)
     {
+        if (SimdWidth.Use512 && Avx512F.IsSupported && sw >= 48)
+        {
+            for (int y = y0; y < y1; y++)
+            {
+                float* rm = src + (long)(BorderReflect101.Index(2 * y - 2, 2 * sh) / 2) * sw;
+                float* r0 = src + (long)y * sw;
+                float* rp = src + (long)(BorderReflect101.Index(2 * y + 2, 2 * sh) / 2) * sw;
+                for (int oy = 2 * y; oy <= 2 * y + 1 && oy < dh; oy++)
+                    UpRowInRegisters(rm, r0, rp, (oy & 1) == 1, sw, dst + (long)oy * dw, dw, addend == null ? null : addend + (long)oy * dw, combine);
+                if (y == sh - 1 && dh == 2 * sh + 1)
+                    UpRowInRegisters(rm, r0, rp, false, sw, dst + (long)(dh - 1) * dw, dw, addend == null ? null : addend + (long)(dh - 1) * dw, combine);
+            }
+            return;
+        }
         int padded = sw + 2;
         float[] rented = ArrayPool<float>.Shared.Rent(2 * padded);
         try
@@ -99,6 +114,90 @@ public static unsafe partial class PyrKernels
             ArrayPool<float>.Shared.Return(rented);
         }
     }
+
+    // One output row without the vertical-pass buffers (AVX-512), like PyrDown's: the buffer was written and re-read one
+    // float off alignment, and the output (the bulk of the memory traffic: a band reads its addend and writes as much)
+    // went out at whatever alignment the row had. Here the blocks of 16 source columns start where the output row is
+    // 64-byte aligned; one unaligned block at each end covers the rest, storing only the columns the aligned blocks did
+    // not (the addend may be dst itself, so no column may be combined twice), and a last output past the pairs (an odd
+    // output width) is computed alone.
+    private static void UpRowInRegisters(float* rm, float* r0, float* rp, bool oddRow, int sw, float* dst, int dw, float* addend, PyrUpCombine combine)
+    {
+        int pairs = Math.Min(sw, dw / 2); // full (even, odd) output pairs inside dst
+        int m = (int)(((nint)dst >> 2) & 15);
+        int x0 = (m & 1) == 0 ? ((16 - m) & 15) / 2 : 0;
+        int blocks = (pairs - x0) / 16, end = x0 + 16 * blocks;
+        UpBlocks(rm, r0, rp, oddRow, sw, x0, blocks, dst, addend, combine, 0, int.MaxValue);
+        if (x0 > 0) UpBlocks(rm, r0, rp, oddRow, sw, 0, 1, dst, addend, combine, 0, 2 * x0);
+        if (end < pairs) UpBlocks(rm, r0, rp, oddRow, sw, pairs - 16, 1, dst, addend, combine, 2 * end, int.MaxValue);
+        for (int i = 2 * pairs; i < dw; i++)
+        {
+            // An odd width's last output: even column 2 (sw - 1) (dw = 2 sw - 1), or the copy of column 2 sw - 1 (dw = 2 sw + 1).
+            int x = Math.Min(i, 2 * sw - 1) / 2;
+            float v = VerticalUpAt(rm, r0, rp, oddRow, x), right = VerticalUpAt(rm, r0, rp, oddRow, Math.Min(x + 1, sw - 1));
+            float up = (i & 1) == 0 && i < 2 * sw
+                ? MathF.FusedMultiplyAdd(v, 6f, VerticalUpAt(rm, r0, rp, oddRow, x > 0 ? x - 1 : Math.Min(1, sw - 1)) + right) * (1f / 64f)
+                : (v + right) * (4f / 64f);
+            StoreScalar(dst, addend, i, up, combine);
+        }
+    }
+
+    // Output columns 2x .. 2x + 32n - 1 (those in [lo, hi)) from n blocks of 16 source columns starting at x. With V the vertically combined
+    // row (V[-1] = V[1] and V[sw] = V[sw - 1] at the zero-inserted borders), out[2x] = (V[x-1] + 6 V[x] + V[x+1]) / 64 and
+    // out[2x+1] = 4 (V[x] + V[x+1]) / 64; V[x-1] and V[x+1] are V shifted by one lane, which valignd takes from the
+    // previous and next block (single samples past either end), and two two-source permutes interleave the even and odd
+    // columns. The same operations in the same order as the other paths.
+    private static void UpBlocks(float* rm, float* r0, float* rp, bool oddRow, int sw, int x, int n, float* dst, float* addend, PyrUpCombine combine,
+        int lo, int hi)
+    {
+        bool masked = lo > 2 * x || hi < 2 * x + 32 * n;
+        var six = Vector512.Create(6f);
+        var s = Vector512.Create(1f / 64f);
+        var s4 = Vector512.Create(4f / 64f);
+        var lowPairs = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        var highPairs = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        var v = VerticalUp512(rm + x, r0 + x, rp + x, oddRow);
+        var prev = Vector512.Create(VerticalUpAt(rm, r0, rp, oddRow, x > 0 ? x - 1 : Math.Min(1, sw - 1)));
+        float* d = dst + 2 * x, a = addend == null ? null : addend + 2 * x;
+        for (int k = 0; k < n; k++)
+        {
+            int next = x + 16 * (k + 1);
+            var vNext = k + 1 < n ? VerticalUp512(rm + next, r0 + next, rp + next, oddRow)
+                : Vector512.Create(VerticalUpAt(rm, r0, rp, oddRow, Math.Min(next, sw - 1)));
+            var left = Avx512F.AlignRight32(v.AsUInt32(), prev.AsUInt32(), 15).AsSingle();
+            var right = Avx512F.AlignRight32(vNext.AsUInt32(), v.AsUInt32(), 1).AsSingle();
+            var e = Vector512.MultiplyAddEstimate(v, six, left + right) * s;
+            var o = (v + right) * s4;
+            var low = Avx512F.PermuteVar16x32x2(e, lowPairs, o);
+            var high = Avx512F.PermuteVar16x32x2(e, highPairs, o);
+            if (masked)
+            {
+                int column = 2 * x + 32 * k;
+                StoreColumns512(d + 32 * k, a == null ? null : a + 32 * k, low, combine, column, lo, hi);
+                StoreColumns512(d + 32 * k + 16, a == null ? null : a + 32 * k + 16, high, combine, column + 16, lo, hi);
+            }
+            else
+            {
+                Store512(d + 32 * k, a == null ? null : a + 32 * k, low, combine);
+                Store512(d + 32 * k + 16, a == null ? null : a + 32 * k + 16, high, combine);
+            }
+            prev = v;
+            v = vNext;
+        }
+    }
+
+    // The zero-inserted column of an even output row, r(y-1) + 6 r(y) + r(y+1), or of an odd one, 4 (r(y) + r(y+1)).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> VerticalUp512(float* rm, float* r0, float* rp, bool oddRow)
+    {
+        var b = Vector512.Load(r0);
+        var c = Vector512.Load(rp);
+        return oddRow ? (b + c) * Vector512.Create(4f) : Vector512.MultiplyAddEstimate(b, Vector512.Create(6f), Vector512.Load(rm) + c);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float VerticalUpAt(float* rm, float* r0, float* rp, bool oddRow, int x)
+        => oddRow ? (r0[x] + rp[x]) * 4f : MathF.FusedMultiplyAdd(r0[x], 6f, rm[x] + rp[x]);
 
     private static void VerticalUp(float* rm, float* r0, float* rp, int sw, float* ev, float* od)
     {
@@ -214,6 +313,15 @@ public static unsafe partial class PyrKernels
         if (combine == PyrUpCombine.Store) up.Store(dst);
         else if (combine == PyrUpCombine.Add) (Vector256.Load(addend) + up).Store(dst);
         else (Vector256.Load(addend) - up).Store(dst);
+    }
+
+    // Store512 for the lanes whose output column (column + lane) lies in [lo, hi); the other lanes keep what dst holds.
+    private static void StoreColumns512(float* dst, float* addend, Vector512<float> up, PyrUpCombine combine, int column, int lo, int hi)
+    {
+        var lanes = Vector512<int>.Indices + Vector512.Create(column);
+        var keep = (Vector512.GreaterThanOrEqual(lanes, Vector512.Create(lo)) & Vector512.LessThan(lanes, Vector512.Create(hi))).AsSingle();
+        var value = combine == PyrUpCombine.Store ? up : combine == PyrUpCombine.Add ? Vector512.Load(addend) + up : Vector512.Load(addend) - up;
+        Vector512.ConditionalSelect(keep, value, Vector512.Load(dst)).Store(dst);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -53,7 +53,7 @@ public class PyrKernelsTests
     public static TheoryData<int, int> Sizes => new()
     {
         { 1, 1 }, { 1, 7 }, { 7, 1 }, { 2, 2 }, { 2, 3 }, { 3, 2 }, { 5, 5 }, { 16, 9 }, { 33, 17 },
-        { 64, 64 }, { 67, 31 }, { 100, 3 }, { 129, 130 },
+        { 64, 64 }, { 65, 3 }, { 66, 5 }, { 67, 31 }, { 97, 4 }, { 100, 3 }, { 129, 130 }, { 130, 6 },
     };
 
     [Theory]
@@ -68,6 +68,29 @@ public class PyrKernelsTests
             PyrKernels.PyrDown(src, w, h, dst);
             Assert.True(TestData.MaxAbsDiff(expected, dst) <= 1e-6, $"path {path}, {w}x{h}: {TestData.MaxAbsDiff(expected, dst)}");
         });
+    }
+
+    // The AVX-512 path starts its blocks where the source row is 64-byte aligned: every offset of the plane in its
+    // array gives another split into a leading block, aligned blocks and a trailing block.
+    [Theory]
+    [InlineData(64, 5)]
+    [InlineData(95, 4)]
+    [InlineData(130, 3)]
+    [InlineData(257, 4)]
+    public void PyrDownMatchesDefinitionAtEveryOffsetOfThePlane(int w, int h)
+    {
+        var all = TestData.Random(w * h + 16, w + h);
+        for (int offset = 0; offset < 16; offset++)
+        {
+            var src = all.AsSpan(offset, w * h).ToArray();
+            var expected = ReferenceDown(src, w, h);
+            SimdPaths.ForEach(path =>
+            {
+                var dst = new float[expected.Length + 16];
+                PyrKernels.PyrDown(all.AsSpan(offset, w * h), w, h, dst.AsSpan(offset, expected.Length));
+                Assert.True(TestData.MaxAbsDiff(expected, dst.AsSpan(offset, expected.Length).ToArray()) <= 1e-6, $"path {path}, {w}x{h} at offset {offset}");
+            });
+        }
     }
 
     [Theory]
@@ -88,10 +111,42 @@ public class PyrKernelsTests
             }
     }
 
+    // The AVX-512 path starts its blocks where the output row is 64-byte aligned (see PyrDown's test).
+    [Theory]
+    [InlineData(48, 3)]
+    [InlineData(49, 2)]
+    [InlineData(97, 3)]
+    public void PyrUpMatchesDefinitionAtEveryOffsetOfThePlane(int w, int h)
+    {
+        var src = TestData.Random(w * h, w + 3 * h);
+        foreach (int dw in new[] { 2 * w - 1, 2 * w, 2 * w + 1 })
+        {
+            int dh = 2 * h + (dw & 1), n = dw * dh;
+            var expected = ReferenceUp(src, w, h, dw, dh);
+            for (int offset = 0; offset < 16; offset++)
+            {
+                SimdPaths.ForEach(path =>
+                {
+                    var dst = new float[n + 16];
+                    PyrKernels.PyrUp(src, w, h, dst.AsSpan(offset, n), dw, dh);
+                    Assert.True(TestData.MaxAbsDiff(expected, dst.AsSpan(offset, n).ToArray()) <= 1e-6, $"path {path}, {w}x{h} -> {dw}x{dh} at offset {offset}");
+                    // A band in place (the addend is dst): each column combined exactly once.
+                    var band = TestData.Random(n + 16, offset);
+                    var bandExpected = band.AsSpan(offset, n).ToArray();
+                    for (int i = 0; i < n; i++) bandExpected[i] -= expected[i];
+                    PyrKernels.PyrUp(src, w, h, band.AsSpan(offset, n), dw, dh, band.AsSpan(offset, n), PyrUpCombine.Subtract);
+                    Assert.True(TestData.MaxAbsDiff(bandExpected, band.AsSpan(offset, n).ToArray()) <= 1e-6, $"path {path}, in place, {w}x{h} -> {dw}x{dh} at offset {offset}");
+                });
+            }
+        }
+    }
+
     [Theory]
     [InlineData(37, 21, 74, 42)]
     [InlineData(37, 21, 73, 41)]
     [InlineData(37, 21, 75, 43)]
+    [InlineData(65, 5, 129, 11)]
+    [InlineData(65, 5, 130, 10)]
     [InlineData(1, 1, 1, 1)]
     public void FusedAddAndSubtractEqualSeparateOps(int w, int h, int dw, int dh)
     {
