@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 
 namespace Fovea.Bench;
 
@@ -81,15 +82,24 @@ public static class Harness
         // Three runs are not enough for cases of half a second or more: the runtime's dynamic PGO compiles a hot
         // method again, instrumented, after 30 calls and once more, optimized, after that, so each side keeps warming
         // up until it has gone WarmSettledRuns runs without a new best time (more than 3% under the best before).
+        // And until the JIT has gone quiet: a side that is still being compiled runs partly unoptimized code, and the
+        // runtime's compiler thread takes a core from its helper threads (ResNet-18 at batch 1, the first case of a
+        // run: 589 methods compiled during the timed rounds after six warm-up runs, and a fifth of the two-thread
+        // regions ran without their helper, which had not polled for 0.4 ms while the compiler ran).
         double warm = 0;
         int warmRuns = 0;
+        bool jitQuiet = false;
         var fovea = new List<double>();
         var anchor = new List<double>();
-        for (; warmRuns < 3 || (warm < 0.3 && warmRuns < 50) || ((!Settled(fovea) || !Settled(anchor)) && warmRuns < WarmMaxRuns && warm < WarmMaxSeconds); warmRuns++)
+        for (; warmRuns < 3 || (warm < 0.3 && warmRuns < 50)
+            || ((!Settled(fovea) || !Settled(anchor)) && warmRuns < WarmMaxRuns && warm < WarmMaxSeconds)
+            || (!jitQuiet && warmRuns < WarmMaxJitRuns && warm < WarmMaxSeconds); warmRuns++)
         {
+            long compiled = JitInfo.GetCompiledMethodCount();
             fovea.Add(Time(bc.RunFovea, prime: false));
             anchor.Add(Time(bc.RunAnchor, prime: false));
             warm += fovea[^1] + anchor[^1];
+            jitQuiet = JitInfo.GetCompiledMethodCount() == compiled;
         }
         bool prime = warm / (2 * warmRuns) < PrimeBelowSeconds;
 
@@ -202,13 +212,19 @@ public static class Harness
     }
 
     /// <summary>
-    /// Warm-up until settled, then back-to-back timed runs of <paramref name="run"/> for <paramref name="seconds"/> (at
+    /// Warm-up until settled and the JIT is quiet, then back-to-back timed runs of <paramref name="run"/> for <paramref name="seconds"/> (at
     /// least <paramref name="minRuns"/>); the median in ms. The measurement of a child that runs one side alone.
     /// </summary>
     public static double MeasureAlone(Action run, double seconds, int minRuns)
     {
         var times = new List<double>();
-        for (int i = 0; i < 3 || (!Settled(times) && i < WarmMaxRuns); i++) times.Add(Time(run, prime: false));
+        bool jitQuiet = false;
+        for (int i = 0; i < 3 || (!Settled(times) && i < WarmMaxRuns) || (!jitQuiet && i < WarmMaxJitRuns); i++)
+        {
+            long compiled = JitInfo.GetCompiledMethodCount();
+            times.Add(Time(run, prime: false));
+            jitQuiet = JitInfo.GetCompiledMethodCount() == compiled;
+        }
         times.Clear();
         var total = Stopwatch.StartNew();
         while (times.Count < minRuns || total.Elapsed.TotalSeconds < seconds)
@@ -273,6 +289,12 @@ public static class Harness
     private const int WarmMaxRuns = 15;
 
     private const double WarmMaxSeconds = 15;
+
+    /// <summary>
+    /// Bound on the warm-up runs (each side) spent waiting for the JIT to go quiet: the runtime compiles a method
+    /// again after 30 calls, and a method called once per run needs 30 runs to get there.
+    /// </summary>
+    private const int WarmMaxJitRuns = 120;
 
     /// <summary>
     /// True when the last <see cref="WarmSettledRuns"/> runs of <paramref name="times"/> set no new best, a best being more
