@@ -109,6 +109,15 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             int slivers = (int)((columns + TKernel.NR - 1) / TKernel.NR);
             int perItem = Math.Min(SliversPerItem, slivers), sliverGroups = (slivers + perItem - 1) / perItem;
             int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
+            // Two to four items per thread: whole items leave the threads unevenly loaded (ResNet-18's 64 -> 128 stride-2
+            // layers at batch 1: 25 slivers in items of 8, 8, 8 and 1, two a thread, so one thread did 16 slivers and the
+            // other 9). Smaller items, taken on demand, even that out for a second pass over the weights per item.
+            if (threads > 1 && s.Groups * sliverGroups >= 2 * threads && s.Groups * sliverGroups < 4 * threads)
+            {
+                int groupsWanted = (4 * threads + s.Groups - 1) / s.Groups;
+                perItem = (slivers + groupsWanted - 1) / groupsWanted;
+                sliverGroups = (slivers + perItem - 1) / perItem;
+            }
             // Too few (group, sliver group) items to keep the threads busy (small planes, batch 1): the output channels
             // are split too, each part packing the same slivers. Which rows go together does not change any result.
             int rowTiles = mPad / TKernel.MR, rowChunks = 1;
