@@ -95,11 +95,10 @@ public static class Harness
             || ((!Settled(fovea) || !Settled(anchor)) && warmRuns < WarmMaxRuns && warm < WarmMaxSeconds)
             || (!jitQuiet && warmRuns < WarmMaxJitRuns && warm < WarmMaxSeconds); warmRuns++)
         {
-            long compiled = JitInfo.GetCompiledMethodCount();
-            fovea.Add(Time(bc.RunFovea, prime: false));
-            anchor.Add(Time(bc.RunAnchor, prime: false));
+            jitQuiet = true;
+            fovea.Add(WarmUpRun(bc.RunFovea, ref jitQuiet));
+            anchor.Add(WarmUpRun(bc.RunAnchor, ref jitQuiet));
             warm += fovea[^1] + anchor[^1];
-            jitQuiet = JitInfo.GetCompiledMethodCount() == compiled;
         }
         bool prime = warm / (2 * warmRuns) < PrimeBelowSeconds;
 
@@ -221,9 +220,8 @@ public static class Harness
         bool jitQuiet = false;
         for (int i = 0; i < 3 || (!Settled(times) && i < WarmMaxRuns) || (!jitQuiet && i < WarmMaxJitRuns); i++)
         {
-            long compiled = JitInfo.GetCompiledMethodCount();
-            times.Add(Time(run, prime: false));
-            jitQuiet = JitInfo.GetCompiledMethodCount() == compiled;
+            jitQuiet = true;
+            times.Add(WarmUpRun(run, ref jitQuiet));
         }
         times.Clear();
         var total = Stopwatch.StartNew();
@@ -263,6 +261,15 @@ public static class Harness
         long t0 = Stopwatch.GetTimestamp();
         run();
         return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    }
+
+    /// <summary>A timed warm-up run; clears <paramref name="jitQuiet"/> when the JIT compiled a method meanwhile.</summary>
+    private static double WarmUpRun(Action run, ref bool jitQuiet)
+    {
+        long compiled = JitInfo.GetCompiledMethodCount();
+        double seconds = Time(run, prime: false);
+        jitQuiet &= JitInfo.GetCompiledMethodCount() == compiled;
+        return seconds;
     }
 
     /// <summary>Sleeps <see cref="SettleMs"/>, then until the process is idle (see <see cref="SettleMs"/>).</summary>

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Fovea.Kernels.Filtering;
 
 /// <summary>
@@ -22,6 +24,13 @@ public static class BorderReflect101
         if (q < 0) q += period;
         return q < length ? q : period - q;
     }
+
+    /// <summary>
+    /// <see cref="Index"/> for an index at most <c>length − 1</c> outside <c>[0, length)</c> (one reflection), without its
+    /// division: for the border samples a row kernel computes on every row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IndexNear(int p, int length) => p < 0 ? -p : p < length ? p : 2 * length - 2 - p;
 
     /// <summary>
     /// Fills <paramref name="map"/> with the source index of every position of a row padded by

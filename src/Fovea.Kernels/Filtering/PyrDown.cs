@@ -138,8 +138,8 @@ public static unsafe partial class PyrKernels
         var b = V5(q0 + 16, q1 + 16, q2 + 16, q3 + 16, q4 + 16, four, six);
         var e = Avx512F.PermuteVar16x32x2(a, evenLanes, b);
         var o = Avx512F.PermuteVar16x32x2(a, oddLanes, b);
-        var ePrev = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, Reflect(c - 2, width)));
-        var oPrev = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, Reflect(c - 1, width)));
+        var ePrev = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, BorderReflect101.IndexNear(c - 2, width)));
+        var oPrev = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, BorderReflect101.IndexNear(c - 1, width)));
         for (int k = 0; k < n; k++)
         {
             Vector512<float> eNext, oNext = default;
@@ -153,7 +153,7 @@ public static unsafe partial class PyrKernels
             }
             else
             {
-                eNext = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, Reflect(c + next, width)));
+                eNext = Vector512.Create(VerticalAt(r0, r1, r2, r3, r4, BorderReflect101.IndexNear(c + next, width)));
             }
             var eLeft = Avx512F.AlignRight32(e.AsUInt32(), ePrev.AsUInt32(), 15).AsSingle();
             var oLeft = Avx512F.AlignRight32(o.AsUInt32(), oPrev.AsUInt32(), 15).AsSingle();
@@ -166,10 +166,6 @@ public static unsafe partial class PyrKernels
             o = oNext;
         }
     }
-
-    // Reflect-101 for an index at most a few samples outside [0, width) of a row at least 3 wide.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Reflect(int c, int width) => c < 0 ? -c : c < width ? c : 2 * width - 2 - c;
 
     // One vertically filtered sample, with the vector path's operations (so a border sample equals its vector twin).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

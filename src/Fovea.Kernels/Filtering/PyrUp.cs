@@ -320,15 +320,18 @@ public static unsafe partial class PyrKernels
     {
         var lanes = Vector512<int>.Indices + Vector512.Create(column);
         var keep = (Vector512.GreaterThanOrEqual(lanes, Vector512.Create(lo)) & Vector512.LessThan(lanes, Vector512.Create(hi))).AsSingle();
-        var value = combine == PyrUpCombine.Store ? up : combine == PyrUpCombine.Add ? Vector512.Load(addend) + up : Vector512.Load(addend) - up;
-        Vector512.ConditionalSelect(keep, value, Vector512.Load(dst)).Store(dst);
+        Vector512.ConditionalSelect(keep, Combine512(addend, up, combine), Vector512.Load(dst)).Store(dst);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store512(float* dst, float* addend, Vector512<float> up, PyrUpCombine combine)
+    private static void Store512(float* dst, float* addend, Vector512<float> up, PyrUpCombine combine) => Combine512(addend, up, combine).Store(dst);
+
+    // What a store of up writes: up, addend + up or addend − up.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Combine512(float* addend, Vector512<float> up, PyrUpCombine combine) => combine switch
     {
-        if (combine == PyrUpCombine.Store) up.Store(dst);
-        else if (combine == PyrUpCombine.Add) (Vector512.Load(addend) + up).Store(dst);
-        else (Vector512.Load(addend) - up).Store(dst);
-    }
+        PyrUpCombine.Add => Vector512.Load(addend) + up,
+        PyrUpCombine.Subtract => Vector512.Load(addend) - up,
+        _ => up,
+    };
 }

@@ -188,5 +188,8 @@ public class PyrKernelsTests
         Assert.Equal(new[] { 2, 1, 0, 1, 2, 3, 4, 5, 6, 7, 6, 5 }, Enumerable.Range(-2, 12).Select(p => BorderReflect101.Index(p, 8)));
         Assert.All(Enumerable.Range(-5, 11), p => Assert.Equal(0, BorderReflect101.Index(p, 1)));
         Assert.Equal(new[] { 0, 1, 0, 1, 0, 1, 0 }, Enumerable.Range(-2, 7).Select(p => BorderReflect101.Index(p, 2)));
+        // The division-free form agrees wherever one reflection is enough: p in [-(length - 1), 2 length - 2].
+        foreach (int length in new[] { 3, 8, 64 })
+            Assert.All(Enumerable.Range(1 - length, 3 * length - 2), p => Assert.Equal(BorderReflect101.Index(p, length), BorderReflect101.IndexNear(p, length)));
     }
 }
