@@ -106,72 +106,185 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 pw = pp;
                 PreparedConvWeights.PackGemmA(s, w, TKernel.MR, kc, pw);
             }
-            int slivers = (int)((columns + TKernel.NR - 1) / TKernel.NR);
-            int perItem = Math.Min(SliversPerItem, slivers), sliverGroups = (slivers + perItem - 1) / perItem;
-            int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
-            // Two to four items per thread: whole items leave the threads unevenly loaded (ResNet-18's 64 -> 128 stride-2
-            // layers at batch 1: 25 slivers in items of 8, 8, 8 and 1, two a thread, so one thread did 16 slivers and the
-            // other 9). Smaller items, taken on demand, even that out for a second pass over the weights per item.
-            if (threads > 1 && s.Groups * sliverGroups >= 2 * threads && s.Groups * sliverGroups < 4 * threads)
+            if (polyphase && ReadsPhasesInPlace)
             {
-                int groupsWanted = (4 * threads + s.Groups - 1) / s.Groups;
-                perItem = (slivers + groupsWanted - 1) / groupsWanted;
-                sliverGroups = (slivers + perItem - 1) / perItem;
+                PhaseRowsForward(s, src, pph, pw, pt, bias, y, kc, mPad);
             }
-            // Too few (group, sliver group) items to keep the threads busy (small planes, batch 1): the output channels
-            // are split too, each part packing the same slivers. Which rows go together does not change any result.
-            int rowTiles = mPad / TKernel.MR, rowChunks = 1;
-            if (threads > 1 && s.Groups * sliverGroups < 2 * threads)
-                rowChunks = Math.Clamp((2 * threads + s.Groups * sliverGroups - 1) / (s.Groups * sliverGroups), 1, Math.Max(1, rowTiles / 4));
-            // Split rows read one copy of the slivers, packed beforehand by all threads, not a copy per row chunk: packing
-            // a sliver walks every tap of the window for short runs of pixels (7 per row of a 7x7 plane), which at batch 1
-            // costs as much as the multiply-adds of a few rows, so per-chunk packing kept a ResNet's last two stages from
-            // running any faster on two threads than on one.
-            long sharedLen = (long)(colRows + 1) * TKernel.NR;
-            T[]? shared = rowChunks > 1 ? ArrayPool<T>.Shared.Rent((int)(s.Groups * slivers * sharedLen + 64 / sizeof(T))) : null;
-            var body = new SliverBody
+            else
             {
-                X = pph is null ? x : pph,
-                Src = src,
-                Y = y,
-                Bias = bias,
-                PackedW = pw,
-                Taps = pt,
-                Shape = s,
-                Kc = kc,
-                MPad = mPad,
-                Slivers = slivers,
-                PerItem = perItem,
-                SliverGroups = sliverGroups,
-                RowChunks = rowChunks,
-            };
-            int items = s.Groups * sliverGroups * rowChunks;
-            fixed (T* ps = shared)
-            {
-                if (shared is not null)
+                int slivers = (int)((columns + TKernel.NR - 1) / TKernel.NR);
+                int perItem = Math.Min(SliversPerItem, slivers), sliverGroups = (slivers + perItem - 1) / perItem;
+                int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
+                // Two to four items per thread: whole items leave the threads unevenly loaded (ResNet-18's 64 -> 128 stride-2
+                // layers at batch 1: 25 slivers in items of 8, 8, 8 and 1, two a thread, so one thread did 16 slivers and the
+                // other 9). Smaller items, taken on demand, even that out for a second pass over the weights per item.
+                if (threads > 1 && s.Groups * sliverGroups >= 2 * threads && s.Groups * sliverGroups < 4 * threads)
                 {
-                    body.Shared = (T*)(((nint)ps + 63) & ~(nint)63);
-                    body.SharedLen = sharedLen;
-                    var pack = new PackBody { Conv = body, Chunks = Math.Min(s.Groups * slivers, 4 * threads) };
-                    ParallelFor.ForChunks(pack.Chunks, pack);
+                    int groupsWanted = (4 * threads + s.Groups - 1) / s.Groups;
+                    perItem = (slivers + groupsWanted - 1) / groupsWanted;
+                    sliverGroups = (slivers + perItem - 1) / perItem;
                 }
-                if (threads <= 1)
+                // Too few (group, sliver group) items to keep the threads busy (small planes, batch 1): the output channels
+                // are split too, each part packing the same slivers. Which rows go together does not change any result.
+                int rowTiles = mPad / TKernel.MR, rowChunks = 1;
+                if (threads > 1 && s.Groups * sliverGroups < 2 * threads)
+                    rowChunks = Math.Clamp((2 * threads + s.Groups * sliverGroups - 1) / (s.Groups * sliverGroups), 1, Math.Max(1, rowTiles / 4));
+                // Split rows read one copy of the slivers, packed beforehand by all threads, not a copy per row chunk: packing
+                // a sliver walks every tap of the window for short runs of pixels (7 per row of a 7x7 plane), which at batch 1
+                // costs as much as the multiply-adds of a few rows, so per-chunk packing kept a ResNet's last two stages from
+                // running any faster on two threads than on one.
+                long sharedLen = (long)(colRows + 1) * TKernel.NR;
+                T[]? shared = rowChunks > 1 ? ArrayPool<T>.Shared.Rent((int)(s.Groups * slivers * sharedLen + 64 / sizeof(T))) : null;
+                var body = new SliverBody
                 {
-                    body.Chunks = 1;
-                    body.Invoke(0);
-                }
-                else
+                    X = pph is null ? x : pph,
+                    Src = src,
+                    Y = y,
+                    Bias = bias,
+                    PackedW = pw,
+                    Taps = pt,
+                    Shape = s,
+                    Kc = kc,
+                    MPad = mPad,
+                    Slivers = slivers,
+                    PerItem = perItem,
+                    SliverGroups = sliverGroups,
+                    RowChunks = rowChunks,
+                };
+                int items = s.Groups * sliverGroups * rowChunks;
+                fixed (T* ps = shared)
                 {
-                    // A few chunks per thread, taken on demand, so a core slowed by other work takes fewer.
-                    body.Chunks = Math.Min(items, 4 * threads);
-                    ParallelFor.ForChunks(body.Chunks, body);
+                    if (shared is not null)
+                    {
+                        body.Shared = (T*)(((nint)ps + 63) & ~(nint)63);
+                        body.SharedLen = sharedLen;
+                        var pack = new PackBody { Conv = body, Chunks = Math.Min(s.Groups * slivers, 4 * threads) };
+                        ParallelFor.ForChunks(pack.Chunks, pack);
+                    }
+                    if (threads <= 1)
+                    {
+                        body.Chunks = 1;
+                        body.Invoke(0);
+                    }
+                    else
+                    {
+                        // A few chunks per thread, taken on demand, so a core slowed by other work takes fewer.
+                        body.Chunks = Math.Min(items, 4 * threads);
+                        ParallelFor.ForChunks(body.Chunks, body);
+                    }
                 }
+                if (shared is not null) ArrayPool<T>.Shared.Return(shared);
             }
-            if (shared is not null) ArrayPool<T>.Shared.Return(shared);
         }
         if (packed is not null) ArrayPool<T>.Shared.Return(packed);
         if (phases is not null) ArrayPool<T>.Shared.Return(phases);
         ArrayPool<int>.Shared.Return(taps);
+    }
+
+    /// <summary>
+    /// Whether the column-phase path multiplies straight from the phase planes instead of packing slivers: float32 on the
+    /// 6x64 AVX-512 tile, whose <see cref="SgemmKernel6x64.RunRows"/> reads each step's 64 values where they lie. With
+    /// the phases, a tap's values for consecutive output pixels of one output row are consecutive floats, so a sliver
+    /// that stays within an output row needs no copy: packing them cost an eighth of ResNet-18's stem, and scattering
+    /// the tiles from a buffer into the output planes another fourteenth.
+    /// </summary>
+    private static bool ReadsPhasesInPlace => typeof(T) == typeof(float) && typeof(TKernel) == typeof(SgemmKernel6x64) && PhaseRows.Enabled;
+
+    /// <summary>
+    /// The column-phase forward without packing (see <see cref="ReadsPhasesInPlace"/>). Items are (image, group, output
+    /// row, run of NR output columns); an item runs every row tile of the packed weights over its run. A full run's tiles
+    /// are written into y directly (its rows are output planes, NR consecutive pixels each) and the bias added there;
+    /// a run cut short at the row's end, or the row tile past the last output channel, goes through a tile buffer.
+    /// The multiply-adds, their order and the bias's are those of the packed path, so the bits are too.
+    /// </summary>
+    private static void PhaseRowsForward(in ConvShape s, Source src, T* phases, T* packedW, int* taps, T* bias, T* y, int kc, int mPad)
+    {
+        int colRows = s.ColRows;
+        // Step k of the GEMM reads phase plane tap[0], row tap[1] + the output row's first source row, column tap[2] + the run's first output column.
+        int[] offsets = ArrayPool<int>.Shared.Rent(colRows);
+        for (int k = 0; k < colRows; k++) offsets[k] = taps[3 * k] + taps[3 * k + 1] * src.Width + taps[3 * k + 2];
+        int perRow = (s.OutW + TKernel.NR - 1) / TKernel.NR;
+        long items = (long)s.Batch * s.Groups * s.OutH * perRow;
+        int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
+        fixed (int* po = offsets)
+        {
+            var body = new PhaseRowBody
+            {
+                Phases = phases,
+                Src = src,
+                Y = y,
+                Bias = bias,
+                PackedW = packedW,
+                Offsets = po,
+                Shape = s,
+                Kc = kc,
+                MPad = mPad,
+                PerRow = perRow,
+                Items = items,
+                Chunks = (int)Math.Min(items, threads <= 1 ? 1 : 16 * threads),
+            };
+            if (body.Chunks <= 1)
+                body.Invoke(0);
+            else
+                ParallelFor.ForChunks(body.Chunks, body);
+        }
+        ArrayPool<int>.Shared.Return(offsets);
+    }
+
+    /// <summary>Chunk c of <see cref="Chunks"/>: a contiguous range of (image, group, output row, run) items.</summary>
+    private struct PhaseRowBody : IChunkBody
+    {
+        public T* Phases, Y, Bias, PackedW;
+        public int* Offsets;
+        public Source Src;
+        public ConvShape Shape;
+        public int Kc, MPad, PerRow, Chunks;
+        public long Items;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [SkipLocalsInit] // the tile buffer is written by the kernel before it is read
+        public readonly void Invoke(int chunk)
+        {
+            ref readonly ConvShape s = ref Shape;
+            const int mr = 6, nr = 64;
+            int colRows = s.ColRows, gout = s.GroupOut, plane = s.OutPlane, ow = s.OutW, oh = s.OutH;
+            long i0 = Items * chunk / Chunks, i1 = Items * (chunk + 1) / Chunks;
+            float* buffer = stackalloc float[mr * nr + 16];
+            float* tile = (float*)(((nint)buffer + 63) & ~(nint)63);
+            for (long item = i0; item < i1; item++)
+            {
+                int run = (int)(item % PerRow);
+                long rest = item / PerRow;
+                int oy = (int)(rest % oh);
+                rest /= oh;
+                int g = (int)(rest % s.Groups), n = (int)(rest / s.Groups);
+                int ox0 = run * nr, cols = Math.Min(nr, ow - ox0);
+                float* b = (float*)Phases + n * Src.InImage(s.InChannels) + g * Src.InImage(s.GroupIn) + (long)oy * s.Window.StrideH * Src.Width + ox0;
+                T* yRun = Y + ((long)n * s.OutChannels + (long)g * gout) * plane + (long)oy * ow + ox0;
+                float* a = (float*)PackedW + (long)g * MPad * colRows;
+                for (int ir = 0; ir < MPad; ir += mr)
+                {
+                    bool direct = cols == nr && ir + mr <= gout;
+                    float* c = direct ? (float*)(yRun + (long)ir * plane) : tile;
+                    nint ldc = direct ? plane : nr;
+                    for (int p0 = 0; p0 < colRows; p0 += Kc)
+                    {
+                        int kcb = Math.Min(Kc, colRows - p0);
+                        SgemmKernel6x64.RunRows(kcb, a + (long)MPad * p0 + (long)ir * kcb, b, Offsets + p0, c, ldc, p0 == 0 ? 0f : 1f);
+                    }
+                    int rows = Math.Min(mr, gout - ir);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        T add = Bias is null ? T.Zero : Bias[g * gout + ir + r];
+                        T* dst = yRun + (long)(ir + r) * plane;
+                        if (!direct)
+                            AddRun((T*)tile + r * nr, dst, cols, add);
+                        else if (Bias is not null)
+                            AddRun(dst, dst, nr, add);
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -620,4 +733,11 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             }
         }
     }
+}
+
+/// <summary>Switch shared by every <see cref="ImplicitGemmConv{T, TKernel}"/> instantiation (tests turn the in-place phase path off to compare).</summary>
+internal static class PhaseRows
+{
+    /// <summary>Whether the column-phase path reads the phase planes in place where the tile allows it.</summary>
+    public static bool Enabled = true;
 }

@@ -24,6 +24,9 @@ public class StridedAndLoweredConvTests
         new[] { 1, 2, 21, 40, 5, 1, 3, 3, 2, 2, 4, 5, 1, 1 },     // padding wider than the window (whole rows of zeros)
         new[] { 2, 4, 23, 31, 6, 2, 5, 5, 2, 2, 3, 2, 1, 2 },     // phases: 5x5 stride 2, dilated columns, two groups
         new[] { 1, 3, 26, 41, 5, 1, 7, 7, 3, 3, 3, 1, 1, 1 },     // phases: stride 3, unequal padding
+        new[] { 1, 3, 160, 150, 13, 1, 7, 7, 2, 2, 3, 3, 1, 1 },  // phases on the 6x64 tile: 75-pixel rows (a run of 64, one of 11), 13 channels
+        new[] { 2, 40, 40, 140, 16, 2, 5, 5, 2, 2, 2, 2, 1, 1 },  // phases on the 6x64 tile: two K blocks, two groups, two images
+        new[] { 1, 3, 70, 140, 6, 1, 5, 5, 2, 2, 4, 4, 2, 2 },    // phases on the 6x64 tile: dilated, one row tile
         new[] { 1, 16, 7, 7, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1 },     // lowered: 49 pixels, 64 channels
         new[] { 1, 8, 14, 14, 64, 1, 3, 3, 2, 2, 1, 1, 1, 1 },    // lowered and strided: 49 pixels
         new[] { 2, 8, 4, 4, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1 },      // lowered, two images side by side
@@ -35,8 +38,9 @@ public class StridedAndLoweredConvTests
     public void The_geometries_take_the_paths_they_name()
     {
         var rows = ((IEnumerable<object[]>)Geometries).Select(r => Shape((int[])r[0])).ToArray();
-        Assert.Equal(8, rows.Count(s => !ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s) && s.Window.StrideW > 1));
-        Assert.Equal(3, rows.Count(s => !ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s) && ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesPolyphase(s)));
+        Assert.Equal(11, rows.Count(s => !ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s) && s.Window.StrideW > 1));
+        Assert.Equal(6, rows.Count(s => !ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s) && ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesPolyphase(s)));
+        Assert.Equal(3, rows.Count(s => ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesPolyphase(s) && Conv2dKernels.WideTiles(s)));
         Assert.Equal(5, rows.Count(s => ImplicitGemmConv<float, SgemmKernelScalar4x4>.UsesLoweredGemm(s)));
     }
 
@@ -92,6 +96,65 @@ public class StridedAndLoweredConvTests
             Parallelism.MaxDegreeOfParallelism = saved;
             ParallelFor.MinMultiplyAddsPerThread = savedMacs;
             ParallelFor.MinBytesPerThread = savedBytes;
+        }
+    }
+
+    /// <summary>The geometries that take the column-phase path (six of them).</summary>
+    public static TheoryData<int[]> PhaseGeometries
+    {
+        get
+        {
+            var rows = new TheoryData<int[]>();
+            foreach (var r in (IEnumerable<object[]>)Geometries)
+            {
+                var s = Shape((int[])r[0]);
+                if (ImplicitGemmConv<float, SgemmKernel6x64>.UsesPolyphase(s) && !ImplicitGemmConv<float, SgemmKernel6x64>.UsesLoweredGemm(s)) rows.Add((int[])r[0]);
+            }
+            return rows;
+        }
+    }
+
+    [Theory, MemberData(nameof(PhaseGeometries))]
+    public unsafe void The_6x64_tile_reads_the_phases_in_place_with_the_packed_paths_bits(int[] g)
+    {
+        // Run on the 6x64 tile whatever the machine picks (Vector512 works without AVX-512, only slower), so the in-place
+        // phase path is checked everywhere CI runs, against the packed path and the reference, on one and two threads.
+        var s = Shape(g);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 11), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 12), v => (float)v);
+        var b = Array.ConvertAll(Random(s.OutChannels, 13), v => (float)v);
+        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        long savedMacs = ParallelFor.MinMultiplyAddsPerThread;
+        try
+        {
+            ParallelFor.MinMultiplyAddsPerThread = 1;
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Parallelism.MaxDegreeOfParallelism = threads;
+                foreach (bool biased in new[] { true, false })
+                {
+                    var inPlace = Run(true, biased);
+                    Assert.Equal(Run(false, biased), inPlace);
+                    if (biased) Close(expected, D(inPlace), 1e-4 * Math.Sqrt(s.ColRows), $"y on {threads} threads");
+                }
+            }
+        }
+        finally
+        {
+            PhaseRows.Enabled = true;
+            Parallelism.MaxDegreeOfParallelism = saved;
+            ParallelFor.MinMultiplyAddsPerThread = savedMacs;
+        }
+
+        float[] Run(bool inPlace, bool biased)
+        {
+            PhaseRows.Enabled = inPlace;
+            // Stale values where the output starts, so a pixel the path failed to write shows.
+            var y = Enumerable.Repeat(float.NaN, expected.Length).ToArray();
+            fixed (float* px = x, pw = w, pb = b, py = y)
+                ImplicitGemmConv<float, SgemmKernel6x64>.Forward(s, px, pw, biased ? pb : null, py);
+            return y;
         }
     }
 
