@@ -28,6 +28,10 @@ internal static class Engine
         // keeps its state for another pass, without anomaly mode's checks holding on to results, and when the
         // gradients are not being captured for the caller (Autograd.Grad).
         var recycler = createGraph || retainGraph || capture is not null || Anomaly.Enabled || !StoragePool.Enabled ? null : new Recycler();
+        // Disowned activations (and max pooling's indices) are no gradients: what decides whether they may go to the
+        // pool is only that no node of this pass or of a graph built by it still saves them, so a capture does not
+        // keep them out (a saliency map's Autograd.Grad, the bench's forward + backward cases).
+        bool recycleSaved = !createGraph && !Anomaly.Enabled && StoragePool.Enabled;
         using var mode = GradMode.Set(createGraph);
         long releasedBytes = 0;
 
@@ -78,11 +82,10 @@ internal static class Engine
             if (Anomaly.Enabled) Anomaly.CheckBackward(node, grads);
             if (!retainGraph)
             {
-                // Disowned activations this node was the last to hold go to the pool, under the same conditions as
-                // the gradient buffers (no graph of the backward could still reach them); the collector need not
-                // sweep what the pool took.
+                // Disowned activations this node was the last to hold go to the pool (no graph of the backward could
+                // still reach them); the collector need not sweep what the pool took.
                 releasedBytes += node.SavedResultBytes();
-                releasedBytes -= node.Release(recycle: recycler is not null);
+                releasedBytes -= node.Release(recycle: recycleSaved);
             }
             if (recycler is not null)
             {

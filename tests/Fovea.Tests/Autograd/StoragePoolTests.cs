@@ -205,6 +205,24 @@ public class StoragePoolTests
         GC.KeepAlive(unusedLoss);
     }
 
+    [Fact]
+    public void Max_pooling_hands_its_indices_to_the_pool_when_backward_releases_it_and_never_while_the_graph_is_kept()
+    {
+        StoragePool.Clear();
+        var x = Tensor.Randn([2, 4, 64, 64], new Generator(5)).RequiresGrad_();
+        var g = Tensor.Randn([2, 4, 32, 32], new Generator(6));
+        var y = F.MaxPool2d(x, 2);
+        var expected = global::Fovea.Autograd.Grad([y], [x], [g], retainGraph: true)[0]!.ToArray<float>();
+        Assert.Equal(0, StoragePool.PooledBytes); // the graph is kept: the indices stay with the node
+        Assert.Equal(expected, global::Fovea.Autograd.Grad([y], [x], [g])[0]!.ToArray<float>());
+        Assert.True(StoragePool.PooledBytes >= 2L * 4 * 32 * 32 * sizeof(int)); // released: the indices went to the pool
+        // A third backward through the released node is refused, not run on indices the pool may have handed out.
+        Assert.Throws<InvalidOperationException>(() => global::Fovea.Autograd.Grad([y], [x], [g]));
+        // The next forward + backward reuses the buffer and still routes every gradient to its window's maximum.
+        var again = F.MaxPool2d(x, 2);
+        Assert.Equal(expected, global::Fovea.Autograd.Grad([again], [x], [g])[0]!.ToArray<float>());
+    }
+
     /// <summary>Takes every pooled buffer of 8,192 floats and fills fresh ones, so a buffer the pool gave out too early would change.</summary>
     private static void Scribble8192()
     {
