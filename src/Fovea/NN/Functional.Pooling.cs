@@ -15,12 +15,12 @@ public static partial class Functional
         MaxPool2dValues("max_pool2d", input, kernelSize, stride ?? kernelSize, padding ?? 0, dilation ?? 1, ceilMode);
 
     /// <summary>
-    /// The values of <see cref="MaxPool2dWithIndices(string, Tensor, Size2d, Size2d, Size2d, Size2d, bool)"/>; without
+    /// The values of <see cref="MaxPool2dWithIndices(string, Tensor, Size2d, Size2d, Size2d, Size2d, bool, bool)"/>; without
     /// the indices when nothing will route a gradient back (<see cref="Fused.Untracked"/>).
     /// </summary>
     internal static Tensor MaxPool2dValues(string op, Tensor input, Size2d kernel, Size2d stride, Size2d padding, Size2d dilation, bool ceilMode)
     {
-        if (!Fused.Untracked(input)) return MaxPool2dWithIndices(op, input, kernel, stride, padding, dilation, ceilMode).Values;
+        if (!Fused.Untracked(input)) return MaxPool2dWithIndices(op, input, kernel, stride, padding, dilation, ceilMode, indicesReturned: false).Values;
         if (input.Rank == 3) return MaxPool2dValues(op, input.Unsqueeze(0), kernel, stride, padding, dilation, ceilMode).Squeeze(0);
         var geo = PoolGeometry(op, input, kernel, stride, padding, dilation, ceilMode, countIncludePad: true);
         return new MaxPool2dFunction(geo, withIndices: false).Apply(input);
@@ -34,15 +34,18 @@ public static partial class Functional
         Size2d? dilation = null, bool ceilMode = false) =>
         MaxPool2dWithIndices("max_pool2d", input, kernelSize, stride ?? kernelSize, padding ?? 0, dilation ?? 1, ceilMode);
 
-    internal static (Tensor Values, Tensor Indices) MaxPool2dWithIndices(string op, Tensor input, Size2d kernel, Size2d stride, Size2d padding, Size2d dilation, bool ceilMode)
+    // indicesReturned: whether the caller hands the indices on (false where only the values leave, so that the backward
+    // pass may recycle them).
+    internal static (Tensor Values, Tensor Indices) MaxPool2dWithIndices(string op, Tensor input, Size2d kernel, Size2d stride, Size2d padding, Size2d dilation, bool ceilMode,
+        bool indicesReturned = true)
     {
         if (input.Rank == 3)
         {
-            var (v, i) = MaxPool2dWithIndices(op, input.Unsqueeze(0), kernel, stride, padding, dilation, ceilMode);
+            var (v, i) = MaxPool2dWithIndices(op, input.Unsqueeze(0), kernel, stride, padding, dilation, ceilMode, indicesReturned);
             return (v.Squeeze(0), i.Squeeze(0));
         }
         var geo = PoolGeometry(op, input, kernel, stride, padding, dilation, ceilMode, countIncludePad: true);
-        var f = new MaxPool2dFunction(geo);
+        var f = new MaxPool2dFunction(geo, recycleIndices: !indicesReturned);
         var values = f.Apply(input);
         return (values, f.Indices!);
     }

@@ -6,9 +6,11 @@ namespace Fovea.Ops;
 /// Max pooling. The gradient is routed to the input that won each window ("max routes"): the backward scatters
 /// g to the recorded indices (<see cref="MaxPool2dBackwardFunction"/>), and that scatter's own adjoint gathers
 /// at the same indices, so double backward works. Built <paramref name="withIndices"/> false only where nothing
-/// will be recorded or differentiated (<see cref="Fused.Untracked"/>): the backend then skips the argmax.
+/// will be recorded or differentiated (<see cref="Fused.Untracked"/>): the backend then skips the argmax. With
+/// <paramref name="recycleIndices"/> (only where the caller hands the values on and not the indices), the backward pass
+/// that releases the node gives the indices' buffer to the pool.
 /// </summary>
-internal sealed class MaxPool2dFunction(Pool2dGeometry geo, bool withIndices = true) : Function
+internal sealed class MaxPool2dFunction(Pool2dGeometry geo, bool withIndices = true, bool recycleIndices = false) : Function
 {
     public override string Name => "MaxPool2d";
 
@@ -16,10 +18,11 @@ internal sealed class MaxPool2dFunction(Pool2dGeometry geo, bool withIndices = t
     public Tensor? Indices { get; private set; }
 
     /// <summary>
-    /// The indices are saved like an activation that its maker has let go of (<see cref="StoragePool.Recycle"/>): nothing
-    /// outside this node and the backward's scatter ever sees them, so when a backward pass that keeps no graph releases
-    /// the node, their buffer goes to the pool and the next forward's indices reuse it. A VGG-sized pool (32x64x56²)
-    /// otherwise left 25.7 MB of indices to the collector at every training step, faulted in afresh each time.
+    /// With recycleIndices the indices are saved like an activation that its maker has let go of
+    /// (<see cref="StoragePool.Recycle"/>): nothing outside this node and the backward's scatter sees them, so when a
+    /// backward pass that keeps no graph releases the node, their buffer goes to the pool and the next forward's indices
+    /// reuse it. A VGG-sized pool (32x64x56²) otherwise left 25.7 MB of indices to the collector at every training
+    /// step, faulted in afresh each time. Indices returned to a caller (<c>MaxPool2dWithIndices</c>) are saved as kept.
     /// </summary>
     protected override Tensor Forward(Tensor[] x)
     {
@@ -29,7 +32,7 @@ internal sealed class MaxPool2dFunction(Pool2dGeometry geo, bool withIndices = t
         if (IsRecording)
         {
             SaveForBackward(indices);
-            StoragePool.Recycle(indices);
+            if (recycleIndices) StoragePool.Recycle(indices);
         }
         return values;
     }

@@ -221,6 +221,14 @@ public class StoragePoolTests
         // The next forward + backward reuses the buffer and still routes every gradient to its window's maximum.
         var again = F.MaxPool2d(x, 2);
         Assert.Equal(expected, global::Fovea.Autograd.Grad([again], [x], [g])[0]!.ToArray<float>());
+        // Indices handed to the caller are the caller's: a backward through them leaves them out of the pool.
+        StoragePool.Clear();
+        var (values, indices) = F.MaxPool2dWithIndices(x, 2);
+        var kept = indices.ToArray<int>();
+        global::Fovea.Autograd.Grad([values], [x], [g]);
+        Assert.Equal(0, StoragePool.PooledBytes);
+        for (int k = 0; k < 4; k++) Tensor.Full([2, 4, 32, 32], -1.0, DType.Int32);
+        Assert.Equal(kept, indices.ToArray<int>());
     }
 
     /// <summary>Takes every pooled buffer of 8,192 floats and fills fresh ones, so a buffer the pool gave out too early would change.</summary>
