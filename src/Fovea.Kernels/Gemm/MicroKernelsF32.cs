@@ -220,51 +220,8 @@ internal readonly unsafe struct SgemmKernel6x64 : IMicroKernel<float>
     // B panel 384 x 512 floats = 768 KiB: inside a 1-2 MiB L2 next to the C lines passing through.
     public static int NC => 512;
 
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta) =>
-        Tile(kc, a, new PackedSteps(b), c, ldc, alpha, beta);
-
-    /// <summary>
-    /// <see cref="Run"/> with B read in place instead of packed: step p's 64 values start at
-    /// <paramref name="b"/> + <paramref name="rowOffsets"/>[p] (any alignment), and alpha is 1. The implicit GEMM's
-    /// column-phase path (<see cref="ImplicitGemmConv{T, TKernel}"/>) points it at the rows of a strided window's phase
-    /// planes, where each tap's 64 output pixels are 64 consecutive floats, so nothing is copied into a sliver first.
-    /// </summary>
-    public static void RunRows(int kc, float* a, float* b, int* rowOffsets, float* c, nint ldc, float beta) =>
-        Tile(kc, a, new OffsetSteps(b, rowOffsets), c, ldc, 1f, beta);
-
-    /// <summary>Where each step's 64 values of B start: the struct is specialised into the loop, so the step costs what a hand-written pointer walk does.</summary>
-    private interface IBSteps
-    {
-        /// <summary>The next step's first value.</summary>
-        float* Next();
-    }
-
-    /// <summary>A packed sliver: step after step, 64 floats apart.</summary>
-    private struct PackedSteps(float* b) : IBSteps
-    {
-        private float* _b = b;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float* Next()
-        {
-            float* row = _b;
-            _b += 64;
-            return row;
-        }
-    }
-
-    /// <summary>Steps at given offsets from one base (see <see cref="RunRows"/>).</summary>
-    private struct OffsetSteps(float* b, int* offsets) : IBSteps
-    {
-        private int* _offsets = offsets;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public float* Next() => b + *_offsets++;
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TSteps>(int kc, float* a, TSteps steps, float* c, nint ldc, float alpha, float beta)
-        where TSteps : struct, IBSteps
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
         GemmPrefetch.Tile(c, ldc, 6, 64);
         Vector512<float> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default;
@@ -275,7 +232,6 @@ internal readonly unsafe struct SgemmKernel6x64 : IMicroKernel<float>
         Vector512<float> c5_0 = default, c5_1 = default, c5_2 = default, c5_3 = default;
         for (int p = 0; p < kc; p++)
         {
-            float* b = steps.Next();
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
             Vector512<float> b2 = Vector512.Load(b + 32), b3 = Vector512.Load(b + 48), av;
             av = Vector512.Create(a[0]); c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
@@ -291,6 +247,7 @@ internal readonly unsafe struct SgemmKernel6x64 : IMicroKernel<float>
             av = Vector512.Create(a[5]); c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0); c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
             c5_2 = Vector512.FusedMultiplyAdd(av, b2, c5_2); c5_3 = Vector512.FusedMultiplyAdd(av, b3, c5_3);
             a += 6;
+            b += 64;
         }
         Vector512<float> va = Vector512.Create(alpha);
         if (beta == 0f)
@@ -305,6 +262,62 @@ internal readonly unsafe struct SgemmKernel6x64 : IMicroKernel<float>
         else
         {
             Vector512<float> vb = Vector512.Create(beta);
+            Update(c, c0_0, c0_1, c0_2, c0_3, va, vb); c += ldc;
+            Update(c, c1_0, c1_1, c1_2, c1_3, va, vb); c += ldc;
+            Update(c, c2_0, c2_1, c2_2, c2_3, va, vb); c += ldc;
+            Update(c, c3_0, c3_1, c3_2, c3_3, va, vb); c += ldc;
+            Update(c, c4_0, c4_1, c4_2, c4_3, va, vb); c += ldc;
+            Update(c, c5_0, c5_1, c5_2, c5_3, va, vb);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Run"/> with B read in place instead of packed: step p's 64 values start at
+    /// <paramref name="b"/> + <paramref name="rowOffsets"/>[p] (any alignment), and alpha is 1. The implicit GEMM's
+    /// column-phase path (<see cref="ImplicitGemmConv{T, TKernel}"/>) points it at the rows of a strided window's phase
+    /// planes, where each tap's 64 output pixels are 64 consecutive floats, so nothing is copied into a sliver first.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunRows(int kc, float* a, float* b, int* rowOffsets, float* c, nint ldc, float beta)
+    {
+        GemmPrefetch.Tile(c, ldc, 6, 64);
+        Vector512<float> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default;
+        Vector512<float> c1_0 = default, c1_1 = default, c1_2 = default, c1_3 = default;
+        Vector512<float> c2_0 = default, c2_1 = default, c2_2 = default, c2_3 = default;
+        Vector512<float> c3_0 = default, c3_1 = default, c3_2 = default, c3_3 = default;
+        Vector512<float> c4_0 = default, c4_1 = default, c4_2 = default, c4_3 = default;
+        Vector512<float> c5_0 = default, c5_1 = default, c5_2 = default, c5_3 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            float* row = b + rowOffsets[p];
+            Vector512<float> b0 = Vector512.Load(row), b1 = Vector512.Load(row + 16);
+            Vector512<float> b2 = Vector512.Load(row + 32), b3 = Vector512.Load(row + 48), av;
+            av = Vector512.Create(a[0]); c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            c0_2 = Vector512.FusedMultiplyAdd(av, b2, c0_2); c0_3 = Vector512.FusedMultiplyAdd(av, b3, c0_3);
+            av = Vector512.Create(a[1]); c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0); c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
+            c1_2 = Vector512.FusedMultiplyAdd(av, b2, c1_2); c1_3 = Vector512.FusedMultiplyAdd(av, b3, c1_3);
+            av = Vector512.Create(a[2]); c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0); c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
+            c2_2 = Vector512.FusedMultiplyAdd(av, b2, c2_2); c2_3 = Vector512.FusedMultiplyAdd(av, b3, c2_3);
+            av = Vector512.Create(a[3]); c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0); c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
+            c3_2 = Vector512.FusedMultiplyAdd(av, b2, c3_2); c3_3 = Vector512.FusedMultiplyAdd(av, b3, c3_3);
+            av = Vector512.Create(a[4]); c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0); c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
+            c4_2 = Vector512.FusedMultiplyAdd(av, b2, c4_2); c4_3 = Vector512.FusedMultiplyAdd(av, b3, c4_3);
+            av = Vector512.Create(a[5]); c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0); c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
+            c5_2 = Vector512.FusedMultiplyAdd(av, b2, c5_2); c5_3 = Vector512.FusedMultiplyAdd(av, b3, c5_3);
+            a += 6;
+        }
+        if (beta == 0f)
+        {
+            c0_0.Store(c); c0_1.Store(c + 16); c0_2.Store(c + 32); c0_3.Store(c + 48); c += ldc;
+            c1_0.Store(c); c1_1.Store(c + 16); c1_2.Store(c + 32); c1_3.Store(c + 48); c += ldc;
+            c2_0.Store(c); c2_1.Store(c + 16); c2_2.Store(c + 32); c2_3.Store(c + 48); c += ldc;
+            c3_0.Store(c); c3_1.Store(c + 16); c3_2.Store(c + 32); c3_3.Store(c + 48); c += ldc;
+            c4_0.Store(c); c4_1.Store(c + 16); c4_2.Store(c + 32); c4_3.Store(c + 48); c += ldc;
+            c5_0.Store(c); c5_1.Store(c + 16); c5_2.Store(c + 32); c5_3.Store(c + 48);
+        }
+        else
+        {
+            Vector512<float> va = Vector512<float>.One, vb = Vector512.Create(beta);
             Update(c, c0_0, c0_1, c0_2, c0_3, va, vb); c += ldc;
             Update(c, c1_0, c1_1, c1_2, c1_3, va, vb); c += ldc;
             Update(c, c2_0, c2_1, c2_2, c2_3, va, vb); c += ldc;
