@@ -34,6 +34,15 @@ public class StridedAndLoweredConvTests
         new[] { 3, 10, 4, 4, 48, 1, 1, 1, 1, 1, 0, 0, 1, 1 },     // lowered pointwise over three images
     };
 
+    /// <summary>Float32 input, weights and bias from seeds <paramref name="seed"/> to seed + 2, and the float64 reference output.</summary>
+    private static (float[] X, float[] W, float[] B, double[] Expected) Float32Data(in ConvShape s, int seed)
+    {
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, seed), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, seed + 1), v => (float)v);
+        var b = Array.ConvertAll(Random(s.OutChannels, seed + 2), v => (float)v);
+        return (x, w, b, ConvReference.Forward(s, D(x), D(w), D(b)));
+    }
+
     [Fact]
     public void The_geometries_take_the_paths_they_name()
     {
@@ -48,10 +57,7 @@ public class StridedAndLoweredConvTests
     public void Float32_forward_matches_reference(int[] g)
     {
         var s = Shape(g);
-        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 1), v => (float)v);
-        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 2), v => (float)v);
-        var b = Array.ConvertAll(Random(s.OutChannels, 3), v => (float)v);
-        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        var (x, w, b, expected) = Float32Data(s, 1);
         var y = new float[expected.Length];
         Conv2dKernels.Forward<float>(s, x, w, b, y);
         Close(expected, D(y), 1e-4 * Math.Sqrt(s.ColRows), "y");
@@ -66,10 +72,7 @@ public class StridedAndLoweredConvTests
         // Prepared weights keep the small planes on the implicit GEMM (runs of a few pixels, partial last slivers) and,
         // on two threads with few slivers, on the copy of the slivers that the row chunks share.
         var s = Shape(g);
-        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 7), v => (float)v);
-        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 8), v => (float)v);
-        var b = Array.ConvertAll(Random(s.OutChannels, 9), v => (float)v);
-        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        var (x, w, b, expected) = Float32Data(s, 7);
         int saved = Parallelism.MaxDegreeOfParallelism;
         long savedMacs = ParallelFor.MinMultiplyAddsPerThread, savedBytes = ParallelFor.MinBytesPerThread;
         try
@@ -120,10 +123,7 @@ public class StridedAndLoweredConvTests
         // Run on the 6x64 tile whatever the machine picks (Vector512 works without AVX-512, only slower), so the in-place
         // phase path is checked everywhere CI runs, against the packed path and the reference, on one and two threads.
         var s = Shape(g);
-        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 11), v => (float)v);
-        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 12), v => (float)v);
-        var b = Array.ConvertAll(Random(s.OutChannels, 13), v => (float)v);
-        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        var (x, w, b, expected) = Float32Data(s, 11);
         int saved = Parallelism.MaxDegreeOfParallelism;
         long savedMacs = ParallelFor.MinMultiplyAddsPerThread;
         try
