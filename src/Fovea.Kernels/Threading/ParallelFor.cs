@@ -152,7 +152,7 @@ public static class ParallelFor
     public static void ForChunks<TBody>(int chunks, in TBody body) where TBody : struct, IChunkBody
     {
         if (chunks <= 0) return;
-        int workers = Math.Min(chunks, Parallelism.MaxDegreeOfParallelism) - 1;
+        int workers = Parallelism.RegionThreads(Math.Min(chunks, Parallelism.MaxDegreeOfParallelism)) - 1;
         if (workers <= 0 || _insideRegion)
         {
             for (int c = 0; c < chunks; c++) body.Invoke(c);

@@ -23,23 +23,44 @@ public static class Parallelism
         }
     }
 
-    /// <summary>Longest a <see cref="YieldToParallelRegion"/> call waits (1 ms, in <see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
-    private static readonly long YieldLimitTicks = System.Diagnostics.Stopwatch.Frequency / 1000;
+    private static int _backgroundThreads;
+
+    /// <summary>Threads inside a <see cref="BackgroundWork"/> scope now (a data loader's workers building batches).</summary>
+    public static int BackgroundThreads => Volatile.Read(ref _backgroundThreads);
 
     /// <summary>
-    /// For background threads (an image loader) between small units of their work: while a kernel's parallel region
-    /// runs on as many threads as there are processors, gives up the core (sched_yield, for at most 1 ms), so that with
-    /// no core to spare the background work runs in the moments between regions instead of preempting a thread of the
-    /// region, which leaves the region's other threads waiting for its chunks (a scheduler slice, milliseconds). True
-    /// when it gave way; false at once when no region runs, when the region leaves a processor free, or when called
-    /// from inside a region.
+    /// Marks the calling thread as doing background work (a data loader's worker building a batch) until the scope is
+    /// disposed. While it is, a kernel's parallel region runs on at most the processors left over
+    /// (<see cref="ParallelFor.ForChunks{TBody}(int, in TBody)"/>; at least the calling thread): on a 2-core machine a
+    /// training step on two threads and a worker decoding images would otherwise share two cores three ways, the
+    /// worker preempting a thread of each region (a scheduler slice, while the region's other thread waits for its
+    /// chunks). Only the threads that run the chunks change, never the chunks, so results keep their bits.
     /// </summary>
-    public static bool YieldToParallelRegion()
+    public static BackgroundScope BackgroundWork()
     {
-        if (!WorkerPool.RegionFillsEveryCore || ParallelFor.InsideRegion) return false;
-        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + YieldLimitTicks;
-        do Thread.Yield();
-        while (WorkerPool.RegionFillsEveryCore && System.Diagnostics.Stopwatch.GetTimestamp() < deadline);
-        return true;
+        Interlocked.Increment(ref _backgroundThreads);
+        return new BackgroundScope();
+    }
+
+    /// <summary>The threads a region of <paramref name="wanted"/> threads (its caller included) may run on now.</summary>
+    internal static int RegionThreads(int wanted)
+    {
+        int background = Volatile.Read(ref _backgroundThreads);
+        if (background == 0) return wanted;
+        return Math.Max(1, Math.Min(wanted, Environment.ProcessorCount - background));
+    }
+
+    /// <summary>The scope <see cref="BackgroundWork"/> returns; disposing it ends the background work.</summary>
+    public sealed class BackgroundScope : IDisposable
+    {
+        private int _ended;
+
+        internal BackgroundScope() { }
+
+        /// <summary>Ends the background work (once; later calls do nothing).</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _ended, 1) == 0) Interlocked.Decrement(ref _backgroundThreads);
+        }
     }
 }

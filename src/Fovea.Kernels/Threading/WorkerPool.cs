@@ -54,7 +54,6 @@ internal static class WorkerPool
         if (Interlocked.CompareExchange(ref _owned, 1, 0) != 0) return false;
         EnsureThreads(helpers);
         KeepOffCaller();
-        Volatile.Write(ref _regionThreads, helpers + 1);
         Volatile.Write(ref _job, job);
         // The increment is a full fence: a helper that reads _sleeping == 0 after this sees the new generation, and
         // one that went to sleep before it is counted here and gets woken.
@@ -86,12 +85,6 @@ internal static class WorkerPool
             helper.KeptOff = keepOff;
         }
     }
-
-    /// <summary>Threads of the region that owns the pool (its helpers and its caller).</summary>
-    private static int _regionThreads;
-
-    /// <summary>Whether a parallel region owns the helpers now and runs on as many threads as there are processors.</summary>
-    public static bool RegionFillsEveryCore => Volatile.Read(ref _owned) != 0 && Volatile.Read(ref _regionThreads) >= Environment.ProcessorCount;
 
     /// <summary>Ends the region that <see cref="TryDispatch"/> started; the job must already have revoked its slots.</summary>
     public static void Release()

@@ -119,8 +119,6 @@ public sealed class ImageDataset : ISeededDataset<(Tensor Input, Tensor Target)>
         foreach (int index in indices)
         {
             ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)index, (uint)_files.Count, nameof(indices));
-            // A training step's parallel kernels go first (a loader worker on a machine with no spare core).
-            Threading.YieldToKernels();
             var image = Decode(index);
             if (image is null) continue;
             var input = Transform.Apply(image, DataLoader.SampleGenerator(seed, epoch, index));

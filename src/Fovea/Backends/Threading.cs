@@ -16,9 +16,10 @@ public static class Threading
     }
 
     /// <summary>
-    /// For background work between small units (a data loader between images): while a kernel's parallel region runs
-    /// on Fovea's helper threads, gives up the core for at most 1 ms (<see cref="Parallelism.YieldToParallelRegion"/>);
-    /// true when it gave way. <see cref="Data.DataLoader{TItem, TBatch}"/>'s workers call it before each sample.
+    /// Marks the calling thread's work as background (a data loader's worker building a batch) until the returned
+    /// scope is disposed: meanwhile kernels run their parallel regions on the processors it leaves free
+    /// (<see cref="Parallelism.BackgroundWork"/>), with the same results. <see cref="Data.DataLoader{TItem, TBatch}"/>'s
+    /// workers hold one while they build a batch.
     /// </summary>
-    public static bool YieldToKernels() => Parallelism.YieldToParallelRegion();
+    public static Parallelism.BackgroundScope BackgroundWork() => Parallelism.BackgroundWork();
 }

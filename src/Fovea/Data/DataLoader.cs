@@ -120,19 +120,13 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
         if (_dataset is ISeededDataset<TItem> seeded)
         {
             foreach (int i in indices)
-            {
-                Threading.YieldToKernels(); // a training step's parallel kernels go first
                 if (seeded.TryGet(i, DataLoader.SampleGenerator(Seed, epoch, i), out var item)) items.Add(item);
-            }
             if (items.Count == 0) return (false, default!);
         }
         else
         {
             foreach (int i in indices)
-            {
-                Threading.YieldToKernels();
                 items.Add(_dataset[i]);
-            }
         }
         return (true, _collate(items));
     }
@@ -231,6 +225,7 @@ public sealed class DataLoader<TItem, TBatch> : IEnumerable<TBatch>
                 var slot = new Slot { Batch = b, Full = true };
                 try
                 {
+                    using var background = Threading.BackgroundWork(); // the step's kernels leave this worker a core
                     (slot.Has, slot.Value) = _loader.Build(_order, _epoch, b);
                 }
                 catch (Exception e)

@@ -22,61 +22,49 @@ public class ParallelForTests
     }
 
     [Fact]
-    public void YieldToParallelRegion_GivesWayOnlyWhileARegionFillsEveryCore_AndForAtMostItsLimit()
+    public void Background_work_leaves_its_processors_to_itself_and_keeps_the_chunks()
     {
-        // A region of as many threads as processors (the test machine's, at least 2) gets the right of way.
+        // Every processor but the caller's taken by background work: a region runs all its chunks on the caller.
         int threads = Math.Max(2, Environment.ProcessorCount);
         WithThreads(threads, () =>
         {
-            Assert.False(Parallelism.YieldToParallelRegion()); // no region: returns at once
-            using var started = new CountdownEvent(threads);
-            using var release = new ManualResetEventSlim();
-            // Should the call wait for the region after all, the region still ends (and the time assertion fails).
-            using var safety = new Timer(_ => release.Set(), null, 5000, Timeout.Infinite);
-            bool fromInside = true;
-            // One chunk per thread, each holding the region open: the caller takes one, the helpers the others.
-            var region = Task.Run(() => ParallelFor.ForChunks(threads, c =>
-            {
-                if (c == 0) fromInside = Parallelism.YieldToParallelRegion();
-                started.Signal();
-                release.Wait();
-            }));
+            Assert.Equal(0, Parallelism.BackgroundThreads);
+            Assert.Equal(threads, Parallelism.RegionThreads(threads));
+            int chunksBefore = ParallelFor.ChunkCount(1000, 1);
+            var scopes = new Parallelism.BackgroundScope[Math.Max(1, Environment.ProcessorCount - 1)];
             try
             {
-                Assert.True(started.Wait(TimeSpan.FromSeconds(10)), "the region's two chunks did not start");
-                var clock = System.Diagnostics.Stopwatch.StartNew();
-                Assert.True(Parallelism.YieldToParallelRegion());
-                // The limit is 1 ms; the bound allows for a loaded machine, and fails only if it waited for the region.
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"waited {clock.Elapsed.TotalMilliseconds:0} ms");
+                for (int i = 0; i < scopes.Length; i++) scopes[i] = Parallelism.BackgroundWork();
+                Assert.Equal(scopes.Length, Parallelism.BackgroundThreads);
+                Assert.Equal(1, Parallelism.RegionThreads(threads));
+                Assert.Equal(chunksBefore, ParallelFor.ChunkCount(1000, 1)); // the same chunks, so the same bits
+                int caller = Environment.CurrentManagedThreadId;
+                var ran = new ConcurrentBag<(int Chunk, int Thread)>();
+                // Chunks that take a while, so that a helper, were one allowed, would get some of them.
+                for (int round = 0; round < 5; round++)
+                    ParallelFor.ForChunks(threads * 4, c =>
+                    {
+                        Thread.Sleep(1);
+                        ran.Add((c, Environment.CurrentManagedThreadId));
+                    });
+                Assert.Equal(5 * threads * 4, ran.Count);
+                Assert.All(ran, r => Assert.Equal(caller, r.Thread));
             }
             finally
             {
-                release.Set();
-                region.Wait();
+                foreach (var scope in scopes) scope?.Dispose();
             }
-            Assert.False(fromInside); // from inside a region it never waits
-            Assert.False(Parallelism.YieldToParallelRegion());
+            Assert.Equal(0, Parallelism.BackgroundThreads);
+            scopes[0].Dispose(); // a second dispose of the same scope does nothing
+            Assert.Equal(0, Parallelism.BackgroundThreads);
+            Assert.Equal(threads, Parallelism.RegionThreads(threads));
         });
-        // A region that leaves a processor free does not make anyone wait.
+        // One background thread on a machine of more processors leaves the others to the region.
         if (Environment.ProcessorCount > 2)
         {
-            WithThreads(2, () =>
-            {
-                using var started = new CountdownEvent(2);
-                using var release = new ManualResetEventSlim();
-                using var safety = new Timer(_ => release.Set(), null, 5000, Timeout.Infinite);
-                var region = Task.Run(() => ParallelFor.ForChunks(2, _ => { started.Signal(); release.Wait(); }));
-                try
-                {
-                    Assert.True(started.Wait(TimeSpan.FromSeconds(10)));
-                    Assert.False(Parallelism.YieldToParallelRegion());
-                }
-                finally
-                {
-                    release.Set();
-                    region.Wait();
-                }
-            });
+            using var scope = Parallelism.BackgroundWork();
+            Assert.Equal(Environment.ProcessorCount - 1, Parallelism.RegionThreads(Environment.ProcessorCount));
+            Assert.Equal(2, Parallelism.RegionThreads(2));
         }
     }
 

@@ -145,6 +145,33 @@ public class DataLoaderWorkerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader<int, int[]>(ds, 10, items => items.ToArray(), workers: 0));
     }
 
+    /// <summary>Records, for each sample, how many threads were marked as background work while it was made.</summary>
+    private sealed class Marked(int n) : ISeededDataset<int>
+    {
+        public readonly ConcurrentBag<int> Background = [];
+        public int Count => n;
+        public int this[int index] => index;
+
+        public bool TryGet(int index, Generator generator, out int item)
+        {
+            Background.Add(Fovea.Kernels.Parallelism.BackgroundThreads);
+            item = index;
+            return true;
+        }
+    }
+
+    [Fact]
+    public void Workers_MarkTheirBatchesAsBackgroundWork_SoKernelsLeaveThemACore()
+    {
+        var ds = new Marked(60);
+        var loader = new DataLoader<int, int[]>(ds, 6, items => items.ToArray(), prefetch: 2, workers: 2);
+        var batches = loader.Batches(0).ToList();
+        Assert.Equal(Enumerable.Range(0, 60), batches.SelectMany(b => b));
+        Assert.Equal(60, ds.Background.Count);
+        // Made on a worker inside its scope (other tests' loaders may add to the count, never take from it).
+        Assert.All(ds.Background, count => Assert.True(count >= 1, $"a sample was made with {count} background threads marked"));
+    }
+
     [Fact]
     public void Stack_CollatesTensorPairs()
     {
