@@ -324,7 +324,10 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
 
     /// <summary>
     /// Writes the column phases of the zero-padded image: phase ph of row r of channel c holds padded columns
-    /// ph, ph + SW, ph + 2·SW, … of that row (zeros in the padding and past its end). Rows are split over the threads.
+    /// ph, ph + SW, ph + 2·SW, … of that row (zeros in the padding and past its end). Rows are split over the threads
+    /// in (image, row, channel) order, the order of the forward's items (image, output row, ...), so that each thread
+    /// writes the rows its own output rows read and finds them in its own core's cache; split channel by channel, half
+    /// of every thread's rows came from the other core.
     /// </summary>
     private static void WritePhases(in ConvShape s, Source src, T* x, T* phases)
     {
@@ -337,7 +340,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             ParallelFor.ForChunks(body.Chunks, body);
     }
 
-    /// <summary>Chunk c of <see cref="Chunks"/>: a range of padded rows of every channel, each written as its phase rows.</summary>
+    /// <summary>Chunk c of <see cref="Chunks"/>: a range of (image, padded row, channel) rows, each written as its phase rows.</summary>
     private struct PhaseBody : IChunkBody
     {
         public T* X, Phases;
@@ -348,7 +351,13 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         public readonly void Invoke(int chunk)
         {
             int r1 = ParallelFor.ChunkStart(Rows, Chunks, chunk + 1);
-            for (int row = ParallelFor.ChunkStart(Rows, Chunks, chunk); row < r1; row++) Row(row);
+            int channels = Shape.InChannels, height = Src.Height;
+            for (int i = ParallelFor.ChunkStart(Rows, Chunks, chunk); i < r1; i++)
+            {
+                // i = (n·height + r)·channels + c  ->  plane n·channels + c, row r.
+                int c = i % channels, nr = i / channels;
+                Row((nr / height * channels + c) * height + nr % height);
+            }
         }
 
         private readonly void Row(int row)
