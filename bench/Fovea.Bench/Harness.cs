@@ -82,24 +82,24 @@ public static class Harness
         // Three runs are not enough for cases of half a second or more: the runtime's dynamic PGO compiles a hot
         // method again, instrumented, after 30 calls and once more, optimized, after that, so each side keeps warming
         // up until it has gone WarmSettledRuns runs without a new best time (more than 3% under the best before).
-        // And until the JIT has gone quiet: a side that is still being compiled runs partly unoptimized code, and the
+        // And until the JIT has gone quiet (nothing compiled for JitQuietSeconds): a side that is still being compiled runs partly unoptimized code, and the
         // runtime's compiler thread takes a core from its helper threads (ResNet-18 at batch 1, the first case of a
         // run: 589 methods compiled during the timed rounds after six warm-up runs, and a fifth of the two-thread
         // regions ran without their helper, which had not polled for 0.4 ms while the compiler ran).
         double warm = 0;
         int warmRuns = 0;
-        bool jitQuiet = false;
+        var jit = new JitWatch();
         var fovea = new List<double>();
         var anchor = new List<double>();
         for (; warmRuns < 3 || (warm < 0.3 && warmRuns < 50)
             || ((!Settled(fovea) || !Settled(anchor)) && warmRuns < WarmMaxRuns && warm < WarmMaxSeconds)
-            || (!jitQuiet && warmRuns < WarmMaxJitRuns && warm < WarmMaxSeconds); warmRuns++)
+            || (!jit.Quiet && warmRuns < WarmMaxJitRuns && warm < WarmMaxSeconds); warmRuns++)
         {
-            jitQuiet = true;
-            fovea.Add(WarmUpRun(bc.RunFovea, ref jitQuiet));
-            anchor.Add(WarmUpRun(bc.RunAnchor, ref jitQuiet));
+            fovea.Add(WarmUpRun(bc.RunFovea, ref jit));
+            anchor.Add(WarmUpRun(bc.RunAnchor, ref jit));
             warm += fovea[^1] + anchor[^1];
         }
+        long compiledBefore = JitInfo.GetCompiledMethodCount();
         bool prime = warm / (2 * warmRuns) < PrimeBelowSeconds;
 
         fovea.Clear();
@@ -120,8 +120,12 @@ public static class Harness
             }
             if (round + 1 >= options.MinRounds && total.Elapsed.TotalSeconds >= options.SecondsPerCase) break;
         }
+        LastTimedCompiles = JitInfo.GetCompiledMethodCount() - compiledBefore;
         return (Median(fovea) * 1e3, Median(anchor) * 1e3);
     }
+
+    /// <summary>Methods the JIT compiled during the timed rounds of the last <see cref="Measure"/> (printed with the case).</summary>
+    private static long LastTimedCompiles;
 
     /// <summary>Runs every selected case of every provider at every thread count and prints the table.</summary>
     public static void RunAll(IEnumerable<Func<IEnumerable<BenchCase>>> providers, BenchOptions options)
@@ -152,7 +156,7 @@ public static class Harness
                         // do; so does a case measured while a core was busy elsewhere (the FMA rate just after it is low).
                         Console.WriteLine($"# during {bc.Name}_t{threads}: collections gen0 {after[0] - collections[0]}, gen1 {after[1] - collections[1]}, "
                             + $"gen2 {after[2] - collections[2]}, paused {(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:0} ms; page faults {faulted}; "
-                            + $"FMA just after {fmaNow:0} GFLOP/s");
+                            + $"FMA just after {fmaNow:0} GFLOP/s; methods compiled during the timed rounds {LastTimedCompiles}");
                         string[] header = ["case", "fovea_ms", "anchor_ms", "ratio", .. bc.ExtraColumns];
                         if (lastHeader is null || !header.SequenceEqual(lastHeader))
                         {
@@ -217,12 +221,9 @@ public static class Harness
     public static double MeasureAlone(Action run, double seconds, int minRuns)
     {
         var times = new List<double>();
-        bool jitQuiet = false;
-        for (int i = 0; i < 3 || (!Settled(times) && i < WarmMaxRuns) || (!jitQuiet && i < WarmMaxJitRuns); i++)
-        {
-            jitQuiet = true;
-            times.Add(WarmUpRun(run, ref jitQuiet));
-        }
+        var jit = new JitWatch();
+        for (int i = 0; i < 3 || (!Settled(times) && i < WarmMaxRuns) || (!jit.Quiet && i < WarmMaxJitRuns); i++)
+            times.Add(WarmUpRun(run, ref jit));
         times.Clear();
         var total = Stopwatch.StartNew();
         while (times.Count < minRuns || total.Elapsed.TotalSeconds < seconds)
@@ -263,13 +264,45 @@ public static class Harness
         return Stopwatch.GetElapsedTime(t0).TotalSeconds;
     }
 
-    /// <summary>A timed warm-up run; clears <paramref name="jitQuiet"/> when the JIT compiled a method meanwhile.</summary>
-    private static double WarmUpRun(Action run, ref bool jitQuiet)
+    /// <summary>A timed warm-up run; <paramref name="jit"/> notes whether the JIT compiled a method meanwhile.</summary>
+    private static double WarmUpRun(Action run, ref JitWatch jit)
     {
-        long compiled = JitInfo.GetCompiledMethodCount();
         double seconds = Time(run, prime: false);
-        jitQuiet &= JitInfo.GetCompiledMethodCount() == compiled;
+        jit.Observe();
         return seconds;
+    }
+
+    /// <summary>
+    /// How long the JIT must have compiled nothing before the warm-up counts it quiet (0.5 s). The runtime promotes a
+    /// method that reached its call count only after a delay of 100 ms without new first-tier compilations, and then
+    /// compiles the queue in the background; so one warm-up round of a short case (two runs and their pauses, 30–50 ms
+    /// for ResNet-18 at batch 1) could pass with nothing compiled while a batch was still due. With that rule, 569
+    /// methods (526 ms of compiler time) were compiled during 200 forwards that followed 30 warm-up ones, the
+    /// compiler thread taking the two-thread forward's helper core: the helper waited 2.3 ms a forward for a core, and
+    /// the forward averaged 12.1 ms; with tiered compilation off, 0.08 ms and 10.9 ms. The JIT went quiet about 80
+    /// forwards (1.1 s) later.
+    /// </summary>
+    private const double JitQuietSeconds = 0.5;
+
+    /// <summary>Whether the JIT has compiled anything for <see cref="JitQuietSeconds"/>, checked after each warm-up run.</summary>
+    private struct JitWatch
+    {
+        private long _compiled;
+        private long _changedAt;
+
+        /// <summary>True when no method was compiled in the last <see cref="JitQuietSeconds"/> (false before the first run).</summary>
+        public readonly bool Quiet => _changedAt != 0 && Stopwatch.GetElapsedTime(_changedAt).TotalSeconds >= JitQuietSeconds;
+
+        /// <summary>Notes the compiled-method count after a run.</summary>
+        public void Observe()
+        {
+            long now = JitInfo.GetCompiledMethodCount();
+            if (now != _compiled || _changedAt == 0)
+            {
+                _compiled = now;
+                _changedAt = Stopwatch.GetTimestamp();
+            }
+        }
     }
 
     /// <summary>Sleeps <see cref="SettleMs"/>, then until the process is idle (see <see cref="SettleMs"/>).</summary>
