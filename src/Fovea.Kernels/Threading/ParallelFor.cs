@@ -4,7 +4,9 @@ namespace Fovea.Kernels;
 /// The one parallel-for helper of Fovea. Splits <c>[0, count)</c> into at most
 /// <see cref="Parallelism.MaxDegreeOfParallelism"/> contiguous chunks of at least <c>minGrain</c> items.
 /// It runs on the calling thread when the work is small, when one thread is allowed, or when it is
-/// already inside a parallel region (no nesting: an inner kernel called from a worker runs serially).
+/// already inside a parallel region (no nesting: an inner kernel called from a worker runs serially); and it leaves
+/// the processors that background work holds (<see cref="Parallelism.BackgroundWork"/>), running the same chunks on
+/// fewer threads.
 /// Chunk boundaries depend only on <c>count</c>, <c>minGrain</c> and the thread setting, never on
 /// timing, so a caller that reduces per-chunk partials in chunk order gets the same bits every run.
 /// </summary>
