@@ -91,15 +91,20 @@ public class DataLoaderWorkerTests
         Assert.Equal([[0, 2, 3], [8, 9]], batches);
     }
 
-    /// <summary>Counts how many samples exist that the loop has not consumed yet.</summary>
+    /// <summary>Counts how many samples exist that the loop has not consumed yet, and notes the background threads marked as each is made.</summary>
     private sealed class Counting(int n) : ISeededDataset<int>
     {
         public int Ahead, MaxAhead;
+
+        /// <summary>For each sample, how many threads were marked as background work while it was made.</summary>
+        public readonly ConcurrentBag<int> Background = [];
+
         public int Count => n;
         public int this[int index] => index;
 
         public bool TryGet(int index, Generator generator, out int item)
         {
+            Background.Add(Fovea.Kernels.Parallelism.BackgroundThreads);
             int now = Interlocked.Increment(ref Ahead);
             int max;
             while ((max = Volatile.Read(ref MaxAhead)) < now && Interlocked.CompareExchange(ref MaxAhead, now, max) != max) { }
@@ -145,25 +150,10 @@ public class DataLoaderWorkerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader<int, int[]>(ds, 10, items => items.ToArray(), workers: 0));
     }
 
-    /// <summary>Records, for each sample, how many threads were marked as background work while it was made.</summary>
-    private sealed class Marked(int n) : ISeededDataset<int>
-    {
-        public readonly ConcurrentBag<int> Background = [];
-        public int Count => n;
-        public int this[int index] => index;
-
-        public bool TryGet(int index, Generator generator, out int item)
-        {
-            Background.Add(Fovea.Kernels.Parallelism.BackgroundThreads);
-            item = index;
-            return true;
-        }
-    }
-
     [Fact]
     public void Workers_MarkTheirBatchesAsBackgroundWork_SoKernelsLeaveThemACore()
     {
-        var ds = new Marked(60);
+        var ds = new Counting(60);
         var loader = new DataLoader<int, int[]>(ds, 6, items => items.ToArray(), prefetch: 2, workers: 2);
         var batches = loader.Batches(0).ToList();
         Assert.Equal(Enumerable.Range(0, 60), batches.SelectMany(b => b));
