@@ -131,6 +131,15 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
                 k++;
                 continue;
             }
+            if (k + 1 < compiled.Count && PoolsAfterRelu(proto, compiled[k + 1].Node, uses) && Writable(proto.Input[0]))
+            {
+                var (pool, poolKernel, poolWhere) = compiled[k + 1];
+                _nodes.Add(new CompiledNode([.. proto.Input], [.. pool.Output], PoolBeforeRelu(kernel, poolKernel), $"{where} + {poolWhere}",
+                    [.. Release(proto, k).Concat(Release(pool, k + 1)).Where(name => name != proto.Output[0]).Distinct()]));
+                ReluAfterPools++;
+                k++;
+                continue;
+            }
             if (proto.OpType == "Relu" && proto.Input.Count == 1 && Writable(proto.Input[0]))
             {
                 kernel = InPlaceRelu(kernel);
@@ -165,6 +174,32 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
             return [OnnxValue.Of(result)];
         }
         return relu(run, add(run, args));
+    };
+
+    /// <summary>
+    /// True for a Relu whose only output is read by nothing but the MaxPool right after it (one output, no indices):
+    /// a ResNet's stem, which inference runs pool first (<see cref="PoolBeforeRelu"/>).
+    /// </summary>
+    private bool PoolsAfterRelu(NodeProto relu, NodeProto pool, Dictionary<string, int> uses) =>
+        relu.OpType == "Relu" && pool.OpType == "MaxPool" && relu.Input.Count == 1 && relu.Output.Count == 1 && relu.Output[0].Length > 0
+        && pool.Input.Count == 1 && pool.Input[0] == relu.Output[0] && pool.Output.Count == 1 && pool.Output[0].Length > 0
+        && uses.GetValueOrDefault(relu.Output[0]) == 1 && !_outputs.Contains(relu.Output[0]);
+
+    /// <summary>
+    /// Relu then MaxPool: where nothing is recorded, the pool first and the ReLU in place on its output, a quarter of
+    /// the elements for a 2x2 or 3x3 stride-2 pool. The same values: max over a window of max(x, 0) is max(max over the
+    /// window of x, 0), since every window holds at least one element of the input (ONNX's pads are smaller than the
+    /// window). With gradients recorded, the two kernels in turn, as written.
+    /// </summary>
+    private static OnnxKernel PoolBeforeRelu(OnnxKernel relu, OnnxKernel pool) => (run, args) =>
+    {
+        if (!GradMode.IsEnabled && args[0]?.Tensor is { } x && x.DType == run.DType && x.DType.IsFloating())
+        {
+            var pooled = pool(run, args);
+            if (pooled[0]?.Tensor is { } p && p.DType == run.DType) return [OnnxValue.Of(Functional.Relu(p, inPlace: true))];
+            return relu(run, pooled);
+        }
+        return pool(run, relu(run, args));
     };
 
     /// <summary>A Relu whose input is a new tensor only it reads: rectified in place where nothing is recorded.</summary>
@@ -219,6 +254,9 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
 
     /// <summary>How many Relu nodes rectify their input in place in inference.</summary>
     internal int InPlaceRelus { get; }
+
+    /// <summary>How many Relu → MaxPool pairs run pool first in inference (<see cref="PoolBeforeRelu"/>).</summary>
+    internal int ReluAfterPools { get; }
 
     /// <summary>Where the model came from (its file path, or the name given for a stream).</summary>
     public string Source { get; }

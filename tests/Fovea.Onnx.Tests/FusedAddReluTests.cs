@@ -39,7 +39,8 @@ public sealed class FusedAddReluTests
         var imported = OnnxModel.Import(OnnxModel.ExportToBytes(ResNet(), [1, 3, 64, 64]), "resnet18.onnx");
         imported.Eval();
         Assert.Equal(8, imported.FusedAddReluPairs); // one join per basic block
-        Assert.Equal(9, imported.InPlaceRelus);      // the stem's and each block's first ReLU, after a folded convolution
+        Assert.Equal(8, imported.InPlaceRelus);      // each block's first ReLU, after a folded convolution
+        Assert.Equal(1, imported.ReluAfterPools);    // the stem's ReLU, after its max pool
         var x = Tensor.Randn([1, 3, 64, 64], new Generator(3));
         var xBefore = x.Clone();
         var expected = imported.Forward(x).Detach();
@@ -53,6 +54,31 @@ public sealed class FusedAddReluTests
         imported.Forward(xg).Square().Sum().Backward();
         Assert.NotNull(xg.Grad);
         Assert.True(xg.Grad!.Abs().Sum().ToScalar() > 0);
+    }
+
+    [Fact]
+    public void A_relu_before_a_max_pool_runs_after_it_with_the_same_values_and_gradients()
+    {
+        var conv = new Conv2d(3, 5, 3, padding: 1);
+        var net = new Sequential(conv, new ReLU(), new MaxPool2d(3, 2, 1));
+        net.Eval();
+        var imported = OnnxModel.Import(OnnxModel.ExportToBytes(net, [2, 3, 9, 9]), "stem.onnx");
+        imported.Eval();
+        Assert.Equal(1, imported.ReluAfterPools);
+        Assert.Equal(0, imported.InPlaceRelus);
+        var x = Tensor.Randn([2, 3, 9, 9], new Generator(5));
+        var expected = imported.Forward(x).Detach(); // gradients on: the ReLU, then the pool
+        Assert.Contains(expected.ToArray<float>(), v => v == 0f); // windows of negatives only
+        Tensor pooledFirst;
+        using (GradMode.Disable()) pooledFirst = imported.Forward(x);
+        Assert.Equal(expected.ToArray<float>(), pooledFirst.ToArray<float>()); // max commutes with max(., 0): the same bits
+        Assert.Equal(expected.ToArray<float>(), Functional.MaxPool2d(Functional.Relu(conv.Forward(x)), 3, 2, 1).Detach().ToArray<float>());
+
+        var xg = x.Clone().RequiresGrad_();
+        imported.Forward(xg).Sum().Backward();
+        var xr = x.Clone().RequiresGrad_();
+        Functional.MaxPool2d(Functional.Relu(conv.Forward(xr)), 3, 2, 1).Sum().Backward();
+        Assert.Equal(xr.Grad!.ToArray<float>(), xg.Grad!.ToArray<float>());
     }
 
     [Fact]
