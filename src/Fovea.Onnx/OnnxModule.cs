@@ -131,7 +131,8 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
                 k++;
                 continue;
             }
-            if (k + 1 < compiled.Count && PoolsAfterRelu(proto, compiled[k + 1].Node, uses) && Writable(proto.Input[0]))
+            if (k + 1 < compiled.Count && PoolsAfterRelu(proto, compiled[k + 1].Node, uses) && Writable(proto.Input[0])
+                && EveryWindowHoldsInput(new OnnxNode(compiled[k + 1].Node, OpsetOf(model, compiled[k + 1].Node, source), source)))
             {
                 var (pool, poolKernel, poolWhere) = compiled[k + 1];
                 _nodes.Add(new CompiledNode([.. proto.Input], [.. pool.Output], PoolBeforeRelu(kernel, poolKernel), $"{where} + {poolWhere}",
@@ -186,10 +187,25 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
         && uses.GetValueOrDefault(relu.Output[0]) == 1 && !_outputs.Contains(relu.Output[0]);
 
     /// <summary>
+    /// True when every window of the pool holds an element of its input: explicit pads of at most half the kernel
+    /// (PyTorch's bound), or none, or auto_pad's (which pad less than a kernel in all). A window of padding alone
+    /// would give −∞ after a ReLU but 0 before one.
+    /// </summary>
+    private static bool EveryWindowHoldsInput(OnnxNode pool)
+    {
+        long[]? kernel = pool.Ints("kernel_shape"), pads = pool.Ints("pads");
+        if (pads is null) return true;
+        if (kernel is null || pads.Length != 2 * kernel.Length) return false;
+        for (int i = 0; i < pads.Length; i++)
+            if (pads[i] < 0 || 2 * pads[i] > kernel[i % kernel.Length]) return false;
+        return true;
+    }
+
+    /// <summary>
     /// Relu then MaxPool: where nothing is recorded, the pool first and the ReLU in place on its output, a quarter of
     /// the elements for a 2x2 or 3x3 stride-2 pool. The same values: max over a window of max(x, 0) is max(max over the
-    /// window of x, 0), since every window holds at least one element of the input (ONNX's pads are smaller than the
-    /// window). With gradients recorded, the two kernels in turn, as written.
+    /// window of x, 0) wherever the window holds an element of the input (<see cref="EveryWindowHoldsInput"/>). With
+    /// gradients recorded, the two kernels in turn, as written.
     /// </summary>
     private static OnnxKernel PoolBeforeRelu(OnnxKernel relu, OnnxKernel pool) => (run, args) =>
     {

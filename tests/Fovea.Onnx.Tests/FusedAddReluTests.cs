@@ -81,6 +81,27 @@ public sealed class FusedAddReluTests
         Assert.Equal(xr.Grad!.ToArray<float>(), xg.Grad!.ToArray<float>());
     }
 
+    [Theory]
+    [InlineData(1L, true)]  // pads of half the kernel: every window holds an input element
+    [InlineData(2L, false)] // pads of the whole kernel: windows of padding alone (−∞ after the ReLU, 0 before it)
+    public void A_pool_whose_windows_may_hold_only_padding_keeps_its_relu_first(long pad, bool reordered)
+    {
+        var b = new OnnxModelBuilder().Input("x", 1, 1, 3, 3).Initializer("w", [1f], 1, 1, 1, 1)
+            .Node("Conv", ["x", "w"], ["a"])
+            .Node("Relu", ["a"], ["r"])
+            .Node("MaxPool", ["r"], ["y"], ("kernel_shape", new long[] { 2, 2 }), ("pads", new long[] { pad, pad, pad, pad }))
+            .Output("y");
+        var imported = OnnxModel.Import(b.ToBytes(), "pool.onnx");
+        imported.Eval();
+        Assert.Equal(reordered ? 1 : 0, imported.ReluAfterPools);
+        var x = Tensor.FromArray(new float[] { -3, 1, -2, 4, -5, 0.25f, -1, 2, -4 }, 1, 1, 3, 3);
+        var expected = imported.Forward(x.Clone().RequiresGrad_()).Detach(); // recorded: as written
+        Tensor y;
+        using (GradMode.Disable()) y = imported.Forward(x);
+        Assert.Equal(expected.ToArray<float>(), y.ToArray<float>());
+        Assert.Equal(!reordered, expected.ToArray<float>().Any(float.IsNegativeInfinity));
+    }
+
     [Fact]
     public void Relu_on_a_graph_input_is_never_in_place()
     {
