@@ -188,11 +188,12 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
 
     /// <summary>
     /// True when every window of the pool holds an element of its input: explicit pads of at most half the kernel
-    /// (PyTorch's bound), or none, or auto_pad's (which pad less than a kernel in all). A window of padding alone
-    /// would give −∞ after a ReLU but 0 before one.
+    /// (PyTorch's bound), or none (auto_pad's SAME pads are left alone: with a stride beyond the kernel they can pad
+    /// more than it). A window of padding alone would give −∞ after a ReLU but 0 before one.
     /// </summary>
     private static bool EveryWindowHoldsInput(OnnxNode pool)
     {
+        if (pool.String("auto_pad", "NOTSET") is not ("NOTSET" or "VALID")) return false;
         long[]? kernel = pool.Ints("kernel_shape"), pads = pool.Ints("pads");
         if (pads is null) return true;
         if (kernel is null || pads.Length != 2 * kernel.Length) return false;
