@@ -179,7 +179,7 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
 
     /// <summary>
     /// True for a Relu whose only output is read by nothing but the MaxPool right after it (one output, no indices):
-    /// a ResNet's stem, which inference runs pool first (<see cref="PoolBeforeRelu"/>).
+    /// a ResNet's stem, which runs pool first (<see cref="PoolBeforeRelu"/>).
     /// </summary>
     private bool PoolsAfterRelu(NodeProto relu, NodeProto pool, Dictionary<string, int> uses) =>
         relu.OpType == "Relu" && pool.OpType == "MaxPool" && relu.Input.Count == 1 && relu.Output.Count == 1 && relu.Output[0].Length > 0
@@ -203,20 +203,15 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Relu then MaxPool: where nothing is recorded, the pool first and the ReLU in place on its output, a quarter of
-    /// the elements for a 2x2 or 3x3 stride-2 pool. The same values: max over a window of max(x, 0) is max(max over the
-    /// window of x, 0) wherever the window holds an element of the input (<see cref="EveryWindowHoldsInput"/>). With
-    /// gradients recorded, the two kernels in turn, as written.
+    /// Relu then MaxPool, run as <see cref="Sequential"/> runs the pair: the pool first, then the ReLU on the pooled
+    /// values (in place where nothing is recorded), a quarter of them behind a 2x2 or 3x3 stride-2 pool. Where every
+    /// window holds an element of the input (<see cref="EveryWindowHoldsInput"/>) the outputs and the gradients are
+    /// those of the pair as written (see Sequential.Forward).
     /// </summary>
     private static OnnxKernel PoolBeforeRelu(OnnxKernel relu, OnnxKernel pool) => (run, args) =>
     {
-        if (!GradMode.IsEnabled && args[0]?.Tensor is { } x && x.DType == run.DType && x.DType.IsFloating())
-        {
-            var pooled = pool(run, args);
-            if (pooled[0]?.Tensor is { } p && p.DType == run.DType) return [OnnxValue.Of(Functional.Relu(p, inPlace: true))];
-            return relu(run, pooled);
-        }
-        return pool(run, relu(run, args));
+        var pooled = pool(run, args);
+        return pooled[0]?.Tensor is { } p && p.DType.IsFloating() ? [OnnxValue.Of(Functional.Relu(p, inPlace: true))] : relu(run, pooled);
     };
 
     /// <summary>A Relu whose input is a new tensor only it reads: rectified in place where nothing is recorded.</summary>
@@ -272,7 +267,7 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
     /// <summary>How many Relu nodes rectify their input in place in inference.</summary>
     internal int InPlaceRelus { get; }
 
-    /// <summary>How many Relu → MaxPool pairs run pool first in inference (<see cref="PoolBeforeRelu"/>).</summary>
+    /// <summary>How many Relu → MaxPool pairs run pool first (<see cref="PoolBeforeRelu"/>).</summary>
     internal int ReluAfterPools { get; }
 
     /// <summary>Where the model came from (its file path, or the name given for a stream).</summary>
