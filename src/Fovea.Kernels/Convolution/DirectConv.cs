@@ -165,11 +165,7 @@ internal static unsafe class DirectConv
     {
         var win = s.Window;
         int[] taps = ArrayPool<int>.Shared.Rent(Math.Max(1, s.ColRows));
-        for (int k = 0; k < s.ColRows; k++)
-        {
-            int ci = k / win.KernelSize, rem = k % win.KernelSize;
-            taps[k] = ci * bandRows * wp + rem / win.KernelW * win.DilationH * wp + rem % win.KernelW * win.DilationW;
-        }
+        win.TapOffsets(s.GroupIn, bandRows * wp, wp, taps);
         return taps;
     }
 

@@ -88,11 +88,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
         // Tap k = (channel, i, j) is at offset tap[k] from a pixel's window corner, pixel r's corner at corner[r].
         int[] taps = ArrayPool<int>.Shared.Rent(colRows);
         int[] corners = ArrayPool<int>.Shared.Rent(mPad);
-        for (int k = 0; k < colRows; k++)
-        {
-            int ci = k / win.KernelSize, rem = k % win.KernelSize;
-            taps[k] = (ci * hp + rem / win.KernelW * win.DilationH) * wp + rem % win.KernelW * win.DilationW;
-        }
+        win.TapOffsets(s.GroupIn, hp * wp, wp, taps);
         for (int r = 0; r < mPad; r++)
         {
             // Rows past the last pixel repeat pixel 0: their results fill Yᵀ's padding and are never read.

@@ -14,6 +14,21 @@ public readonly record struct Window2d(int KernelH, int KernelW, int StrideH, in
     public int KernelSize => KernelH * KernelW;
 
     /// <summary>
+    /// The offset of each tap of this window over <paramref name="channels"/> channels from the window's corner, taps
+    /// k = (channel, i, j) in that order (im2col's row order): channel·<paramref name="channelStride"/> +
+    /// i·DilationH·<paramref name="rowStride"/> + j·DilationW. Nested loops rather than k's quotients: a 512-channel
+    /// 3x3 window has 4,608 taps, and four integer divisions each cost about 30 µs a call.
+    /// </summary>
+    public void TapOffsets(int channels, int channelStride, int rowStride, Span<int> taps)
+    {
+        int k = 0;
+        for (int ci = 0; ci < channels; ci++)
+            for (int i = 0; i < KernelH; i++)
+                for (int j = 0, at = ci * channelStride + i * DilationH * rowStride; j < KernelW; j++, at += DilationW)
+                    taps[k++] = at;
+    }
+
+    /// <summary>
     /// Output size of this window over a <paramref name="height"/> x <paramref name="width"/> input, by
     /// <see cref="OutputLength"/> in each dim.
     /// </summary>

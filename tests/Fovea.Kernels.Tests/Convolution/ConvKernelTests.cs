@@ -9,6 +9,30 @@ namespace Fovea.Kernels.Tests;
 [Collection(nameof(ThreadSettingCollection))]
 public class ConvKernelTests
 {
+    /// <summary>
+    /// <see cref="Window2d.TapOffsets"/> gives tap k = (channel, i, j), in im2col's row order, the offset
+    /// channel·channelStride + i·dh·rowStride + j·dw: the quotients of k, written out, for kernels with dilation and
+    /// non-square shapes.
+    /// </summary>
+    [Theory]
+    [InlineData(3, 3, 1, 1, 5)]
+    [InlineData(3, 2, 2, 3, 4)]
+    [InlineData(1, 1, 1, 1, 7)]
+    [InlineData(7, 7, 1, 1, 3)]
+    [InlineData(2, 5, 3, 1, 2)]
+    public void TapOffsets_AreChannelRowAndColumnOffsetsInIm2colOrder(int kh, int kw, int dh, int dw, int channels)
+    {
+        var win = new Window2d(kh, kw, 1, 1, 0, 0, dh, dw);
+        const int channelStride = 1000, rowStride = 37;
+        var taps = new int[channels * kh * kw];
+        win.TapOffsets(channels, channelStride, rowStride, taps);
+        for (int k = 0; k < taps.Length; k++)
+        {
+            int ci = k / (kh * kw), i = k % (kh * kw) / kw, j = k % kw;
+            Assert.Equal(ci * channelStride + i * dh * rowStride + j * dw, taps[k]);
+        }
+    }
+
     /// <summary>(batch, in, h, w, out, groups, kh, kw, sh, sw, ph, pw, dh, dw).</summary>
     public static TheoryData<int[]> Geometries => new()
     {
