@@ -82,7 +82,7 @@ public static partial class PrimitiveCases
         Draw draw = WithSpecials(r => 2 * Normal(r));
         foreach (var dtype in Floats)
         {
-            // The large case splits over threads (the CPU backend's pass takes 2^17 elements per thread).
+            // The large case splits over threads (the CPU backend's pass takes 2^15 elements per thread).
             foreach (var shape in WithLarge(Shapes(rng, 0, 4, 5, random: 4), dtype, [3 << 17]))
             {
                 // Strided or broadcast operands into a new contiguous destination; then relu alone.
