@@ -297,8 +297,10 @@ internal static partial class OnnxOperators
 
     /// <summary>
     /// Pad: pads [x1_begin, x2_begin, ..., x1_end, x2_end] (attribute before opset 11, input from 11, optionally on
-    /// the listed axes from 18) in constant, reflect or edge mode (wrap from 19). Each padded dim is moved last and
-    /// padded with <see cref="Functional.Pad"/>; negative pads crop.
+    /// the listed axes from 18) in constant, reflect or edge mode (wrap from 19); negative pads crop. Constant padding
+    /// of every axis is one <see cref="Functional.Pad(Tensor, int[], int[], double)"/>, one new tensor (a CNTK export pads
+    /// its stride-2 convolutions' inputs this way: four of them in the pretrained ResNet-18); in the other modes each
+    /// padded dim is moved last and padded by <see cref="Functional.Pad(Tensor, ValueTuple{int, int, int, int}, PaddingMode, double)"/>.
     /// </summary>
     private static OnnxKernel Pad(OnnxNode n)
     {
@@ -323,6 +325,8 @@ internal static partial class OnnxOperators
             long[]? axesInput = !attributes && i.Length > 3 && i[3] is { } a ? a.AsIntegers($"{n.Where}: axes") : null;
             int[] axes = axesInput is null ? [.. Enumerable.Range(0, x.Rank)] : [.. axesInput.Select(d => Axis(n, d, x.Rank, "axes"))];
             if (pads.Length != 2 * axes.Length) throw n.Error($"{pads.Length} pads for {axes.Length} axes (need two per axis)");
+            // Constant padding of every axis at once (one new tensor); the edge modes axis by axis.
+            int[] constBefore = new int[x.Rank], constAfter = new int[x.Rank];
             for (int k = 0; k < axes.Length; k++)
             {
                 int d = axes[k];
@@ -330,13 +334,19 @@ internal static partial class OnnxOperators
                 if (before < 0) { x = x.Narrow(d, (int)-before, x.Size(d) + (int)before); before = 0; }
                 if (after < 0) { x = x.Narrow(d, 0, x.Size(d) + (int)after); after = 0; }
                 if (before == 0 && after == 0) continue;
+                if (padMode == PaddingMode.Zeros)
+                {
+                    if (before > int.MaxValue || after > int.MaxValue) throw n.Error($"pads ({before}, {after}) of axis {d} are too large");
+                    (constBefore[d], constAfter[d]) = ((int)before, (int)after);
+                    continue;
+                }
                 int last = x.Rank - 1;
                 var moved = d == last ? x : x.Transpose(d, last);
                 var padded = Functional.Pad(moved.Rank >= 2 ? moved : moved.Unsqueeze(0), ((int)before, (int)after, 0, 0), padMode, value);
                 if (moved.Rank < 2) padded = padded.Squeeze(0);
                 x = d == last ? padded : padded.Transpose(d, last);
             }
-            return One(x);
+            return One(padMode == PaddingMode.Zeros ? Functional.Pad(x, constBefore, constAfter, value) : x);
         };
     }
 }

@@ -9,7 +9,7 @@ public static partial class Functional
     /// <summary>
     /// 2-d convolution (cross-correlation) y[n, o] = b[o] + Σ_c w[o, c] ⋆ x[n, g·C/groups + c] of x [N, C, H, W]
     /// (or unbatched [C, H, W]) with weight [O, C/groups, kH, kW]; output size ⌊(H + 2p − d·(kH − 1) − 1)/s⌋ + 1.
-    /// A non-zero <paramref name="paddingMode"/> pads with <see cref="Pad"/> first and convolves without padding, as PyTorch does.
+    /// A non-zero <paramref name="paddingMode"/> pads with <see cref="Pad(Tensor, ValueTuple{int, int, int, int}, PaddingMode, double)"/> first and convolves without padding, as PyTorch does.
     /// </summary>
     public static Tensor Conv2d(Tensor input, Tensor weight, Tensor? bias = null, Size2d? stride = null, Size2d? padding = null,
         Size2d? dilation = null, int groups = 1, PaddingMode paddingMode = PaddingMode.Zeros) =>
@@ -75,8 +75,36 @@ public static partial class Functional
     {
         if (input.Rank < 2)
             throw new ShapeException("pad", $"expected at least 2 dims to pad, got {ShapeChecks.Format(input._shape)}");
+        if (mode == PaddingMode.Zeros)
+        {
+            var before = new int[input.Rank];
+            var after = new int[input.Rank];
+            (before[^1], after[^1], before[^2], after[^2]) = (pad.Left, pad.Right, pad.Top, pad.Bottom);
+            return Pad(input, before, after, value);
+        }
         var x = PadDim(input, input.Rank - 1, pad.Left, pad.Right, mode, value);
         return PadDim(x, input.Rank - 2, pad.Top, pad.Bottom, mode, value);
+    }
+
+    /// <summary>
+    /// Pads every dim d of <paramref name="input"/> by <paramref name="before"/>[d] and <paramref name="after"/>[d]
+    /// elements of <paramref name="value"/> (constant padding in any number of dims, as ONNX's Pad and numpy.pad): one
+    /// new tensor, the input copied into its interior. Returns the input itself when every padding is 0.
+    /// </summary>
+    public static Tensor Pad(Tensor input, int[] before, int[] after, double value = 0)
+    {
+        if (before.Length != input.Rank || after.Length != input.Rank)
+            throw new ShapeException("pad", $"expected {input.Rank} paddings before and after each dim of {ShapeChecks.Format(input._shape)}, got {before.Length} and {after.Length}");
+        bool any = false;
+        for (int d = 0; d < input.Rank; d++)
+        {
+            if (before[d] < 0 || after[d] < 0)
+                throw new ShapeException("pad", $"padding must be non-negative, got ({before[d]}, {after[d]}) for dim {d} of {ShapeChecks.Format(input._shape)}");
+            if ((long)input._shape[d] + before[d] + after[d] > int.MaxValue)
+                throw new ShapeException("pad", $"padding ({before[d]}, {after[d]}) makes dim {d} of {ShapeChecks.Format(input._shape)} longer than {int.MaxValue}");
+            any |= before[d] != 0 || after[d] != 0;
+        }
+        return any ? new ConstantPadFunction((int[])before.Clone(), (int[])after.Clone(), value).Apply(input) : input;
     }
 
     private static Tensor PadDim(Tensor x, int dim, int before, int after, PaddingMode mode, double value)
@@ -85,14 +113,6 @@ public static partial class Functional
         int n = x._shape[dim];
         if (before < 0 || after < 0)
             throw new ShapeException("pad", $"padding must be non-negative, got ({before}, {after}) for dim {dim} of {ShapeChecks.Format(x._shape)}");
-        if (mode == PaddingMode.Zeros)
-        {
-            var parts = new List<Tensor>();
-            if (before > 0) parts.Add(Fill(x, dim, before, value));
-            parts.Add(x);
-            if (after > 0) parts.Add(Fill(x, dim, after, value));
-            return Tensor.Cat(parts, dim);
-        }
         if (mode == PaddingMode.Reflect && (before >= n || after >= n))
             throw new ShapeException("pad", $"reflect padding ({before}, {after}) must be smaller than the padded dim {dim} ({n}) of {ShapeChecks.Format(x._shape)}");
         if (mode == PaddingMode.Circular && (before > n || after > n))
@@ -110,13 +130,6 @@ public static partial class Functional
         }
         // Index selection is differentiable: the padded copies send their gradients back to the edge pixels.
         return x.IndexSelect(dim, Tensor.From(index));
-    }
-
-    private static Tensor Fill(Tensor like, int dim, int size, double value)
-    {
-        var shape = like.Shape;
-        shape[dim] = size;
-        return Tensor.Full(shape, value, like.DType);
     }
 
     private static void CheckBias(string op, Tensor? bias, int channels)

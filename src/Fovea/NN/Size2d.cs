@@ -19,10 +19,10 @@ public readonly record struct Size2d(int H, int W)
     public override string ToString() => IsSquare ? H.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"({H}, {W})";
 }
 
-/// <summary>How a convolution pads its input (PyTorch's <c>padding_mode</c>) and how <see cref="Functional.Pad"/> fills.</summary>
+/// <summary>How a convolution pads its input (PyTorch's <c>padding_mode</c>) and how <see cref="Functional.Pad(Tensor, ValueTuple{int, int, int, int}, PaddingMode, double)"/> fills.</summary>
 public enum PaddingMode
 {
-    /// <summary>Zeros (a constant for <see cref="Functional.Pad"/>).</summary>
+    /// <summary>Zeros (a constant for <see cref="Functional.Pad(Tensor, ValueTuple{int, int, int, int}, PaddingMode, double)"/>).</summary>
     Zeros,
     /// <summary>Mirror without repeating the edge: [a b c] padded by 2 on the left is [c b a b c].</summary>
     Reflect,

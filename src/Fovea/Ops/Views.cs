@@ -60,6 +60,45 @@ internal sealed class SliceBackwardFunction(int[] shape, int dim, int start, int
     protected override Tensor? Jvp(Tensor[] x, Tensor y, Tensor?[] t) => t[0] is { } tt ? new SliceBackwardFunction(shape, dim, start, step).Apply(tt) : null;
 }
 
+/// <summary>
+/// Constant padding: <paramref name="before"/>[d] and <paramref name="after"/>[d] elements of <paramref name="value"/>
+/// on each side of every dim (ONNX Pad, PyTorch's F.pad in constant mode). One new tensor, filled with the value, with
+/// the input copied into its interior, where padding dim by dim concatenated a new tensor per padded dim. Its gradient
+/// is the interior of the output gradient (a view); its tangent is the input's tangent padded with zeros.
+/// </summary>
+internal sealed class ConstantPadFunction(int[] before, int[] after, double value) : Function
+{
+    public override string Name => "ConstantPad";
+
+    protected override Tensor Forward(Tensor[] x)
+    {
+        var inner = x[0]._shape;
+        var shape = new int[inner.Length];
+        for (int d = 0; d < shape.Length; d++) shape[d] = checked(inner[d] + before[d] + after[d]);
+        var y = value == 0 ? Tensor.Zeros(shape, x[0].DType) : Tensor.Full(shape, value, x[0].DType);
+        if (x[0].Numel > 0) Backend.Current.Assign(Interior(y, inner), x[0]);
+        return y;
+    }
+
+    /// <summary>The view of <paramref name="padded"/> that holds the input (of shape <paramref name="inner"/>).</summary>
+    private Tensor Interior(Tensor padded, int[] inner)
+    {
+        for (int d = 0; d < inner.Length; d++)
+            if (before[d] != 0 || after[d] != 0) padded = padded.SliceRaw(d, before[d], 1, inner[d]);
+        return padded;
+    }
+
+    protected override Tensor?[] Backward(Tensor g)
+    {
+        var inner = InputShapes[0];
+        for (int d = 0; d < inner.Length; d++)
+            if (before[d] != 0 || after[d] != 0) g = new SliceFunction(d, before[d], 1, inner[d]).Apply(g);
+        return [g];
+    }
+
+    protected override Tensor? Jvp(Tensor[] x, Tensor y, Tensor?[] t) => t[0] is { } tt ? new ConstantPadFunction(before, after, 0).Apply(tt) : null;
+}
+
 /// <summary>A contiguous copy. d/dx = identity.</summary>
 internal sealed class CloneFunction : Function
 {

@@ -197,4 +197,30 @@ public class ConvLayerTests
         Assert.Equal(new double[] { 2, 3, 1, 2, 3, 1 }, F.Pad(x, (2, 1, 0, 0), PaddingMode.Circular).ToArray<double>());
         Assert.Equal(new double[] { 7, 7, 1, 2, 3, 7 }, F.Pad(x, (2, 1, 0, 0), PaddingMode.Zeros, 7).ToArray<double>());
     }
+
+    /// <summary>
+    /// Constant padding in n dims (one new tensor, the input in its interior) against numpy.pad's layout: a [2, 3]
+    /// input padded by one row before, one column before and two after; the input itself back when nothing is padded;
+    /// the shape errors name the op and the shape.
+    /// </summary>
+    [Fact]
+    public void Constant_pad_in_n_dims_places_the_input_inside_the_value()
+    {
+        var x = Tensor.FromArray(new double[] { 1, 2, 3, 4, 5, 6 }, 2, 3);
+        var y = F.Pad(x, [1, 1], [0, 2], -1);
+        Assert.Equal(new[] { 3, 6 }, y.Shape);
+        Assert.Equal(new double[]
+        {
+            -1, -1, -1, -1, -1, -1,
+            -1, 1, 2, 3, -1, -1,
+            -1, 4, 5, 6, -1, -1,
+        }, y.ToArray<double>());
+        // A transposed (strided) input pads its logical layout.
+        Assert.Equal(new double[] { 0, 1, 4, 0, 2, 5, 0, 3, 6 }, F.Pad(x.Transpose(0, 1), [0, 1], [0, 0]).ToArray<double>());
+        Assert.Same(x, F.Pad(x, [0, 0], [0, 0]));
+        Assert.Contains("pad: expected 2 paddings before and after each dim of [2, 3], got 1 and 2",
+            Assert.Throws<ShapeException>(() => F.Pad(x, [1], [0, 2])).Message);
+        Assert.Contains("padding must be non-negative, got (0, -1) for dim 1 of [2, 3]",
+            Assert.Throws<ShapeException>(() => F.Pad(x, [0, 0], [0, -1])).Message);
+    }
 }

@@ -19,6 +19,8 @@ public static partial class GradCheckTable
         new("conv2d 1x1", x => F.Conv2d(x[0], x[1], x[2]), s => [N(s, 2, 3, 2, 2), N(s + 1, 2, 3, 1, 1), N(s + 2, 2)]),
         new("conv2d non-square stride (2, 1)", x => F.Conv2d(x[0], x[1], stride: (2, 1)), s => [N(s, 1, 1, 5, 4), N(s + 1, 1, 1, 2, 3)]),
         new("conv2d reflect padding", x => F.Conv2d(x[0], x[1], padding: 1, paddingMode: PaddingMode.Reflect), s => [N(s, 1, 1, 3, 4), N(s + 1, 1, 1, 3, 3)]),
+        new("pad (constant, last two dims)", x => F.Pad(x[0], (2, 1, 0, 3), PaddingMode.Zeros, 0.5), s => [N(s, 2, 3, 2)]),
+        new("pad (constant, n-d, of a transposed view)", x => F.Pad(x[0].Transpose(0, 2), [1, 0, 2], [0, 2, 1], -1.5), s => [N(s, 2, 3, 2)]),
         new("conv2d replicate padding", x => F.Conv2d(x[0], x[1], padding: (1, 2), paddingMode: PaddingMode.Replicate), s => [N(s, 1, 1, 3, 3), N(s + 1, 1, 1, 2, 3)]),
         new("conv_transpose2d stride 2 + bias", x => F.ConvTranspose2d(x[0], x[1], x[2], stride: 2, padding: 1), s => [N(s, 1, 2, 3, 3), N(s + 1, 2, 1, 3, 3), N(s + 2, 1)]),
         new("conv_transpose2d output padding", x => F.ConvTranspose2d(x[0], x[1], stride: 2, outputPadding: 1), s => [N(s, 1, 1, 2, 3), N(s + 1, 1, 2, 2, 2)]),
