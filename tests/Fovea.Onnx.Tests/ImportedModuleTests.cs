@@ -1,5 +1,6 @@
 using Fovea.NN;
 using Fovea.Optim;
+using F = Fovea.NN.Functional;
 
 namespace Fovea.Onnx.Tests;
 
@@ -63,6 +64,49 @@ public sealed class ImportedModuleTests
         m.Eval();
         var y = m.Forward(x);
         Assert.False(y.RequiresGrad);
+    }
+
+    /// <summary>
+    /// A convolution with uneven pads pads a copy and hands its buffer back (<see cref="StoragePool.Recycle"/>): in
+    /// training only once the backward has read it, so a tensor of its size made between the forward and the backward
+    /// (which a buffer handed back early would become) leaves the gradients those of the unpooled layers; in inference
+    /// at once, so the next forward pads into it. The copy is large enough for the pool (2 x 49 x 49 elements).
+    /// </summary>
+    [Fact]
+    public void UnevenlyPaddedConvRecyclesItsPaddedCopyOnlyWhenNothingReadsIt()
+    {
+        float[] w = Rand(31, 3, 2, 3, 3);
+        var b = new OnnxModelBuilder(13).Input("x", 1, 2, 48, 48).Initializer("w", w, 3, 2, 3, 3)
+            .Node("Conv", ["x", "w"], ["y"], ("strides", new long[] { 2, 2 }), ("pads", new long[] { 0, 0, 1, 1 })).Output("y");
+        var m = OnnxModel.Import(b.ToBytes(), "uneven");
+        var wRef = Tensor.FromArray(w, 3, 2, 3, 3).RequiresGrad_();
+        float[] data = Rand(32, 1, 2, 48, 48);
+        var x = Tensor.FromArray(data, 1, 2, 48, 48).RequiresGrad_();
+        var xRef = Tensor.FromArray(data, 1, 2, 48, 48).RequiresGrad_();
+        var y = m.Forward(x);
+        var other = Tensor.Full([1, 2, 49, 49], 123);
+        var yRef = F.Conv2d(F.Pad(xRef, (0, 1, 0, 1)), wRef, stride: 2);
+        Assert.Equal(yRef.ToArray<float>(), y.ToArray<float>());
+        y.Square().Sum().Backward();
+        yRef.Square().Sum().Backward();
+        Assert.Equal(xRef.Grad!.ToArray<float>(), x.Grad!.ToArray<float>());
+        Assert.Equal(wRef.Grad!.ToArray<float>(), m.Parameters().Single().Grad!.ToArray<float>());
+        Assert.All(other.ToArray<float>(), v => Assert.Equal(123f, v));
+        using (GradMode.Disable())
+        {
+            int[] seeds = [33, 34, 35];
+            var inputs = seeds.Select(seed => Tensor.FromArray(Rand(seed, 1, 2, 48, 48), 1, 2, 48, 48)).ToArray();
+            var expected = inputs.Select(input => F.Conv2d(F.Pad(input, (0, 1, 0, 1)), wRef.Detach(), stride: 2).ToArray<float>()).ToArray();
+            for (int k = 0; k < seeds.Length; k++)
+            {
+                long allocated = GC.GetAllocatedBytesForCurrentThread();
+                var output = m.Forward(inputs[k]);
+                allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+                Assert.Equal(expected[k], output.ToArray<float>());
+                // After the first, the padded copy (4 x 2 x 49 x 49 = 19,208 bytes) comes from the pool: a forward allocates less.
+                if (k > 0) Assert.True(allocated < 2 * 49 * 49 * sizeof(float), $"forward {k} allocated {allocated} bytes");
+            }
+        }
     }
 
     [Fact]

@@ -79,7 +79,13 @@ internal static partial class OnnxOperators
             Size2d stride = (win.Strides[0], win.Strides[1]), dilation = (win.Dilations[0], win.Dilations[1]);
             if (p[0] == p[2] && p[1] == p[3])
                 return One(Functional.Conv2d(x, w, b, stride, (p[0], p[1]), dilation, group));
-            return One(Functional.Conv2d(Functional.Pad(x, (p[1], p[3], p[0], p[2])), w, b, stride, 0, dilation, group));
+            // Uneven pads (a CNTK export's stride-2 convolutions: one more after than before): a padded copy, which only
+            // this convolution reads, so its buffer serves the next one of its size (in training once the backward is
+            // done with it). Left to the collector, the pretrained ResNet-18 allocated 2.1 MB of them a forward.
+            var padded = Functional.Pad(x, (p[1], p[3], p[0], p[2]));
+            var y = Functional.Conv2d(padded, w, b, stride, 0, dilation, group);
+            if (!ReferenceEquals(padded, x)) StoragePool.Recycle(padded);
+            return One(y);
         };
     }
 
@@ -181,6 +187,7 @@ internal static partial class OnnxOperators
             var padded = Functional.Pad(x, (p[1], p[3], p[0], p[2]), PaddingMode.Zeros, double.NegativeInfinity);
             // In ceil mode a window starting in the end's padding is dropped (the padded input no longer says where it begins).
             var pooled = Functional.MaxPool2d(padded, kernel, stride, 0, dilation, ceil);
+            if (!ReferenceEquals(padded, x)) StoragePool.Recycle(padded);
             return One(pooled.Size(2) > oh || pooled.Size(3) > ow ? pooled.Narrow(2, 0, oh).Narrow(3, 0, ow) : pooled);
         };
     }
