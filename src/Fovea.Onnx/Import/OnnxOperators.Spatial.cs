@@ -79,13 +79,8 @@ internal static partial class OnnxOperators
             Size2d stride = (win.Strides[0], win.Strides[1]), dilation = (win.Dilations[0], win.Dilations[1]);
             if (p[0] == p[2] && p[1] == p[3])
                 return One(Functional.Conv2d(x, w, b, stride, (p[0], p[1]), dilation, group));
-            // Uneven pads (a CNTK export's stride-2 convolutions: one more after than before): a padded copy, which only
-            // this convolution reads, so its buffer serves the next one of its size (in training once the backward is
-            // done with it). Left to the collector, the pretrained ResNet-18 allocated 2.1 MB of them a forward.
-            var padded = Functional.Pad(x, (p[1], p[3], p[0], p[2]));
-            var y = Functional.Conv2d(padded, w, b, stride, 0, dilation, group);
-            if (!ReferenceEquals(padded, x)) StoragePool.Recycle(padded);
-            return One(y);
+            // Uneven pads (a CNTK export's stride-2 convolutions: one more after than before).
+            return One(OnPadded(x, (p[1], p[3], p[0], p[2]), 0, padded => Functional.Conv2d(padded, w, b, stride, 0, dilation, group)));
         };
     }
 
@@ -184,12 +179,26 @@ internal static partial class OnnxOperators
                     if (Fovea.Kernels.Window2d.OutputLength(x.Size(2), k[0], stride.H, p[0], dilation.H, ceilMode) == oh
                         && Fovea.Kernels.Window2d.OutputLength(x.Size(3), k[1], stride.W, p[1], dilation.W, ceilMode) == ow)
                         return One(Functional.MaxPool2d(x, kernel, stride, (p[0], p[1]), dilation, ceilMode));
-            var padded = Functional.Pad(x, (p[1], p[3], p[0], p[2]), PaddingMode.Zeros, double.NegativeInfinity);
             // In ceil mode a window starting in the end's padding is dropped (the padded input no longer says where it begins).
-            var pooled = Functional.MaxPool2d(padded, kernel, stride, 0, dilation, ceil);
-            if (!ReferenceEquals(padded, x)) StoragePool.Recycle(padded);
+            var pooled = OnPadded(x, (p[1], p[3], p[0], p[2]), double.NegativeInfinity, padded => Functional.MaxPool2d(padded, kernel, stride, 0, dilation, ceil));
             return One(pooled.Size(2) > oh || pooled.Size(3) > ow ? pooled.Narrow(2, 0, oh).Narrow(3, 0, ow) : pooled);
         };
+    }
+
+    /// <summary>
+    /// <paramref name="op"/> on <paramref name="x"/> padded by (left, right, top, bottom) elements of
+    /// <paramref name="value"/> (a convolution or pooling with uneven pads), its padded copy then handed back to the pool
+    /// (<see cref="StoragePool.Recycle"/>): only <paramref name="op"/> read it, so its buffer serves the next one of its
+    /// size, in training once the backward is done with it. Left to the collector, the pretrained ResNet-18 (CNTK's
+    /// export, whose stride-2 convolutions pad one more after than before) allocated 2.1 MB of them a forward.
+    /// <paramref name="op"/>'s result must not be a view of the copy.
+    /// </summary>
+    private static Tensor OnPadded(Tensor x, (int Left, int Right, int Top, int Bottom) pad, double value, Func<Tensor, Tensor> op)
+    {
+        var padded = Functional.Pad(x, pad, PaddingMode.Zeros, value);
+        var y = op(padded);
+        if (!ReferenceEquals(padded, x)) StoragePool.Recycle(padded);
+        return y;
     }
 
     /// <summary>
@@ -230,10 +239,10 @@ internal static partial class OnnxOperators
             // In ceil mode a window starting in the end's padding is dropped (the padded input no longer says where it begins).
             int oh = WindowOutput(x.Size(2), k[0], stride.H, p[0], p[2], 1, ceil), ow = WindowOutput(x.Size(3), k[1], stride.W, p[1], p[3], 1, ceil);
             Tensor Crop(Tensor t) => t.Size(2) > oh || t.Size(3) > ow ? t.Narrow(2, 0, oh).Narrow(3, 0, ow) : t;
-            var sum = Crop(Functional.AvgPool2d(Functional.Pad(x, pad), kernel, stride, 0, ceil, countIncludePad: true));
+            var sum = Crop(OnPadded(x, pad, 0, padded => Functional.AvgPool2d(padded, kernel, stride, 0, ceil, countIncludePad: true)));
             if (countPad) return One(sum);
             var ones = Tensor.Ones([1, 1, x.Size(2), x.Size(3)], x.DType);
-            var inside = Crop(Functional.AvgPool2d(Functional.Pad(ones, pad), kernel, stride, 0, ceil, countIncludePad: true));
+            var inside = Crop(OnPadded(ones, pad, 0, padded => Functional.AvgPool2d(padded, kernel, stride, 0, ceil, countIncludePad: true)));
             return One(sum.Div(inside));
         };
     }
