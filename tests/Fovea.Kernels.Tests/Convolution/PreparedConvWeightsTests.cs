@@ -24,14 +24,14 @@ public class PreparedConvWeightsTests
         new[] { 1, 24, 28, 28, 20, 1, 3, 3, 1, 1, 1, 1, 1, 1 },   // 49 tiles of 4x4: Winograd with the kept kernel transform
         new[] { 2, 17, 10, 13, 22, 1, 3, 3, 1, 1, 0, 2, 1, 1 },   // 2 x 12 tiles, unequal padding: Winograd
         // Few pixels and many channels: the pixels become the tile's rows (PixelRowGemmConv) wherever the channels fill
-        // two slivers of the kernel in use (128 with AVX-512, 32 with AVX2, 8 without SIMD).
+        // two slivers of the kernel in use (128 with AVX-512, 32 with AVX2, 8 without SIMD) and there are at least 128 taps.
         new[] { 1, 32, 7, 7, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 49 pixels, 128 channels
-        new[] { 3, 12, 6, 5, 136, 1, 3, 3, 1, 1, 1, 1, 2, 2 },    // dilated, three images in one set of rows, a partial sliver
-        new[] { 1, 20, 9, 11, 192, 1, 1, 1, 2, 2, 0, 0, 1, 1 },   // pointwise, stride 2: a downsampling shortcut
-        new[] { 2, 7, 8, 8, 130, 1, 5, 3, 2, 1, 2, 1, 1, 1 },     // unequal window, stride and padding per axis
-        new[] { 1, 20, 40, 24, 140, 1, 1, 1, 1, 1, 0, 0, 1, 1 },  // 960 pixels: near the most this path takes
+        new[] { 3, 15, 6, 5, 136, 1, 3, 3, 1, 1, 1, 1, 2, 2 },    // dilated, three images in one set of rows, a partial sliver
+        new[] { 1, 128, 9, 11, 192, 1, 1, 1, 2, 2, 0, 0, 1, 1 },  // pointwise, stride 2: a downsampling shortcut
+        new[] { 2, 9, 8, 8, 130, 1, 5, 3, 2, 1, 2, 1, 1, 1 },     // unequal window, stride and padding per axis
+        new[] { 1, 128, 40, 24, 140, 1, 1, 1, 1, 1, 0, 0, 1, 1 }, // 960 pixels: near the most this path takes
         new[] { 1, 40, 7, 7, 96, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 49 pixels: AVX-512's 7-row tile, three K blocks, three slivers
-        new[] { 1, 12, 5, 5, 72, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 25 pixels: 7-row tiles with a partial last one, a partial sliver
+        new[] { 1, 15, 5, 5, 72, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 25 pixels: 7-row tiles with a partial last one, a partial sliver
     };
 
     [Theory, MemberData(nameof(Geometries))]
@@ -67,6 +67,18 @@ public class PreparedConvWeightsTests
         Assert.False(WinogradConv.Applies(resnet256));
         Assert.Equal(simd, WinogradConv.Applies(resnet256, kernelPrepared: true));
         Assert.False(WinogradConv.Applies(resnet512, kernelPrepared: true));
+    }
+
+    [Fact]
+    public void Pixel_rows_take_layers_of_128_taps_or_more()
+    {
+        var shortcut64 = Shape([1, 64, 56, 56, 128, 1, 1, 1, 2, 2, 0, 0, 1, 1]);    // 64 taps, 784 pixels: the implicit GEMM
+        var shortcut128 = Shape([1, 128, 28, 28, 256, 1, 1, 1, 2, 2, 0, 0, 1, 1]);  // 128 taps, 196 pixels
+        var last = Shape([1, 512, 7, 7, 512, 1, 3, 3, 1, 1, 1, 1, 1, 1]);           // 4,608 taps, 49 pixels
+        Assert.False(PixelRowGemmConv<SgemmKernel6x16>.Applies(shortcut64));
+        Assert.True(PixelRowGemmConv<SgemmKernel6x16>.Applies(shortcut128));
+        Assert.True(PixelRowGemmConv<SgemmKernel6x16>.Applies(last));
+        Assert.False(PixelRowGemmConv<SgemmKernel6x16>.Applies(Shape([1, 14, 7, 7, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1])));   // 126 taps
     }
 
     [Fact]
