@@ -108,8 +108,11 @@ public class PreparedConvWeightsTests
     // The same at batch 1 in two groups, and with stride 2 on a 14x14 input (a ResNet's downsampling layer).
     [InlineData(new[] { 1, 40, 7, 7, 300, 2, 3, 3, 1, 1, 1, 1, 1, 1 })]
     [InlineData(new[] { 1, 24, 14, 14, 160, 1, 3, 3, 2, 2, 1, 1, 1, 1 })]
-    // Pixel rows: 196 pixels and 256 channels, split by slivers and by rows (12 input channels: not Winograd's).
-    [InlineData(new[] { 1, 12, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
+    // Pixel rows: 196 pixels and 256 channels, split by slivers and by rows (15 input channels: 135 taps, not Winograd's).
+    [InlineData(new[] { 1, 15, 14, 14, 256, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
+    // Pixel rows: 49 pixels and 640 channels, more slivers than chunks on two threads (with AVX-512's 7-row tile: 20
+    // slivers in 16 chunks), each chunk's weights prefetched from the one before.
+    [InlineData(new[] { 1, 16, 7, 7, 640, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
     // Winograd with the kernel kept: 16 tiles, one block.
     [InlineData(new[] { 1, 32, 14, 14, 48, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]
     public void Results_do_not_depend_on_the_thread_count(int[] shape)
