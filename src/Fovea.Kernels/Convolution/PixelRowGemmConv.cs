@@ -40,7 +40,8 @@ internal static unsafe class PixelRowGemmConv<TKernel>
     /// implicit GEMM folds into one; with few taps those costs are not paid back. A ResNet's 64 → 128 1x1 stride-2
     /// shortcut at batch 1 (64 taps, 784 pixels) runs faster as the implicit GEMM (alone, prepared weights, medians of
     /// 500 calls on a 2-core AMD EPYC, Zen 5, one / two threads): 0.175–0.180 → 0.108–0.122 ms / 0.166–0.182 →
-    /// 0.089–0.107 ms; its 128 → 256 one (128 taps) is even between the two, and the 256 → 512 one (256 taps) faster here.
+    /// 0.089–0.107 ms; its 128 → 256 one (128 taps) runs even on both paths, and the 256 → 512 one (256 taps) faster on
+    /// this one.
     /// </summary>
     internal const int MinTaps = 128;
 
@@ -152,7 +153,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
     }
 
     /// <summary>
-    /// Chunks of slivers per thread in the multiply phase (at most one sliver each). Threads claim chunks as they come
+    /// Chunks of slivers per thread in the multiply phase (each of one sliver or more). Threads claim chunks as they come
     /// free, so the thread that finishes first waits for the other's last chunk, on average half a chunk: with 4 a
     /// thread, ResNet-18's batch-1 pixel-row calls on two threads (the `lay` probe, each chunk timed, 200 forwards)
     /// left the helper idle 51–62 µs at the end of each region, with 8 23–37 µs, and the phase took 3.84–3.95 → 3.66–3.83
