@@ -13,9 +13,10 @@ namespace Fovea.Kernels;
 /// element-wise products over channels are 36 GEMMs, M_ξ [K x tiles] = U_ξ [K x C] · V_ξ [C x tiles], run by the GEMM's own
 /// register tiles on operands laid out the way they read them, so nothing is packed twice.
 /// <para>
-/// The input is first copied into a zero-padded layout in which every tile's 6x6 window lies inside (no edge cases).
-/// Tiles are then processed in blocks of 32 (the flattened (image, tile row, tile column) order): for each input channel
-/// the block's 6x6 input tiles are transformed straight into the GEMM's B slivers; then the 36 GEMMs; then the output
+/// Tiles are processed in blocks of up to 32 (the flattened (image, tile row, tile column) order; see <see cref="Blocking"/>).
+/// A block first copies the input rows its tiles read into a zero-padded band in which every tile's 6x6 window lies
+/// inside (no edge cases); for each input channel the block's 6x6 input tiles are transformed straight into the GEMM's
+/// B slivers; then the 36 GEMMs; then the output
 /// transform adds the bias and writes the 4x4 tiles (cut at the image edge). A block's transformed input and products
 /// stay in L2. The kernel transform U = G g Gᵀ runs in float64, once per call, or once for all calls where the caller
 /// keeps it (<see cref="PreparedConvWeights"/>, inference).
@@ -177,9 +178,9 @@ internal static unsafe class WinogradConv
         int tilesY = (s.OutH + 3) / 4, tilesX = (s.OutW + 3) / 4;
         int hp = 4 * tilesY + 2, wp = 4 * tilesX + 2;
         long tiles = (long)s.Batch * tilesY * tilesX;
-        int blocks = (int)((tiles + BlockTiles - 1) / BlockTiles);
         int threads = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs);
         bool threaded = threads > 1;
+        var (blocks, blockSize) = Blocking(tiles, threads);
         // Fewer blocks than twice the threads, and not a whole number of blocks a thread (a ResNet's 4x4 last stage at
         // batch 32 is one block of 32 tiles): each block's output channels are split too. Where each thread can take
         // whole blocks (two blocks on two threads: a ResNet's 28² stage at batch 1), it transforms its blocks' input in
@@ -191,18 +192,20 @@ internal static unsafe class WinogradConv
         long vLen = 36L * VStride(c);
         float[]? transformed = kParts > 1 ? ArrayPool<float>.Shared.Rent((int)(blocks * vLen + 16)) : null;
         float[]? packed = preparedU is null ? ArrayPool<float>.Shared.Rent((int)PackedKernelLength(s, mr) + 16) : null;
-        float[] padded = ArrayPool<float>.Shared.Rent((int)((long)s.Batch * c * hp * wp + 32));
+        // The padded input is shared only by the input transform split by channels; blocks that transform their own
+        // input pad the rows they read in their thread's scratch (see BlockBody).
+        float[]? padded = kParts > 1 ? ArrayPool<float>.Shared.Rent((int)((long)s.Batch * c * hp * wp + 32)) : null;
         fixed (float* pu = packed)
         fixed (float* pp = padded)
         fixed (float* pv = transformed)
         {
-            float* u = preparedU is null ? Align(pu) : preparedU, xp = Align(pp), sharedV = transformed is null ? null : Align(pv);
+            float* u = preparedU is null ? Align(pu) : preparedU, sharedV = transformed is null ? null : Align(pv);
             if (sharedV is not null)
             {
                 var input = new InputBody
                 {
                     X = x,
-                    Xp = xp,
+                    Xp = Align(pp),
                     V = sharedV,
                     Shape = s,
                     Hp = hp,
@@ -211,21 +214,16 @@ internal static unsafe class WinogradConv
                     TilesX = tilesX,
                     Tiles = tiles,
                     Blocks = blocks,
+                    BlockSize = blockSize,
                     Nr = TKernel.NR,
                     Chunks = Math.Min(c, InputChunksPerThread * threads),
                 };
                 ParallelFor.ForChunks(input.Chunks, input);
             }
-            else
-            {
-                var pad = new PadBody { X = x, Xp = xp, Shape = s, Hp = hp, Wp = wp };
-                if (threaded) ParallelFor.ForChunks(s.Batch * c, pad);
-                else for (int i = 0; i < s.Batch * c; i++) pad.Invoke(i);
-            }
             if (preparedU is null) PackKernels(s, w, flipped, mr, u);
             var body = new BlockBody<TKernel>
             {
-                X = xp,
+                X = x,
                 Y = y,
                 Bias = bias,
                 U = u,
@@ -233,11 +231,11 @@ internal static unsafe class WinogradConv
                 KSlivers = kSlivers,
                 TilesY = tilesY,
                 TilesX = tilesX,
-                Hp = hp,
                 Wp = wp,
                 Tiles = tiles,
                 KParts = kParts,
                 Blocks = blocks,
+                BlockSize = blockSize,
                 SharedV = sharedV,
             };
             if (threaded) ParallelFor.ForChunks(blocks * kParts, body);
@@ -245,7 +243,25 @@ internal static unsafe class WinogradConv
         }
         if (transformed is not null) ArrayPool<float>.Shared.Return(transformed);
         if (packed is not null) ArrayPool<float>.Shared.Return(packed);
-        ArrayPool<float>.Shared.Return(padded);
+        if (padded is not null) ArrayPool<float>.Shared.Return(padded);
+    }
+
+    /// <summary>
+    /// The blocks of a call and their tile count (at most <see cref="BlockTiles"/>; the last block may hold fewer): as
+    /// few blocks as fit, then, where there are at least two a thread but not a whole number a thread, one thread's
+    /// worth more, and the tiles shared out evenly. A block's GEMMs cost one whole sliver whatever its tile count, so
+    /// rounding the blocks up to a multiple of the threads leaves the busiest thread's multiply as it was, and evening
+    /// out the tiles evens out the transforms: at batch 1, 49 tiles (28²) were a block of 32 and one of 17, one a thread,
+    /// and 196 (56²) six blocks of 32 and one of 4; now 25 + 24, and seven blocks of 25 and one of 21. (Fewer blocks than twice
+    /// the threads and not a whole number a thread split their output channels instead, see <c>Run</c>.) Every tile is
+    /// computed the same way in any block, so the blocking does not change the result.
+    /// </summary>
+    internal static (int Blocks, int BlockSize) Blocking(long tiles, int threads)
+    {
+        long blocks = (tiles + BlockTiles - 1) / BlockTiles;
+        if (threads > 1 && blocks >= 2 * threads && blocks % threads != 0) blocks += threads - blocks % threads;
+        int size = (int)((tiles + blocks - 1) / blocks);
+        return ((int)((tiles + size - 1) / size), size);
     }
 
     /// <summary>
@@ -258,23 +274,6 @@ internal static unsafe class WinogradConv
         long image = s.InChannels * (4 * tilesY + 2) * (4 * tilesX + 2);
         long imagesPerBlock = BlockTiles / (tilesY * tilesX) + 2;
         return image * imagesPerBlock < int.MaxValue && image * s.Batch < Array.MaxLength - 64;
-    }
-
-    /// <summary>
-    /// Copies one input plane into the zero-padded layout the tiles read: plane p of <c>[Batch·C, Hp, Wp]</c>, the image at
-    /// row PadH and column PadW, zeros around it up to the last tile's sixth row and column.
-    /// </summary>
-    private struct PadBody : IChunkBody
-    {
-        public float* X, Xp;
-        public ConvShape Shape;
-        public int Hp, Wp;
-
-        public readonly void Invoke(int plane)
-        {
-            int h = Shape.Height, w = Shape.Width;
-            WinogradTransforms.PadPlane(X + (long)plane * h * w, h, w, Shape.Window.PadH, Shape.Window.PadW, Xp + (long)plane * Hp * Wp, Hp, Wp);
-        }
     }
 
     /// <summary>
@@ -304,7 +303,7 @@ internal static unsafe class WinogradConv
     {
         public float* X, Xp, V;
         public ConvShape Shape;
-        public int Hp, Wp, TilesY, TilesX, Blocks, Nr, Chunks;
+        public int Hp, Wp, TilesY, TilesX, Blocks, BlockSize, Nr, Chunks;
         public long Tiles;
 
         [SkipLocalsInit] // offsets are written for every lane before they are read
@@ -319,8 +318,8 @@ internal static unsafe class WinogradConv
             int* offset = stackalloc int[BlockTiles];
             for (int block = 0; block < Blocks; block++)
             {
-                long first = (long)block * BlockTiles;
-                int valid = (int)Math.Min(BlockTiles, Tiles - first);
+                long first = (long)block * BlockSize;
+                int valid = (int)Math.Min(BlockSize, Tiles - first);
                 int img0 = InputOffsets(first, valid, TilesY * TilesX, TilesX, imageIn, wp, offset);
                 TransformInput(Xp + img0 * imageIn, offset, valid, c0, c1, c, planeIn, wp, Nr, V + block * 36L * VStride(c));
             }
@@ -479,7 +478,7 @@ internal static unsafe class WinogradConv
         /// <summary>Every block's transformed input, from <see cref="InputBody"/>; null when each block transforms its own.</summary>
         public float* SharedV;
         public ConvShape Shape;
-        public int KSlivers, TilesY, TilesX, Hp, Wp, KParts, Blocks;
+        public int KSlivers, TilesY, TilesX, Wp, KParts, Blocks, BlockSize;
         public long Tiles;
 
         /// <summary>
@@ -499,18 +498,36 @@ internal static unsafe class WinogradConv
             int c = s.InChannels, k = s.OutChannels, mr = TKernel.MR, nr = TKernel.NR;
             int kPad = KSlivers * mr, oh = s.OutH, ow = s.OutW;
             long vLen = 36L * VStride(c), mLen = 36L * MStride(kPad);
-            float* scratch = Scratch((SharedV is null ? vLen : 0) + mLen + 16 * 8 + 16);
-            float* v = SharedV is null ? scratch : SharedV + block * vLen;
-            float* m = SharedV is null ? scratch + vLen : scratch, outTile = m + mLen;
+            long first = (long)block * BlockSize;
+            int valid = (int)Math.Min(BlockSize, Tiles - first);
+            int perImage = TilesY * TilesX, wp = Wp;
 
-            // Each tile of the block: its offset in the padded input (relative to the block's first image), and its image
-            // and top-left output position. Lanes past the last tile repeat it; their results are never written.
-            long first = (long)block * tb;
-            int valid = (int)Math.Min(tb, Tiles - first);
-            int perImage = TilesY * TilesX, hp = Hp, wp = Wp;
-            long imageIn = (long)c * hp * wp;
-            int* offset = stackalloc int[tb];
-            int img0 = InputOffsets(first, valid, perImage, TilesX, imageIn, wp, offset);
+            // The block's input, when it transforms its own: the padded rows its tiles read (a band of each of its
+            // images' padded planes), copied into this thread's scratch, channel after channel. Nothing is shared between
+            // threads but the input itself, so no thread rewrites lines the other has read (a padded copy of the whole
+            // input, written by both threads, made the copy 2.6 times slower on two threads than on one, and half of
+            // every block's reads come from the other core's cache; 64@56², batch 1: 26 µs on one thread, 68 on two).
+            int images = SharedV is null ? (int)((first + valid - 1) / perImage - first / perImage) + 1 : 0;
+            int* bandTop = stackalloc int[tb];
+            int* bandStart = stackalloc int[tb];
+            int* bandRows = stackalloc int[tb];
+            long channelIn = 0;
+            for (int i = 0; i < images; i++)
+            {
+                long r0 = i == 0 ? first % perImage : 0, r1 = i == images - 1 ? (first + valid - 1) % perImage : perImage - 1;
+                int ty0 = (int)(r0 / TilesX), ty1 = (int)(r1 / TilesX);
+                bandTop[i] = 4 * ty0;
+                bandStart[i] = (int)channelIn;
+                bandRows[i] = 4 * (ty1 - ty0) + 6;
+                channelIn += (long)bandRows[i] * wp;
+            }
+            channelIn = (channelIn + 15) & ~15L;
+            float* scratch = Scratch((SharedV is null ? vLen + c * channelIn + 16 : 0) + mLen + 16 * 8 + 16);
+            float* v = SharedV is null ? scratch : SharedV + block * vLen;
+            float* m = SharedV is null ? scratch + vLen : scratch, outTile = m + mLen, band = Align(outTile + 16 * 8);
+
+            // Each tile of the block: its image and top-left output position. Lanes past the last tile repeat it; their
+            // results are never written.
             int* img = stackalloc int[tb];
             int* oy0 = stackalloc int[tb];
             int* ox0 = stackalloc int[tb];
@@ -527,8 +544,22 @@ internal static unsafe class WinogradConv
                 whole[t] = t < valid && oy0[t] + 4 <= oh && ox0[t] + 4 <= ow;
             }
 
-            // 1. Input transform, channel by channel (unless InputBody has done it for every block).
-            if (SharedV is null) TransformInput(X + img0 * imageIn, offset, valid, 0, c, c, (long)hp * wp, wp, nr, v);
+            // 1. Input transform, channel by channel (unless InputBody has done it for every block): each tile's window
+            // at its offset in its image's band.
+            if (SharedV is null)
+            {
+                int img0 = (int)(first / perImage), ph = s.Window.PadH, pw = s.Window.PadW, h = s.Height, w = s.Width;
+                for (int ci = 0; ci < c; ci++)
+                    for (int i = 0; i < images; i++)
+                        WinogradTransforms.PadRows(X + ((long)(img0 + i) * c + ci) * h * w, h, w, ph, pw, band + ci * channelIn + bandStart[i], wp, bandTop[i], bandRows[i]);
+                int* offset = stackalloc int[tb];
+                for (int t = 0; t < tb; t++)
+                {
+                    int i = img[t] - img0, r = (int)((first + Math.Min(t, valid - 1)) % perImage);
+                    offset[t] = bandStart[i] + (r / TilesX * 4 - bandTop[i]) * wp + r % TilesX * 4;
+                }
+                TransformInput(band, offset, valid, 0, c, c, channelIn, wp, nr, v);
+            }
             // Only the slivers that hold a tile are multiplied.
             int usedSlivers = (valid + nr - 1) / nr;
 

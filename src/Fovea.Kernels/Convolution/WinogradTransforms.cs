@@ -255,16 +255,26 @@ internal static unsafe class WinogradTransforms
     /// <paramref name="wp"/> layout the tiles read: the image at row <paramref name="ph"/> and column
     /// <paramref name="pw"/>, zeros around it up to the last tile's sixth row and column.
     /// </summary>
-    internal static void PadPlane(float* src, int h, int w, int ph, int pw, float* dst, int hp, int wp)
+    internal static void PadPlane(float* src, int h, int w, int ph, int pw, float* dst, int hp, int wp) =>
+        PadRows(src, h, w, ph, pw, dst, wp, 0, hp);
+
+    /// <summary>
+    /// Rows [<paramref name="first"/>, first + <paramref name="rows"/>) of that zero-padded layout, written one after
+    /// another from <paramref name="dst"/> (a band of the padded plane: padded row r is image row r − ph, or zeros).
+    /// </summary>
+    internal static void PadRows(float* src, int h, int w, int ph, int pw, float* dst, int wp, int first, int rows)
     {
-        new Span<float>(dst, ph * wp).Clear();
-        for (int r = 0; r < h; r++)
+        for (int pr = first; pr < first + rows; pr++, dst += wp)
         {
-            float* row = dst + (long)(ph + r) * wp;
-            new Span<float>(row, pw).Clear();
-            new ReadOnlySpan<float>(src + (long)r * w, w).CopyTo(new Span<float>(row + pw, w));
-            new Span<float>(row + pw + w, wp - pw - w).Clear();
+            int r = pr - ph;
+            if ((uint)r >= (uint)h)
+            {
+                new Span<float>(dst, wp).Clear();
+                continue;
+            }
+            new Span<float>(dst, pw).Clear();
+            new ReadOnlySpan<float>(src + (long)r * w, w).CopyTo(new Span<float>(dst + pw, w));
+            new Span<float>(dst + pw + w, wp - pw - w).Clear();
         }
-        new Span<float>(dst + (long)(ph + h) * wp, (hp - ph - h) * wp).Clear();
     }
 }

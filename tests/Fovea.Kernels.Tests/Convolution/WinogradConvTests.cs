@@ -20,7 +20,7 @@ public class WinogradConvTests(ITestOutputHelper output)
         new[] { 1, 1, 4, 4, 1, 1, 1 },      // a single tile, mostly padding
         new[] { 2, 3, 9, 7, 5, 1, 1 },      // partial tiles at the right and bottom
         new[] { 3, 17, 10, 13, 20, 0, 2 },  // unequal paddings; channels not a multiple of 6
-        new[] { 5, 8, 12, 12, 7, 2, 2 },    // padding 2 (its input gradient has padding 0); 45 tiles: two blocks, the second partial
+        new[] { 5, 8, 12, 12, 7, 2, 2 },    // padding 2 (its input gradient has padding 0); 45 tiles: two blocks of 23 and 22, across images
         new[] { 1, 64, 24, 24, 64, 1, 1 },  // VGG-like channel counts
         new[] { 2, 130, 7, 9, 33, 1, 0 },
         new[] { 4, 20, 4, 4, 19, 1, 1 },    // 4x4 planes, one tile each (a ResNet's last stage at 112²)
@@ -164,9 +164,29 @@ public class WinogradConvTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(49, 1, 2, 25)]    // a ResNet's 28² stage at batch 1: 25 + 24 tiles (was 32 + 17)
+    [InlineData(49, 2, 2, 25)]
+    [InlineData(196, 1, 7, 28)]   // its 56² stage: seven blocks of 28 on one thread
+    [InlineData(196, 2, 8, 25)]   // eight of 25 (the last 21) on two: four a thread, as seven left the busier thread
+    [InlineData(196, 3, 9, 22)]   // nine of 22 (the last 20) on three: three a thread, as seven left the busiest
+    [InlineData(16, 2, 1, 16)]    // one block: its output channels are split instead
+    [InlineData(147, 2, 6, 25)]
+    [InlineData(6272, 2, 196, 32)] // batch 32 at 56²: whole blocks of 32
+    [InlineData(1, 4, 1, 1)]
+    public void Blocks_hold_at_most_32_tiles_shared_out_evenly(long tiles, int threads, int blocks, int size)
+    {
+        Assert.Equal((blocks, size), WinogradConv.Blocking(tiles, threads));
+        Assert.True(size <= WinogradConv.BlockTiles && (long)blocks * size >= tiles && (long)(blocks - 1) * size < tiles);
+        // The busiest thread gets no more blocks than it would with as few blocks as fit.
+        long fewest = (tiles + WinogradConv.BlockTiles - 1) / WinogradConv.BlockTiles;
+        Assert.Equal((fewest + threads - 1) / threads, (blocks + threads - 1) / threads);
+    }
+
+    [Theory]
     [InlineData(new[] { 3, 40, 27, 28, 20, 1, 1 })] // 3 x 7 x 7 = 147 tiles: five blocks, shared unevenly among the threads
     [InlineData(new[] { 4, 64, 8, 8, 64, 1, 1 })]   // 16 tiles: one block, its output channels split among the threads
     [InlineData(new[] { 1, 48, 28, 28, 48, 1, 1 })] // 49 tiles: two blocks, a block a thread on two threads, split into output-channel parts on three
+    [InlineData(new[] { 1, 32, 56, 56, 32, 1, 1 })] // 196 tiles: seven blocks of 28 on one thread, eight of 25 on two, nine of 22 on three
     public void Results_do_not_depend_on_the_thread_count(int[] g)
     {
         var s = Shape(g);
