@@ -13,13 +13,13 @@ namespace Fovea.Kernels;
 /// element-wise products over channels are 36 GEMMs, M_ξ [K x tiles] = U_ξ [K x C] · V_ξ [C x tiles], run by the GEMM's own
 /// register tiles on operands laid out the way they read them, so nothing is packed twice.
 /// <para>
-/// Tiles are processed in blocks of up to 32 (the flattened (image, tile row, tile column) order; see <see cref="Blocking"/>).
-/// A block first copies the input rows its tiles read into a zero-padded band in which every tile's 6x6 window lies
-/// inside (no edge cases); for each input channel the block's 6x6 input tiles are transformed straight into the GEMM's
-/// B slivers; then the 36 GEMMs; then the output
-/// transform adds the bias and writes the 4x4 tiles (cut at the image edge). A block's transformed input and products
-/// stay in L2. The kernel transform U = G g Gᵀ runs in float64, once per call, or once for all calls where the caller
-/// keeps it (<see cref="PreparedConvWeights"/>, inference).
+/// Tiles are processed in blocks of up to 32 (the flattened (image, tile row, tile column) order; see
+/// <see cref="Blocking"/>). A block first copies the input rows its tiles read into a zero-padded band in which every
+/// tile's 6x6 window lies inside (no edge cases); for each input channel the block's 6x6 input tiles are transformed
+/// straight into the GEMM's B slivers; then the 36 GEMMs; then the output transform adds the bias and writes the 4x4
+/// tiles (cut at the image edge). A block's transformed input and products stay in L2. The kernel transform
+/// U = G g Gᵀ runs in float64, once per call, or once for all calls where the caller keeps it
+/// (<see cref="PreparedConvWeights"/>, inference).
 /// Each block is computed the same way whichever thread takes it, so results do not depend on the thread count.
 /// </para>
 /// <para>
@@ -252,9 +252,9 @@ internal static unsafe class WinogradConv
     /// worth more, and the tiles shared out evenly. A block's GEMMs cost one whole sliver whatever its tile count, so
     /// rounding the blocks up to a multiple of the threads leaves the busiest thread's multiply as it was, and evening
     /// out the tiles evens out the transforms: at batch 1, 49 tiles (28²) were a block of 32 and one of 17, one a thread,
-    /// and 196 (56²) six blocks of 32 and one of 4; now 25 + 24, and seven blocks of 25 and one of 21. (Fewer blocks than twice
-    /// the threads and not a whole number a thread split their output channels instead, see <c>Run</c>.) Every tile is
-    /// computed the same way in any block, so the blocking does not change the result.
+    /// and 196 (56²) six blocks of 32 and one of 4; now 25 + 24, and seven blocks of 25 and one of 21. (Fewer blocks
+    /// than twice the threads and not a whole number a thread split their output channels instead, see <c>Run</c>.)
+    /// Every tile is computed the same way in any block, so the blocking does not change the result.
     /// </summary>
     internal static (int Blocks, int BlockSize) Blocking(long tiles, int threads)
     {
@@ -551,7 +551,8 @@ internal static unsafe class WinogradConv
                 int img0 = (int)(first / perImage), ph = s.Window.PadH, pw = s.Window.PadW, h = s.Height, w = s.Width;
                 for (int ci = 0; ci < c; ci++)
                     for (int i = 0; i < images; i++)
-                        WinogradTransforms.PadRows(X + ((long)(img0 + i) * c + ci) * h * w, h, w, ph, pw, band + ci * channelIn + bandStart[i], wp, bandTop[i], bandRows[i]);
+                        WinogradTransforms.PadRows(X + ((long)(img0 + i) * c + ci) * h * w, h, w, ph, pw,
+                            band + ci * channelIn + bandStart[i], wp, bandTop[i], bandRows[i]);
                 int* offset = stackalloc int[tb];
                 for (int t = 0; t < tb; t++)
                 {
