@@ -553,12 +553,11 @@ internal static unsafe class WinogradConv
                     for (int i = 0; i < images; i++)
                         WinogradTransforms.PadRows(X + ((long)(img0 + i) * c + ci) * h * w, h, w, ph, pw,
                             band + ci * channelIn + bandStart[i], wp, bandTop[i], bandRows[i]);
+                // A tile's window starts at its output position in the padded plane, so in its band at that row less
+                // the band's first.
                 int* offset = stackalloc int[tb];
                 for (int t = 0; t < tb; t++)
-                {
-                    int i = img[t] - img0, r = (int)((first + Math.Min(t, valid - 1)) % perImage);
-                    offset[t] = bandStart[i] + (r / TilesX * 4 - bandTop[i]) * wp + r % TilesX * 4;
-                }
+                    offset[t] = bandStart[img[t] - img0] + (oy0[t] - bandTop[img[t] - img0]) * wp + ox0[t];
                 TransformInput(band, offset, valid, 0, c, c, channelIn, wp, nr, v);
             }
             // Only the slivers that hold a tile are multiplied.
