@@ -4,6 +4,7 @@ using Fovea.Bench;
 // Usage: dotnet run --project bench/Fovea.Bench -c Release -- [--filter a,b] [--threads 1,2] [--seconds 2] [--min-rounds 7]
 //        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]
 //        (the ResNet-18 training case starts itself with --memory-probe fovea|anchor --threads N: one side's peak working set)
+//        dotnet run --project bench/Fovea.Bench -c Release -- --profile-infer [exported|pretrained|zoo] [--batch 1] [--threads 1,2] [--steps 200]
 //        (internal) Fovea.Bench --memory-probe fovea|anchor --threads N: the training case's child, one side's peak working set
 //        (internal) Fovea.Bench --inference-probe source:batch:fovea|ort --threads N: a ResNet-18 ONNX case's child, one side alone
 var filters = new List<string>();
@@ -14,6 +15,8 @@ int profileSteps = 0;
 string profileNetwork = "resnet18";
 string? memoryProbe = null;
 string? inferenceProbe = null;
+string? profileInfer = null;
+int profileBatch = 1;
 try
 {
     for (int i = 0; i < args.Length; i++)
@@ -29,12 +32,17 @@ try
                 if (profileSteps == 0) profileSteps = 5; // --steps may come first
                 if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) profileNetwork = Next();
                 break;
+            case "--profile-infer":
+                profileInfer = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? Next() : "exported";
+                break;
+            case "--batch": profileBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--memory-probe": memoryProbe = Next(); break;
             case "--inference-probe": inferenceProbe = Next(); break;
             case "--help" or "-h":
                 Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
                 Console.WriteLine("Fovea.Bench --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]   (a training step per backend call kind)");
+                Console.WriteLine("Fovea.Bench --profile-infer [exported|pretrained|zoo] [--batch 1] [--threads 1,2] [--steps 200]   (a ResNet-18 forward, each backend call's median)");
                 return;
             default: throw new ArgumentException($"unknown argument {args[i]}");
         }
@@ -45,6 +53,12 @@ catch (Exception e) when (e is ArgumentException or FormatException or OverflowE
     // A command-line mistake: one line and exit code 2, as the fovea command does.
     Console.Error.WriteLine($"Fovea.Bench: {e.Message} (see --help)");
     Environment.Exit(2);
+}
+
+if (profileInfer is not null)
+{
+    InferenceProfile.Run(profileInfer, profileBatch, threads, profileSteps > 0 ? profileSteps : 200);
+    return;
 }
 
 if (profileSteps > 0)

@@ -227,7 +227,7 @@ public class TimingBackend : DispatchProxy
     }
 
     /// <summary>The method and, for convolutions, the kernel, stride and channels; for element-wise ops the operation.</summary>
-    private static string Describe(MethodInfo m, object?[] args)
+    internal static string Describe(MethodInfo m, object?[] args)
     {
         string name = m.Name;
         foreach (var a in args)
