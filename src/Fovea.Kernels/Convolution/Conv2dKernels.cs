@@ -92,6 +92,11 @@ public static class Conv2dKernels
         if (typeof(T) == typeof(float))
         {
             float* fx = (float*)px, fw = (float*)pw, fb = (float*)pb, fy = (float*)py;
+            if (prepared is not null && WinogradF2Conv.Applies(s))
+            {
+                WinogradF2Conv.Forward(Gemm.Selected, s, fx, fw, fb, fy, prepared);
+                return;
+            }
             if (WinogradConv.Applies(s, kernelPrepared: prepared is not null))
             {
                 WinogradConv.Forward(s, fx, fw, fb, fy, prepared);

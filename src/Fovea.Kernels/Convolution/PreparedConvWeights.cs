@@ -7,7 +7,7 @@ namespace Fovea.Kernels;
 /// The weights of one float32 convolution in the layouts its forward kernels read, built on first use and kept for
 /// the following calls: the implicit GEMM's packed A operand (per group and K block, MR rows at a time), Wᵀ in NR-column
 /// slivers for layers with few output pixels (<see cref="PixelRowGemmConv{TKernel}"/>) and Winograd's transformed kernel
-/// U = G g Gᵀ (per ξ, MR output channels at a time). A layer run at batch 1 and at batch 16 may keep two of them. Repacking on every call costs a
+/// U = G g Gᵀ (per ξ, MR output channels at a time; or F(2x2, 3x3)'s, <see cref="WinogradF2Conv"/>). A layer run at batch 1 and at batch 16 may keep two of them. Repacking on every call costs a
 /// pass over all the weights (47 MB for a ResNet-18 at batch 1, where the convolutions themselves read each weight
 /// only a few times), and the kernel transform is what kept Winograd from small batches.
 /// <para>
@@ -23,6 +23,7 @@ public sealed unsafe class PreparedConvWeights
     private Prepared? _gemmA;
     private Prepared? _winogradU;
     private Prepared? _gemmWT;
+    private Prepared? _winogradF2U;
 
     /// <summary>Prepared forms for a weight of <c>[outChannels, groupInChannels, kernelH, kernelW]</c> in <paramref name="groups"/> groups.</summary>
     public PreparedConvWeights(int outChannels, int groupInChannels, int kernelH, int kernelW, int groups)
@@ -57,7 +58,7 @@ public sealed unsafe class PreparedConvWeights
     {
         get
         {
-            lock (_gate) return 4L * ((_gemmA?.Array.Length ?? 0) + (_winogradU?.Array.Length ?? 0) + (_gemmWT?.Array.Length ?? 0));
+            lock (_gate) return 4L * ((_gemmA?.Array.Length ?? 0) + (_winogradU?.Array.Length ?? 0) + (_gemmWT?.Array.Length ?? 0) + (_winogradF2U?.Array.Length ?? 0));
         }
     }
 
@@ -129,6 +130,25 @@ public sealed unsafe class PreparedConvWeights
             p = new Prepared(WinogradConv.PackedKernelLength(s, mr), mr, 0);
             WinogradConv.PackKernels(s, w, flipped: false, mr, p.Pointer);
             Volatile.Write(ref _winogradU, p);
+            return p.Pointer;
+        }
+    }
+
+    /// <summary>
+    /// The F(2x2, 3x3) transformed kernel for GEMM tiles <paramref name="nr"/> output channels wide (see
+    /// <see cref="WinogradF2Conv"/>), built from <paramref name="w"/> on first use.
+    /// </summary>
+    internal float* WinogradF2U(in ConvShape s, float* w, int nr)
+    {
+        var p = Volatile.Read(ref _winogradF2U);
+        if (p is not null && p.Mr == nr) return p.Pointer;
+        lock (_gate)
+        {
+            p = _winogradF2U;
+            if (p is not null && p.Mr == nr) return p.Pointer;
+            p = new Prepared(WinogradF2Conv.PackedKernelLength(s, nr), nr, 0);
+            WinogradF2Conv.PackKernels(s, w, nr, p.Pointer);
+            Volatile.Write(ref _winogradF2U, p);
             return p.Pointer;
         }
     }

@@ -1,0 +1,128 @@
+using Xunit.Abstractions;
+
+namespace Fovea.Kernels.Tests;
+
+/// <summary>
+/// The Winograd F(2x2, 3x3) convolution (<see cref="WinogradF2Conv"/>) against the float64 reference
+/// (<see cref="ConvReference"/>) on both GEMM tiles: a ResNet's 14x14 stage at batch 1, odd planes (tiles cut at the
+/// right and bottom), rows of tiles wider than one vector, tiles that span row slivers and images, paddings 0 … 2,
+/// output channels that are not a multiple of the tile's columns. Each output must satisfy the bound stated on
+/// <see cref="WinogradConv"/>: |y − y_ref| ≤ 32 · eps · Σ |x| |w| over the output's window.
+/// </summary>
+[Collection(nameof(ThreadSettingCollection))]
+public class WinogradF2ConvTests(ITestOutputHelper output)
+{
+    private const double BoundFactor = 32;
+
+    /// <summary>(batch, in, h, w, out, pad h, pad w).</summary>
+    public static TheoryData<int[]> Shapes => new()
+    {
+        new[] { 1, 256, 14, 14, 256, 1, 1 }, // a ResNet's 14x14 stage at batch 1: 7 x 7 tiles, each tile row one 7-row sliver on AVX-512
+        new[] { 1, 64, 13, 11, 70, 1, 1 },   // odd planes: the last tile row and column cut; 70 channels, a partial column sliver
+        new[] { 2, 64, 8, 8, 64, 1, 1 },     // two images of 4 x 4 tiles: row slivers span tile rows and images
+        new[] { 1, 80, 16, 16, 64, 0, 2 },   // unequal paddings: 7 x 9 tiles, a tile row wider than one vector
+        new[] { 1, 64, 12, 12, 96, 2, 2 },   // padding 2
+        new[] { 1, 64, 14, 12, 64, 1, 1 },   // 7 x 6 tiles: each tile row one 6-row sliver on AVX2
+    };
+
+    private static ConvShape Shape(int[] g)
+    {
+        var win = new Window2d(3, 3, 1, 1, g[5], g[6], 1, 1);
+        var (oh, ow) = win.OutputSize(g[2], g[3]);
+        return new ConvShape(g[0], g[1], g[2], g[3], g[4], 1, win, oh, ow);
+    }
+
+    private static float[] Random(int n, int seed) => Array.ConvertAll(ConvTestData.Random(n, seed), v => (float)v);
+
+    private static double[] Abs(float[] x) => Array.ConvertAll(x, v => (double)Math.Abs(v));
+
+    /// <summary>The largest |actual − expected| / (eps · scale) over all elements.</summary>
+    private static double ErrorFactor(double[] expected, float[] actual, double[] scale)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        const double eps = 1.0 / (1 << 23);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.False(float.IsNaN(actual[i]), $"NaN at {i}");
+            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]) / (eps * scale[i] + 1e-30));
+        }
+        return worst;
+    }
+
+    [Theory, MemberData(nameof(Shapes))]
+    public void Forward_matches_the_reference_within_the_bound_on_both_tiles(int[] g)
+    {
+        var s = Shape(g);
+        Assert.InRange(WinogradF2Conv.Tiles(s), WinogradF2Conv.MinTiles, WinogradF2Conv.MaxTiles);
+        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 1);
+        var w = Random(s.OutChannels * s.ColRows, 2);
+        var b = Random(s.OutChannels, 3);
+        var y0 = ConvReference.Forward(s, ConvTestData.D(x), ConvTestData.D(w), ConvTestData.D(b));
+        var yNoBias = ConvReference.Forward(s, ConvTestData.D(x), ConvTestData.D(w), new double[s.OutChannels]);
+        var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
+        foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256 })
+        {
+            var y = new float[y0.Length];
+            Array.Fill(y, float.NaN); // every output must be written
+            WinogradF2Conv.Forward(kind, s, x, w, b, y);
+            double f = ErrorFactor(y0, y, scale);
+            output.WriteLine($"{kind} {string.Join('x', g)}: error factor {f:0.00}");
+            Assert.True(f <= BoundFactor, $"{kind} {string.Join('x', g)}: error factor {f}");
+
+            var prepared = new PreparedConvWeights(s.OutChannels, s.InChannels, 3, 3, 1);
+            var yp = new float[y0.Length];
+            WinogradF2Conv.Forward(kind, s, x, w, [], yp, prepared);
+            WinogradF2Conv.Forward(kind, s, x, w, [], yp, prepared); // the second call reads the kept U
+            Assert.True(ErrorFactor(yNoBias, yp, scale) <= BoundFactor, $"{kind} {string.Join('x', g)} without bias, prepared");
+        }
+    }
+
+    [Fact]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        var s = Shape([1, 256, 14, 14, 256, 1, 1]);
+        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 9);
+        var w = Random(s.OutChannels * s.ColRows, 10);
+        var b = Random(s.OutChannels, 11);
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        try
+        {
+            float[]? y1 = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Parallelism.MaxDegreeOfParallelism = threads;
+                var y = new float[s.Batch * s.OutChannels * s.OutPlane];
+                WinogradF2Conv.Forward(Gemm.Selected == GemmKernelKind.Vector512 ? GemmKernelKind.Vector512 : GemmKernelKind.Vector256, s, x, w, b, y);
+                y1 ??= y;
+                Assert.Equal(y1, y);
+            }
+        }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
+    }
+
+    [Fact]
+    public void Conv2dKernels_takes_this_path_for_small_planes_with_prepared_weights()
+    {
+        bool simd = Gemm.Selected != GemmKernelKind.Scalar;
+        Assert.Equal(simd, WinogradF2Conv.Applies(Shape([1, 256, 14, 14, 256, 1, 1]))); // 49 tiles
+        Assert.False(WinogradF2Conv.Applies(Shape([1, 128, 28, 28, 128, 1, 1])));      // 196 tiles: F(4x4, 3x3)'s blocks are full
+        Assert.False(WinogradF2Conv.Applies(Shape([1, 512, 7, 7, 512, 1, 1])));        // 16 tiles
+        Assert.False(WinogradF2Conv.Applies(Shape([16, 256, 14, 14, 256, 1, 1])));     // batch 16
+        Assert.False(WinogradF2Conv.Applies(Shape([1, 32, 14, 14, 256, 1, 1])));       // few input channels
+
+        // Through the dispatch with prepared weights, the same bits as this path's own call.
+        var s = Shape([1, 64, 14, 14, 64, 1, 1]);
+        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 5);
+        var w = Random(s.OutChannels * s.ColRows, 6);
+        var b = Random(s.OutChannels, 7);
+        var y = new float[s.Batch * s.OutChannels * s.OutPlane];
+        Conv2dKernels.Forward<float>(s, x, w, b, y, new PreparedConvWeights(64, 64, 3, 3, 1));
+        var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
+        Assert.True(ErrorFactor(ConvReference.Forward(s, ConvTestData.D(x), ConvTestData.D(w), ConvTestData.D(b)), y, scale) <= BoundFactor);
+        if (!simd) return; // the scalar GEMM tile: another path
+        var expected = new float[y.Length];
+        WinogradF2Conv.Forward(Gemm.Selected, s, x, w, b, expected);
+        Assert.Equal(expected, y);
+    }
+}
