@@ -27,6 +27,37 @@ internal static class ConvTestData
     /// <summary>The float32 values widened to float64.</summary>
     public static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
 
+    /// <summary>The 3x3 stride-1 shape of a Winograd test row (batch, in, h, w, out, pad h, pad w).</summary>
+    public static ConvShape WinogradShape(int[] g)
+    {
+        var win = new Window2d(3, 3, 1, 1, g[5], g[6], 1, 1);
+        var (oh, ow) = win.OutputSize(g[2], g[3]);
+        return new ConvShape(g[0], g[1], g[2], g[3], g[4], 1, win, oh, ow);
+    }
+
+    /// <summary><see cref="Random"/>'s values rounded to float32.</summary>
+    public static float[] RandomFloats(int n, int seed) => Array.ConvertAll(Random(n, seed), v => (float)v);
+
+    /// <summary>|x| widened to float64: the operands of an error bound's Σ |x| |w|.</summary>
+    public static double[] Abs(float[] x) => Array.ConvertAll(x, v => (double)Math.Abs(v));
+
+    /// <summary>
+    /// The largest |actual − expected| / (eps · scale) over all elements (eps = 2⁻²³): the measured error factor of a
+    /// bound c · eps · scale. A NaN fails.
+    /// </summary>
+    public static double ErrorFactor(double[] expected, float[] actual, double[] scale)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        const double eps = 1.0 / (1 << 23);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.False(float.IsNaN(actual[i]), $"NaN at {i}");
+            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]) / (eps * scale[i] + 1e-30));
+        }
+        return worst;
+    }
+
     /// <summary>Asserts |expected − actual| ≤ <paramref name="tol"/> element by element.</summary>
     public static void Close(double[] expected, ReadOnlySpan<double> actual, double tol, string what)
     {

@@ -1,4 +1,5 @@
 using Xunit.Abstractions;
+using static Fovea.Kernels.Tests.ConvTestData;
 
 namespace Fovea.Kernels.Tests;
 
@@ -29,39 +30,6 @@ public class WinogradConvTests(ITestOutputHelper output)
         new[] { 1, 24, 17, 13, 30, 1, 1 },  // 20 tiles: the 32-wide tile on AVX-512; two 16-wide slivers on AVX2
     };
 
-    private static ConvShape Shape(int[] g)
-    {
-        var win = new Window2d(3, 3, 1, 1, g[5], g[6], 1, 1);
-        var (oh, ow) = win.OutputSize(g[2], g[3]);
-        return new ConvShape(g[0], g[1], g[2], g[3], g[4], 1, win, oh, ow);
-    }
-
-    private static float[] Random(int n, int seed)
-    {
-        var rng = new Random(seed);
-        var x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
-        return x;
-    }
-
-    private static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
-
-    private static double[] Abs(float[] x) => Array.ConvertAll(x, v => (double)Math.Abs(v));
-
-    /// <summary>The largest |actual − expected| / (eps · scale) over all elements: the measured error factor.</summary>
-    private static double ErrorFactor(double[] expected, float[] actual, double[] scale)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        const double eps = 1.0 / (1 << 23);
-        double worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.False(float.IsNaN(actual[i]), $"NaN at {i}");
-            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]) / (eps * scale[i] + 1e-30));
-        }
-        return worst;
-    }
-
     private static void Forward(GemmKernelKind kind, ConvShape s, float[] x, float[] w, float[] b, float[] y) => WinogradConv.Forward(kind, s, x, w, b, y);
 
     private static void BackwardInput(GemmKernelKind kind, ConvShape s, float[] dy, float[] w, float[] dx) => WinogradConv.BackwardInput(kind, s, dy, w, dx);
@@ -69,11 +37,11 @@ public class WinogradConvTests(ITestOutputHelper output)
     [Theory, MemberData(nameof(Shapes))]
     public void Forward_and_input_gradient_match_the_reference_within_the_bound_on_both_tiles(int[] g)
     {
-        var s = Shape(g);
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 1);
-        var w = Random(s.OutChannels * s.ColRows, 2);
-        var b = Random(s.OutChannels, 3);
-        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 4);
+        var s = WinogradShape(g);
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 1);
+        var w = RandomFloats(s.OutChannels * s.ColRows, 2);
+        var b = RandomFloats(s.OutChannels, 3);
+        var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 4);
         var y0 = ConvReference.Forward(s, D(x), D(w), D(b));
         var yScale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
         var dx0 = ConvReference.BackwardInput(s, D(dy), D(w));
@@ -113,7 +81,7 @@ public class WinogradConvTests(ITestOutputHelper output)
     public void Transforms_reproduce_a_hand_computed_tile()
     {
         // One 4x4 input, padding 1, kernel with a single 1 at (0, 0): y(i, j) = x(i − 1, j − 1), zero on the first row and column.
-        var s = Shape([1, 1, 4, 4, 1, 1, 1]);
+        var s = WinogradShape([1, 1, 4, 4, 1, 1, 1]);
         var x = Enumerable.Range(1, 16).Select(v => (float)v).ToArray();
         var w = new float[9];
         w[0] = 1;
@@ -126,22 +94,22 @@ public class WinogradConvTests(ITestOutputHelper output)
     [Fact]
     public void Conv2dKernels_dispatches_float32_3x3_stride1_here_and_float64_elsewhere()
     {
-        var s = Shape([2, 32, 64, 64, 24, 1, 1]); // 2 x 16 x 16 = 512 tiles
+        var s = WinogradShape([2, 32, 64, 64, 24, 1, 1]); // 2 x 16 x 16 = 512 tiles
         bool simd = Gemm.Selected != GemmKernelKind.Scalar;
         Assert.Equal(simd, WinogradConv.Applies(s));
         Assert.Equal(simd, WinogradConv.AppliesToInputGradient(s));
         Assert.False(WinogradConv.Applies(s with { Window = new Window2d(3, 3, 2, 2, 1, 1, 1, 1), OutH = 8, OutW = 10 }));
-        Assert.False(WinogradConv.Applies(Shape([2, 8, 64, 64, 24, 1, 1])));
-        Assert.Equal(simd, WinogradConv.Applies(Shape([32, 512, 4, 4, 512, 1, 1])));  // a ResNet's last stage at 112², batch 32: 32 one-tile planes
-        Assert.Equal(simd, WinogradConv.AppliesToInputGradient(Shape([32, 512, 4, 4, 512, 1, 1])));
-        Assert.False(WinogradConv.Applies(Shape([16, 512, 4, 4, 512, 1, 1])));        // 16 tiles: the kernel transform would dominate
-        Assert.False(WinogradConv.Applies(Shape([64, 32, 3, 3, 24, 1, 1])));          // 3x3 outputs waste most of a tile
-        Assert.Equal(simd, WinogradConv.Applies(Shape([1, 128, 28, 28, 128, 1, 1]))); // ResNet-18's batch-1 layer: 49 tiles
-        Assert.False(WinogradConv.Applies(Shape([1, 256, 14, 14, 256, 1, 1])));      // 16 tiles
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 5);
-        var w = Random(s.OutChannels * s.ColRows, 6);
-        var b = Random(s.OutChannels, 7);
-        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 8);
+        Assert.False(WinogradConv.Applies(WinogradShape([2, 8, 64, 64, 24, 1, 1])));
+        Assert.Equal(simd, WinogradConv.Applies(WinogradShape([32, 512, 4, 4, 512, 1, 1])));  // a ResNet's last stage at 112², batch 32: 32 one-tile planes
+        Assert.Equal(simd, WinogradConv.AppliesToInputGradient(WinogradShape([32, 512, 4, 4, 512, 1, 1])));
+        Assert.False(WinogradConv.Applies(WinogradShape([16, 512, 4, 4, 512, 1, 1])));        // 16 tiles: the kernel transform would dominate
+        Assert.False(WinogradConv.Applies(WinogradShape([64, 32, 3, 3, 24, 1, 1])));          // 3x3 outputs waste most of a tile
+        Assert.Equal(simd, WinogradConv.Applies(WinogradShape([1, 128, 28, 28, 128, 1, 1]))); // ResNet-18's batch-1 layer: 49 tiles
+        Assert.False(WinogradConv.Applies(WinogradShape([1, 256, 14, 14, 256, 1, 1])));      // 16 tiles
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 5);
+        var w = RandomFloats(s.OutChannels * s.ColRows, 6);
+        var b = RandomFloats(s.OutChannels, 7);
+        var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 8);
 
         var y = new float[dy.Length];
         Conv2dKernels.Forward<float>(s, x, w, b, y);
@@ -189,11 +157,11 @@ public class WinogradConvTests(ITestOutputHelper output)
     [InlineData(new[] { 1, 32, 56, 56, 32, 1, 1 })] // 196 tiles: seven blocks of 28 on one thread, eight of 25 on two, nine of 22 on three
     public void Results_do_not_depend_on_the_thread_count(int[] g)
     {
-        var s = Shape(g);
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 9);
-        var w = Random(s.OutChannels * s.ColRows, 10);
-        var b = Random(s.OutChannels, 11);
-        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 12);
+        var s = WinogradShape(g);
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 9);
+        var w = RandomFloats(s.OutChannels * s.ColRows, 10);
+        var b = RandomFloats(s.OutChannels, 11);
+        var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 12);
         int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {

@@ -1,4 +1,5 @@
 using Xunit.Abstractions;
+using static Fovea.Kernels.Tests.ConvTestData;
 
 namespace Fovea.Kernels.Tests;
 
@@ -25,41 +26,16 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
         new[] { 1, 64, 14, 12, 64, 1, 1 },   // 7 x 6 tiles: each tile row one 6-row sliver on AVX2
     };
 
-    private static ConvShape Shape(int[] g)
-    {
-        var win = new Window2d(3, 3, 1, 1, g[5], g[6], 1, 1);
-        var (oh, ow) = win.OutputSize(g[2], g[3]);
-        return new ConvShape(g[0], g[1], g[2], g[3], g[4], 1, win, oh, ow);
-    }
-
-    private static float[] Random(int n, int seed) => Array.ConvertAll(ConvTestData.Random(n, seed), v => (float)v);
-
-    private static double[] Abs(float[] x) => Array.ConvertAll(x, v => (double)Math.Abs(v));
-
-    /// <summary>The largest |actual − expected| / (eps · scale) over all elements.</summary>
-    private static double ErrorFactor(double[] expected, float[] actual, double[] scale)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        const double eps = 1.0 / (1 << 23);
-        double worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.False(float.IsNaN(actual[i]), $"NaN at {i}");
-            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]) / (eps * scale[i] + 1e-30));
-        }
-        return worst;
-    }
-
     [Theory, MemberData(nameof(Shapes))]
     public void Forward_matches_the_reference_within_the_bound_on_both_tiles(int[] g)
     {
-        var s = Shape(g);
+        var s = WinogradShape(g);
         Assert.InRange(WinogradF2Conv.Tiles(s), WinogradF2Conv.MinTiles, WinogradF2Conv.MaxTiles);
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 1);
-        var w = Random(s.OutChannels * s.ColRows, 2);
-        var b = Random(s.OutChannels, 3);
-        var y0 = ConvReference.Forward(s, ConvTestData.D(x), ConvTestData.D(w), ConvTestData.D(b));
-        var yNoBias = ConvReference.Forward(s, ConvTestData.D(x), ConvTestData.D(w), new double[s.OutChannels]);
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 1);
+        var w = RandomFloats(s.OutChannels * s.ColRows, 2);
+        var b = RandomFloats(s.OutChannels, 3);
+        var y0 = ConvReference.Forward(s, D(x), D(w), D(b));
+        var yNoBias = ConvReference.Forward(s, D(x), D(w), new double[s.OutChannels]);
         var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
         foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256 })
         {
@@ -81,10 +57,10 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {
-        var s = Shape([1, 256, 14, 14, 256, 1, 1]);
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 9);
-        var w = Random(s.OutChannels * s.ColRows, 10);
-        var b = Random(s.OutChannels, 11);
+        var s = WinogradShape([1, 256, 14, 14, 256, 1, 1]);
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 9);
+        var w = RandomFloats(s.OutChannels * s.ColRows, 10);
+        var b = RandomFloats(s.OutChannels, 11);
         int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
@@ -105,21 +81,21 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
     public void Conv2dKernels_takes_this_path_for_small_planes_with_prepared_weights()
     {
         bool simd = Gemm.Selected != GemmKernelKind.Scalar;
-        Assert.Equal(simd, WinogradF2Conv.Applies(Shape([1, 256, 14, 14, 256, 1, 1]))); // 49 tiles
-        Assert.False(WinogradF2Conv.Applies(Shape([1, 128, 28, 28, 128, 1, 1])));      // 196 tiles: F(4x4, 3x3)'s blocks are full
-        Assert.False(WinogradF2Conv.Applies(Shape([1, 512, 7, 7, 512, 1, 1])));        // 16 tiles
-        Assert.False(WinogradF2Conv.Applies(Shape([16, 256, 14, 14, 256, 1, 1])));     // batch 16
-        Assert.False(WinogradF2Conv.Applies(Shape([1, 32, 14, 14, 256, 1, 1])));       // few input channels
+        Assert.Equal(simd, WinogradF2Conv.Applies(WinogradShape([1, 256, 14, 14, 256, 1, 1]))); // 49 tiles
+        Assert.False(WinogradF2Conv.Applies(WinogradShape([1, 128, 28, 28, 128, 1, 1])));      // 196 tiles: F(4x4, 3x3)'s blocks are full
+        Assert.False(WinogradF2Conv.Applies(WinogradShape([1, 512, 7, 7, 512, 1, 1])));        // 16 tiles
+        Assert.False(WinogradF2Conv.Applies(WinogradShape([16, 256, 14, 14, 256, 1, 1])));     // batch 16
+        Assert.False(WinogradF2Conv.Applies(WinogradShape([1, 32, 14, 14, 256, 1, 1])));       // few input channels
 
         // Through the dispatch with prepared weights, the same bits as this path's own call.
-        var s = Shape([1, 64, 14, 14, 64, 1, 1]);
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 5);
-        var w = Random(s.OutChannels * s.ColRows, 6);
-        var b = Random(s.OutChannels, 7);
+        var s = WinogradShape([1, 64, 14, 14, 64, 1, 1]);
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 5);
+        var w = RandomFloats(s.OutChannels * s.ColRows, 6);
+        var b = RandomFloats(s.OutChannels, 7);
         var y = new float[s.Batch * s.OutChannels * s.OutPlane];
         Conv2dKernels.Forward<float>(s, x, w, b, y, new PreparedConvWeights(64, 64, 3, 3, 1));
         var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
-        Assert.True(ErrorFactor(ConvReference.Forward(s, ConvTestData.D(x), ConvTestData.D(w), ConvTestData.D(b)), y, scale) <= BoundFactor);
+        Assert.True(ErrorFactor(ConvReference.Forward(s, D(x), D(w), D(b)), y, scale) <= BoundFactor);
         if (!simd) return; // the scalar GEMM tile: another path
         var expected = new float[y.Length];
         WinogradF2Conv.Forward(Gemm.Selected, s, x, w, b, expected);

@@ -1,4 +1,5 @@
 using Xunit.Abstractions;
+using static Fovea.Kernels.Tests.ConvTestData;
 
 namespace Fovea.Kernels.Tests;
 
@@ -25,39 +26,12 @@ public class WinogradWeightGradientTests(ITestOutputHelper output)
         new[] { 2, 130, 7, 9, 33, 1, 0 },
     };
 
-    private static ConvShape Shape(int[] g)
-    {
-        var win = new Window2d(3, 3, 1, 1, g[5], g[6], 1, 1);
-        var (oh, ow) = win.OutputSize(g[2], g[3]);
-        return new ConvShape(g[0], g[1], g[2], g[3], g[4], 1, win, oh, ow);
-    }
-
-    private static float[] Random(int n, int seed) => Array.ConvertAll(ConvTestData.Random(n, seed), v => (float)v);
-
-    private static double[] D(float[] x) => Array.ConvertAll(x, v => (double)v);
-
-    private static double[] Abs(float[] x) => Array.ConvertAll(x, v => (double)Math.Abs(v));
-
-    /// <summary>The largest |actual − expected| / (eps · scale) over all elements: the measured error factor.</summary>
-    private static double ErrorFactor(double[] expected, float[] actual, double[] scale)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        const double eps = 1.0 / (1 << 23);
-        double worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.False(float.IsNaN(actual[i]), $"NaN at {i}");
-            worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]) / (eps * scale[i] + 1e-30));
-        }
-        return worst;
-    }
-
     [Theory, MemberData(nameof(Shapes))]
     public void Weight_gradient_matches_the_reference_within_the_bound_with_one_slab_and_with_many(int[] g)
     {
-        var s = Shape(g);
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 1);
-        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 2);
+        var s = WinogradShape(g);
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 1);
+        var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 2);
         var expected = ConvReference.BackwardWeight(s, D(x), D(dy));
         var scale = ConvReference.BackwardWeight(s, Abs(x), Abs(dy));
         int saved = WinogradWeightGradient.SlabFloats;
@@ -82,7 +56,7 @@ public class WinogradWeightGradientTests(ITestOutputHelper output)
     public void A_single_tap_kernel_gradient_is_a_sum_of_shifted_products()
     {
         // One 4x4 image of 1 … 16, padding 1, output gradient 1 at (0, 0) only: dw(i, j) = x(i − 1, j − 1), zero where that is padding.
-        var s = Shape([1, 1, 4, 4, 1, 1, 1]);
+        var s = WinogradShape([1, 1, 4, 4, 1, 1, 1]);
         var x = Enumerable.Range(1, 16).Select(v => (float)v).ToArray();
         var dy = new float[16];
         dy[0] = 1;
@@ -95,16 +69,16 @@ public class WinogradWeightGradientTests(ITestOutputHelper output)
     [Fact]
     public void Conv2dKernels_dispatches_float32_3x3_stride1_here_and_float64_to_the_exact_path()
     {
-        var s = Shape([3, 24, 12, 10, 32, 1, 1]);
+        var s = WinogradShape([3, 24, 12, 10, 32, 1, 1]);
         Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradWeightGradient.Applies(s));
         Assert.False(WinogradWeightGradient.Applies(s with { Window = new Window2d(3, 3, 2, 2, 1, 1, 1, 1), OutH = 6, OutW = 5 }));
-        Assert.False(WinogradWeightGradient.Applies(Shape([3, 8, 12, 10, 32, 1, 1])));
+        Assert.False(WinogradWeightGradient.Applies(WinogradShape([3, 8, 12, 10, 32, 1, 1])));
         // Outputs under 4x4 (2x2 and 1x1 planes with padding 1) stay on the direct form: a tile would cost as much or more.
-        Assert.False(WinogradWeightGradient.Applies(Shape([3, 24, 2, 2, 32, 1, 1])));
-        Assert.False(WinogradWeightGradient.Applies(Shape([3, 24, 1, 1, 32, 1, 1])));
-        Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradWeightGradient.Applies(Shape([3, 24, 4, 4, 32, 1, 1])));
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 3);
-        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 4);
+        Assert.False(WinogradWeightGradient.Applies(WinogradShape([3, 24, 2, 2, 32, 1, 1])));
+        Assert.False(WinogradWeightGradient.Applies(WinogradShape([3, 24, 1, 1, 32, 1, 1])));
+        Assert.Equal(Gemm.Selected != GemmKernelKind.Scalar, WinogradWeightGradient.Applies(WinogradShape([3, 24, 4, 4, 32, 1, 1])));
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 3);
+        var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 4);
         var dw = new float[s.OutChannels * s.ColRows];
         Conv2dKernels.BackwardWeight<float>(s, x, dy, dw);
         double f = ErrorFactor(ConvReference.BackwardWeight(s, D(x), D(dy)), dw, ConvReference.BackwardWeight(s, Abs(x), Abs(dy)));
@@ -118,9 +92,9 @@ public class WinogradWeightGradientTests(ITestOutputHelper output)
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {
-        var s = Shape([10, 16, 24, 24, 16, 1, 1]); // two blocks; large enough to be split among threads
-        var x = Random(s.Batch * s.InChannels * s.Height * s.Width, 5);
-        var dy = Random(s.Batch * s.OutChannels * s.OutPlane, 6);
+        var s = WinogradShape([10, 16, 24, 24, 16, 1, 1]); // two blocks; large enough to be split among threads
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 5);
+        var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 6);
         int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
