@@ -314,12 +314,10 @@ internal static unsafe class WinogradF2Conv
     private struct ProductBody<TKernel> : IChunkBody
         where TKernel : struct, IMicroKernel<float>
     {
-        public float* U, Y, Bias;
+        public float* X, U, Y, Bias;
         public ConvShape Shape;
         public int TilesX, TilesY, Tiles, RowTiles, Kc;
-        public long SliverStride;
-        public float* X;
-        public long Call;
+        public long SliverStride, Call;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int sliver)
@@ -360,6 +358,9 @@ internal static unsafe class WinogradF2Conv
             long planeOut = (long)oh * ow;
             int perImage = TilesY * TilesX;
             float* values = stackalloc float[4 * 8];
+            // The bias of the sliver's channels, zero past the last channel.
+            float* biasLanes = stackalloc float[nr];
+            for (int l = 0; l < nr; l++) biasLanes[l] = Bias is null || l >= outs ? 0f : Bias[o0 + l];
             for (int tile = 0; tile < Tiles; tile++)
             {
                 int n = tile / perImage, r = tile % perImage, oy = r / TilesX * 2, ox = r % TilesX * 2;
@@ -374,9 +375,7 @@ internal static unsafe class WinogradF2Conv
                     var m3 = Load4(mt + l, mPoint, 12);
                     var a0 = m0.A + m1.A + m2.A; var a1 = m0.B + m1.B + m2.B; var a2 = m0.C + m1.C + m2.C; var a3 = m0.D + m1.D + m2.D;
                     var b0 = m1.A - m2.A - m3.A; var b1 = m1.B - m2.B - m3.B; var b2 = m1.C - m2.C - m3.C; var b3 = m1.D - m2.D - m3.D;
-                    var bias = Bias is null ? Vector256<float>.Zero : Vector256.Create(
-                        BiasAt(o0 + l, k), BiasAt(o0 + l + 1, k), BiasAt(o0 + l + 2, k), BiasAt(o0 + l + 3, k),
-                        BiasAt(o0 + l + 4, k), BiasAt(o0 + l + 5, k), BiasAt(o0 + l + 6, k), BiasAt(o0 + l + 7, k));
+                    var bias = Vector256.Load(biasLanes + l);
                     (a0 + a1 + a2 + bias).Store(values);
                     (a1 - a2 - a3 + bias).Store(values + 8);
                     (b0 + b1 + b2 + bias).Store(values + 16);
@@ -396,8 +395,6 @@ internal static unsafe class WinogradF2Conv
                 }
             }
         }
-
-        private readonly float BiasAt(int o, int k) => o < k ? Bias[o] : 0f;
 
         /// <summary>Points ξ0 … ξ0 + 3 (one row of the 4x4 tile) of eight channels.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
