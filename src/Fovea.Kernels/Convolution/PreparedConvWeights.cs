@@ -71,21 +71,8 @@ public sealed unsafe class PreparedConvWeights
     /// <paramref name="kc"/>: per group, per K block, <c>RoundUp(gout, mr) x kcb</c> (the layout
     /// <see cref="GemmPacking.PackA{T}"/> writes). Built from <paramref name="w"/> on first use.
     /// </summary>
-    internal float* GemmA(in ConvShape s, float* w, int mr, int kc)
-    {
-        var p = Volatile.Read(ref _gemmA);
-        if (p is not null && p.Mr == mr && p.Kc == kc) return p.Pointer;
-        lock (_gate)
-        {
-            p = _gemmA;
-            if (p is not null && p.Mr == mr && p.Kc == kc) return p.Pointer;
-            int colRows = s.ColRows, gout = s.GroupOut, mPad = (gout + mr - 1) / mr * mr;
-            p = new Prepared((long)s.Groups * mPad * colRows, mr, kc);
-            PackGemmA(s, w, mr, kc, p.Pointer);
-            Volatile.Write(ref _gemmA, p);
-            return p.Pointer;
-        }
-    }
+    internal float* GemmA(in ConvShape s, float* w, int mr, int kc) =>
+        GetOrBuild(ref _gemmA, s, w, mr, kc, (long)s.Groups * ((s.GroupOut + mr - 1) / mr * mr) * s.ColRows, &PackGemmA);
 
     /// <summary>Packs the weights <paramref name="w"/> of <paramref name="s"/> as the implicit GEMM's A operand (see <see cref="GemmA"/>).</summary>
     internal static void PackGemmA(in ConvShape s, float* w, int mr, int kc, float* dst) => PackGemmA<float>(s, w, mr, kc, dst);
@@ -102,56 +89,48 @@ public sealed unsafe class PreparedConvWeights
 
     /// <summary>Wᵀ packed for <see cref="PixelRowGemmConv{TKernel}"/> with <typeparamref name="TKernel"/>'s NR, built from <paramref name="w"/> on first use.</summary>
     internal float* GemmWT<TKernel>(in ConvShape s, float* w)
-        where TKernel : struct, IMicroKernel<float>
-    {
-        int nr = TKernel.NR, kc = PixelRowGemmConv<TKernel>.BlockDepth(s.ColRows);
-        var p = Volatile.Read(ref _gemmWT);
-        if (p is not null && p.Mr == nr && p.Kc == kc) return p.Pointer;
-        lock (_gate)
-        {
-            p = _gemmWT;
-            if (p is not null && p.Mr == nr && p.Kc == kc) return p.Pointer;
-            p = new Prepared(PixelRowGemmConv<TKernel>.PackedLength(s), nr, kc);
-            PixelRowGemmConv<TKernel>.PackWeights(s, w, p.Pointer);
-            Volatile.Write(ref _gemmWT, p);
-            return p.Pointer;
-        }
-    }
+        where TKernel : struct, IMicroKernel<float> =>
+        GetOrBuild(ref _gemmWT, s, w, TKernel.NR, PixelRowGemmConv<TKernel>.BlockDepth(s.ColRows), PixelRowGemmConv<TKernel>.PackedLength(s), &PackGemmWT<TKernel>);
 
     /// <summary>Winograd's U for MR = <paramref name="mr"/> (see <see cref="WinogradConv"/>), built from <paramref name="w"/> on first use.</summary>
-    internal float* WinogradU(in ConvShape s, float* w, int mr)
-    {
-        var p = Volatile.Read(ref _winogradU);
-        if (p is not null && p.Mr == mr) return p.Pointer;
-        lock (_gate)
-        {
-            p = _winogradU;
-            if (p is not null && p.Mr == mr) return p.Pointer;
-            p = new Prepared(WinogradConv.PackedKernelLength(s, mr), mr, 0);
-            WinogradConv.PackKernels(s, w, flipped: false, mr, p.Pointer);
-            Volatile.Write(ref _winogradU, p);
-            return p.Pointer;
-        }
-    }
+    internal float* WinogradU(in ConvShape s, float* w, int mr) =>
+        GetOrBuild(ref _winogradU, s, w, mr, 0, WinogradConv.PackedKernelLength(s, mr), &PackWinogradU);
 
     /// <summary>
     /// The F(2x2, 3x3) transformed kernel for GEMM tiles <paramref name="nr"/> output channels wide (see
     /// <see cref="WinogradF2Conv"/>), built from <paramref name="w"/> on first use.
     /// </summary>
-    internal float* WinogradF2U(in ConvShape s, float* w, int nr)
+    internal float* WinogradF2U(in ConvShape s, float* w, int nr) =>
+        GetOrBuild(ref _winogradF2U, s, w, nr, 0, WinogradF2Conv.PackedKernelLength(s, nr), &PackWinogradF2U);
+
+    /// <summary>
+    /// The form in <paramref name="slot"/> if it was built for this register tile (<paramref name="mr"/> rows, or NR
+    /// columns for the Wᵀ forms, and K blocks of <paramref name="kc"/>; 0 where the form has none); otherwise
+    /// <paramref name="floats"/> floats written by <paramref name="pack"/> from <paramref name="w"/>, once, under the
+    /// lock, and published for the readers that take the lock-free path.
+    /// </summary>
+    private float* GetOrBuild(ref Prepared? slot, in ConvShape s, float* w, int mr, int kc, long floats,
+        delegate*<in ConvShape, float*, int, int, float*, void> pack)
     {
-        var p = Volatile.Read(ref _winogradF2U);
-        if (p is not null && p.Mr == nr) return p.Pointer;
+        var p = Volatile.Read(ref slot);
+        if (p is not null && p.Mr == mr && p.Kc == kc) return p.Pointer;
         lock (_gate)
         {
-            p = _winogradF2U;
-            if (p is not null && p.Mr == nr) return p.Pointer;
-            p = new Prepared(WinogradF2Conv.PackedKernelLength(s, nr), nr, 0);
-            WinogradF2Conv.PackKernels(s, w, nr, p.Pointer);
-            Volatile.Write(ref _winogradF2U, p);
+            p = slot;
+            if (p is not null && p.Mr == mr && p.Kc == kc) return p.Pointer;
+            p = new Prepared(floats, mr, kc);
+            pack(s, w, mr, kc, p.Pointer);
+            Volatile.Write(ref slot, p);
             return p.Pointer;
         }
     }
+
+    private static void PackGemmWT<TKernel>(in ConvShape s, float* w, int nr, int kc, float* dst)
+        where TKernel : struct, IMicroKernel<float> => PixelRowGemmConv<TKernel>.PackWeights(s, w, dst);
+
+    private static void PackWinogradU(in ConvShape s, float* w, int mr, int kc, float* dst) => WinogradConv.PackKernels(s, w, flipped: false, mr, dst);
+
+    private static void PackWinogradF2U(in ConvShape s, float* w, int nr, int kc, float* dst) => WinogradF2Conv.PackKernels(s, w, nr, dst);
 
     /// <summary>One prepared form: a pinned array (so its address holds) and its first 64-byte-aligned element.</summary>
     private sealed class Prepared

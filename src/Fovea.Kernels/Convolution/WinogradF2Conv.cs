@@ -102,7 +102,7 @@ internal static unsafe class WinogradF2Conv
     {
         int c = s.InChannels, k = s.OutChannels;
         long length = PackedKernelLength(s, nr), perPoint = (long)c * nr;
-        for (long i = 0; i < length; i++) u[i] = 0;
+        NativeMemory.Clear(u, (nuint)(length * sizeof(float)));
         double* gg = stackalloc double[12];
         for (int o = 0; o < k; o++)
         {
