@@ -26,7 +26,8 @@ public static class InferenceProfile
     /// <summary>Runs the profile and prints one row per backend call, one column per thread count.</summary>
     public static void Run(string source, int batch, int[] threads, int forwards)
     {
-        var model = Build(source);
+        byte[]? file = ModelFile(source);
+        var model = file is null ? ModelZoo.Create("resnet18", 3, 1000, 224, new Generator(0)) : OnnxModel.Import(file, source == "pretrained" ? PretrainedPath : "resnet18.onnx");
         model.Eval();
         var x = Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
         var proxy = DispatchProxy.Create<IBackend, CallTimingBackend>();
@@ -72,7 +73,7 @@ public static class InferenceProfile
         foreach (var kind in kinds)
             Console.WriteLine($"kind {kind}, " + string.Join(", ", perThreads.Select(p =>
                 Enumerable.Range(0, Math.Min(names.Count, p.Calls.Count)).Where(c => Kind(names[c]) == kind).Sum(c => Median(p.Calls[c])).ToString("0.000", inv))));
-        if (source != "zoo") AnchorProfile(source, batch, threads, forwards);
+        if (file is not null) AnchorProfile(file, batch, threads, forwards);
         Console.WriteLine("sum of call medians, " + string.Join(", ", perThreads.Select(p => p.Calls.Sum(Median).ToString("0.000", inv))));
         Console.WriteLine("forward median, " + string.Join(", ", perThreads.Select(p => Median(p.Forward).ToString("0.000", inv))));
     }
@@ -81,12 +82,9 @@ public static class InferenceProfile
     /// ONNX Runtime's own profile of the same file (<c>SessionOptions.EnableProfiling</c>): each node's median kernel time
     /// over the timed runs, in the graph's order, so that the two libraries' layers can be put side by side.
     /// </summary>
-    private static void AnchorProfile(string source, int batch, int[] threads, int forwards)
+    private static void AnchorProfile(byte[] bytes, int batch, int[] threads, int forwards)
     {
         var inv = CultureInfo.InvariantCulture;
-        byte[] bytes = source == "pretrained"
-            ? File.ReadAllBytes(PretrainedModels.Find(null, PretrainedModels.ResNet18RelativePath))
-            : OnnxModel.ExportToBytes(ModelZoo.Create("resnet18", 3, 1000, 224, new Generator(0)), [1, 3, 224, 224]);
         var input = Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
         var nodes = new List<string>();
         var perThreads = new List<(int Threads, Dictionary<string, List<double>> Times, List<double> Runs)>();
@@ -95,14 +93,6 @@ public static class InferenceProfile
             string prefix = Path.Combine(Path.GetTempPath(), $"fovea-ort-profile-{Environment.ProcessId}-t{t}");
             var times = new Dictionary<string, List<double>>();
             var runs = new List<double>();
-            using (var options = new SessionOptions { IntraOpNumThreads = t, InterOpNumThreads = 1 })
-            {
-                using var session = new InferenceSession(bytes, options);
-                var feed = new[] { NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), new DenseTensor<float>(input.ToArray<float>(), input.Shape)) };
-                for (int i = 0; i < WarmForwards; i++)
-                    session.Run(feed).Dispose();
-                options.EnableProfiling = true;
-            }
             using (var options = new SessionOptions { IntraOpNumThreads = t, InterOpNumThreads = 1, EnableProfiling = true, ProfileOutputPathPrefix = prefix })
             {
                 using var session = new InferenceSession(bytes, options);
@@ -136,7 +126,7 @@ public static class InferenceProfile
             }
             perThreads.Add((t, times, runs));
         }
-        Console.WriteLine($"# ONNX Runtime on the same file: each node's median ms over the last {forwards} of {WarmForwards + forwards} runs (its profiler on)");
+        Console.WriteLine($"# ONNX Runtime on the same file: each node's median ms over the last {forwards} of {WarmForwards + forwards} runs (its profiler on; the first {WarmForwards} warm up)");
         foreach (var n in nodes)
             Console.WriteLine($"ort {n}, " + string.Join(", ", perThreads.Select(p => p.Times.TryGetValue(n, out var l) ? Median([.. l]).ToString("0.000", inv) : "")));
         Console.WriteLine("ort sum of node medians, " + string.Join(", ", perThreads.Select(p => p.Times.Values.Sum(l => Median([.. l])).ToString("0.000", inv))));
@@ -146,20 +136,16 @@ public static class InferenceProfile
     /// <summary>A call's kind: its method and, for a convolution, its kernel size, stride, channels and input size.</summary>
     private static string Kind(string name) => name[(name.IndexOf(' ', StringComparison.Ordinal) + 1)..];
 
-    private static Module<Tensor, Tensor> Build(string source)
+    /// <summary>The ONNX file both libraries run (the zoo ResNet-18 exported, or the pretrained file); null for the zoo module itself.</summary>
+    private static byte[]? ModelFile(string source) => source switch
     {
-        switch (source)
-        {
-            case "zoo": return ModelZoo.Create("resnet18", 3, 1000, 224, new Generator(0));
-            case "exported":
-                var native = ModelZoo.Create("resnet18", 3, 1000, 224, new Generator(0));
-                return OnnxModel.Import(OnnxModel.ExportToBytes(native, [1, 3, 224, 224]), "resnet18.onnx");
-            case "pretrained":
-                string path = PretrainedModels.Find(null, PretrainedModels.ResNet18RelativePath);
-                return OnnxModel.Import(File.ReadAllBytes(path), path);
-            default: throw new ArgumentException($"--profile-infer takes exported, pretrained or zoo, not {source}");
-        }
-    }
+        "zoo" => null,
+        "exported" => OnnxModel.ExportToBytes(ModelZoo.Create("resnet18", 3, 1000, 224, new Generator(0)), [1, 3, 224, 224]),
+        "pretrained" => File.ReadAllBytes(PretrainedPath),
+        _ => throw new ArgumentException($"--profile-infer takes exported, pretrained or zoo, not {source}"),
+    };
+
+    private static string PretrainedPath => PretrainedModels.Find(null, PretrainedModels.ResNet18RelativePath);
 
     private static double Median(double[] v)
     {

@@ -34,6 +34,8 @@ try
                 break;
             case "--profile-infer":
                 profileInfer = i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? Next() : "exported";
+                if (profileInfer is not ("exported" or "pretrained" or "zoo"))
+                    throw new ArgumentException($"--profile-infer takes exported, pretrained or zoo, not {profileInfer}");
                 break;
             case "--batch": profileBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
