@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
@@ -55,6 +56,21 @@ internal static unsafe class PixelRowGemmConv<TKernel>
         && (long)RoundUp(s.Batch * s.OutPlane, TKernel.MR) * s.ColRows * sizeof(float) <= MaxPackedBytes;
 
     /// <summary>
+    /// True where the multiply phase reads col(X)ᵀ straight from the padded input instead of packing it first: AVX-512's
+    /// 7-row tile, stride 1, output rows a multiple of 7 pixels wide (so each tile is 7 adjacent pixels of one output
+    /// row, its tap-k values 7 consecutive floats at one address: <see cref="InputTile7x32"/>), and more than one
+    /// thread. On two threads the pack is one more parallel region, and each thread's tiles then read the half of
+    /// col(X)ᵀ the other thread packed from that core's cache; reading the input costs one address per tap instead.
+    /// On one thread the packed slivers' sequential reads are as fast, and at stride 2 (7 values spread over 13 floats)
+    /// the pack wins. Inside the exported ResNet-18 at batch 1 on a 2-core AMD EPYC (Zen 5), the two forms alternating
+    /// forward by forward (medians of 300 each, two threads): the three 512@7² layers 0.846–0.872 → 0.802–0.811 ms
+    /// each, the 256@14² → 512 stride-2 one 0.461 → 0.504 (hence stride 1 only); one thread unchanged. Both forms
+    /// make the same operations in the same order, so the results are the same bits.
+    /// </summary>
+    internal static bool ReadsInput(in ConvShape s, int threads) =>
+        PixelRowGemm.FromInput && threads > 1 && typeof(TKernel) == typeof(SgemmKernel7x32) && s.Window.StrideW == 1 && s.OutW % 7 == 0;
+
+    /// <summary>
     /// The K block depth the weights are packed in, for <paramref name="colRows"/> taps: equal blocks of at most
     /// <see cref="MaxBlockDepth"/>, so one block's sliver of Wᵀ (kc x NR: 32 KiB for NR = 64) stays in L1 while the row
     /// tiles' slivers of col(X)ᵀ stream past it.
@@ -94,7 +110,8 @@ internal static unsafe class PixelRowGemmConv<TKernel>
         int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
         // The input with its zero border (so every tap is one load), col(X)ᵀ's MR-row slivers per K block, and Yᵀ.
         float[]? xPadded = padded ? ArrayPool<float>.Shared.Rent(s.Batch * s.InChannels * hp * wp) : null;
-        float[] packedA = ArrayPool<float>.Shared.Rent(mPad * colRows + 16);
+        bool fromInput = ReadsInput(s, threads);
+        float[] packedA = ArrayPool<float>.Shared.Rent(fromInput ? 16 : mPad * colRows + 16);
         float[] yT = ArrayPool<float>.Shared.Rent(mPad * nPad + 16);
         // Tap k = (channel, i, j) is at offset tap[k] from a pixel's window corner, pixel r's corner at corner[r].
         int[] taps = ArrayPool<int>.Shared.Rent(colRows);
@@ -133,11 +150,15 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                 body.Phase = 0;
                 Run(s.Batch * s.InChannels, threads, body);
             }
-            // col(X)ᵀ packed straight from the (padded) input, by (K block, row range).
-            body.Phase = 1;
-            body.RowChunks = threads > 1 && kBlocks < 4 * threads ? Math.Min(rowTiles, (4 * threads + kBlocks - 1) / kBlocks) : 1;
+            // col(X)ᵀ packed straight from the (padded) input, by (K block, row range), unless the tiles read it from there.
             body.RowTiles = rowTiles;
-            Run(kBlocks * body.RowChunks, threads, body);
+            body.FromInput = fromInput;
+            if (!fromInput)
+            {
+                body.Phase = 1;
+                body.RowChunks = threads > 1 && kBlocks < 4 * threads ? Math.Min(rowTiles, (4 * threads + kBlocks - 1) / kBlocks) : 1;
+                Run(kBlocks * body.RowChunks, threads, body);
+            }
             // Yᵀ tiles and the transpose into y, by (sliver range, row range).
             body.Phase = 2;
             body.SliverChunks = threads > 1 ? Math.Min(slivers, SliverChunksPerThread * threads) : 1;
@@ -173,6 +194,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
         public ConvShape Shape;
         public float* X, XPadded, PackedA, PackedWT, YT, Bias, Y;
         public int* Taps, Corners;
+        public bool FromInput;
         public int Phase, Kc, MPad, NPad, Hp, Wp, SliverChunks, RowChunks, RowTiles, Slivers;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -260,7 +282,9 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                     {
                         if (next is not null && Sse.IsSupported)
                             for (long l = (t - t0) * lines / tiles, e = (t - t0 + 1) * lines / tiles; l < e; l++) Sse.Prefetch1(next + l * 64);
-                        TKernel.Run(kcb, a + (long)t * mr * kcb, b, YT + (long)t * mr * NPad + j * nr, NPad, 1f, beta);
+                        float* c = YT + (long)t * mr * NPad + j * nr;
+                        if (FromInput) InputTile7x32.Run(kcb, XPadded + Corners[t * mr], Taps + p0, s.Window.StrideW, b, c, NPad, beta);
+                        else TKernel.Run(kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
                     }
                 }
                 // y[n, o, q] = Yᵀ[n·plane + q, o] + bias[o] for this sliver's channels and these rows.
@@ -286,4 +310,47 @@ internal static class PixelRowGemm
 {
     /// <summary>Whether layers with few output pixels take the pixel-row path.</summary>
     public static bool Enabled = true;
+
+    /// <summary>Whether <see cref="PixelRowGemmConv{TKernel}.ReadsInput"/> may read col(X)ᵀ from the input (tests turn it off to compare).</summary>
+    public static bool FromInput = true;
+}
+
+/// <summary>
+/// AVX-512's 7x32 tile of <see cref="SgemmKernel7x32"/> with its A operand read from the padded input instead of a packed
+/// sliver: row r's tap-k value is <c>src[taps[k] + r·stride]</c> (7 output pixels of one row; taps[k] is the tap's offset
+/// from a pixel's window corner). The same multiply-adds in the same order as the packed tile, so the same bits.
+/// </summary>
+internal static unsafe class InputTile7x32
+{
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, float* src, int* taps, int stride, float* b, float* c, nint ldc, float beta)
+    {
+        GemmPrefetch.Tile(c, ldc, 7, 32);
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default;
+        Vector512<float> c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default;
+        nint o1 = stride, o2 = 2 * o1, o3 = 3 * o1, o4 = 4 * o1, o5 = 5 * o1, o6 = 6 * o1;
+        for (int p = 0; p < kc; p++)
+        {
+            float* a = src + taps[p];
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16), av;
+            av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a[o1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a[o2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a[o3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a[o4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a[o5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(a[o6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            b += 32;
+        }
+
+        Vector512<float> one = Vector512<float>.One, vb = Vector512.Create(beta);
+        bool load = beta != 0f;
+        SgemmKernel6x32.Row(c, c00, c01, one, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c10, c11, one, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c20, c21, one, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c30, c31, one, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c40, c41, one, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c50, c51, one, vb, load); c += ldc;
+        SgemmKernel6x32.Row(c, c60, c61, one, vb, load);
+    }
 }

@@ -91,6 +91,52 @@ public class PreparedConvWeightsTests
         Assert.False(Conv2dKernels.SevenRowTiles(Shape([1, 16, 6, 6, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1])));    // 36: 36 against 42
     }
 
+    [Theory]
+    // (batch, in, h, w, out, groups, kh, kw, sh, sw, ph, pw, dh, dw): output rows of 7 or 14 pixels, stride 1 across
+    // (the stride-2 ones pack, and must give the same bits too).
+    [InlineData(new[] { 1, 64, 7, 7, 128, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]     // a ResNet's last stage in small: 5 K blocks
+    [InlineData(new[] { 1, 32, 8, 14, 96, 1, 3, 3, 2, 1, 1, 1, 1, 1 })]     // stride 2 down, 1 across: 4x14, three slivers
+    [InlineData(new[] { 2, 40, 2, 7, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1 })]      // two images of 2x7: tiles 2 and 3 in the second
+    [InlineData(new[] { 1, 20, 11, 11, 70, 1, 3, 3, 1, 1, 0, 0, 2, 2 })]    // dilated, unpadded, a partial sliver
+    [InlineData(new[] { 1, 128, 7, 7, 64, 1, 1, 1, 1, 1, 0, 0, 1, 1 })]     // pointwise: read from x itself, unpadded
+    [InlineData(new[] { 1, 64, 14, 14, 128, 1, 3, 3, 2, 2, 1, 1, 1, 1 })]   // stride 2: packed on either setting
+    [InlineData(new[] { 1, 128, 4, 14, 128, 1, 3, 3, 1, 1, 0, 1, 1, 1 })]   // rows of 14: two tiles a row, unequal padding
+    public void Pixel_rows_read_from_the_input_give_the_packed_slivers_bits(int[] g)
+    {
+        var s = Shape(g);
+        var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 7), v => (float)v);
+        var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 8), v => (float)v);
+        var b = Array.ConvertAll(Random(s.OutChannels, 9), v => (float)v);
+        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        long savedGrain = ParallelFor.MinMultiplyAddsPerThread;
+        try
+        {
+            Parallelism.MaxDegreeOfParallelism = 2;
+            ParallelFor.MinMultiplyAddsPerThread = 1;
+            bool avx512 = Gemm.Selected == GemmKernelKind.Vector512;
+            // Where AVX-512's 7-row tile runs these shapes, it reads the input at stride 1 (elsewhere both runs pack or take other paths).
+            Assert.Equal(avx512 && s.Window.StrideW == 1, avx512 && Conv2dKernels.SevenRowTiles(s) && PixelRowGemmConv<SgemmKernel7x32>.Applies(s) && PixelRowGemmConv<SgemmKernel7x32>.ReadsInput(s, 2));
+            Assert.False(PixelRowGemmConv<SgemmKernel7x32>.ReadsInput(s, 1));
+            var prepared = new PreparedConvWeights(s.OutChannels, s.GroupIn, s.Window.KernelH, s.Window.KernelW, s.Groups);
+            var packed = new float[expected.Length];
+            var fromInput = new float[expected.Length];
+            Array.Fill(fromInput, float.NaN);
+            PixelRowGemm.FromInput = false;
+            Conv2dKernels.Forward<float>(s, x, w, b, packed, prepared);
+            PixelRowGemm.FromInput = true;
+            Conv2dKernels.Forward<float>(s, x, w, b, fromInput, prepared);
+            Close(expected, D(fromInput), 2e-4 * Math.Sqrt(s.ColRows), "y");
+            Assert.Equal(packed, fromInput);
+        }
+        finally
+        {
+            PixelRowGemm.FromInput = true;
+            ParallelFor.MinMultiplyAddsPerThread = savedGrain;
+            Parallelism.MaxDegreeOfParallelism = saved;
+        }
+    }
+
     [Fact]
     public void Prepared_weights_of_another_shape_are_refused()
     {
