@@ -112,6 +112,11 @@ public static class Conv2dKernels
                 DirectConv.Forward(s, fx, fw, fb, fy);
                 return;
             }
+            if (PhaseRowConv.Applies(s))
+            {
+                PhaseRowConv.Forward(s, fx, fw, fb, fy);
+                return;
+            }
             if (prepared is not null && PixelRows(s, fx, fw, fb, fy, prepared)) return;
             switch (Gemm.Selected)
             {
