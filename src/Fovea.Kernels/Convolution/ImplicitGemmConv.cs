@@ -374,24 +374,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 for (int ph = 0; ph < phases; ph++) new Span<T>(dst + (long)ph * Src.Plane, wq).Clear();
                 return;
             }
-            T* rowIn = X + ((long)plane * s.Height + iy) * w;
-            for (int ph = 0; ph < phases; ph++)
-            {
-                T* d = dst + (long)ph * Src.Plane;
-                // Phase column q is padded column q·phases + ph, image column q·phases + ph - PadW.
-                int q = 0;
-                for (; q < wq && q * phases + ph - padW < 0; q++) d[q] = T.Zero;
-                if (phases == 2 && sizeof(T) == sizeof(uint) && Vector256.IsHardwareAccelerated)
-                {
-                    for (int ix = 2 * q + ph - padW; q + 8 <= wq && ix + 16 <= w; q += 8, ix += 16)
-                        StoreEvens(rowIn + ix, d + q);
-                }
-                for (; q < wq; q++)
-                {
-                    int ix = q * phases + ph - padW;
-                    d[q] = ix < w ? rowIn[ix] : T.Zero;
-                }
-            }
+            ColumnPhases.SplitRow(X + ((long)plane * s.Height + iy) * w, w, padW, phases, wq, dst, Src.Plane);
         }
     }
 
@@ -416,15 +399,6 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         }
         for (; t < len; t++) dst[t] = src[t] + add;
     }
-
-    /// <summary>
-    /// Stride 2 on float32: the even elements of the 16 floats at <paramref name="src"/> into 8 at <paramref name="dst"/>.
-    /// They are the low halves of 8 64-bit lanes, which Narrow gathers in order. Callers check
-    /// <see cref="Vector256.IsHardwareAccelerated"/> and that T is 4 bytes wide.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreEvens(T* src, T* dst) =>
-        Vector256.Store(Vector256.Narrow(Vector256.Load((ulong*)src), Vector256.Load((ulong*)(src + 8))), (uint*)dst);
 
     /// <summary>
     /// True where the lowered form (explicit im2col, then one packed GEMM per group) serves better: no more output
@@ -702,7 +676,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                             // Stride 2 (every downsampling layer of a ResNet). The last group may pass hi: what it
                             // writes there is zeroed below or lands on the next run or row (a run of 7 pixels, batch 1
                             // at 7x7, is then one group, not seven scalar moves).
-                            for (; t < hi && src + 2 * t + 16 <= xEnd; t += 8) StoreEvens(src + 2 * t, d + t);
+                            for (; t < hi && src + 2 * t + 16 <= xEnd; t += 8) ColumnPhases.StoreEvens(src + 2 * t, d + t);
                         }
                         for (; t < hi; t++) d[t] = src[t * sw];
                         for (int u = 0; u < lo; u++) d[u] = T.Zero;

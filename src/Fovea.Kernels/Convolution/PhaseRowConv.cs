@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
@@ -129,14 +128,14 @@ internal static unsafe class PhaseRowConv
             for (int ci = 0; ci < c; ci++)
                 for (int r = 0; r < rowsIn; r++)
                 {
-                    float* even = phases + ((long)ci * rowsIn + r) * 2 * q, odd = even + q;
+                    float* even = phases + ((long)ci * rowsIn + r) * 2 * q;
                     int iy = iyTop + r;
                     if (iy < 0 || iy >= h)
                     {
                         new Span<float>(even, 2 * q).Clear();
                         continue;
                     }
-                    Split(X + (((long)n * c + ci) * h + iy) * wIn, wIn, win.PadW, q, even, odd);
+                    ColumnPhases.SplitRow(X + (((long)n * c + ci) * h + iy) * wIn, wIn, win.PadW, 2, q, even, q);
                 }
 
             int k = s.OutChannels, outW = s.OutW, segments = Segments(outW);
@@ -161,28 +160,6 @@ internal static unsafe class PhaseRowConv
                     }
         }
     }
-
-    /// <summary>
-    /// even[j] = row[2j − pad] and odd[j] = row[2j + 1 − pad] for j in [0, q), zero outside the row: 16 of each from 32
-    /// consecutive floats by two two-source permutes where the 32 lie inside the row, one at a time at its edges.
-    /// </summary>
-    private static void Split(float* row, int width, int pad, int q, float* even, float* odd)
-    {
-        var evenLanes = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        var oddLanes = evenLanes + Vector512<int>.One;
-        int j = 0;
-        for (; j < q && 2 * j - pad < 0; j++) (even[j], odd[j]) = (Column(row, width, 2 * j - pad), Column(row, width, 2 * j + 1 - pad));
-        if (Avx512F.IsSupported)
-            for (; j + 16 <= q && 2 * j - pad + 32 <= width; j += 16)
-            {
-                Vector512<float> lo = Vector512.Load(row + 2 * j - pad), hi = Vector512.Load(row + 2 * j - pad + 16);
-                Avx512F.PermuteVar16x32x2(lo, evenLanes, hi).Store(even + j);
-                Avx512F.PermuteVar16x32x2(lo, oddLanes, hi).Store(odd + j);
-            }
-        for (; j < q; j++) (even[j], odd[j]) = (Column(row, width, 2 * j - pad), Column(row, width, 2 * j + 1 - pad));
-    }
-
-    private static float Column(float* row, int width, int i) => (uint)i < (uint)width ? row[i] : 0f;
 
     /// <summary>
     /// One tile: output channels g·3 … g·3 + 2 (weights <paramref name="w"/>, [tap][3]; bias <paramref name="b"/>, which
