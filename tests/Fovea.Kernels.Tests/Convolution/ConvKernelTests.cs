@@ -191,31 +191,16 @@ public class ConvKernelTests
         var x = Array.ConvertAll(Random(s.Batch * s.InChannels * s.Height * s.Width, 8), v => (float)v);
         var w = Array.ConvertAll(Random(s.OutChannels * s.ColRows, 9), v => (float)v);
         var dy = Array.ConvertAll(Random(s.Batch * s.OutChannels * s.OutPlane, 10), v => (float)v);
-        int saved = Parallelism.MaxDegreeOfParallelism;
-        try
+        SameOnOneTwoAndThreeThreads(() =>
         {
-            float[]? y1 = null, dx1 = null, dw1 = null;
-            foreach (int threads in new[] { 1, 2, 3 })
-            {
-                Parallelism.MaxDegreeOfParallelism = threads;
-                var y = new float[dy.Length];
-                var dx = new float[x.Length];
-                var dw = new float[w.Length];
-                Conv2dKernels.Forward<float>(s, x, w, ReadOnlyMemory<float>.Empty, y);
-                Conv2dKernels.BackwardInput<float>(s, dy, w, dx);
-                Conv2dKernels.BackwardWeight<float>(s, x, dy, dw);
-                y1 ??= y;
-                dx1 ??= dx;
-                dw1 ??= dw;
-                Assert.Equal(y1, y);
-                Assert.Equal(dx1, dx);
-                Assert.Equal(dw1, dw);
-            }
-        }
-        finally
-        {
-            Parallelism.MaxDegreeOfParallelism = saved;
-        }
+            var y = new float[dy.Length];
+            var dx = new float[x.Length];
+            var dw = new float[w.Length];
+            Conv2dKernels.Forward<float>(s, x, w, ReadOnlyMemory<float>.Empty, y);
+            Conv2dKernels.BackwardInput<float>(s, dy, w, dx);
+            Conv2dKernels.BackwardWeight<float>(s, x, dy, dw);
+            return [y, dx, dw];
+        });
     }
 
     [Theory, MemberData(nameof(Geometries))]

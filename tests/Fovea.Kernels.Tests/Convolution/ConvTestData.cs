@@ -58,6 +58,28 @@ internal static class ConvTestData
         return worst;
     }
 
+    /// <summary>
+    /// Runs <paramref name="compute"/> on 1, 2 and 3 threads (the setting restored after) and asserts that each run gives
+    /// the first run's bits in every one of its results; returns the first run's results.
+    /// </summary>
+    public static float[][] SameOnOneTwoAndThreeThreads(Func<float[][]> compute)
+    {
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        try
+        {
+            float[][]? first = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                Parallelism.MaxDegreeOfParallelism = threads;
+                var results = compute();
+                first ??= results;
+                for (int i = 0; i < results.Length; i++) Assert.Equal(first[i], results[i]);
+            }
+            return first!;
+        }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
+    }
+
     /// <summary>Asserts |expected − actual| ≤ <paramref name="tol"/> element by element.</summary>
     public static void Close(double[] expected, ReadOnlySpan<double> actual, double tol, string what)
     {
