@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -59,13 +60,15 @@ internal static unsafe class PixelRowGemmConv<TKernel>
     /// True where the multiply phase reads col(X)ᵀ straight from the padded input instead of packing it first: AVX-512's
     /// 7-row tile, stride 1, output rows a multiple of 7 pixels wide (so each tile is 7 adjacent pixels of one output
     /// row, its tap-k values 7 consecutive floats at one address: <see cref="InputTile7x32"/>), and more than one
-    /// thread. On two threads the pack is one more parallel region, and each thread's tiles then read the half of
-    /// col(X)ᵀ the other thread packed from that core's cache; reading the input costs one address per tap instead.
-    /// On one thread the packed slivers' sequential reads are as fast, and at stride 2 (7 values spread over 13 floats)
-    /// the pack wins. Inside the exported ResNet-18 at batch 1 on a 2-core AMD EPYC (Zen 5), the two forms alternating
-    /// forward by forward (medians of 300 each, two threads): the three 512@7² layers 0.846–0.872 → 0.802–0.811 ms
-    /// each, the 256@14² → 512 stride-2 one 0.461 → 0.504 (hence stride 1 only); one thread unchanged. Both forms
-    /// make the same operations in the same order, so the results are the same bits.
+    /// thread. Each thread then pads the input into its own scratch, once per call, and reads only what it wrote: the
+    /// packed form pads and packs in two parallel regions of their own, after which each thread's tiles read the half
+    /// of col(X)ᵀ the other thread packed from that core's cache. On one thread the packed slivers' sequential reads
+    /// are as fast, and at stride 2 (7 values spread over 13 floats) the pack wins. Inside the exported ResNet-18 at
+    /// batch 1 on a 2-core AMD EPYC (Zen 5), the two forms alternating forward by forward (medians of 300 each, two
+    /// threads): the three 512@7² layers 0.846–0.872 → 0.802–0.811 ms each with the padded input shared, and, in
+    /// another run, 0.794–0.821 → 0.750–0.773 ms with it padded by each thread (the pretrained file's five such layers
+    /// 0.927–0.958 → 0.871–0.909); the 256@14² → 512 stride-2 layer 0.461 → 0.504 (hence stride 1 only); one thread
+    /// unchanged. Both forms make the same operations in the same order, so the results are the same bits.
     /// </summary>
     internal static bool ReadsInput(in ConvShape s, int threads) =>
         PixelRowGemm.FromInput && threads > 1 && typeof(TKernel) == typeof(SgemmKernel7x32) && s.Window.StrideW == 1 && s.OutW % 7 == 0;
@@ -109,8 +112,10 @@ internal static unsafe class PixelRowGemmConv<TKernel>
         bool padded = win.PadH > 0 || win.PadW > 0;
         int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
         // The input with its zero border (so every tap is one load), col(X)ᵀ's MR-row slivers per K block, and Yᵀ.
-        float[]? xPadded = padded ? ArrayPool<float>.Shared.Rent(s.Batch * s.InChannels * hp * wp) : null;
         bool fromInput = ReadsInput(s, threads);
+        // Reading the input in place, each thread pads it into its own scratch (see ReadsInput); the packed form pads it once, shared.
+        bool ownPadding = fromInput && padded;
+        float[]? xPadded = padded && !ownPadding ? ArrayPool<float>.Shared.Rent(s.Batch * s.InChannels * hp * wp) : null;
         float[] packedA = ArrayPool<float>.Shared.Rent(fromInput ? 16 : mPad * colRows + 16);
         float[] yT = ArrayPool<float>.Shared.Rent(mPad * nPad + 16);
         // Tap k = (channel, i, j) is at offset tap[k] from a pixel's window corner, pixel r's corner at corner[r].
@@ -145,7 +150,9 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                 Wp = wp,
             };
             int slivers = nPad / nr, rowTiles = mPad / mr, kBlocks = (colRows + kc - 1) / kc;
-            if (padded)
+            body.OwnPadding = ownPadding;
+            body.Call = ownPadding ? Interlocked.Increment(ref s_calls) : 0;
+            if (padded && !ownPadding)
             {
                 body.Phase = 0;
                 Run(s.Batch * s.InChannels, threads, body);
@@ -183,6 +190,12 @@ internal static unsafe class PixelRowGemmConv<TKernel>
     /// </summary>
     internal const int SliverChunksPerThread = 8;
 
+    private static long s_calls;
+
+    [ThreadStatic] private static float[]? _padded;
+
+    [ThreadStatic] private static long _paddedCall;
+
     private static void Run(int chunks, int threads, Body body)
     {
         if (threads > 1 && chunks > 1) ParallelFor.ForChunks(chunks, body);
@@ -194,7 +207,8 @@ internal static unsafe class PixelRowGemmConv<TKernel>
         public ConvShape Shape;
         public float* X, XPadded, PackedA, PackedWT, YT, Bias, Y;
         public int* Taps, Corners;
-        public bool FromInput;
+        public bool FromInput, OwnPadding;
+        public long Call;
         public int Phase, Kc, MPad, NPad, Hp, Wp, SliverChunks, RowChunks, RowTiles, Slivers;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -206,6 +220,26 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                 case 1: Pack(chunk / RowChunks, chunk % RowChunks); break;
                 default: Tiles(chunk / RowChunks, chunk % RowChunks); break;
             }
+        }
+
+        /// <summary>
+        /// The padded input in this thread's scratch, padded by this thread once per call (<see cref="Call"/>): a thread
+        /// then reads only what it wrote itself.
+        /// </summary>
+        private readonly float* PaddedForThisThread()
+        {
+            ref readonly ConvShape s = ref Shape;
+            int planes = s.Batch * s.InChannels, length = planes * Hp * Wp;
+            if (_padded is null || _padded.Length < length + 16)
+                _padded = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
+            float* xp = (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_padded)) + 63) & ~(nint)63);
+            if (_paddedCall != Call)
+            {
+                for (int plane = 0; plane < planes; plane++)
+                    WinogradTransforms.PadPlane(X + (long)plane * s.Height * s.Width, s.Height, s.Width, s.Window.PadH, s.Window.PadW, xp + (long)plane * Hp * Wp, Hp, Wp);
+                _paddedCall = Call;
+            }
+            return xp;
         }
 
         /// <summary>Plane <paramref name="plane"/> (image·channels + channel) copied inside its zero border.</summary>
@@ -261,6 +295,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
             ref readonly ConvShape s = ref Shape;
             int mr = TKernel.MR, nr = TKernel.NR, colRows = s.ColRows, gout = s.GroupOut, plane = s.OutPlane, columns = s.Batch * plane;
             int j0 = ParallelFor.ChunkStart(Slivers, SliverChunks, sliverChunk), j1 = ParallelFor.ChunkStart(Slivers, SliverChunks, sliverChunk + 1);
+            float* xp = OwnPadding ? PaddedForThisThread() : XPadded;
             int t0 = ParallelFor.ChunkStart(RowTiles, RowChunks, rowChunk), t1 = ParallelFor.ChunkStart(RowTiles, RowChunks, rowChunk + 1);
             for (int j = j0; j < j1; j++)
             {
@@ -283,7 +318,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                         if (next is not null && Sse.IsSupported)
                             for (long l = (t - t0) * lines / tiles, e = (t - t0 + 1) * lines / tiles; l < e; l++) Sse.Prefetch1(next + l * 64);
                         float* c = YT + (long)t * mr * NPad + j * nr;
-                        if (FromInput) InputTile7x32.Run(kcb, XPadded + Corners[t * mr], Taps + p0, s.Window.StrideW, b, c, NPad, beta);
+                        if (FromInput) InputTile7x32.Run(kcb, xp + Corners[t * mr], Taps + p0, s.Window.StrideW, b, c, NPad, beta);
                         else TKernel.Run(kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
                     }
                 }

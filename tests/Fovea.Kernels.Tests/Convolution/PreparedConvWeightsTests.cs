@@ -128,6 +128,13 @@ public class PreparedConvWeightsTests
             Conv2dKernels.Forward<float>(s, x, w, b, fromInput, prepared);
             Close(expected, D(fromInput), 2e-4 * Math.Sqrt(s.ColRows), "y");
             Assert.Equal(packed, fromInput);
+            // A second call on another input: each thread pads it again (its scratch holds the first call's).
+            var x2 = Array.ConvertAll(Random(x.Length, 10), v => (float)v);
+            PixelRowGemm.FromInput = false;
+            Conv2dKernels.Forward<float>(s, x2, w, b, packed, prepared);
+            PixelRowGemm.FromInput = true;
+            Conv2dKernels.Forward<float>(s, x2, w, b, fromInput, prepared);
+            Assert.Equal(packed, fromInput);
         }
         finally
         {
