@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
@@ -59,7 +58,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
     /// <summary>
     /// True where the multiply phase reads col(X)ᵀ straight from the padded input instead of packing it first: AVX-512's
     /// 7-row tile, stride 1, output rows a multiple of 7 pixels wide (so each tile is 7 adjacent pixels of one output
-    /// row, its tap-k values 7 consecutive floats at one address: <see cref="InputTile7x32"/>), and more than one
+    /// row, its tap-k values 7 consecutive floats at one address: <see cref="InputRows"/>), and more than one
     /// thread. Each thread then pads the input into its own scratch, once per call, and reads only what it wrote: the
     /// packed form pads and packs in two parallel regions of their own, after which each thread's tiles read the half
     /// of col(X)ᵀ the other thread packed from that core's cache. On one thread the packed slivers' sequential reads
@@ -318,7 +317,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                         if (next is not null && Sse.IsSupported)
                             for (long l = (t - t0) * lines / tiles, e = (t - t0 + 1) * lines / tiles; l < e; l++) Sse.Prefetch1(next + l * 64);
                         float* c = YT + (long)t * mr * NPad + j * nr;
-                        if (FromInput) InputTile7x32.Run(kcb, xp + Corners[t * mr], Taps + p0, s.Window.StrideW, b, c, NPad, beta);
+                        if (FromInput) SgemmKernel7x32.Run(kcb, new InputRows(xp + Corners[t * mr], Taps + p0), b, c, NPad, 1f, beta);
                         else TKernel.Run(kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
                     }
                 }
@@ -351,41 +350,12 @@ internal static class PixelRowGemm
 }
 
 /// <summary>
-/// AVX-512's 7x32 tile of <see cref="SgemmKernel7x32"/> with its A operand read from the padded input instead of a packed
-/// sliver: row r's tap-k value is <c>src[taps[k] + r·stride]</c> (7 output pixels of one row; taps[k] is the tap's offset
-/// from a pixel's window corner). The same multiply-adds in the same order as the packed tile, so the same bits.
+/// The A operand of <see cref="SgemmKernel7x32"/> read from the padded input instead of a packed sliver: step p's 7
+/// values are the 7 consecutive floats at <c>src + taps[p]</c> (7 adjacent output pixels of one row at stride 1; taps[p]
+/// is the tap's offset from a pixel's window corner).
 /// </summary>
-internal static unsafe class InputTile7x32
+internal readonly unsafe struct InputRows(float* src, int* taps) : SgemmKernel7x32.ISevenRows
 {
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* src, int* taps, int stride, float* b, float* c, nint ldc, float beta)
-    {
-        GemmPrefetch.Tile(c, ldc, 7, 32);
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default;
-        Vector512<float> c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default;
-        nint o1 = stride, o2 = 2 * o1, o3 = 3 * o1, o4 = 4 * o1, o5 = 5 * o1, o6 = 6 * o1;
-        for (int p = 0; p < kc; p++)
-        {
-            float* a = src + taps[p];
-            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16), av;
-            av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
-            av = Vector512.Create(a[o1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
-            av = Vector512.Create(a[o2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
-            av = Vector512.Create(a[o3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
-            av = Vector512.Create(a[o4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
-            av = Vector512.Create(a[o5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
-            av = Vector512.Create(a[o6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
-            b += 32;
-        }
-
-        Vector512<float> one = Vector512<float>.One, vb = Vector512.Create(beta);
-        bool load = beta != 0f;
-        SgemmKernel6x32.Row(c, c00, c01, one, vb, load); c += ldc;
-        SgemmKernel6x32.Row(c, c10, c11, one, vb, load); c += ldc;
-        SgemmKernel6x32.Row(c, c20, c21, one, vb, load); c += ldc;
-        SgemmKernel6x32.Row(c, c30, c31, one, vb, load); c += ldc;
-        SgemmKernel6x32.Row(c, c40, c41, one, vb, load); c += ldc;
-        SgemmKernel6x32.Row(c, c50, c51, one, vb, load); c += ldc;
-        SgemmKernel6x32.Row(c, c60, c61, one, vb, load);
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float* At(int p) => src + taps[p];
 }

@@ -171,13 +171,24 @@ internal readonly unsafe struct SgemmKernel7x32 : IMicroKernel<float>
     public static int NC => 512;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta) =>
+        Run(kc, new PackedRows(a), b, c, ldc, alpha, beta);
+
+    /// <summary>
+    /// The tile with step p's 7 A values at <c>rows.At(p)[0 … 6]</c>: a packed sliver (<see cref="PackedRows"/>) or
+    /// another layout of the same values (the pixel-row convolution reads them from the padded input), each built as
+    /// its own specialisation, so either runs the same multiply-adds in the same order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TRows>(int kc, TRows rows, float* b, float* c, nint ldc, float alpha, float beta)
+        where TRows : struct, ISevenRows
     {
         GemmPrefetch.Tile(c, ldc, 7, 32);
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default;
         Vector512<float> c31 = default, c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default;
         for (int p = 0; p < kc; p++)
         {
+            float* a = rows.At(p);
             Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16), av;
             av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
             av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
@@ -186,7 +197,6 @@ internal readonly unsafe struct SgemmKernel7x32 : IMicroKernel<float>
             av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
             av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
             av = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
-            a += 7;
             b += 32;
         }
 
@@ -199,6 +209,19 @@ internal readonly unsafe struct SgemmKernel7x32 : IMicroKernel<float>
         SgemmKernel6x32.Row(c, c40, c41, va, vb, load); c += ldc;
         SgemmKernel6x32.Row(c, c50, c51, va, vb, load); c += ldc;
         SgemmKernel6x32.Row(c, c60, c61, va, vb, load);
+    }
+
+    /// <summary>Where step p of a 7x32 tile finds its 7 A values (consecutive floats).</summary>
+    internal interface ISevenRows
+    {
+        float* At(int p);
+    }
+
+    /// <summary>A packed 7-row sliver: step p's values at a + 7p.</summary>
+    internal readonly struct PackedRows(float* a) : ISevenRows
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public float* At(int p) => a + 7 * p;
     }
 }
 
