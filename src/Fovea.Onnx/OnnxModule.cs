@@ -108,6 +108,28 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
             // Values whose last reader is this node are dropped after it (graph outputs and weights are kept).
             string[] Release(NodeProto p, int at) => [.. p.Input.Where(name => name.Length > 0 && lastUse[name] == at && !_outputs.Contains(name)
                 && !initializers.ContainsKey(name) && !_inputs.Any(i => i.Name == name)).Distinct()];
+            if (PlanConvRelu(compiled, k, uses) is { } plan)
+            {
+                NodeProto? norm = plan.Norm < 0 ? null : compiled[plan.Norm].Node;
+                NodeProto? add = plan.Add < 0 ? null : compiled[plan.Add].Node;
+                var relu = compiled[plan.Relu];
+                // Inputs: the Conv's three slots (an absent bias as ""), the norm's four parameters, the other operand of the Add.
+                string[] inputs = [.. proto.Input, .. Enumerable.Repeat("", 3 - proto.Input.Count),
+                    .. norm?.Input.Skip(1) ?? [], .. plan.Other is null ? Array.Empty<string>() : [plan.Other]];
+                var convRelu = OnnxOperators.ConvRelu(new OnnxNode(proto, OpsetOf(model, proto, source), source));
+                var fused = FusedConvRelu(kernel, convRelu, proto.Input.Count, norm is null ? null : compiled[plan.Norm].Kernel,
+                    norm is null ? 0 : ReadEpsilon(model, norm, source), add is null ? null : compiled[plan.Add].Kernel, add is not null && add.Input[0] != plan.Other, relu.Kernel);
+                var members = Enumerable.Range(k, plan.Relu - k + 1).ToArray();
+                string[] inner = [.. members.Take(members.Length - 1).Select(i => compiled[i].Node.Output[0])];
+                _nodes.Add(new CompiledNode(inputs, [.. relu.Node.Output], fused, string.Join(" + ", members.Select(i => compiled[i].Where)),
+                    [.. members.SelectMany(i => Release(compiled[i].Node, i)).Where(name => !inner.Contains(name)).Distinct()]));
+                if (norm is not null) FusedConvBatchNormPairs++;
+                if (add is null) FusedConvRelus++;
+                else FusedConvJoins++;
+                fresh.Add(relu.Node.Output[0]);
+                k = plan.Relu;
+                continue;
+            }
             if (k + 1 < compiled.Count && FoldsIntoConv(proto, compiled[k + 1].Node, uses))
             {
                 var (norm, normKernel, normWhere) = compiled[k + 1];
@@ -149,6 +171,59 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
             if (proto.OpType is "Conv" or "Add" or "Relu" && proto.Output.Count == 1) fresh.Add(proto.Output[0]);
             _nodes.Add(new CompiledNode([.. proto.Input], [.. proto.Output], kernel, where, Release(proto, k)));
         }
+    }
+
+    /// <summary>Where a Conv's output runs on to: the BatchNormalization folded into it, the Add it joins, the Relu that ends it (node indices, −1 for none).</summary>
+    private sealed record ConvReluPlan(int Norm, int Add, int Relu, string? Other);
+
+    /// <summary>
+    /// The Conv at <paramref name="k"/>, when its output (or that of a BatchNormalization folding into it) is read only
+    /// by the Relu right after, or only by an Add right after whose only reader is the Relu after it (a residual join,
+    /// the Add's other operand being another value): the nodes <see cref="FusedConvRelu"/> runs as one. Null otherwise.
+    /// </summary>
+    private ConvReluPlan? PlanConvRelu(List<(NodeProto Node, OnnxKernel Kernel, string Where)> compiled, int k, Dictionary<string, int> uses)
+    {
+        var conv = compiled[k].Node;
+        if (conv.OpType != "Conv" || conv.Output.Count != 1 || conv.Input.Count is < 2 or > 3 || conv.Output[0].Length == 0) return null;
+        int j = k + 1, norm = -1;
+        if (j < compiled.Count && FoldsIntoConv(conv, compiled[j].Node, uses)) norm = j++;
+        string y = norm < 0 ? conv.Output[0] : compiled[norm].Node.Output[0];
+        if (j >= compiled.Count || uses.GetValueOrDefault(y) != 1 || _outputs.Contains(y)) return null;
+        var next = compiled[j].Node;
+        if (next.OpType == "Relu" && next.Input.Count == 1 && next.Input[0] == y && next.Output.Count == 1 && next.Output[0].Length > 0)
+            return new ConvReluPlan(norm, -1, j, null);
+        if (j + 1 < compiled.Count && JoinsIntoRelu(next, compiled[j + 1].Node, uses) && next.Input.Count(name => name == y) == 1)
+            return new ConvReluPlan(norm, j, j + 1, next.Input[0] == y ? next.Input[1] : next.Input[0]);
+        return null;
+    }
+
+    /// <summary>
+    /// Conv (its BatchNormalization folded, if it has one) then Relu, or then Add and Relu: relu(conv + other) computed
+    /// by the convolution's kernels as they write each output (<see cref="OnnxOperators.ConvRelu"/>, through
+    /// <see cref="Functional.Conv2dRelu"/>, which itself runs the ops as written where a gradient is recorded). Where
+    /// the norm does not fold (training mode, gradients on) or the other operand is not a tensor of the run's dtype, the
+    /// kernels in turn: the convolution (and norm), then the Add and Relu as <see cref="FusedAddRelu"/> runs them, or
+    /// the Relu in place on the new output.
+    /// </summary>
+    private static OnnxKernel FusedConvRelu(OnnxKernel conv, OnnxKernel convRelu, int convInputs, OnnxKernel? norm, double eps, OnnxKernel? add, bool convFirst, OnnxKernel relu)
+    {
+        var fold = new ConvBatchNormFolding();
+        var convNorm = norm is null ? null : FusedConvBatchNorm(conv, norm, convInputs, eps);
+        var join = add is null ? InPlaceRelu(relu) : FusedAddRelu(add, relu, writable0: convFirst, writable1: !convFirst);
+        return (run, args) =>
+        {
+            OnnxValue?[] convArgs = args[..3], normArgs = norm is null ? [] : args[3..7];
+            OnnxValue? other = add is null ? null : args[^1];
+            if ((add is null || other?.Tensor is { } o && o.DType == run.DType) && run.DType.IsFloating())
+            {
+                if (norm is null)
+                    return convRelu(run, [.. convArgs, other]);
+                if (TryFold(run, convArgs, normArgs, fold, eps) is { } folded)
+                    return convRelu(run, [convArgs[0], OnnxValue.Of(folded.Weight), OnnxValue.Of(folded.Bias), other]);
+            }
+            var y = norm is null ? conv(run, convArgs[..convInputs]) : convNorm!(run, [.. convArgs[..convInputs], .. normArgs]);
+            return join(run, add is null ? y : convFirst ? [y[0], other!] : [other!, y[0]]);
+        };
     }
 
     /// <summary>
@@ -244,22 +319,37 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
         {
             var convArgs = args[..convInputs];
             var normArgs = args[convInputs..];
-            Tensor? Param(OnnxValue? v) => v?.Tensor is { } t && t.DType == run.DType ? t : null;
-            if (!run.Training && !GradMode.IsEnabled && Param(convArgs[1]) is { } weight && weight.Rank == 4
-                && normArgs.All(v => Param(v) is { Rank: 1 } t && t.Size(0) == weight.Size(0))
-                && (convArgs.Length < 3 || convArgs[2] is null || Param(convArgs[2]) is not null))
-            {
-                var bias = convArgs.Length > 2 ? Param(convArgs[2]) : null;
-                var (w, b) = fold.Folded(weight, bias, normArgs[2]!.Tensor!, normArgs[3]!.Tensor!, normArgs[0]!.Tensor, normArgs[1]!.Tensor, eps);
+            if (TryFold(run, convArgs, normArgs, fold, eps) is var (w, b))
                 return conv(run, [convArgs[0], OnnxValue.Of(w), OnnxValue.Of(b)]);
-            }
             var y = conv(run, convArgs);
             return norm(run, [y[0], .. normArgs]);
         };
     }
 
+    /// <summary>
+    /// The folded weight and bias of a Conv (<paramref name="convArgs"/>: input, weight, optional bias) and the
+    /// BatchNormalization after it (<paramref name="normArgs"/>: scale, B, mean, var), where they may fold: evaluation,
+    /// gradients off, every parameter a tensor of the run's dtype and the right shape. Null otherwise.
+    /// </summary>
+    private static (Tensor Weight, Tensor Bias)? TryFold(OnnxRun run, OnnxValue?[] convArgs, OnnxValue?[] normArgs, ConvBatchNormFolding fold, double eps)
+    {
+        Tensor? Param(OnnxValue? v) => v?.Tensor is { } t && t.DType == run.DType ? t : null;
+        if (run.Training || GradMode.IsEnabled || Param(convArgs[1]) is not { Rank: 4 } weight
+            || !normArgs.All(v => Param(v) is { Rank: 1 } t && t.Size(0) == weight.Size(0))
+            || (convArgs.Length > 2 && convArgs[2] is not null && Param(convArgs[2]) is null))
+            return null;
+        var bias = convArgs.Length > 2 ? Param(convArgs[2]) : null;
+        return fold.Folded(weight, bias, normArgs[2]!.Tensor!, normArgs[3]!.Tensor!, normArgs[0]!.Tensor, normArgs[1]!.Tensor, eps);
+    }
+
     /// <summary>How many Conv → BatchNormalization pairs run as one folded convolution in evaluation.</summary>
     internal int FusedConvBatchNormPairs { get; }
+
+    /// <summary>How many Conv (→ BatchNormalization) → Relu chains run as one convolution that rectifies its output.</summary>
+    internal int FusedConvRelus { get; }
+
+    /// <summary>How many Conv (→ BatchNormalization) → Add → Relu chains (residual joins) run as one convolution.</summary>
+    internal int FusedConvJoins { get; }
 
     /// <summary>How many Add → Relu pairs run as one pass in inference.</summary>
     internal int FusedAddReluPairs { get; }

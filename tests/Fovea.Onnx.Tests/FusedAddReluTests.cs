@@ -5,9 +5,9 @@ namespace Fovea.Onnx.Tests;
 
 /// <summary>
 /// Inference without gradients: the residual join relu(body + shortcut) as one pass, ReLU in place on a folded
-/// convolution's output, max pooling without indices, in the zoo ResNet and in an imported graph. The outputs equal
-/// the graph run as written (gradients on), no tensor a caller or a hook holds is overwritten, and gradients are
-/// unchanged.
+/// convolution's output, max pooling without indices, in the zoo ResNet; in an imported graph a convolution's ReLU,
+/// or its residual join and ReLU, computed by the convolution itself. The outputs equal the graph run as written
+/// (gradients on), no tensor a caller or a hook holds is overwritten, and gradients are unchanged.
 /// </summary>
 public sealed class FusedAddReluTests
 {
@@ -34,19 +34,30 @@ public sealed class FusedAddReluTests
     }
 
     [Fact]
-    public void Imported_resnet_fuses_add_and_relu_and_keeps_gradients()
+    public void Imported_resnet_runs_its_relus_and_joins_in_the_convolutions_and_keeps_gradients()
     {
         var imported = OnnxModel.Import(OnnxModel.ExportToBytes(ResNet(), [1, 3, 64, 64]), "resnet18.onnx");
         imported.Eval();
-        Assert.Equal(8, imported.FusedAddReluPairs); // one join per basic block
-        Assert.Equal(8, imported.InPlaceRelus);      // each block's first ReLU, after a folded convolution
-        Assert.Equal(1, imported.ReluAfterPools);    // the stem's ReLU, after its max pool
+        Assert.Equal(8, imported.FusedConvJoins);    // one join per basic block, in its second convolution or its shortcut's
+        Assert.Equal(9, imported.FusedConvRelus);    // the stem's ReLU and each block's first
+        Assert.Equal(0, imported.FusedAddReluPairs);
+        Assert.Equal(0, imported.InPlaceRelus);
+        Assert.Equal(0, imported.ReluAfterPools);
         var x = Tensor.Randn([1, 3, 64, 64], new Generator(3));
         var xBefore = x.Clone();
         var expected = imported.Forward(x).Detach();
-        Tensor fused;
-        using (GradMode.Disable()) fused = imported.Forward(x);
-        Close(expected, fused, 1e-5);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            int saved = Threading.MaxDegreeOfParallelism;
+            Threading.MaxDegreeOfParallelism = threads; // one thread runs the passes apart, two in the kernels
+            try
+            {
+                Tensor fused;
+                using (GradMode.Disable()) fused = imported.Forward(x);
+                Close(expected, fused, 1e-5);
+            }
+            finally { Threading.MaxDegreeOfParallelism = saved; }
+        }
         Assert.Equal(xBefore.ToArray<float>(), x.ToArray<float>());
 
         // With gradients the graph runs as written: the input gradient matches the zoo model's.
@@ -57,23 +68,24 @@ public sealed class FusedAddReluTests
     }
 
     [Fact]
-    public void A_relu_before_a_max_pool_runs_after_it_with_the_same_values_and_gradients()
+    public void A_stems_relu_runs_in_its_convolution_with_the_same_values_and_gradients()
     {
         var conv = new Conv2d(3, 5, 3, padding: 1);
-        // Channel 0 negative throughout, so its windows hold negatives only (0 after the pool and the ReLU either way).
+        // Channel 0 negative throughout, so its windows hold negatives only (0 after the ReLU and the pool).
         using (GradMode.Disable()) conv.Bias!.Narrow(0, 0, 1).FillInPlace(-100);
         var net = new Sequential(conv, new ReLU(), new MaxPool2d(3, 2, 1));
         net.Eval();
         var imported = OnnxModel.Import(OnnxModel.ExportToBytes(net, [2, 3, 9, 9]), "stem.onnx");
         imported.Eval();
-        Assert.Equal(1, imported.ReluAfterPools);
+        Assert.Equal(1, imported.FusedConvRelus);
+        Assert.Equal(0, imported.ReluAfterPools);
         Assert.Equal(0, imported.InPlaceRelus);
         var x = Tensor.Randn([2, 3, 9, 9], new Generator(5));
         var expected = imported.Forward(x).Detach(); // gradients on: the ReLU on a new tensor, not in place
         Assert.Contains(expected.ToArray<float>(), v => v == 0f); // windows of negatives only
-        Tensor pooledFirst;
-        using (GradMode.Disable()) pooledFirst = imported.Forward(x);
-        Assert.Equal(expected.ToArray<float>(), pooledFirst.ToArray<float>()); // max commutes with max(., 0): the same bits
+        Tensor fused;
+        using (GradMode.Disable()) fused = imported.Forward(x);
+        Assert.Equal(expected.ToArray<float>(), fused.ToArray<float>()); // relu(conv) rounded as the ReLU apart rounds it: the same bits
         Assert.Equal(expected.ToArray<float>(), Functional.MaxPool2d(Functional.Relu(conv.Forward(x)), 3, 2, 1).Detach().ToArray<float>());
 
         var xg = x.Clone().RequiresGrad_();
@@ -88,8 +100,9 @@ public sealed class FusedAddReluTests
     [InlineData(2L, false)] // pads of the whole kernel: windows of padding alone (−∞ after the ReLU, 0 before it)
     public void A_pool_whose_windows_may_hold_only_padding_keeps_its_relu_first(long pad, bool reordered)
     {
-        var b = new OnnxModelBuilder().Input("x", 1, 1, 3, 3).Initializer("w", [1f], 1, 1, 1, 1)
-            .Node("Conv", ["x", "w"], ["a"])
+        // A ReLU before the pooled one (a Conv's ReLU would run in the convolution): a new tensor only the second ReLU reads.
+        var b = new OnnxModelBuilder().Input("x", 1, 1, 3, 3)
+            .Node("Relu", ["x"], ["a"])
             .Node("Relu", ["a"], ["r"])
             .Node("MaxPool", ["r"], ["y"], ("kernel_shape", new long[] { 2, 2 }), ("pads", new long[] { pad, pad, pad, pad }))
             .Output("y");

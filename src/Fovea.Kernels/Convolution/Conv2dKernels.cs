@@ -77,63 +77,82 @@ public static class Conv2dKernels
     /// <paramref name="prepared"/> with the weights it was built from: passing other weights gives wrong results.
     /// With prepared weights Winograd also serves small batches (its kernel transform is no longer paid per call).
     /// </summary>
-    public static unsafe void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y, PreparedConvWeights? prepared)
+    public static void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y, PreparedConvWeights? prepared)
+        where T : unmanaged, INumber<T> => Forward(s, x, w, bias, y, prepared, default, relu: false);
+
+    /// <summary>
+    /// y = relu(conv(x, w) + bias + residual), the ReLU only if <paramref name="relu"/> and the residual (a tensor of y's
+    /// layout) only if <paramref name="residual"/> is not empty: a residual network's layer and its join in one pass.
+    /// Each kernel applies them to the outputs it has just written, while they are in L1 (<see cref="ConvEpilogue{T}"/>),
+    /// rounding as the separate add and ReLU would: the bits are those of <c>relu(conv(x, w) + bias + residual)</c>
+    /// computed in three passes. <paramref name="residual"/> must not overlap <paramref name="y"/>.
+    /// </summary>
+    public static unsafe void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y, PreparedConvWeights? prepared,
+        ReadOnlyMemory<T> residual, bool relu)
         where T : unmanaged, INumber<T>
     {
         if (prepared is not null && !prepared.Matches(s))
             throw new ArgumentException($"conv2d: prepared weights [{prepared.OutChannels}, {prepared.GroupInChannels}, {prepared.KernelH}, {prepared.KernelW}] in {prepared.Groups} groups "
                 + $"do not belong to a convolution of {s.OutChannels} output channels, {s.GroupIn} input channels per group, {s.Window.KernelH}x{s.Window.KernelW} in {s.Groups} groups", nameof(prepared));
+        if (!residual.IsEmpty && residual.Length != y.Length)
+            throw new ArgumentException($"conv2d: the residual has {residual.Length} elements, the output {y.Length}", nameof(residual));
         if (s.Batch == 0) return;
+        using var hr = residual.Pin();
         using var hx = x.Pin();
         using var hw = w.Pin();
         using var hb = bias.Pin();
         using var hy = y.Pin();
         T* px = (T*)hx.Pointer, pw = (T*)hw.Pointer, pb = bias.IsEmpty ? null : (T*)hb.Pointer, py = (T*)hy.Pointer;
+        T* pr = residual.IsEmpty ? null : (T*)hr.Pointer;
+        if (pr != null && pr < py + y.Length && py < pr + residual.Length)
+            throw new ArgumentException("conv2d: the residual overlaps the output", nameof(residual));
         if (typeof(T) == typeof(float))
         {
             float* fx = (float*)px, fw = (float*)pw, fb = (float*)pb, fy = (float*)py;
+            var e = new ConvEpilogue<float>(fy, (float*)pr, relu);
             if (prepared is not null && WinogradF2Conv.Applies(s))
             {
-                WinogradF2Conv.Forward(Gemm.Selected, s, fx, fw, fb, fy, prepared);
+                WinogradF2Conv.Forward(Gemm.Selected, s, fx, fw, fb, fy, prepared, e);
                 return;
             }
             if (WinogradConv.Applies(s, kernelPrepared: prepared is not null))
             {
-                WinogradConv.Forward(s, fx, fw, fb, fy, prepared);
+                WinogradConv.Forward(s, fx, fw, fb, fy, prepared, e);
                 return;
             }
             if (DirectConv.AppliesByChannels(s))
             {
-                DirectConv.ForwardByChannels(s, fx, fw, fb, fy);
+                DirectConv.ForwardByChannels(s, fx, fw, fb, fy, e);
                 return;
             }
             if (DirectConv.Applies(s))
             {
-                DirectConv.Forward(s, fx, fw, fb, fy);
+                DirectConv.Forward(s, fx, fw, fb, fy, e);
                 return;
             }
             if (PhaseRowConv.Applies(s))
             {
-                PhaseRowConv.Forward(s, fx, fw, fb, fy);
+                PhaseRowConv.Forward(s, fx, fw, fb, fy, e);
                 return;
             }
-            if (prepared is not null && PixelRows(s, fx, fw, fb, fy, prepared)) return;
+            if (prepared is not null && PixelRows(s, fx, fw, fb, fy, prepared, e)) return;
             switch (Gemm.Selected)
             {
-                case GemmKernelKind.Vector512 when WideTiles(s): ImplicitGemmConv<float, SgemmKernel6x64>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x64>(prepared, s, fw)); break;
-                case GemmKernelKind.Vector512: ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x32>(prepared, s, fw)); break;
-                case GemmKernelKind.Vector256: ImplicitGemmConv<float, SgemmKernel6x16>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x16>(prepared, s, fw)); break;
-                default: ImplicitGemmConv<float, SgemmKernelScalar4x4>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernelScalar4x4>(prepared, s, fw)); break;
+                case GemmKernelKind.Vector512 when WideTiles(s): ImplicitGemmConv<float, SgemmKernel6x64>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x64>(prepared, s, fw), e); break;
+                case GemmKernelKind.Vector512: ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x32>(prepared, s, fw), e); break;
+                case GemmKernelKind.Vector256: ImplicitGemmConv<float, SgemmKernel6x16>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x16>(prepared, s, fw), e); break;
+                default: ImplicitGemmConv<float, SgemmKernelScalar4x4>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernelScalar4x4>(prepared, s, fw), e); break;
             }
         }
         else if (typeof(T) == typeof(double))
         {
             double* dx = (double*)px, dw = (double*)pw, db = (double*)pb, dy = (double*)py;
+            var e = new ConvEpilogue<double>(dy, (double*)pr, relu);
             switch (Gemm.Selected)
             {
-                case GemmKernelKind.Vector512: ImplicitGemmConv<double, DgemmKernel6x16>.Forward(s, dx, dw, db, dy); break;
-                case GemmKernelKind.Vector256: ImplicitGemmConv<double, DgemmKernel6x8>.Forward(s, dx, dw, db, dy); break;
-                default: ImplicitGemmConv<double, DgemmKernelScalar4x4>.Forward(s, dx, dw, db, dy); break;
+                case GemmKernelKind.Vector512: ImplicitGemmConv<double, DgemmKernel6x16>.Forward(s, dx, dw, db, dy, null, e); break;
+                case GemmKernelKind.Vector256: ImplicitGemmConv<double, DgemmKernel6x8>.Forward(s, dx, dw, db, dy, null, e); break;
+                default: ImplicitGemmConv<double, DgemmKernelScalar4x4>.Forward(s, dx, dw, db, dy, null, e); break;
             }
         }
         else
@@ -158,21 +177,21 @@ public static class Conv2dKernels
     /// With prepared weights, layers with few output pixels (at most <see cref="PixelRowGemmConv{TKernel}.MaxColumns"/> over
     /// the batch) run with the pixels as the GEMM's rows; false where that path does not apply.
     /// </summary>
-    private static unsafe bool PixelRows(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights prepared)
+    private static unsafe bool PixelRows(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights prepared, ConvEpilogue<float> epilogue)
     {
         switch (Gemm.Selected)
         {
             case GemmKernelKind.Vector512 when SevenRowTiles(s) && PixelRowGemmConv<SgemmKernel7x32>.Applies(s):
-                PixelRowGemmConv<SgemmKernel7x32>.Forward(s, x, prepared.GemmWT<SgemmKernel7x32>(s, w), bias, y);
+                PixelRowGemmConv<SgemmKernel7x32>.Forward(s, x, prepared.GemmWT<SgemmKernel7x32>(s, w), bias, y, epilogue);
                 return true;
             case GemmKernelKind.Vector512 when PixelRowGemmConv<SgemmKernel6x64>.Applies(s):
-                PixelRowGemmConv<SgemmKernel6x64>.Forward(s, x, prepared.GemmWT<SgemmKernel6x64>(s, w), bias, y);
+                PixelRowGemmConv<SgemmKernel6x64>.Forward(s, x, prepared.GemmWT<SgemmKernel6x64>(s, w), bias, y, epilogue);
                 return true;
             case GemmKernelKind.Vector256 when PixelRowGemmConv<SgemmKernel6x16>.Applies(s):
-                PixelRowGemmConv<SgemmKernel6x16>.Forward(s, x, prepared.GemmWT<SgemmKernel6x16>(s, w), bias, y);
+                PixelRowGemmConv<SgemmKernel6x16>.Forward(s, x, prepared.GemmWT<SgemmKernel6x16>(s, w), bias, y, epilogue);
                 return true;
             case GemmKernelKind.Scalar when PixelRowGemmConv<SgemmKernelScalar4x4>.Applies(s):
-                PixelRowGemmConv<SgemmKernelScalar4x4>.Forward(s, x, prepared.GemmWT<SgemmKernelScalar4x4>(s, w), bias, y);
+                PixelRowGemmConv<SgemmKernelScalar4x4>.Forward(s, x, prepared.GemmWT<SgemmKernelScalar4x4>(s, w), bias, y, epilogue);
                 return true;
             default:
                 return false;

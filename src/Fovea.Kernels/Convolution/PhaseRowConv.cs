@@ -64,8 +64,11 @@ internal static unsafe class PhaseRowConv
     /// <summary>Floats of one column phase of a padded input row: every position a segment's taps read, rounded to 16.</summary>
     private static int PhaseLength(in ConvShape s) => (Segments(s.OutW) * SegmentWidth + (s.Window.KernelW - 1) / 2 + 15) & ~15;
 
-    /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
-    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y)
+    /// <summary>
+    /// y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null; then the
+    /// <paramref name="epilogue"/> on each row piece as it is copied out of the tile.
+    /// </summary>
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue<float> epilogue = default)
     {
         int k = s.OutChannels, taps = s.ColRows, groups = (k + MR - 1) / MR;
         // Weights as [group of MR channels][tap][MR] (channels past the last are zero), and the bias padded alike.
@@ -85,6 +88,7 @@ internal static unsafe class PhaseRowConv
                 Y = y,
                 Weights = pw,
                 Bias = pw + (long)groups * taps * MR,
+                Epilogue = epilogue,
                 Shape = s,
                 Groups = groups,
                 Blocks = (s.OutH + RowsPerItem - 1) / RowsPerItem,
@@ -111,6 +115,7 @@ internal static unsafe class PhaseRowConv
     private struct Body : IChunkBody
     {
         public float* X, Y, Weights, Bias;
+        public ConvEpilogue<float> Epilogue;
         public ConvShape Shape;
         public int Groups, Blocks, PhaseLength, RowsIn;
 
@@ -155,7 +160,8 @@ internal static unsafe class PhaseRowConv
                             if (o >= k) break;
                             float* dst = Y + ((long)n * k + o) * plane + (long)oy * outW + x0;
                             int width = Math.Min(SegmentWidth, outW - x0);
-                            new ReadOnlySpan<float>(tile + m * SegmentWidth, width).CopyTo(new Span<float>(dst, width));
+                            if (Epilogue.IsNone) new ReadOnlySpan<float>(tile + m * SegmentWidth, width).CopyTo(new Span<float>(dst, width));
+                            else Epilogue.Copy(tile + m * SegmentWidth, dst, width);
                         }
                     }
         }

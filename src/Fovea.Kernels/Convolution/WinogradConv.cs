@@ -115,16 +115,16 @@ internal static unsafe class WinogradConv
     /// The forward with the transformed kernel taken from (and on first use stored in) <paramref name="prepared"/>;
     /// null transforms it for this call only.
     /// </summary>
-    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared) =>
-        Forward(Gemm.Selected, s, x, w, bias, y, prepared);
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared, ConvEpilogue<float> epilogue = default) =>
+        Forward(Gemm.Selected, s, x, w, bias, y, prepared, epilogue);
 
     /// <summary><see cref="Forward(in ConvShape, float*, float*, float*, float*)"/> with a given GEMM tile (tests cover both on any machine).</summary>
-    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared = null)
+    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared = null, ConvEpilogue<float> epilogue = default)
     {
         if (kind == GemmKernelKind.Vector512 && !FitsNarrowBlock(s))
-            Run<SgemmKernel6x32>(s, x, w, flipped: false, bias, y, prepared?.WinogradU(s, w, SgemmKernel6x32.MR));
+            Run<SgemmKernel6x32>(s, x, w, flipped: false, bias, y, prepared?.WinogradU(s, w, SgemmKernel6x32.MR), epilogue);
         else
-            Run<SgemmKernel6x16>(s, x, w, flipped: false, bias, y, prepared?.WinogradU(s, w, SgemmKernel6x16.MR));
+            Run<SgemmKernel6x16>(s, x, w, flipped: false, bias, y, prepared?.WinogradU(s, w, SgemmKernel6x16.MR), epilogue);
     }
 
     /// <summary>
@@ -169,7 +169,7 @@ internal static unsafe class WinogradConv
     /// transposed convolution ([s.InChannels, s.OutChannels, 3, 3]) and the kernel used is w[i, o] turned 180°.
     /// A non-null <paramref name="preparedU"/> is the kernel already transformed (<see cref="PackKernels"/>).
     /// </summary>
-    private static void Run<TKernel>(in ConvShape s, float* x, float* w, bool flipped, float* bias, float* y, float* preparedU)
+    private static void Run<TKernel>(in ConvShape s, float* x, float* w, bool flipped, float* bias, float* y, float* preparedU, ConvEpilogue<float> epilogue = default)
         where TKernel : struct, IMicroKernel<float>
     {
         if (s.Batch == 0) return;
@@ -226,6 +226,7 @@ internal static unsafe class WinogradConv
                 X = x,
                 Y = y,
                 Bias = bias,
+                Epilogue = epilogue,
                 U = u,
                 Shape = s,
                 KSlivers = kSlivers,
@@ -474,6 +475,7 @@ internal static unsafe class WinogradConv
         where TKernel : struct, IMicroKernel<float>
     {
         public float* X, Y, Bias, U;
+        public ConvEpilogue<float> Epilogue;
 
         /// <summary>Every block's transformed input, from <see cref="InputBody"/>; null when each block transforms its own.</summary>
         public float* SharedV;
@@ -581,7 +583,7 @@ internal static unsafe class WinogradConv
                 {
                     if (whole[l] && whole[l + 1] && whole[l + 2] && whole[l + 3] && whole[l + 4] && whole[l + 5] && whole[l + 6] && whole[l + 7])
                     {
-                        WinogradTransforms.OutputTo(m + (long)ko * tb + l, (nint)MStride(kPad), b, Y + ko * planeOut, yOffset + l, ow);
+                        WinogradTransforms.OutputTo(m + (long)ko * tb + l, (nint)MStride(kPad), b, Y + ko * planeOut, yOffset + l, ow, Epilogue);
                         continue;
                     }
                     WinogradTransforms.Output(m + (long)ko * tb + l, (nint)MStride(kPad), b, outTile);
@@ -596,10 +598,14 @@ internal static unsafe class WinogradConv
                             for (int i = 0; i < 4; i++, dst += ow, src += 32)
                             {
                                 dst[0] = src[0]; dst[1] = src[8]; dst[2] = src[16]; dst[3] = src[24];
+                                Epilogue.Run(dst, 4);
                             }
                         else
                             for (int i = 0; i < Math.Min(4, oh - oy); i++, dst += ow, src += 32)
+                            {
                                 for (int j = 0; j < Math.Min(4, ow - ox); j++) dst[j] = src[8 * j];
+                                Epilogue.Run(dst, Math.Min(4, ow - ox));
+                            }
                     }
                 }
             }

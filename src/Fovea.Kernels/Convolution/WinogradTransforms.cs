@@ -193,11 +193,12 @@ internal static unsafe class WinogradTransforms
     /// <summary>
     /// <see cref="Output"/> for 8 whole tiles written in place: output (i, j) of lane l goes to
     /// y[<paramref name="offsets"/>[l] + i·<paramref name="rowStride"/> + j]. With AVX the four vectors of each output row
-    /// are turned into the 8 tiles' 4-float rows in registers (a 4x8 transpose); without it, scalar stores.
+    /// are turned into the 8 tiles' 4-float rows in registers (a 4x8 transpose); without it, scalar stores. Each row
+    /// then takes the <paramref name="epilogue"/> (whose output is <paramref name="y"/>) in the registers it is stored from.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit] // every stackalloc below is written in full before it is read; zeroing it cost as much as the loads
-    public static void OutputTo(float* src, nint srcStride, Vector256<float> bias, float* y, long* offsets, nint rowStride)
+    public static void OutputTo(float* src, nint srcStride, Vector256<float> bias, float* y, long* offsets, nint rowStride, ConvEpilogue<float> epilogue = default)
     {
         if (!Avx.IsSupported)
         {
@@ -205,9 +206,14 @@ internal static unsafe class WinogradTransforms
             Output(src, srcStride, bias, tile);
             for (int l = 0; l < 8; l++)
                 for (int i = 0; i < 4; i++)
+                {
                     for (int j = 0; j < 4; j++) y[offsets[l] + i * rowStride + j] = tile[32 * i + 8 * j + l];
+                    epilogue.Run(y + offsets[l] + i * rowStride, 4);
+                }
             return;
         }
+        float* residual = epilogue.ResidualAt(y);
+        bool relu = epilogue.Relu;
         Vector256<float>* t = stackalloc Vector256<float>[24];
         for (int b = 0; b < 6; b++)
         {
@@ -227,15 +233,37 @@ internal static unsafe class WinogradTransforms
             Vector256<float> t0 = Avx.UnpackLow(y0, y1), t1 = Avx.UnpackHigh(y0, y1), t2 = Avx.UnpackLow(y2, y3), t3 = Avx.UnpackHigh(y2, y3);
             Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
             nint ri = i * rowStride;
-            u0.GetLower().Store(y + offsets[0] + ri);
-            u1.GetLower().Store(y + offsets[1] + ri);
-            u2.GetLower().Store(y + offsets[2] + ri);
-            u3.GetLower().Store(y + offsets[3] + ri);
-            u0.GetUpper().Store(y + offsets[4] + ri);
-            u1.GetUpper().Store(y + offsets[5] + ri);
-            u2.GetUpper().Store(y + offsets[6] + ri);
-            u3.GetUpper().Store(y + offsets[7] + ri);
+            if (residual == null && !relu)
+            {
+                u0.GetLower().Store(y + offsets[0] + ri);
+                u1.GetLower().Store(y + offsets[1] + ri);
+                u2.GetLower().Store(y + offsets[2] + ri);
+                u3.GetLower().Store(y + offsets[3] + ri);
+                u0.GetUpper().Store(y + offsets[4] + ri);
+                u1.GetUpper().Store(y + offsets[5] + ri);
+                u2.GetUpper().Store(y + offsets[6] + ri);
+                u3.GetUpper().Store(y + offsets[7] + ri);
+                continue;
+            }
+            StoreRow(u0.GetLower(), y, residual, offsets[0] + ri, relu);
+            StoreRow(u1.GetLower(), y, residual, offsets[1] + ri, relu);
+            StoreRow(u2.GetLower(), y, residual, offsets[2] + ri, relu);
+            StoreRow(u3.GetLower(), y, residual, offsets[3] + ri, relu);
+            StoreRow(u0.GetUpper(), y, residual, offsets[4] + ri, relu);
+            StoreRow(u1.GetUpper(), y, residual, offsets[5] + ri, relu);
+            StoreRow(u2.GetUpper(), y, residual, offsets[6] + ri, relu);
+            StoreRow(u3.GetUpper(), y, residual, offsets[7] + ri, relu);
         }
+    }
+
+    /// <summary>A tile row's 4 outputs stored at y[at], the residual's 4 values at the same place added first and the ReLU then taken, as <see cref="ConvEpilogue{T}"/> does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(Vector128<float> v, float* y, float* residual, long at, bool relu)
+    {
+        if (residual != null) v += Vector128.Load(residual + at);
+        // The IEEE maximum with +0 in two instructions (see ConvEpilogue's CopyFloats): max(0, v) keeps a NaN v, + 0 makes −0 +0.
+        if (relu) v = Sse.Max(Vector128<float>.Zero, v) + Vector128<float>.Zero;
+        v.Store(y + at);
     }
 
     /// <summary>One row of Aᵀ applied to (m0 … m5).</summary>

@@ -63,7 +63,17 @@ internal static partial class OnnxOperators
     /// Conv: y = b + Σ w ⋆ x over groups. Symmetric pads go to the convolution; asymmetric pads (and auto_pad SAME
     /// with an odd total) zero-pad the input first, which is the same sum.
     /// </summary>
-    private static OnnxKernel Conv(OnnxNode n)
+    private static OnnxKernel Conv(OnnxNode n) => Conv(n, relu: false);
+
+    /// <summary>
+    /// Conv followed by a ReLU, or by an Add of the value given as a fourth input (after the bias slot, which may be
+    /// empty) and a ReLU: relu(conv + residual) through <see cref="Functional.Conv2dRelu"/>, whose kernels add and
+    /// rectify each output as they write it. The module fuses a Conv (and a folded BatchNormalization) with the Relu or
+    /// the Add and Relu after it into this when nothing else reads the convolution's output.
+    /// </summary>
+    internal static OnnxKernel ConvRelu(OnnxNode n) => Conv(n, relu: true);
+
+    private static OnnxKernel Conv(OnnxNode n, bool relu)
     {
         var win = ReadWindow(n, kernelRequired: false);
         int group = n.Int("group", 1, 1, MaxWindow);
@@ -77,10 +87,14 @@ internal static partial class OnnxOperators
                 throw n.Error($"kernel_shape [{k[0]}, {k[1]}] disagrees with the weight {Fmt(w.Shape)}");
             var p = ResolvePads(win, x.Size(2), x.Size(3), w.Size(2), w.Size(3));
             Size2d stride = (win.Strides[0], win.Strides[1]), dilation = (win.Dilations[0], win.Dilations[1]);
+            var residual = relu && i.Length > 3 && i[3] is not null ? T(run, i[3], n, 3) : null;
+            Tensor Convolve(Tensor input, Size2d pad) => relu
+                ? Functional.Conv2dRelu(input, w, b, stride, pad, dilation, group, residual)
+                : Functional.Conv2d(input, w, b, stride, pad, dilation, group);
             if (p[0] == p[2] && p[1] == p[3])
-                return One(Functional.Conv2d(x, w, b, stride, (p[0], p[1]), dilation, group));
+                return One(Convolve(x, (p[0], p[1])));
             // Uneven pads (a CNTK export's stride-2 convolutions: one more after than before).
-            return One(OnPadded(x, (p[1], p[3], p[0], p[2]), 0, padded => Functional.Conv2d(padded, w, b, stride, 0, dilation, group)));
+            return One(OnPadded(x, (p[1], p[3], p[0], p[2]), 0, padded => Convolve(padded, 0)));
         };
     }
 

@@ -161,6 +161,20 @@ public partial interface IBackend
     Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, bool weightIsConstant) => Conv2d(x, w, bias, geometry);
 
     /// <summary>
+    /// relu(conv2d(x, w, bias) + <paramref name="residual"/>), or relu(conv2d(x, w, bias)) when it is null: a residual
+    /// network's layer, or its join, for inference (no gradient reaches <paramref name="w"/>, as with weightIsConstant).
+    /// <paramref name="residual"/> has the output's shape and dtype and shares no storage with anything written here.
+    /// Each element is rounded as the separate ops round it (relu(round(conv + residual)), NaN kept, −0 made +0), so a
+    /// backend with no fused form runs the convolution and then <see cref="AddRelu"/> on its output, which is this default.
+    /// </summary>
+    Tensor Conv2dRelu(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, Tensor? residual)
+    {
+        var y = Conv2d(x, w, bias, geometry, weightIsConstant: true);
+        AddRelu(y, y, residual);
+        return y;
+    }
+
+    /// <summary>
     /// The input gradient of <see cref="Conv2d(Tensor, Tensor, Tensor?, Conv2dGeometry)"/>: the full convolution of <paramref name="gradOutput"/> with the
     /// flipped kernel, scattered back to an input of <paramref name="inputShape"/> (which is also the transposed convolution).
     /// </summary>

@@ -1,3 +1,4 @@
+using Fovea.Backends;
 using Fovea.Ops;
 
 namespace Fovea.NN;
@@ -17,6 +18,31 @@ public static partial class Functional
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         return Fused.AddRelu(a, b, inPlace);
+    }
+
+    /// <summary>
+    /// relu(<see cref="Conv2d(Tensor, Tensor, Tensor?, Size2d?, Size2d?, Size2d?, int, PaddingMode)"/> + <paramref name="residual"/>),
+    /// or relu(conv2d) without a residual: a residual network's layer, or the last layer of a block and its join with
+    /// the shortcut. Where nothing is recorded (as <see cref="AddRelu"/>) and the residual has the output's shape, the
+    /// convolution's kernels add it and rectify each output as they write it, instead of a second pass reading and
+    /// writing the whole output again; otherwise it is the convolution followed by <see cref="AddRelu"/> (which
+    /// broadcasts the residual) or the ReLU, with their usual gradients. The values are the same either way.
+    /// </summary>
+    public static Tensor Conv2dRelu(Tensor input, Tensor weight, Tensor? bias = null, Size2d? stride = null, Size2d? padding = null,
+        Size2d? dilation = null, int groups = 1, Tensor? residual = null)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        const string op = "conv2d_relu";
+        if (input.Rank == 3)
+            return Conv2dRelu(input.Unsqueeze(0), weight, bias, stride, padding, dilation, groups, residual is { Rank: 3 } ? residual.Unsqueeze(0) : residual).Squeeze(0);
+        Size2d s = stride ?? 1, p = padding ?? 0, d = dilation ?? 1;
+        ShapeChecks.Conv2d(op, input._shape, weight._shape, groups);
+        CheckBias(op, bias, weight._shape[0]);
+        SameDType(op, input, weight, bias);
+        var geo = new Conv2dGeometry(s.H, s.W, p.H, p.W, d.H, d.W, groups);
+        ShapeChecks.Conv2dWindow(op, input._shape, weight._shape, geo);
+        return Fused.ConvRelu(input, weight, bias, geo, residual);
     }
 
     /// <summary>

@@ -41,6 +41,31 @@ internal static class Fused
         return dst;
     }
 
+    /// <summary>Whether <see cref="ConvRelu"/> may run as one pass; tests (and the bench's comparisons) turn it off to run the ops apart.</summary>
+    internal static bool ConvEpilogues = true;
+
+    /// <summary>
+    /// relu(conv(x, w) + b + residual), or relu(conv(x, w) + b) without a residual. Untracked (no input recording or
+    /// carrying a tangent), floating, and the residual of the output's shape and dtype: one pass, the convolution's
+    /// kernels adding the residual and rectifying each output as they write it (<see cref="IBackend.Conv2dRelu"/>).
+    /// Otherwise the ops as written: the convolution, then <see cref="AddRelu"/> (broadcasting the residual) or
+    /// <see cref="Relu"/> on its new output. The values are the same either way.
+    /// </summary>
+    public static Tensor ConvRelu(Tensor x, Tensor w, Tensor? b, Conv2dGeometry geo, Tensor? residual)
+    {
+        bool untracked = Untracked(x, w) && (b is null || Untracked(b)) && (residual is null || Untracked(residual));
+        if (ConvEpilogues && untracked && x.DType.IsFloating() && (residual is null || (residual.DType == x.DType && residual._shape.AsSpan().SequenceEqual(OutputShape(x, w, geo)))))
+            return Backend.Current.Conv2dRelu(x, w, b, geo, residual);
+        var y = Conv.Forward(x, w, b, geo);
+        return residual is null ? Relu(y, inPlace: true) : AddRelu(y, residual, inPlace: true);
+    }
+
+    private static int[] OutputShape(Tensor x, Tensor w, Conv2dGeometry geo)
+    {
+        var (oh, ow) = geo.OutputSize(x._shape[2], x._shape[3], w._shape[2], w._shape[3]);
+        return [x._shape[0], w._shape[0], oh, ow];
+    }
+
     /// <summary>
     /// relu(x). Untracked, floating, contiguous and <paramref name="inPlace"/>: written into x (storage version bumped)
     /// and x returned; otherwise <c>x.Relu()</c>.

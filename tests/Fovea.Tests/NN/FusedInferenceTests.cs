@@ -36,6 +36,59 @@ public sealed class FusedInferenceTests
         }
     }
 
+    [Theory]
+    [InlineData(DType.Float32, 1)]
+    [InlineData(DType.Float32, 2)]
+    [InlineData(DType.Float64, 2)]
+    public void Conv2d_relu_equals_the_convolution_then_add_relu_bit_for_bit(DType dtype, int threads)
+    {
+        var g = new Generator(8);
+        var x = Tensor.Randn([2, 6, 11, 9], g, dtype);
+        var w = Tensor.Randn([10, 6, 3, 3], g, dtype);
+        var b = Tensor.Randn([10], g, dtype);
+        var residual = Tensor.Randn([2, 10, 6, 6], g, dtype);
+        var row = Tensor.Randn([6], g, dtype);
+        int saved = Threading.MaxDegreeOfParallelism;
+        Threading.MaxDegreeOfParallelism = threads; // two threads run the kernels' epilogue, one the passes apart
+        try
+        {
+            using (GradMode.Disable())
+            {
+                var conv = Functional.Conv2d(x, w, b, stride: 2, padding: (1, 2));
+                Assert.Equal(Functional.AddRelu(conv, residual).To(DType.Float64).ToArray<double>(),
+                    Functional.Conv2dRelu(x, w, b, stride: 2, padding: (1, 2), residual: residual).To(DType.Float64).ToArray<double>());
+                Assert.Equal(conv.Relu().To(DType.Float64).ToArray<double>(), Functional.Conv2dRelu(x, w, b, stride: 2, padding: (1, 2)).To(DType.Float64).ToArray<double>());
+                // A residual that broadcasts runs the ops apart.
+                Assert.Equal(Functional.AddRelu(conv, row).To(DType.Float64).ToArray<double>(),
+                    Functional.Conv2dRelu(x, w, b, stride: 2, padding: (1, 2), residual: row).To(DType.Float64).ToArray<double>());
+                // Unbatched input and residual.
+                static Tensor First(Tensor t) => t.Narrow(0, 0, 1).Squeeze(0);
+                Assert.Equal(Functional.AddRelu(First(conv), First(residual)).To(DType.Float64).ToArray<double>(),
+                    Functional.Conv2dRelu(First(x), w, b, stride: 2, padding: (1, 2), residual: First(residual)).To(DType.Float64).ToArray<double>());
+            }
+        }
+        finally { Threading.MaxDegreeOfParallelism = saved; }
+    }
+
+    [Fact]
+    public void With_a_graph_conv2d_relu_is_the_ops_as_written_with_their_gradients()
+    {
+        var g = new Generator(9);
+        var x = Tensor.Randn([2, 3, 7, 7], g, DType.Float64).RequiresGrad_();
+        var w = Tensor.Randn([4, 3, 3, 3], g, DType.Float64).RequiresGrad_();
+        var residual = Tensor.Randn([2, 4, 7, 7], g, DType.Float64).RequiresGrad_();
+        Functional.Conv2dRelu(x, w, null, padding: 1, residual: residual).Square().Sum().Backward();
+        var (gx, gw, gr) = (x.Grad!.ToArray<double>(), w.Grad!.ToArray<double>(), residual.Grad!.ToArray<double>());
+        x.Grad = w.Grad = residual.Grad = null;
+        Functional.Conv2d(x, w, null, padding: 1).Add(residual).Relu().Square().Sum().Backward();
+        Assert.Equal(x.Grad!.ToArray<double>(), gx);
+        Assert.Equal(w.Grad!.ToArray<double>(), gw);
+        Assert.Equal(residual.Grad!.ToArray<double>(), gr);
+        Assert.Contains(gr, v => v == 0); // the ReLU cut some
+        var e = Assert.Throws<ShapeException>(() => Functional.Conv2dRelu(x, Tensor.Randn([4, 2, 3, 3], g, DType.Float64)));
+        Assert.Contains("conv2d_relu", e.Message);
+    }
+
     [Fact]
     public void With_a_graph_add_relu_is_the_ops_as_written_and_leaves_its_inputs()
     {

@@ -62,6 +62,23 @@ public static partial class PrimitiveCases
             }
     }
 
+    [CasesFor(nameof(IBackend.Conv2dRelu))]
+    public static IEnumerable<ConformanceCase> Conv2dRelu(Random rng)
+    {
+        foreach (var dtype in Floats)
+            foreach (var p in ConvProblems(rng))
+            {
+                // relu(conv + bias + residual) with a residual of the output's shape, then relu(conv + bias) alone.
+                var x = Make(rng, p.Input, dtype);
+                var w = Make(rng, p.Weight, dtype);
+                var bias = Make(rng, [p.Weight[0]], dtype);
+                var residual = Contiguous(rng, p.Output, dtype, WithSpecials(r => 2 * Normal(r)));
+                int terms = p.Weight[1] * p.Weight[2] * p.Weight[3] + 2;
+                yield return new($"{dtype.Name()} {p} with a residual", [x, w, bias, residual], (b, i) => [b.Conv2dRelu(i[0], i[1], i[2], p.Geometry, i[3])], Tolerance.Accumulation(terms));
+                yield return new($"{dtype.Name()} {p}", [x, w], (b, i) => [b.Conv2dRelu(i[0], i[1], null, p.Geometry, null)], Tolerance.Accumulation(terms));
+            }
+    }
+
     [CasesFor(nameof(IBackend.Conv2dBackwardInput))]
     public static IEnumerable<ConformanceCase> Conv2dBackwardInput(Random rng)
     {
