@@ -9,6 +9,7 @@ namespace Fovea.Onnx.Tests;
 /// or its residual join and ReLU, computed by the convolution itself. The outputs equal the graph run as written
 /// (gradients on), no tensor a caller or a hook holds is overwritten, and gradients are unchanged.
 /// </summary>
+[Collection(FusedConvReluTests.ThreadCount)]
 public sealed class FusedAddReluTests
 {
     private static void Close(Tensor expected, Tensor actual, double rel) => InferenceTestModels.Close(expected, actual, rel);

@@ -6,8 +6,13 @@ namespace Fovea.Onnx.Tests;
 /// (<see cref="NN.Functional.Conv2dRelu"/>): in evaluation with gradients off the values are those of the graph as
 /// written; in training, or with gradients on, the nodes run apart.
 /// </summary>
+[CollectionDefinition(ThreadCount, DisableParallelization = true)]
+[Collection(ThreadCount)]
 public sealed class FusedConvReluTests
 {
+    /// <summary>The collection of the tests that set the global thread count (no other test runs meanwhile).</summary>
+    public const string ThreadCount = "Global thread count";
+
     private static float[] Values(int n, int seed)
     {
         var rng = new Random(seed);

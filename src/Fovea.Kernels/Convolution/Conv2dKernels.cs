@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Fovea.Kernels;
@@ -83,9 +84,11 @@ public static class Conv2dKernels
     /// <summary>
     /// y = relu(conv(x, w) + bias + residual), the ReLU only if <paramref name="relu"/> and the residual (a tensor of y's
     /// layout) only if <paramref name="residual"/> is not empty: a residual network's layer and its join in one pass.
-    /// Each kernel applies them to the outputs it has just written, while they are in L1 (<see cref="ConvEpilogue{T}"/>),
-    /// rounding as the separate add and ReLU would: the bits are those of <c>relu(conv(x, w) + bias + residual)</c>
-    /// computed in three passes. <paramref name="residual"/> must not overlap <paramref name="y"/>.
+    /// Where it is measured faster (<see cref="EpilogueInKernel"/>) the kernel applies them to the outputs it has just
+    /// written, while they are in L1 (<see cref="ConvEpilogue"/>); elsewhere one pass over y follows the convolution
+    /// (<see cref="AddReluKernel"/>). Either way each element is rounded as the separate add and ReLU round it: the bits
+    /// are those of <c>relu(conv(x, w) + bias + residual)</c> computed in three passes. <paramref name="residual"/> must
+    /// not overlap <paramref name="y"/>.
     /// </summary>
     public static unsafe void Forward<T>(in ConvShape s, ReadOnlyMemory<T> x, ReadOnlyMemory<T> w, ReadOnlyMemory<T> bias, Memory<T> y, PreparedConvWeights? prepared,
         ReadOnlyMemory<T> residual, bool relu)
@@ -106,13 +109,24 @@ public static class Conv2dKernels
         T* pr = residual.IsEmpty ? null : (T*)hr.Pointer;
         if (pr != null && pr < py + y.Length && py < pr + residual.Length)
             throw new ArgumentException("conv2d: the residual overlaps the output", nameof(residual));
+        if ((relu || pr != null) && !EpilogueInKernel<T>(s, prepared))
+        {
+            Forward(s, x, w, bias, y, prepared, default, relu: false);
+            if (typeof(T) == typeof(float))
+                AddReluKernel.Run(Unsafe.As<Memory<T>, Memory<float>>(ref y), Unsafe.As<Memory<T>, Memory<float>>(ref y), Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<float>>(ref residual), relu);
+            else if (typeof(T) == typeof(double))
+                AddReluKernel.Run(Unsafe.As<Memory<T>, Memory<double>>(ref y), Unsafe.As<Memory<T>, Memory<double>>(ref y), Unsafe.As<ReadOnlyMemory<T>, ReadOnlyMemory<double>>(ref residual), relu);
+            else
+                throw new NotSupportedException($"conv2d is defined for float and double, not {typeof(T).Name}");
+            return;
+        }
         if (typeof(T) == typeof(float))
         {
             float* fx = (float*)px, fw = (float*)pw, fb = (float*)pb, fy = (float*)py;
-            var e = new ConvEpilogue<float>(fy, (float*)pr, relu);
+            var e = new ConvEpilogue(fy, (float*)pr, relu);
             if (prepared is not null && WinogradF2Conv.Applies(s))
             {
-                WinogradF2Conv.Forward(Gemm.Selected, s, fx, fw, fb, fy, prepared, e);
+                WinogradF2Conv.Forward(Gemm.Selected, s, fx, fw, fb, fy, prepared);
                 return;
             }
             if (WinogradConv.Applies(s, kernelPrepared: prepared is not null))
@@ -122,12 +136,12 @@ public static class Conv2dKernels
             }
             if (DirectConv.AppliesByChannels(s))
             {
-                DirectConv.ForwardByChannels(s, fx, fw, fb, fy, e);
+                DirectConv.ForwardByChannels(s, fx, fw, fb, fy);
                 return;
             }
             if (DirectConv.Applies(s))
             {
-                DirectConv.Forward(s, fx, fw, fb, fy, e);
+                DirectConv.Forward(s, fx, fw, fb, fy);
                 return;
             }
             if (PhaseRowConv.Applies(s))
@@ -135,29 +149,55 @@ public static class Conv2dKernels
                 PhaseRowConv.Forward(s, fx, fw, fb, fy, e);
                 return;
             }
-            if (prepared is not null && PixelRows(s, fx, fw, fb, fy, prepared, e)) return;
+            if (prepared is not null && PixelRows(s, fx, fw, fb, fy, prepared)) return;
             switch (Gemm.Selected)
             {
-                case GemmKernelKind.Vector512 when WideTiles(s): ImplicitGemmConv<float, SgemmKernel6x64>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x64>(prepared, s, fw), e); break;
-                case GemmKernelKind.Vector512: ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x32>(prepared, s, fw), e); break;
-                case GemmKernelKind.Vector256: ImplicitGemmConv<float, SgemmKernel6x16>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x16>(prepared, s, fw), e); break;
-                default: ImplicitGemmConv<float, SgemmKernelScalar4x4>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernelScalar4x4>(prepared, s, fw), e); break;
+                case GemmKernelKind.Vector512 when WideTiles(s): ImplicitGemmConv<float, SgemmKernel6x64>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x64>(prepared, s, fw)); break;
+                case GemmKernelKind.Vector512: ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x32>(prepared, s, fw)); break;
+                case GemmKernelKind.Vector256: ImplicitGemmConv<float, SgemmKernel6x16>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernel6x16>(prepared, s, fw)); break;
+                default: ImplicitGemmConv<float, SgemmKernelScalar4x4>.Forward(s, fx, fw, fb, fy, Packed<SgemmKernelScalar4x4>(prepared, s, fw)); break;
             }
         }
         else if (typeof(T) == typeof(double))
         {
             double* dx = (double*)px, dw = (double*)pw, db = (double*)pb, dy = (double*)py;
-            var e = new ConvEpilogue<double>(dy, (double*)pr, relu);
             switch (Gemm.Selected)
             {
-                case GemmKernelKind.Vector512: ImplicitGemmConv<double, DgemmKernel6x16>.Forward(s, dx, dw, db, dy, null, e); break;
-                case GemmKernelKind.Vector256: ImplicitGemmConv<double, DgemmKernel6x8>.Forward(s, dx, dw, db, dy, null, e); break;
-                default: ImplicitGemmConv<double, DgemmKernelScalar4x4>.Forward(s, dx, dw, db, dy, null, e); break;
+                case GemmKernelKind.Vector512: ImplicitGemmConv<double, DgemmKernel6x16>.Forward(s, dx, dw, db, dy); break;
+                case GemmKernelKind.Vector256: ImplicitGemmConv<double, DgemmKernel6x8>.Forward(s, dx, dw, db, dy); break;
+                default: ImplicitGemmConv<double, DgemmKernelScalar4x4>.Forward(s, dx, dw, db, dy); break;
             }
         }
         else
             throw new NotSupportedException($"conv2d is defined for float and double, not {typeof(T).Name}");
     }
+
+    /// <summary>
+    /// Whether the residual and ReLU of <see cref="Forward{T}(in ConvShape, ReadOnlyMemory{T}, ReadOnlyMemory{T}, ReadOnlyMemory{T}, Memory{T}, PreparedConvWeights?, ReadOnlyMemory{T}, bool)"/>
+    /// run in the kernel rather than in a pass after it. Measured in ResNet-18 with each setting alternating forward
+    /// by forward in one process (2-core AMD EPYC, Zen 5), against the pass after: the stem's direct kernel
+    /// (<see cref="PhaseRowConv"/>), which copies each tile out of a stack buffer anyway, gains at batch 1 on two
+    /// threads (0.03 ms) and at batch 16 (0.4 ms), and is even on one thread; Winograd F(4x4, 3x3) gains on two threads
+    /// where the output is small (the 56² and 28² layers at batch 1: 0.02–0.06 ms each, the separate pass then reading
+    /// outputs half of which sit in the other core's cache), and loses on one thread (0.09 ms a 56² layer) and at batch
+    /// 16 (0.3–0.5 ms a layer: the residual, read in short runs per channel plane, out of memory); the implicit GEMM and
+    /// the pixel rows lose everywhere (0.01–0.03 ms a layer at batch 1), so only these two kernels have the epilogue.
+    /// Float64 takes the pass.
+    /// </summary>
+    internal static bool EpilogueInKernel<T>(in ConvShape s, PreparedConvWeights? prepared)
+    {
+        if (typeof(T) != typeof(float) || !EpiloguesInKernels) return false;
+        if (prepared is not null && WinogradF2Conv.Applies(s)) return false;
+        if (WinogradConv.Applies(s, kernelPrepared: prepared is not null))
+            return Parallelism.MaxDegreeOfParallelism > 1 && (long)s.Batch * s.OutChannels * s.OutPlane * sizeof(float) <= WinogradEpilogueMaxBytes;
+        return !DirectConv.AppliesByChannels(s) && !DirectConv.Applies(s) && PhaseRowConv.Applies(s);
+    }
+
+    /// <summary>The largest output Winograd applies the epilogue to itself: ResNet-18's 56² layers at batch 1 (784 KiB).</summary>
+    internal const long WinogradEpilogueMaxBytes = 1 << 20;
+
+    /// <summary>Switch for <see cref="EpilogueInKernel"/> (tests turn it off to run every epilogue as the pass after).</summary>
+    internal static bool EpiloguesInKernels = true;
 
     /// <summary>
     /// Whether the AVX-512 implicit GEMM takes the 6x64 tile: 24 accumulators fed by 4 loads of B and 6 broadcasts of A per
@@ -177,21 +217,21 @@ public static class Conv2dKernels
     /// With prepared weights, layers with few output pixels (at most <see cref="PixelRowGemmConv{TKernel}.MaxColumns"/> over
     /// the batch) run with the pixels as the GEMM's rows; false where that path does not apply.
     /// </summary>
-    private static unsafe bool PixelRows(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights prepared, ConvEpilogue<float> epilogue)
+    private static unsafe bool PixelRows(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights prepared)
     {
         switch (Gemm.Selected)
         {
             case GemmKernelKind.Vector512 when SevenRowTiles(s) && PixelRowGemmConv<SgemmKernel7x32>.Applies(s):
-                PixelRowGemmConv<SgemmKernel7x32>.Forward(s, x, prepared.GemmWT<SgemmKernel7x32>(s, w), bias, y, epilogue);
+                PixelRowGemmConv<SgemmKernel7x32>.Forward(s, x, prepared.GemmWT<SgemmKernel7x32>(s, w), bias, y);
                 return true;
             case GemmKernelKind.Vector512 when PixelRowGemmConv<SgemmKernel6x64>.Applies(s):
-                PixelRowGemmConv<SgemmKernel6x64>.Forward(s, x, prepared.GemmWT<SgemmKernel6x64>(s, w), bias, y, epilogue);
+                PixelRowGemmConv<SgemmKernel6x64>.Forward(s, x, prepared.GemmWT<SgemmKernel6x64>(s, w), bias, y);
                 return true;
             case GemmKernelKind.Vector256 when PixelRowGemmConv<SgemmKernel6x16>.Applies(s):
-                PixelRowGemmConv<SgemmKernel6x16>.Forward(s, x, prepared.GemmWT<SgemmKernel6x16>(s, w), bias, y, epilogue);
+                PixelRowGemmConv<SgemmKernel6x16>.Forward(s, x, prepared.GemmWT<SgemmKernel6x16>(s, w), bias, y);
                 return true;
             case GemmKernelKind.Scalar when PixelRowGemmConv<SgemmKernelScalar4x4>.Applies(s):
-                PixelRowGemmConv<SgemmKernelScalar4x4>.Forward(s, x, prepared.GemmWT<SgemmKernelScalar4x4>(s, w), bias, y, epilogue);
+                PixelRowGemmConv<SgemmKernelScalar4x4>.Forward(s, x, prepared.GemmWT<SgemmKernelScalar4x4>(s, w), bias, y);
                 return true;
             default:
                 return false;

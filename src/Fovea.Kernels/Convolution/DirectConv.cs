@@ -57,7 +57,7 @@ internal static unsafe class DirectConv
         && Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
 
     /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null.</summary>
-    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue<float> epilogue = default)
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y)
     {
         int colRows = s.ColRows, gout = s.GroupOut, mPad = (gout + MR - 1) / MR * MR;
         if (s.Batch == 0 || gout == 0 || s.OutPlane == 0) return;
@@ -86,7 +86,6 @@ internal static unsafe class DirectConv
                 X = x,
                 Y = y,
                 BiasPad = pb,
-                Epilogue = epilogue,
                 PackedW = pw,
                 Taps = pt,
                 Shape = s,
@@ -119,7 +118,6 @@ internal static unsafe class DirectConv
     private struct BlockBody : IChunkBody
     {
         public float* X, Y, BiasPad, PackedW;
-        public ConvEpilogue<float> Epilogue;
         public int* Taps;
         public ConvShape Shape;
         public int MPad, RowsPerBlock, BandRows, Blocks, Wp;
@@ -153,8 +151,6 @@ internal static unsafe class DirectConv
                         if (!direct)
                             for (int r = 0; r < rows; r++)
                                 new ReadOnlySpan<float>(tile + r * NR, cols).CopyTo(new Span<float>(yTile + (long)r * plane, cols));
-                        if (!Epilogue.IsNone)
-                            for (int r = 0; r < rows; r++) Epilogue.Run(yTile + (long)r * plane, cols);
                     }
                 }
             }
@@ -227,7 +223,7 @@ internal static unsafe class DirectConv
     /// 6 pixels anywhere in the image share a tile, so small output rows (LeNet's c3 has 10 pixels) waste no lanes
     /// the way 16-pixel row tiles do, and 16 channels fill both vectors of every FMA.
     /// </summary>
-    public static void ForwardByChannels(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue<float> epilogue = default)
+    public static void ForwardByChannels(in ConvShape s, float* x, float* w, float* bias, float* y)
     {
         int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups, plane = s.OutPlane;
         var win = s.Window;
@@ -245,7 +241,7 @@ internal static unsafe class DirectConv
         fixed (int* po = offsets)
         fixed (float* pw = wT)
         {
-            var body = new ChannelBody { X = x, Y = y, Bias = bias, Epilogue = epilogue, WT = pw, Taps = pt, Offsets = po, Shape = s, BandRows = bandRows, Wp = wp };
+            var body = new ChannelBody { X = x, Y = y, Bias = bias, WT = pw, Taps = pt, Offsets = po, Shape = s, BandRows = bandRows, Wp = wp };
             int items = s.Batch * groups;
             if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) > 1)
                 ParallelFor.ForChunks(items, body);
@@ -260,7 +256,6 @@ internal static unsafe class DirectConv
     private struct ChannelBody : IChunkBody
     {
         public float* X, Y, Bias, WT;
-        public ConvEpilogue<float> Epilogue;
         public int* Taps, Offsets;
         public ConvShape Shape;
         public int BandRows, Wp;
@@ -295,7 +290,6 @@ internal static unsafe class DirectConv
                     float add = Bias is null ? 0f : Bias[g * gout + c];
                     float* yc = yg + (long)c * plane + q0, src = scratch + c;
                     for (int p = 0; p < pixels; p++) yc[p] = src[(long)p * gout] + add;
-                    Epilogue.Run(yc, pixels);
                 }
             }
         }

@@ -45,8 +45,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     /// The weights already packed (<see cref="PreparedConvWeights.GemmA"/>, with this kernel's MR and
     /// <see cref="BlockDepth"/>), or null to pack them for this call.
     /// </param>
-    /// <param name="epilogue">What follows the bias on each output (<see cref="ConvEpilogue{T}"/>), or nothing.</param>
-    public static void Forward(in ConvShape s, T* x, T* w, T* bias, T* y, T* preparedW = null, ConvEpilogue<T> epilogue = default)
+    public static void Forward(in ConvShape s, T* x, T* w, T* bias, T* y, T* preparedW = null)
     {
         int colRows = s.ColRows, gout = s.GroupOut;
         int kc = GemmDriver<T, TKernel>.BlockDepth(colRows);
@@ -58,16 +57,12 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             // No taps: the output is the bias.
             for (int n = 0; n < s.Batch; n++)
                 for (int o = 0; o < s.OutChannels; o++)
-                {
-                    T* plane = y + ((long)n * s.OutChannels + o) * s.OutPlane;
-                    new Span<T>(plane, s.OutPlane).Fill(bias is null ? T.Zero : bias[o]);
-                    epilogue.Run(plane, s.OutPlane);
-                }
+                    new Span<T>(y + ((long)n * s.OutChannels + o) * s.OutPlane, s.OutPlane).Fill(bias is null ? T.Zero : bias[o]);
             return;
         }
         if (preparedW is null && UsesLoweredGemm(s))
         {
-            LoweredForward(s, x, w, bias, y, epilogue);
+            LoweredForward(s, x, w, bias, y);
             return;
         }
         // Weights packed once per call unless prepared: for each group, for each K block, mPad x kc (the last block shorter).
@@ -115,7 +110,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
             }
             if (polyphase && ReadsPhasesInPlace)
             {
-                PhaseRowsForward(s, src, pph, pw, pt, bias, y, kc, mPad, epilogue);
+                PhaseRowsForward(s, src, pph, pw, pt, bias, y, kc, mPad);
             }
             else
             {
@@ -148,7 +143,6 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                     Src = src,
                     Y = y,
                     Bias = bias,
-                    Epilogue = epilogue,
                     PackedW = pw,
                     Taps = pt,
                     Shape = s,
@@ -205,7 +199,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     /// a run cut short at the row's end, or the row tile past the last output channel, goes through a tile buffer.
     /// The multiply-adds, their order and the bias's are those of the packed path, so the bits are too.
     /// </summary>
-    private static void PhaseRowsForward(in ConvShape s, Source src, T* phases, T* packedW, int* taps, T* bias, T* y, int kc, int mPad, ConvEpilogue<T> epilogue)
+    private static void PhaseRowsForward(in ConvShape s, Source src, T* phases, T* packedW, int* taps, T* bias, T* y, int kc, int mPad)
     {
         int colRows = s.ColRows;
         // Step k of the GEMM reads phase plane tap[0], row tap[1] + the output row's first source row, column tap[2] + the run's first output column.
@@ -222,7 +216,6 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 Src = src,
                 Y = y,
                 Bias = bias,
-                Epilogue = epilogue,
                 PackedW = packedW,
                 Offsets = po,
                 Shape = s,
@@ -244,7 +237,6 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     private struct PhaseRowBody : IChunkBody
     {
         public T* Phases, Y, Bias, PackedW;
-        public ConvEpilogue<T> Epilogue;
         public int* Offsets;
         public Source Src;
         public ConvShape Shape;
@@ -291,7 +283,6 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                             AddRun((T*)tile + r * nr, dst, cols, add);
                         else if (Bias is not null)
                             AddRun(dst, dst, nr, add);
-                        Epilogue.Run(dst, cols);
                     }
                 }
             }
@@ -419,7 +410,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     internal static bool UsesLoweredGemm(in ConvShape s) => (long)s.Batch * s.OutPlane <= s.GroupOut;
 
     /// <summary>y = conv(x, w) + bias through im2col + GEMM: Y_g [gout, N·OH·OW] = W_g · col(X_g), images side by side.</summary>
-    private static void LoweredForward(in ConvShape s, T* x, T* w, T* bias, T* y, ConvEpilogue<T> epilogue)
+    private static void LoweredForward(in ConvShape s, T* x, T* w, T* bias, T* y)
     {
         int plane = s.OutPlane, columns = s.Batch * plane, colRows = s.ColRows, gout = s.GroupOut, hw = s.Height * s.Width;
         // One image: the GEMM writes y's channels directly; several: a [gout, columns] product scattered per image.
@@ -448,10 +439,9 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 for (int o = 0; o < gout; o++)
                 {
                     T add = bias is null ? T.Zero : bias[g * gout + o];
-                    if (direct && bias is null && epilogue.IsNone) break;
+                    if (direct && bias is null) break;
                     T* dst = y + ((long)n * s.OutChannels + (long)g * gout + o) * plane;
                     fixed (T* src = c.Slice(o * columns + n * plane, plane)) AddRun(src, dst, plane, add);
-                    epilogue.Run(dst, plane);
                 }
         }
         ArrayPool<T>.Shared.Return(col);
@@ -468,7 +458,6 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
         /// <summary>The image the packing reads (<see cref="Src"/>: the input or its column phases).</summary>
         public T* X;
         public T* Y, Bias, PackedW;
-        public ConvEpilogue<T> Epilogue;
         public Source Src;
         public int* Taps;
         public ConvShape Shape;
@@ -587,10 +576,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
                 int c = segments[f], len = segments[f + 1], n = segments[f + 2], pix = segments[f + 3] * ow + segments[f + 4];
                 T* yRun = Y + (long)n * outImage + (long)g * gout * plane + pix;
                 for (int o = o0; o < o1; o++)
-                {
                     AddRun(tiles + o * nr + c, yRun + (long)o * plane, len, Bias is null ? T.Zero : Bias[g * gout + o]);
-                    Epilogue.Run(yRun + (long)o * plane, len);
-                }
             }
         }
 

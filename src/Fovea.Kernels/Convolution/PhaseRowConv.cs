@@ -68,7 +68,7 @@ internal static unsafe class PhaseRowConv
     /// y = conv(x, w) + bias for contiguous NCHW buffers; <paramref name="bias"/> may be null; then the
     /// <paramref name="epilogue"/> on each row piece as it is copied out of the tile.
     /// </summary>
-    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue<float> epilogue = default)
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue epilogue = default)
     {
         int k = s.OutChannels, taps = s.ColRows, groups = (k + MR - 1) / MR;
         // Weights as [group of MR channels][tap][MR] (channels past the last are zero), and the bias padded alike.
@@ -115,7 +115,7 @@ internal static unsafe class PhaseRowConv
     private struct Body : IChunkBody
     {
         public float* X, Y, Weights, Bias;
-        public ConvEpilogue<float> Epilogue;
+        public ConvEpilogue Epilogue;
         public ConvShape Shape;
         public int Groups, Blocks, PhaseLength, RowsIn;
 

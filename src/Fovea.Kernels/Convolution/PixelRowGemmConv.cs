@@ -100,11 +100,8 @@ internal static unsafe class PixelRowGemmConv<TKernel>
             GemmPacking.PackB(dst + (long)nPad * p0, w, colRows, transB: true, p0, Math.Min(kc, colRows - p0), 0, s.GroupOut, TKernel.NR);
     }
 
-    /// <summary>
-    /// y = conv(x, w) + bias for contiguous NCHW buffers, with Wᵀ packed by <see cref="PackWeights"/>; <paramref name="bias"/>
-    /// may be null; then the <paramref name="epilogue"/> on each output as it is scattered.
-    /// </summary>
-    public static void Forward(in ConvShape s, float* x, float* packedWT, float* bias, float* y, ConvEpilogue<float> epilogue = default)
+    /// <summary>y = conv(x, w) + bias for contiguous NCHW buffers, with Wᵀ packed by <see cref="PackWeights"/>; <paramref name="bias"/> may be null.</summary>
+    public static void Forward(in ConvShape s, float* x, float* packedWT, float* bias, float* y)
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         var win = s.Window;
@@ -142,7 +139,6 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                 PackedWT = packedWT,
                 YT = (float*)(((nint)pt + 63) & ~(nint)63),
                 Bias = bias,
-                Epilogue = epilogue,
                 Y = y,
                 Taps = ptap,
                 Corners = pcorner,
@@ -209,7 +205,6 @@ internal static unsafe class PixelRowGemmConv<TKernel>
     {
         public ConvShape Shape;
         public float* X, XPadded, PackedA, PackedWT, YT, Bias, Y;
-        public ConvEpilogue<float> Epilogue;
         public int* Taps, Corners;
         public bool FromInput, OwnPadding;
         public long Call;
@@ -334,15 +329,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                 {
                     float* src = YT + (long)r * NPad;
                     float* dst = Y + (long)n * s.OutChannels * plane + q;
-                    if (Epilogue.IsNone)
-                        for (int o = oBegin; o < oEnd; o++) dst[(long)o * plane] = src[o] + (Bias is null ? 0f : Bias[o]);
-                    else
-                    {
-                        float* res = Epilogue.ResidualAt(dst);
-                        bool relu = Epilogue.Relu;
-                        for (int o = oBegin; o < oEnd; o++)
-                            dst[(long)o * plane] = ConvEpilogue<float>.Value(src[o] + (Bias is null ? 0f : Bias[o]), res == null ? 0f : res[(long)o * plane], res != null, relu);
-                    }
+                    for (int o = oBegin; o < oEnd; o++) dst[(long)o * plane] = src[o] + (Bias is null ? 0f : Bias[o]);
                     if (++q == plane) (n, q) = (n + 1, 0);
                 }
             }

@@ -115,11 +115,11 @@ internal static unsafe class WinogradConv
     /// The forward with the transformed kernel taken from (and on first use stored in) <paramref name="prepared"/>;
     /// null transforms it for this call only.
     /// </summary>
-    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared, ConvEpilogue<float> epilogue = default) =>
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared, ConvEpilogue epilogue = default) =>
         Forward(Gemm.Selected, s, x, w, bias, y, prepared, epilogue);
 
     /// <summary><see cref="Forward(in ConvShape, float*, float*, float*, float*)"/> with a given GEMM tile (tests cover both on any machine).</summary>
-    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared = null, ConvEpilogue<float> epilogue = default)
+    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared = null, ConvEpilogue epilogue = default)
     {
         if (kind == GemmKernelKind.Vector512 && !FitsNarrowBlock(s))
             Run<SgemmKernel6x32>(s, x, w, flipped: false, bias, y, prepared?.WinogradU(s, w, SgemmKernel6x32.MR), epilogue);
@@ -169,7 +169,7 @@ internal static unsafe class WinogradConv
     /// transposed convolution ([s.InChannels, s.OutChannels, 3, 3]) and the kernel used is w[i, o] turned 180°.
     /// A non-null <paramref name="preparedU"/> is the kernel already transformed (<see cref="PackKernels"/>).
     /// </summary>
-    private static void Run<TKernel>(in ConvShape s, float* x, float* w, bool flipped, float* bias, float* y, float* preparedU, ConvEpilogue<float> epilogue = default)
+    private static void Run<TKernel>(in ConvShape s, float* x, float* w, bool flipped, float* bias, float* y, float* preparedU, ConvEpilogue epilogue = default)
         where TKernel : struct, IMicroKernel<float>
     {
         if (s.Batch == 0) return;
@@ -475,7 +475,7 @@ internal static unsafe class WinogradConv
         where TKernel : struct, IMicroKernel<float>
     {
         public float* X, Y, Bias, U;
-        public ConvEpilogue<float> Epilogue;
+        public ConvEpilogue Epilogue;
 
         /// <summary>Every block's transformed input, from <see cref="InputBody"/>; null when each block transforms its own.</summary>
         public float* SharedV;

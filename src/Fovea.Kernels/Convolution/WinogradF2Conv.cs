@@ -74,10 +74,10 @@ internal static unsafe class WinogradF2Conv
     /// any machine); U is taken from (and on first use stored in) <paramref name="prepared"/>, or transformed for this
     /// call when it is null. <paramref name="bias"/> may be null.
     /// </summary>
-    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared, ConvEpilogue<float> epilogue = default)
+    internal static void Forward(GemmKernelKind kind, in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared)
     {
-        if (kind == GemmKernelKind.Vector512) Run<SgemmKernel7x32>(s, x, w, bias, y, prepared, epilogue);
-        else Run<SgemmKernel6x16>(s, x, w, bias, y, prepared, epilogue);
+        if (kind == GemmKernelKind.Vector512) Run<SgemmKernel7x32>(s, x, w, bias, y, prepared);
+        else Run<SgemmKernel6x16>(s, x, w, bias, y, prepared);
     }
 
     /// <summary>The forward on spans (tests).</summary>
@@ -133,7 +133,7 @@ internal static unsafe class WinogradF2Conv
         }
     }
 
-    private static void Run<TKernel>(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared, ConvEpilogue<float> epilogue)
+    private static void Run<TKernel>(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared)
         where TKernel : struct, IMicroKernel<float>
     {
         if (s.Batch == 0) return;
@@ -152,7 +152,6 @@ internal static unsafe class WinogradF2Conv
                 X = x,
                 Y = y,
                 Bias = bias,
-                Epilogue = epilogue,
                 Shape = s,
                 TilesX = tilesX,
                 TilesY = tilesY,
@@ -316,7 +315,6 @@ internal static unsafe class WinogradF2Conv
         where TKernel : struct, IMicroKernel<float>
     {
         public float* X, U, Y, Bias;
-        public ConvEpilogue<float> Epilogue;
         public ConvShape Shape;
         public int TilesX, TilesY, Tiles, RowTiles, Kc;
         public long SliverStride, Call;
@@ -386,25 +384,12 @@ internal static unsafe class WinogradF2Conv
                     for (int lane = 0; lane < lanes; lane++)
                     {
                         float* dst = Y + ((long)n * k + o0 + l + lane) * planeOut + (long)oy * ow + ox;
-                        if (Epilogue.IsNone)
-                        {
-                            dst[0] = values[lane];
-                            if (fullW) dst[1] = values[8 + lane];
-                            if (fullH)
-                            {
-                                dst[ow] = values[16 + lane];
-                                if (fullW) dst[ow + 1] = values[24 + lane];
-                            }
-                            continue;
-                        }
-                        float* res = Epilogue.ResidualAt(dst);
-                        bool add = res != null, relu = Epilogue.Relu;
-                        dst[0] = ConvEpilogue<float>.Value(values[lane], add ? res[0] : 0f, add, relu);
-                        if (fullW) dst[1] = ConvEpilogue<float>.Value(values[8 + lane], add ? res[1] : 0f, add, relu);
+                        dst[0] = values[lane];
+                        if (fullW) dst[1] = values[8 + lane];
                         if (fullH)
                         {
-                            dst[ow] = ConvEpilogue<float>.Value(values[16 + lane], add ? res[ow] : 0f, add, relu);
-                            if (fullW) dst[ow + 1] = ConvEpilogue<float>.Value(values[24 + lane], add ? res[ow + 1] : 0f, add, relu);
+                            dst[ow] = values[16 + lane];
+                            if (fullW) dst[ow + 1] = values[24 + lane];
                         }
                     }
                 }

@@ -198,7 +198,7 @@ internal static unsafe class WinogradTransforms
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit] // every stackalloc below is written in full before it is read; zeroing it cost as much as the loads
-    public static void OutputTo(float* src, nint srcStride, Vector256<float> bias, float* y, long* offsets, nint rowStride, ConvEpilogue<float> epilogue = default)
+    public static void OutputTo(float* src, nint srcStride, Vector256<float> bias, float* y, long* offsets, nint rowStride, ConvEpilogue epilogue = default)
     {
         if (!Avx.IsSupported)
         {
@@ -233,8 +233,15 @@ internal static unsafe class WinogradTransforms
             Vector256<float> t0 = Avx.UnpackLow(y0, y1), t1 = Avx.UnpackHigh(y0, y1), t2 = Avx.UnpackLow(y2, y3), t3 = Avx.UnpackHigh(y2, y3);
             Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
             nint ri = i * rowStride;
-            if (residual == null && !relu)
+            if (residual == null)
             {
+                if (relu)
+                {
+                    u0 = Avx.Max(Vector256<float>.Zero, u0) + Vector256<float>.Zero;
+                    u1 = Avx.Max(Vector256<float>.Zero, u1) + Vector256<float>.Zero;
+                    u2 = Avx.Max(Vector256<float>.Zero, u2) + Vector256<float>.Zero;
+                    u3 = Avx.Max(Vector256<float>.Zero, u3) + Vector256<float>.Zero;
+                }
                 u0.GetLower().Store(y + offsets[0] + ri);
                 u1.GetLower().Store(y + offsets[1] + ri);
                 u2.GetLower().Store(y + offsets[2] + ri);
@@ -245,26 +252,17 @@ internal static unsafe class WinogradTransforms
                 u3.GetUpper().Store(y + offsets[7] + ri);
                 continue;
             }
-            StoreRow(u0.GetLower(), y, residual, offsets[0] + ri, relu);
-            StoreRow(u1.GetLower(), y, residual, offsets[1] + ri, relu);
-            StoreRow(u2.GetLower(), y, residual, offsets[2] + ri, relu);
-            StoreRow(u3.GetLower(), y, residual, offsets[3] + ri, relu);
-            StoreRow(u0.GetUpper(), y, residual, offsets[4] + ri, relu);
-            StoreRow(u1.GetUpper(), y, residual, offsets[5] + ri, relu);
-            StoreRow(u2.GetUpper(), y, residual, offsets[6] + ri, relu);
-            StoreRow(u3.GetUpper(), y, residual, offsets[7] + ri, relu);
+            ConvEpilogue.StoreQuad(u0.GetLower(), residual == null ? null : residual + offsets[0] + ri, relu, y + offsets[0] + ri);
+            ConvEpilogue.StoreQuad(u1.GetLower(), residual == null ? null : residual + offsets[1] + ri, relu, y + offsets[1] + ri);
+            ConvEpilogue.StoreQuad(u2.GetLower(), residual == null ? null : residual + offsets[2] + ri, relu, y + offsets[2] + ri);
+            ConvEpilogue.StoreQuad(u3.GetLower(), residual == null ? null : residual + offsets[3] + ri, relu, y + offsets[3] + ri);
+            ConvEpilogue.StoreQuad(u0.GetUpper(), residual == null ? null : residual + offsets[4] + ri, relu, y + offsets[4] + ri);
+            ConvEpilogue.StoreQuad(u1.GetUpper(), residual == null ? null : residual + offsets[5] + ri, relu, y + offsets[5] + ri);
+            ConvEpilogue.StoreQuad(u2.GetUpper(), residual == null ? null : residual + offsets[6] + ri, relu, y + offsets[6] + ri);
+            ConvEpilogue.StoreQuad(u3.GetUpper(), residual == null ? null : residual + offsets[7] + ri, relu, y + offsets[7] + ri);
         }
     }
 
-    /// <summary>A tile row's 4 outputs stored at y[at], the residual's 4 values at the same place added first and the ReLU then taken, as <see cref="ConvEpilogue{T}"/> does.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(Vector128<float> v, float* y, float* residual, long at, bool relu)
-    {
-        if (residual != null) v += Vector128.Load(residual + at);
-        // The IEEE maximum with +0 in two instructions (see ConvEpilogue's CopyFloats): max(0, v) keeps a NaN v, + 0 makes −0 +0.
-        if (relu) v = Sse.Max(Vector128<float>.Zero, v) + Vector128<float>.Zero;
-        v.Store(y + at);
-    }
 
     /// <summary>One row of Aᵀ applied to (m0 … m5).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -4,10 +4,12 @@ using static Fovea.Kernels.Tests.ConvTestData;
 namespace Fovea.Kernels.Tests;
 
 /// <summary>
-/// The convolution with its residual and ReLU applied by the kernels (<see cref="ConvEpilogue{T}"/>): on every forward
-/// path the bits of the convolution followed by the separate passes (round(y + r), then the IEEE maximum with 0, as
-/// <c>TensorPrimitives</c> computes them), on one, two and three threads.
+/// The convolution with its residual and ReLU (<see cref="Conv2dKernels.Forward{T}(in ConvShape, ReadOnlyMemory{T}, ReadOnlyMemory{T}, ReadOnlyMemory{T}, Memory{T}, PreparedConvWeights?, ReadOnlyMemory{T}, bool)"/>),
+/// applied by the kernels that have the epilogue (<see cref="ConvEpilogue"/>) or by the pass after the others: on every
+/// forward path the bits of the convolution followed by the separate passes (round(y + r), then the IEEE maximum with
+/// 0, as <c>TensorPrimitives</c> computes them), on one, two and three threads, in the kernel or not.
 /// </summary>
+[Collection(nameof(ThreadSettingCollection))]
 public sealed class ConvEpilogueTests
 {
     /// <summary>Geometry rows (batch, in, h, w, out, groups, kh, kw, sh, sw, ph, pw, dh, dw) and whether the weights are prepared.</summary>
@@ -50,7 +52,12 @@ public sealed class ConvEpilogueTests
             Conv2dKernels.Forward<float>(s, x, w, b, joined, prepared, residual, relu: true);
             Conv2dKernels.Forward<float>(s, x, w, b, rectified, prepared, default, relu: true);
             Conv2dKernels.Forward<float>(s, x, w, b, added, prepared, residual, relu: false);
-            return [joined, rectified, added];
+            // Every epilogue as the pass after the convolution: the same bits.
+            float[] passed = Filled(n);
+            Conv2dKernels.EpiloguesInKernels = false;
+            try { Conv2dKernels.Forward<float>(s, x, w, b, passed, prepared, residual, relu: true); }
+            finally { Conv2dKernels.EpiloguesInKernels = true; }
+            return [joined, rectified, added, passed];
         });
 
         var sum = new float[n];
@@ -62,8 +69,34 @@ public sealed class ConvEpilogueTests
         SameBits(join, results[0], "relu(conv + residual)");
         SameBits(relu, results[1], "relu(conv)");
         SameBits(sum, results[2], "conv + residual");
+        SameBits(join, results[3], "relu(conv + residual) as a pass after the convolution");
         Assert.Contains(results[0], v => v == 0f);
         Assert.Contains(results[0], v => v > 0f);
+    }
+
+    [Fact]
+    public void The_stem_and_small_winograd_layers_on_two_threads_run_the_epilogue_in_their_kernels()
+    {
+        var stem = Shape([1, 3, 224, 224, 64, 1, 7, 7, 2, 2, 3, 3, 1, 1]);
+        var layer1 = Shape([1, 64, 56, 56, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
+        var layer1Batch16 = Shape([16, 64, 56, 56, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
+        var down = Shape([1, 64, 56, 56, 128, 1, 3, 3, 2, 2, 1, 1, 1, 1]);
+        var layer4 = Shape([1, 512, 7, 7, 512, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
+        int saved = Parallelism.MaxDegreeOfParallelism;
+        try
+        {
+            Parallelism.MaxDegreeOfParallelism = 2;
+            Assert.Equal(PhaseRowConv.Applies(stem), Conv2dKernels.EpilogueInKernel<float>(stem, null));
+            Assert.Equal(WinogradConv.Applies(layer1), Conv2dKernels.EpilogueInKernel<float>(layer1, null));
+            Assert.False(Conv2dKernels.EpilogueInKernel<float>(layer1Batch16, null));
+            Assert.False(Conv2dKernels.EpilogueInKernel<float>(down, null));
+            Assert.False(Conv2dKernels.EpilogueInKernel<float>(layer4, null));
+            Assert.False(Conv2dKernels.EpilogueInKernel<double>(layer1, null));
+            Parallelism.MaxDegreeOfParallelism = 1;
+            Assert.False(Conv2dKernels.EpilogueInKernel<float>(layer1, null));
+            Assert.Equal(PhaseRowConv.Applies(stem), Conv2dKernels.EpilogueInKernel<float>(stem, null));
+        }
+        finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }
 
     [Fact]
@@ -123,8 +156,8 @@ public sealed class ConvEpilogueTests
                     var inPlace = (float[])src.Clone();
                     fixed (float* py = y, pr = r, ps = src, pi = inPlace)
                     {
-                        new ConvEpilogue<float>(py, withResidual ? pr : null, relu).Copy(ps, py, len);
-                        new ConvEpilogue<float>(pi, withResidual ? pr : null, relu).Run(pi, len);
+                        new ConvEpilogue(py, withResidual ? pr : null, relu).Copy(ps, py, len);
+                        new ConvEpilogue(pi, withResidual ? pr : null, relu).Run(pi, len);
                     }
                     SameBits(expected, y, $"copy of {len}, residual {withResidual}, relu {relu}");
                     SameBits(expected, inPlace, $"in place, {len}, residual {withResidual}, relu {relu}");

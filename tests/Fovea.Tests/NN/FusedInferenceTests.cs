@@ -7,6 +7,7 @@ namespace Fovea.Tests.NN;
 /// where nothing is recorded they equal the ops run apart bit for bit (in place or not); with a graph they are the
 /// ops as written, gradients included.
 /// </summary>
+[Collection("Global thread count")]
 public sealed class FusedInferenceTests
 {
     [Theory]

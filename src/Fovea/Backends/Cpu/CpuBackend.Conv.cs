@@ -11,21 +11,11 @@ internal sealed partial class CpuBackend
         Conv2d(x, w, bias, geometry, weightIsConstant, residual: null, relu: false);
 
     /// <summary>
-    /// The convolution with the residual added and the ReLU applied by its kernels, on each output run they have just
-    /// written, where the forward runs on more than one thread; on one, the convolution and then <see cref="AddRelu"/>.
-    /// ResNet-18 at batch 1, each setting alternating forward by forward in one process (2-core AMD EPYC, Zen 5): on two
-    /// threads the separate pass reads outputs that half sit in the other core's cache and the fused forward is 0.16–0.23 ms
-    /// faster (of 10–14); on one thread the pass reads what the core has just written, at full speed, and the fused
-    /// forward was 0.8 ms slower (of 20–24).
+    /// The convolution with the residual added and the ReLU applied by its kernels on each output run they have just
+    /// written, or in one pass after it, whichever the kernels measured faster for this layer (Conv2dKernels.EpilogueInKernel).
     /// </summary>
-    public Tensor Conv2dRelu(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, Tensor? residual)
-    {
-        if (Parallelism.MaxDegreeOfParallelism > 1)
-            return Conv2d(x, w, bias, geometry, weightIsConstant: true, residual, relu: true);
-        var y = Conv2d(x, w, bias, geometry, weightIsConstant: true);
-        AddRelu(y, y, residual);
-        return y;
-    }
+    public Tensor Conv2dRelu(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, Tensor? residual) =>
+        Conv2d(x, w, bias, geometry, weightIsConstant: true, residual, relu: true);
 
     private Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, bool weightIsConstant, Tensor? residual, bool relu)
     {
