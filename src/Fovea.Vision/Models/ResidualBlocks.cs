@@ -66,6 +66,26 @@ public abstract class ResidualBlock : Module<Tensor, Tensor>
     }
 
     /// <summary>
+    /// relu(norm(conv(<paramref name="x"/>)) + shortcut(<paramref name="input"/>)), the block's last layer and its join:
+    /// where the pair folds, the shortcut first and then one convolution that adds it and rectifies its output
+    /// (<see cref="ConvBatchNormFolding.ForwardRelu"/>); else <see cref="ConvNorm"/> and <see cref="Join"/>.
+    /// <paramref name="release"/> as in <see cref="Join"/>.
+    /// </summary>
+    private protected Tensor ConvNormJoin(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor x, Tensor input, bool release)
+    {
+        if (!ConvBatchNormFolding.CanFold(conv, norm))
+        {
+            var body = ConvNorm(conv, norm, ref fold, x, release, out bool fresh);
+            return Join(body, fresh, input, release);
+        }
+        var shortcut = _shortcut is null ? input : _shortcut.Call(input);
+        fold ??= new ConvBatchNormFolding();
+        var y = fold.ForwardRelu(conv, norm, x, shortcut);
+        if (release && _shortcut is not null && !ReferenceEquals(shortcut.Storage, input.Storage)) StoragePool.Recycle(shortcut);
+        return y;
+    }
+
+    /// <summary>
     /// Whether this forward may hand the block's intermediate outputs to the <see cref="StoragePool"/> once read
     /// (<see cref="StoragePool.Recycle"/>; in training the backward pass hands them over when it is done with them):
     /// no hook anywhere in the block can have kept one.
@@ -98,6 +118,13 @@ public abstract class ResidualBlock : Module<Tensor, Tensor>
     /// </summary>
     private protected static Tensor ConvNormRelu(Conv2d conv, BatchNorm2d norm, ref ConvBatchNormFolding? fold, Tensor input, bool release, out bool fresh)
     {
+        if (ConvBatchNormFolding.CanFold(conv, norm))
+        {
+            // The folded convolution rectifies its own output: a new tensor, as fresh as ConvNorm's.
+            fresh = true;
+            fold ??= new ConvBatchNormFolding();
+            return fold.ForwardRelu(conv, norm, input);
+        }
         var y = ConvNorm(conv, norm, ref fold, input, release, out fresh);
         var r = Functional.Relu(y, inPlace: fresh);
         if (release && !ReferenceEquals(r.Storage, y.Storage)) StoragePool.Recycle(y);
@@ -147,9 +174,9 @@ public sealed class BasicBlock : ResidualBlock
     {
         bool release = Releases();
         var y = ConvNormRelu(_conv1, _bn1, ref _fold1, input, release, out bool yFresh);
-        var body = ConvNorm(_conv2, _bn2, ref _fold2, y, release, out bool fresh);
+        var output = ConvNormJoin(_conv2, _bn2, ref _fold2, y, input, release);
         Release(y, release || yFresh);
-        return Join(body, fresh, input, release);
+        return output;
     }
 }
 
@@ -191,9 +218,9 @@ public sealed class Bottleneck : ResidualBlock
         var y1 = ConvNormRelu(_conv1, _bn1, ref _fold1, input, release, out bool fresh1);
         var y2 = ConvNormRelu(_conv2, _bn2, ref _fold2, y1, release, out bool fresh2);
         Release(y1, release || fresh1);
-        var body = ConvNorm(_conv3, _bn3, ref _fold3, y2, release, out bool fresh);
+        var output = ConvNormJoin(_conv3, _bn3, ref _fold3, y2, input, release);
         Release(y2, release || fresh2);
-        return Join(body, fresh, input, release);
+        return output;
     }
 }
 

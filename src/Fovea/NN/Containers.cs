@@ -53,7 +53,8 @@ public class Sequential : Module<Tensor, Tensor>
     /// <remarks>
     /// In evaluation with gradients off, a <see cref="Conv2d"/> directly followed by a <see cref="BatchNorm2d"/> runs as
     /// one convolution with the batch norm folded in (<see cref="ConvBatchNormFolding"/>; cached until a parameter or
-    /// statistic changes), and a <see cref="ReLU"/> right after it (with no hook) rectifies that output in place;
+    /// statistic changes), and a <see cref="ReLU"/> right after it (with no hook) is applied by that convolution
+    /// (<see cref="ConvBatchNormFolding.ForwardRelu"/>);
     /// in training, or where a hook watches either layer, each layer runs as it is. A <see cref="ReLU"/> directly
     /// followed by a <see cref="MaxPool2d"/> (neither hooked) pools first and rectifies the pooled values, which gives the
     /// same output and the same gradients on a quarter of the values (LeNet-5's and a ResNet stem's pairs).
@@ -75,14 +76,14 @@ public class Sequential : Module<Tensor, Tensor>
             {
                 _folds ??= [];
                 if (!_folds.TryGetValue(k, out var fold)) _folds[k] = fold = new ConvBatchNormFolding();
-                next = fold.Forward(conv, norm, x);
                 k++;
                 if (k + 1 < _layers.Count && _layers[k + 1] is ReLU relu && !relu.HasForwardHooks)
                 {
-                    // The folded convolution's output is a new tensor nothing else holds: rectify it where it lies.
-                    next = Functional.Relu(next, inPlace: true);
+                    // The folded convolution rectifies its own output (in its kernel, or in one pass over it).
+                    next = fold.ForwardRelu(conv, norm, x);
                     k++;
                 }
+                else next = fold.Forward(conv, norm, x);
             }
             else if (k + 1 < _layers.Count && _layers[k] is ReLU rectifier && _layers[k + 1] is MaxPool2d pool && !rectifier.HasForwardHooks && !pool.HasForwardHooks)
             {

@@ -103,4 +103,21 @@ public sealed class ConvBatchNormFolding
         var (weight, bias) = Folded(conv.Weight, conv.Bias, norm.RunningMean!, norm.RunningVar!, norm.Weight, norm.Bias, norm.Eps);
         return Functional.Conv2d(input, weight, bias, conv.StrideSize, conv.PaddingSize, conv.DilationSize, conv.Groups);
     }
+
+    /// <summary>
+    /// relu(norm(conv(<paramref name="input"/>)) + <paramref name="residual"/>), or relu(norm(conv(input))) without a
+    /// residual: where <see cref="CanFold"/> allows, one convolution with the folded weight and bias that adds the
+    /// residual and rectifies its output (<see cref="Functional.Conv2dRelu"/>), a residual block's last layer and its
+    /// join in one; else the two modules called in turn (hooks and all), then <see cref="Functional.AddRelu"/> or the ReLU.
+    /// </summary>
+    public Tensor ForwardRelu(Conv2d conv, BatchNorm2d norm, Tensor input, Tensor? residual = null)
+    {
+        if (!CanFold(conv, norm))
+        {
+            var y = norm.Call(conv.Call(input));
+            return residual is null ? y.Relu() : Functional.AddRelu(y, residual);
+        }
+        var (weight, bias) = Folded(conv.Weight, conv.Bias, norm.RunningMean!, norm.RunningVar!, norm.Weight, norm.Bias, norm.Eps);
+        return Functional.Conv2dRelu(input, weight, bias, conv.StrideSize, conv.PaddingSize, conv.DilationSize, conv.Groups, residual);
+    }
 }

@@ -50,6 +50,29 @@ public class ConvBatchNormFoldingTests
     }
 
     [Fact]
+    public void Forward_relu_adds_the_residual_and_rectifies_folded_or_not()
+    {
+        var (conv, norm) = Pair(1, true, 13);
+        conv.Eval();
+        norm.Eval();
+        var x = Tensor.Randn([2, 6, 9, 11], new Generator(14));
+        var residual = Tensor.Randn([2, 8, 5, 6], new Generator(15));
+        var unfolded = norm.Forward(conv.Forward(x));
+        var fold = new ConvBatchNormFolding();
+        using (GradMode.Disable())
+        {
+            var (w, b) = fold.Folded(conv.Weight, conv.Bias, norm.RunningMean!, norm.RunningVar!, norm.Weight, norm.Bias, norm.Eps);
+            var folded = Functional.Conv2d(x, w, b, 2, 1);
+            // Folded: the same bits as the folded convolution followed by the join.
+            Assert.Equal(Functional.AddRelu(folded, residual).ToArray<float>(), fold.ForwardRelu(conv, norm, x, residual).ToArray<float>());
+            Assert.Equal(folded.Relu().ToArray<float>(), fold.ForwardRelu(conv, norm, x).ToArray<float>());
+            Close(unfolded.Add(residual).Relu(), fold.ForwardRelu(conv, norm, x, residual), 1e-5);
+        }
+        // Gradients on: the layers as written.
+        Assert.Equal(unfolded.Add(residual).Relu().ToArray<float>(), fold.ForwardRelu(conv, norm, x, residual).ToArray<float>());
+    }
+
+    [Fact]
     public void Sequential_folds_in_evaluation_and_follows_every_change()
     {
         var (conv, norm) = Pair(1, true, 5);
