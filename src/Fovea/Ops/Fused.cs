@@ -41,7 +41,7 @@ internal static class Fused
         return dst;
     }
 
-    /// <summary>Whether <see cref="ConvRelu"/> may run as one pass; tests (and the bench's comparisons) turn it off to run the ops apart.</summary>
+    /// <summary>Whether <see cref="ConvRelu"/> may run as one call; tests turn it off to run the ops apart on the same inputs.</summary>
     internal static bool ConvEpilogues = true;
 
     /// <summary>

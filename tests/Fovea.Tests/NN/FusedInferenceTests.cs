@@ -63,6 +63,14 @@ public sealed class FusedInferenceTests
                 Assert.Equal(Functional.AddRelu(conv, row).To(DType.Float64).ToArray<double>(),
                     Functional.Conv2dRelu(x, w, b, stride: 2, padding: (1, 2), residual: row).To(DType.Float64).ToArray<double>());
                 // Unbatched input and residual.
+                // The switch off runs the convolution and AddRelu apart: the same bits.
+                Fovea.Ops.Fused.ConvEpilogues = false;
+                try
+                {
+                    Assert.Equal(Functional.Conv2dRelu(x, w, b, stride: 2, padding: (1, 2), residual: residual).To(DType.Float64).ToArray<double>(),
+                        Functional.AddRelu(conv, residual).To(DType.Float64).ToArray<double>());
+                }
+                finally { Fovea.Ops.Fused.ConvEpilogues = true; }
                 static Tensor First(Tensor t) => t.Narrow(0, 0, 1).Squeeze(0);
                 Assert.Equal(Functional.AddRelu(First(conv), First(residual)).To(DType.Float64).ToArray<double>(),
                     Functional.Conv2dRelu(First(x), w, b, stride: 2, padding: (1, 2), residual: First(residual)).To(DType.Float64).ToArray<double>());
