@@ -207,7 +207,7 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
     /// </summary>
     private static OnnxKernel FusedConvRelu(OnnxKernel conv, OnnxKernel convRelu, int convInputs, OnnxKernel? norm, double eps, OnnxKernel? add, bool convFirst, OnnxKernel relu)
     {
-        var fold = new ConvBatchNormFolding();
+        var fold = norm is null ? null : new ConvBatchNormFolding();
         var convNorm = norm is null ? null : FusedConvBatchNorm(conv, norm, convInputs, eps);
         var join = add is null ? InPlaceRelu(relu) : FusedAddRelu(add, relu, writable0: convFirst, writable1: !convFirst);
         return (run, args) =>
@@ -218,7 +218,7 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
             {
                 if (norm is null)
                     return convRelu(run, [.. convArgs, other]);
-                if (TryFold(run, convArgs, normArgs, fold, eps) is { } folded)
+                if (TryFold(run, convArgs, normArgs, fold!, eps) is { } folded)
                     return convRelu(run, [convArgs[0], OnnxValue.Of(folded.Weight), OnnxValue.Of(folded.Bias), other]);
             }
             var y = norm is null ? conv(run, convArgs[..convInputs]) : convNorm!(run, [.. convArgs[..convInputs], .. normArgs]);

@@ -54,16 +54,17 @@ internal static class Fused
     public static Tensor ConvRelu(Tensor x, Tensor w, Tensor? b, Conv2dGeometry geo, Tensor? residual)
     {
         bool untracked = Untracked(x, w) && (b is null || Untracked(b)) && (residual is null || Untracked(residual));
-        if (ConvEpilogues && untracked && x.DType.IsFloating() && (residual is null || (residual.DType == x.DType && residual._shape.AsSpan().SequenceEqual(OutputShape(x, w, geo)))))
+        if (ConvEpilogues && untracked && x.DType.IsFloating() && (residual is null || (residual.DType == x.DType && IsOutputShape(residual, x, w, geo))))
             return Backend.Current.Conv2dRelu(x, w, b, geo, residual);
         var y = Conv.Forward(x, w, b, geo);
         return residual is null ? Relu(y, inPlace: true) : AddRelu(y, residual, inPlace: true);
     }
 
-    private static int[] OutputShape(Tensor x, Tensor w, Conv2dGeometry geo)
+    /// <summary>Whether <paramref name="t"/> has the shape of the convolution's output (checked without allocating one).</summary>
+    private static bool IsOutputShape(Tensor t, Tensor x, Tensor w, Conv2dGeometry geo)
     {
         var (oh, ow) = geo.OutputSize(x._shape[2], x._shape[3], w._shape[2], w._shape[3]);
-        return [x._shape[0], w._shape[0], oh, ow];
+        return t.Rank == 4 && t._shape[0] == x._shape[0] && t._shape[1] == w._shape[0] && t._shape[2] == oh && t._shape[3] == ow;
     }
 
     /// <summary>
