@@ -149,6 +149,11 @@ public static class Conv2dKernels
                 PhaseRowConv.Forward(s, fx, fw, fb, fy, e);
                 return;
             }
+            if (PhaseGridConv.Applies(s))
+            {
+                PhaseGridConv.Forward(s, fx, fw, fb, fy, prepared is null ? null : prepared.GemmWT<SgemmKernel6x64>(s, fw), e);
+                return;
+            }
             if (prepared is not null && PixelRows(s, fx, fw, fb, fy, prepared)) return;
             switch (Gemm.Selected)
             {
@@ -181,8 +186,9 @@ public static class Conv2dKernels
     /// where the output is small (the 56² and 28² layers at batch 1: 0.02–0.06 ms each, the separate pass then reading
     /// outputs half of which sit in the other core's cache), and loses on one thread (0.09 ms a 56² layer) and at batch
     /// 16 (0.3–0.5 ms a layer: the residual, read in short runs per channel plane, out of memory); the implicit GEMM and
-    /// the pixel rows lose everywhere (0.01–0.03 ms a layer at batch 1), so only these two kernels have the epilogue.
-    /// Float64 takes the pass.
+    /// the pixel rows lose everywhere (0.01–0.03 ms a layer at batch 1), so only these two kernels have the epilogue,
+    /// and the stride-2 kernel on phase planes (<see cref="PhaseGridConv"/>), which stores its outputs out of a
+    /// transposed tile too. Float64 takes the pass.
     /// </summary>
     internal static bool EpilogueInKernel<T>(in ConvShape s, PreparedConvWeights? prepared)
     {
@@ -190,7 +196,7 @@ public static class Conv2dKernels
         if (prepared is not null && WinogradF2Conv.Applies(s)) return false;
         if (WinogradConv.Applies(s, kernelPrepared: prepared is not null))
             return Parallelism.MaxDegreeOfParallelism > 1 && (long)s.Batch * s.OutChannels * s.OutPlane * sizeof(float) <= WinogradEpilogueMaxBytes;
-        return !DirectConv.AppliesByChannels(s) && !DirectConv.Applies(s) && PhaseRowConv.Applies(s);
+        return !DirectConv.AppliesByChannels(s) && !DirectConv.Applies(s) && (PhaseRowConv.Applies(s) || PhaseGridConv.Applies(s));
     }
 
     /// <summary>The largest output Winograd applies the epilogue to itself: ResNet-18's 56² layers at batch 1 (784 KiB).</summary>

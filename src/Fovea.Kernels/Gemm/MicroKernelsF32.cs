@@ -350,6 +350,62 @@ internal readonly unsafe struct SgemmKernel6x64 : IMicroKernel<float>
         }
     }
 
+    /// <summary>
+    /// <see cref="Run"/> with A read in place instead of packed: step p's 6 values are the 6 consecutive floats at
+    /// <paramref name="a"/> + <paramref name="rowOffsets"/>[p], and alpha is 1. The stride-2 convolution on phase
+    /// planes (<see cref="PhaseGridConv"/>) points it at 6 consecutive output points of a tap's phase plane, each
+    /// broadcast as the packed A's values are, while B (the weights) is packed and loaded aligned.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunInputRows(int kc, float* a, int* rowOffsets, float* b, float* c, nint ldc, float beta)
+    {
+        GemmPrefetch.Tile(c, ldc, 6, 64);
+        Vector512<float> c0_0 = default, c0_1 = default, c0_2 = default, c0_3 = default;
+        Vector512<float> c1_0 = default, c1_1 = default, c1_2 = default, c1_3 = default;
+        Vector512<float> c2_0 = default, c2_1 = default, c2_2 = default, c2_3 = default;
+        Vector512<float> c3_0 = default, c3_1 = default, c3_2 = default, c3_3 = default;
+        Vector512<float> c4_0 = default, c4_1 = default, c4_2 = default, c4_3 = default;
+        Vector512<float> c5_0 = default, c5_1 = default, c5_2 = default, c5_3 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            float* row = a + rowOffsets[p];
+            Vector512<float> b0 = Vector512.Load(b), b1 = Vector512.Load(b + 16);
+            Vector512<float> b2 = Vector512.Load(b + 32), b3 = Vector512.Load(b + 48), av;
+            av = Vector512.Create(row[0]); c0_0 = Vector512.FusedMultiplyAdd(av, b0, c0_0); c0_1 = Vector512.FusedMultiplyAdd(av, b1, c0_1);
+            c0_2 = Vector512.FusedMultiplyAdd(av, b2, c0_2); c0_3 = Vector512.FusedMultiplyAdd(av, b3, c0_3);
+            av = Vector512.Create(row[1]); c1_0 = Vector512.FusedMultiplyAdd(av, b0, c1_0); c1_1 = Vector512.FusedMultiplyAdd(av, b1, c1_1);
+            c1_2 = Vector512.FusedMultiplyAdd(av, b2, c1_2); c1_3 = Vector512.FusedMultiplyAdd(av, b3, c1_3);
+            av = Vector512.Create(row[2]); c2_0 = Vector512.FusedMultiplyAdd(av, b0, c2_0); c2_1 = Vector512.FusedMultiplyAdd(av, b1, c2_1);
+            c2_2 = Vector512.FusedMultiplyAdd(av, b2, c2_2); c2_3 = Vector512.FusedMultiplyAdd(av, b3, c2_3);
+            av = Vector512.Create(row[3]); c3_0 = Vector512.FusedMultiplyAdd(av, b0, c3_0); c3_1 = Vector512.FusedMultiplyAdd(av, b1, c3_1);
+            c3_2 = Vector512.FusedMultiplyAdd(av, b2, c3_2); c3_3 = Vector512.FusedMultiplyAdd(av, b3, c3_3);
+            av = Vector512.Create(row[4]); c4_0 = Vector512.FusedMultiplyAdd(av, b0, c4_0); c4_1 = Vector512.FusedMultiplyAdd(av, b1, c4_1);
+            c4_2 = Vector512.FusedMultiplyAdd(av, b2, c4_2); c4_3 = Vector512.FusedMultiplyAdd(av, b3, c4_3);
+            av = Vector512.Create(row[5]); c5_0 = Vector512.FusedMultiplyAdd(av, b0, c5_0); c5_1 = Vector512.FusedMultiplyAdd(av, b1, c5_1);
+            c5_2 = Vector512.FusedMultiplyAdd(av, b2, c5_2); c5_3 = Vector512.FusedMultiplyAdd(av, b3, c5_3);
+            b += 64;
+        }
+        if (beta == 0f)
+        {
+            c0_0.Store(c); c0_1.Store(c + 16); c0_2.Store(c + 32); c0_3.Store(c + 48); c += ldc;
+            c1_0.Store(c); c1_1.Store(c + 16); c1_2.Store(c + 32); c1_3.Store(c + 48); c += ldc;
+            c2_0.Store(c); c2_1.Store(c + 16); c2_2.Store(c + 32); c2_3.Store(c + 48); c += ldc;
+            c3_0.Store(c); c3_1.Store(c + 16); c3_2.Store(c + 32); c3_3.Store(c + 48); c += ldc;
+            c4_0.Store(c); c4_1.Store(c + 16); c4_2.Store(c + 32); c4_3.Store(c + 48); c += ldc;
+            c5_0.Store(c); c5_1.Store(c + 16); c5_2.Store(c + 32); c5_3.Store(c + 48);
+        }
+        else
+        {
+            Vector512<float> va = Vector512<float>.One, vb = Vector512.Create(beta);
+            Update(c, c0_0, c0_1, c0_2, c0_3, va, vb); c += ldc;
+            Update(c, c1_0, c1_1, c1_2, c1_3, va, vb); c += ldc;
+            Update(c, c2_0, c2_1, c2_2, c2_3, va, vb); c += ldc;
+            Update(c, c3_0, c3_1, c3_2, c3_3, va, vb); c += ldc;
+            Update(c, c4_0, c4_1, c4_2, c4_3, va, vb); c += ldc;
+            Update(c, c5_0, c5_1, c5_2, c5_3, va, vb);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Update(float* c, Vector512<float> x0, Vector512<float> x1, Vector512<float> x2, Vector512<float> x3,
         Vector512<float> va, Vector512<float> vb)

@@ -1,0 +1,352 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Fovea.Kernels;
+
+/// <summary>
+/// Float32 convolution forward for stride 2 in both directions, output rows shorter than 64 pixels and few weights (a
+/// ResNet's first downsampling layers: 3x3 and 1x1 stride 2 from 56² onto 28²), on AVX-512.
+/// <para>
+/// Output (oy, ox) reads, for tap (i, j), the zero-padded input at (2·oy + i, 2·ox + j): the phase plane of rows i mod 2
+/// and columns j mod 2 (the padded image's even or odd rows, even or odd columns, Wph = ⌈padded width / 2⌉ wide) at
+/// (oy + ⌊i/2⌋, ox + ⌊j/2⌋). Number the outputs on a grid as wide as a phase plane, g = oy·Wph + ox: then tap (c, i, j)
+/// of any run of consecutive grid points is as many consecutive floats of its phase plane, from g + ⌊i/2⌋·Wph + ⌊j/2⌋.
+/// The register tile is 6 consecutive grid points x 64 output channels (Yᵀ = col(X)ᵀ · Wᵀ, as in
+/// <see cref="PixelRowGemmConv{TKernel}"/>): per tap, 6 broadcasts read where the phases lie
+/// (<see cref="SgemmKernel6x64.RunInputRows"/>), 4 aligned loads of the packed weights, 24 FMAs; nothing is gathered
+/// per output pixel. The grid's columns past the output row (one in 29 at 28²) and its points past the last output are
+/// computed and dropped. The implicit GEMM instead gathers every other input column into its B slivers (576 floats per
+/// output pixel for a 64-channel 3x3 layer).
+/// </para>
+/// <para>
+/// Work items are bands of grid tiles of one image, as many as the threads share evenly, taken in image and row order
+/// (the split of the layers around it, so a thread mostly reads what it wrote). An item writes the phase rows its band
+/// reads, every channel, into its thread's scratch; then, per K block of taps, each tile's 6 points (read from L1 for
+/// every sliver) against every sliver of the packed weights (streamed from L2) into a per-thread Yᵀ; then bias,
+/// residual and ReLU (<see cref="ConvEpilogue"/>) as each channel's points, gathered from Yᵀ's column, are copied into
+/// y. Each output is computed by the same operations whatever the thread count.
+/// </para>
+/// </summary>
+internal static unsafe class PhaseGridConv
+{
+    private const int MR = 6, NR = 64;
+
+    /// <summary>Whether the dispatch may take this path; tests switch it off to compare with the others.</summary>
+    internal static bool Enabled = true;
+    internal static long T0, T1, T2;
+
+    /// <summary>Most grid tiles per band: a Yᵀ of 32 x 6 points x 128 channels is 96 KiB.</summary>
+    private const int MaxTilesPerBand = 32;
+
+    /// <summary>
+    /// Largest packed weights this path takes: every band reads all of them from L2 (ResNet-18's 64 → 128 3x3 layer:
+    /// 295 KB). With more (its 128 → 256 layer, 1.2 MB) the pixel rows' split by output channels reads less.
+    /// </summary>
+    internal const long MaxWeightBytes = 512 * 1024;
+
+    /// <summary>Fewest grid tiles per image: with fewer, the bands are too short for the threads to share.</summary>
+    internal const int MinTiles = 64;
+
+    /// <summary>0, 1, …, 15: lane numbers, for the masks of a row piece's last group.</summary>
+    private static readonly Vector512<int> Lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+
+    [ThreadStatic] private static float[]? _yT;
+
+    [ThreadStatic] private static float[]? _band;
+
+    /// <summary>
+    /// True where this path runs: AVX-512, one group, stride 2 in both directions, no dilation, output rows shorter than
+    /// 64 pixels, at least 16 input channels and 64 output channels, packed weights of at most
+    /// <see cref="MaxWeightBytes"/> and at least <see cref="MinTiles"/> tiles an image.
+    /// </summary>
+    public static bool Applies(in ConvShape s)
+    {
+        if (!Enabled || !Avx512F.IsSupported || s.Groups != 1 || s.Window.StrideH != 2 || s.Window.StrideW != 2
+            || s.Window.DilationH != 1 || s.Window.DilationW != 1 || s.OutH <= 0 || s.OutW <= 0 || s.OutW >= 64
+            || s.OutChannels < NR || s.InChannels < 16 || s.Window.KernelH * s.Window.KernelW < 4)
+            return false;
+        var g = Grid.Of(s);
+        return PixelRowGemmConv<SgemmKernel6x64>.PackedLength(s) * sizeof(float) <= MaxWeightBytes && g.TilesPerImage >= MinTiles;
+    }
+
+    /// <summary>The grid of a call: its width (a phase plane's), length and tiles per image.</summary>
+    private readonly record struct Grid(int Width, int Length, int TilesPerImage)
+    {
+        public static Grid Of(in ConvShape s)
+        {
+            int wph = (s.Width + 2 * s.Window.PadW + 1) / 2, length = (s.OutH - 1) * wph + s.OutW;
+            return new Grid(wph, length, (length + MR - 1) / MR);
+        }
+    }
+
+    /// <summary>
+    /// y = conv(x, w) + bias for contiguous NCHW buffers, then the <paramref name="epilogue"/>; <paramref name="bias"/>
+    /// may be null; <paramref name="packedWT"/> is Wᵀ packed by <see cref="PixelRowGemmConv{TKernel}.PackWeights"/> for
+    /// <see cref="SgemmKernel6x64"/> (<see cref="PreparedConvWeights.GemmWT{TKernel}"/>), or null to pack it for this call.
+    /// </summary>
+    public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, float* packedWT, ConvEpilogue epilogue = default)
+    {
+        var win = s.Window;
+        var grid = Grid.Of(s);
+        int c = s.InChannels, colRows = s.ColRows, wph = grid.Width;
+        int threads = ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage);
+        // Bands per image: at most MaxTilesPerBand tiles each, and over the batch a whole number a thread, at least two.
+        int bands = (grid.TilesPerImage + MaxTilesPerBand - 1) / MaxTilesPerBand;
+        if (threads > 1)
+        {
+            int total = Math.Max(s.Batch * bands, 2 * threads);
+            total = (total + threads - 1) / threads * threads;
+            bands = Math.Min(grid.TilesPerImage, (total + s.Batch - 1) / s.Batch);
+        }
+        // Every band's phase planes are as tall as the tallest band needs: its output rows and the window's extra rows.
+        // (A last tile's points past the band read on into the next plane, or the slack after the last: values dropped.)
+        int bandRows = 0;
+        for (int band = 0; band < bands; band++)
+        {
+            var (g0, g1) = BandPoints(grid, bands, band);
+            bandRows = Math.Max(bandRows, (g1 - 1) / wph - g0 / wph + 1);
+        }
+        bandRows += (win.KernelH - 1) / 2;
+        int rowPhases = Math.Min(win.KernelH, 2), colPhases = Math.Min(win.KernelW, 2);
+        long plane = (long)bandRows * wph;
+        float[]? packed = packedWT is null ? ArrayPool<float>.Shared.Rent((int)PixelRowGemmConv<SgemmKernel6x64>.PackedLength(s) + 16) : null;
+        int[] offsets = ArrayPool<int>.Shared.Rent(colRows);
+        // Tap (channel, i, j) reads band plane (channel, i mod 2, j mod 2) from ⌊i/2⌋ rows and ⌊j/2⌋ columns past the point.
+        for (int ci = 0, t = 0; ci < c; ci++)
+            for (int i = 0; i < win.KernelH; i++)
+                for (int j = 0; j < win.KernelW; j++, t++)
+                    offsets[t] = (int)(((ci * rowPhases + (i & 1)) * colPhases + (j & 1)) * plane + i / 2 * wph + j / 2);
+        fixed (float* pk = packed)
+        fixed (int* po = offsets)
+        {
+            float* b = packedWT;
+            if (b is null)
+            {
+                b = (float*)(((nint)pk + 63) & ~(nint)63);
+                PixelRowGemmConv<SgemmKernel6x64>.PackWeights(s, w, b);
+            }
+            var body = new BandBody
+            {
+                X = x,
+                PackedWT = b,
+                Offsets = po,
+                Bias = bias,
+                Y = y,
+                Epilogue = epilogue,
+                Shape = s,
+                Grid = grid,
+                Bands = bands,
+                BandRows = bandRows,
+                RowPhases = rowPhases,
+                ColPhases = colPhases,
+                Kc = PixelRowGemmConv<SgemmKernel6x64>.BlockDepth(colRows),
+                NPad = (s.OutChannels + NR - 1) / NR * NR,
+            };
+            int items = s.Batch * bands;
+            if (threads <= 1 || items <= 1)
+                for (int i = 0; i < items; i++) body.Invoke(i);
+            else
+                ParallelFor.ForChunks(items, body);
+        }
+        if (packed is not null) ArrayPool<float>.Shared.Return(packed);
+        ArrayPool<int>.Shared.Return(offsets);
+    }
+
+    /// <summary>Grid points [g0, g1) of band <paramref name="band"/>: whole tiles, the last band ending at the grid's end.</summary>
+    private static (int G0, int G1) BandPoints(Grid grid, int bands, int band) =>
+        (ParallelFor.ChunkStart(grid.TilesPerImage, bands, band) * MR, Math.Min(grid.Length, ParallelFor.ChunkStart(grid.TilesPerImage, bands, band + 1) * MR));
+
+    /// <summary>This thread's scratch <paramref name="slot"/> of at least <paramref name="length"/> floats (pinned, 64-byte aligned).</summary>
+    private static float* Scratch(ref float[]? slot, long length)
+    {
+        if (slot is null || slot.Length < length + 16)
+            slot = GC.AllocateUninitializedArray<float>((int)(length + 16), pinned: true);
+        return (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slot)) + 63) & ~(nint)63);
+    }
+
+    /// <summary>
+    /// dst[j·dstStride + i] = src[i·srcStride + j] for i, j &lt; 16: a 16 x 16 block transposed in registers (pairs of
+    /// rows interleaved, then pairs of pairs, then 128-bit lanes twice).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose16(float* src, long srcStride, float* dst, long dstStride)
+    {
+        Vector512<float> r0 = Vector512.Load(src), r1 = Vector512.Load(src + srcStride), r2 = Vector512.Load(src + 2 * srcStride), r3 = Vector512.Load(src + 3 * srcStride);
+        Vector512<float> r4 = Vector512.Load(src + 4 * srcStride), r5 = Vector512.Load(src + 5 * srcStride), r6 = Vector512.Load(src + 6 * srcStride), r7 = Vector512.Load(src + 7 * srcStride);
+        Vector512<float> r8 = Vector512.Load(src + 8 * srcStride), r9 = Vector512.Load(src + 9 * srcStride), r10 = Vector512.Load(src + 10 * srcStride), r11 = Vector512.Load(src + 11 * srcStride);
+        Vector512<float> r12 = Vector512.Load(src + 12 * srcStride), r13 = Vector512.Load(src + 13 * srcStride), r14 = Vector512.Load(src + 14 * srcStride), r15 = Vector512.Load(src + 15 * srcStride);
+        // Within each 128-bit lane: rows 2i and 2i + 1 interleaved.
+        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
+        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
+        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
+        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
+        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
+        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
+        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
+        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
+        // Within each lane: 4 x 4 blocks complete (column c of rows 4i … 4i + 3).
+        r0 = Avx512F.Shuffle(t0, t2, 0x44); r1 = Avx512F.Shuffle(t0, t2, 0xEE); r2 = Avx512F.Shuffle(t1, t3, 0x44); r3 = Avx512F.Shuffle(t1, t3, 0xEE);
+        r4 = Avx512F.Shuffle(t4, t6, 0x44); r5 = Avx512F.Shuffle(t4, t6, 0xEE); r6 = Avx512F.Shuffle(t5, t7, 0x44); r7 = Avx512F.Shuffle(t5, t7, 0xEE);
+        r8 = Avx512F.Shuffle(t8, t10, 0x44); r9 = Avx512F.Shuffle(t8, t10, 0xEE); r10 = Avx512F.Shuffle(t9, t11, 0x44); r11 = Avx512F.Shuffle(t9, t11, 0xEE);
+        r12 = Avx512F.Shuffle(t12, t14, 0x44); r13 = Avx512F.Shuffle(t12, t14, 0xEE); r14 = Avx512F.Shuffle(t13, t15, 0x44); r15 = Avx512F.Shuffle(t13, t15, 0xEE);
+        // The 128-bit lanes: rows 0–7, then all 16.
+        t0 = Avx512F.Shuffle4x128(r0, r4, 0x88); t1 = Avx512F.Shuffle4x128(r1, r5, 0x88); t2 = Avx512F.Shuffle4x128(r2, r6, 0x88); t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
+        t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD); t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD); t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD); t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
+        t8 = Avx512F.Shuffle4x128(r8, r12, 0x88); t9 = Avx512F.Shuffle4x128(r9, r13, 0x88); t10 = Avx512F.Shuffle4x128(r10, r14, 0x88); t11 = Avx512F.Shuffle4x128(r11, r15, 0x88);
+        t12 = Avx512F.Shuffle4x128(r8, r12, 0xDD); t13 = Avx512F.Shuffle4x128(r9, r13, 0xDD); t14 = Avx512F.Shuffle4x128(r10, r14, 0xDD); t15 = Avx512F.Shuffle4x128(r11, r15, 0xDD);
+        Avx512F.Shuffle4x128(t0, t8, 0x88).Store(dst); Avx512F.Shuffle4x128(t1, t9, 0x88).Store(dst + dstStride);
+        Avx512F.Shuffle4x128(t2, t10, 0x88).Store(dst + 2 * dstStride); Avx512F.Shuffle4x128(t3, t11, 0x88).Store(dst + 3 * dstStride);
+        Avx512F.Shuffle4x128(t4, t12, 0x88).Store(dst + 4 * dstStride); Avx512F.Shuffle4x128(t5, t13, 0x88).Store(dst + 5 * dstStride);
+        Avx512F.Shuffle4x128(t6, t14, 0x88).Store(dst + 6 * dstStride); Avx512F.Shuffle4x128(t7, t15, 0x88).Store(dst + 7 * dstStride);
+        Avx512F.Shuffle4x128(t0, t8, 0xDD).Store(dst + 8 * dstStride); Avx512F.Shuffle4x128(t1, t9, 0xDD).Store(dst + 9 * dstStride);
+        Avx512F.Shuffle4x128(t2, t10, 0xDD).Store(dst + 10 * dstStride); Avx512F.Shuffle4x128(t3, t11, 0xDD).Store(dst + 11 * dstStride);
+        Avx512F.Shuffle4x128(t4, t12, 0xDD).Store(dst + 12 * dstStride); Avx512F.Shuffle4x128(t5, t13, 0xDD).Store(dst + 13 * dstStride);
+        Avx512F.Shuffle4x128(t6, t14, 0xDD).Store(dst + 14 * dstStride); Avx512F.Shuffle4x128(t7, t15, 0xDD).Store(dst + 15 * dstStride);
+    }
+
+    /// <summary>Item (image, band): the band's outputs for every output channel.</summary>
+    private struct BandBody : IChunkBody
+    {
+        public float* X, PackedWT, Bias, Y;
+        public int* Offsets;
+        public ConvEpilogue Epilogue;
+        public ConvShape Shape;
+        public Grid Grid;
+        public int Bands, BandRows, RowPhases, ColPhases, Kc, NPad;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Invoke(int item)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int n = item / Bands, band = item % Bands, wph = Grid.Width, nPad = NPad, colRows = s.ColRows;
+            var (g0, g1) = BandPoints(Grid, Bands, band);
+            int rowBase = g0 / wph;
+            long plane = (long)BandRows * wph;
+            float* phases = Scratch(ref _band, s.InChannels * RowPhases * ColPhases * plane + 64); // a last tile's points past the band read into the slack
+            long q0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            WritePhases(X + (long)n * s.InChannels * s.Height * s.Width, phases, rowBase);
+            long q1 = System.Diagnostics.Stopwatch.GetTimestamp(); T0 += q1 - q0;
+            // The band's points from its first tile's first point on: point g is at g − rowBase·Wph in every plane.
+            int tiles = (g1 - g0 + MR - 1) / MR, points = tiles * MR;
+            float* yT = Scratch(ref _yT, (long)(points + 16) * nPad); // the gathers' last group reads up to 15 points past the band
+            float* a0 = phases + (g0 - rowBase * wph);
+            for (int p0 = 0; p0 < colRows; p0 += Kc)
+            {
+                int kcb = Math.Min(Kc, colRows - p0);
+                float* b = PackedWT + (long)nPad * p0;
+                for (int t = 0; t < tiles; t++)
+                    for (int j = 0; j < nPad; j += NR)
+                        SgemmKernel6x64.RunInputRows(kcb, a0 + t * MR, Offsets + p0, b + (long)j * kcb, yT + (long)t * MR * nPad + j, nPad, p0 == 0 ? 0f : 1f);
+            }
+            long q2 = System.Diagnostics.Stopwatch.GetTimestamp(); T1 += q2 - q1;
+            WriteOutputs(yT, n, g0, g1);
+            T2 += System.Diagnostics.Stopwatch.GetTimestamp() - q2;
+        }
+
+        /// <summary>
+        /// The phase rows of image <paramref name="x"/> from phase row <paramref name="rowBase"/> on, <see cref="BandRows"/>
+        /// of them in each (channel, row phase, column phase) plane of <paramref name="phases"/>; rows outside the padded
+        /// image are zero.
+        /// </summary>
+        private readonly void WritePhases(float* x, float* phases, int rowBase)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int h = s.Height, w = s.Width, padH = s.Window.PadH, padW = s.Window.PadW, wph = Grid.Width, rows = BandRows;
+            long plane = (long)rows * wph;
+            // One padded input row: zeros left of the image and from its right edge on, so the split reads no edge cases.
+            int rowLength = 2 * wph + 32;
+            float* buffer = stackalloc float[rowLength + 16];
+            float* row = (float*)(((nint)buffer + 63) & ~(nint)63);
+            new Span<float>(row, rowLength).Clear();
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            for (int ci = 0; ci < s.InChannels; ci++)
+            {
+                float* src = x + (long)ci * h * w;
+                for (int a = 0; a < RowPhases; a++)
+                    for (int r = 0; r < rows; r++)
+                    {
+                        float* d0 = phases + ((long)ci * RowPhases + a) * ColPhases * plane + (long)r * wph, d1 = d0 + plane;
+                        int iy = 2 * (rowBase + r) + a - padH;
+                        if (iy < 0 || iy >= h)
+                        {
+                            new Span<float>(d0, wph).Clear();
+                            if (ColPhases > 1) new Span<float>(d1, wph).Clear();
+                            continue;
+                        }
+                        Buffer.MemoryCopy(src + (long)iy * w, row + padW, (long)w * sizeof(float), (long)w * sizeof(float));
+                        // A vector may run on into the plane's next rows (written after this one), never past its end.
+                        int t = 0, vectorEnd = (int)Math.Min(wph, plane - (long)r * wph - 15);
+                        for (; t < vectorEnd; t += 16)
+                        {
+                            var lo = Vector512.Load(row + 2 * t);
+                            var hi = Vector512.Load(row + 2 * t + 16);
+                            Avx512F.PermuteVar16x32x2(lo, even, hi).Store(d0 + t);
+                            if (ColPhases > 1) Avx512F.PermuteVar16x32x2(lo, odd, hi).Store(d1 + t);
+                        }
+                        for (; t < wph; t++)
+                        {
+                            d0[t] = row[2 * t];
+                            if (ColPhases > 1) d1[t] = row[2 * t + 1];
+                        }
+                    }
+            }
+        }
+
+        /// <summary>
+        /// y[n, o, oy, ox] = epilogue(Yᵀ[point, o] + bias[o]) for the band's points that are outputs: Yᵀ transposed 16
+        /// points x 16 channels at a time into a row per channel (its bias added), then each row stored a row piece at a
+        /// time with the residual and the ReLU (the grid's extra columns skipped).
+        /// </summary>
+        private readonly void WriteOutputs(float* yT, int n, int g0, int g1)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int k = s.OutChannels, ow = s.OutW, wph = Grid.Width, plane = s.OutPlane, points = g1 - g0, nPad = NPad;
+            const int stride = MaxTilesPerBand * MR + 16;
+            float* rows = stackalloc float[16 * stride + 16];
+            rows = (float*)(((nint)rows + 63) & ~(nint)63);
+            float* residual = Epilogue.ResidualAt(Y);
+            bool relu = Epilogue.Relu;
+            var zero = Vector512<float>.Zero;
+            for (int o0 = 0; o0 < k; o0 += 16)
+            {
+                for (int q = 0; q < points; q += 16)
+                    Transpose16(yT + (long)q * nPad + o0, nPad, rows + q, stride);
+                for (int o = o0; o < Math.Min(k, o0 + 16); o++)
+                {
+                    float* row = rows + (o - o0) * stride;
+                    if (Bias is not null)
+                    {
+                        var add = Vector512.Create(Bias[o]);
+                        for (int q = 0; q < points; q += 16) (Vector512.Load(row + q) + add).Store(row + q);
+                    }
+                    long yPlane = ((long)n * k + o) * plane;
+                    for (int q = 0; q < points;)
+                    {
+                        int g = g0 + q, oy = g / wph, ox = g - oy * wph;
+                        if (ox >= ow)
+                        {
+                            q += wph - ox;
+                            continue;
+                        }
+                        int len = Math.Min(ow - ox, points - q);
+                        // The row piece 16 at a time, the last group masked: ConvEpilogue.Copy's operations on every lane.
+                        long at = yPlane + (long)oy * ow + ox;
+                        for (int l = 0; l < len; l += 16)
+                        {
+                            var mask = Vector512.LessThan(Lanes, Vector512.Create(len - l)).AsSingle();
+                            var v = Vector512.Load(row + q + l);
+                            if (residual != null) v += Avx512F.MaskLoad(residual + at + l, mask, zero);
+                            if (relu) v = Avx512F.Max(zero, v) + zero;
+                            Avx512F.MaskStore(Y + at + l, mask, v);
+                        }
+                        q += len;
+                    }
+                }
+            }
+        }
+    }
+}
