@@ -41,7 +41,8 @@ public sealed record BenchOptions(string[] Filters, int[] Threads, double Second
 
 /// <summary>
 /// Runs cases interleaved (Fovea, anchor, anchor, Fovea, ...) after a warm-up and prints medians, so drift from
-/// other work on a shared machine hits both sides alike. Prints one CSV line per case and thread count.
+/// other work on a shared machine hits both sides alike. Prints one CSV line per case and thread count, then, where the
+/// run has several thread counts, one with Fovea's time at the fewest and the most, measured alternately.
 /// </summary>
 public static class Harness
 {
@@ -124,6 +125,39 @@ public static class Harness
         return (Median(fovea) * 1e3, Median(anchor) * 1e3);
     }
 
+    /// <summary>
+    /// Fovea's own time at two thread counts, the settings alternating round by round (only Fovea's side runs, each
+    /// run after a settle pause and, for short cases, an untimed run at the same setting); returns the two medians in
+    /// ms. The per-thread-count rows are measured minutes apart, and on a 2-core virtual machine whose second core
+    /// comes and goes the drift between them can exceed the difference a second thread makes: this pair answers
+    /// "slower on more threads?" under the same conditions.
+    /// </summary>
+    public static (double fewMs, double manyMs) MeasureThreadCounts(BenchCase bc, BenchOptions options, int few, int many)
+    {
+        double warm = 0;
+        for (int i = 0; i < 2; i++)
+        {
+            Fovea.Threading.MaxDegreeOfParallelism = few;
+            warm += Time(bc.RunFovea, prime: false);
+            Fovea.Threading.MaxDegreeOfParallelism = many;
+            warm += Time(bc.RunFovea, prime: false);
+        }
+        bool prime = warm / 4 < PrimeBelowSeconds;
+        var a = new List<double>();
+        var b = new List<double>();
+        var total = Stopwatch.StartNew();
+        for (int round = 0; round < 1000; round++)
+        {
+            foreach (bool first in (round & 1) == 0 ? new[] { true, false } : [false, true])
+            {
+                Fovea.Threading.MaxDegreeOfParallelism = first ? few : many;
+                (first ? a : b).Add(Time(bc.RunFovea, prime));
+            }
+            if (round + 1 >= options.MinRounds && total.Elapsed.TotalSeconds >= options.SecondsPerCase) break;
+        }
+        return (Median(a) * 1e3, Median(b) * 1e3);
+    }
+
     /// <summary>Methods the JIT compiled during the timed rounds of the last <see cref="Measure"/> (printed with the case).</summary>
     private static long LastTimedCompiles;
 
@@ -165,6 +199,18 @@ public static class Harness
                         }
                         string[] row = [$"{bc.Name}_t{threads}", F(f), F(a), F(f / a, "0.00"), .. bc.Extra(threads, f, a)];
                         Console.WriteLine(string.Join(", ", row));
+                    }
+                    if (options.Threads.Length > 1)
+                    {
+                        int few = options.Threads.Min(), many = options.Threads.Max();
+                        var (fewMs, manyMs) = MeasureThreadCounts(bc, options, few, many);
+                        string[] header = ["case", $"fovea_ms_t{few}", $"fovea_ms_t{many}", $"t{many}_over_t{few}"];
+                        if (lastHeader is null || !header.SequenceEqual(lastHeader))
+                        {
+                            Console.WriteLine(string.Join(", ", header));
+                            lastHeader = header;
+                        }
+                        Console.WriteLine(string.Join(", ", new[] { $"{bc.Name}_threads", F(fewMs), F(manyMs), F(manyMs / fewMs, "0.00") }));
                     }
                 }
             }
