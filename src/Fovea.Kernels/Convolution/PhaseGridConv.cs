@@ -25,9 +25,9 @@ namespace Fovea.Kernels;
 /// Work items are bands of grid tiles of one image, as many as the threads share evenly, taken in image and row order
 /// (the split of the layers around it, so a thread mostly reads what it wrote). An item writes the phase rows its band
 /// reads, every channel, into its thread's scratch; then, per K block of taps, each tile's 6 points (read from L1 for
-/// every sliver) against every sliver of the packed weights (streamed from L2) into a per-thread Yᵀ; then bias,
-/// residual and ReLU (<see cref="ConvEpilogue"/>) as each channel's points, gathered from Yᵀ's column, are copied into
-/// y. Each output is computed by the same operations whatever the thread count.
+/// every sliver) against every sliver of the packed weights (streamed from L2) into a per-thread Yᵀ; then Yᵀ is
+/// transposed 16 x 16 in registers and each channel's row pieces are stored with the bias, residual and ReLU (the
+/// operations of <see cref="ConvEpilogue"/>). Each output is computed by the same operations whatever the thread count.
 /// </para>
 /// </summary>
 internal static unsafe class PhaseGridConv
@@ -36,7 +36,6 @@ internal static unsafe class PhaseGridConv
 
     /// <summary>Whether the dispatch may take this path; tests switch it off to compare with the others.</summary>
     internal static bool Enabled = true;
-    internal static long T0, T1, T2;
 
     /// <summary>Most grid tiles per band: a Yᵀ of 32 x 6 points x 128 channels is 96 KiB.</summary>
     private const int MaxTilesPerBand = 32;
@@ -226,12 +225,10 @@ internal static unsafe class PhaseGridConv
             int rowBase = g0 / wph;
             long plane = (long)BandRows * wph;
             float* phases = Scratch(ref _band, s.InChannels * RowPhases * ColPhases * plane + 64); // a last tile's points past the band read into the slack
-            long q0 = System.Diagnostics.Stopwatch.GetTimestamp();
             WritePhases(X + (long)n * s.InChannels * s.Height * s.Width, phases, rowBase);
-            long q1 = System.Diagnostics.Stopwatch.GetTimestamp(); T0 += q1 - q0;
             // The band's points from its first tile's first point on: point g is at g − rowBase·Wph in every plane.
             int tiles = (g1 - g0 + MR - 1) / MR, points = tiles * MR;
-            float* yT = Scratch(ref _yT, (long)(points + 16) * nPad); // the gathers' last group reads up to 15 points past the band
+            float* yT = Scratch(ref _yT, (long)(points + 16) * nPad); // the last 16-point transpose reads up to 15 rows past the band
             float* a0 = phases + (g0 - rowBase * wph);
             for (int p0 = 0; p0 < colRows; p0 += Kc)
             {
@@ -241,9 +238,7 @@ internal static unsafe class PhaseGridConv
                     for (int j = 0; j < nPad; j += NR)
                         SgemmKernel6x64.RunInputRows(kcb, a0 + t * MR, Offsets + p0, b + (long)j * kcb, yT + (long)t * MR * nPad + j, nPad, p0 == 0 ? 0f : 1f);
             }
-            long q2 = System.Diagnostics.Stopwatch.GetTimestamp(); T1 += q2 - q1;
             WriteOutputs(yT, n, g0, g1);
-            T2 += System.Diagnostics.Stopwatch.GetTimestamp() - q2;
         }
 
         /// <summary>
