@@ -37,12 +37,8 @@ internal static unsafe class DirectConv
     internal const int MaxImageScratch = 16 * 1024;
 
     /// <summary>This thread's scratch of at least <paramref name="length"/> floats (pinned, 64-byte aligned).</summary>
-    private static float* ImageScratch(int length)
-    {
-        if (_imageScratch is null || _imageScratch.Length < length + 16)
-            _imageScratch = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
-        return (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_imageScratch)) + 63) & ~(nint)63);
-    }
+    private static float* ImageScratch(int length) =>
+        ThreadScratch.Floats(ref _imageScratch, length);
 
     /// <summary>
     /// Output channels per group up to which this path beats the implicit GEMM. Beyond a few register tiles of
@@ -180,11 +176,7 @@ internal static unsafe class DirectConv
         int gin = s.GroupIn, h = s.Height, w = s.Width, hw = h * w;
         var win = s.Window;
         int bandSize = gin * bandRows * wp;
-        // Room for the slack and for aligning the start to 64 bytes (up to 15 floats).
-        int need = bandSize + Slack + 16;
-        if (_padded is null || _padded.Length < need)
-            _padded = GC.AllocateUninitializedArray<float>(need, pinned: true);
-        float* band = (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_padded)) + 63) & ~(nint)63);
+        float* band = ThreadScratch.Floats(ref _padded, bandSize + Slack);
         float* xg = x + ((long)n * s.InChannels + (long)g * gin) * hw;
         for (int c = 0; c < gin; c++)
             for (int r = 0; r < bandRows; r++)

@@ -160,14 +160,6 @@ internal static unsafe class PhaseGridConv
     private static (int G0, int G1) BandPoints(Grid grid, int bands, int band) =>
         (ParallelFor.ChunkStart(grid.TilesPerImage, bands, band) * MR, Math.Min(grid.Length, ParallelFor.ChunkStart(grid.TilesPerImage, bands, band + 1) * MR));
 
-    /// <summary>This thread's scratch <paramref name="slot"/> of at least <paramref name="length"/> floats (pinned, 64-byte aligned).</summary>
-    private static float* Scratch(ref float[]? slot, long length)
-    {
-        if (slot is null || slot.Length < length + 16)
-            slot = GC.AllocateUninitializedArray<float>((int)(length + 16), pinned: true);
-        return (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slot)) + 63) & ~(nint)63);
-    }
-
     /// <summary>
     /// dst[j·dstStride + i] = src[i·srcStride + j] for i, j &lt; 16: a 16 x 16 block transposed in registers (pairs of
     /// rows interleaved, then pairs of pairs, then 128-bit lanes twice).
@@ -226,11 +218,11 @@ internal static unsafe class PhaseGridConv
             var (g0, g1) = BandPoints(Grid, Bands, band);
             int rowBase = g0 / wph;
             long plane = (long)BandRows * wph;
-            float* phases = Scratch(ref _band, s.InChannels * RowPhases * ColPhases * plane + 64); // a last tile's points past the band read into the slack
+            float* phases = ThreadScratch.Floats(ref _band, s.InChannels * RowPhases * ColPhases * plane + 64); // a last tile's points past the band read into the slack
             WritePhases(X + (long)n * s.InChannels * s.Height * s.Width, phases, rowBase);
             // The band's points from its first tile's first point on: point g is at g − rowBase·Wph in every plane.
             int tiles = (g1 - g0 + MR - 1) / MR, points = tiles * MR;
-            float* yT = Scratch(ref _yT, (long)(points + 16) * nPad); // the last 16-point transpose reads up to 15 rows past the band
+            float* yT = ThreadScratch.Floats(ref _yT, (long)(points + 16) * nPad); // the last 16-point transpose reads up to 15 rows past the band
             float* a0 = phases + (g0 - rowBase * wph);
             for (int p0 = 0; p0 < colRows; p0 += Kc)
             {

@@ -105,12 +105,8 @@ internal static unsafe class PhaseRowConv
     }
 
     /// <summary>This thread's scratch of at least <paramref name="length"/> floats (pinned, 64-byte aligned).</summary>
-    private static float* Scratch(int length)
-    {
-        if (_phases is null || _phases.Length < length + 16)
-            _phases = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
-        return (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_phases)) + 63) & ~(nint)63);
-    }
+    private static float* Scratch(int length) =>
+        ThreadScratch.Floats(ref _phases, length);
 
     private struct Body : IChunkBody
     {

@@ -229,9 +229,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
         {
             ref readonly ConvShape s = ref Shape;
             int planes = s.Batch * s.InChannels, length = planes * Hp * Wp;
-            if (_padded is null || _padded.Length < length + 16)
-                _padded = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
-            float* xp = (float*)(((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_padded)) + 63) & ~(nint)63);
+            float* xp = ThreadScratch.Floats(ref _padded, length);
             if (_paddedCall != Call)
             {
                 for (int plane = 0; plane < planes; plane++)

@@ -464,12 +464,8 @@ internal static unsafe class WinogradConv
     // group of output tiles. Only grows, so repeated calls allocate nothing.
     [ThreadStatic] private static float[]? _scratch;
 
-    private static float* Scratch(long floats)
-    {
-        if (_scratch is null || _scratch.Length < floats + 16)
-            _scratch = GC.AllocateUninitializedArray<float>((int)(floats + 16), pinned: true);
-        return Align((float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scratch)));
-    }
+    private static float* Scratch(long floats) =>
+        ThreadScratch.Floats(ref _scratch, floats);
 
     private struct BlockBody<TKernel> : IChunkBody
         where TKernel : struct, IMicroKernel<float>

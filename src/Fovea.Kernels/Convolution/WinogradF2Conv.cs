@@ -331,9 +331,7 @@ internal static unsafe class WinogradF2Conv
             // all of it, and written by one thread and read by the other it crosses between the cores twice a call (the
             // 256@14² layer alone on two threads: 0.39–0.51 ms with it shared, 0.37–0.43 with a copy per thread).
             long vLength = Points * RowTiles * SliverStride;
-            if (_input is null || _input.Length < vLength + 16)
-                _input = GC.AllocateUninitializedArray<float>((int)(vLength + 16), pinned: true);
-            float* v = Align((float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_input)));
+            float* v = ThreadScratch.Floats(ref _input, vLength);
             if (_inputCall != Call)
             {
                 ClearPastLastTile(v, Tiles, mr, RowTiles, SliverStride, c);
@@ -407,10 +405,6 @@ internal static unsafe class WinogradF2Conv
     [ThreadStatic] private static float[]? _input;
     [ThreadStatic] private static long _inputCall;
 
-    private static float* Scratch(long floats)
-    {
-        if (_scratch is null || _scratch.Length < floats + 16)
-            _scratch = GC.AllocateUninitializedArray<float>((int)(floats + 16), pinned: true);
-        return Align((float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scratch)));
-    }
+    private static float* Scratch(long floats) =>
+        ThreadScratch.Floats(ref _scratch, floats);
 }
