@@ -32,6 +32,8 @@ public class PoolKernelTests
         new[] { 11, 60, 5, 5, 2, 2, 2, 2, 1, 1, 6, 30 },  // 5x5: taps 0, 2, 4 from even lanes, 1, 3 from odd
         new[] { 8, 18, 3, 3, 1, 2, 1, 1, 1, 1, 8, 9 },    // under sixteen outputs a row: the one-pass loop; row stride 1, column stride 2
         new[] { 7, 34, 3, 3, 1, 2, 1, 1, 1, 1, 7, 17 },   // seventeen: one 16-wide group and an overlapping one; row stride 1
+        new[] { 5, 18, 3, 3, 1, 1, 0, 0, 1, 1, 3, 16 },   // one stride-1 group whose loads end at the row's last float: no mask
+        new[] { 5, 34, 3, 3, 2, 2, 0, 0, 1, 1, 2, 16 },   // the same at stride 2 (32 + 2 floats); any padding masks the group
     };
 
     private static Window2d Win(int[] g) => new(g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9]);
