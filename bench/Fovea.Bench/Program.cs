@@ -2,7 +2,7 @@ using System.Globalization;
 using Fovea.Bench;
 
 // Usage: dotnet run --project bench/Fovea.Bench -c Release -- [--filter a,b] [--threads 1,2] [--seconds 2] [--min-rounds 7]
-//        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]
+//        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [resnet18|lenet5|mlp] [--threads 1,2] [--steps 5]
 //        (the ResNet-18 training case starts itself with --memory-probe fovea|anchor --threads N: one side's peak working set)
 //        dotnet run --project bench/Fovea.Bench -c Release -- --profile-infer [exported|pretrained|zoo] [--batch 1] [--threads 1,2] [--steps 200]
 //        (internal) Fovea.Bench --memory-probe fovea|anchor --threads N: the training case's child, one side's peak working set
@@ -43,7 +43,7 @@ try
             case "--inference-probe": inferenceProbe = Next(); break;
             case "--help" or "-h":
                 Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
-                Console.WriteLine("Fovea.Bench --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]   (a training step per backend call kind)");
+                Console.WriteLine("Fovea.Bench --profile-train [resnet18|lenet5|mlp] [--threads 1,2] [--steps 5]   (a training step per backend call kind)");
                 Console.WriteLine("Fovea.Bench --profile-infer [exported|pretrained|zoo] [--batch 1] [--threads 1,2] [--steps 200]   (a ResNet-18 forward, each backend call's median)");
                 return;
             default: throw new ArgumentException($"unknown argument {args[i]}");

@@ -11,7 +11,7 @@ namespace Fovea.Bench;
 
 /// <summary>
 /// Where a training step (ResNet-18 as in the <see cref="ResNet18TrainingStepCase"/>: batch 32, 3x112x112, SGD momentum
-/// 0.9; or LeNet-5 at batch 64 on 1x28x28, the training epoch's recipe on random images) spends its time at each thread count, per backend call kind: every call from the ops to the kernels goes through
+/// 0.9; or LeNet-5 or the MLP 784-256-128-10 at batch 64 on 1x28x28, the training epochs' recipe on random images) spends its time at each thread count, per backend call kind: every call from the ops to the kernels goes through
 /// <see cref="IBackend"/>, so a proxy around the CPU backend sees them all, each with its wall time and the process's CPU
 /// time (every thread's, and the part spent in the kernel: page faults) over the call. CPU ÷ wall is the call's parallelism: near 1 at two threads means a serial call
 /// (or a split that left the second core waiting); the step's wall time minus the calls' is what runs between them
@@ -19,7 +19,7 @@ namespace Fovea.Bench;
 /// records the calling thread's own CPU time: the larger of it and the other threads' CPU time is the call's critical
 /// path ("path"), what its wall time would be on idle cores if the threads never waited for each other; the first
 /// thread count's CPU time over the last's path is the speedup the split allows. The last steps of a run are averaged (the first ones warm up).
-/// Usage: <c>Fovea.Bench --profile-train [resnet18|lenet5] [--threads 1,2] [--steps 5]</c>.
+/// Usage: <c>Fovea.Bench --profile-train [resnet18|lenet5|mlp] [--threads 1,2] [--steps 5]</c>.
 /// </summary>
 public static class TrainingStepProfile
 {
@@ -31,6 +31,7 @@ public static class TrainingStepProfile
     [
         new("resnet18", "ResNet-18", 32, 3, 112, 1000, 2),
         new("lenet5", "LeNet-5", 64, 1, 28, 10, 1000),
+        new("mlp", "MLP 784-256-128-10", 64, 1, 28, 10, 2000),
     ];
 
     /// <summary>The networks <see cref="Run"/> knows, by zoo name.</summary>
