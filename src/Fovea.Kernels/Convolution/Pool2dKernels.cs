@@ -554,30 +554,75 @@ public static class Pool2dKernels
         return countIncludePad ? padded : (y1 - y0) * (x1 - x0);
     }
 
-    /// <summary>Average pooling forward (dilation 1).</summary>
-    public static void AvgForward<T>(ReadOnlySpan<T> x, int planes, int h, int w, in Window2d win, bool countIncludePad, int oh, int ow, Span<T> y)
+    /// <summary>
+    /// Average pooling forward (dilation 1). For float32 with AVX2 and stride 1 or 2, the outputs whose taps all lie
+    /// inside the row go eight at a time (<see cref="AvgGroupF32"/>), each lane summing its taps in the plain loop's
+    /// order (window rows, then columns) and dividing by the same count, so the results are the plain loop's bit for
+    /// bit; the rest take the plain loop.
+    /// </summary>
+    public static unsafe void AvgForward<T>(ReadOnlySpan<T> x, int planes, int h, int w, in Window2d win, bool countIncludePad, int oh, int ow, Span<T> y)
         where T : unmanaged, INumber<T>
     {
         int inPlane = h * w, outPlane = oh * ow;
+        var (vecFirst, vecLast) = typeof(T) == typeof(float) && Avx2.IsSupported && win.DilationW == 1 && win.DilationH == 1 ? VectorColumns(w, win, ow) : (0, -1);
         for (int p = 0; p < planes; p++)
         {
             var xp = x.Slice(p * inPlane, inPlane);
             var yp = y.Slice(p * outPlane, outPlane);
             for (int oy = 0; oy < oh; oy++)
             {
-                for (int ox = 0; ox < ow; ox++)
+                if (vecLast < vecFirst)
                 {
-                    int divisor = AvgWindow(oy, ox, h, w, win, countIncludePad, out int y0, out int y1, out int x0, out int x1);
-                    T sum = T.Zero;
-                    for (int iy = y0; iy < y1; iy++)
-                    {
-                        var row = xp.Slice(iy * w, w);
-                        for (int ix = x0; ix < x1; ix++) sum += row[ix];
-                    }
-                    yp[oy * ow + ox] = divisor == 0 ? T.Zero : sum / T.CreateTruncating(divisor);
+                    for (int ox = 0; ox < ow; ox++) AvgAt(xp, h, w, win, countIncludePad, oy, ox, yp, ow);
+                    continue;
                 }
+                for (int ox = 0; ox < vecFirst; ox++) AvgAt(xp, h, w, win, countIncludePad, oy, ox, yp, ow);
+                // Every lane of a group has the same window rows, so the same count.
+                int divisor = AvgWindow(oy, vecFirst, h, w, win, countIncludePad, out int y0, out int y1, out _, out _);
+                fixed (T* px = xp, py = yp)
+                {
+                    for (int ox = vecFirst; ; ox += 8)
+                    {
+                        int at = Math.Min(ox, vecLast);
+                        AvgGroupF32((float*)px, w, win, y0, y1, divisor, at, (float*)py + oy * ow + at);
+                        if (at == vecLast) break;
+                    }
+                }
+                for (int ox = vecLast + 8; ox < ow; ox++) AvgAt(xp, h, w, win, countIncludePad, oy, ox, yp, ow);
             }
         }
+    }
+
+    /// <summary>Average-pool output (oy, ox) by the plain loop: the clipped window's sum, row by row, over its count.</summary>
+    private static void AvgAt<T>(ReadOnlySpan<T> xp, int h, int w, in Window2d win, bool countIncludePad, int oy, int ox, Span<T> yp, int ow)
+        where T : unmanaged, INumber<T>
+    {
+        int divisor = AvgWindow(oy, ox, h, w, win, countIncludePad, out int y0, out int y1, out int x0, out int x1);
+        T sum = T.Zero;
+        for (int iy = y0; iy < y1; iy++)
+        {
+            var row = xp.Slice(iy * w, w);
+            for (int ix = x0; ix < x1; ix++) sum += row[ix];
+        }
+        yp[oy * ow + ox] = divisor == 0 ? T.Zero : sum / T.CreateTruncating(divisor);
+    }
+
+    /// <summary>
+    /// Outputs ox .. ox + 7 of one row, every tap inside the row (see <see cref="VectorColumns"/>), window rows
+    /// [<paramref name="y0"/>, <paramref name="y1"/>): per lane 0 + each tap in row-major order, then the division, as
+    /// <see cref="AvgAt{T}"/> does. At stride 2 a tap is the even lanes of the sixteen floats from its start.
+    /// </summary>
+    private static unsafe void AvgGroupF32(float* xp, int w, in Window2d win, int y0, int y1, int divisor, int ox, float* dst)
+    {
+        int sw = win.StrideW, kw = win.KernelW, c = ox * sw - win.PadW;
+        var sum = Vector256<float>.Zero;
+        for (int iy = y0; iy < y1; iy++)
+        {
+            float* row = xp + (long)iy * w + c;
+            for (int j = 0; j < kw; j++)
+                sum += sw == 1 ? Avx.LoadVector256(row + j) : Even(Avx.LoadVector256(row + j), Avx.LoadVector256(row + j + 8));
+        }
+        (divisor == 0 ? Vector256<float>.Zero : sum / Vector256.Create((float)divisor)).Store(dst);
     }
 
     /// <summary>Average pooling backward: dx (cleared here) receives dy / divisor over each output's window.</summary>

@@ -151,6 +151,22 @@ public class PoolKernelTests
             for (int i = 0; i < y.Length; i++) lhs += y[i] * dy[i];
             for (int i = 0; i < x.Length; i++) rhs += x[i] * dx[i];
             Assert.Equal(lhs, rhs, 10);
+
+            // Float32, where rows of eight outputs or more go eight at a time: the plain loop's sums and divisions bit for bit.
+            var xf = Array.ConvertAll(x, v => (float)v);
+            var yf = new float[y.Length];
+            Pool2dKernels.AvgForward<float>(xf, planes, h, w, Win(g), include, oh, ow, yf);
+            for (int p = 0; p < planes; p++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        int divisor = Pool2dKernels.AvgWindow(oy, ox, h, w, Win(g), include, out int y0, out int y1, out int x0, out int x1);
+                        float sum = 0;
+                        for (int iy = y0; iy < y1; iy++)
+                            for (int ix = x0; ix < x1; ix++) sum += xf[(p * h + iy) * w + ix];
+                        float want = divisor == 0 ? 0 : sum / divisor;
+                        Assert.Equal(BitConverter.SingleToInt32Bits(want), BitConverter.SingleToInt32Bits(yf[(p * oh + oy) * ow + ox]));
+                    }
         }
     }
 }
