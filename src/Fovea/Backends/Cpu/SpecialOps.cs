@@ -82,24 +82,18 @@ internal static class ErfFloat32
                 // less than 10⁻¹⁷ of the sum.
                 for (int n = 1; n < 199; n += 2)
                 {
-                    var r = Vector256.Create(reciprocals[n]);
-                    t0 *= q0 * r;
-                    t1 *= q1 * r;
-                    t2 *= q2 * r;
-                    t3 *= q3 * r;
-                    sum0 += t0;
-                    sum1 += t1;
-                    sum2 += t2;
-                    sum3 += t3;
-                    r = Vector256.Create(reciprocals[n + 1]);
-                    t0 *= q0 * r;
-                    t1 *= q1 * r;
-                    t2 *= q2 * r;
-                    t3 *= q3 * r;
-                    sum0 += t0;
-                    sum1 += t1;
-                    sum2 += t2;
-                    sum3 += t3;
+                    for (int m = n; m < n + 2; m++)
+                    {
+                        var r = Vector256.Create(reciprocals[m]);
+                        t0 *= q0 * r;
+                        t1 *= q1 * r;
+                        t2 *= q2 * r;
+                        t3 *= q3 * r;
+                        sum0 += t0;
+                        sum1 += t1;
+                        sum2 += t2;
+                        sum3 += t3;
+                    }
                     var going = Vector256.GreaterThan(Vector256.Abs(t0), epsilon * Vector256.Abs(sum0))
                         | Vector256.GreaterThan(Vector256.Abs(t1), epsilon * Vector256.Abs(sum1))
                         | Vector256.GreaterThan(Vector256.Abs(t2), epsilon * Vector256.Abs(sum2))
