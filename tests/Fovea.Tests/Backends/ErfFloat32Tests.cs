@@ -3,7 +3,7 @@ using Fovea.Backends;
 namespace Fovea.Tests.Backends;
 
 /// <summary>
-/// The CPU backend's float32 erf (eight elements at a time in double precision, <c>ErfFloat32</c>) against the scalar
+/// The CPU backend's float32 erf (sixteen elements at a time in double precision, <c>ErfFloat32</c>) against the scalar
 /// double function it vectorises, rounded to float32.
 /// </summary>
 public class ErfFloat32Tests
@@ -15,7 +15,7 @@ public class ErfFloat32Tests
         var rng = new Random(11);
         for (int i = 0; i < 20_000; i++)
         {
-            // Normal samples of two widths: a GELU's x/√2, and wide enough to put a lane past 2.5 in most groups of eight.
+            // Normal samples of two widths: a GELU's x/√2, and wide enough to put a lane past 2.5 in most groups of sixteen.
             double u1 = 1 - rng.NextDouble(), u2 = rng.NextDouble();
             double z = Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
             values.Add((float)(z * (i % 2 == 0 ? 0.7 : 2.0)));
