@@ -103,26 +103,36 @@ public static class Harness
         long compiledBefore = JitInfo.GetCompiledMethodCount();
         bool prime = warm / (2 * warmRuns) < PrimeBelowSeconds;
 
-        fovea.Clear();
-        anchor.Clear();
+        var medians = Alternate(() => Time(bc.RunFovea, prime), () => Time(bc.RunAnchor, prime), options);
+        LastTimedCompiles = JitInfo.GetCompiledMethodCount() - compiledBefore;
+        return medians;
+    }
+
+    /// <summary>
+    /// The timed rounds: <paramref name="a"/> and <paramref name="b"/> once each per round, which goes first alternating
+    /// so neither always runs on a warmer cache or a quieter core, until <see cref="BenchOptions.MinRounds"/> rounds and
+    /// <see cref="BenchOptions.SecondsPerCase"/> have passed (at most 1,000 rounds); their medians in ms.
+    /// </summary>
+    private static (double aMs, double bMs) Alternate(Func<double> a, Func<double> b, BenchOptions options)
+    {
+        var first = new List<double>();
+        var second = new List<double>();
         var total = Stopwatch.StartNew();
         for (int round = 0; round < 1000; round++)
         {
-            // Alternate which side goes first so neither always runs on a warmer cache or a quieter core.
             if ((round & 1) == 0)
             {
-                fovea.Add(Time(bc.RunFovea, prime));
-                anchor.Add(Time(bc.RunAnchor, prime));
+                first.Add(a());
+                second.Add(b());
             }
             else
             {
-                anchor.Add(Time(bc.RunAnchor, prime));
-                fovea.Add(Time(bc.RunFovea, prime));
+                second.Add(b());
+                first.Add(a());
             }
             if (round + 1 >= options.MinRounds && total.Elapsed.TotalSeconds >= options.SecondsPerCase) break;
         }
-        LastTimedCompiles = JitInfo.GetCompiledMethodCount() - compiledBefore;
-        return (Median(fovea) * 1e3, Median(anchor) * 1e3);
+        return (Median(first) * 1e3, Median(second) * 1e3);
     }
 
     /// <summary>
@@ -143,19 +153,12 @@ public static class Harness
             warm += Time(bc.RunFovea, prime: false);
         }
         bool prime = warm / 4 < PrimeBelowSeconds;
-        var a = new List<double>();
-        var b = new List<double>();
-        var total = Stopwatch.StartNew();
-        for (int round = 0; round < 1000; round++)
+        double At(int threads)
         {
-            foreach (bool first in (round & 1) == 0 ? new[] { true, false } : [false, true])
-            {
-                Fovea.Threading.MaxDegreeOfParallelism = first ? few : many;
-                (first ? a : b).Add(Time(bc.RunFovea, prime));
-            }
-            if (round + 1 >= options.MinRounds && total.Elapsed.TotalSeconds >= options.SecondsPerCase) break;
+            Fovea.Threading.MaxDegreeOfParallelism = threads;
+            return Time(bc.RunFovea, prime);
         }
-        return (Median(a) * 1e3, Median(b) * 1e3);
+        return Alternate(() => At(few), () => At(many), options);
     }
 
     /// <summary>Methods the JIT compiled during the timed rounds of the last <see cref="Measure"/> (printed with the case).</summary>
