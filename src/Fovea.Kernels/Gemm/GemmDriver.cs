@@ -7,8 +7,8 @@ namespace Fovea.Kernels;
 /// The blocked GEMM loop nest (Goto / BLIS order), generic over element type and micro-kernel so the JIT
 /// emits one specialised copy per kernel with the tile and block sizes folded to constants.
 /// <para>
-/// Threading, for large products, shares each packed A block and hands out ranges of C columns as work items; for
-/// medium ones it gives each thread its own rectangle of C and loop nest (one region, no barriers). Every
+/// Threading, for large products on three or more threads, shares each packed A block and hands out ranges of C
+/// columns as work items; otherwise it gives each thread its own rectangle of C and loop nest (one region, no barriers). Every
 /// element of C is computed by the same sequence of operations (same KC blocks, same FMA order, same tile
 /// kind: tiles are aligned to MR / NR multiples of C whatever the split) whatever the thread count, so
 /// results are bit-identical between 1 and N threads.
@@ -30,19 +30,35 @@ internal static unsafe class GemmDriver<T, TKernel>
         int threads = ParallelFor.ThreadsForMultiplyAdds(macs);
         if (threads <= 1 || (m <= TKernel.MR && n <= TKernel.NR))
             Region(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 0);
-        else if (macs < SharedPanelMinMacs)
+        else if (macs < SharedPanelMinMacs || threads < SharedPanelMinThreads)
             Split(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else
             Parallel(threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
     /// <summary>
-    /// From this many multiply-adds on, threads share packed B panels (two barriers per KC block). Below it each
-    /// thread runs the whole loop nest on its own rectangle of C in one parallel region: a little packing is
-    /// duplicated, but the barriers would cost more than that on small and medium products.
+    /// From this many multiply-adds on (and <see cref="SharedPanelMinThreads"/> threads), threads share packed A blocks
+    /// (two regions per block: packing, then column items). Below it each thread runs the whole loop nest on its own
+    /// rectangle of C in one parallel region: a little packing is duplicated, but the regions would cost more than
+    /// that on small and medium products.
     /// Lives in a non-generic holder so tests can lower it to cover the shared-panel path with small shapes.
     /// </summary>
     private static long SharedPanelMinMacs => GemmTuning.SharedPanelMinMacs;
+
+    /// <summary>
+    /// Fewest threads with which large products share packed A blocks. On two threads each thread's own rectangle
+    /// (<see cref="Split"/>) is the safer choice: sharing makes each thread read the half of every A block the other
+    /// core packed, which is cheap while the machine's two virtual CPUs sit on nearby cores and dear when the host
+    /// puts them far apart (a cache line's round trip between them 500–580 ns instead of 220), as it does for long
+    /// spells on the 2-core AMD EPYC (Zen 5) virtual machines Fovea is measured on. Float32 square products on two
+    /// threads there, the two paths alternating call by call (medians), shared → own rectangles: far apart, 512²
+    /// 0.835 → 0.758 ms, 1024² 6.36 → 6.19, 2048² 47.4 → 45.8 (0.81 → 0.83 of the FMA peak), 576 x 3136 x 64 (a
+    /// ResNet layer's weight gradient) 0.784 → 0.703; near, 512² 0.664 → 0.669, 1024² 5.20 → 5.35, 2048² 41.1 →
+    /// 42.4 (0.93 → 0.90), 576 x 3136 x 64 0.645 → 0.582. The rectangles' cost is packing duplicated between
+    /// threads, (m / gm + n / gn) · k values per thread against (m + n) · k / T shared: half as much again on two
+    /// threads, but four times as much on sixteen in a 4 x 4 grid, so from three threads on the blocks are shared.
+    /// </summary>
+    private static int SharedPanelMinThreads => GemmTuning.SharedPanelMinThreads;
 
     /// <summary>
     /// Medium products: C is cut into one tile-aligned rectangle per thread, each computed by <see cref="Region"/>
@@ -311,4 +327,7 @@ internal static class GemmTuning
 {
     /// <summary>Multiply-adds from which threaded GEMMs share packed B panels (see <c>GemmDriver.Run</c>).</summary>
     public static long SharedPanelMinMacs = 1L << 27;
+
+    /// <summary>Fewest threads with which threaded GEMMs share packed A blocks (see <c>GemmDriver.SharedPanelMinThreads</c>).</summary>
+    public static int SharedPanelMinThreads = 3;
 }
