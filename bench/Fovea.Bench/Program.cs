@@ -5,6 +5,7 @@ using Fovea.Bench;
 //        dotnet run --project bench/Fovea.Bench -c Release -- --profile-train [resnet18|lenet5|mlp] [--threads 1,2] [--steps 5]
 //        (the ResNet-18 training case starts itself with --memory-probe fovea|anchor --threads N: one side's peak working set)
 //        dotnet run --project bench/Fovea.Bench -c Release -- --profile-infer [exported|pretrained|zoo] [--batch 1] [--threads 1,2] [--steps 200]
+//        dotnet run --project bench/Fovea.Bench -c Release -- --memory-bandwidth [--threads 1,2]
 //        (internal) Fovea.Bench --memory-probe fovea|anchor --threads N: the training case's child, one side's peak working set
 //        (internal) Fovea.Bench --inference-probe source:batch:fovea|ort --threads N: a ResNet-18 ONNX case's child, one side alone
 var filters = new List<string>();
@@ -16,6 +17,7 @@ string profileNetwork = "resnet18";
 string? memoryProbe = null;
 string? inferenceProbe = null;
 string? profileInfer = null;
+bool memoryBandwidth = false;
 int profileBatch = 1;
 try
 {
@@ -25,7 +27,10 @@ try
         switch (args[i])
         {
             case "--filter": filters.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries)); break;
-            case "--threads": threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))]; break;
+            case "--threads":
+                threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
+                if (threads.Any(t => t < 1)) throw new ArgumentException("--threads takes thread counts of at least 1");
+                break;
             case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--min-rounds": minRounds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--profile-train":
@@ -40,11 +45,13 @@ try
             case "--batch": profileBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--steps": profileSteps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
             case "--memory-probe": memoryProbe = Next(); break;
+            case "--memory-bandwidth": memoryBandwidth = true; break;
             case "--inference-probe": inferenceProbe = Next(); break;
             case "--help" or "-h":
                 Console.WriteLine("Fovea.Bench [--filter name,...] [--threads 1,2] [--seconds per-case] [--min-rounds n]");
                 Console.WriteLine("Fovea.Bench --profile-train [resnet18|lenet5|mlp] [--threads 1,2] [--steps 5]   (a training step per backend call kind)");
                 Console.WriteLine("Fovea.Bench --profile-infer [exported|pretrained|zoo] [--batch 1] [--threads 1,2] [--steps 200]   (a ResNet-18 forward, each backend call's median)");
+                Console.WriteLine("Fovea.Bench --memory-bandwidth [--threads 1,2]   (GB/s of a copy and an add over 64 MiB arrays: the roofline's memory side)");
                 return;
             default: throw new ArgumentException($"unknown argument {args[i]}");
         }
@@ -55,6 +62,12 @@ catch (Exception e) when (e is ArgumentException or FormatException or OverflowE
     // A command-line mistake: one line and exit code 2, as the fovea command does.
     Console.Error.WriteLine($"Fovea.Bench: {e.Message} (see --help)");
     Environment.Exit(2);
+}
+
+if (memoryBandwidth)
+{
+    MemoryBandwidth.Run(threads);
+    return;
 }
 
 if (profileInfer is not null)

@@ -42,7 +42,7 @@ public static class ParallelFor
     /// → 0.15 in two passes of four and 0.40–0.42 in the other two). At 1 M (2026-12-05) LeNet-5's linear layers split
     /// too (fc1 is 3.1 M in each direction), like the convolutions and elementwise passes around them: its
     /// training step on two threads, medians of 20-step spells in a program of its own, with the cache-line probe of
-    /// docs/performance.md telling the host's two placements apart, 1.67–1.80 → 1.60–1.67 ms near and 2.38–2.51 →
+    /// docs/performance-log.md telling the host's two placements apart, 1.67–1.80 → 1.60–1.67 ms near and 2.38–2.51 →
     /// 2.20–2.39 ms far; ResNet-18's batch-1 forward did not move (15.9–16.0 ms either way).
     /// Tests lower it to run the threaded paths on small shapes.
     /// </summary>
