@@ -23,15 +23,17 @@ namespace Fovea.Bench;
 /// </summary>
 public static class TrainingStepProfile
 {
-    /// <summary>A profiled network: the zoo name, its input and batch, and the warm-up steps its kernels need before
-    /// they run their final code (the JIT recompiles hot methods after a few hundred small steps).</summary>
-    private sealed record Network(string Zoo, string Title, int BatchSize, int Channels, int Size, int Classes, int WarmSteps);
+    /// <summary>A profiled network: the zoo name, its input and batch, the warm-up steps its kernels need before
+    /// they run their final code (the JIT recompiles hot methods after a few hundred small steps), and whether each step
+    /// clears the gradients to null (as the bench's training case of that network does; see
+    /// <see cref="ResNet18TrainingStepCase"/>).</summary>
+    private sealed record Network(string Zoo, string Title, int BatchSize, int Channels, int Size, int Classes, int WarmSteps, bool GradsToNone);
 
     private static readonly Network[] Networks =
     [
-        new("resnet18", "ResNet-18", 32, 3, 112, 1000, 2),
-        new("lenet5", "LeNet-5", 64, 1, 28, 10, 1000),
-        new("mlp", "MLP 784-256-128-10", 64, 1, 28, 10, 2000),
+        new("resnet18", "ResNet-18", 32, 3, 112, 1000, 2, false),
+        new("lenet5", "LeNet-5", 64, 1, 28, 10, 1000, true),
+        new("mlp", "MLP 784-256-128-10", 64, 1, 28, 10, 2000, true),
     ];
 
     /// <summary>The networks <see cref="Run"/> knows, by zoo name.</summary>
@@ -66,7 +68,7 @@ public static class TrainingStepProfile
                     timing.Recording = keep;
                     var s0 = Clock.Now();
                     timing.Phase = "fwd";
-                    opt.ZeroGrad();
+                    opt.ZeroGrad(setToNone: net.GradsToNone);
                     var l = loss.Forward(model.Forward(x), y);
                     var s1 = Clock.Now();
                     timing.Phase = "bwd";

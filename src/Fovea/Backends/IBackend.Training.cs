@@ -149,6 +149,14 @@ public partial interface IBackend
     (Tensor GradInput, Tensor GradWeight, Tensor GradBias) BatchNormBackward(Tensor gradOutput, Tensor x, Tensor weight, Tensor mean, Tensor var, double eps);
 
     /// <summary>
+    /// grad += g elementwise, in place: a backward pass adding a gradient into the one a parameter keeps (PyTorch's
+    /// AccumulateGrad with <c>zero_grad(set_to_none=False)</c>; see <see cref="Tensor.ZeroGrad"/>). Both are of the same
+    /// shape and floating dtype and <paramref name="grad"/> is contiguous; each element is rounded as
+    /// <see cref="Binary"/>'s add rounds it. A backend with no one-pass form adds and assigns, which is this default.
+    /// </summary>
+    void AccumulateGrad(Tensor grad, Tensor g) => Assign(grad, Binary(BinaryOp.Add, grad, g, grad._shape));
+
+    /// <summary>
     /// One SGD step in place (<c>torch.optim.SGD</c>): d = ±g + λ·p; with momentum μ the buffer is b = d on the first
     /// step and b = μ·b + (1 − τ)·d afterwards, and d = d + μ·b (Nesterov) or b; then p = p − lr·d.
     /// <paramref name="momentumBuffer"/> is null when μ = 0. All tensors are contiguous, of the parameter's shape and dtype.

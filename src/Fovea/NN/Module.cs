@@ -170,10 +170,10 @@ public abstract class Module
     /// <summary>Evaluation mode (<c>Train(false)</c>).</summary>
     public Module Eval() => Train(false);
 
-    /// <summary>Clears the gradients of every parameter.</summary>
-    public void ZeroGrad()
+    /// <summary>Clears the gradients of every parameter: to null by default, or zeroed in place (see <see cref="Tensor.ZeroGrad"/>).</summary>
+    public void ZeroGrad(bool setToNone = true)
     {
-        foreach (var p in Parameters()) p.Grad = null;
+        foreach (var p in Parameters()) p.ZeroGrad(setToNone);
     }
 
     /// <summary>Stops gradients for every parameter (transfer learning: freeze a feature extractor).</summary>

@@ -48,11 +48,15 @@ public abstract class Optimizer
         _groups.Add(group);
     }
 
-    /// <summary>Sets the gradient of every parameter to null (the next backward starts afresh).</summary>
-    public void ZeroGrad()
+    /// <summary>
+    /// Clears the gradient of every parameter, as PyTorch's <c>zero_grad(set_to_none)</c>: by default it sets each to null
+    /// (the next backward starts afresh); with <paramref name="setToNone"/> false it zeroes each gradient in place and
+    /// keeps it, and the next backward adds into it (see <see cref="Tensor.ZeroGrad"/>).
+    /// </summary>
+    public void ZeroGrad(bool setToNone = true)
     {
         foreach (var group in _groups)
-            foreach (var p in group.ParamArray) p.Grad = null;
+            foreach (var p in group.ParamArray) p.ZeroGrad(setToNone);
     }
 
     /// <summary>Updates every parameter that requires grad and has a gradient, in place, with grad mode off.</summary>

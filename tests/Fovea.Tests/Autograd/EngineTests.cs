@@ -23,6 +23,87 @@ public class EngineTests
     }
 
     [Fact]
+    public void GradAccumulates_InPlace_IntoTheSameTensor_WhenTheBackwardBuildsNoGraph()
+    {
+        // PyTorch's AccumulateGrad: grad += new_grad in the tensor the leaf already holds.
+        var w = Tensor.FromArray(new[] { 1f, -2f, 3f, 0.5f }, 4).RequiresGrad_();
+        var x = Tensor.FromArray(new[] { 0.25f, 4f, -1f, 2f }, 4);
+        (w * x).Sum().Backward();
+        var grad = w.Grad!;
+        int version = grad.Storage.Version;
+        (w * w).Sum().Backward();
+        Assert.Same(grad, w.Grad);
+        Assert.True(grad.Storage.Version > version);
+        float[] expected = [0.25f + 2f, 4f - 4f, -1f + 6f, 2f + 1f];
+        Assert.Equal(expected, grad.ToArray<float>());
+    }
+
+    [Fact]
+    public void GradAccumulates_IntoANewTensor_WhenTheBackwardBuildsAGraph()
+    {
+        var x = S(2);
+        (x * 3).Backward();
+        var first = x.Grad!;
+        (x * x).Backward(createGraph: true);
+        Assert.NotSame(first, x.Grad);
+        Assert.Equal(3, first.ToScalar());
+        Assert.Equal(7, x.Grad!.ToScalar());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ZeroGrad_SetsToNull_OrZeroesInPlace_AndTheNextBackwardStartsFromZero(bool setToNone)
+    {
+        var w = Tensor.FromArray(new[] { 1.5, -2.0, 0.0 }, 3).RequiresGrad_();
+        (w * w).Sum().Backward();
+        var before = w.Grad!;
+        w.ZeroGrad(setToNone);
+        if (setToNone)
+            Assert.Null(w.Grad);
+        else
+        {
+            Assert.Same(before, w.Grad);
+            Assert.Equal([0.0, 0.0, 0.0], before.ToArray<double>());
+        }
+        (w * 3).Sum().Backward();
+        Assert.Equal([3.0, 3.0, 3.0], w.Grad!.ToArray<double>());
+        Assert.Equal(setToNone, !ReferenceEquals(before, w.Grad));
+    }
+
+    [Fact]
+    public void ZeroGrad_InPlace_DetachesAGradientThatIsInAGraph()
+    {
+        var x = S(2);
+        (x * x * x).Backward(createGraph: true);
+        Assert.NotNull(x.Grad!.GradFn);
+        x.ZeroGrad(setToNone: false);
+        Assert.Null(x.Grad!.GradFn);
+        Assert.False(x.Grad.RequiresGrad);
+        Assert.Equal(0, x.Grad.ToScalar());
+    }
+
+    [Fact]
+    public void ModuleAndOptimizer_ZeroGrad_KeepTheGradientsWhenNotSetToNone()
+    {
+        var layer = new Fovea.NN.Linear(3, 2, generator: new Generator(1));
+        var opt = new Fovea.Optim.Sgd(layer.Parameters(), 0.1, momentum: 0.9);
+        var x = Tensor.FromArray(new[] { 1f, 2f, 3f, -1f, 0f, 2f }, 2, 3);
+        layer.Forward(x).Sum().Backward();
+        var grads = layer.Parameters().Select(p => p.Grad!).ToArray();
+        opt.ZeroGrad(setToNone: false);
+        Assert.All(layer.Parameters().Zip(grads), pg => Assert.Same(pg.Second, pg.First.Grad));
+        Assert.All(grads, g => Assert.All(g.ToArray<float>(), v => Assert.Equal(0f, v)));
+        layer.Forward(x).Sum().Backward();
+        var once = grads.Select(g => g.ToArray<float>()).ToArray();
+        layer.ZeroGrad(setToNone: false);
+        layer.Forward(x).Sum().Backward();
+        Assert.Equal(once, grads.Select(g => g.ToArray<float>()).ToArray());
+        layer.ZeroGrad();
+        Assert.All(layer.Parameters(), p => Assert.Null(p.Grad));
+    }
+
+    [Fact]
     public void LongChain_DoesNotOverflowTheStack()
     {
         var x = S(1);

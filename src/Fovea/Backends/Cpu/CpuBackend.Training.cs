@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Fovea.Kernels;
 
 namespace Fovea.Backends.Cpu;
@@ -136,6 +137,33 @@ internal sealed partial class CpuBackend
                 (new Vector<T>(x[i..]) * va + vb).CopyTo(y[i..]);
         }
         for (; i < x.Length; i++) y[i] = x[i] * a + b;
+    }
+
+    public void AccumulateGrad(Tensor grad, Tensor g)
+    {
+        EnsureAllowed();
+        if (!grad.IsContiguous || !g.IsContiguous || grad.Numel != g.Numel || grad.DType != g.DType)
+        {
+            Assign(grad, Binary(BinaryOp.Add, grad, g, grad._shape));
+            return;
+        }
+        switch (grad.DType)
+        {
+            case DType.Float32: AccumulateGrad(Elements<float>(grad), Elements<float>(g)); break;
+            case DType.Float64: AccumulateGrad(Elements<double>(grad), Elements<double>(g)); break;
+            default: throw FloatingOnly("accumulate_grad", grad.DType);
+        }
+    }
+
+    /// <summary>grad += g in one pass, split over threads by the bytes it moves (two read, one written per element).</summary>
+    private static void AccumulateGrad<T>(ArraySegment<T> grad, ArraySegment<T> g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = grad.Count;
+        ParallelFor.For(n, ParallelFor.GrainForBytes(3L * Unsafe.SizeOf<T>()), (start, end) =>
+        {
+            var dst = grad.AsSpan(start, end - start);
+            TensorPrimitives.Add<T>(dst, g.AsSpan(start, end - start), dst);
+        });
     }
 
     public void SgdUpdate(Tensor param, Tensor grad, Tensor? momentumBuffer, SgdStep step)

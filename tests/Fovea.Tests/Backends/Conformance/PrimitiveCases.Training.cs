@@ -134,6 +134,16 @@ public static partial class PrimitiveCases
 
     private static double Pick(Random rng, params double[] values) => values[rng.Next(values.Length)];
 
+    [CasesFor(nameof(IBackend.AccumulateGrad))]
+    public static IEnumerable<ConformanceCase> AccumulateGrad(Random rng)
+    {
+        // A parameter's gradient plus a backward pass's contribution, in place in the first.
+        foreach (var dtype in Floats)
+            foreach (var shape in ParameterShapes(rng, dtype))
+                yield return UpdateCase($"{dtype.Name()} grad += g", [Dense(rng, shape, dtype), Dense(rng, shape, dtype)], [0],
+                    (be, t) => be.AccumulateGrad(t[0], t[1]));
+    }
+
     [CasesFor(nameof(IBackend.SgdUpdate))]
     public static IEnumerable<ConformanceCase> SgdUpdate(Random rng)
     {
