@@ -171,19 +171,19 @@ internal static class Engine
             return;
         }
         if (leaf.Grad is null) leaf.Grad = GradMode.IsEnabled ? g : g.Detach();
-        else if (AddsInPlace(leaf.Grad, g)) AddInto(leaf.Grad, g);
+        else if (AddsInPlace(leaf, leaf.Grad, g)) AddInto(leaf.Grad, g);
         else leaf.Grad = leaf.Grad.Add(g);
     }
 
     /// <summary>
     /// Whether a contribution goes into the existing gradient tensor itself, as PyTorch's AccumulateGrad does
-    /// (<c>grad += new_grad</c>) when the pass builds no graph: the gradient is a plain contiguous tensor of the
-    /// contribution's shape and type, in no graph. (A pass that builds a graph, or any other gradient, gets a new
-    /// tensor holding the sum.) This keeps the buffers that <see cref="Tensor.ZeroGrad"/> zeroed in place.
+    /// (<c>grad += new_grad</c>) when the pass builds no graph: the leaf owns its gradient's storage (zeros that
+    /// <see cref="Tensor.ZeroGrad"/> made or cleared, so no other tensor shares it), a plain contiguous tensor of the
+    /// contribution's shape and type. (A pass that builds a graph, or any other gradient, gets a new tensor holding the sum.)
     /// </summary>
-    private static bool AddsInPlace(Tensor grad, Tensor g) =>
-        !GradMode.IsEnabled && grad.GradFn is null && !grad.RequiresGrad && grad.IsContiguous && grad.DType == g.DType
-        && grad._shape.AsSpan().SequenceEqual(g._shape);
+    private static bool AddsInPlace(Tensor leaf, Tensor grad, Tensor g) =>
+        !GradMode.IsEnabled && leaf.GradOwned && grad.GradFn is null && !grad.RequiresGrad && grad.IsContiguous
+        && grad.DType == g.DType && grad._shape.AsSpan().SequenceEqual(g._shape);
 
     /// <summary>grad += g in place, one pass, its storage version bumped (a graph that saved it notices).</summary>
     private static void AddInto(Tensor grad, Tensor g)

@@ -29,27 +29,53 @@ public sealed partial class Tensor
     }
 
     /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/> (or of a non-leaf after <see cref="RetainGrad"/>).</summary>
-    public Tensor? Grad { get; set; }
+    public Tensor? Grad
+    {
+        get => _grad;
+        set
+        {
+            _grad = value;
+            _gradOwned = false;
+        }
+    }
+
+    private Tensor? _grad;
+
+    /// <summary>
+    /// Whether <see cref="Grad"/>'s storage belongs to this tensor's gradient alone: true only for the zeros
+    /// <see cref="ZeroGrad"/> made or zeroed in place. A gradient the backward stored as it came may share its storage
+    /// with another leaf's gradient (both operands of an add receive the same tensor) or with a tensor of the caller's,
+    /// and so does one assigned from outside; a backward adds in place only into an owned one.
+    /// </summary>
+    internal bool GradOwned => _gradOwned;
+
+    private bool _gradOwned;
 
     /// <summary>
     /// Clears <see cref="Grad"/>, as PyTorch's <c>zero_grad(set_to_none)</c>. With <paramref name="setToNone"/> (the
-    /// default) the gradient becomes null and the next backward stores a new tensor. Otherwise an existing gradient is
-    /// detached from any graph and set to zero in place, and the next backward that builds no graph adds into that same
-    /// tensor: a training loop then writes each step's gradients into the buffers of the step before, where a new
-    /// tensor a step would be fresh memory (on the 2-core virtual machine of the bench, ResNet-18's weight gradients, 47
-    /// MB, cost the kernel a page fault per 4 KiB, about 10 µs each, every step). Code that keeps a gradient tensor
-    /// across steps sees it change, as in PyTorch.
+    /// default) the gradient becomes null and the next backward stores a new tensor. Otherwise the gradient becomes
+    /// zeros that this tensor owns (the first time, a new tensor of zeros replaces one the backward stored as it came;
+    /// after that the same tensor is zeroed in place), and the next backward that builds no graph adds into it: a
+    /// training loop then writes each step's gradients into the buffers of the step before, where a new tensor a step
+    /// would be fresh memory (on the 2-core virtual machine of the bench, ResNet-18's weight gradients, 47 MB, cost the
+    /// kernel a page fault per 4 KiB, about 10 µs each, every step). Code that keeps a gradient tensor across steps
+    /// sees it change, as in PyTorch.
     /// </summary>
     public void ZeroGrad(bool setToNone = true)
     {
-        if (setToNone || Grad is null)
+        if (setToNone || _grad is null)
         {
             Grad = null;
             return;
         }
-        if (Grad.GradFn is not null || Grad.RequiresGrad) Grad = Grad.Detach();
-        using var _ = GradMode.Disable();
-        Grad.FillInPlace(0);
+        if (_gradOwned)
+        {
+            using var _ = GradMode.Disable();
+            _grad.FillInPlace(0);
+            return;
+        }
+        _grad = Zeros(_grad._shape, _grad.DType);
+        _gradOwned = true;
     }
 
     /// <summary>The node that produced this tensor, or null for a leaf.</summary>

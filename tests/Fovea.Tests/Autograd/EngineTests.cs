@@ -23,13 +23,15 @@ public class EngineTests
     }
 
     [Fact]
-    public void GradAccumulates_InPlace_IntoTheSameTensor_WhenTheBackwardBuildsNoGraph()
+    public void GradAccumulates_InPlace_IntoAGradientZeroGradMade_WhenTheBackwardBuildsNoGraph()
     {
-        // PyTorch's AccumulateGrad: grad += new_grad in the tensor the leaf already holds.
+        // PyTorch's AccumulateGrad with zero_grad(set_to_none=False): grad += new_grad in the tensor the leaf holds.
         var w = Tensor.FromArray(new[] { 1f, -2f, 3f, 0.5f }, 4).RequiresGrad_();
         var x = Tensor.FromArray(new[] { 0.25f, 4f, -1f, 2f }, 4);
         (w * x).Sum().Backward();
+        w.ZeroGrad(setToNone: false);
         var grad = w.Grad!;
+        (w * x).Sum().Backward();
         int version = grad.Storage.Version;
         (w * w).Sum().Backward();
         Assert.Same(grad, w.Grad);
@@ -43,6 +45,8 @@ public class EngineTests
     {
         var x = S(2);
         (x * 3).Backward();
+        x.ZeroGrad(setToNone: false);
+        (x * 3).Backward();
         var first = x.Grad!;
         (x * x).Backward(createGraph: true);
         Assert.NotSame(first, x.Grad);
@@ -53,22 +57,46 @@ public class EngineTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void ZeroGrad_SetsToNull_OrZeroesInPlace_AndTheNextBackwardStartsFromZero(bool setToNone)
+    public void ZeroGrad_SetsToNull_OrToZerosItOwns_AndTheNextBackwardStartsFromZero(bool setToNone)
     {
         var w = Tensor.FromArray(new[] { 1.5, -2.0, 0.0 }, 3).RequiresGrad_();
         (w * w).Sum().Backward();
-        var before = w.Grad!;
+        var stored = w.Grad!;
         w.ZeroGrad(setToNone);
+        Assert.Equal([3.0, -4.0, 0.0], stored.ToArray<double>()); // the gradient the backward stored is left as it was
         if (setToNone)
             Assert.Null(w.Grad);
         else
-        {
-            Assert.Same(before, w.Grad);
-            Assert.Equal([0.0, 0.0, 0.0], before.ToArray<double>());
-        }
+            Assert.Equal([0.0, 0.0, 0.0], w.Grad!.ToArray<double>());
+        var zeros = w.Grad;
         (w * 3).Sum().Backward();
         Assert.Equal([3.0, 3.0, 3.0], w.Grad!.ToArray<double>());
-        Assert.Equal(setToNone, !ReferenceEquals(before, w.Grad));
+        Assert.Equal(!setToNone, ReferenceEquals(zeros, w.Grad));
+        w.ZeroGrad(setToNone);
+        if (!setToNone) Assert.Same(zeros, w.Grad); // from then on, the same tensor zeroed in place
+    }
+
+    [Fact]
+    public void ZeroGrad_InPlace_NeverWritesStorageAnotherGradientOrTheCallerShares()
+    {
+        // Both operands of an add receive the same gradient tensor, and a leaf's Backward(gradient) stores the
+        // caller's tensor: zeroing or adding into those in place would change the other gradient or the caller's data.
+        var a = S(1);
+        var b = S(2);
+        (a + b).Backward();
+        a.ZeroGrad(setToNone: false);
+        b.ZeroGrad(setToNone: false);
+        (a * 2 + b * 3).Backward();
+        Assert.Equal(2, a.Grad!.ToScalar());
+        Assert.Equal(3, b.Grad!.ToScalar());
+
+        var x = Tensor.FromArray(new[] { 1.0, 2.0 }, 2).RequiresGrad_();
+        var mine = Tensor.FromArray(new[] { 5.0, 7.0 }, 2);
+        x.Backward(mine);
+        x.ZeroGrad(setToNone: false);
+        (x * 4).Sum().Backward();
+        Assert.Equal([5.0, 7.0], mine.ToArray<double>());
+        Assert.Equal([4.0, 4.0], x.Grad!.ToArray<double>());
     }
 
     [Fact]
@@ -90,7 +118,9 @@ public class EngineTests
         var opt = new Fovea.Optim.Sgd(layer.Parameters(), 0.1, momentum: 0.9);
         var x = Tensor.FromArray(new[] { 1f, 2f, 3f, -1f, 0f, 2f }, 2, 3);
         layer.Forward(x).Sum().Backward();
+        opt.ZeroGrad(setToNone: false);
         var grads = layer.Parameters().Select(p => p.Grad!).ToArray();
+        layer.Forward(x).Sum().Backward();
         opt.ZeroGrad(setToNone: false);
         Assert.All(layer.Parameters().Zip(grads), pg => Assert.Same(pg.Second, pg.First.Grad));
         Assert.All(grads, g => Assert.All(g.ToArray<float>(), v => Assert.Equal(0f, v)));
