@@ -28,7 +28,7 @@ try
         {
             case "--filter": filters.AddRange(Next().Split(',', StringSplitOptions.RemoveEmptyEntries)); break;
             case "--threads":
-                threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
+                threads = [.. Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).Distinct()];
                 if (threads.Any(t => t < 1)) throw new ArgumentException("--threads takes thread counts of at least 1");
                 break;
             case "--seconds": seconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;

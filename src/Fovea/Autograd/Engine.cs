@@ -171,7 +171,7 @@ internal static class Engine
             return;
         }
         if (leaf.Grad is null) leaf.Grad = GradMode.IsEnabled ? g : g.Detach();
-        else if (AddsInPlace(leaf, leaf.Grad, g)) AddInto(leaf.Grad, g);
+        else if (AddsInPlace(leaf, g)) AddInto(leaf.Grad, g);
         else leaf.Grad = leaf.Grad.Add(g);
     }
 
@@ -181,8 +181,8 @@ internal static class Engine
     /// <see cref="Tensor.ZeroGrad"/> made or cleared, so no other tensor shares it), a plain contiguous tensor of the
     /// contribution's shape and type. (A pass that builds a graph, or any other gradient, gets a new tensor holding the sum.)
     /// </summary>
-    private static bool AddsInPlace(Tensor leaf, Tensor grad, Tensor g) =>
-        !GradMode.IsEnabled && leaf.GradOwned && grad.GradFn is null && !grad.RequiresGrad && grad.IsContiguous
+    private static bool AddsInPlace(Tensor leaf, Tensor g) =>
+        !GradMode.IsEnabled && leaf.GradOwned && leaf.Grad is { GradFn: null, RequiresGrad: false, IsContiguous: true } grad
         && grad.DType == g.DType && grad._shape.AsSpan().SequenceEqual(g._shape);
 
     /// <summary>grad += g in place, one pass, its storage version bumped (a graph that saved it notices).</summary>
