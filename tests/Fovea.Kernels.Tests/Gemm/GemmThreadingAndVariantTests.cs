@@ -35,6 +35,53 @@ public class GemmThreadingAndVariantTests
     }
 
     [Theory]
+    [InlineData(256, 784, 64, true, false)]   // an MLP's first weight gradient at batch 64: row blocks, 22 + 21 tiles against 7 + 6 of 13
+    [InlineData(128, 256, 64, true, false)]   // a tie of tiles, 64 rows a thread: row blocks
+    [InlineData(96, 2048, 64, false, false)]  // a tie with 48 rows a thread: column blocks
+    [InlineData(64, 4096, 32, false, false)]  // column blocks balance better
+    [InlineData(130, 131, 384, false, true)]  // the deepest product of one K block, partial tiles on both edges
+    public void Shallow_products_give_the_same_bits_on_either_grid(int m, int n, int k, bool ta, bool tb)
+    {
+        bool saved = GemmTuning.BalanceShallowProducts;
+        long savedGrain = ParallelFor.MinMultiplyAddsPerThread;
+        try
+        {
+            ParallelFor.MinMultiplyAddsPerThread = 1;
+            foreach (bool balanced in new[] { true, false })
+            {
+                GemmTuning.BalanceShallowProducts = balanced;
+                CheckThreadCountIndependence(m, n, k, ta, tb);
+            }
+        }
+        finally
+        {
+            GemmTuning.BalanceShallowProducts = saved;
+            ParallelFor.MinMultiplyAddsPerThread = savedGrain;
+        }
+    }
+
+    [Fact]
+    public void Shallow_products_split_into_the_grid_with_the_fewest_tiles_in_its_busiest_cell()
+    {
+        // AVX-512's 6x64 tile (KC 384): rows of C come in 6s, columns in 64s.
+        Assert.Equal((2, 1), GemmDriver<float, SgemmKernel6x64>.GridFor(2, 256, 784, 64));    // 22 x 13 tiles in the busiest cell against 43 x 7
+        Assert.Equal((2, 1), GemmDriver<float, SgemmKernel6x64>.GridFor(2, 128, 256, 64));    // 11 x 4 either way: row blocks of 64
+        Assert.Equal((1, 2), GemmDriver<float, SgemmKernel6x64>.GridFor(2, 96, 2048, 64));    // 8 x 32 either way, row blocks of 48 too thin
+        Assert.Equal((1, 2), GemmDriver<float, SgemmKernel6x64>.GridFor(2, 64, 4096, 32));    // 11 x 32 against 6 x 64
+        Assert.Equal((2, 2), GemmDriver<float, SgemmKernel6x64>.GridFor(4, 512, 1000, 32));   // the square grid, 43 x 8 tiles; row blocks of 128 would leave 22 x 16
+        Assert.Equal((1, 2), GemmDriver<float, SgemmKernel6x64>.GridFor(2, 64, 400, 120));    // row blocks of 32 too thin, though 6 x 7 tiles is fewer than 11 x 4
+        // Deeper than one K block: the squarest cells, as before (128 x 576 rather than 64 x 1152).
+        Assert.Equal((1, 2), GemmDriver<float, SgemmKernel6x64>.GridFor(2, 128, 1152, 4096));
+        bool saved = GemmTuning.BalanceShallowProducts;
+        try
+        {
+            GemmTuning.BalanceShallowProducts = false;
+            Assert.Equal((1, 2), GemmDriver<float, SgemmKernel6x64>.GridFor(2, 256, 784, 64));
+        }
+        finally { GemmTuning.BalanceShallowProducts = saved; }
+    }
+
+    [Theory]
     [InlineData(false, false)]
     [InlineData(true, false)]
     [InlineData(false, true)]
