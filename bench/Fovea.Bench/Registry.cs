@@ -12,6 +12,7 @@ public static class Registry
         SgemmCase.All,
         AutogradChainCase.All,
         BatchNorm2dCase.All,
+        ChannelOpCase.All,
         Conv2dCase.All,
         MaxPool2dCase.All,
         TrainingEpochCase.All,

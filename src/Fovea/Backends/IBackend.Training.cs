@@ -86,6 +86,32 @@ internal static class TrainingChecks
         if (s2 is not null) Operand(op, 2, param, s2);
     }
 
+    /// <summary>
+    /// Layer-norm operands: x floating with a whole number of rows of <paramref name="normalized"/> (at least 1) values,
+    /// the present weight, bias and gradient of x's dtype, the first two of <paramref name="normalized"/> values and the
+    /// gradient of x's shape. Returns the number of rows.
+    /// </summary>
+    public static int LayerNorm(Tensor x, int normalized, Tensor? weight, Tensor? bias, Tensor? gradOutput = null)
+    {
+        const string op = "layer_norm";
+        if (!x.DType.IsFloating()) throw new DTypeException(op, $"input must be float32 or float64, got {x.DType.Name()}");
+        if (normalized < 1 || x.Numel % normalized != 0)
+            throw new ShapeException(op, $"input {ShapeChecks.Format(x._shape)} does not hold whole rows of {normalized} values");
+        foreach (var (t, name) in new[] { (weight, "weight"), (bias, "bias") })
+        {
+            if (t is null) continue;
+            if (t.DType != x.DType) throw new DTypeException(op, $"{name} is {t.DType.Name()} but the input is {x.DType.Name()}");
+            if (t.Numel != normalized) throw new ShapeException(op, $"{name} has {t.Numel} values for rows of {normalized}");
+        }
+        if (gradOutput is not null)
+        {
+            if (gradOutput.DType != x.DType) throw new DTypeException(op, $"the output gradient is {gradOutput.DType.Name()} but the input is {x.DType.Name()}");
+            if (!gradOutput._shape.AsSpan().SequenceEqual(x._shape))
+                throw new ShapeException(op, $"the output gradient has shape {ShapeChecks.Format(gradOutput._shape)} but the input has {ShapeChecks.Format(x._shape)}");
+        }
+        return x.Numel / normalized;
+    }
+
     /// <summary>A state buffer the step's options use must be given.</summary>
     public static void State(string op, string name, bool used, Tensor? buffer)
     {
@@ -147,6 +173,24 @@ public partial interface IBackend
     /// the forward pass returned. The weight and bias gradients are [C] in x's dtype.
     /// </summary>
     (Tensor GradInput, Tensor GradWeight, Tensor GradBias) BatchNormBackward(Tensor gradOutput, Tensor x, Tensor weight, Tensor mean, Tensor var, double eps);
+
+    /// <summary>
+    /// Layer normalisation (Ba et al. 2016) over each row of x's last <paramref name="normalized"/> values (x viewed as
+    /// [rows, D], D = <paramref name="normalized"/>): y = (x − μ)·σ̂⁻¹·γ + β with μ and σ² the row's mean and biased
+    /// variance and σ̂ = √(σ² + eps). <paramref name="weight"/> γ and <paramref name="bias"/> β hold D values each (in
+    /// x's dtype), or are null (γ = 1, β = 0). Returns y (x's shape) and, per row, μ and 1/σ̂ as float64 [rows]: one
+    /// primitive, so a backend can keep a row in cache between its statistics and its normalisation.
+    /// </summary>
+    (Tensor Output, Tensor Mean, Tensor InvStd) LayerNormForward(Tensor x, int normalized, Tensor? weight, Tensor? bias, double eps);
+
+    /// <summary>
+    /// The gradients of <see cref="LayerNormForward"/> given its output gradient g, with x̂ = (x − μ)/σ̂ and ĝ = g·γ per
+    /// row of D values: dx = (1/σ̂)·(ĝ − Σĝ/D − x̂·Σ(ĝ·x̂)/D) (the batch-norm formula with a row for the channel's
+    /// values), dγ = Σ g·x̂ and dβ = Σ g over the rows ([D] each, in x's dtype). <paramref name="mean"/> and
+    /// <paramref name="invStd"/> are the float64 [rows] statistics the forward pass returned; <paramref name="weight"/>
+    /// is null for γ = 1.
+    /// </summary>
+    (Tensor GradInput, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor gradOutput, Tensor x, int normalized, Tensor? weight, Tensor mean, Tensor invStd);
 
     /// <summary>
     /// grad += g elementwise, in place: a backward pass adding a gradient into the one a parameter keeps (PyTorch's

@@ -102,7 +102,8 @@ public static partial class Functional
 
     /// <summary>
     /// Layer normalisation (Ba et al. 2016) over the trailing dims <paramref name="normalizedShape"/>:
-    /// y = (x − μ)/√(σ² + eps)·γ + β with μ, σ² (biased) computed per sample over those dims.
+    /// y = (x − μ)/√(σ² + eps)·γ + β with μ, σ² (biased) computed per sample over those dims, as one fused op
+    /// (<see cref="Ops.LayerNormFunction"/>).
     /// </summary>
     public static Tensor LayerNorm(Tensor x, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)
     {
@@ -112,11 +113,7 @@ public static partial class Functional
         foreach (var (t, what) in new[] { (weight, "weight"), (bias, "bias") })
             if (t is not null && !t.Shape.SequenceEqual(normalizedShape))
                 throw new ShapeException("layer_norm", $"{what} must have the normalized shape {ShapeChecks.Format(normalizedShape)}, got {ShapeChecks.Format(t.Shape)}");
-        var dims = Enumerable.Range(x.Rank - normalizedShape.Length, normalizedShape.Length).ToArray();
-        var centered = x.Sub(x.Mean(dims, keepDim: true));
-        var y = centered.Mul(centered.Square().Mean(dims, keepDim: true).Add(eps).Rsqrt());
-        if (weight is not null) y = y.Mul(weight);
-        if (bias is not null) y = y.Add(bias);
-        return y;
+        Tensor[] inputs = [x, .. weight is null ? Array.Empty<Tensor>() : [weight], .. bias is null ? Array.Empty<Tensor>() : [bias]];
+        return new Ops.LayerNormFunction((int[])normalizedShape.Clone(), eps, weight is not null, bias is not null).Apply(inputs);
     }
 }

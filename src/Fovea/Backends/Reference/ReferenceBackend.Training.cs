@@ -77,6 +77,59 @@ internal sealed partial class ReferenceBackend
         return (Write(dx, x.Shape, x.DType), Write(dw, [c], x.DType), Write(db, [c], x.DType));
     }
 
+    public (Tensor Output, Tensor Mean, Tensor InvStd) LayerNormForward(Tensor x, int normalized, Tensor? weight, Tensor? bias, double eps)
+    {
+        int rows = TrainingChecks.LayerNorm(x, normalized, weight, bias), d = normalized;
+        var v = ReadAll(x);
+        var gamma = weight is null ? null : ReadAll(weight);
+        var beta = bias is null ? null : ReadAll(bias);
+        var mean = new double[rows];
+        var invStd = new double[rows];
+        for (int r = 0; r < rows; r++)
+        {
+            double sum = 0;
+            for (int j = 0; j < d; j++) sum += v[r * d + j];
+            double mu = sum / d, sq = 0;
+            for (int j = 0; j < d; j++) sq += (v[r * d + j] - mu) * (v[r * d + j] - mu);
+            double inv = 1 / Math.Sqrt(sq / d + eps);
+            for (int j = 0; j < d; j++)
+                v[r * d + j] = (v[r * d + j] - mu) * inv * (gamma?[j] ?? 1) + (beta?[j] ?? 0);
+            (mean[r], invStd[r]) = (mu, inv);
+        }
+        return (Write(v, x.Shape, x.DType), Tensor.FromArray(mean, rows), Tensor.FromArray(invStd, rows));
+    }
+
+    public (Tensor GradInput, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor gradOutput, Tensor x, int normalized, Tensor? weight, Tensor mean, Tensor invStd)
+    {
+        int rows = TrainingChecks.LayerNorm(x, normalized, weight, null, gradOutput), d = normalized;
+        var xv = ReadAll(x);
+        var g = ReadAll(gradOutput);
+        var gamma = weight is null ? null : ReadAll(weight);
+        var mu = ReadAll(mean);
+        var inv = ReadAll(invStd);
+        var dx = new double[xv.Length];
+        var dw = new double[d];
+        var db = new double[d];
+        for (int r = 0; r < rows; r++)
+        {
+            double sumG = 0, sumGXHat = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double xHat = (xv[r * d + j] - mu[r]) * inv[r], gHat = g[r * d + j] * (gamma?[j] ?? 1);
+                sumG += gHat;
+                sumGXHat += gHat * xHat;
+                dw[j] += g[r * d + j] * xHat;
+                db[j] += g[r * d + j];
+            }
+            for (int j = 0; j < d; j++)
+            {
+                double xHat = (xv[r * d + j] - mu[r]) * inv[r], gHat = g[r * d + j] * (gamma?[j] ?? 1);
+                dx[r * d + j] = inv[r] * (gHat - sumG / d - xHat * sumGXHat / d);
+            }
+        }
+        return (Write(dx, x.Shape, x.DType), Write(dw, [d], x.DType), Write(db, [d], x.DType));
+    }
+
     public void SgdUpdate(Tensor param, Tensor grad, Tensor? momentumBuffer, SgdStep step)
     {
         TrainingChecks.Update("sgd", param, grad, momentumBuffer);

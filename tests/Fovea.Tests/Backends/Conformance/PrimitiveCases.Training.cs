@@ -104,6 +104,101 @@ public static partial class PrimitiveCases
             }
     }
 
+    /// <summary>
+    /// Layer-norm inputs and their values per row: one value, no rows, rows of one value, odd rows (not a whole number
+    /// of vectors), rows of a vector's lanes and of many, trailing dims of rank 2, random ones and (float32) one with
+    /// more rows than a block of the weight gradient's sums.
+    /// </summary>
+    private static IEnumerable<(int[] Shape, int Normalized)> LayerNormShapes(Random rng, DType dtype)
+    {
+        (int[], int)[] edges = [([1, 1], 1), ([0, 4], 4), ([5, 1], 1), ([3, 7], 7), ([2, 3, 16], 16), ([4, 300], 300), ([2, 3, 5], 15), ([6, 2, 3, 2], 12)];
+        foreach (var e in edges) yield return e;
+        for (int i = 0; i < 6; i++)
+        {
+            var shape = Shape(rng, 2, 4, 9);
+            int trailing = 1 + rng.Next(shape.Length - 1), normalized = shape.Skip(shape.Length - trailing).Aggregate(1, (a, b) => a * b);
+            if (normalized > 0) yield return (shape, normalized);
+        }
+        if (dtype == DType.Float32) yield return ([300, 64], 64);
+    }
+
+    /// <summary>
+    /// Layer-norm error bound in units of u, the batch-norm one with a row in place of a channel: γ(D + 1) times the
+    /// largest term an output is summed or cancelled from, where the rows' statistics sum D values each and the weight
+    /// and bias gradients sum one term a row.
+    /// </summary>
+    private static Tolerance LayerNormTolerance(DType dtype, Tensor x, Tensor? g, int normalized, double[]? gamma, double[]? beta, double eps)
+    {
+        var xv = Read(x);
+        var gv = g is null ? null : Read(g);
+        int d = normalized, rows = d == 0 ? 0 : xv.Length / d;
+        double maxGamma = gamma is null ? 1 : gamma.Select(Math.Abs).DefaultIfEmpty(0).Max(), maxBeta = beta is null ? 0 : beta.Select(Math.Abs).DefaultIfEmpty(0).Max();
+        double scale = 0, columns = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            var row = xv.AsSpan(r * d, d).ToArray();
+            double mean = row.Average(), sigma = Math.Sqrt(row.Average(v => (v - mean) * (v - mean)) + eps), maxX = row.Max(Math.Abs);
+            double spread = (maxX + Math.Abs(mean)) / sigma;
+            double forward = Math.Max(Math.Max(maxGamma * spread + maxBeta, maxX), (maxX + Math.Abs(mean)) * (maxX + Math.Abs(mean)));
+            double backward = 0;
+            if (gv is not null)
+            {
+                var grow = gv.AsSpan(r * d, d).ToArray();
+                double sumG = grow.Sum(Math.Abs), maxG = grow.Max(Math.Abs), sumGx = grow.Select((v, j) => Math.Abs(v) * (Math.Abs(row[j]) + Math.Abs(mean))).Sum() / sigma;
+                backward = Math.Max(Math.Max(sumG, sumGx) * maxGamma, maxGamma / sigma * (maxG + sumG / d + spread * sumGx / d));
+                columns += maxG * spread;
+            }
+            scale = Math.Max(scale, Math.Max(forward, backward));
+        }
+        return new Tolerance(4, 4 * (Math.Max(d, rows) + 2) * Math.Max(scale, columns), 0) { Arithmetic = dtype };
+    }
+
+    [CasesFor(nameof(IBackend.LayerNormForward))]
+    public static IEnumerable<ConformanceCase> LayerNormForward(Random rng)
+    {
+        foreach (var dtype in Floats)
+            foreach (var (shape, normalized) in LayerNormShapes(rng, dtype))
+            {
+                // A per-case offset up to 6 over a spread of 0.3 to 2: a two-pass variance keeps it, a one-pass one would not.
+                double offset = 6 * (rng.NextDouble() - 0.5), spread = 0.3 + 1.7 * rng.NextDouble();
+                double eps = rng.Next(2) == 0 ? 1e-5 : 1e-3;
+                var x = Make(rng, shape, dtype, r => offset + spread * Normal(r));
+                bool affine = rng.Next(3) > 0;
+                var w = affine ? Make(rng, [normalized], dtype) : null;
+                var b = affine && rng.Next(2) == 0 ? Make(rng, [normalized], dtype) : null;
+                var tolerance = LayerNormTolerance(dtype, x, null, normalized, w is null ? null : Read(w), b is null ? null : Read(b), eps);
+                Tensor[] inputs = [x, .. w is null ? Array.Empty<Tensor>() : [w], .. b is null ? Array.Empty<Tensor>() : [b]];
+                yield return new($"{dtype.Name()} rows of {normalized}, weight {w is not null}, bias {b is not null}, eps {eps}", inputs, (be, i) =>
+                {
+                    var (y, mean, invStd) = be.LayerNormForward(i[0], normalized, w is null ? null : i[1], b is null ? null : i[w is null ? 1 : 2], eps);
+                    return [y, mean, invStd];
+                }, tolerance);
+            }
+    }
+
+    [CasesFor(nameof(IBackend.LayerNormBackward))]
+    public static IEnumerable<ConformanceCase> LayerNormBackward(Random rng)
+    {
+        foreach (var dtype in Floats)
+            foreach (var (shape, normalized) in LayerNormShapes(rng, dtype))
+            {
+                double offset = 6 * (rng.NextDouble() - 0.5), spread = 0.3 + 1.7 * rng.NextDouble();
+                const double eps = 1e-5;
+                var x = Make(rng, shape, dtype, r => offset + spread * Normal(r));
+                var w = rng.Next(3) > 0 ? Make(rng, [normalized], dtype) : null;
+                var g = Make(rng, shape, dtype);
+                // The statistics the forward pass would hand over: the oracle's, in a random layout.
+                var (_, mean, invStd) = ConformanceBackends.Oracle.LayerNormForward(x, normalized, null, null, eps);
+                var tolerance = LayerNormTolerance(dtype, x, g, normalized, w is null ? null : Read(w), null, eps);
+                Tensor[] inputs = [g, x, Relayout(rng, mean), Relayout(rng, invStd), .. w is null ? Array.Empty<Tensor>() : [w]];
+                yield return new($"{dtype.Name()} rows of {normalized}, weight {w is not null}", inputs, (be, i) =>
+                {
+                    var (dx, dw, db) = be.LayerNormBackward(i[0], i[1], normalized, w is null ? null : i[4], i[2], i[3]);
+                    return [dx, dw, db];
+                }, tolerance);
+            }
+    }
+
     /// <summary>Parameter shapes: one element, empty, odd sizes, random ranks and (float32) one past two parallel grains of the CPU's loops.</summary>
     private static IEnumerable<int[]> ParameterShapes(Random rng, DType dtype)
     {
