@@ -129,6 +129,19 @@ public partial interface IBackend
     /// <summary>Reduces the (distinct, normalised) <paramref name="dims"/>; keeps them as size 1 when <paramref name="keepDim"/>.</summary>
     Tensor Reduce(ReduceOp op, Tensor x, int[] dims, bool keepDim);
 
+    /// <summary>
+    /// Softmax along the (normalised) <paramref name="dim"/> of a floating x: yᵢ = e^(xᵢ − m) / Σⱼ e^(xⱼ − m) with m the
+    /// slice's maximum (so no exponential overflows); with <paramref name="log"/>, log-softmax yᵢ = xᵢ − m − log Σⱼ
+    /// e^(xⱼ − m). A NaN in a slice makes the slice NaN; so does a slice of −∞ only, or one holding +∞.
+    /// </summary>
+    Tensor Softmax(Tensor x, int dim, bool log);
+
+    /// <summary>
+    /// The input gradient of <see cref="Softmax"/> from its output y and the output gradient g, along
+    /// <paramref name="dim"/>: y ⊙ (g − Σ g·y) for softmax, g − e^y ⊙ Σ g for log-softmax (e^y being the softmax).
+    /// </summary>
+    Tensor SoftmaxBackward(Tensor gradOutput, Tensor output, int dim, bool log);
+
     /// <summary>Max or min along one dim with the index of the first extreme (NaN counts as the extreme).</summary>
     (Tensor Values, Tensor Indices) ArgReduce(bool max, Tensor x, int dim, bool keepDim);
 
@@ -200,4 +213,29 @@ public partial interface IBackend
 
     /// <summary>The adjoint of <see cref="AvgPool2d"/>: each output gradient spread evenly over its window.</summary>
     Tensor AvgPool2dBackward(Tensor gradOutput, int[] inputShape, Pool2dGeometry geometry);
+}
+
+/// <summary>Operand checks of <see cref="IBackend.Softmax"/> and <see cref="IBackend.SoftmaxBackward"/>, shared by every backend.</summary>
+internal static class SoftmaxChecks
+{
+    /// <summary>
+    /// x floating and <paramref name="dim"/> one of its dims (already normalised), the gradient (when given) of x's
+    /// shape and dtype; returns x as [outer, n, inner] slices, n the size of <paramref name="dim"/>.
+    /// </summary>
+    public static (int Outer, int N, int Inner) Slices(string op, Tensor x, int dim, Tensor? gradOutput = null)
+    {
+        if (!x.DType.IsFloating()) throw new DTypeException(op, $"input must be float32 or float64, got {x.DType.Name()}");
+        if ((uint)dim >= (uint)Math.Max(1, x.Rank)) throw new ArgumentOutOfRangeException(nameof(dim), dim, $"{op}: dim must be in [0, {x.Rank}) for a {x.Rank}-d input");
+        if (gradOutput is not null)
+        {
+            if (gradOutput.DType != x.DType) throw new DTypeException(op, $"the output gradient is {gradOutput.DType.Name()} but the output is {x.DType.Name()}");
+            if (!gradOutput._shape.AsSpan().SequenceEqual(x._shape))
+                throw new ShapeException(op, $"the output gradient has shape {ShapeChecks.Format(gradOutput._shape)} but the output has {ShapeChecks.Format(x._shape)}");
+        }
+        if (x.Rank == 0) return (1, 1, 1);
+        int outer = 1, inner = 1;
+        for (int d = 0; d < dim; d++) outer *= x._shape[d];
+        for (int d = dim + 1; d < x.Rank; d++) inner *= x._shape[d];
+        return (outer, x._shape[dim], inner);
+    }
 }

@@ -96,22 +96,21 @@ public static partial class Functional
     }
 
     /// <summary>
-    /// Softmax along <paramref name="dim"/>: e^(xᵢ − m) / Σⱼ e^(xⱼ − m) with m the (detached) maximum, so large
-    /// inputs do not overflow. Subtracting a constant leaves softmax unchanged, so m needs no gradient.
+    /// Softmax along <paramref name="dim"/>: e^(xᵢ − m) / Σⱼ e^(xⱼ − m) with m the slice's maximum, so large inputs do
+    /// not overflow (subtracting a constant leaves softmax unchanged), as one fused op (<see cref="Ops.SoftmaxFunction"/>).
     /// </summary>
-    public static Tensor Softmax(Tensor x, int dim)
-    {
-        var e = x.Sub(x.Amax([dim], keepDim: true).Detach()).Exp();
-        return e.Div(e.Sum(dim, keepDim: true));
-    }
+    public static Tensor Softmax(Tensor x, int dim) => SoftmaxAlong("softmax", x, dim, log: false);
 
     /// <summary>
-    /// LogSoftmax along <paramref name="dim"/>: (xᵢ − m) − log Σⱼ e^(xⱼ − m), with m the detached maximum:
-    /// stable for large inputs and exact where softmax itself would underflow to 0.
+    /// LogSoftmax along <paramref name="dim"/>: (xᵢ − m) − log Σⱼ e^(xⱼ − m), with m the slice's maximum: stable for
+    /// large inputs and exact where softmax itself would underflow to 0; one fused op, as <see cref="Softmax"/>.
     /// </summary>
-    public static Tensor LogSoftmax(Tensor x, int dim)
+    public static Tensor LogSoftmax(Tensor x, int dim) => SoftmaxAlong("log_softmax", x, dim, log: true);
+
+    private static Tensor SoftmaxAlong(string op, Tensor x, int dim, bool log)
     {
-        var shifted = x.Sub(x.Amax([dim], keepDim: true).Detach());
-        return shifted.Sub(shifted.Exp().Sum(dim, keepDim: true).Log());
+        if (!x.DType.IsFloating()) throw new DTypeException(op, $"input must be float32 or float64, got {x.DType.Name()}");
+        int d = x.Rank == 0 && (dim == 0 || dim == -1) ? 0 : ShapeChecks.NormalizeExistingDim(op, dim, x._shape);
+        return new Ops.SoftmaxFunction(d, log).Apply(x);
     }
 }

@@ -155,6 +155,45 @@ internal sealed partial class ReferenceBackend : IBackend
         return Write(x, shape, a.DType);
     }
 
+    public Tensor Softmax(Tensor x, int dim, bool log)
+    {
+        var (outer, n, inner) = SoftmaxChecks.Slices("softmax", x, dim);
+        var v = ReadAll(x);
+        var y = new double[v.Length];
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                int at = o * n * inner + i;
+                double m = double.NegativeInfinity, sum = 0;
+                for (int j = 0; j < n; j++) m = double.IsNaN(v[at + j * inner]) ? double.NaN : Math.Max(m, v[at + j * inner]);
+                for (int j = 0; j < n; j++) sum += Math.Exp(v[at + j * inner] - m);
+                for (int j = 0; j < n; j++)
+                    y[at + j * inner] = log ? v[at + j * inner] - m - Math.Log(sum) : Math.Exp(v[at + j * inner] - m) / sum;
+            }
+        return Write(y, x.Shape, x.DType);
+    }
+
+    public Tensor SoftmaxBackward(Tensor gradOutput, Tensor output, int dim, bool log)
+    {
+        var (outer, n, inner) = SoftmaxChecks.Slices("softmax backward", output, dim, gradOutput);
+        var y = ReadAll(output);
+        var g = ReadAll(gradOutput);
+        var dx = new double[y.Length];
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                int at = o * n * inner + i;
+                double s = 0;
+                for (int j = 0; j < n; j++) s += log ? g[at + j * inner] : g[at + j * inner] * y[at + j * inner];
+                for (int j = 0; j < n; j++)
+                {
+                    int k = at + j * inner;
+                    dx[k] = log ? g[k] - Math.Exp(y[k]) * s : y[k] * (g[k] - s);
+                }
+            }
+        return Write(dx, output.Shape, output.DType);
+    }
+
     public Tensor Reduce(ReduceOp op, Tensor x, int[] dims, bool keepDim)
     {
         if (x.DType == DType.Bool)

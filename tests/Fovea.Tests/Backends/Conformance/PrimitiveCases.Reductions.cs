@@ -65,4 +65,59 @@ public static partial class PrimitiveCases
                 }
             }
     }
+
+    /// <summary>
+    /// Softmax shapes: the sweep's (0-d, one element, empty, random ranks up to 4) and, for float32, a [N, C, H, W]
+    /// tensor whose planes pass one tile of the strided kernel and rows longer than a vector.
+    /// </summary>
+    private static IEnumerable<int[]> SoftmaxShapes(Random rng, DType dtype)
+    {
+        foreach (var shape in Shapes(rng, 0, 4, 7, random: 6)) yield return shape;
+        if (dtype == DType.Float32)
+        {
+            yield return [2, 20, 33, 20];
+            yield return [3, 700];
+        }
+    }
+
+    /// <summary>
+    /// Softmax and log-softmax along a random dim, one value in sixteen NaN, ±∞ or ±0 (a NaN or +∞ makes its slice
+    /// NaN). The backend's e^(x − m) is within a few ulps and its sum of n terms within γ(n) relative, so softmax is
+    /// checked to (16 + 2n) ulps; log-softmax is a difference x − m − log Σ of values up to 2·max|x| + log n, checked
+    /// to that size times 4 u plus the sum's 2n u.
+    /// </summary>
+    [CasesFor(nameof(IBackend.Softmax))]
+    public static IEnumerable<ConformanceCase> Softmax(Random rng)
+    {
+        foreach (bool log in new[] { false, true })
+            foreach (var dtype in Floats)
+                foreach (var shape in SoftmaxShapes(rng, dtype))
+                {
+                    int dim = shape.Length == 0 ? 0 : rng.Next(shape.Length), n = shape.Length == 0 ? 1 : shape[dim];
+                    var x = Make(rng, shape, dtype, WithSpecials(r => 4 * Normal(r), 16));
+                    double maxAbs = Read(x).Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max();
+                    var tolerance = log ? new Tolerance(4, 4 * (2 * maxAbs + Math.Log(Math.Max(n, 1)) + 1) + 2 * n + 16, 0) : new Tolerance(16 + 2 * n, 16, 0);
+                    yield return new($"{dtype.Name()} dim {dim}{(log ? ", log" : "")}", [x], (be, i) => [be.Softmax(i[0], dim, log)], tolerance);
+                }
+    }
+
+    /// <summary>
+    /// The softmax gradients from the oracle's output of random finite inputs: y·(g − Σ g·y) sums n terms no larger than
+    /// max|g| (y ≤ 1), and g − e^y·Σ g subtracts from g up to n·max|g|; both checked to 4(n + 6) times that size in u.
+    /// </summary>
+    [CasesFor(nameof(IBackend.SoftmaxBackward))]
+    public static IEnumerable<ConformanceCase> SoftmaxBackward(Random rng)
+    {
+        foreach (bool log in new[] { false, true })
+            foreach (var dtype in Floats)
+                foreach (var shape in SoftmaxShapes(rng, dtype))
+                {
+                    int dim = shape.Length == 0 ? 0 : rng.Next(shape.Length), n = shape.Length == 0 ? 1 : shape[dim];
+                    var y = Relayout(rng, ConformanceBackends.Oracle.Softmax(Make(rng, shape, dtype, r => 4 * Normal(r)), dim, log));
+                    var g = Make(rng, shape, dtype);
+                    double maxG = Read(g).Select(Math.Abs).DefaultIfEmpty(0).Max();
+                    var tolerance = new Tolerance(4, 4 * (n + 6) * (log ? n : 1) * maxG, 0);
+                    yield return new($"{dtype.Name()} dim {dim}{(log ? ", log" : "")}", [g, y], (be, i) => [be.SoftmaxBackward(i[0], i[1], dim, log)], tolerance);
+                }
+    }
 }
