@@ -112,6 +112,26 @@ internal static class TrainingChecks
         return x.Numel / normalized;
     }
 
+    /// <summary>
+    /// Local-response-norm operands: x floating with at least 2 dims, a window of at least one channel, and the present
+    /// denominator and gradient of x's shape and dtype. Returns x as (N, C, S), S the size of the dims after the channels.
+    /// </summary>
+    public static (int N, int C, int S) LocalResponseNorm(Tensor x, int size, Tensor? denominator = null, Tensor? gradOutput = null)
+    {
+        const string op = "local_response_norm";
+        if (!x.DType.IsFloating()) throw new DTypeException(op, $"input must be float32 or float64, got {x.DType.Name()}");
+        if (x.Rank < 2) throw new ShapeException(op, $"expected an input [N, C, ...], got {ShapeChecks.Format(x._shape)}");
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, $"{op}: size (channels in the window) must be at least 1");
+        foreach (var (t, name) in new[] { (denominator, "denominator"), (gradOutput, "output gradient") })
+        {
+            if (t is null) continue;
+            if (t.DType != x.DType) throw new DTypeException(op, $"the {name} is {t.DType.Name()} but the input is {x.DType.Name()}");
+            if (!t._shape.AsSpan().SequenceEqual(x._shape))
+                throw new ShapeException(op, $"the {name} has shape {ShapeChecks.Format(t._shape)} but the input has {ShapeChecks.Format(x._shape)}");
+        }
+        return ChannelDims(x._shape);
+    }
+
     /// <summary>A state buffer the step's options use must be given.</summary>
     public static void State(string op, string name, bool used, Tensor? buffer)
     {
@@ -191,6 +211,21 @@ public partial interface IBackend
     /// is null for γ = 1.
     /// </summary>
     (Tensor GradInput, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor gradOutput, Tensor x, int normalized, Tensor? weight, Tensor mean, Tensor invStd);
+
+    /// <summary>
+    /// Local response normalisation across the channels (dim 1) of a floating x [N, C, ...] (Krizhevsky et al. 2012,
+    /// §3.3, as PyTorch's <c>local_response_norm</c>): y_c = x_c·D_c^−β with D_c = k + (α/n)·Σ x_{c'}² over c' = c −
+    /// ⌊n/2⌋ … c + ⌊(n−1)/2⌋ (n = <paramref name="size"/>), channels outside 0 … C−1 counting as zero. Returns y and
+    /// D, both of x's shape and dtype.
+    /// </summary>
+    (Tensor Output, Tensor Denominator) LocalResponseNormForward(Tensor x, int size, double alpha, double beta, double k);
+
+    /// <summary>
+    /// The input gradient of <see cref="LocalResponseNormForward"/> from g, x and the denominator D it returned:
+    /// dx_c = g_c·D_c^−β + 2x_c·Σ t_{c'} with t = −β·(α/n)·g·x·D^(−β−1), the sum over the channels c' whose window holds
+    /// c (c' = c − ⌊(n−1)/2⌋ … c + ⌊n/2⌋).
+    /// </summary>
+    Tensor LocalResponseNormBackward(Tensor gradOutput, Tensor x, Tensor denominator, int size, double alpha, double beta);
 
     /// <summary>
     /// grad += g elementwise, in place: a backward pass adding a gradient into the one a parameter keeps (PyTorch's

@@ -8,7 +8,9 @@ namespace Fovea.Ops;
 /// and averages with a window of n, so α is divided by n). With W the window sum (S = W(x²)) and Wᵀ its adjoint
 /// (the window reflected: c' − ⌊(n−1)/2⌋ … c' + ⌊n/2⌋):
 /// backward dx = g·D^−β + 2x·Wᵀ(−β·(α/n)·g·x·D^(−β−1)); forward mode dy = t·D^−β − β·(α/n)·x·D^(−β−1)·W(2x·t).
-/// Both are written with tensor ops, so second derivatives work.
+/// Forward and plain backward run the backend's fused <see cref="Backends.IBackend.LocalResponseNormForward"/> and
+/// <see cref="Backends.IBackend.LocalResponseNormBackward"/> (the node saves x and D); when the backward is itself
+/// differentiated (createGraph) it is written with tensor ops on x, so second derivatives work, and so is the forward mode.
 /// </summary>
 internal sealed class LocalResponseNormFunction(int size, double alpha, double beta, double k) : Function
 {
@@ -22,16 +24,18 @@ internal sealed class LocalResponseNormFunction(int size, double alpha, double b
 
     protected override Tensor Forward(Tensor[] x)
     {
-        var d = Denominator(x[0]);
+        var (y, d) = Backends.Backend.Current.LocalResponseNormForward(x[0], size, alpha, beta, k);
         SaveForBackward(x[0], d);
-        return x[0].Mul(d.Pow(-beta));
+        return y;
     }
 
     protected override Tensor?[] Backward(Tensor g)
     {
         var x = Saved[0];
+        if (!GradMode.IsEnabled && g.DType == x.DType)
+            return [Backends.Backend.Current.LocalResponseNormBackward(g, x, Saved[1], size, alpha, beta)];
         // With createGraph the denominator is recomputed from x, so the second derivative sees its dependence on x.
-        var d = GradMode.IsEnabled ? Denominator(x) : Saved[1];
+        var d = Denominator(x);
         var inner = g.Mul(x).Mul(d.Pow(-beta - 1)).Mul(-beta * alpha / size);
         return [g.Mul(d.Pow(-beta)).Add(x.Mul(2).Mul(WindowSum(inner, After, Before)))];
     }

@@ -130,6 +130,48 @@ internal sealed partial class ReferenceBackend
         return (Write(dx, x.Shape, x.DType), Write(dw, [d], x.DType), Write(db, [d], x.DType));
     }
 
+    public (Tensor Output, Tensor Denominator) LocalResponseNormForward(Tensor x, int size, double alpha, double beta, double k)
+    {
+        var (n, c, s) = TrainingChecks.LocalResponseNorm(x, size);
+        var v = ReadAll(x);
+        var y = new double[v.Length];
+        var d = new double[v.Length];
+        int before = size / 2, after = (size - 1) / 2;
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+                for (int p = 0; p < s; p++)
+                {
+                    double sum = 0;
+                    for (int cc = Math.Max(0, ch - before); cc <= Math.Min(c - 1, ch + after); cc++) sum += v[(i * c + cc) * s + p] * v[(i * c + cc) * s + p];
+                    int at = (i * c + ch) * s + p;
+                    d[at] = k + alpha / size * sum;
+                    y[at] = v[at] * Math.Pow(d[at], -beta);
+                }
+        return (Write(y, x.Shape, x.DType), Write(d, x.Shape, x.DType));
+    }
+
+    public Tensor LocalResponseNormBackward(Tensor gradOutput, Tensor x, Tensor denominator, int size, double alpha, double beta)
+    {
+        var (n, c, s) = TrainingChecks.LocalResponseNorm(x, size, denominator, gradOutput);
+        var v = ReadAll(x);
+        var d = ReadAll(denominator);
+        var g = ReadAll(gradOutput);
+        var t = new double[v.Length];
+        for (int at = 0; at < v.Length; at++) t[at] = -beta * alpha / size * g[at] * v[at] * Math.Pow(d[at], -beta - 1);
+        var dx = new double[v.Length];
+        int before = size / 2, after = (size - 1) / 2;
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+                for (int p = 0; p < s; p++)
+                {
+                    double sum = 0;
+                    for (int cc = Math.Max(0, ch - after); cc <= Math.Min(c - 1, ch + before); cc++) sum += t[(i * c + cc) * s + p];
+                    int at = (i * c + ch) * s + p;
+                    dx[at] = g[at] * Math.Pow(d[at], -beta) + 2 * v[at] * sum;
+                }
+        return Write(dx, x.Shape, x.DType);
+    }
+
     public void SgdUpdate(Tensor param, Tensor grad, Tensor? momentumBuffer, SgdStep step)
     {
         TrainingChecks.Update("sgd", param, grad, momentumBuffer);

@@ -199,6 +199,76 @@ public static partial class PrimitiveCases
             }
     }
 
+    /// <summary>
+    /// Local-response-norm cases: [N, C, ...] with one channel, fewer channels than the window, 2-d input, empty, random
+    /// ones and (float32) planes past one tile of the CPU's kernel; windows of 1 to 6 channels (even ones uneven about
+    /// the channel), AlexNet's constants, and k &lt; 0 with β = 1, where D may be negative.
+    /// </summary>
+    private static IEnumerable<(int[] Shape, int Size, double Alpha, double Beta, double K)> LrnCases(Random rng, DType dtype)
+    {
+        yield return ([1, 1, 3], 3, 0.5, 0.75, 1);
+        yield return ([2, 3, 2, 2], 5, 1e-4, 0.75, 2);
+        yield return ([3, 6], 4, 0.8, 0.6, 2);
+        yield return ([0, 4, 3], 3, 0.3, 0.75, 1);
+        yield return ([2, 5, 3], 2, 1.5, 1, -0.5);
+        for (int i = 0; i < 5; i++)
+        {
+            var shape = Shape(rng, 3, 4, 7);
+            yield return (shape, rng.Next(1, 7), 0.1 + 2 * rng.NextDouble(), 0.25 + rng.NextDouble(), 0.5 + 2 * rng.NextDouble());
+        }
+        if (dtype == DType.Float32) yield return ([2, 9, 30, 20], 5, 1e-4 * 500, 0.75, 2);
+    }
+
+    /// <summary>
+    /// LRN bound in units of u: D sums n squares (γ(n) relative) and D^−β, a power, is within a few ulps, so y is within
+    /// (16 + 8n(1 + |β|)) ulps plus that much of max|x|·max D^−β as an absolute floor (where terms cancel nowhere, the
+    /// floor only covers D near 0). The gradient adds g·D^−β to 2x times a window sum of n terms t: 64(n + 2)(1 + |β|)
+    /// times the largest of those in size.
+    /// </summary>
+    private static Tolerance LrnTolerance(DType dtype, double[] x, double[] d, double[]? g, int size, double alpha, double beta)
+    {
+        double maxX = x.Select(Math.Abs).DefaultIfEmpty(0).Max();
+        double maxP = d.Select(v => Math.Abs(Math.Pow(v, -beta))).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+        double growth = 1 + Math.Abs(beta);
+        if (g is null) return new Tolerance(16 + 8 * size * growth, (16 + 8 * size * growth) * maxX * maxP, 0) { Arithmetic = dtype };
+        double maxG = g.Select(Math.Abs).DefaultIfEmpty(0).Max();
+        double maxT = Math.Abs(beta * alpha / size) * maxG * maxX * d.Select(v => Math.Abs(Math.Pow(v, -beta - 1))).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+        return new Tolerance(8, 64 * (size + 2) * growth * (maxG * maxP + 2 * maxX * size * maxT), 0) { Arithmetic = dtype };
+    }
+
+    [CasesFor(nameof(IBackend.LocalResponseNormForward))]
+    public static IEnumerable<ConformanceCase> LocalResponseNormForward(Random rng)
+    {
+        foreach (var dtype in Floats)
+            foreach (var (shape, size, alpha, beta, k) in LrnCases(rng, dtype))
+            {
+                var x = Make(rng, shape, dtype, r => 3 * Normal(r));
+                var (_, d) = ConformanceBackends.Oracle.LocalResponseNormForward(x, size, alpha, beta, k);
+                var tolerance = LrnTolerance(dtype, Read(x), Read(d), null, size, alpha, beta);
+                yield return new($"{dtype.Name()} size {size}, alpha {alpha:g3}, beta {beta:g3}, k {k:g3}", [x], (be, i) =>
+                {
+                    var (y, den) = be.LocalResponseNormForward(i[0], size, alpha, beta, k);
+                    return [y, den];
+                }, tolerance);
+            }
+    }
+
+    [CasesFor(nameof(IBackend.LocalResponseNormBackward))]
+    public static IEnumerable<ConformanceCase> LocalResponseNormBackward(Random rng)
+    {
+        foreach (var dtype in Floats)
+            foreach (var (shape, size, alpha, beta, k) in LrnCases(rng, dtype))
+            {
+                var x = Make(rng, shape, dtype, r => 3 * Normal(r));
+                var g = Make(rng, shape, dtype);
+                // The denominator the forward pass would hand over: the oracle's, in a random layout.
+                var (_, d) = ConformanceBackends.Oracle.LocalResponseNormForward(x, size, alpha, beta, k);
+                var tolerance = LrnTolerance(dtype, Read(x), Read(d), Read(g), size, alpha, beta);
+                yield return new($"{dtype.Name()} size {size}, alpha {alpha:g3}, beta {beta:g3}, k {k:g3}", [g, x, Relayout(rng, d)],
+                    (be, i) => [be.LocalResponseNormBackward(i[0], i[1], i[2], size, alpha, beta)], tolerance);
+            }
+    }
+
     /// <summary>Parameter shapes: one element, empty, odd sizes, random ranks and (float32) one past two parallel grains of the CPU's loops.</summary>
     private static IEnumerable<int[]> ParameterShapes(Random rng, DType dtype)
     {
