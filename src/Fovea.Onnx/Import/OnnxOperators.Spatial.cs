@@ -272,8 +272,11 @@ internal static partial class OnnxOperators
 
     /// <summary>
     /// LRN (Krizhevsky et al. 2012, as ONNX defines it): y = x / (bias + α/size · Σ x²)^β, the sum over channels
-    /// [c − ⌊(size − 1)/2⌋, c + ⌈(size − 1)/2⌉]. Composed of existing ops: x² viewed as [N, 1, C, rest], zero-padded
-    /// along C, average-pooled with a (size × 1) window (which gives Σ/size), so it is differentiable to any order.
+    /// [c − ⌊(size − 1)/2⌋, c + ⌈(size − 1)/2⌉]. An odd window is PyTorch's, which
+    /// <see cref="Functional.LocalResponseNorm"/> runs as one fused op (AlexNet's and GoogLeNet's size 5). An even one
+    /// puts its extra channel after c where PyTorch puts it before, and is composed of existing ops: x² viewed as
+    /// [N, 1, C, rest], zero-padded along C, average-pooled with a (size × 1) window (which gives Σ/size). Both are
+    /// differentiable to any order.
     /// </summary>
     private static OnnxKernel Lrn(OnnxNode n)
     {
@@ -284,6 +287,8 @@ internal static partial class OnnxOperators
         {
             var x = T(run, i[0], n, 0);
             if (x.Rank < 3) throw n.Error($"expected an input [N, C, D1, ...], got {Fmt(x.Shape)}");
+            if (size % 2 == 1 && x.DType.IsFloating() && double.IsFinite(alpha) && double.IsFinite(beta) && double.IsFinite(bias))
+                return One(Functional.LocalResponseNorm(x, size, alpha, beta, bias));
             var shape = x.Shape;
             var squares = x.Square().Reshape(shape[0], 1, shape[1], -1);
             int before = (size - 1) / 2, after = size - 1 - before;
