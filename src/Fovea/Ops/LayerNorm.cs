@@ -8,8 +8,8 @@ namespace Fovea.Ops;
 /// <see cref="IBackend.LayerNormBackward"/>. Inputs: x, then γ and β (each of the normalized shape) where present.
 /// With x̂ = (x − μ)/σ̂ and ĝ = g·γ: dβ = Σ g, dγ = Σ g·x̂ over the rows, dx = (1/σ̂)·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) along
 /// each row (the batch-norm gradient with the row in place of the channel). Plain backward runs the backend primitive;
-/// when the backward is itself differentiated (createGraph) it runs the same formula in tensor ops on x, so second
-/// derivatives work, and so does the forward mode.
+/// when the backward is itself differentiated (createGraph), or the gradient comes in another dtype, it runs the same
+/// formula in tensor ops on x, so second derivatives work, and so does the forward mode.
 /// </summary>
 internal sealed class LayerNormFunction(int[] normalizedShape, double eps, bool hasWeight, bool hasBias) : Function
 {
@@ -39,7 +39,7 @@ internal sealed class LayerNormFunction(int[] normalizedShape, double eps, bool 
         var w = hasWeight ? Saved[1] : null;
         Tensor dx;
         Tensor? dw = null, db = null;
-        if (GradMode.IsEnabled)
+        if (GradMode.IsEnabled || g.DType != x.DType)
         {
             var (xhat, invStd, dims) = Normalised(x);
             var dxhat = w is null ? g : g.Mul(w);

@@ -26,6 +26,9 @@ internal sealed class LocalResponseNormFunction(int size, double alpha, double b
     {
         var (y, d) = Backends.Backend.Current.LocalResponseNormForward(x[0], size, alpha, beta, k);
         SaveForBackward(x[0], d);
+        // D is this node's alone: its buffer goes back to the pool now when nothing will run backward (inference would
+        // otherwise fault in a fresh one, as large as the input, every call), or once the backward is done with it.
+        StoragePool.Recycle(d);
         return y;
     }
 
