@@ -18,9 +18,6 @@ internal sealed class LayerNormFunction(int[] normalizedShape, double eps, bool 
     /// <summary>Values per row: the product of the normalized shape.</summary>
     private int Normalized => normalizedShape.Aggregate(1, (a, b) => a * b);
 
-    /// <summary>μ and 1/σ̂ per row in float64, as the backend computed them (the backward pass reuses them).</summary>
-    private Tensor? _mean, _invStd;
-
     private Tensor? Weight(IReadOnlyList<Tensor> inputs) => hasWeight ? inputs[1] : null;
 
     private Tensor? Bias(IReadOnlyList<Tensor> inputs) => hasBias ? inputs[hasWeight ? 2 : 1] : null;
@@ -28,15 +25,18 @@ internal sealed class LayerNormFunction(int[] normalizedShape, double eps, bool 
     protected override Tensor Forward(Tensor[] inputs)
     {
         var (y, mean, invStd) = Backend.Current.LayerNormForward(inputs[0], Normalized, Weight(inputs), Bias(inputs), eps);
-        (_mean, _invStd) = (mean, invStd);
-        SaveForBackward(hasWeight ? [inputs[0], inputs[1]] : [inputs[0]]);
+        SaveForBackward(hasWeight ? [inputs[0], mean, invStd, inputs[1]] : [inputs[0], mean, invStd]);
+        // The statistics are this node's alone: their buffers go back to the pool now when nothing will run backward,
+        // or once the backward is done with them.
+        StoragePool.Recycle(mean);
+        StoragePool.Recycle(invStd);
         return y;
     }
 
     protected override Tensor?[] Backward(Tensor g)
     {
         var x = Saved[0];
-        var w = hasWeight ? Saved[1] : null;
+        var w = hasWeight ? Saved[3] : null;
         Tensor dx;
         Tensor? dw = null, db = null;
         if (GradMode.IsEnabled || g.DType != x.DType)
@@ -50,7 +50,7 @@ internal sealed class LayerNormFunction(int[] normalizedShape, double eps, bool 
         }
         else
         {
-            var (gx, gw, gb) = Backend.Current.LayerNormBackward(g, x, Normalized, w, _mean!, _invStd!);
+            var (gx, gw, gb) = Backend.Current.LayerNormBackward(g, x, Normalized, w, Saved[1], Saved[2]);
             dx = gx;
             if (hasWeight) dw = gw.Reshape(normalizedShape);
             if (hasBias) db = gb.Reshape(normalizedShape);

@@ -19,14 +19,16 @@ internal sealed partial class CpuBackend
         EnsureAllowed();
         int rows = TrainingChecks.LayerNorm(x, normalized, weight, bias);
         var xc = x.Contiguous();
-        var mean = new double[rows];
-        var invStd = new double[rows];
+        // The statistics are tensors of their own (pooled buffers once a training step has run), not arrays made for
+        // each call: at 100 K rows each is 800 KB, and fresh ones every call kept the collector busy.
+        var mean = Tensor.Allocate(DType.Float64, [rows], clear: false);
+        var invStd = Tensor.Allocate(DType.Float64, [rows], clear: false);
         var y = Tensor.Allocate(x.DType, x.Shape, clear: false);
         if (x.DType == DType.Float32)
-            LayerNormForwardKernel(xc.Storage.As<float>(), xc.Offset, weight?.ToArray<float>(), bias?.ToArray<float>(), y.Storage.As<float>(), rows, normalized, eps, mean, invStd);
+            LayerNormForwardKernel(xc.Storage.As<float>(), xc.Offset, weight?.ToArray<float>(), bias?.ToArray<float>(), y.Storage.As<float>(), rows, normalized, eps, mean.Storage.As<double>(), invStd.Storage.As<double>());
         else
-            LayerNormForwardKernel(xc.Storage.As<double>(), xc.Offset, weight?.ToArray<double>(), bias?.ToArray<double>(), y.Storage.As<double>(), rows, normalized, eps, mean, invStd);
-        return (y, Tensor.FromArray(mean, rows), Tensor.FromArray(invStd, rows));
+            LayerNormForwardKernel(xc.Storage.As<double>(), xc.Offset, weight?.ToArray<double>(), bias?.ToArray<double>(), y.Storage.As<double>(), rows, normalized, eps, mean.Storage.As<double>(), invStd.Storage.As<double>());
+        return (y, mean, invStd);
     }
 
     private static void LayerNormForwardKernel<T>(T[] x, int xOffset, T[]? w, T[]? b, T[] y, int rows, int d, double eps, double[] mean, double[] invStd)
@@ -55,8 +57,11 @@ internal sealed partial class CpuBackend
         var dx = Tensor.Allocate(x.DType, x.Shape, clear: false);
         var dw = new double[normalized];
         var db = new double[normalized];
-        var mu = mean.ToArray<double>();
-        var inv = invStd.ToArray<double>();
+        // The statistics as float64 runs of their own storage (a copy only for another layout or dtype).
+        var mc = mean.DType == DType.Float64 ? mean.Contiguous() : mean.To(DType.Float64);
+        var ic = invStd.DType == DType.Float64 ? invStd.Contiguous() : invStd.To(DType.Float64);
+        var mu = new ReadOnlyMemory<double>(mc.Storage.As<double>(), mc.Offset, rows);
+        var inv = new ReadOnlyMemory<double>(ic.Storage.As<double>(), ic.Offset, rows);
         if (x.DType == DType.Float32)
             LayerNormBackwardKernel(xc.Storage.As<float>(), xc.Offset, gc.Storage.As<float>(), gc.Offset, weight?.ToArray<float>(), dx.Storage.As<float>(), rows, normalized, mu, inv, dw, db);
         else
@@ -73,7 +78,7 @@ internal sealed partial class CpuBackend
     /// <summary>Fewest rows a block of the weight and bias gradients' sums takes.</summary>
     private const int LayerNormBlockRows = 128;
 
-    private static void LayerNormBackwardKernel<T>(T[] x, int xOffset, T[] g, int gOffset, T[]? w, T[] dx, int rows, int d, double[] mean, double[] invStd, double[] dw, double[] db)
+    private static void LayerNormBackwardKernel<T>(T[] x, int xOffset, T[] g, int gOffset, T[]? w, T[] dx, int rows, int d, ReadOnlyMemory<double> means, ReadOnlyMemory<double> invStds, double[] dw, double[] db)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int blocks = Math.Clamp((rows + LayerNormBlockRows - 1) / LayerNormBlockRows, 1, LayerNormMaxBlocks);
@@ -87,6 +92,8 @@ internal sealed partial class CpuBackend
             {
                 var pw = partW.AsSpan(block * d, d);
                 var pb = partB.AsSpan(block * d, d);
+                var mean = means.Span;
+                var invStd = invStds.Span;
                 for (int r = ParallelFor.ChunkStart(rows, blocks, block), end = ParallelFor.ChunkStart(rows, blocks, block + 1); r < end; r++)
                 {
                     var xr = x.AsSpan(xOffset + r * d, d);
