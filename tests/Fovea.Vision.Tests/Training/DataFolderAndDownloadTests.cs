@@ -189,7 +189,10 @@ public class DataFolderAndDownloadTests : IDisposable
         using var server = new Server((_, s, stop) => Answer(s, "200 OK", body, 30_000, stop));
         var (e, took) = Fails(Path.Combine(_dir, "stall"), Quick(server, attempts: 3));
         Assert.Contains("no data for 1 s (after 3 attempts)", e.Message);
-        Assert.Equal(3, server.Requests(atLeast: 3));
+        // Each attempt's 1 s clock covers its connection too: on a loaded 2-core CI machine a client thread starved for
+        // a second gave one attempt up before its connection reached the server (2 counted, once in many runs), so the
+        // retries are checked to reach the server without requiring every one of them to.
+        Assert.InRange(server.Requests(atLeast: 3), 2, 3);
         Assert.InRange(took.TotalSeconds, 2.9, 20);
     }
 
