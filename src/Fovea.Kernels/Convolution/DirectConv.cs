@@ -22,6 +22,14 @@ internal static unsafe class DirectConv
 {
     private const int MR = 6, NR = 16;
 
+    /// <summary>
+    /// Whether the tiles run on 512-bit vectors where the machine has them (twice the lanes per FMA); tests turn it off
+    /// to run the 256-bit tiles on the same machine.
+    /// </summary>
+    internal static bool Vector512Tiles = true;
+
+    private static bool Wide => Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Avx512F.IsSupported && Vector512Tiles;
+
     /// <summary>Zeroed floats after the padded band: a row's last tile reads up to NR − 1 past the band's last row.</summary>
     private const int Slack = NR + 8;
 
@@ -267,6 +275,19 @@ internal static unsafe class DirectConv
             // 0.39 ms into a reused buffer).
             int run = Math.Max(MR, MaxImageScratch / gout / MR * MR);
             float* scratch = ImageScratch(Math.Min(plane, run) * gout);
+            if (RowTiles(s))
+            {
+                // The whole image's outputs in the scratch, a row segment of RowTilePixels at a time.
+                var win = s.Window;
+                int ow = s.OutW, kh = win.KernelH, kw = win.KernelW, dh = win.DilationH, wp = Wp;
+                for (int oy = 0; oy < s.OutH; oy++)
+                    for (int ox0 = 0; ox0 < ow; ox0 += RowTilePixels)
+                        for (int o0 = 0; o0 < gout; o0 += NR)
+                            RowTile512(Math.Min(RowTilePixels, ow - ox0), band + (long)oy * wp + ox0, (long)BandRows * wp, (long)dh * wp, s.GroupIn, kh, kw,
+                                wT + o0, gout, Bias is null ? null : Bias + g * gout + o0, scratch + ((long)oy * ow + ox0) * gout + o0, gout);
+                ToChannelMajor(scratch, plane, gout, yg);
+                return;
+            }
             for (int q0 = 0; q0 < plane; q0 += run)
             {
                 int pixels = Math.Min(run, plane - q0);
@@ -275,16 +296,113 @@ internal static unsafe class DirectConv
                 {
                     int rows = Math.Min(MR, q0 + pixels - p0);
                     for (int o0 = 0; o0 < gout; o0 += NR)
-                        BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)(p0 - q0) * gout + o0, gout);
+                        if (Wide)
+                            BroadcastTile512(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)(p0 - q0) * gout + o0, gout);
+                        else
+                            BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)(p0 - q0) * gout + o0, gout);
                 }
-                for (int c = 0; c < gout; c++)
-                {
-                    float add = Bias is null ? 0f : Bias[g * gout + c];
-                    float* yc = yg + (long)c * plane + q0, src = scratch + c;
-                    for (int p = 0; p < pixels; p++) yc[p] = src[(long)p * gout] + add;
-                }
+                WriteOut(scratch, yg, q0, pixels, g * gout);
             }
         }
+
+        /// <summary>y[c, q0 + p] = scratch[p, c] + bias[c0 + c] for the run's pixels: each channel's part written as one sequential run.</summary>
+        private readonly void WriteOut(float* scratch, float* yg, int q0, int pixels, int c0)
+        {
+            int gout = Shape.GroupOut, plane = Shape.OutPlane;
+            for (int c = 0; c < gout; c++)
+            {
+                float add = Bias is null ? 0f : Bias[c0 + c];
+                float* yc = yg + (long)c * plane + q0, src = scratch + c;
+                for (int p = 0; p < pixels; p++) yc[p] = src[(long)p * gout] + add;
+            }
+        }
+    }
+
+    /// <summary>
+    /// dst[p·channels + c] = src[c·plane + p] for <paramref name="channels"/> (a multiple of 16) rows of
+    /// <paramref name="plane"/> pixels: 16 x 16 blocks transposed in registers, the last pixels one at a time.
+    /// </summary>
+    private static void ToPixelMajor(float* src, int plane, int channels, float* dst)
+    {
+        int whole = plane / 16 * 16;
+        for (int c0 = 0; c0 < channels; c0 += 16)
+        {
+            for (int p0 = 0; p0 < whole; p0 += 16)
+                RegisterTranspose.Transpose16(src + (long)c0 * plane + p0, plane, dst + (long)p0 * channels + c0, channels);
+            for (int c = c0; c < c0 + 16; c++)
+                for (int p = whole; p < plane; p++) dst[(long)p * channels + c] = src[(long)c * plane + p];
+        }
+    }
+
+    /// <summary>The inverse of <see cref="ToPixelMajor"/>: dst[c·plane + p] = src[p·channels + c].</summary>
+    private static void ToChannelMajor(float* src, int plane, int channels, float* dst)
+    {
+        int whole = plane / 16 * 16;
+        for (int c0 = 0; c0 < channels; c0 += 16)
+        {
+            for (int p0 = 0; p0 < whole; p0 += 16)
+                RegisterTranspose.Transpose16(src + (long)p0 * channels + c0, channels, dst + (long)c0 * plane + p0, plane);
+            for (int c = c0; c < c0 + 16; c++)
+                for (int p = whole; p < plane; p++) dst[(long)c * plane + p] = src[(long)p * channels + c];
+        }
+    }
+
+    /// <summary>Output pixels of one row per <see cref="RowTile512"/>.</summary>
+    private const int RowTilePixels = 12;
+
+    /// <summary>
+    /// Whether the channel-major forward runs <see cref="RowTile512"/>: 512-bit vectors, no column dilation (the tile
+    /// slides along the row one column per tap), and an image's outputs within the scratch.
+    /// </summary>
+    private static bool RowTiles(in ConvShape s) =>
+        Wide && s.Window.DilationW == 1 && (long)s.OutPlane * s.GroupOut <= MaxImageScratch;
+
+    /// <summary>
+    /// out[p, c] = bias[c] + Σ_taps band[p + tap] · wT[tap, c] for <paramref name="pixels"/> (at most 12) consecutive output pixels of
+    /// one row and 16 channels. For kernel row (channel, i) the pixels' 12 input values are broadcast once, then for each
+    /// kernel column j the tile slides one column: pixel p's value for column j + 1 is pixel p + 1's for column j, so
+    /// each column costs one new broadcast, one weight load and 12 FMAs. <see cref="BroadcastTile512"/> broadcasts a
+    /// value per FMA, and a core that issues two 512-bit FMAs a cycle cannot also issue two broadcasts for each
+    /// (LeNet's c3: 72 GFLOP/s there). Lanes past <paramref name="pixels"/> read on along the band and are not stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowTile512(int pixels, float* src, long channelStride, long rowStride, int channels, int kh, int kw, float* wT, int ldw, float* bias, float* acc, int lda)
+    {
+        Vector512<float> a0 = bias is null ? default : Vector512.Load(bias), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        Vector512<float> a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        float* w = wT;
+        for (int ci = 0; ci < channels; ci++)
+            for (int i = 0; i < kh; i++)
+            {
+                float* r = src + ci * channelStride + i * rowStride;
+                Vector512<float> b0 = Vector512.Create(r[0]), b1 = Vector512.Create(r[1]), b2 = Vector512.Create(r[2]), b3 = Vector512.Create(r[3]);
+                Vector512<float> b4 = Vector512.Create(r[4]), b5 = Vector512.Create(r[5]), b6 = Vector512.Create(r[6]), b7 = Vector512.Create(r[7]);
+                Vector512<float> b8 = Vector512.Create(r[8]), b9 = Vector512.Create(r[9]), b10 = Vector512.Create(r[10]), b11 = Vector512.Create(r[11]);
+                for (int j = 0; j < kw; j++, w += ldw)
+                {
+                    var wv = Vector512.Load(w);
+                    a0 = Vector512.FusedMultiplyAdd(b0, wv, a0); a1 = Vector512.FusedMultiplyAdd(b1, wv, a1);
+                    a2 = Vector512.FusedMultiplyAdd(b2, wv, a2); a3 = Vector512.FusedMultiplyAdd(b3, wv, a3);
+                    a4 = Vector512.FusedMultiplyAdd(b4, wv, a4); a5 = Vector512.FusedMultiplyAdd(b5, wv, a5);
+                    a6 = Vector512.FusedMultiplyAdd(b6, wv, a6); a7 = Vector512.FusedMultiplyAdd(b7, wv, a7);
+                    a8 = Vector512.FusedMultiplyAdd(b8, wv, a8); a9 = Vector512.FusedMultiplyAdd(b9, wv, a9);
+                    a10 = Vector512.FusedMultiplyAdd(b10, wv, a10); a11 = Vector512.FusedMultiplyAdd(b11, wv, a11);
+                    b0 = b1; b1 = b2; b2 = b3; b3 = b4; b4 = b5; b5 = b6; b6 = b7; b7 = b8; b8 = b9; b9 = b10; b10 = b11;
+                    b11 = Vector512.Create(r[12 + j]);
+                }
+            }
+        a0.Store(acc);
+        if (pixels > 1) a1.Store(acc + lda);
+        if (pixels > 2) a2.Store(acc + 2 * lda);
+        if (pixels > 3) a3.Store(acc + 3 * lda);
+        if (pixels > 4) a4.Store(acc + 4 * lda);
+        if (pixels > 5) a5.Store(acc + 5 * lda);
+        if (pixels > 6) a6.Store(acc + 6 * lda);
+        if (pixels > 7) a7.Store(acc + 7 * lda);
+        if (pixels > 8) a8.Store(acc + 8 * lda);
+        if (pixels > 9) a9.Store(acc + 9 * lda);
+        if (pixels > 10) a10.Store(acc + 10 * lda);
+        if (pixels > 11) a11.Store(acc + 11 * lda);
     }
 
     /// <summary>The weight gradient batch is cut into this many fixed chunks, summed in order (thread-count independent).</summary>
@@ -361,16 +479,118 @@ internal static unsafe class DirectConv
                     {
                         float* band = Band(s, X, n, g, 0, BandRows, Wp);
                         float* dyg = DY + ((long)n * s.OutChannels + (long)g * gout) * plane;
+                        float* pg = part + (long)g * colRows * gout;
+                        if (WeightRowTiles(s))
+                        {
+                            var win = s.Window;
+                            int kh = win.KernelH, kw = win.KernelW;
+                            long channelStride = (long)BandRows * Wp, rowStride = (long)win.DilationH * Wp;
+                            ToPixelMajor(dyg, plane, gout, pd);
+                            for (int ci = 0; ci < s.GroupIn; ci++)
+                                for (int i0 = 0; i0 < kh; i0 += 2)
+                                    for (int o0 = 0; o0 < gout; o0 += NR)
+                                    {
+                                        float* rows = band + ci * channelStride + i0 * rowStride, acc = pg + ((long)(ci * kh + i0) * kw) * gout + o0;
+                                        if (kw == 5) WeightRowTile512<Width5>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
+                                        else WeightRowTile512<Width3>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
+                                    }
+                            continue;
+                        }
                         for (int o = 0; o < gout; o++)
                             for (int p = 0; p < plane; p++) pd[p * gout + o] = dyg[(long)o * plane + p];
-                        float* pg = part + (long)g * colRows * gout;
                         for (int k0 = 0; k0 < colRows; k0 += MR)
                             for (int o0 = 0; o0 < gout; o0 += NR)
-                                BroadcastTile(Math.Min(MR, colRows - k0), band, Taps + k0, po, plane, pd + o0, gout, pg + (long)k0 * gout + o0, gout);
+                                if (Wide)
+                                    BroadcastTile512(Math.Min(MR, colRows - k0), band, Taps + k0, po, plane, pd + o0, gout, pg + (long)k0 * gout + o0, gout);
+                                else
+                                    BroadcastTile(Math.Min(MR, colRows - k0), band, Taps + k0, po, plane, pd + o0, gout, pg + (long)k0 * gout + o0, gout);
                     }
             }
             ArrayPool<int>.Shared.Return(offsets);
             ArrayPool<float>.Shared.Return(dyT);
+        }
+    }
+
+    /// <summary>
+    /// Whether the channel-major weight gradient runs <see cref="WeightRowTile512{TWidth}"/>: 512-bit vectors, no column
+    /// dilation, and windows 3 or 5 wide (LeNet's 5x5; a 3x3 layer the Winograd weight gradient does not take).
+    /// </summary>
+    private static bool WeightRowTiles(in ConvShape s) =>
+        Wide && s.Window.DilationW == 1 && s.Window.KernelW is 3 or 5;
+
+    /// <summary>A window width known to the JIT: each instantiation keeps only its own taps' registers.</summary>
+    private interface IWindowWidth
+    {
+        static abstract int Value { get; }
+    }
+
+    private readonly struct Width3 : IWindowWidth
+    {
+        public static int Value => 3;
+    }
+
+    private readonly struct Width5 : IWindowWidth
+    {
+        public static int Value => 5;
+    }
+
+    /// <summary>
+    /// dWᵀ[(channel, i0 + r, j), c] += Σ_{oy, ox} band[oy + (i0 + r)·dh, ox + j] · dYᵀ[(oy, ox), c] for kernel rows r &lt;
+    /// <paramref name="rows"/> (1 or 2), every column j of the window and 16 channels c. Along an output row the taps'
+    /// input values slide: tap j's value at pixel ox + 1 is tap j + 1's at ox, so each pixel costs one dY load, one new
+    /// broadcast per kernel row and 2·width FMAs into as many accumulators (10 chains for a 5-wide window), where
+    /// <see cref="BroadcastTile512"/> broadcasts a value per FMA. <paramref name="band"/> is kernel row i0's first padded
+    /// row of the channel; with one row the second set repeats the first and is not stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightRowTile512<TWidth>(int rows, float* band, long rowStride, int oh, int ow, int wp, float* dyT, int ldd, float* acc, int lda)
+        where TWidth : struct, IWindowWidth
+    {
+        int kw = TWidth.Value;
+        float* second = rows > 1 ? band + rowStride : band;
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default;
+        for (int oy = 0; oy < oh; oy++)
+        {
+            float* r = band + (long)oy * wp, q = second + (long)oy * wp, d = dyT + (long)oy * ow * ldd;
+            Vector512<float> b0 = Vector512.Create(r[0]), b1 = Vector512.Create(r[1]), b2 = Vector512.Create(r[2]), b3 = default, b4 = default;
+            Vector512<float> e0 = Vector512.Create(q[0]), e1 = Vector512.Create(q[1]), e2 = Vector512.Create(q[2]), e3 = default, e4 = default;
+            if (kw > 3)
+            {
+                b3 = Vector512.Create(r[3]); b4 = Vector512.Create(r[4]);
+                e3 = Vector512.Create(q[3]); e4 = Vector512.Create(q[4]);
+            }
+            for (int ox = 0; ox < ow; ox++, d += ldd)
+            {
+                var y = Vector512.Load(d);
+                a0 = Vector512.FusedMultiplyAdd(b0, y, a0); c0 = Vector512.FusedMultiplyAdd(e0, y, c0);
+                a1 = Vector512.FusedMultiplyAdd(b1, y, a1); c1 = Vector512.FusedMultiplyAdd(e1, y, c1);
+                a2 = Vector512.FusedMultiplyAdd(b2, y, a2); c2 = Vector512.FusedMultiplyAdd(e2, y, c2);
+                if (kw > 3)
+                {
+                    a3 = Vector512.FusedMultiplyAdd(b3, y, a3); c3 = Vector512.FusedMultiplyAdd(e3, y, c3);
+                    a4 = Vector512.FusedMultiplyAdd(b4, y, a4); c4 = Vector512.FusedMultiplyAdd(e4, y, c4);
+                    b0 = b1; b1 = b2; b2 = b3; b3 = b4; b4 = Vector512.Create(r[ox + 5]);
+                    e0 = e1; e1 = e2; e2 = e3; e3 = e4; e4 = Vector512.Create(q[ox + 5]);
+                }
+                else
+                {
+                    b0 = b1; b1 = b2; b2 = Vector512.Create(r[ox + 3]);
+                    e0 = e1; e1 = e2; e2 = Vector512.Create(q[ox + 3]);
+                }
+            }
+        }
+        Accumulate(acc, a0); Accumulate(acc + lda, a1); Accumulate(acc + 2 * lda, a2);
+        if (kw > 3)
+        {
+            Accumulate(acc + 3 * lda, a3); Accumulate(acc + 4 * lda, a4);
+        }
+        if (rows < 2) return;
+        float* acc2 = acc + (long)kw * lda;
+        Accumulate(acc2, c0); Accumulate(acc2 + lda, c1); Accumulate(acc2 + 2 * lda, c2);
+        if (kw > 3)
+        {
+            Accumulate(acc2 + 3 * lda, c3); Accumulate(acc2 + 4 * lda, c4);
         }
     }
 
@@ -551,6 +771,54 @@ internal static unsafe class DirectConv
         if (rows > 4) Accumulate(acc + 4 * lda, c40, c41);
         if (rows > 5) Accumulate(acc + 5 * lda, c50, c51);
     }
+
+    /// <summary>
+    /// <see cref="BroadcastTile"/> on 512-bit vectors: the 16 channels are one vector, so each step feeds 6 FMAs, and the
+    /// steps alternate between two sets of 6 accumulators (12 chains in flight, enough to cover the FMA latency),
+    /// added together at the end. Per two steps: 12 broadcasts and 2 loads feed 12 FMAs of 16 lanes, twice the work of
+    /// the 256-bit tile's 12 FMAs of 8 lanes per step on a core that runs 512-bit FMAs at full width (AMD Zen 5).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BroadcastTile512(int rows, float* band, int* bases, int* steps, int count, float* b, int ldb, float* acc, int lda)
+    {
+        float* t0 = band + bases[0], t1 = band + bases[Math.Min(1, rows - 1)], t2 = band + bases[Math.Min(2, rows - 1)];
+        float* t3 = band + bases[Math.Min(3, rows - 1)], t4 = band + bases[Math.Min(4, rows - 1)], t5 = band + bases[Math.Min(5, rows - 1)];
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector512<float> d0 = default, d1 = default, d2 = default, d3 = default, d4 = default, d5 = default;
+        int i = 0;
+        for (; i + 1 < count; i += 2)
+        {
+            int off = steps[i], next = steps[i + 1];
+            float* bi = b + (long)i * ldb;
+            Vector512<float> b0 = Vector512.Load(bi), b1 = Vector512.Load(bi + ldb);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(t0[off]), b0, c0); d0 = Vector512.FusedMultiplyAdd(Vector512.Create(t0[next]), b1, d0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(t1[off]), b0, c1); d1 = Vector512.FusedMultiplyAdd(Vector512.Create(t1[next]), b1, d1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(t2[off]), b0, c2); d2 = Vector512.FusedMultiplyAdd(Vector512.Create(t2[next]), b1, d2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(t3[off]), b0, c3); d3 = Vector512.FusedMultiplyAdd(Vector512.Create(t3[next]), b1, d3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(t4[off]), b0, c4); d4 = Vector512.FusedMultiplyAdd(Vector512.Create(t4[next]), b1, d4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(t5[off]), b0, c5); d5 = Vector512.FusedMultiplyAdd(Vector512.Create(t5[next]), b1, d5);
+        }
+        if (i < count)
+        {
+            int off = steps[i];
+            Vector512<float> b0 = Vector512.Load(b + (long)i * ldb);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(t0[off]), b0, c0);
+            c1 = Vector512.FusedMultiplyAdd(Vector512.Create(t1[off]), b0, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(t2[off]), b0, c2);
+            c3 = Vector512.FusedMultiplyAdd(Vector512.Create(t3[off]), b0, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(t4[off]), b0, c4);
+            c5 = Vector512.FusedMultiplyAdd(Vector512.Create(t5[off]), b0, c5);
+        }
+        Accumulate(acc, c0 + d0);
+        if (rows > 1) Accumulate(acc + lda, c1 + d1);
+        if (rows > 2) Accumulate(acc + 2 * lda, c2 + d2);
+        if (rows > 3) Accumulate(acc + 3 * lda, c3 + d3);
+        if (rows > 4) Accumulate(acc + 4 * lda, c4 + d4);
+        if (rows > 5) Accumulate(acc + 5 * lda, c5 + d5);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(float* row, Vector512<float> sum) => (Vector512.Load(row) + sum).Store(row);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Accumulate(float* row, Vector256<float> lo, Vector256<float> hi)

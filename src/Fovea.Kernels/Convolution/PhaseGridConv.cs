@@ -160,46 +160,6 @@ internal static unsafe class PhaseGridConv
     private static (int G0, int G1) BandPoints(Grid grid, int bands, int band) =>
         (ParallelFor.ChunkStart(grid.TilesPerImage, bands, band) * MR, Math.Min(grid.Length, ParallelFor.ChunkStart(grid.TilesPerImage, bands, band + 1) * MR));
 
-    /// <summary>
-    /// dst[j·dstStride + i] = src[i·srcStride + j] for i, j &lt; 16: a 16 x 16 block transposed in registers (pairs of
-    /// rows interleaved, then pairs of pairs, then 128-bit lanes twice).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose16(float* src, long srcStride, float* dst, long dstStride)
-    {
-        Vector512<float> r0 = Vector512.Load(src), r1 = Vector512.Load(src + srcStride), r2 = Vector512.Load(src + 2 * srcStride), r3 = Vector512.Load(src + 3 * srcStride);
-        Vector512<float> r4 = Vector512.Load(src + 4 * srcStride), r5 = Vector512.Load(src + 5 * srcStride), r6 = Vector512.Load(src + 6 * srcStride), r7 = Vector512.Load(src + 7 * srcStride);
-        Vector512<float> r8 = Vector512.Load(src + 8 * srcStride), r9 = Vector512.Load(src + 9 * srcStride), r10 = Vector512.Load(src + 10 * srcStride), r11 = Vector512.Load(src + 11 * srcStride);
-        Vector512<float> r12 = Vector512.Load(src + 12 * srcStride), r13 = Vector512.Load(src + 13 * srcStride), r14 = Vector512.Load(src + 14 * srcStride), r15 = Vector512.Load(src + 15 * srcStride);
-        // Within each 128-bit lane: rows 2i and 2i + 1 interleaved.
-        var t0 = Avx512F.UnpackLow(r0, r1); var t1 = Avx512F.UnpackHigh(r0, r1);
-        var t2 = Avx512F.UnpackLow(r2, r3); var t3 = Avx512F.UnpackHigh(r2, r3);
-        var t4 = Avx512F.UnpackLow(r4, r5); var t5 = Avx512F.UnpackHigh(r4, r5);
-        var t6 = Avx512F.UnpackLow(r6, r7); var t7 = Avx512F.UnpackHigh(r6, r7);
-        var t8 = Avx512F.UnpackLow(r8, r9); var t9 = Avx512F.UnpackHigh(r8, r9);
-        var t10 = Avx512F.UnpackLow(r10, r11); var t11 = Avx512F.UnpackHigh(r10, r11);
-        var t12 = Avx512F.UnpackLow(r12, r13); var t13 = Avx512F.UnpackHigh(r12, r13);
-        var t14 = Avx512F.UnpackLow(r14, r15); var t15 = Avx512F.UnpackHigh(r14, r15);
-        // Within each lane: 4 x 4 blocks complete (column c of rows 4i … 4i + 3).
-        r0 = Avx512F.Shuffle(t0, t2, 0x44); r1 = Avx512F.Shuffle(t0, t2, 0xEE); r2 = Avx512F.Shuffle(t1, t3, 0x44); r3 = Avx512F.Shuffle(t1, t3, 0xEE);
-        r4 = Avx512F.Shuffle(t4, t6, 0x44); r5 = Avx512F.Shuffle(t4, t6, 0xEE); r6 = Avx512F.Shuffle(t5, t7, 0x44); r7 = Avx512F.Shuffle(t5, t7, 0xEE);
-        r8 = Avx512F.Shuffle(t8, t10, 0x44); r9 = Avx512F.Shuffle(t8, t10, 0xEE); r10 = Avx512F.Shuffle(t9, t11, 0x44); r11 = Avx512F.Shuffle(t9, t11, 0xEE);
-        r12 = Avx512F.Shuffle(t12, t14, 0x44); r13 = Avx512F.Shuffle(t12, t14, 0xEE); r14 = Avx512F.Shuffle(t13, t15, 0x44); r15 = Avx512F.Shuffle(t13, t15, 0xEE);
-        // The 128-bit lanes: rows 0–7, then all 16.
-        t0 = Avx512F.Shuffle4x128(r0, r4, 0x88); t1 = Avx512F.Shuffle4x128(r1, r5, 0x88); t2 = Avx512F.Shuffle4x128(r2, r6, 0x88); t3 = Avx512F.Shuffle4x128(r3, r7, 0x88);
-        t4 = Avx512F.Shuffle4x128(r0, r4, 0xDD); t5 = Avx512F.Shuffle4x128(r1, r5, 0xDD); t6 = Avx512F.Shuffle4x128(r2, r6, 0xDD); t7 = Avx512F.Shuffle4x128(r3, r7, 0xDD);
-        t8 = Avx512F.Shuffle4x128(r8, r12, 0x88); t9 = Avx512F.Shuffle4x128(r9, r13, 0x88); t10 = Avx512F.Shuffle4x128(r10, r14, 0x88); t11 = Avx512F.Shuffle4x128(r11, r15, 0x88);
-        t12 = Avx512F.Shuffle4x128(r8, r12, 0xDD); t13 = Avx512F.Shuffle4x128(r9, r13, 0xDD); t14 = Avx512F.Shuffle4x128(r10, r14, 0xDD); t15 = Avx512F.Shuffle4x128(r11, r15, 0xDD);
-        Avx512F.Shuffle4x128(t0, t8, 0x88).Store(dst); Avx512F.Shuffle4x128(t1, t9, 0x88).Store(dst + dstStride);
-        Avx512F.Shuffle4x128(t2, t10, 0x88).Store(dst + 2 * dstStride); Avx512F.Shuffle4x128(t3, t11, 0x88).Store(dst + 3 * dstStride);
-        Avx512F.Shuffle4x128(t4, t12, 0x88).Store(dst + 4 * dstStride); Avx512F.Shuffle4x128(t5, t13, 0x88).Store(dst + 5 * dstStride);
-        Avx512F.Shuffle4x128(t6, t14, 0x88).Store(dst + 6 * dstStride); Avx512F.Shuffle4x128(t7, t15, 0x88).Store(dst + 7 * dstStride);
-        Avx512F.Shuffle4x128(t0, t8, 0xDD).Store(dst + 8 * dstStride); Avx512F.Shuffle4x128(t1, t9, 0xDD).Store(dst + 9 * dstStride);
-        Avx512F.Shuffle4x128(t2, t10, 0xDD).Store(dst + 10 * dstStride); Avx512F.Shuffle4x128(t3, t11, 0xDD).Store(dst + 11 * dstStride);
-        Avx512F.Shuffle4x128(t4, t12, 0xDD).Store(dst + 12 * dstStride); Avx512F.Shuffle4x128(t5, t13, 0xDD).Store(dst + 13 * dstStride);
-        Avx512F.Shuffle4x128(t6, t14, 0xDD).Store(dst + 14 * dstStride); Avx512F.Shuffle4x128(t7, t15, 0xDD).Store(dst + 15 * dstStride);
-    }
-
     /// <summary>Item (image, band): the band's outputs for every output channel.</summary>
     private struct BandBody : IChunkBody
     {
@@ -303,7 +263,7 @@ internal static unsafe class PhaseGridConv
             for (int o0 = 0; o0 < k; o0 += 16)
             {
                 for (int q = 0; q < points; q += 16)
-                    Transpose16(yT + (long)q * nPad + o0, nPad, rows + q, stride);
+                    RegisterTranspose.Transpose16(yT + (long)q * nPad + o0, nPad, rows + q, stride);
                 for (int o = o0; o < Math.Min(k, o0 + 16); o++)
                 {
                     float* row = rows + (o - o0) * stride;

@@ -95,22 +95,27 @@ public class ConvKernelTests
     }
 
     [Theory]
-    [InlineData(0, 0)]             // every float32 forward through the implicit GEMM
-    [InlineData(int.MaxValue, 0)]  // every stride-1 float32 forward read straight from the padded input, 16 pixels a tile
-    [InlineData(0, int.MaxValue)]  // stride 1 with whole tiles of 16 channels: 6 pixels x 16 channels a tile
-    public void Every_float32_forward_path_matches_reference_with_bias(int directMaxGroupOut, int channelMajorMaxGroupOut)
+    [InlineData(0, 0, true)]             // every float32 forward through the implicit GEMM
+    [InlineData(int.MaxValue, 0, true)]  // every stride-1 float32 forward read straight from the padded input, 16 pixels a tile
+    [InlineData(0, int.MaxValue, true)]  // stride 1 with whole tiles of 16 channels: row tiles of 12 pixels on AVX-512
+    [InlineData(0, int.MaxValue, false)] // the same with the 256-bit tiles (6 pixels x 16 channels) on any machine
+    public void Every_float32_forward_path_matches_reference_with_bias(int directMaxGroupOut, int channelMajorMaxGroupOut, bool vector512Tiles)
     {
         int saved = DirectConv.MaxGroupOut, savedChannels = DirectConv.MaxChannelMajorGroupOut;
+        bool savedTiles = DirectConv.Vector512Tiles;
         try
         {
             DirectConv.MaxGroupOut = directMaxGroupOut;
             DirectConv.MaxChannelMajorGroupOut = channelMajorMaxGroupOut;
+            DirectConv.Vector512Tiles = vector512Tiles;
             var geometries = ((IEnumerable<object[]>)Geometries).Select(row => (int[])row[0])
                 .Append([2, 64, 30, 29, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // wide rows: several bands of output rows per image
                 .Append([3, 2, 12, 40, 7, 1, 3, 5, 1, 1, 2, 0, 2, 1])   // 40-wide rows: several 16-pixel tiles, dilation
                 .Append([5, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1])  // LeNet's c3: 100 pixels = 16 tiles of 6 and one of 4
                 .Append([2, 4, 9, 7, 64, 2, 3, 3, 1, 1, 1, 1, 1, 2])    // two groups of 32 channels (two channel tiles each)
-                .Append([1, 3, 40, 40, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1]); // 1,600 pixels x 16 channels: two runs through the scratch (1,020 pixels, then 580)
+                .Append([1, 3, 40, 40, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // 1,600 pixels x 16 channels: two runs through the scratch (1,020 pixels, then 580)
+                .Append([2, 3, 20, 26, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // rows of 26: row tiles of 12, 12 and 2 pixels; 520 pixels, 8 whole blocks of 16 and 8 more
+                .Append([3, 4, 11, 13, 32, 1, 3, 2, 1, 1, 2, 1, 2, 1]); // two channel tiles, row dilation, a 2-wide window
             foreach (var g in geometries)
             {
                 var s = Shape(g);
@@ -131,19 +136,27 @@ public class ConvKernelTests
         {
             DirectConv.MaxGroupOut = saved;
             DirectConv.MaxChannelMajorGroupOut = savedChannels;
+            DirectConv.Vector512Tiles = savedTiles;
         }
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void Both_float32_weight_gradient_paths_match_reference(bool direct)
+    [InlineData(true, true)]   // direct: row tiles for 3- and 5-wide windows on AVX-512, 6 taps x 16 channels for the rest
+    [InlineData(true, false)]  // direct with the 256-bit tiles only
+    [InlineData(false, true)]  // im2col and GEMM
+    public void Both_float32_weight_gradient_paths_match_reference(bool direct, bool vector512Tiles)
     {
-        bool saved = DirectConv.WeightGradient;
+        bool saved = DirectConv.WeightGradient, savedTiles = DirectConv.Vector512Tiles;
         try
         {
             DirectConv.WeightGradient = direct;
+            DirectConv.Vector512Tiles = vector512Tiles;
             foreach (var g in new[] { new[] { 9, 3, 7, 9, 32, 1, 5, 3, 1, 1, 2, 1, 2, 1 }, new[] { 3, 4, 6, 5, 32, 2, 3, 3, 1, 1, 1, 1, 1, 1 }, new[] { 11, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1 },
+                // Row tiles: a 5-wide window with an odd row count (the last kernel row alone), row dilation and padding;
+                // a 3-wide one on rows of 21 with two channel tiles.
+                new[] { 5, 2, 9, 11, 16, 1, 3, 5, 1, 1, 1, 2, 2, 1 }, new[] { 4, 3, 8, 21, 32, 1, 5, 3, 1, 1, 2, 1, 1, 1 },
+                new[] { 3, 3, 7, 8, 16, 1, 2, 4, 1, 1, 1, 1, 1, 1 }, // a 4-wide window: 6 taps x 16 channels on 512-bit vectors
+
                 // Few output channels (pixel-major on 512-bit vectors): LeNet's first layer, and groups of 3 with dilation, a
                 // 2-lane last vector and partial channel and tap tiles; then 7 channels (a full tile and one more) on rows of 33.
                 new[] { 11, 1, 28, 28, 6, 1, 5, 5, 1, 1, 2, 2, 1, 1 }, new[] { 9, 4, 7, 19, 6, 2, 3, 2, 1, 1, 1, 0, 2, 1 },
@@ -158,7 +171,11 @@ public class ConvKernelTests
                 ThreadIndependent(s);
             }
         }
-        finally { DirectConv.WeightGradient = saved; }
+        finally
+        {
+            DirectConv.WeightGradient = saved;
+            DirectConv.Vector512Tiles = savedTiles;
+        }
     }
 
     [Fact]
