@@ -139,7 +139,32 @@ internal static unsafe class DirectConv
             float* pw = PackedW + (long)g * MPad * colRows;
             float* pb = BiasPad + (long)g * MPad;
             float* yImage = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
-            float* tile = stackalloc float[MR * NR];
+            float* tile = stackalloc float[2 * MR * NR];
+            if (Wide)
+            {
+                // Two output rows a tile, 16 pixels each: per tap two loads and six broadcasts feed twelve 512-bit FMAs.
+                for (int oy = oy0; oy < oy1; oy += 2)
+                {
+                    float* bandRow = band + (long)(oy - oy0) * wp;
+                    bool two = oy + 1 < oy1;
+                    for (int ox0 = 0; ox0 < ow; ox0 += NR)
+                    {
+                        int cols = Math.Min(NR, ow - ox0);
+                        for (int o0 = 0; o0 < gout; o0 += MR)
+                        {
+                            int rows = Math.Min(MR, gout - o0);
+                            float* yTile = yImage + (long)o0 * plane + (long)oy * ow + ox0;
+                            bool direct = rows == MR && cols == NR && two;
+                            Tile512(colRows, pw + (long)o0 * colRows, pb + o0, bandRow + ox0, two ? wp : 0, Taps, direct ? yTile : tile, direct ? plane : 2 * NR, direct ? ow : NR);
+                            if (!direct)
+                                for (int r = 0; r < rows; r++)
+                                    for (int half = 0; half < (two ? 2 : 1); half++)
+                                        new ReadOnlySpan<float>(tile + (r * 2 + half) * NR, cols).CopyTo(new Span<float>(yTile + (long)r * plane + half * ow, cols));
+                        }
+                    }
+                }
+                return;
+            }
             for (int oy = oy0; oy < oy1; oy++)
             {
                 float* bandRow = band + (long)(oy - oy0) * wp;
@@ -825,6 +850,38 @@ internal static unsafe class DirectConv
     {
         (Vector256.Load(row) + lo).Store(row);
         (Vector256.Load(row + 8) + hi).Store(row + 8);
+    }
+
+    /// <summary>
+    /// <see cref="Tile"/> on 512-bit vectors over two output rows: out[r, h, c] = bias[r] + Σ_k a[k·6 + r] · src[h·below +
+    /// taps[k] + c] for 6 channels r, rows h = 0, 1 (<paramref name="below"/> floats apart in the band; 0 repeats the
+    /// first row, whose copy the caller does not keep) and 16 pixels c, stored at out + r·ldo + h·ldh.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512(int k, float* a, float* bias, float* src, int below, int* taps, float* outTile, nint ldo, nint ldh)
+    {
+        Vector512<float> c00 = Vector512.Create(bias[0]), c01 = c00, c10 = Vector512.Create(bias[1]), c11 = c10;
+        Vector512<float> c20 = Vector512.Create(bias[2]), c21 = c20, c30 = Vector512.Create(bias[3]), c31 = c30;
+        Vector512<float> c40 = Vector512.Create(bias[4]), c41 = c40, c50 = Vector512.Create(bias[5]), c51 = c50;
+        float* src2 = src + below;
+        for (int p = 0; p < k; p++)
+        {
+            int t = taps[p];
+            Vector512<float> b0 = Vector512.Load(src + t), b1 = Vector512.Load(src2 + t), av;
+            av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            a += MR;
+        }
+        c00.Store(outTile); c01.Store(outTile + ldh);
+        c10.Store(outTile + ldo); c11.Store(outTile + ldo + ldh);
+        c20.Store(outTile + 2 * ldo); c21.Store(outTile + 2 * ldo + ldh);
+        c30.Store(outTile + 3 * ldo); c31.Store(outTile + 3 * ldo + ldh);
+        c40.Store(outTile + 4 * ldo); c41.Store(outTile + 4 * ldo + ldh);
+        c50.Store(outTile + 5 * ldo); c51.Store(outTile + 5 * ldo + ldh);
     }
 
     /// <summary>

@@ -96,7 +96,8 @@ public class ConvKernelTests
 
     [Theory]
     [InlineData(0, 0, true)]             // every float32 forward through the implicit GEMM
-    [InlineData(int.MaxValue, 0, true)]  // every stride-1 float32 forward read straight from the padded input, 16 pixels a tile
+    [InlineData(int.MaxValue, 0, true)]  // every stride-1 float32 forward read straight from the padded input: 6 channels x 2 rows x 16 pixels a tile on AVX-512
+    [InlineData(int.MaxValue, 0, false)] // the same with the 256-bit tiles (one row of 16 pixels)
     [InlineData(0, int.MaxValue, true)]  // stride 1 with whole tiles of 16 channels: row tiles of 12 pixels on AVX-512
     [InlineData(0, int.MaxValue, false)] // the same with the 256-bit tiles (6 pixels x 16 channels) on any machine
     public void Every_float32_forward_path_matches_reference_with_bias(int directMaxGroupOut, int channelMajorMaxGroupOut, bool vector512Tiles)
