@@ -310,7 +310,7 @@ internal static unsafe class DirectConv
                         for (int o0 = 0; o0 < gout; o0 += NR)
                             RowTile512(Math.Min(RowTilePixels, ow - ox0), band + (long)oy * wp + ox0, (long)BandRows * wp, (long)dh * wp, s.GroupIn, kh, kw,
                                 wT + o0, gout, Bias is null ? null : Bias + g * gout + o0, scratch + ((long)oy * ow + ox0) * gout + o0, gout);
-                ToChannelMajor(scratch, plane, gout, yg);
+                RegisterTranspose.Transpose(scratch, gout, yg, plane, plane, gout);
                 return;
             }
             for (int q0 = 0; q0 < plane; q0 += run)
@@ -340,35 +340,6 @@ internal static unsafe class DirectConv
                 float* yc = yg + (long)c * plane + q0, src = scratch + c;
                 for (int p = 0; p < pixels; p++) yc[p] = src[(long)p * gout] + add;
             }
-        }
-    }
-
-    /// <summary>
-    /// dst[p·channels + c] = src[c·plane + p] for <paramref name="channels"/> (a multiple of 16) rows of
-    /// <paramref name="plane"/> pixels: 16 x 16 blocks transposed in registers, the last pixels one at a time.
-    /// </summary>
-    private static void ToPixelMajor(float* src, int plane, int channels, float* dst)
-    {
-        int whole = plane / 16 * 16;
-        for (int c0 = 0; c0 < channels; c0 += 16)
-        {
-            for (int p0 = 0; p0 < whole; p0 += 16)
-                RegisterTranspose.Transpose16(src + (long)c0 * plane + p0, plane, dst + (long)p0 * channels + c0, channels);
-            for (int c = c0; c < c0 + 16; c++)
-                for (int p = whole; p < plane; p++) dst[(long)p * channels + c] = src[(long)c * plane + p];
-        }
-    }
-
-    /// <summary>The inverse of <see cref="ToPixelMajor"/>: dst[c·plane + p] = src[p·channels + c].</summary>
-    private static void ToChannelMajor(float* src, int plane, int channels, float* dst)
-    {
-        int whole = plane / 16 * 16;
-        for (int c0 = 0; c0 < channels; c0 += 16)
-        {
-            for (int p0 = 0; p0 < whole; p0 += 16)
-                RegisterTranspose.Transpose16(src + (long)p0 * channels + c0, channels, dst + (long)c0 * plane + p0, plane);
-            for (int c = c0; c < c0 + 16; c++)
-                for (int p = whole; p < plane; p++) dst[(long)c * plane + p] = src[(long)p * channels + c];
         }
     }
 
@@ -510,7 +481,7 @@ internal static unsafe class DirectConv
                             var win = s.Window;
                             int kh = win.KernelH, kw = win.KernelW;
                             long channelStride = (long)BandRows * Wp, rowStride = (long)win.DilationH * Wp;
-                            ToPixelMajor(dyg, plane, gout, pd);
+                            RegisterTranspose.Transpose(dyg, plane, pd, gout, gout, plane);
                             for (int ci = 0; ci < s.GroupIn; ci++)
                                 for (int i0 = 0; i0 < kh; i0 += 2)
                                     for (int o0 = 0; o0 < gout; o0 += NR)

@@ -8,6 +8,24 @@ namespace Fovea.Kernels;
 internal static unsafe class RegisterTranspose
 {
     /// <summary>
+    /// dst[j·dstStride + i] = src[i·srcStride + j] for i &lt; <paramref name="rows"/> and j &lt; <paramref name="cols"/>:
+    /// 16 x 16 blocks in registers (<see cref="Transpose16"/>, AVX-512), the rows or columns past the last whole block
+    /// (everything, without AVX-512) one element at a time. Neither matrix is read or written outside its own rows and
+    /// columns.
+    /// </summary>
+    public static void Transpose(float* src, long srcStride, float* dst, long dstStride, int rows, int cols)
+    {
+        bool blocks = Avx512F.IsSupported;
+        int wholeRows = blocks ? rows / 16 * 16 : 0, wholeCols = blocks ? cols / 16 * 16 : 0;
+        for (int i0 = 0; i0 < wholeRows; i0 += 16)
+            for (int j0 = 0; j0 < wholeCols; j0 += 16)
+                Transpose16(src + i0 * srcStride + j0, srcStride, dst + j0 * dstStride + i0, dstStride);
+        for (int i = 0; i < rows; i++)
+            for (int j = i < wholeRows ? wholeCols : 0; j < cols; j++)
+                dst[j * dstStride + i] = src[i * srcStride + j];
+    }
+
+    /// <summary>
     /// dst[j·dstStride + i] = src[i·srcStride + j] for i, j &lt; 16: a 16 x 16 block transposed in registers (pairs of
     /// rows interleaved, then pairs of pairs, then 128-bit lanes twice).
     /// </summary>
