@@ -299,8 +299,10 @@ internal static unsafe class DirectConv
             // cache, those scattered partial-line stores took a third of the forward (LeNet's c3 at 0.67 ms against
             // 0.39 ms into a reused buffer).
             int run = Math.Max(MR, MaxImageScratch / gout / MR * MR);
-            float* scratch = ImageScratch(Math.Min(plane, run) * gout);
-            if (RowTiles(s))
+            bool rowTiles = RowTiles(s);
+            // The row tiles gather the whole image (RowTiles bounds it), the 6-pixel tiles runs of whole tiles.
+            float* scratch = ImageScratch((rowTiles ? plane : Math.Min(plane, run)) * gout);
+            if (rowTiles)
             {
                 // The whole image's outputs in the scratch, a row segment of RowTilePixels at a time.
                 var win = s.Window;

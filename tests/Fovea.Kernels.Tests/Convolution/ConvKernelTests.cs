@@ -116,7 +116,9 @@ public class ConvKernelTests
                 .Append([2, 4, 9, 7, 64, 2, 3, 3, 1, 1, 1, 1, 1, 2])    // two groups of 32 channels (two channel tiles each)
                 .Append([1, 3, 40, 40, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // 1,600 pixels x 16 channels: two runs through the scratch (1,020 pixels, then 580)
                 .Append([2, 3, 20, 26, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // rows of 26: row tiles of 12, 12 and 2 pixels; 520 pixels, 8 whole blocks of 16 and 8 more
-                .Append([3, 4, 11, 13, 32, 1, 3, 2, 1, 1, 2, 1, 2, 1]); // two channel tiles, row dilation, a 2-wide window
+                .Append([3, 4, 11, 13, 32, 1, 3, 2, 1, 1, 2, 1, 2, 1])  // two channel tiles, row dilation, a 2-wide window
+                .Append([1, 2, 36, 36, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1])  // the largest image the row tiles gather: 1,024 pixels x 16 channels
+                .Append([2, 3, 20, 36, 32, 1, 5, 5, 1, 1, 0, 0, 1, 1]); // and 512 pixels x 32 channels
             foreach (var g in geometries)
             {
                 var s = Shape(g);
