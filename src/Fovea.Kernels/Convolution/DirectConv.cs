@@ -139,35 +139,15 @@ internal static unsafe class DirectConv
             float* pw = PackedW + (long)g * MPad * colRows;
             float* pb = BiasPad + (long)g * MPad;
             float* yImage = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
+            // A tile covers 16 pixels of one output row, or of two on 512-bit vectors (per tap two row loads and six
+            // broadcasts feed twelve 512-bit FMAs); tiles cut at the image's edge are stored through this buffer.
+            bool wide = Wide;
+            int tileRows = wide ? 2 : 1;
             float* tile = stackalloc float[2 * MR * NR];
-            if (Wide)
-            {
-                // Two output rows a tile, 16 pixels each: per tap two loads and six broadcasts feed twelve 512-bit FMAs.
-                for (int oy = oy0; oy < oy1; oy += 2)
-                {
-                    float* bandRow = band + (long)(oy - oy0) * wp;
-                    bool two = oy + 1 < oy1;
-                    for (int ox0 = 0; ox0 < ow; ox0 += NR)
-                    {
-                        int cols = Math.Min(NR, ow - ox0);
-                        for (int o0 = 0; o0 < gout; o0 += MR)
-                        {
-                            int rows = Math.Min(MR, gout - o0);
-                            float* yTile = yImage + (long)o0 * plane + (long)oy * ow + ox0;
-                            bool direct = rows == MR && cols == NR && two;
-                            Tile512(colRows, pw + (long)o0 * colRows, pb + o0, bandRow + ox0, two ? wp : 0, Taps, direct ? yTile : tile, direct ? plane : 2 * NR, direct ? ow : NR);
-                            if (!direct)
-                                for (int r = 0; r < rows; r++)
-                                    for (int half = 0; half < (two ? 2 : 1); half++)
-                                        new ReadOnlySpan<float>(tile + (r * 2 + half) * NR, cols).CopyTo(new Span<float>(yTile + (long)r * plane + half * ow, cols));
-                        }
-                    }
-                }
-                return;
-            }
-            for (int oy = oy0; oy < oy1; oy++)
+            for (int oy = oy0; oy < oy1; oy += tileRows)
             {
                 float* bandRow = band + (long)(oy - oy0) * wp;
+                int outRows = Math.Min(tileRows, oy1 - oy);
                 for (int ox0 = 0; ox0 < ow; ox0 += NR)
                 {
                     int cols = Math.Min(NR, ow - ox0);
@@ -175,11 +155,15 @@ internal static unsafe class DirectConv
                     {
                         int rows = Math.Min(MR, gout - o0);
                         float* yTile = yImage + (long)o0 * plane + (long)oy * ow + ox0;
-                        bool direct = rows == MR && cols == NR;
-                        Tile(colRows, pw + (long)o0 * colRows, pb + o0, bandRow + ox0, Taps, direct ? yTile : tile, direct ? plane : NR);
+                        bool direct = rows == MR && cols == NR && outRows == tileRows;
+                        float* outTile = direct ? yTile : tile;
+                        nint ldo = direct ? plane : 2 * NR;
+                        if (wide) Tile512(colRows, pw + (long)o0 * colRows, pb + o0, bandRow + ox0, outRows == 2 ? wp : 0, Taps, outTile, ldo, direct ? ow : NR);
+                        else Tile(colRows, pw + (long)o0 * colRows, pb + o0, bandRow + ox0, Taps, outTile, ldo);
                         if (!direct)
                             for (int r = 0; r < rows; r++)
-                                new ReadOnlySpan<float>(tile + r * NR, cols).CopyTo(new Span<float>(yTile + (long)r * plane, cols));
+                                for (int h = 0; h < outRows; h++)
+                                    new ReadOnlySpan<float>(tile + (r * 2 + h) * NR, cols).CopyTo(new Span<float>(yTile + (long)r * plane + h * ow, cols));
                     }
                 }
             }
@@ -318,7 +302,10 @@ internal static unsafe class DirectConv
             for (int q0 = 0; q0 < plane; q0 += run)
             {
                 int pixels = Math.Min(run, plane - q0);
-                new Span<float>(scratch, pixels * gout).Clear();
+                // Each pixel's sums start at the bias, so the turn into y is a plain transpose.
+                if (Bias is null) new Span<float>(scratch, pixels * gout).Clear();
+                else
+                    for (int p = 0; p < pixels; p++) new ReadOnlySpan<float>(Bias + g * gout, gout).CopyTo(new Span<float>(scratch + (long)p * gout, gout));
                 for (int p0 = q0; p0 < q0 + pixels; p0 += MR)
                 {
                     int rows = Math.Min(MR, q0 + pixels - p0);
@@ -328,19 +315,7 @@ internal static unsafe class DirectConv
                         else
                             BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)(p0 - q0) * gout + o0, gout);
                 }
-                WriteOut(scratch, yg, q0, pixels, g * gout);
-            }
-        }
-
-        /// <summary>y[c, q0 + p] = scratch[p, c] + bias[c0 + c] for the run's pixels: each channel's part written as one sequential run.</summary>
-        private readonly void WriteOut(float* scratch, float* yg, int q0, int pixels, int c0)
-        {
-            int gout = Shape.GroupOut, plane = Shape.OutPlane;
-            for (int c = 0; c < gout; c++)
-            {
-                float add = Bias is null ? 0f : Bias[c0 + c];
-                float* yc = yg + (long)c * plane + q0, src = scratch + c;
-                for (int p = 0; p < pixels; p++) yc[p] = src[(long)p * gout] + add;
+                RegisterTranspose.Transpose(scratch, gout, yg + q0, plane, pixels, gout);
             }
         }
     }
@@ -478,12 +453,12 @@ internal static unsafe class DirectConv
                         float* band = Band(s, X, n, g, 0, BandRows, Wp);
                         float* dyg = DY + ((long)n * s.OutChannels + (long)g * gout) * plane;
                         float* pg = part + (long)g * colRows * gout;
+                        RegisterTranspose.Transpose(dyg, plane, pd, gout, gout, plane);
                         if (WeightRowTiles(s))
                         {
                             var win = s.Window;
                             int kh = win.KernelH, kw = win.KernelW;
                             long channelStride = (long)BandRows * Wp, rowStride = (long)win.DilationH * Wp;
-                            RegisterTranspose.Transpose(dyg, plane, pd, gout, gout, plane);
                             for (int ci = 0; ci < s.GroupIn; ci++)
                                 for (int i0 = 0; i0 < kh; i0 += 2)
                                     for (int o0 = 0; o0 < gout; o0 += NR)
@@ -494,8 +469,6 @@ internal static unsafe class DirectConv
                                     }
                             continue;
                         }
-                        for (int o = 0; o < gout; o++)
-                            for (int p = 0; p < plane; p++) pd[p * gout + o] = dyg[(long)o * plane + p];
                         for (int k0 = 0; k0 < colRows; k0 += MR)
                             for (int o0 = 0; o0 < gout; o0 += NR)
                                 if (Wide)
