@@ -155,24 +155,36 @@ internal static class Engine
             recycler?.Escape(g);
             return;
         }
-        bool added = leaf.Grad is not null;
-        Store(leaf, g, capture);
+        bool added = leaf.GradUnexposed is not null;
+        Store(leaf, g, capture, recycler);
         if (recycler is null) return;
         if (added) recycler.Drop(g);
         else recycler.Escape(g);
     }
 
-    /// <summary>Adds a leaf's gradient into <see cref="Tensor.Grad"/>, or into the capture map.</summary>
-    private static void Store(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture)
+    /// <summary>
+    /// Adds a leaf's gradient into <see cref="Tensor.Grad"/>, or into the capture map. A pass that recycles (<paramref name="recycler"/> not null: it builds no graph) marks a gradient whose buffer the
+    /// leaf alone holds (<see cref="Tensor.GradAlone"/>): a buffer of the pass that nothing else holds, or a new sum.
+    /// </summary>
+    private static void Store(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture, Recycler? recycler = null)
     {
         if (capture is not null)
         {
             if (capture.TryGetValue(leaf, out var existing)) capture[leaf] = existing is null ? g : existing.Add(g);
             return;
         }
-        if (leaf.Grad is null) leaf.Grad = GradMode.IsEnabled ? g : g.Detach();
-        else if (AddsInPlace(leaf, g)) AddInto(leaf.Grad, g);
-        else leaf.Grad = leaf.Grad.Add(g);
+        var grad = leaf.GradUnexposed;
+        if (grad is null)
+        {
+            leaf.Grad = GradMode.IsEnabled ? g : g.Detach();
+            if (recycler is not null && recycler.HeldOnlyHere(g)) leaf.MarkGradAlone();
+        }
+        else if (AddsInPlace(leaf, g)) AddInto(grad, g);
+        else
+        {
+            leaf.Grad = grad.Add(g);
+            if (recycler is not null) leaf.MarkGradAlone();
+        }
     }
 
     /// <summary>
@@ -182,7 +194,7 @@ internal static class Engine
     /// contribution's shape and type. (A pass that builds a graph, or any other gradient, gets a new tensor holding the sum.)
     /// </summary>
     private static bool AddsInPlace(Tensor leaf, Tensor g) =>
-        !GradMode.IsEnabled && leaf.GradOwned && leaf.Grad is { GradFn: null, RequiresGrad: false, IsContiguous: true } grad
+        !GradMode.IsEnabled && (leaf.GradOwned || leaf.GradAlone) && leaf.GradUnexposed is { GradFn: null, RequiresGrad: false, IsContiguous: true } grad
         && grad.DType == g.DType && grad._shape.AsSpan().SequenceEqual(g._shape);
 
     /// <summary>grad += g in place, one pass, its storage version bumped (a graph that saved it notices).</summary>
@@ -295,6 +307,17 @@ internal static class Engine
             var s = g.Storage;
             if (s.Serial < _firstSerial || s.Length < StoragePool.MinLength) return;
             _holds[s.Data] = _holds.GetValueOrDefault(s.Data) + 1;
+        }
+
+        /// <summary>
+        /// Whether <paramref name="g"/> covers a buffer of this pass that it alone holds: held once (by the result on its
+        /// way to the leaf), never escaped, and no other view of it.
+        /// </summary>
+        public bool HeldOnlyHere(Tensor g)
+        {
+            var s = g.Storage;
+            return g.GradFn is null && g.Offset == 0 && g.Numel == s.Length && g.IsContiguous
+                && _holds.TryGetValue(s.Data, out int n) && n == 1 && !_escaped.Contains(s.Data);
         }
 
         /// <summary><paramref name="g"/>'s buffer is kept beyond the pass: never recycle it.</summary>

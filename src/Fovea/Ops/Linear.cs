@@ -27,7 +27,12 @@ internal sealed class LinearFunction : Function
         // Wᵀ as a [1, in, out] view: GEMM reads it column-major, no copy.
         var y = Backend.Current.BatchedMatMul(input.ReshapeRaw([1, rows, inF]), w.PermuteRaw([1, 0]).ReshapeRaw([1, inF, outF]));
         y = y.ReshapeRaw(outShape);
-        return x.Length > 2 ? Backend.Current.Binary(BinaryOp.Add, y, x[2], outShape) : y;
+        if (x.Length <= 2) return y;
+        var withBias = Backend.Current.Binary(BinaryOp.Add, y, x[2], outShape);
+        // The product without the bias is dead: the next buffer of its size (the activation after this layer, or a
+        // gradient of the backward) reuses it while it is still in cache.
+        StoragePool.Recycle(y);
+        return withBias;
     }
 
     protected override Tensor?[] Backward(Tensor g)

@@ -10,8 +10,15 @@ public abstract class Optimizer
 {
     private readonly List<ParamGroup> _groups = [];
 
+    /// <summary>Whether <see cref="Update"/> is Fovea's own, which keeps no reference to the gradient it is given.</summary>
+    private readonly bool _ownUpdate;
+
     /// <summary>Creates an optimizer named <paramref name="name"/> (used in messages and saved states).</summary>
-    protected Optimizer(string name) => Name = name;
+    protected Optimizer(string name)
+    {
+        Name = name;
+        _ownUpdate = GetType().Assembly == typeof(Optimizer).Assembly;
+    }
 
     /// <summary>The optimizer's name, e.g. <c>Adam</c>.</summary>
     public string Name { get; }
@@ -70,7 +77,8 @@ public abstract class Optimizer
             for (int i = 0; i < ps.Length; i++)
             {
                 var p = ps[i];
-                if (!p.RequiresGrad || p.Grad is not { } grad) continue;
+                // Fovea's optimizers keep nothing of the gradient they are given; a subclass elsewhere might.
+                if (!p.RequiresGrad || (_ownUpdate ? p.GradUnexposed : p.Grad) is not { } grad) continue;
                 CheckGradient(p, grad, gi, i);
                 Update(group, i, p, grad.IsContiguous ? grad : grad.Contiguous());
             }

@@ -31,15 +31,41 @@ public sealed partial class Tensor
     /// <summary>The accumulated gradient of a leaf after <see cref="Backward"/> (or of a non-leaf after <see cref="RetainGrad"/>).</summary>
     public Tensor? Grad
     {
-        get => _grad;
+        get
+        {
+            // Whoever reads it may keep it: its buffer is no longer this tensor's alone (see GradAlone).
+            _gradAlone = false;
+            return _grad;
+        }
         set
         {
             _grad = value;
             _gradOwned = false;
+            _gradAlone = false;
         }
     }
 
     private Tensor? _grad;
+
+    /// <summary>
+    /// <see cref="Grad"/> without handing it out: for Fovea's own code that reads or updates the gradient during a call
+    /// and keeps no reference to it afterwards (the engine, its optimizers, gradient clipping).
+    /// </summary>
+    internal Tensor? GradUnexposed => _grad;
+
+    /// <summary>
+    /// Whether <see cref="Grad"/>'s buffer is known to be held by nothing but this tensor's gradient: a buffer the backward
+    /// pass made during the pass and alone held when it stored it here, that no one has read through the public
+    /// <see cref="Grad"/> since. Such a buffer goes back to <see cref="StoragePool"/> when <see cref="ZeroGrad"/> drops
+    /// the gradient, so the next backward writes its gradient into it rather than into fresh memory (as PyTorch's
+    /// caching allocator hands the next step the block <c>zero_grad(set_to_none=True)</c> freed).
+    /// </summary>
+    internal bool GradAlone => _gradAlone;
+
+    private bool _gradAlone;
+
+    /// <summary>The engine stored a gradient whose buffer only this tensor holds (see <see cref="GradAlone"/>).</summary>
+    internal void MarkGradAlone() => _gradAlone = _grad is { GradFn: null } g && g.Offset == 0 && g.Numel == g.Storage.Length;
 
     /// <summary>
     /// Whether <see cref="Grad"/>'s storage belongs to this tensor's gradient alone: true only for the zeros
@@ -65,13 +91,18 @@ public sealed partial class Tensor
     {
         if (setToNone || _grad is null)
         {
+            // Nothing else holds a buffer the engine left here alone: the next allocation of its size (most likely
+            // this gradient in the next backward) reuses it.
+            if (_gradAlone) StoragePool.Return(_grad!.Storage);
             Grad = null;
             return;
         }
-        if (_gradOwned)
+        if (_gradOwned || _gradAlone)
         {
             using var _ = GradMode.Disable();
             _grad.FillInPlace(0);
+            _gradOwned = true;
+            _gradAlone = false;
             return;
         }
         _grad = Zeros(_grad._shape, _grad.DType);

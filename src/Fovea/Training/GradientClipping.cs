@@ -15,7 +15,7 @@ public static class GradientClipping
     {
         if (!(maxNorm >= 0) || !double.IsFinite(maxNorm)) throw new ArgumentOutOfRangeException(nameof(maxNorm), maxNorm, "ClipGradNorm: the maximum norm must be finite and non-negative");
         if (!(normType > 0)) throw new ArgumentOutOfRangeException(nameof(normType), normType, "ClipGradNorm: the norm type must be positive (or infinity)");
-        var grads = parameters.Select(p => p.Grad).OfType<Tensor>().ToList();
+        var grads = parameters.Select(p => p.GradUnexposed).OfType<Tensor>().ToList();
         if (grads.Count == 0) return 0;
         using var _ = GradMode.Disable();
         double total;
@@ -38,7 +38,7 @@ public static class GradientClipping
     {
         if (!(clipValue >= 0) || !double.IsFinite(clipValue)) throw new ArgumentOutOfRangeException(nameof(clipValue), clipValue, "ClipGradValue: the clip value must be finite and non-negative");
         using var _ = GradMode.Disable();
-        foreach (var g in parameters.Select(p => p.Grad).OfType<Tensor>())
+        foreach (var g in parameters.Select(p => p.GradUnexposed).OfType<Tensor>())
             g.CopyFrom(g.Clamp(-clipValue, clipValue));
     }
 }
