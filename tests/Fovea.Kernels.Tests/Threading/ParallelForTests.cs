@@ -37,6 +37,7 @@ public class ParallelForTests
                 for (int i = 0; i < scopes.Length; i++) scopes[i] = Parallelism.BackgroundWork();
                 Assert.Equal(scopes.Length, Parallelism.BackgroundThreads);
                 Assert.Equal(1, Parallelism.RegionThreads(threads));
+                Assert.True(WorkerPool.Unusable(1)); // the helpers sleep rather than poll on the worker's processor
                 Assert.Equal(chunksBefore, ParallelFor.ChunkCount(1000, 1)); // the same chunks, so the same bits
                 int caller = Environment.CurrentManagedThreadId;
                 var ran = new ConcurrentBag<(int Chunk, int Thread)>();
@@ -58,6 +59,7 @@ public class ParallelForTests
             scopes[0].Dispose(); // a second dispose of the same scope does nothing
             Assert.Equal(0, Parallelism.BackgroundThreads);
             Assert.Equal(threads, Parallelism.RegionThreads(threads));
+            Assert.False(WorkerPool.Unusable(1));
         });
         // One background thread on a machine of more processors leaves the others to the region.
         if (Environment.ProcessorCount > 2)
@@ -65,6 +67,8 @@ public class ParallelForTests
             using var scope = Parallelism.BackgroundWork();
             Assert.Equal(Environment.ProcessorCount - 1, Parallelism.RegionThreads(Environment.ProcessorCount));
             Assert.Equal(2, Parallelism.RegionThreads(2));
+            Assert.False(WorkerPool.Unusable(Environment.ProcessorCount - 2));
+            Assert.True(WorkerPool.Unusable(Environment.ProcessorCount - 1));
         }
     }
 
