@@ -163,8 +163,9 @@ internal static class Engine
     }
 
     /// <summary>
-    /// Adds a leaf's gradient into <see cref="Tensor.Grad"/>, or into the capture map. A pass that recycles (<paramref name="recycler"/> not null: it builds no graph) marks a gradient whose buffer the
-    /// leaf alone holds (<see cref="Tensor.GradAlone"/>): a buffer of the pass that nothing else holds, or a new sum.
+    /// Adds a leaf's gradient into <see cref="Tensor.Grad"/>, or into the capture map. A pass that recycles
+    /// (<paramref name="recycler"/> not null: it builds no graph) marks a gradient whose buffer the leaf alone holds
+    /// (<see cref="Tensor.GradAlone"/>): a buffer of the pass that nothing else holds, or a new sum.
     /// </summary>
     private static void Store(Tensor leaf, Tensor g, Dictionary<Tensor, Tensor?>? capture, Recycler? recycler = null)
     {
