@@ -169,4 +169,38 @@ public class PoolKernelTests
                     }
         }
     }
+
+    [Theory]
+    [InlineData(3, 3, 2, 1, 112, 112)] // ResNet's stem pooling
+    [InlineData(3, 3, 1, 1, 20, 37)]
+    [InlineData(2, 2, 2, 1, 30, 30)]   // 2x2 with padding: not the plain 2x2 kernel
+    [InlineData(5, 4, 2, 2, 17, 40)]
+    [InlineData(2, 3, 1, 0, 9, 9)]     // a row of 7 outputs: one-pass on AVX2 (under a group of 8)
+    public void The_separable_form_gives_the_bits_of_the_one_pass_loop(int kh, int kw, int stride, int pad, int h, int w)
+    {
+        var win = new Window2d(kh, kw, stride, stride, Math.Min(pad, kh / 2), Math.Min(pad, kw / 2), 1, 1);
+        int oh = (h + 2 * win.PadH - kh) / stride + 1, ow = (w + 2 * win.PadW - kw) / stride + 1;
+        const int planes = 3;
+        var rng = new Random(h * w + kh);
+        var x = new float[planes * h * w];
+        for (int i = 0; i < x.Length; i++) x[i] = MathF.Round((float)rng.NextDouble() * 8 - 4, 1);
+        x[7] = float.NaN; x[w + 3] = -0f; x[w + 4] = 0f; x[^1] = float.NaN; x[h * w + w - 1] = float.NaN;
+        var separable = new float[planes * oh * ow];
+        var onePass = new float[separable.Length];
+        Pool2dKernels.MaxForwardValues<float>(x, planes, h, w, win, oh, ow, separable);
+        try
+        {
+            Pool2dKernels.SeparableEnabled = false;
+            Pool2dKernels.MaxForwardValues<float>(x, planes, h, w, win, oh, ow, onePass);
+        }
+        finally
+        {
+            Pool2dKernels.SeparableEnabled = true;
+        }
+        for (int k = 0; k < separable.Length; k++)
+        {
+            Assert.Equal(float.IsNaN(onePass[k]), float.IsNaN(separable[k]));
+            if (!float.IsNaN(onePass[k])) Assert.Equal(BitConverter.SingleToInt32Bits(onePass[k]), BitConverter.SingleToInt32Bits(separable[k]));
+        }
+    }
 }
