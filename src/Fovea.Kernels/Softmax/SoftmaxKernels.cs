@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using Fovea.Kernels.Simd;
@@ -5,25 +6,37 @@ using Fovea.Kernels.Simd;
 namespace Fovea.Kernels;
 
 /// <summary>
-/// Float32 softmax and log-softmax forward over slices of n values: y = e^(x − m) / Σ e^(x − m) or
-/// y = x − m − log Σ e^(x − m), m the slice's maximum (NaN if any value is NaN, so a NaN or a +∞ makes its whole slice
-/// NaN, as in PyTorch). Three passes per slice: the maximum; e^(x − m) (<see cref="VectorExp"/>), stored and summed in
-/// one pass; the division (or the subtraction). The exponential and the sum share a pass because the exponential is
-/// the costly part, and storing e^(x − m) once saves computing it again; the maximum cannot join them, since every
+/// Softmax and log-softmax forward over slices of n values: y = e^(x − m) / Σ e^(x − m) or y = x − m − log Σ e^(x − m),
+/// m the slice's maximum (NaN if any value is NaN, so a NaN or a +∞ makes its whole slice NaN, as in PyTorch). Three
+/// passes per slice: the maximum; e^(x − m), stored and summed; the division (or the subtraction). In float32 the
+/// exponential is <see cref="VectorExp"/> and the store and the sum share its pass, because the exponential is the
+/// costly part (<see cref="TensorPrimitives.Exp{T}(ReadOnlySpan{T}, Span{T})"/> computes each float in double precision);
+/// float64 takes <see cref="TensorPrimitives"/> for each step. The maximum cannot join the exponential's pass, since every
 /// exponential needs it.
 /// </summary>
 public static unsafe class SoftmaxKernels
 {
-    /// <summary>One slice of <c>x.Length</c> contiguous values into <paramref name="y"/> (the same length).</summary>
-    public static void Row(ReadOnlySpan<float> x, Span<float> y, bool log)
+    /// <summary>One slice of <c>x.Length</c> contiguous values into <paramref name="y"/> (the same length, not overlapping x).</summary>
+    public static void Row<T>(ReadOnlySpan<T> x, Span<T> y, bool log)
+        where T : unmanaged, IFloatingPointIeee754<T>, IExponentialFunctions<T>, ILogarithmicFunctions<T>
     {
         if (y.Length != x.Length) throw new ArgumentException($"softmax: {x.Length} inputs but {y.Length} outputs", nameof(y));
         if (x.IsEmpty) return;
-        float m = TensorPrimitives.Max(x);
-        float s;
-        fixed (float* px = x, py = y)
-            s = ExpSum(px, log ? null : py, x.Length, m);
-        if (log) TensorPrimitives.Subtract(x, m + MathF.Log(s), y);
+        T m = TensorPrimitives.Max(x);
+        T s;
+        if (typeof(T) == typeof(float))
+        {
+            fixed (T* px = x, py = y)
+                s = T.CreateTruncating(ExpSum((float*)px, log ? null : (float*)py, x.Length, float.CreateTruncating(m)));
+        }
+        else
+        {
+            // y holds e^(x − m) for the sum, and for log-softmax is then overwritten.
+            TensorPrimitives.Subtract(x, m, y);
+            TensorPrimitives.Exp(y, y);
+            s = TensorPrimitives.Sum<T>(y);
+        }
+        if (log) TensorPrimitives.Subtract(x, m + T.Log(s), y);
         else TensorPrimitives.Divide(y, s, y);
     }
 
@@ -33,7 +46,8 @@ public static unsafe class SoftmaxKernels
     /// along the rows j, <paramref name="width"/> contiguous values at a time; <paramref name="max"/> and
     /// <paramref name="sum"/> (at least <paramref name="width"/> long) hold the slices' running maxima and sums.
     /// </summary>
-    public static void Tile(ReadOnlySpan<float> x, Span<float> y, int n, int stride, int width, Span<float> max, Span<float> sum, bool log)
+    public static void Tile<T>(ReadOnlySpan<T> x, Span<T> y, int n, int stride, int width, Span<T> max, Span<T> sum, bool log)
+        where T : unmanaged, IFloatingPointIeee754<T>, IExponentialFunctions<T>, ILogarithmicFunctions<T>
     {
         if (n <= 0 || width <= 0) return;
         if (stride < width || max.Length < width || sum.Length < width)
@@ -46,9 +60,22 @@ public static unsafe class SoftmaxKernels
         x[..width].CopyTo(mx);
         for (int j = 1; j < n; j++) TensorPrimitives.Max(mx, x.Slice(j * stride, width), mx);
         sm.Clear();
-        fixed (float* px = x, py = y, pm = mx, ps = sm)
+        if (typeof(T) == typeof(float))
+        {
+            fixed (T* px = x, py = y, pm = mx, ps = sm)
+                for (int j = 0; j < n; j++)
+                    ExpAccumulate((float*)px + (long)j * stride, log ? null : (float*)py + (long)j * stride, (float*)pm, (float*)ps, width);
+        }
+        else
+        {
             for (int j = 0; j < n; j++)
-                ExpAccumulate(px + (long)j * stride, log ? null : py + (long)j * stride, pm, ps, width);
+            {
+                var e = y.Slice(j * stride, width);
+                TensorPrimitives.Subtract(x.Slice(j * stride, width), mx, e);
+                TensorPrimitives.Exp(e, e);
+                TensorPrimitives.Add(sm, e, sm);
+            }
+        }
         if (log)
         {
             // log Σ + m, then y = x − that.

@@ -109,6 +109,33 @@ public class SoftmaxKernelsTests
         });
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Float64_rows_and_tiles_match_the_reference_to_a_few_ulps(bool log)
+    {
+        const int n = 12, width = 21, stride = 30;
+        var rng = new Random(log ? 2 : 1);
+        var x = new double[(n - 1) * stride + width];
+        for (int i = 0; i < x.Length; i++) x[i] = rng.NextDouble() * 60 - 30;
+        var y = new double[x.Length];
+        SoftmaxKernels.Tile<double>(x, y, n, stride, width, new double[width], new double[width], log);
+        var row = new double[n];
+        for (int i = 0; i < width; i++)
+        {
+            var slice = Enumerable.Range(0, n).Select(j => x[j * stride + i]).ToArray();
+            double m = slice.Max(), s = slice.Sum(v => Math.Exp(v - m));
+            SoftmaxKernels.Row<double>(slice, row, log);
+            for (int j = 0; j < n; j++)
+            {
+                double expected = log ? slice[j] - m - Math.Log(s) : Math.Exp(slice[j] - m) / s;
+                double tol = 1e-14 * Math.Max(Math.Abs(expected), log ? 30 : 0) + 1e-300;
+                Assert.True(Math.Abs(y[j * stride + i] - expected) <= tol, $"tile slice {i}, value {j}: {y[j * stride + i]:R} against {expected:R}");
+                Assert.True(Math.Abs(row[j] - expected) <= tol, $"row {i}, value {j}: {row[j]:R} against {expected:R}");
+            }
+        }
+    }
+
     [Fact]
     public void Buffers_too_small_for_the_tile_are_refused()
     {

@@ -10,9 +10,9 @@ namespace Fovea.Backends.Cpu;
 /// last dim is a row of contiguous values; along another dim (the channels of [N, C, H, W]) its values lie
 /// <c>inner</c> apart, so the kernels take tiles of <see cref="SoftmaxTile"/> neighbouring slices at once and run each
 /// step as a SIMD pass across the tile: the maxima, then e^(x − m) written once and summed, then one scaling pass,
-/// the tile's n rows staying in L1/L2 between them. The composite of tensor ops made five passes over the whole tensor
-/// and four temporaries; its backward, six more. Float32 runs <see cref="SoftmaxKernels"/> (its exponential in float32,
-/// with the sum in the same pass); float64 runs the passes here on <see cref="TensorPrimitives"/>.
+/// the tile's n rows staying in L1/L2 between them (<see cref="SoftmaxKernels"/>; in float32 its exponential is
+/// computed in float32, in the pass that also sums). The composite of tensor ops made five passes over the whole tensor
+/// and four temporaries; its backward, six more.
 /// </summary>
 internal sealed partial class CpuBackend
 {
@@ -65,13 +65,7 @@ internal sealed partial class CpuBackend
         {
             if (inner == 1)
             {
-                if (typeof(T) == typeof(float))
-                {
-                    for (int r = i0; r < i1; r++) SoftmaxKernels.Row(AsFloat(x).AsSpan(xOffset + r * n, n), AsFloat(y).AsSpan(r * n, n), log);
-                    return;
-                }
-                T[]? scratch = log ? new T[n] : null;
-                for (int r = i0; r < i1; r++) SoftmaxRow(x.AsSpan(xOffset + r * n, n), y.AsSpan(r * n, n), scratch, log);
+                for (int r = i0; r < i1; r++) SoftmaxKernels.Row<T>(x.AsSpan(xOffset + r * n, n), y.AsSpan(r * n, n), log);
                 return;
             }
             var max = new T[width];
@@ -80,64 +74,9 @@ internal sealed partial class CpuBackend
             {
                 int o = item / tiles, t0 = item % tiles * SoftmaxTile, w = Math.Min(SoftmaxTile, inner - t0);
                 int at = o * n * inner + t0;
-                if (typeof(T) == typeof(float))
-                    SoftmaxKernels.Tile(AsFloat(x).AsSpan(xOffset + at), AsFloat(y).AsSpan(at), n, inner, w, AsFloat(max), AsFloat(sum), log);
-                else
-                    SoftmaxTileForward(x.AsSpan(xOffset + at), y.AsSpan(at), n, inner, w, max.AsSpan(0, w), sum.AsSpan(0, w), log);
+                SoftmaxKernels.Tile<T>(x.AsSpan(xOffset + at), y.AsSpan(at), n, inner, w, max, sum, log);
             }
         });
-    }
-
-    /// <summary>The float32 array a <typeparamref name="T"/>[] is when <typeparamref name="T"/> is float.</summary>
-    private static float[] AsFloat<T>(T[] a) => (float[])(object)a;
-
-    /// <summary>
-    /// One contiguous slice in float64: m = max, then e^(x − m) and its sum, then the division (or x − m − log Σ).
-    /// (Float32 takes <see cref="SoftmaxKernels.Row"/>, whose exponential is computed in float32.)
-    /// </summary>
-    private static void SoftmaxRow<T>(ReadOnlySpan<T> x, Span<T> y, T[]? scratch, bool log)
-        where T : unmanaged, IFloatingPointIeee754<T>, IExponentialFunctions<T>, ILogarithmicFunctions<T>
-    {
-        T m = TensorPrimitives.Max(x);
-        Span<T> e = log ? scratch.AsSpan(0, x.Length) : y;
-        TensorPrimitives.Subtract(x, m, e);
-        TensorPrimitives.Exp(e, e);
-        T s = TensorPrimitives.Sum<T>(e);
-        if (log) TensorPrimitives.Subtract(x, m + T.Log(s), y);
-        else TensorPrimitives.Divide(e, s, y);
-    }
-
-    /// <summary>
-    /// A tile of <paramref name="w"/> neighbouring float64 slices of n values <paramref name="inner"/> apart: the tile's
-    /// row j is the j-th value of each slice, so every step is a pass along rows of w contiguous values. (Float32 takes
-    /// <see cref="SoftmaxKernels.Tile"/>.)
-    /// </summary>
-    private static void SoftmaxTileForward<T>(ReadOnlySpan<T> x, Span<T> y, int n, int inner, int w, Span<T> max, Span<T> sum, bool log)
-        where T : unmanaged, IFloatingPointIeee754<T>, IExponentialFunctions<T>, ILogarithmicFunctions<T>
-    {
-        x[..w].CopyTo(max);
-        for (int j = 1; j < n; j++) TensorPrimitives.Max(max, x.Slice(j * inner, w), max);
-        sum.Clear();
-        for (int j = 0; j < n; j++)
-        {
-            var e = y.Slice(j * inner, w);
-            TensorPrimitives.Subtract(x.Slice(j * inner, w), max, e);
-            TensorPrimitives.Exp(e, e);
-            TensorPrimitives.Add(sum, e, sum);
-        }
-        if (log)
-        {
-            // log Σ + m, then y = x − that.
-            TensorPrimitives.Log(sum, sum);
-            TensorPrimitives.Add(sum, max, sum);
-            for (int j = 0; j < n; j++) TensorPrimitives.Subtract(x.Slice(j * inner, w), sum, y.Slice(j * inner, w));
-            return;
-        }
-        for (int j = 0; j < n; j++)
-        {
-            var e = y.Slice(j * inner, w);
-            TensorPrimitives.Divide(e, sum, e);
-        }
     }
 
     private static void SoftmaxBackwardKernel<T>(T[] g, int gOffset, T[] y, int yOffset, T[] dx, int outer, int n, int inner, bool log)
