@@ -34,10 +34,7 @@ public static class Pool2dKernels
     public static void MaxForwardValues<T>(ReadOnlySpan<T> x, int planes, int h, int w, in Window2d win, int oh, int ow, Span<T> y)
         where T : unmanaged, INumber<T>
     {
-        // With AVX2 the 2x2 kernel below is as fast as the separable form or faster (2,048 planes of 56²: 2.2 against
-        // 5.6 ms on a Zen 3 core, LeNet's 384 planes of 28² 0.07 against 0.31); with AVX-512 the separable form wins
-        // (see the 2x2 kernel's figures).
-        if (typeof(T) == typeof(float) && Separable(win, ow) && (Wide || !Plain2x2(win, h, w, oh, ow)))
+        if (typeof(T) == typeof(float) && Separable(win, h, w, oh, ow))
         {
             MaxSeparableF32(MemoryMarshal.Cast<T, float>(x), planes, h, w, win, oh, ow, MemoryMarshal.Cast<T, float>(y));
             return;
@@ -60,11 +57,13 @@ public static class Pool2dKernels
     /// <summary>
     /// Where <see cref="MaxSeparableF32"/> runs: AVX-512 or AVX2, no dilation, stride 1 or 2 along rows, and at least one
     /// vector group of output columns, 16 or 8 (the ResNet stem's 3x3 stride-2 window over 112-wide rows, say).
-    /// Elsewhere the one-pass loop runs (eight outputs at a time with AVX2).
+    /// Elsewhere the one-pass loop runs (eight outputs at a time with AVX2). With AVX2 the plain 2x2 window stays on its
+    /// own kernel, as fast as the separable form or faster (2,048 planes of 56²: 2.2 against 5.6 ms on a Zen 3 core,
+    /// LeNet's 384 planes of 28² 0.07 against 0.31); with AVX-512 the separable form wins (see the 2x2 kernel's figures).
     /// </summary>
-    private static bool Separable(in Window2d win, int ow) =>
+    private static bool Separable(in Window2d win, int h, int w, int oh, int ow) =>
         SeparableEnabled && win.DilationH == 1 && win.DilationW == 1 && win.StrideW is 1 or 2
-        && (Wide ? ow >= 16 : Avx2.IsSupported && Vector256.IsHardwareAccelerated && ow >= 8);
+        && (Wide ? ow >= 16 : Avx2.IsSupported && Vector256.IsHardwareAccelerated && ow >= 8 && !Plain2x2(win, h, w, oh, ow));
 
     /// <summary>Whether the dispatch may take <see cref="MaxSeparableF32"/>; tests switch it off to compare with the one-pass loop.</summary>
     internal static bool SeparableEnabled = true;
