@@ -136,7 +136,7 @@ public static class Conv2dKernels
             }
             if (DirectConv.AppliesByChannels(s))
             {
-                DirectConv.ForwardByChannels(s, fx, fw, fb, fy);
+                DirectConv.ForwardByChannels(s, fx, fw, fb, fy, e);
                 return;
             }
             if (DirectConv.Applies(s))
@@ -188,7 +188,8 @@ public static class Conv2dKernels
     /// 16 (0.3–0.5 ms a layer: the residual, read in short runs per channel plane, out of memory); the implicit GEMM and
     /// the pixel rows lose everywhere (0.01–0.03 ms a layer at batch 1), so only these two kernels have the epilogue,
     /// and the stride-2 kernel on phase planes (<see cref="PhaseGridConv"/>), which stores its outputs out of a
-    /// transposed tile too. Float64 takes the pass.
+    /// transposed tile too, as does the strided channel-major path (<see cref="DirectConv.StridedByChannels"/>, the stem
+    /// on AVX2), whose runs of y are in L1 when written. Float64 takes the pass.
     /// </summary>
     internal static bool EpilogueInKernel<T>(in ConvShape s, PreparedConvWeights? prepared)
     {
@@ -196,7 +197,8 @@ public static class Conv2dKernels
         if (prepared is not null && WinogradF2Conv.Applies(s)) return false;
         if (WinogradConv.Applies(s, kernelPrepared: prepared is not null))
             return Parallelism.MaxDegreeOfParallelism > 1 && (long)s.Batch * s.OutChannels * s.OutPlane * sizeof(float) <= WinogradEpilogueMaxBytes;
-        return !DirectConv.AppliesByChannels(s) && !DirectConv.Applies(s) && (PhaseRowConv.Applies(s) || PhaseGridConv.Applies(s));
+        if (DirectConv.AppliesByChannels(s)) return DirectConv.StridedByChannels(s);
+        return !DirectConv.Applies(s) && (PhaseRowConv.Applies(s) || PhaseGridConv.Applies(s));
     }
 
     /// <summary>The largest output Winograd applies the epilogue to itself: ResNet-18's 56² layers at batch 1 (784 KiB).</summary>

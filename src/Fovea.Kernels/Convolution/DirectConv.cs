@@ -183,12 +183,12 @@ internal static unsafe class DirectConv
     }
 
     /// <summary>
-    /// Copies the band of zero-padded input rows that output rows from <paramref name="oy0"/> read — padded rows
-    /// oy0 .. oy0 + bandRows of each of group <paramref name="g"/>'s channels of image <paramref name="n"/> — into this
-    /// thread's scratch, followed by <see cref="Slack"/> zeros (a row's last tile loads past the band's end, into
-    /// lanes that are never stored). Returns its 64-byte aligned start.
+    /// Copies a band of zero-padded input rows — padded rows <paramref name="row0"/> .. row0 + bandRows of each of group
+    /// <paramref name="g"/>'s channels of image <paramref name="n"/>, the rows that output rows from row0 / stride_h
+    /// read — into this thread's scratch, followed by <see cref="Slack"/> zeros (a row's last tile loads past the band's
+    /// end, into lanes that are never stored). Returns its 64-byte aligned start.
     /// </summary>
-    private static float* Band(in ConvShape s, float* x, int n, int g, int oy0, int bandRows, int wp)
+    private static float* Band(in ConvShape s, float* x, int n, int g, int row0, int bandRows, int wp)
     {
         int gin = s.GroupIn, h = s.Height, w = s.Width, hw = h * w;
         var win = s.Window;
@@ -199,7 +199,7 @@ internal static unsafe class DirectConv
             for (int r = 0; r < bandRows; r++)
             {
                 float* dst = band + ((long)c * bandRows + r) * wp;
-                int iy = oy0 + r - win.PadH;
+                int iy = row0 + r - win.PadH;
                 if ((uint)iy >= (uint)h)
                 {
                     new Span<float>(dst, wp).Clear();
@@ -222,36 +222,99 @@ internal static unsafe class DirectConv
     /// </summary>
     internal static int MaxChannelMajorGroupOut = 32;
 
-    /// <summary>True where <see cref="ForwardByChannels"/> serves: as <see cref="AppliesToWeight"/>, with few output channels.</summary>
+    /// <summary>
+    /// True where <see cref="ForwardByChannels"/> serves: as <see cref="AppliesToWeight"/>, with few output channels; or
+    /// a strided layer on an image's few channels (<see cref="StridedByChannels"/>).
+    /// </summary>
     public static bool AppliesByChannels(in ConvShape s) =>
-        s.GroupOut <= MaxChannelMajorGroupOut && s.Window.StrideH == 1 && s.Window.StrideW == 1 && s.GroupOut % NR == 0
-        && s.GroupOut > 0 && s.ColRows > 0 && RowsPerBlock(s) >= s.OutH && Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+        (s.GroupOut <= MaxChannelMajorGroupOut && s.Window.StrideH == 1 && s.Window.StrideW == 1 && s.GroupOut % NR == 0
+        && s.GroupOut > 0 && s.ColRows > 0 && RowsPerBlock(s) >= s.OutH && Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported)
+        || StridedByChannels(s);
+
+    /// <summary>
+    /// Most input channels per group of a strided layer <see cref="ForwardByChannels"/> takes (images: gray, RGB, RGBA).
+    /// Tests set it to 0 to run the other paths on the same shapes.
+    /// </summary>
+    internal static int MaxStridedInChannels = 4;
+
+    /// <summary>
+    /// True for a strided layer on few input channels with whole tiles of 16 output channels, on 256-bit vectors: a
+    /// network's stem (ResNet's 7x7 stride-2 layer on RGB images). Its 6 pixels x 16 channels tiles broadcast each
+    /// pixel's input value from a band of padded rows wherever the stride puts it, so nothing is packed but the
+    /// weights; the implicit GEMM first packs 147 floats per output pixel for the stem, and AVX2 machines do not have
+    /// the stem's phase-row kernel (<see cref="PhaseRowConv"/>, AVX-512), which keeps these shapes there. Measured on a
+    /// 2-core AMD EPYC (Zen 3, AVX2), ResNet-18's stem at batch 1, the two paths alternating call by call: see
+    /// docs/performance-log.md ("The stem on AVX2, channels in the lanes").
+    /// </summary>
+    internal static bool StridedByChannels(in ConvShape s) =>
+        (s.Window.StrideH > 1 || s.Window.StrideW > 1) && s.GroupIn <= MaxStridedInChannels && s.GroupOut % NR == 0 && s.GroupOut > 0
+        && s.ColRows > 0 && !Wide && Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported;
+
+    /// <summary>Bytes of padded input rows a strided layer's work item copies into its band (in L2 with the weights).</summary>
+    private const int StridedBandBytes = 64 * 1024;
+
+    /// <summary>
+    /// Output rows per work item of <see cref="ForwardByChannels"/>: the whole image for the stride-1 shapes (whose padded
+    /// image fits one band); for strided ones, blocks whose band stays within <see cref="StridedBandBytes"/>, their count
+    /// a multiple of 4 so that two or four threads get equal shares of an image.
+    /// </summary>
+    private static int ChannelRowsPerBlock(in ConvShape s)
+    {
+        if (!StridedByChannels(s)) return s.OutH;
+        var win = s.Window;
+        long rowBytes = (long)s.GroupIn * (s.Width + 2 * win.PadW) * sizeof(float);
+        long bandRows = Math.Max(1, StridedBandBytes / Math.Max(1, rowBytes));
+        int most = (int)Math.Clamp((bandRows - (long)(win.KernelH - 1) * win.DilationH - 1) / win.StrideH + 1, 1, s.OutH);
+        int blocks = Math.Min(s.OutH, ((s.OutH + most - 1) / most + 3) / 4 * 4);
+        return (s.OutH + blocks - 1) / blocks;
+    }
 
     /// <summary>
     /// The forward with output pixels as the tile's rows and 16 output channels as its columns (yᵀ = col(X)ᵀ · Wᵀ):
     /// 6 pixels anywhere in the image share a tile, so small output rows (LeNet's c3 has 10 pixels) waste no lanes
-    /// the way 16-pixel row tiles do, and 16 channels fill both vectors of every FMA.
+    /// the way 16-pixel row tiles do, and 16 channels fill both vectors of every FMA. Pixel p of a block reads its window
+    /// at offset (row · stride_h) · wp + column · stride_w of the block's band, so any stride works alike. Then the
+    /// <paramref name="epilogue"/> on each run of y as it is written out.
     /// </summary>
-    public static void ForwardByChannels(in ConvShape s, float* x, float* w, float* bias, float* y)
+    public static void ForwardByChannels(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue epilogue = default)
     {
-        int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups, plane = s.OutPlane;
+        int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups;
         var win = s.Window;
-        int wp = s.Width + 2 * win.PadW, bandRows = s.OutH + (win.KernelH - 1) * win.DilationH;
+        int wp = s.Width + 2 * win.PadW, rowsPerBlock = ChannelRowsPerBlock(s), blocks = (s.OutH + rowsPerBlock - 1) / rowsPerBlock;
+        int bandRows = (rowsPerBlock - 1) * win.StrideH + (win.KernelH - 1) * win.DilationH + 1;
+        int blockPixels = rowsPerBlock * s.OutW;
         int[] taps = BandTaps(s, bandRows, wp);
-        int[] offsets = ArrayPool<int>.Shared.Rent(plane);
-        for (int p = 0; p < plane; p++) offsets[p] = p / s.OutW * wp + p % s.OutW;
-        // Wᵀ per group: [k][o], so each tap's 16 channels are one pair of vector loads.
+        int[] offsets = ArrayPool<int>.Shared.Rent(blockPixels);
+        for (int p = 0; p < blockPixels; p++) offsets[p] = p / s.OutW * win.StrideH * wp + p % s.OutW * win.StrideW;
+        // Wᵀ per group and tile of 16 channels: [k][16], so each tap's 16 channels are one pair of vector loads, and a
+        // tile's taps follow each other. (With all of a group's channels on each row, [k][o], a tile's rows were a
+        // multiple of 64 bytes apart and fell into a quarter of L1's sets at 64 channels: the stem's tiles then read
+        // their weights from L2.)
         float[] wT = ArrayPool<float>.Shared.Rent(groups * colRows * gout);
         for (int g = 0; g < groups; g++)
             for (int o = 0; o < gout; o++)
                 for (int k = 0; k < colRows; k++)
-                    wT[((long)g * colRows + k) * gout + o] = w[((long)g * gout + o) * colRows + k];
+                    wT[(((long)g * gout + o / NR * NR) * colRows + (long)k * NR) + o % NR] = w[((long)g * gout + o) * colRows + k];
         fixed (int* pt = taps)
         fixed (int* po = offsets)
         fixed (float* pw = wT)
         {
-            var body = new ChannelBody { X = x, Y = y, Bias = bias, WT = pw, Taps = pt, Offsets = po, Shape = s, BandRows = bandRows, Wp = wp };
-            int items = s.Batch * groups;
+            var body = new ChannelBody
+            {
+                X = x,
+                Y = y,
+                Bias = bias,
+                WT = pw,
+                Taps = pt,
+                Offsets = po,
+                Shape = s,
+                BandRows = bandRows,
+                Wp = wp,
+                RowsPerBlock = rowsPerBlock,
+                Blocks = blocks,
+                Epilogue = epilogue,
+            };
+            int items = s.Batch * groups * blocks;
             if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) > 1)
                 ParallelFor.ForChunks(items, body);
             else
@@ -267,14 +330,16 @@ internal static unsafe class DirectConv
         public float* X, Y, Bias, WT;
         public int* Taps, Offsets;
         public ConvShape Shape;
-        public int BandRows, Wp;
+        public int BandRows, Wp, RowsPerBlock, Blocks;
+        public ConvEpilogue Epilogue;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int item)
         {
             ref readonly ConvShape s = ref Shape;
-            int g = item % s.Groups, n = item / s.Groups, gout = s.GroupOut, plane = s.OutPlane, colRows = s.ColRows;
-            float* band = Band(s, X, n, g, 0, BandRows, Wp);
+            int blk = item % Blocks, ng = item / Blocks, g = ng % s.Groups, n = ng / s.Groups, gout = s.GroupOut, plane = s.OutPlane, colRows = s.ColRows;
+            int oy0 = blk * RowsPerBlock, oy1 = Math.Min(s.OutH, oy0 + RowsPerBlock);
+            float* band = Band(s, X, n, g, oy0 * s.Window.StrideH, BandRows, Wp);
             float* wT = WT + (long)g * colRows * gout;
             float* yg = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
             // The tiles of a run of pixels gather in a scratch [pixel][channel] in the first-level cache, then each
@@ -284,8 +349,9 @@ internal static unsafe class DirectConv
             // 0.39 ms into a reused buffer).
             int run = Math.Max(MR, MaxImageScratch / gout / MR * MR);
             bool rowTiles = RowTiles(s);
+            int q0Block = oy0 * s.OutW, blockPixels = (oy1 - oy0) * s.OutW;
             // The row tiles gather the whole image (RowTiles bounds it), the 6-pixel tiles runs of whole tiles.
-            float* scratch = ImageScratch((rowTiles ? plane : Math.Min(plane, run)) * gout);
+            float* scratch = ImageScratch((rowTiles ? plane : Math.Min(blockPixels, run)) * gout);
             if (rowTiles)
             {
                 // The whole image's outputs in the scratch, a row segment of RowTilePixels at a time.
@@ -295,13 +361,14 @@ internal static unsafe class DirectConv
                     for (int ox0 = 0; ox0 < ow; ox0 += RowTilePixels)
                         for (int o0 = 0; o0 < gout; o0 += NR)
                             RowTile512(Math.Min(RowTilePixels, ow - ox0), band + (long)oy * wp + ox0, (long)BandRows * wp, (long)dh * wp, s.GroupIn, kh, kw,
-                                wT + o0, gout, Bias is null ? null : Bias + g * gout + o0, scratch + ((long)oy * ow + ox0) * gout + o0, gout);
+                                wT + (long)o0 * colRows, NR, Bias is null ? null : Bias + g * gout + o0, scratch + ((long)oy * ow + ox0) * gout + o0, gout);
                 RegisterTranspose.Transpose(scratch, gout, yg, plane, plane, gout);
+                for (int o = 0; o < gout; o++) Epilogue.Run(yg + (long)o * plane, plane);
                 return;
             }
-            for (int q0 = 0; q0 < plane; q0 += run)
+            for (int q0 = 0; q0 < blockPixels; q0 += run)
             {
-                int pixels = Math.Min(run, plane - q0);
+                int pixels = Math.Min(run, blockPixels - q0);
                 // Each pixel's sums start at the bias, so the turn into y is a plain transpose.
                 if (Bias is null) new Span<float>(scratch, pixels * gout).Clear();
                 else
@@ -311,11 +378,13 @@ internal static unsafe class DirectConv
                     int rows = Math.Min(MR, q0 + pixels - p0);
                     for (int o0 = 0; o0 < gout; o0 += NR)
                         if (Wide)
-                            BroadcastTile512(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)(p0 - q0) * gout + o0, gout);
+                            BroadcastTile512(rows, band, Offsets + p0, Taps, colRows, wT + (long)o0 * colRows, NR, scratch + (long)(p0 - q0) * gout + o0, gout);
                         else
-                            BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + o0, gout, scratch + (long)(p0 - q0) * gout + o0, gout);
+                            BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + (long)o0 * colRows, NR, scratch + (long)(p0 - q0) * gout + o0, gout);
                 }
-                RegisterTranspose.Transpose(scratch, gout, yg + q0, plane, pixels, gout);
+                float* yRun = yg + q0Block + q0;
+                RegisterTranspose.Transpose(scratch, gout, yRun, plane, pixels, gout);
+                for (int o = 0; o < gout; o++) Epilogue.Run(yRun + (long)o * plane, pixels);
             }
         }
     }
@@ -328,7 +397,7 @@ internal static unsafe class DirectConv
     /// slides along the row one column per tap), and an image's outputs within the scratch.
     /// </summary>
     private static bool RowTiles(in ConvShape s) =>
-        Wide && s.Window.DilationW == 1 && (long)s.OutPlane * s.GroupOut <= MaxImageScratch;
+        Wide && s.Window.StrideH == 1 && s.Window.StrideW == 1 && s.Window.DilationW == 1 && (long)s.OutPlane * s.GroupOut <= MaxImageScratch;
 
     /// <summary>
     /// out[p, c] = bias[c] + Σ_taps band[p + tap] · wT[tap, c] for <paramref name="pixels"/> (at most 12) consecutive output pixels of

@@ -4,22 +4,23 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
-/// <summary>Blocks of floats transposed in registers, for kernels that turn a [pixel][channel] tile into NCHW rows or back (AVX-512).</summary>
+/// <summary>Blocks of floats transposed in registers, for kernels that turn a [pixel][channel] tile into NCHW rows or back (AVX-512, AVX).</summary>
 internal static unsafe class RegisterTranspose
 {
     /// <summary>
     /// dst[j·dstStride + i] = src[i·srcStride + j] for i &lt; <paramref name="rows"/> and j &lt; <paramref name="cols"/>:
-    /// 16 x 16 blocks in registers (<see cref="Transpose16"/>, AVX-512), the rows or columns past the last whole block
-    /// (everything, without AVX-512) one element at a time. Neither matrix is read or written outside its own rows and
-    /// columns.
+    /// 16 x 16 blocks in registers (<see cref="Transpose16"/>, AVX-512), or 8 x 8 ones (<see cref="Transpose8"/>, AVX), the
+    /// rows or columns past the last whole block (everything, without either) one element at a time. Neither matrix is
+    /// read or written outside its own rows and columns.
     /// </summary>
     public static void Transpose(float* src, long srcStride, float* dst, long dstStride, int rows, int cols)
     {
-        bool blocks = Avx512F.IsSupported;
-        int wholeRows = blocks ? rows / 16 * 16 : 0, wholeCols = blocks ? cols / 16 * 16 : 0;
-        for (int i0 = 0; i0 < wholeRows; i0 += 16)
-            for (int j0 = 0; j0 < wholeCols; j0 += 16)
-                Transpose16(src + i0 * srcStride + j0, srcStride, dst + j0 * dstStride + i0, dstStride);
+        int block = Avx512F.IsSupported ? 16 : Avx.IsSupported ? 8 : 0;
+        int wholeRows = block > 0 ? rows / block * block : 0, wholeCols = block > 0 ? cols / block * block : 0;
+        for (int i0 = 0; i0 < wholeRows; i0 += block)
+            for (int j0 = 0; j0 < wholeCols; j0 += block)
+                if (block == 16) Transpose16(src + i0 * srcStride + j0, srcStride, dst + j0 * dstStride + i0, dstStride);
+                else Transpose8(src + i0 * srcStride + j0, srcStride, dst + j0 * dstStride + i0, dstStride);
         for (int i = 0; i < rows; i++)
             for (int j = i < wholeRows ? wholeCols : 0; j < cols; j++)
                 dst[j * dstStride + i] = src[i * srcStride + j];
@@ -63,5 +64,29 @@ internal static unsafe class RegisterTranspose
         Avx512F.Shuffle4x128(t2, t10, 0xDD).Store(dst + 10 * dstStride); Avx512F.Shuffle4x128(t3, t11, 0xDD).Store(dst + 11 * dstStride);
         Avx512F.Shuffle4x128(t4, t12, 0xDD).Store(dst + 12 * dstStride); Avx512F.Shuffle4x128(t5, t13, 0xDD).Store(dst + 13 * dstStride);
         Avx512F.Shuffle4x128(t6, t14, 0xDD).Store(dst + 14 * dstStride); Avx512F.Shuffle4x128(t7, t15, 0xDD).Store(dst + 15 * dstStride);
+    }
+
+    /// <summary>
+    /// dst[j·dstStride + i] = src[i·srcStride + j] for i, j &lt; 8: an 8 x 8 block transposed in registers (pairs of rows
+    /// interleaved, then pairs of pairs, then the 128-bit halves), for machines without AVX-512.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Transpose8(float* src, long srcStride, float* dst, long dstStride)
+    {
+        Vector256<float> r0 = Vector256.Load(src), r1 = Vector256.Load(src + srcStride), r2 = Vector256.Load(src + 2 * srcStride), r3 = Vector256.Load(src + 3 * srcStride);
+        Vector256<float> r4 = Vector256.Load(src + 4 * srcStride), r5 = Vector256.Load(src + 5 * srcStride), r6 = Vector256.Load(src + 6 * srcStride), r7 = Vector256.Load(src + 7 * srcStride);
+        // Within each 128-bit half: rows 2i and 2i + 1 interleaved.
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        // Within each half: 4 x 4 blocks complete (column c of rows 4i … 4i + 3).
+        r0 = Avx.Shuffle(t0, t2, 0x44); r1 = Avx.Shuffle(t0, t2, 0xEE); r2 = Avx.Shuffle(t1, t3, 0x44); r3 = Avx.Shuffle(t1, t3, 0xEE);
+        r4 = Avx.Shuffle(t4, t6, 0x44); r5 = Avx.Shuffle(t4, t6, 0xEE); r6 = Avx.Shuffle(t5, t7, 0x44); r7 = Avx.Shuffle(t5, t7, 0xEE);
+        // The halves: columns 0–3 from the low ones, 4–7 from the high ones.
+        Avx.Permute2x128(r0, r4, 0x20).Store(dst); Avx.Permute2x128(r1, r5, 0x20).Store(dst + dstStride);
+        Avx.Permute2x128(r2, r6, 0x20).Store(dst + 2 * dstStride); Avx.Permute2x128(r3, r7, 0x20).Store(dst + 3 * dstStride);
+        Avx.Permute2x128(r0, r4, 0x31).Store(dst + 4 * dstStride); Avx.Permute2x128(r1, r5, 0x31).Store(dst + 5 * dstStride);
+        Avx.Permute2x128(r2, r6, 0x31).Store(dst + 6 * dstStride); Avx.Permute2x128(r3, r7, 0x31).Store(dst + 7 * dstStride);
     }
 }

@@ -22,6 +22,7 @@ public sealed class ConvEpilogueTests
         { [3, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1], false },     // LeNet's c3: direct, channel-major
         { [2, 1, 28, 28, 6, 1, 5, 5, 1, 1, 2, 2, 1, 1], false },      // LeNet's c1: direct, row tiles
         { [2, 3, 60, 210, 17, 1, 7, 7, 2, 2, 3, 3, 1, 1], false },    // a stem's stride-2 columns on 105-pixel rows
+        { [2, 3, 50, 62, 32, 1, 7, 7, 2, 2, 3, 3, 1, 1], false },     // a stem with whole tiles of 16 channels: channel-major bands (AVX2)
         { [1, 40, 7, 7, 96, 1, 3, 3, 1, 1, 1, 1, 1, 1], true },       // 49 pixels: pixel rows (read in place on two threads)
         { [1, 32, 14, 14, 40, 1, 3, 3, 2, 2, 1, 1, 1, 1], true },     // pixel rows at stride 2
         { [1, 16, 56, 56, 40, 1, 3, 3, 2, 2, 1, 1, 1, 1], false },    // 3x3 stride 2: implicit GEMM packing slivers
@@ -87,7 +88,7 @@ public sealed class ConvEpilogueTests
         try
         {
             Parallelism.MaxDegreeOfParallelism = 2;
-            Assert.Equal(PhaseRowConv.Applies(stem), Conv2dKernels.EpilogueInKernel<float>(stem, null));
+            Assert.Equal(PhaseRowConv.Applies(stem) || DirectConv.StridedByChannels(stem), Conv2dKernels.EpilogueInKernel<float>(stem, null));
             Assert.Equal(WinogradConv.Applies(layer1), Conv2dKernels.EpilogueInKernel<float>(layer1, null));
             Assert.False(Conv2dKernels.EpilogueInKernel<float>(layer1Batch16, null));
             Assert.Equal(PhaseGridConv.Applies(down), Conv2dKernels.EpilogueInKernel<float>(down, null));
@@ -95,7 +96,8 @@ public sealed class ConvEpilogueTests
             Assert.False(Conv2dKernels.EpilogueInKernel<double>(layer1, null));
             Parallelism.MaxDegreeOfParallelism = 1;
             Assert.False(Conv2dKernels.EpilogueInKernel<float>(layer1, null));
-            Assert.Equal(PhaseRowConv.Applies(stem), Conv2dKernels.EpilogueInKernel<float>(stem, null));
+            Assert.Equal(PhaseRowConv.Applies(stem) || DirectConv.StridedByChannels(stem), Conv2dKernels.EpilogueInKernel<float>(stem, null));
+            Assert.True(PhaseRowConv.Applies(stem) ^ DirectConv.StridedByChannels(stem) || !System.Runtime.Intrinsics.X86.Fma.IsSupported);
         }
         finally { Parallelism.MaxDegreeOfParallelism = saved; }
     }

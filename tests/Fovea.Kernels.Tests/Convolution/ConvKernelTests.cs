@@ -95,19 +95,22 @@ public class ConvKernelTests
     }
 
     [Theory]
-    [InlineData(0, 0, true)]             // every float32 forward through the implicit GEMM
-    [InlineData(int.MaxValue, 0, true)]  // every stride-1 float32 forward read straight from the padded input: 6 channels x 2 rows x 16 pixels a tile on AVX-512
-    [InlineData(int.MaxValue, 0, false)] // the same with the 256-bit tiles (one row of 16 pixels)
-    [InlineData(0, int.MaxValue, true)]  // stride 1 with whole tiles of 16 channels: row tiles of 12 pixels on AVX-512
-    [InlineData(0, int.MaxValue, false)] // the same with the 256-bit tiles (6 pixels x 16 channels) on any machine
-    public void Every_float32_forward_path_matches_reference_with_bias(int directMaxGroupOut, int channelMajorMaxGroupOut, bool vector512Tiles)
+    [InlineData(0, 0, 0, true)]                       // every float32 forward through the implicit GEMM
+    [InlineData(int.MaxValue, 0, 0, true)]            // every stride-1 float32 forward read straight from the padded input: 6 channels x 2 rows x 16 pixels a tile on AVX-512
+    [InlineData(int.MaxValue, 0, 0, false)]           // the same with the 256-bit tiles (one row of 16 pixels)
+    [InlineData(0, int.MaxValue, 0, true)]            // stride 1 with whole tiles of 16 channels: row tiles of 12 pixels on AVX-512
+    [InlineData(0, int.MaxValue, 0, false)]           // the same with the 256-bit tiles (6 pixels x 16 channels) on any machine
+    [InlineData(0, 0, int.MaxValue, false)]           // strided, whole tiles of 16 channels: 6 pixels x 16 channels from bands of rows
+    [InlineData(int.MaxValue, int.MaxValue, 4, true)] // the defaults' reach, every direct path on
+    public void Every_float32_forward_path_matches_reference_with_bias(int directMaxGroupOut, int channelMajorMaxGroupOut, int stridedMaxInChannels, bool vector512Tiles)
     {
-        int saved = DirectConv.MaxGroupOut, savedChannels = DirectConv.MaxChannelMajorGroupOut;
+        int saved = DirectConv.MaxGroupOut, savedChannels = DirectConv.MaxChannelMajorGroupOut, savedStrided = DirectConv.MaxStridedInChannels;
         bool savedTiles = DirectConv.Vector512Tiles;
         try
         {
             DirectConv.MaxGroupOut = directMaxGroupOut;
             DirectConv.MaxChannelMajorGroupOut = channelMajorMaxGroupOut;
+            DirectConv.MaxStridedInChannels = stridedMaxInChannels;
             DirectConv.Vector512Tiles = vector512Tiles;
             var geometries = ((IEnumerable<object[]>)Geometries).Select(row => (int[])row[0])
                 .Append([2, 64, 30, 29, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // wide rows: several bands of output rows per image
@@ -118,7 +121,11 @@ public class ConvKernelTests
                 .Append([2, 3, 20, 26, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1])  // rows of 26: row tiles of 12, 12 and 2 pixels; 520 pixels, 8 whole blocks of 16 and 8 more
                 .Append([3, 4, 11, 13, 32, 1, 3, 2, 1, 1, 2, 1, 2, 1])  // two channel tiles, row dilation, a 2-wide window
                 .Append([1, 2, 36, 36, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1])  // the largest image the row tiles gather: 1,024 pixels x 16 channels
-                .Append([2, 3, 20, 36, 32, 1, 5, 5, 1, 1, 0, 0, 1, 1]); // and 512 pixels x 32 channels
+                .Append([2, 3, 20, 36, 32, 1, 5, 5, 1, 1, 0, 0, 1, 1])  // and 512 pixels x 32 channels
+                .Append([2, 3, 23, 29, 32, 1, 7, 7, 2, 2, 3, 3, 1, 1])  // a stem: 12 output rows in 4 bands of 3
+                .Append([1, 3, 64, 80, 64, 1, 7, 7, 2, 2, 3, 3, 1, 1])  // 64 channels: bands of 320 pixels, each 2 runs through the scratch (252 and 68)
+                .Append([2, 4, 11, 13, 32, 2, 3, 3, 2, 1, 1, 1, 2, 1])  // two groups, stride 2 x 1, row dilation
+                .Append([3, 1, 15, 17, 16, 1, 5, 3, 1, 3, 2, 0, 1, 2]); // stride 1 x 3, column dilation, one channel
             foreach (var g in geometries)
             {
                 var s = Shape(g);
@@ -139,6 +146,7 @@ public class ConvKernelTests
         {
             DirectConv.MaxGroupOut = saved;
             DirectConv.MaxChannelMajorGroupOut = savedChannels;
+            DirectConv.MaxStridedInChannels = savedStrided;
             DirectConv.Vector512Tiles = savedTiles;
         }
     }

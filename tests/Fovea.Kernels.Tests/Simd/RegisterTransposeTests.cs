@@ -8,6 +8,9 @@ public class RegisterTransposeTests
     [InlineData(37, 21)]   // a partial block in both directions
     [InlineData(5, 100)]   // fewer rows than a block: every element one at a time
     [InlineData(100, 16)]  // LeNet's c3: 100 pixels x 16 channels
+    [InlineData(8, 8)]     // one 8 x 8 block (without AVX-512)
+    [InlineData(13, 21)]   // 8 x 8 blocks with partial ones in both directions, and no whole 16 x 16 one
+    [InlineData(256, 64)]  // a run of a stem's outputs: 256 pixels x 64 channels
     public unsafe void Transpose_turns_every_element_and_writes_nothing_else(int rows, int cols)
     {
         // Strides wider than the rows, with sentinels in the gaps, so a read or write past a row shows up.
