@@ -39,6 +39,21 @@ public sealed class OperatorTests
         OrtAgreement.Check($"Conv {variant}", b, ("x", [2, 4, 9, 8]));
     }
 
+    [Theory]
+    // Uneven pads on sizes where the start's pads at both ends give as many windows (CNTK's ResNet-18: 1, 1, 0, 0 on its
+    // stride-2 layers, 3, 3, 2, 2 on its 7x7 stem), so the convolution reads the input in place; and 0, 0, 1, 1, where
+    // they do not (one window fewer), so the input is zero-padded first.
+    [InlineData(new long[] { 1, 1, 0, 0 }, 3)]
+    [InlineData(new long[] { 3, 3, 2, 2 }, 7)]
+    [InlineData(new long[] { 0, 0, 1, 1 }, 3)]
+    [InlineData(new long[] { 2, 1, 1, 0 }, 5)]
+    public void Conv_with_asymmetric_pads_at_stride_2(long[] pads, int kernel)
+    {
+        var b = Model(8, "x", -1, 3, 16, 14).Initializer("w", Rand(5, 3, kernel, kernel), 5, 3, kernel, kernel).Initializer("b", Rand(5), 5)
+            .Node("Conv", ["x", "w", "b"], ["y"], [("strides", L(2, 2)), ("pads", pads)]).Output("y");
+        OrtAgreement.Check($"Conv pads {string.Join(' ', pads)}", b, ("x", [2, 3, 16, 14]));
+    }
+
     [Fact]
     public void ConvGroupedWithoutBias()
     {
