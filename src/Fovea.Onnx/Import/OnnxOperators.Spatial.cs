@@ -99,9 +99,7 @@ internal static partial class OnnxOperators
             // ResNet-18: pads 3, 3, 2, 2 on its stem and 1, 1, 0, 0 on its stride-2 layers, which then read their input
             // in place: no padded copy, 0.04–0.07 ms each at batch 1, and the stem's 224² image is the shape its kernels
             // are tuned for). Elsewhere the input is zero-padded first, which is the same sum.
-            int kh = w.Size(2), kw = w.Size(3);
-            if (Fovea.Kernels.Window2d.OutputLength(x.Size(2), kh, stride.H, p[0], dilation.H) == WindowOutput(x.Size(2), kh, stride.H, p[0], p[2], dilation.H, ceil: false)
-                && Fovea.Kernels.Window2d.OutputLength(x.Size(3), kw, stride.W, p[1], dilation.W) == WindowOutput(x.Size(3), kw, stride.W, p[1], p[3], dilation.W, ceil: false))
+            if (StartPadsGiveTheSameWindows(x, (w.Size(2), w.Size(3)), stride, p, dilation, ceil: false, startCeil: false))
                 return One(Convolve(x, (p[0], p[1])));
             return One(OnPadded(x, (p[1], p[3], p[0], p[2]), 0, padded => Convolve(padded, 0)));
         };
@@ -199,8 +197,7 @@ internal static partial class OnnxOperators
             int ow = WindowOutput(x.Size(3), k[1], stride.W, p[1], p[3], dilation.W, ceil);
             if (2 * p[0] <= k[0] && 2 * p[1] <= k[1])
                 foreach (bool ceilMode in (ReadOnlySpan<bool>)[false, true])
-                    if (Fovea.Kernels.Window2d.OutputLength(x.Size(2), k[0], stride.H, p[0], dilation.H, ceilMode) == oh
-                        && Fovea.Kernels.Window2d.OutputLength(x.Size(3), k[1], stride.W, p[1], dilation.W, ceilMode) == ow)
+                    if (StartPadsGiveTheSameWindows(x, kernel, stride, p, dilation, ceil, ceilMode))
                         return One(Functional.MaxPool2d(x, kernel, stride, (p[0], p[1]), dilation, ceilMode));
             // In ceil mode a window starting in the end's padding is dropped (the padded input no longer says where it begins).
             var pooled = OnPadded(x, (p[1], p[3], p[0], p[2]), double.NegativeInfinity, padded => Functional.MaxPool2d(padded, kernel, stride, 0, dilation, ceil));
@@ -224,6 +221,17 @@ internal static partial class OnnxOperators
         if (!ReferenceEquals(padded, x)) StoragePool.Recycle(padded);
         return y;
     }
+
+    /// <summary>
+    /// Whether the start's pads at both ends (top at the bottom, left at the right), rounding the output size up where
+    /// <paramref name="startCeil"/>, give as many windows over <paramref name="x"/> as pads <paramref name="p"/> (top,
+    /// left, bottom, right) with <paramref name="ceil"/>. The windows start where the start's pads put them either way,
+    /// so with as many of them they are the same windows; a zero or −∞ pad then only adds taps that change nothing, and
+    /// the convolution or pooling takes its pads in place instead of from a padded copy.
+    /// </summary>
+    private static bool StartPadsGiveTheSameWindows(Tensor x, Size2d kernel, Size2d stride, int[] p, Size2d dilation, bool ceil, bool startCeil) =>
+        WindowOutput(x.Size(2), kernel.H, stride.H, p[0], p[0], dilation.H, startCeil) == WindowOutput(x.Size(2), kernel.H, stride.H, p[0], p[2], dilation.H, ceil)
+        && WindowOutput(x.Size(3), kernel.W, stride.W, p[1], p[1], dilation.W, startCeil) == WindowOutput(x.Size(3), kernel.W, stride.W, p[1], p[3], dilation.W, ceil);
 
     /// <summary>
     /// The output length of a pooling window over <paramref name="size"/> with <paramref name="padStart"/> and
