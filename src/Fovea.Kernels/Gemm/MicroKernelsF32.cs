@@ -91,6 +91,84 @@ internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
         Vector256.FusedMultiplyAdd(x0, va, Vector256.Load(c) * vb).Store(c);
         Vector256.FusedMultiplyAdd(x1, va, Vector256.Load(c + 8) * vb).Store(c + 8);
     }
+
+    /// <summary>
+    /// The first <paramref name="rows"/> (1 to 3) rows of a tile whose packed A sliver still holds MR values a step:
+    /// C = alpha · A·B + beta · C for those rows only. A GEMM with 49 rows (a ResNet's 7x7 planes at batch 1, as the
+    /// pixel rows of <see cref="PixelRowGemmConv{TKernel}"/>) ends in a tile with one valid row; the full tile computes
+    /// six, a ninth of the whole product for nothing. One row has only two accumulators, and an FMA's result is ready
+    /// four cycles after it starts, so the steps are dealt round-robin to four sets of accumulators (two for two or three
+    /// rows), summed pairwise at the end: each row's steps in a fixed order, whatever the thread count.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunRows(int rows, int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    {
+        if (rows == 1)
+        {
+            Vector256<float> p0 = default, p1 = default, q0 = default, q1 = default, r0 = default, r1 = default, s0 = default, s1 = default;
+            int p = 0;
+            for (; p + 4 <= kc; p += 4, a += 24, b += 64)
+            {
+                Vector256<float> av = Vector256.Create(a[0]);
+                p0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b), p0); p1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b + 8), p1);
+                av = Vector256.Create(a[6]);
+                q0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b + 16), q0); q1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b + 24), q1);
+                av = Vector256.Create(a[12]);
+                r0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b + 32), r0); r1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b + 40), r1);
+                av = Vector256.Create(a[18]);
+                s0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b + 48), s0); s1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b + 56), s1);
+            }
+            for (; p < kc; p++, a += 6, b += 16)
+            {
+                Vector256<float> av = Vector256.Create(a[0]);
+                p0 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b), p0); p1 = Vector256.FusedMultiplyAdd(av, Vector256.Load(b + 8), p1);
+            }
+            StoreRow(c, (p0 + q0) + (r0 + s0), (p1 + q1) + (r1 + s1), alpha, beta);
+            return;
+        }
+        // Two or three rows: two sets of accumulators (even and odd steps), 8 or 12 sums.
+        Vector256<float> e00 = default, e01 = default, e10 = default, e11 = default, e20 = default, e21 = default;
+        Vector256<float> o00 = default, o01 = default, o10 = default, o11 = default, o20 = default, o21 = default;
+        bool third = rows == 3;
+        int k = 0;
+        for (; k + 2 <= kc; k += 2, a += 12, b += 32)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
+            av = Vector256.Create(a[0]); e00 = Vector256.FusedMultiplyAdd(av, b0, e00); e01 = Vector256.FusedMultiplyAdd(av, b1, e01);
+            av = Vector256.Create(a[1]); e10 = Vector256.FusedMultiplyAdd(av, b0, e10); e11 = Vector256.FusedMultiplyAdd(av, b1, e11);
+            if (third) { av = Vector256.Create(a[2]); e20 = Vector256.FusedMultiplyAdd(av, b0, e20); e21 = Vector256.FusedMultiplyAdd(av, b1, e21); }
+            b0 = Vector256.Load(b + 16); b1 = Vector256.Load(b + 24);
+            av = Vector256.Create(a[6]); o00 = Vector256.FusedMultiplyAdd(av, b0, o00); o01 = Vector256.FusedMultiplyAdd(av, b1, o01);
+            av = Vector256.Create(a[7]); o10 = Vector256.FusedMultiplyAdd(av, b0, o10); o11 = Vector256.FusedMultiplyAdd(av, b1, o11);
+            if (third) { av = Vector256.Create(a[8]); o20 = Vector256.FusedMultiplyAdd(av, b0, o20); o21 = Vector256.FusedMultiplyAdd(av, b1, o21); }
+        }
+        if (k < kc)
+        {
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
+            av = Vector256.Create(a[0]); e00 = Vector256.FusedMultiplyAdd(av, b0, e00); e01 = Vector256.FusedMultiplyAdd(av, b1, e01);
+            av = Vector256.Create(a[1]); e10 = Vector256.FusedMultiplyAdd(av, b0, e10); e11 = Vector256.FusedMultiplyAdd(av, b1, e11);
+            if (third) { av = Vector256.Create(a[2]); e20 = Vector256.FusedMultiplyAdd(av, b0, e20); e21 = Vector256.FusedMultiplyAdd(av, b1, e21); }
+        }
+        StoreRow(c, e00 + o00, e01 + o01, alpha, beta);
+        StoreRow(c + ldc, e10 + o10, e11 + o11, alpha, beta);
+        if (third) StoreRow(c + 2 * ldc, e20 + o20, e21 + o21, alpha, beta);
+    }
+
+    /// <summary>One row of C from its two sums, as <see cref="Run"/> stores its rows (C's old values unread when beta is 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, Vector256<float> x0, Vector256<float> x1, float alpha, float beta)
+    {
+        Vector256<float> va = Vector256.Create(alpha);
+        if (beta == 0f)
+        {
+            (x0 * va).Store(c);
+            (x1 * va).Store(c + 8);
+        }
+        else
+        {
+            Update(c, x0, x1, va, Vector256.Create(beta));
+        }
+    }
 }
 
 /// <summary>

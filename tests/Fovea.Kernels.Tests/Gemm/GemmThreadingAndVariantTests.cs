@@ -240,6 +240,54 @@ public class GemmThreadingAndVariantTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public unsafe void Short_tiles_of_the_256_bit_kernel_match_the_reference_and_leave_the_other_rows(int rows)
+    {
+        // Depths around the unrolled steps (4 for one row, 2 for two or three) and their tails; a packed A sliver keeps
+        // MR = 6 values a step, of which the short tile reads its first rows only.
+        foreach (int kc in new[] { 1, 2, 3, 4, 5, 7, 8, 9, 67, 128, 131 })
+        {
+            foreach (var (alpha, beta) in new[] { (1f, 0f), (1f, 1f), (1.25f, -0.5f) })
+            {
+                var rng = new Random(kc * 7 + rows);
+                const int ldc = 19;
+                var a = new float[6 * kc];
+                var b = new float[16 * kc];
+                for (int i = 0; i < a.Length; i++) a[i] = rng.NextSingle() * 2 - 1;
+                for (int i = 0; i < b.Length; i++) b[i] = rng.NextSingle() * 2 - 1;
+                var c = new float[6 * ldc];
+                for (int i = 0; i < c.Length; i++) c[i] = rng.NextSingle() * 2 - 1;
+                var c0 = (float[])c.Clone();
+                if (beta == 0f)
+                    for (int r = 0; r < rows; r++) c[r * ldc + 3] = float.NaN; // C is not read when beta is 0
+                fixed (float* pa = a, pb = b, pc = c)
+                    SgemmKernel6x16.RunRows(rows, kc, pa, pb, pc, ldc, alpha, beta);
+                for (int r = 0; r < 6; r++)
+                    for (int j = 0; j < ldc; j++)
+                    {
+                        int at = r * ldc + j;
+                        if (r >= rows || j >= 16)
+                        {
+                            Assert.Equal(c0[at], c[at]);
+                            continue;
+                        }
+                        double sum = 0, abs = 0;
+                        for (int p = 0; p < kc; p++)
+                        {
+                            sum += (double)a[p * 6 + r] * b[p * 16 + j];
+                            abs += Math.Abs((double)a[p * 6 + r] * b[p * 16 + j]);
+                        }
+                        double want = alpha * sum + beta * c0[at];
+                        double bound = 2 * (kc + 2) * 6e-8 * (Math.Abs(alpha) * abs + Math.Abs(beta * c0[at])) + 1e-30;
+                        Assert.True(Math.Abs(c[at] - want) <= bound, $"rows {rows}, kc {kc}, alpha {alpha}, beta {beta}: C[{r}, {j}] = {c[at]}, expected {want} within {bound}");
+                    }
+            }
+        }
+    }
+
     [Fact]
     public void Selected_kernel_matches_the_hardware()
     {
