@@ -12,7 +12,7 @@ namespace Fovea.Kernels;
 /// The implicit GEMM (<see cref="ImplicitGemmConv{T, TKernel}"/>) puts the pixels in the register tile's columns, NR at a
 /// time: 49 pixels fill two 32-wide slivers to 77 % and 196 fill seven to 88 %, and each run of 7 or 14 pixels is packed
 /// tap by tap. Here the pixels are the tile's MR = 6 rows (196 → 198, 99 %; 49 → 54, 91 %, or eight full tiles and a
-/// short one of a single row with AVX2, <see cref="ShortTileMaxRows"/>) and the output channels,
+/// short one of a single row with AVX2, <see cref="SgemmKernel6x16.TakesShortTile"/>) and the output channels,
 /// a multiple of NR in every network that reaches this path, are its columns. The column matrix is written once (im2col,
 /// whole rows at a time) and packed once into MR-row slivers shared by every thread; the weights are packed once, when
 /// prepared, as NR-column slivers of Wᵀ (<see cref="PreparedConvWeights"/>), and each is read once per call.
@@ -191,18 +191,6 @@ internal static unsafe class PixelRowGemmConv<TKernel>
     /// </summary>
     internal const int SliverChunksPerThread = 8;
 
-    /// <summary>
-    /// Most valid rows for which AVX2's last row tile runs <see cref="SgemmKernel6x16.RunRows"/> instead of the full
-    /// 6-row tile, which would compute its missing rows for nothing (AVX-512 takes the 7-row tile where 6-row ones
-    /// waste more, see <see cref="Conv2dKernels.SevenRowTiles"/>). A ResNet's 7x7 planes at batch 1 are 49 pixel rows:
-    /// eight full tiles and one of a single row, 54 rows computed for 49. Alone, with prepared weights, the two forms
-    /// alternating call by call (medians of 1,350 calls each, two runs, 2-vCPU AMD EPYC of the Zen 3 generation):
-    /// ResNet-18's 512@7² layer 3.03–3.06 → 2.84–2.86 ms on one thread and 1.58–1.68 → 1.47–1.58 on two, its 256@14²
-    /// → 512 stride-2 layer 0.79–0.81 → 0.74–0.76 on two. With four or five valid rows the full tile wastes a third of
-    /// a tile or less (196 pixel rows: 198 computed), and it stays.
-    /// </summary>
-    internal const int ShortTileMaxRows = 3;
-
     private static long s_calls;
 
     [ThreadStatic] private static float[]? _padded;
@@ -330,7 +318,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                             for (long l = (t - t0) * lines / tiles, e = (t - t0 + 1) * lines / tiles; l < e; l++) Sse.Prefetch1(next + l * 64);
                         float* c = YT + (long)t * mr * NPad + j * nr;
                         if (FromInput) SgemmKernel7x32.Run(kcb, new InputRows(xp + Corners[t * mr], Taps + p0), b, c, NPad, 1f, beta);
-                        else if (typeof(TKernel) == typeof(SgemmKernel6x16) && t == RowTiles - 1 && LastTileRows <= ShortTileMaxRows && PixelRowGemm.ShortTiles)
+                        else if (typeof(TKernel) == typeof(SgemmKernel6x16) && t == RowTiles - 1 && SgemmKernel6x16.TakesShortTile(LastTileRows))
                             SgemmKernel6x16.RunRows(LastTileRows, kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
                         else TKernel.Run(kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
                     }
@@ -358,9 +346,6 @@ internal static class PixelRowGemm
 {
     /// <summary>Whether layers with few output pixels take the pixel-row path.</summary>
     public static bool Enabled = true;
-
-    /// <summary>Whether AVX2's last row tile may be a short one (<see cref="PixelRowGemmConv{TKernel}.ShortTileMaxRows"/>; tests and probes compare).</summary>
-    public static bool ShortTiles = true;
 
     /// <summary>Whether <see cref="PixelRowGemmConv{TKernel}.ReadsInput"/> may read col(X)ᵀ from the input (tests turn it off to compare).</summary>
     public static bool FromInput = true;

@@ -324,7 +324,7 @@ internal static unsafe class WinogradF2Conv
         {
             ref readonly ConvShape s = ref Shape;
             int c = s.InChannels, k = s.OutChannels, mr = TKernel.MR, nr = TKernel.NR;
-            int rows = RowTiles * mr;
+            int rows = RowTiles * mr, lastRows = Tiles - (RowTiles - 1) * mr;
             long mPoint = (long)rows * nr + 16;
             float* m = Scratch(Points * mPoint);
             // The transformed input, made by each thread for itself on its first sliver of the call: every sliver reads
@@ -347,7 +347,12 @@ internal static unsafe class WinogradF2Conv
                     int kcb = Math.Min(Kc, c - p0);
                     float beta = p0 == 0 ? 0f : 1f;
                     for (int t = 0; t < RowTiles; t++)
-                        TKernel.Run(kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, 1f, beta);
+                    {
+                        if (typeof(TKernel) == typeof(SgemmKernel6x16) && t == RowTiles - 1 && SgemmKernel6x16.TakesShortTile(lastRows))
+                            SgemmKernel6x16.RunRows(lastRows, kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, 1f, beta);
+                        else
+                            TKernel.Run(kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, 1f, beta);
+                    }
                 }
             }
 

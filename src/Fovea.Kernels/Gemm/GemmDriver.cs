@@ -379,4 +379,7 @@ internal static class GemmTuning
 
     /// <summary>Whether products of one K block balance their tiles between threads (see <c>GemmDriver.BalancedGrid</c>); tests and probes compare.</summary>
     public static bool BalanceShallowProducts = true;
+
+    /// <summary>Whether AVX2's last row tile may be a short one (<see cref="SgemmKernel6x16.TakesShortTile"/>); tests and probes compare.</summary>
+    public static bool ShortRowTiles = true;
 }
