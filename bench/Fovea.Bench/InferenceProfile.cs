@@ -33,7 +33,7 @@ public static class InferenceProfile
         var proxy = DispatchProxy.Create<IBackend, CallTimingBackend>();
         var timing = (CallTimingBackend)(object)proxy;
         timing.Inner = Backend.Cpu;
-        var perThreads = new List<(int Threads, List<double[]> Calls, double[] Forward)>();
+        var perThreads = new List<(int Threads, List<double[]> Calls, double[] Forward, bool[] Far)>();
         List<string> names = [];
         using var noGrad = GradMode.Disable();
         foreach (int t in threads)
@@ -41,10 +41,14 @@ public static class InferenceProfile
             Threading.MaxDegreeOfParallelism = t;
             var calls = new List<List<double>>();
             var forward = new double[forwards];
+            var far = new bool[forwards];
+            bool farNow = false;
             using (Backend.Use(proxy))
             {
                 for (int i = 0; i < WarmForwards + forwards; i++)
                 {
+                    if (t > 1 && i >= WarmForwards && (i - WarmForwards) % PlacementEvery == 0)
+                        farNow = HelperRoundTripNs() > FarRoundTripNs;
                     timing.Times.Clear();
                     timing.Naming = names.Count == 0 && i == WarmForwards;
                     long t0 = Stopwatch.GetTimestamp();
@@ -53,6 +57,7 @@ public static class InferenceProfile
                     StoragePool.Recycle(y);
                     if (i < WarmForwards) continue;
                     forward[i - WarmForwards] = ms;
+                    far[i - WarmForwards] = farNow;
                     if (names.Count == 0) names.AddRange(timing.Names);
                     for (int c = 0; c < timing.Times.Count; c++)
                     {
@@ -61,21 +66,39 @@ public static class InferenceProfile
                     }
                 }
             }
-            perThreads.Add((t, [.. calls.Select(c => c.ToArray())], forward));
+            perThreads.Add((t, [.. calls.Select(c => c.ToArray())], forward, far));
         }
+        // Each thread count's columns, and for two threads or more, where both placements of the two cores came up
+        // (at least PlacementMinForwards forwards each), the medians over the near and the far forwards as well.
+        var columns = new List<(string Name, int P, Func<int, bool> Take)>();
+        for (int p = 0; p < perThreads.Count; p++)
+        {
+            var (t, _, _, farFlags) = perThreads[p];
+            columns.Add(($"t{t}", p, _ => true));
+            int farCount = farFlags.Count(f => f);
+            if (farCount >= PlacementMinForwards && forwards - farCount >= PlacementMinForwards)
+            {
+                columns.Add(($"t{t} near ({forwards - farCount})", p, i => !farFlags[i]));
+                columns.Add(($"t{t} far ({farCount})", p, i => farFlags[i]));
+            }
+        }
+        double Column((string Name, int P, Func<int, bool> Take) col, double[] values) =>
+            Median([.. values.Where((_, i) => col.Take(i))]);
 
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine($"# ResNet-18 224x224 forward ({source}), batch {batch}: each backend call's median ms over {forwards} forwards after {WarmForwards}");
-        Console.WriteLine("call, " + string.Join(", ", perThreads.Select(p => $"t{p.Threads}")));
+        if (columns.Count > perThreads.Count)
+            Console.WriteLine($"# near / far: the forwards after a round trip of a cache line between the calling thread and the kernels' helper under / over {FarRoundTripNs} ns (measured every {PlacementEvery} forwards)");
+        Console.WriteLine("call, " + string.Join(", ", columns.Select(col => col.Name)));
         for (int c = 0; c < names.Count; c++)
-            Console.WriteLine($"{names[c]}, " + string.Join(", ", perThreads.Select(p => c < p.Calls.Count ? Median(p.Calls[c]).ToString("0.000", inv) : "")));
+            Console.WriteLine($"{names[c]}, " + string.Join(", ", columns.Select(col => c < perThreads[col.P].Calls.Count ? Column(col, perThreads[col.P].Calls[c]).ToString("0.000", inv) : "")));
         var kinds = names.Select(Kind).Distinct().ToList();
         foreach (var kind in kinds)
-            Console.WriteLine($"kind {kind}, " + string.Join(", ", perThreads.Select(p =>
-                Enumerable.Range(0, Math.Min(names.Count, p.Calls.Count)).Where(c => Kind(names[c]) == kind).Sum(c => Median(p.Calls[c])).ToString("0.000", inv))));
+            Console.WriteLine($"kind {kind}, " + string.Join(", ", columns.Select(col =>
+                Enumerable.Range(0, Math.Min(names.Count, perThreads[col.P].Calls.Count)).Where(c => Kind(names[c]) == kind).Sum(c => Column(col, perThreads[col.P].Calls[c])).ToString("0.000", inv))));
         if (file is not null) AnchorProfile(file, batch, threads, forwards);
-        Console.WriteLine("sum of call medians, " + string.Join(", ", perThreads.Select(p => p.Calls.Sum(Median).ToString("0.000", inv))));
-        Console.WriteLine("forward median, " + string.Join(", ", perThreads.Select(p => Median(p.Forward).ToString("0.000", inv))));
+        Console.WriteLine("sum of call medians, " + string.Join(", ", columns.Select(col => perThreads[col.P].Calls.Sum(v => Column(col, v)).ToString("0.000", inv))));
+        Console.WriteLine("forward median, " + string.Join(", ", columns.Select(col => Column(col, perThreads[col.P].Forward).ToString("0.000", inv))));
     }
 
     /// <summary>
@@ -87,18 +110,25 @@ public static class InferenceProfile
         var inv = CultureInfo.InvariantCulture;
         var input = Tensor.Uniform([batch, 3, 224, 224], -1, 1, new Generator(1));
         var nodes = new List<string>();
-        var perThreads = new List<(int Threads, Dictionary<string, List<double>> Times, List<double> Runs)>();
+        var perThreads = new List<(int Threads, Dictionary<string, List<double>> Times, List<double> Runs, List<bool> Far)>();
         foreach (int t in threads)
         {
             string prefix = Path.Combine(Path.GetTempPath(), $"fovea-ort-profile-{Environment.ProcessId}-t{t}");
             var times = new Dictionary<string, List<double>>();
             var runs = new List<double>();
+            var far = new List<bool>();
             using (var options = new SessionOptions { IntraOpNumThreads = t, InterOpNumThreads = 1, EnableProfiling = true, ProfileOutputPathPrefix = prefix })
             {
                 using var session = new InferenceSession(bytes, options);
                 var feed = new[] { NamedOnnxValue.CreateFromTensor(session.InputMetadata.Keys.Single(), new DenseTensor<float>(input.ToArray<float>(), input.Shape)) };
+                bool farNow = false;
                 for (int i = 0; i < WarmForwards + forwards; i++)
+                {
+                    if (t > 1 && i >= WarmForwards && (i - WarmForwards) % PlacementEvery == 0)
+                        farNow = HelperRoundTripNs() > FarRoundTripNs;
+                    if (i >= WarmForwards) far.Add(farNow);
                     session.Run(feed).Dispose();
+                }
                 string file = session.EndProfiling();
                 using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
                 File.Delete(file);
@@ -124,13 +154,21 @@ public static class InferenceProfile
                     list.Add(ms);
                 }
             }
-            perThreads.Add((t, times, runs));
+            perThreads.Add((t, times, runs, far));
         }
         Console.WriteLine($"# ONNX Runtime on the same file: each node's median ms over the last {forwards} of {WarmForwards + forwards} runs (its profiler on; the first {WarmForwards} warm up)");
         foreach (var n in nodes)
             Console.WriteLine($"ort {n}, " + string.Join(", ", perThreads.Select(p => p.Times.TryGetValue(n, out var l) ? Median([.. l]).ToString("0.000", inv) : "")));
         Console.WriteLine("ort sum of node medians, " + string.Join(", ", perThreads.Select(p => p.Times.Values.Sum(l => Median([.. l])).ToString("0.000", inv))));
         Console.WriteLine("ort run median, " + string.Join(", ", perThreads.Select(p => Median([.. p.Runs]).ToString("0.000", inv))));
+        // The runs' medians by the placement of the two cores (measured with Fovea's helper, see HelperRoundTripNs).
+        foreach (var p in perThreads)
+        {
+            int farCount = p.Far.Count(f => f);
+            if (p.Runs.Count != p.Far.Count || farCount < PlacementMinForwards || p.Far.Count - farCount < PlacementMinForwards) continue;
+            Console.WriteLine($"ort run median t{p.Threads}, near ({p.Far.Count - farCount}) / far ({farCount}), "
+                + Median([.. p.Runs.Where((_, i) => !p.Far[i])]).ToString("0.000", inv) + ", " + Median([.. p.Runs.Where((_, i) => p.Far[i])]).ToString("0.000", inv));
+        }
     }
 
     /// <summary>A call's kind: its method and, for a convolution, its kernel size, stride, channels and input size.</summary>
@@ -146,6 +184,69 @@ public static class InferenceProfile
     };
 
     private static string PretrainedPath => PretrainedModels.Find(null, PretrainedModels.ResNet18RelativePath);
+
+    /// <summary>Forwards between two measurements of the cores' placement (<see cref="HelperRoundTripNs"/>, about 1 ms each).</summary>
+    private const int PlacementEvery = 20;
+
+    /// <summary>
+    /// Round trip over which the two cores count as far apart. On the 2-vCPU virtual machines Fovea is measured on it
+    /// reads 90–230 ns while the host keeps the two virtual CPUs near each other and 400–600 ns while it puts them on
+    /// different core complexes, for spells of seconds to minutes; see docs/performance-log.md.
+    /// </summary>
+    private const double FarRoundTripNs = 300;
+
+    /// <summary>Fewest forwards of each placement for the near and far columns.</summary>
+    private const int PlacementMinForwards = 20;
+
+    /// <summary>Set by the two sides of <see cref="HelperRoundTripNs"/> in turn.</summary>
+    private static volatile int s_pingPong;
+
+    /// <summary>
+    /// The mean round trip of a cache line between the calling thread and the kernels' helper thread, over 2,000 trips
+    /// in one parallel region (the thread that takes chunk 1 answers the one that takes chunk 0); NaN where the helper
+    /// did not join within 5 ms.
+    /// </summary>
+    internal static double HelperRoundTripNs()
+    {
+        const int trips = 2000;
+        s_pingPong = 0;
+        double result = double.NaN;
+        Fovea.Kernels.ParallelFor.ForChunks(2, chunk =>
+        {
+            long start = Stopwatch.GetTimestamp();
+            bool Late(double ms) => Stopwatch.GetElapsedTime(start).TotalMilliseconds > ms;
+            if (chunk == 0)
+            {
+                while (s_pingPong != 1)
+                    if (Late(5)) return;
+                long t0 = Stopwatch.GetTimestamp();
+                for (int i = 0; i < trips; i++)
+                {
+                    s_pingPong = 2 * i + 2;
+                    while (s_pingPong != 2 * i + 3)
+                    {
+                        if (!Late(50)) continue;
+                        s_pingPong = -1;
+                        return;
+                    }
+                }
+                result = Stopwatch.GetElapsedTime(t0).TotalMilliseconds * 1e6 / trips;
+            }
+            else
+            {
+                // The caller itself, having given up on the helper, finds the flag not at 0 and leaves.
+                if (s_pingPong != 0) return;
+                s_pingPong = 1;
+                for (int i = 0; i < trips; i++)
+                {
+                    while (s_pingPong != 2 * i + 2)
+                        if (s_pingPong == -1 || Late(50)) return;
+                    s_pingPong = 2 * i + 3;
+                }
+            }
+        });
+        return result;
+    }
 
     private static double Median(double[] v)
     {
