@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -122,6 +123,7 @@ internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunRows(int rows, int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
+        Debug.Assert(rows is >= 1 and <= MaxShortRows, "a short tile holds one to three rows");
         if (rows == 1)
         {
             Vector256<float> p0 = default, p1 = default, q0 = default, q1 = default, r0 = default, r1 = default, s0 = default, s1 = default;

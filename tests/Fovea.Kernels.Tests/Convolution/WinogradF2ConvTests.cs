@@ -70,6 +70,43 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_short_last_tile_changes_only_the_last_tiles_outputs()
+    {
+        // 7 x 7 tiles: eight 6-row tiles and a short one holding the last tile, the 2x2 outputs at (12, 12).
+        var s = WinogradShape([1, 64, 14, 14, 64, 1, 1]);
+        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 12);
+        var w = RandomFloats(s.OutChannels * s.ColRows, 13);
+        var b = RandomFloats(s.OutChannels, 14);
+        var full = new float[s.OutChannels * s.OutPlane];
+        var shortTile = new float[full.Length];
+        try
+        {
+            GemmTuning.ShortRowTiles = false;
+            WinogradF2Conv.Forward(GemmKernelKind.Vector256, s, x, w, b, full);
+            GemmTuning.ShortRowTiles = true;
+            WinogradF2Conv.Forward(GemmKernelKind.Vector256, s, x, w, b, shortTile);
+        }
+        finally
+        {
+            GemmTuning.ShortRowTiles = true;
+        }
+        var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
+        Assert.True(ErrorFactor(ConvReference.Forward(s, D(x), D(w), D(b)), shortTile, scale) <= BoundFactor);
+        int differ = 0;
+        for (int o = 0; o < s.OutChannels; o++)
+            for (int q = 0; q < s.OutPlane; q++)
+            {
+                int i = o * s.OutPlane + q;
+                bool lastTile = q / s.OutW >= 12 && q % s.OutW >= 12;
+                if (!lastTile) Assert.Equal(full[i], shortTile[i]);
+                else if (full[i] != shortTile[i]) differ++;
+            }
+        // The short tile sums each row's steps in another order, so some of the 256 last-tile outputs round otherwise:
+        // the switch did change the path.
+        Assert.True(differ > 0, "the last tile's outputs are the full tile's bits: the short tile did not run");
+    }
+
+    [Fact]
     public void Conv2dKernels_takes_this_path_for_small_planes_with_prepared_weights()
     {
         bool simd = Gemm.Selected != GemmKernelKind.Scalar;
