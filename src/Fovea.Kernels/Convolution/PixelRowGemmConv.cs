@@ -319,7 +319,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                         float* c = YT + (long)t * mr * NPad + j * nr;
                         if (FromInput) SgemmKernel7x32.Run(kcb, new InputRows(xp + Corners[t * mr], Taps + p0), b, c, NPad, 1f, beta);
                         else if (typeof(TKernel) == typeof(SgemmKernel6x16) && t == RowTiles - 1 && SgemmKernel6x16.TakesShortTile(LastTileRows))
-                            SgemmKernel6x16.RunRows(LastTileRows, kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
+                            SgemmKernel6x16.RunFirstRows(LastTileRows, kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
                         else TKernel.Run(kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
                     }
                 }

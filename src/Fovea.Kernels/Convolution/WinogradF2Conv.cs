@@ -349,7 +349,7 @@ internal static unsafe class WinogradF2Conv
                     for (int t = 0; t < RowTiles; t++)
                     {
                         if (typeof(TKernel) == typeof(SgemmKernel6x16) && t == RowTiles - 1 && SgemmKernel6x16.TakesShortTile(lastRows))
-                            SgemmKernel6x16.RunRows(lastRows, kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, 1f, beta);
+                            SgemmKernel6x16.RunFirstRows(lastRows, kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, 1f, beta);
                         else
                             TKernel.Run(kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, 1f, beta);
                     }

@@ -94,7 +94,7 @@ internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
     }
 
     /// <summary>
-    /// Whether a GEMM whose last row tile holds <paramref name="rows"/> valid rows runs it as <see cref="RunRows"/>:
+    /// Whether a GEMM whose last row tile holds <paramref name="rows"/> valid rows runs it as <see cref="RunFirstRows"/>:
     /// one to <see cref="MaxShortRows"/> rows (and <see cref="GemmTuning.ShortRowTiles"/>). The callers are the paths
     /// with pixels or Winograd tiles as the GEMM's rows (<see cref="PixelRowGemmConv{TKernel}"/>,
     /// <see cref="WinogradF2Conv"/>), where a ResNet's 7x7 planes at batch 1 are 49 rows: eight full tiles and one of a
@@ -121,7 +121,7 @@ internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
     /// rows), summed pairwise at the end: each row's steps in a fixed order, whatever the thread count.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunRows(int rows, int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
+    public static void RunFirstRows(int rows, int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
         Debug.Assert(rows is >= 1 and <= MaxShortRows, "a short tile holds one to three rows");
         if (rows == 1)

@@ -32,7 +32,7 @@ public class PreparedConvWeightsTests
         new[] { 1, 128, 40, 24, 140, 1, 1, 1, 1, 1, 0, 0, 1, 1 }, // 960 pixels: near the most this path takes
         new[] { 1, 40, 7, 7, 96, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 49 pixels: AVX-512's 7-row tile, three K blocks, three slivers
         new[] { 1, 15, 5, 5, 72, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 25 pixels: 7-row tiles with a partial last one, a partial sliver
-        // AVX2's 6-row tile ends a GEMM of 6q + 1 … 6q + 3 pixel rows with a short tile (SgemmKernel6x16.RunRows); 135 and
+        // AVX2's 6-row tile ends a GEMM of 6q + 1 … 6q + 3 pixel rows with a short tile (SgemmKernel6x16.RunFirstRows); 135 and
         // 153 taps are K blocks of odd depth (68 + 67, 77 + 76), so the unrolled steps' tails run too.
         new[] { 2, 17, 7, 7, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 98 pixels: a last tile of two rows, a partial sliver
         new[] { 3, 15, 7, 7, 48, 1, 3, 3, 1, 1, 1, 1, 1, 1 },    // 147 pixels: a last tile of three rows

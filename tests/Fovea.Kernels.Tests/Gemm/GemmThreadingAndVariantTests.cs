@@ -264,7 +264,7 @@ public class GemmThreadingAndVariantTests
                 if (beta == 0f)
                     for (int r = 0; r < rows; r++) c[r * ldc + 3] = float.NaN; // C is not read when beta is 0
                 fixed (float* pa = a, pb = b, pc = c)
-                    SgemmKernel6x16.RunRows(rows, kc, pa, pb, pc, ldc, alpha, beta);
+                    SgemmKernel6x16.RunFirstRows(rows, kc, pa, pb, pc, ldc, alpha, beta);
                 for (int r = 0; r < 6; r++)
                     for (int j = 0; j < ldc; j++)
                     {
