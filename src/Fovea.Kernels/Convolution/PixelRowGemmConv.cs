@@ -318,9 +318,7 @@ internal static unsafe class PixelRowGemmConv<TKernel>
                             for (long l = (t - t0) * lines / tiles, e = (t - t0 + 1) * lines / tiles; l < e; l++) Sse.Prefetch1(next + l * 64);
                         float* c = YT + (long)t * mr * NPad + j * nr;
                         if (FromInput) SgemmKernel7x32.Run(kcb, new InputRows(xp + Corners[t * mr], Taps + p0), b, c, NPad, 1f, beta);
-                        else if (typeof(TKernel) == typeof(SgemmKernel6x16) && t == RowTiles - 1 && SgemmKernel6x16.TakesShortTile(LastTileRows))
-                            SgemmKernel6x16.RunFirstRows(LastTileRows, kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
-                        else TKernel.Run(kcb, a + (long)t * mr * kcb, b, c, NPad, 1f, beta);
+                        else RowTile.Run<TKernel>(t == RowTiles - 1 ? LastTileRows : mr, kcb, a + (long)t * mr * kcb, b, c, NPad, beta);
                     }
                 }
                 // y[n, o, q] = Yᵀ[n·plane + q, o] + bias[o] for this sliver's channels and these rows.

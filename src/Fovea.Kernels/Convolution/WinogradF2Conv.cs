@@ -347,12 +347,7 @@ internal static unsafe class WinogradF2Conv
                     int kcb = Math.Min(Kc, c - p0);
                     float beta = p0 == 0 ? 0f : 1f;
                     for (int t = 0; t < RowTiles; t++)
-                    {
-                        if (typeof(TKernel) == typeof(SgemmKernel6x16) && t == RowTiles - 1 && SgemmKernel6x16.TakesShortTile(lastRows))
-                            SgemmKernel6x16.RunFirstRows(lastRows, kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, 1f, beta);
-                        else
-                            TKernel.Run(kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, 1f, beta);
-                    }
+                        RowTile.Run<TKernel>(t == RowTiles - 1 ? lastRows : mr, kcb, vXi + t * SliverStride + (long)p0 * mr, uXi + (long)p0 * nr, mXi + (long)t * mr * nr, nr, beta);
                 }
             }
 

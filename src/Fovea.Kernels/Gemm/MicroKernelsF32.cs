@@ -193,6 +193,23 @@ internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
 }
 
 /// <summary>
+/// One row tile of a float32 GEMM whose rows are pixels or Winograd tiles, given how many of its MR rows are valid:
+/// the kernel's full tile, or AVX2's short one where <see cref="SgemmKernel6x16.TakesShortTile"/> says so (alpha 1).
+/// </summary>
+internal static unsafe class RowTile
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Run<TKernel>(int validRows, int kc, float* a, float* b, float* c, nint ldc, float beta)
+        where TKernel : struct, IMicroKernel<float>
+    {
+        if (typeof(TKernel) == typeof(SgemmKernel6x16) && SgemmKernel6x16.TakesShortTile(validRows))
+            SgemmKernel6x16.RunFirstRows(validRows, kc, a, b, c, ldc, 1f, beta);
+        else
+            TKernel.Run(kc, a, b, c, ldc, 1f, beta);
+    }
+}
+
+/// <summary>
 /// AVX-512 tile: 6 rows x 32 columns = 12 zmm accumulators, the same shape as the AVX2 tile at twice the width.
 /// Selected only when <see cref="Vector512.IsHardwareAccelerated"/>; block sizes keep the same byte footprints.
 /// </summary>

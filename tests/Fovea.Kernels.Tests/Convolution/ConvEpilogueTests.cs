@@ -39,9 +39,7 @@ public sealed class ConvEpilogueTests
     public void Residual_and_relu_in_the_kernels_give_the_bits_of_the_separate_passes(int[] g, bool prepare)
     {
         var s = Shape(g);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 1);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 2);
-        var b = RandomFloats(s.OutChannels, 3);
+        var (x, w, b) = RandomConvInputs(s, 1);
         int n = s.Batch * s.OutChannels * s.OutPlane;
         var prepared = prepare ? new PreparedConvWeights(s.OutChannels, s.GroupIn, s.Window.KernelH, s.Window.KernelW, s.Groups) : null;
         var plain = new float[n];

@@ -38,6 +38,10 @@ internal static class ConvTestData
     /// <summary><see cref="Random"/>'s values rounded to float32.</summary>
     public static float[] RandomFloats(int n, int seed) => Array.ConvertAll(Random(n, seed), v => (float)v);
 
+    /// <summary>Float32 input, weights and bias for <paramref name="s"/>, from seeds <paramref name="seed"/>, + 1 and + 2.</summary>
+    public static (float[] X, float[] W, float[] B) RandomConvInputs(in ConvShape s, int seed) =>
+        (RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, seed), RandomFloats(s.OutChannels * s.ColRows, seed + 1), RandomFloats(s.OutChannels, seed + 2));
+
     /// <summary>|x| widened to float64: the operands of an error bound's Σ |x| |w|.</summary>
     public static double[] Abs(float[] x) => Array.ConvertAll(x, v => (double)Math.Abs(v));
 

@@ -31,9 +31,7 @@ public class PhaseGridConvTests(ITestOutputHelper output)
     public void Forward_matches_the_reference(int[] g)
     {
         var s = Shape(g);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 1);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 2);
-        var b = RandomFloats(s.OutChannels, 3);
+        var (x, w, b) = RandomConvInputs(s, 1);
         var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
         Assert.Equal(Avx512F.IsSupported, PhaseGridConv.Applies(s));
         foreach (bool withBias in new[] { true, false })
@@ -83,9 +81,7 @@ public class PhaseGridConvTests(ITestOutputHelper output)
         foreach (var g in new[] { new[] { 2, 32, 46, 46, 140, 1, 3, 3, 2, 2, 1, 1, 1, 1 }, [1, 64, 56, 56, 128, 1, 3, 3, 2, 2, 1, 1, 1, 1] })
         {
             var s = Shape(g);
-            var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 4);
-            var w = RandomFloats(s.OutChannels * s.ColRows, 5);
-            var b = RandomFloats(s.OutChannels, 6);
+            var (x, w, b) = RandomConvInputs(s, 4);
             long saved = ParallelFor.MinMultiplyAddsPerThread;
             float[] first;
             try

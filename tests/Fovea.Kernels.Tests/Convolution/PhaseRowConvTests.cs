@@ -27,9 +27,7 @@ public class PhaseRowConvTests(ITestOutputHelper output)
     public void Forward_matches_the_reference(int[] g)
     {
         var s = Shape(g);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 1);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 2);
-        var b = RandomFloats(s.OutChannels, 3);
+        var (x, w, b) = RandomConvInputs(s, 1);
         var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
         Assert.Equal(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated, PhaseRowConv.Applies(s));
         foreach (bool withBias in new[] { true, false })
@@ -67,9 +65,7 @@ public class PhaseRowConvTests(ITestOutputHelper output)
     public void Results_do_not_depend_on_the_thread_count_and_the_switch_gives_another_path()
     {
         var s = Shape([1, 3, 64, 224, 64, 1, 7, 7, 2, 2, 3, 3, 1, 1]);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 4);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 5);
-        var b = RandomFloats(s.OutChannels, 6);
+        var (x, w, b) = RandomConvInputs(s, 4);
         var first = SameOnOneTwoAndThreeThreads(() =>
         {
             var y = new float[s.Batch * s.OutChannels * s.OutPlane];

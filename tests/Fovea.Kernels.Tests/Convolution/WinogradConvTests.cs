@@ -38,9 +38,7 @@ public class WinogradConvTests(ITestOutputHelper output)
     public void Forward_and_input_gradient_match_the_reference_within_the_bound_on_both_tiles(int[] g)
     {
         var s = WinogradShape(g);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 1);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 2);
-        var b = RandomFloats(s.OutChannels, 3);
+        var (x, w, b) = RandomConvInputs(s, 1);
         var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 4);
         var y0 = ConvReference.Forward(s, D(x), D(w), D(b));
         var yScale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
@@ -106,9 +104,7 @@ public class WinogradConvTests(ITestOutputHelper output)
         Assert.False(WinogradConv.Applies(WinogradShape([64, 32, 3, 3, 24, 1, 1])));          // 3x3 outputs waste most of a tile
         Assert.Equal(simd, WinogradConv.Applies(WinogradShape([1, 128, 28, 28, 128, 1, 1]))); // ResNet-18's batch-1 layer: 49 tiles
         Assert.False(WinogradConv.Applies(WinogradShape([1, 256, 14, 14, 256, 1, 1])));      // 16 tiles
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 5);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 6);
-        var b = RandomFloats(s.OutChannels, 7);
+        var (x, w, b) = RandomConvInputs(s, 5);
         var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 8);
 
         var y = new float[dy.Length];
@@ -158,9 +154,7 @@ public class WinogradConvTests(ITestOutputHelper output)
     public void Results_do_not_depend_on_the_thread_count(int[] g)
     {
         var s = WinogradShape(g);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 9);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 10);
-        var b = RandomFloats(s.OutChannels, 11);
+        var (x, w, b) = RandomConvInputs(s, 9);
         var dy = RandomFloats(s.Batch * s.OutChannels * s.OutPlane, 12);
         SameOnOneTwoAndThreeThreads(() =>
         {

@@ -31,9 +31,7 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
     {
         var s = WinogradShape(g);
         Assert.InRange(WinogradF2Conv.Tiles(s), WinogradF2Conv.MinTiles, WinogradF2Conv.MaxTiles);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 1);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 2);
-        var b = RandomFloats(s.OutChannels, 3);
+        var (x, w, b) = RandomConvInputs(s, 1);
         var y0 = ConvReference.Forward(s, D(x), D(w), D(b));
         var yNoBias = ConvReference.Forward(s, D(x), D(w), new double[s.OutChannels]);
         var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
@@ -58,9 +56,7 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
     public void Results_do_not_depend_on_the_thread_count()
     {
         var s = WinogradShape([1, 256, 14, 14, 256, 1, 1]);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 9);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 10);
-        var b = RandomFloats(s.OutChannels, 11);
+        var (x, w, b) = RandomConvInputs(s, 9);
         SameOnOneTwoAndThreeThreads(() =>
         {
             var y = new float[s.Batch * s.OutChannels * s.OutPlane];
@@ -74,9 +70,7 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
     {
         // 7 x 7 tiles: eight 6-row tiles and a short one holding the last tile, the 2x2 outputs at (12, 12).
         var s = WinogradShape([1, 64, 14, 14, 64, 1, 1]);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 12);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 13);
-        var b = RandomFloats(s.OutChannels, 14);
+        var (x, w, b) = RandomConvInputs(s, 12);
         var full = new float[s.OutChannels * s.OutPlane];
         var shortTile = new float[full.Length];
         try
@@ -118,9 +112,7 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
 
         // Through the dispatch with prepared weights, the same bits as this path's own call.
         var s = WinogradShape([1, 64, 14, 14, 64, 1, 1]);
-        var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 5);
-        var w = RandomFloats(s.OutChannels * s.ColRows, 6);
-        var b = RandomFloats(s.OutChannels, 7);
+        var (x, w, b) = RandomConvInputs(s, 5);
         var y = new float[s.Batch * s.OutChannels * s.OutPlane];
         Conv2dKernels.Forward<float>(s, x, w, b, y, new PreparedConvWeights(64, 64, 3, 3, 1));
         var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
