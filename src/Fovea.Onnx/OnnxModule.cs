@@ -116,18 +116,23 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
                 // Inputs: the Conv's three slots (an absent bias as ""), the norm's four parameters, the other operand of the Add.
                 string[] inputs = [.. proto.Input, .. Enumerable.Repeat("", 3 - proto.Input.Count),
                     .. norm?.Input.Skip(1) ?? [], .. plan.Other is null ? Array.Empty<string>() : [plan.Other]];
-                var convRelu = OnnxOperators.ConvRelu(new OnnxNode(proto, OpsetOf(model, proto, source), source));
+                var convNode = new OnnxNode(proto, OpsetOf(model, proto, source), source);
+                var pool = plan.Pool < 0 ? default : compiled[plan.Pool];
+                var convRelu = plan.Pool < 0 ? OnnxOperators.ConvRelu(convNode)
+                    : OnnxOperators.ConvReluMaxPool(convNode, new OnnxNode(pool.Node, OpsetOf(model, pool.Node, source), source));
                 var fused = FusedConvRelu(kernel, convRelu, proto.Input.Count, norm is null ? null : compiled[plan.Norm].Kernel,
-                    norm is null ? 0 : ReadEpsilon(model, norm, source), add is null ? null : compiled[plan.Add].Kernel, add is not null && add.Input[0] != plan.Other, relu.Kernel);
-                var members = Enumerable.Range(k, plan.Relu - k + 1).ToArray();
+                    norm is null ? 0 : ReadEpsilon(model, norm, source), add is null ? null : compiled[plan.Add].Kernel, add is not null && add.Input[0] != plan.Other, relu.Kernel,
+                    plan.Pool < 0 ? null : pool.Kernel);
+                var members = Enumerable.Range(k, plan.Last - k + 1).ToArray();
                 string[] inner = [.. members.Take(members.Length - 1).Select(i => compiled[i].Node.Output[0])];
-                _nodes.Add(new CompiledNode(inputs, [.. relu.Node.Output], fused, string.Join(" + ", members.Select(i => compiled[i].Where)),
+                _nodes.Add(new CompiledNode(inputs, [.. compiled[plan.Last].Node.Output], fused, string.Join(" + ", members.Select(i => compiled[i].Where)),
                     [.. members.SelectMany(i => Release(compiled[i].Node, i)).Where(name => !inner.Contains(name)).Distinct()]));
                 if (norm is not null) FusedConvBatchNormPairs++;
-                if (add is null) FusedConvRelus++;
+                if (plan.Pool >= 0) FusedConvReluPools++;
+                else if (add is null) FusedConvRelus++;
                 else FusedConvJoins++;
-                fresh.Add(relu.Node.Output[0]);
-                k = plan.Relu;
+                if (plan.Pool < 0) fresh.Add(relu.Node.Output[0]);
+                k = plan.Last;
                 continue;
             }
             if (k + 1 < compiled.Count && FoldsIntoConv(proto, compiled[k + 1].Node, uses))
@@ -173,8 +178,15 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
         }
     }
 
-    /// <summary>Where a Conv's output runs on to: the BatchNormalization folded into it, the Add it joins, the Relu that ends it (node indices, −1 for none).</summary>
-    private sealed record ConvReluPlan(int Norm, int Add, int Relu, string? Other);
+    /// <summary>
+    /// Where a Conv's output runs on to: the BatchNormalization folded into it, the Add it joins, the Relu, and the MaxPool
+    /// that reads nothing but the Relu's output (node indices, −1 for none).
+    /// </summary>
+    private sealed record ConvReluPlan(int Norm, int Add, int Relu, string? Other, int Pool = -1)
+    {
+        /// <summary>The plan's last node: the MaxPool after the Relu (a stem), or the Relu.</summary>
+        public int Last => Pool >= 0 ? Pool : Relu;
+    }
 
     /// <summary>
     /// The Conv at <paramref name="k"/>, when its output (or that of a BatchNormalization folding into it) is read only
@@ -191,7 +203,7 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
         if (j >= compiled.Count || uses.GetValueOrDefault(y) != 1 || _outputs.Contains(y)) return null;
         var next = compiled[j].Node;
         if (next.OpType == "Relu" && next.Input.Count == 1 && next.Input[0] == y && next.Output.Count == 1 && next.Output[0].Length > 0)
-            return new ConvReluPlan(norm, -1, j, null);
+            return new ConvReluPlan(norm, -1, j, null, j + 1 < compiled.Count && PoolsAfterRelu(next, compiled[j + 1].Node, uses) ? j + 1 : -1);
         if (j + 1 < compiled.Count && JoinsIntoRelu(next, compiled[j + 1].Node, uses) && next.Input.Count(name => name == y) == 1)
             return new ConvReluPlan(norm, j, j + 1, next.Input[0] == y ? next.Input[1] : next.Input[0]);
         return null;
@@ -203,9 +215,12 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
     /// <see cref="Functional.Conv2dRelu"/>, which itself runs the ops as written where a gradient is recorded). Where
     /// the norm does not fold (training mode, gradients on) or the other operand is not a tensor of the run's dtype, the
     /// kernels in turn: the convolution (and norm), then the Add and Relu as <see cref="FusedAddRelu"/> runs them, or
-    /// the Relu in place on the new output.
+    /// the Relu in place on the new output. With a <paramref name="pool"/> (a stem's MaxPool, which reads nothing but the
+    /// Relu's output), <paramref name="convRelu"/> is <see cref="OnnxOperators.ConvReluMaxPool"/> and the kernels in
+    /// turn end with the pool.
     /// </summary>
-    private static OnnxKernel FusedConvRelu(OnnxKernel conv, OnnxKernel convRelu, int convInputs, OnnxKernel? norm, double eps, OnnxKernel? add, bool convFirst, OnnxKernel relu)
+    private static OnnxKernel FusedConvRelu(OnnxKernel conv, OnnxKernel convRelu, int convInputs, OnnxKernel? norm, double eps, OnnxKernel? add, bool convFirst, OnnxKernel relu,
+        OnnxKernel? pool = null)
     {
         var fold = norm is null ? null : new ConvBatchNormFolding();
         var convNorm = norm is null ? null : FusedConvBatchNorm(conv, norm, convInputs, eps);
@@ -222,7 +237,8 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
                     return convRelu(run, [convArgs[0], OnnxValue.Of(folded.Weight), OnnxValue.Of(folded.Bias), other]);
             }
             var y = norm is null ? conv(run, convArgs[..convInputs]) : convNorm!(run, [.. convArgs[..convInputs], .. normArgs]);
-            return join(run, add is null ? y : convFirst ? [y[0], other!] : [other!, y[0]]);
+            var joined = join(run, add is null ? y : convFirst ? [y[0], other!] : [other!, y[0]]);
+            return pool is null ? joined : pool(run, joined);
         };
     }
 
@@ -356,6 +372,9 @@ public sealed class OnnxModule : Module<Tensor, Tensor>
 
     /// <summary>How many Relu nodes rectify their input in place in inference.</summary>
     internal int InPlaceRelus { get; }
+
+    /// <summary>How many Conv (→ BatchNormalization) → Relu → MaxPool chains (stems) run as one call.</summary>
+    internal int FusedConvReluPools { get; }
 
     /// <summary>How many Relu → MaxPool pairs run pool first (<see cref="PoolBeforeRelu"/>).</summary>
     internal int ReluAfterPools { get; }

@@ -40,7 +40,8 @@ public sealed class FusedAddReluTests
         var imported = OnnxModel.Import(OnnxModel.ExportToBytes(ResNet(), [1, 3, 64, 64]), "resnet18.onnx");
         imported.Eval();
         Assert.Equal(8, imported.FusedConvJoins);    // one join per basic block, in its second convolution or its shortcut's
-        Assert.Equal(9, imported.FusedConvRelus);    // the stem's ReLU and each block's first
+        Assert.Equal(8, imported.FusedConvRelus);    // each block's first ReLU
+        Assert.Equal(1, imported.FusedConvReluPools); // the stem's ReLU and its max pool
         Assert.Equal(0, imported.FusedAddReluPairs);
         Assert.Equal(0, imported.InPlaceRelus);
         Assert.Equal(0, imported.ReluAfterPools);
@@ -69,7 +70,7 @@ public sealed class FusedAddReluTests
     }
 
     [Fact]
-    public void A_stems_relu_runs_in_its_convolution_with_the_same_values_and_gradients()
+    public void A_stems_relu_and_pool_run_with_its_convolution_with_the_same_values_and_gradients()
     {
         var conv = new Conv2d(3, 5, 3, padding: 1);
         // Channel 0 negative throughout, so its windows hold negatives only (0 after the ReLU and the pool).
@@ -78,7 +79,8 @@ public sealed class FusedAddReluTests
         net.Eval();
         var imported = OnnxModel.Import(OnnxModel.ExportToBytes(net, [2, 3, 9, 9]), "stem.onnx");
         imported.Eval();
-        Assert.Equal(1, imported.FusedConvRelus);
+        Assert.Equal(1, imported.FusedConvReluPools);
+        Assert.Equal(0, imported.FusedConvRelus);
         Assert.Equal(0, imported.ReluAfterPools);
         Assert.Equal(0, imported.InPlaceRelus);
         var x = Tensor.Randn([2, 3, 9, 9], new Generator(5));
@@ -94,6 +96,43 @@ public sealed class FusedAddReluTests
         var xr = x.Clone().RequiresGrad_();
         Functional.MaxPool2d(Functional.Relu(conv.Forward(xr)), 3, 2, 1).Sum().Backward();
         Assert.Equal(xr.Grad!.ToArray<float>(), xg.Grad!.ToArray<float>());
+    }
+
+    [Theory]
+    [InlineData(new long[] { 3, 3, 3, 3 }, new long[] { 1, 1, 1, 1 }, 0L)] // torchvision's stem
+    [InlineData(new long[] { 3, 3, 2, 2 }, new long[] { 1, 1, 0, 0 }, 0L)] // CNTK's: the start's pads give the same windows
+    [InlineData(new long[] { 3, 3, 3, 3 }, new long[] { 1, 1, 1, 1 }, 1L)] // ceil mode
+    [InlineData(new long[] { 3, 3, 3, 3 }, new long[] { 0, 0, 2, 2 }, 0L)] // pads the start's cannot stand for: the nodes in turn
+    public void A_stem_of_the_fused_kernels_shape_pools_as_the_graph_as_written(long[] convPads, long[] poolPads, long ceil)
+    {
+        // 3 channels, 7x7 stride 2, 16 outputs of 100-pixel rows: the fused kernels take it on AVX2 and AVX-512 (the fourth
+        // case excepted).
+        var rng = new Random(21);
+        float[] Values(int n) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        var b = new OnnxModelBuilder().Input("x", 1, 3, 20, 200)
+            .Initializer("w", Values(16 * 3 * 49), 16, 3, 7, 7).Initializer("b", Values(16), 16)
+            .Node("Conv", ["x", "w", "b"], ["c"], ("strides", new long[] { 2, 2 }), ("pads", convPads))
+            .Node("Relu", ["c"], ["r"])
+            .Node("MaxPool", ["r"], ["y"], ("kernel_shape", new long[] { 3, 3 }), ("strides", new long[] { 2, 2 }), ("pads", poolPads), ("ceil_mode", ceil))
+            .Output("y");
+        var imported = OnnxModel.Import(b.ToBytes(), "stem.onnx");
+        imported.Eval();
+        Assert.Equal(1, imported.FusedConvReluPools);
+        var x = Tensor.Randn([1, 3, 20, 200], new Generator(22));
+        var expected = imported.Forward(x.Clone().RequiresGrad_()).Detach(); // recorded: the nodes as written
+        foreach (int threads in new[] { 1, 2 })
+        {
+            int saved = Threading.MaxDegreeOfParallelism;
+            Threading.MaxDegreeOfParallelism = threads;
+            try
+            {
+                Tensor y;
+                using (GradMode.Disable()) y = imported.Forward(x);
+                Assert.Equal(expected.Shape, y.Shape);
+                Assert.Equal(expected.ToArray<float>(), y.ToArray<float>());
+            }
+            finally { Threading.MaxDegreeOfParallelism = saved; }
+        }
     }
 
     [Theory]

@@ -178,6 +178,34 @@ public static class Conv2dKernels
     }
 
     /// <summary>
+    /// Whether <see cref="ForwardReluMaxPool"/> takes this convolution and pooling window (<paramref name="poolH"/> x
+    /// <paramref name="poolW"/> pooled outputs): a float32 network stem on the kernels that can hand over a few output
+    /// rows at a time, and a window of the separable pooling's form. Elsewhere callers run the three ops in turn.
+    /// </summary>
+    public static bool ForwardReluMaxPoolApplies(in ConvShape s, in Window2d pool, int poolH, int poolW) => ConvMaxPool.Applies(s, pool, poolH, poolW);
+
+    /// <summary>
+    /// y = max_pool(relu(conv(x, w) + bias)) without writing the convolution's output (<see cref="ConvMaxPool"/>): the
+    /// same bits as <see cref="Forward{T}(in ConvShape, ReadOnlyMemory{T}, ReadOnlyMemory{T}, ReadOnlyMemory{T}, Memory{T}, PreparedConvWeights?, ReadOnlyMemory{T}, bool)"/>
+    /// with the ReLU, then <see cref="Pool2dKernels.MaxForwardValues{T}"/>. Only where <see cref="ForwardReluMaxPoolApplies"/>;
+    /// <paramref name="bias"/> may be empty; y is [N, K, poolH, poolW].
+    /// </summary>
+    public static unsafe void ForwardReluMaxPool(in ConvShape s, ReadOnlyMemory<float> x, ReadOnlyMemory<float> w, ReadOnlyMemory<float> bias, Memory<float> y,
+        in Window2d pool, int poolH, int poolW)
+    {
+        if (!ConvMaxPool.Applies(s, pool, poolH, poolW))
+            throw new ArgumentException($"conv2d + relu + max_pool2d: no fused kernel for {s.Window.KernelH}x{s.Window.KernelW} stride {s.Window.StrideH} on {s.InChannels} channels "
+                + $"and a {pool.KernelH}x{pool.KernelW} stride {pool.StrideH} pool on this machine");
+        if ((long)s.Batch * s.OutChannels * poolH * poolW != y.Length)
+            throw new ArgumentException($"conv2d + relu + max_pool2d: the output has {y.Length} elements, not {s.Batch} x {s.OutChannels} x {poolH} x {poolW}", nameof(y));
+        using var hx = x.Pin();
+        using var hw = w.Pin();
+        using var hb = bias.Pin();
+        using var hy = y.Pin();
+        ConvMaxPool.Forward(s, (float*)hx.Pointer, (float*)hw.Pointer, bias.IsEmpty ? null : (float*)hb.Pointer, (float*)hy.Pointer, pool, poolH, poolW);
+    }
+
+    /// <summary>
     /// Whether the residual and ReLU of <see cref="Forward{T}(in ConvShape, ReadOnlyMemory{T}, ReadOnlyMemory{T}, ReadOnlyMemory{T}, Memory{T}, PreparedConvWeights?, ReadOnlyMemory{T}, bool)"/>
     /// run in the kernel rather than in a pass after it. Measured in ResNet-18 with each setting alternating forward
     /// by forward in one process (2-core AMD EPYC, Zen 5), against the pass after: the stem's direct kernel

@@ -278,35 +278,60 @@ internal static unsafe class DirectConv
     /// </summary>
     public static void ForwardByChannels(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue epilogue = default)
     {
-        int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups;
-        var win = s.Window;
-        int wp = s.Width + 2 * win.PadW, rowsPerBlock = ChannelRowsPerBlock(s), blocks = (s.OutH + rowsPerBlock - 1) / rowsPerBlock;
-        int bandRows = (rowsPerBlock - 1) * win.StrideH + (win.KernelH - 1) * win.DilationH + 1;
-        int blockPixels = rowsPerBlock * s.OutW;
-        int[] taps = BandTaps(s, bandRows, wp);
-        int[] offsets = ArrayPool<int>.Shared.Rent(blockPixels);
-        for (int p = 0; p < blockPixels; p++) offsets[p] = p / s.OutW * win.StrideH * wp + p % s.OutW * win.StrideW;
-        // Wᵀ per group and tile of 16 channels: [k][16], so each tap's 16 channels are one pair of vector loads, and a
-        // tile's taps follow each other. (With all of a group's channels on each row, [k][o], a tile's rows were a
-        // multiple of 64 bytes apart and fell into a quarter of L1's sets at 64 channels: the stem's tiles then read
-        // their weights from L2.)
-        float[] wT = ArrayPool<float>.Shared.Rent(groups * colRows * gout);
-        for (int g = 0; g < groups; g++)
-            for (int o = 0; o < gout; o++)
-                for (int k = 0; k < colRows; k++)
-                    wT[(((long)g * gout + o / NR * NR) * colRows + (long)k * NR) + o % NR] = w[((long)g * gout + o) * colRows + k];
-        fixed (int* pt = taps)
-        fixed (int* po = offsets)
-        fixed (float* pw = wT)
+        using var plan = new ChannelPlan(s, x, w, bias, y, epilogue);
+        var body = plan.Body;
+        int items = s.Batch * s.Groups * body.Blocks;
+        if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) > 1)
+            ParallelFor.ForChunks(items, body);
+        else
+            for (int i = 0; i < items; i++) body.Invoke(i);
+    }
+
+    /// <summary>
+    /// The transposed weights, the band's tap offsets and each block pixel's offset of <see cref="ForwardByChannels"/>,
+    /// and its work items: <see cref="ChannelBody"/> also computes any block of output rows of an image
+    /// (<see cref="IConvRows"/>) for the fused stem and pooling (<see cref="ConvMaxPool"/>), on the strided shapes.
+    /// Disposing returns the buffers.
+    /// </summary>
+    internal readonly struct ChannelPlan : IDisposable
+    {
+        private readonly int[] _taps, _offsets;
+        private readonly float[] _wT;
+        private readonly GCHandle _pinTaps, _pinOffsets, _pinW;
+
+        /// <summary>The work items; <c>Y</c> is the constructor's y (null where only <see cref="ChannelBody.Rows"/> is called).</summary>
+        public readonly ChannelBody Body;
+
+        public ChannelPlan(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue epilogue)
         {
-            var body = new ChannelBody
+            int colRows = s.ColRows, gout = s.GroupOut, groups = s.Groups;
+            var win = s.Window;
+            int wp = s.Width + 2 * win.PadW, rowsPerBlock = ChannelRowsPerBlock(s), blocks = (s.OutH + rowsPerBlock - 1) / rowsPerBlock;
+            int bandRows = (rowsPerBlock - 1) * win.StrideH + (win.KernelH - 1) * win.DilationH + 1;
+            int blockPixels = rowsPerBlock * s.OutW;
+            _taps = BandTaps(s, bandRows, wp);
+            _offsets = ArrayPool<int>.Shared.Rent(blockPixels);
+            for (int p = 0; p < blockPixels; p++) _offsets[p] = p / s.OutW * win.StrideH * wp + p % s.OutW * win.StrideW;
+            // Wᵀ per group and tile of 16 channels: [k][16], so each tap's 16 channels are one pair of vector loads, and a
+            // tile's taps follow each other. (With all of a group's channels on each row, [k][o], a tile's rows were a
+            // multiple of 64 bytes apart and fell into a quarter of L1's sets at 64 channels: the stem's tiles then read
+            // their weights from L2.)
+            _wT = ArrayPool<float>.Shared.Rent(groups * colRows * gout);
+            for (int g = 0; g < groups; g++)
+                for (int o = 0; o < gout; o++)
+                    for (int k = 0; k < colRows; k++)
+                        _wT[(((long)g * gout + o / NR * NR) * colRows + (long)k * NR) + o % NR] = w[((long)g * gout + o) * colRows + k];
+            _pinTaps = GCHandle.Alloc(_taps, GCHandleType.Pinned);
+            _pinOffsets = GCHandle.Alloc(_offsets, GCHandleType.Pinned);
+            _pinW = GCHandle.Alloc(_wT, GCHandleType.Pinned);
+            Body = new ChannelBody
             {
                 X = x,
                 Y = y,
                 Bias = bias,
-                WT = pw,
-                Taps = pt,
-                Offsets = po,
+                WT = (float*)_pinW.AddrOfPinnedObject(),
+                Taps = (int*)_pinTaps.AddrOfPinnedObject(),
+                Offsets = (int*)_pinOffsets.AddrOfPinnedObject(),
                 Shape = s,
                 BandRows = bandRows,
                 Wp = wp,
@@ -314,18 +339,20 @@ internal static unsafe class DirectConv
                 Blocks = blocks,
                 Epilogue = epilogue,
             };
-            int items = s.Batch * groups * blocks;
-            if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) > 1)
-                ParallelFor.ForChunks(items, body);
-            else
-                for (int i = 0; i < items; i++) body.Invoke(i);
         }
-        ArrayPool<int>.Shared.Return(taps);
-        ArrayPool<int>.Shared.Return(offsets);
-        ArrayPool<float>.Shared.Return(wT);
+
+        public void Dispose()
+        {
+            _pinTaps.Free();
+            _pinOffsets.Free();
+            _pinW.Free();
+            ArrayPool<int>.Shared.Return(_taps);
+            ArrayPool<int>.Shared.Return(_offsets);
+            ArrayPool<float>.Shared.Return(_wT);
+        }
     }
 
-    private struct ChannelBody : IChunkBody
+    internal struct ChannelBody : IChunkBody, IConvRows
     {
         public float* X, Y, Bias, WT;
         public int* Taps, Offsets;
@@ -333,28 +360,21 @@ internal static unsafe class DirectConv
         public int BandRows, Wp, RowsPerBlock, Blocks;
         public ConvEpilogue Epilogue;
 
+        public readonly int RowsPerCall => RowsPerBlock;
+
+        /// <summary>Work item (image, group, block of output rows), written into y.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int item)
         {
             ref readonly ConvShape s = ref Shape;
             int blk = item % Blocks, ng = item / Blocks, g = ng % s.Groups, n = ng / s.Groups, gout = s.GroupOut, plane = s.OutPlane, colRows = s.ColRows;
-            int oy0 = blk * RowsPerBlock, oy1 = Math.Min(s.OutH, oy0 + RowsPerBlock);
-            float* band = Band(s, X, n, g, oy0 * s.Window.StrideH, BandRows, Wp);
-            float* wT = WT + (long)g * colRows * gout;
             float* yg = Y + ((long)n * s.OutChannels + (long)g * gout) * plane;
-            // The tiles of a run of pixels gather in a scratch [pixel][channel] in the first-level cache, then each
-            // channel's part of y is written as one sequential run. Writing each 6-pixel x 16-channel tile straight into
-            // y stored 24 bytes into each of 16 lines a plane apart: where y is a fresh tensor, whose lines are in no
-            // cache, those scattered partial-line stores took a third of the forward (LeNet's c3 at 0.67 ms against
-            // 0.39 ms into a reused buffer).
-            int run = Math.Max(MR, MaxImageScratch / gout / MR * MR);
-            bool rowTiles = RowTiles(s);
-            int q0Block = oy0 * s.OutW, blockPixels = (oy1 - oy0) * s.OutW;
-            // The row tiles gather the whole image (RowTiles bounds it), the 6-pixel tiles runs of whole tiles.
-            float* scratch = ImageScratch((rowTiles ? plane : Math.Min(blockPixels, run)) * gout);
-            if (rowTiles)
+            if (RowTiles(s))
             {
                 // The whole image's outputs in the scratch, a row segment of RowTilePixels at a time.
+                float* band = Band(s, X, n, g, 0, BandRows, Wp);
+                float* wT = WT + (long)g * colRows * gout;
+                float* scratch = ImageScratch(plane * gout);
                 var win = s.Window;
                 int ow = s.OutW, kh = win.KernelH, kw = win.KernelW, dh = win.DilationH, wp = Wp;
                 for (int oy = 0; oy < s.OutH; oy++)
@@ -366,6 +386,35 @@ internal static unsafe class DirectConv
                 for (int o = 0; o < gout; o++) Epilogue.Run(yg + (long)o * plane, plane);
                 return;
             }
+            int oy0 = blk * RowsPerBlock, oy1 = Math.Min(s.OutH, oy0 + RowsPerBlock);
+            GroupRows(n, g, oy0, oy1, yg + (long)oy0 * s.OutW, plane);
+        }
+
+        /// <summary>Output rows [oy0, oy1) of image n, every group (at most <see cref="RowsPerBlock"/> rows; not for <see cref="RowTiles"/> shapes).</summary>
+        public readonly void Rows(int n, int oy0, int oy1, float* dst, long dstPlane)
+        {
+            for (int g = 0; g < Shape.Groups; g++) GroupRows(n, g, oy0, oy1, dst + (long)g * Shape.GroupOut * dstPlane, dstPlane);
+        }
+
+        /// <summary>
+        /// Output rows [oy0, oy1) of group g of image n: channel o of the group at <paramref name="dst"/> + o·<paramref name="dstPlane"/>,
+        /// row after row.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void GroupRows(int n, int g, int oy0, int oy1, float* dst, long dstPlane)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int gout = s.GroupOut, colRows = s.ColRows;
+            float* band = Band(s, X, n, g, oy0 * s.Window.StrideH, BandRows, Wp);
+            float* wT = WT + (long)g * colRows * gout;
+            // The tiles of a run of pixels gather in a scratch [pixel][channel] in the first-level cache, then each
+            // channel's part of y is written as one sequential run. Writing each 6-pixel x 16-channel tile straight into
+            // y stored 24 bytes into each of 16 lines a plane apart: where y is a fresh tensor, whose lines are in no
+            // cache, those scattered partial-line stores took a third of the forward (LeNet's c3 at 0.67 ms against
+            // 0.39 ms into a reused buffer).
+            int run = Math.Max(MR, MaxImageScratch / gout / MR * MR);
+            int blockPixels = (oy1 - oy0) * s.OutW;
+            float* scratch = ImageScratch(Math.Min(blockPixels, run) * gout);
             for (int q0 = 0; q0 < blockPixels; q0 += run)
             {
                 int pixels = Math.Min(run, blockPixels - q0);
@@ -382,9 +431,9 @@ internal static unsafe class DirectConv
                         else
                             BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + (long)o0 * colRows, NR, scratch + (long)(p0 - q0) * gout + o0, gout);
                 }
-                float* yRun = yg + q0Block + q0;
-                RegisterTranspose.Transpose(scratch, gout, yRun, plane, pixels, gout);
-                for (int o = 0; o < gout; o++) Epilogue.Run(yRun + (long)o * plane, pixels);
+                float* yRun = dst + q0;
+                RegisterTranspose.Transpose(scratch, gout, yRun, dstPlane, pixels, gout);
+                for (int o = 0; o < gout; o++) Epilogue.Run(yRun + o * dstPlane, pixels);
             }
         }
     }

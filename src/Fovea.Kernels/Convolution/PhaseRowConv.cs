@@ -70,19 +70,43 @@ internal static unsafe class PhaseRowConv
     /// </summary>
     public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue epilogue = default)
     {
-        int k = s.OutChannels, taps = s.ColRows, groups = (k + MR - 1) / MR;
-        // Weights as [group of MR channels][tap][MR] (channels past the last are zero), and the bias padded alike.
-        float[] packed = ArrayPool<float>.Shared.Rent(groups * taps * MR + groups * MR);
-        Array.Clear(packed, 0, groups * taps * MR + groups * MR);
-        for (int o = 0; o < k; o++)
+        using var plan = new Plan(s, x, w, bias, y, epilogue);
+        var body = plan.Body;
+        int items = s.Batch * body.Blocks;
+        if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) <= 1)
+            for (int i = 0; i < items; i++) body.Invoke(i);
+        else
+            ParallelFor.ForChunks(items, body);
+    }
+
+    /// <summary>
+    /// The weights packed for the tiles and the work items over them: <see cref="Body"/> computes any
+    /// <see cref="RowsPerItem"/> output rows of an image (<see cref="IConvRows"/>), which <see cref="Forward"/> and the
+    /// fused stem and pooling (<see cref="ConvMaxPool"/>) call. Disposing returns the packed weights.
+    /// </summary>
+    internal readonly struct Plan : IDisposable
+    {
+        private readonly float[] _packed;
+        private readonly GCHandle _pin;
+
+        /// <summary>The work items; <c>Y</c> is the constructor's y (null where only <see cref="Body.Rows"/> is called).</summary>
+        public readonly Body Body;
+
+        public Plan(in ConvShape s, float* x, float* w, float* bias, float* y, ConvEpilogue epilogue)
         {
-            int g = o / MR, m = o % MR;
-            for (int t = 0; t < taps; t++) packed[((long)g * taps + t) * MR + m] = w[(long)o * taps + t];
-            if (bias is not null) packed[(long)groups * taps * MR + o] = bias[o];
-        }
-        fixed (float* pw = packed)
-        {
-            var body = new Body
+            int k = s.OutChannels, taps = s.ColRows, groups = (k + MR - 1) / MR;
+            // Weights as [group of MR channels][tap][MR] (channels past the last are zero), and the bias padded alike.
+            _packed = ArrayPool<float>.Shared.Rent(groups * taps * MR + groups * MR);
+            Array.Clear(_packed, 0, groups * taps * MR + groups * MR);
+            for (int o = 0; o < k; o++)
+            {
+                int g = o / MR, m = o % MR;
+                for (int t = 0; t < taps; t++) _packed[((long)g * taps + t) * MR + m] = w[(long)o * taps + t];
+                if (bias is not null) _packed[(long)groups * taps * MR + o] = bias[o];
+            }
+            _pin = GCHandle.Alloc(_packed, GCHandleType.Pinned);
+            float* pw = (float*)_pin.AddrOfPinnedObject();
+            Body = new Body
             {
                 X = x,
                 Y = y,
@@ -95,39 +119,48 @@ internal static unsafe class PhaseRowConv
                 PhaseLength = PhaseLength(s),
                 RowsIn = (RowsPerItem - 1) * s.Window.StrideH + s.Window.KernelH,
             };
-            int items = s.Batch * body.Blocks;
-            if (ParallelFor.ThreadsForMultiplyAdds((long)s.Batch * s.MacsPerImage) <= 1)
-                for (int i = 0; i < items; i++) body.Invoke(i);
-            else
-                ParallelFor.ForChunks(items, body);
         }
-        ArrayPool<float>.Shared.Return(packed);
+
+        public void Dispose()
+        {
+            _pin.Free();
+            ArrayPool<float>.Shared.Return(_packed);
+        }
     }
 
     /// <summary>This thread's scratch of at least <paramref name="length"/> floats (pinned, 64-byte aligned).</summary>
     private static float* Scratch(int length) =>
         ThreadScratch.Floats(ref _phases, length);
 
-    private struct Body : IChunkBody
+    internal struct Body : IChunkBody, IConvRows
     {
         public float* X, Y, Weights, Bias;
         public ConvEpilogue Epilogue;
         public ConvShape Shape;
         public int Groups, Blocks, PhaseLength, RowsIn;
 
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly int RowsPerCall => RowsPerItem;
+
+        /// <summary>Work item (image, block of <see cref="RowsPerItem"/> output rows), written into y.</summary>
         public readonly void Invoke(int item)
         {
             ref readonly ConvShape s = ref Shape;
-            var win = s.Window;
             int n = item / Blocks, oy0 = item % Blocks * RowsPerItem, oy1 = Math.Min(s.OutH, oy0 + RowsPerItem);
+            Rows(n, oy0, oy1, Y + (long)n * s.OutChannels * s.OutPlane + (long)oy0 * s.OutW, s.OutPlane);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Rows(int n, int oy0, int oy1, float* dst, long dstPlane)
+        {
+            ref readonly ConvShape s = ref Shape;
+            var win = s.Window;
             int c = s.InChannels, h = s.Height, wIn = s.Width, q = PhaseLength, rowsIn = RowsIn;
-            int iyTop = oy0 * win.StrideH - win.PadH;
-            // The input rows of this block, zero-padded and split: row r of channel ci at phases + (ci·rowsIn + r)·2q, its
-            // even columns (padded coordinates) first, then its odd ones.
+            int iyTop = oy0 * win.StrideH - win.PadH, rowsRead = (oy1 - oy0 - 1) * win.StrideH + win.KernelH;
+            // The input rows of these outputs, zero-padded and split: row r of channel ci at phases + (ci·rowsIn + r)·2q,
+            // its even columns (padded coordinates) first, then its odd ones.
             float* phases = Scratch(c * rowsIn * 2 * q);
             for (int ci = 0; ci < c; ci++)
-                for (int r = 0; r < rowsIn; r++)
+                for (int r = 0; r < rowsRead; r++)
                 {
                     float* even = phases + ((long)ci * rowsIn + r) * 2 * q;
                     int iy = iyTop + r;
@@ -140,7 +173,6 @@ internal static unsafe class PhaseRowConv
                 }
 
             int k = s.OutChannels, outW = s.OutW, segments = Segments(outW);
-            long plane = (long)s.OutH * outW;
             float* tile = stackalloc float[MR * Vectors * 16 + 16];
             tile = (float*)(((nint)tile + 63) & ~(nint)63);
             for (int oy = oy0; oy < oy1; oy++)
@@ -154,10 +186,10 @@ internal static unsafe class PhaseRowConv
                         {
                             int o = g * MR + m;
                             if (o >= k) break;
-                            float* dst = Y + ((long)n * k + o) * plane + (long)oy * outW + x0;
+                            float* to = dst + o * dstPlane + (long)(oy - oy0) * outW + x0;
                             int width = Math.Min(SegmentWidth, outW - x0);
-                            if (Epilogue.IsNone) new ReadOnlySpan<float>(tile + m * SegmentWidth, width).CopyTo(new Span<float>(dst, width));
-                            else Epilogue.Copy(tile + m * SegmentWidth, dst, width);
+                            if (Epilogue.IsNone) new ReadOnlySpan<float>(tile + m * SegmentWidth, width).CopyTo(new Span<float>(to, width));
+                            else Epilogue.Copy(tile + m * SegmentWidth, to, width);
                         }
                     }
         }

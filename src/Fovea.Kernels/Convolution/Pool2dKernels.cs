@@ -68,6 +68,28 @@ public static class Pool2dKernels
     /// <summary>Whether the dispatch may take <see cref="MaxSeparableF32"/>; tests switch it off to compare with the one-pass loop.</summary>
     internal static bool SeparableEnabled = true;
 
+    /// <summary>
+    /// Whether <see cref="RowMaximaF32"/> and <see cref="ColumnMaximaF32"/> take a window of this row shape and
+    /// <paramref name="ow"/> output columns: the separable form's vector groups, whatever the rows (the fused stem and
+    /// pooling, <see cref="ConvMaxPool"/>, feeds them rows it has just computed).
+    /// </summary>
+    internal static bool SeparableRows(in Window2d win, int ow) =>
+        win.DilationH == 1 && win.DilationW == 1 && win.StrideW is 1 or 2 && (Wide ? ow >= 16 : Avx2.IsSupported && Vector256.IsHardwareAccelerated && ow >= 8);
+
+    /// <summary>The maximum of one input row's taps for every output column (<see cref="MaxSeparableF32"/>'s first pass), where <see cref="SeparableRows"/>.</summary>
+    internal static unsafe void RowMaximaF32(float* row, int w, in Window2d win, int ow, float* dst)
+    {
+        if (Wide) RowMaxima(row, w, win, ow, dst);
+        else RowMaxima256(row, w, win, ow, dst);
+    }
+
+    /// <summary>The maximum of <paramref name="count"/> rows of row maxima, <paramref name="ow"/> apart (<see cref="MaxSeparableF32"/>'s second pass).</summary>
+    internal static unsafe void ColumnMaximaF32(float* r0, int ow, int count, float* yr)
+    {
+        if (Wide) ColumnMaxima(r0, ow, count, yr);
+        else ColumnMaxima256(r0, ow, count, yr);
+    }
+
     /// <summary>Whether the separable form runs on 512-bit vectors (else on 256-bit ones).</summary>
     private static bool Wide => Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 

@@ -106,6 +106,45 @@ internal static partial class OnnxOperators
     }
 
     /// <summary>
+    /// Conv, its Relu and the MaxPool after it (a network's stem) through <see cref="Functional.Conv2dReluMaxPool2d"/>,
+    /// whose kernels on the stem's shapes pool the convolution's rows as they compute them and never write its output.
+    /// Where the pads of either window are uneven in a way the start's pads cannot stand for, or the shapes are wrong,
+    /// the Conv with its Relu and then the MaxPool, as their own nodes run them (and report).
+    /// </summary>
+    internal static OnnxKernel ConvReluMaxPool(OnnxNode conv, OnnxNode pool)
+    {
+        var convRelu = ConvRelu(conv);
+        var maxPool = MaxPool(pool);
+        var win = ReadWindow(conv, kernelRequired: false);
+        int group = conv.Int("group", 1, 1, MaxWindow);
+        var poolWin = ReadWindow(pool, kernelRequired: true, dilations: pool.Opset >= 10);
+        bool ceil = pool.Opset >= 10 && pool.Int("ceil_mode", 0) != 0;
+        var k = poolWin.Kernel!;
+        return (run, i) =>
+        {
+            if (i[0]?.Tensor is { Rank: 4 } x && i[1]?.Tensor is { Rank: 4 } w && x.DType == run.DType && w.DType == x.DType && x.Size(1) == w.Size(1) * group && w.Size(0) % group == 0
+                && (win.Kernel is not { } kc || (kc[0] == w.Size(2) && kc[1] == w.Size(3)))
+                && (i.Length < 3 || i[2] is null || i[2]!.Tensor is { Rank: 1 } b0 && b0.Size(0) == w.Size(0) && b0.DType == x.DType))
+            {
+                var b = i.Length > 2 ? i[2]?.Tensor : null;
+                var p = ResolvePads(win, x.Size(2), x.Size(3), w.Size(2), w.Size(3));
+                Size2d stride = (win.Strides[0], win.Strides[1]), dilation = (win.Dilations[0], win.Dilations[1]), kernel = (w.Size(2), w.Size(3));
+                if ((p[0] == p[2] && p[1] == p[3]) || StartPadsGiveTheSameWindows(x, kernel, stride, p, dilation, ceil: false, startCeil: false))
+                {
+                    Size2d size = (WindowOutput(x.Size(2), kernel.H, stride.H, p[0], p[0], dilation.H, ceil: false), WindowOutput(x.Size(3), kernel.W, stride.W, p[1], p[1], dilation.W, ceil: false));
+                    var q = ResolvePads(poolWin, size.H, size.W, k[0], k[1]);
+                    Size2d poolKernel = (k[0], k[1]), poolStride = (poolWin.Strides[0], poolWin.Strides[1]), poolDilation = (poolWin.Dilations[0], poolWin.Dilations[1]);
+                    if (size.H > 0 && size.W > 0 && 2 * q[0] <= k[0] && 2 * q[1] <= k[1])
+                        foreach (bool ceilMode in (ReadOnlySpan<bool>)[ceil, !ceil])
+                            if ((ceilMode == ceil && q[0] == q[2] && q[1] == q[3]) || StartPadsGiveTheSameWindows(size, poolKernel, poolStride, q, poolDilation, ceil, ceilMode))
+                                return One(Functional.Conv2dReluMaxPool2d(x, w, b, stride, (p[0], p[1]), dilation, group, poolKernel, poolStride, (q[0], q[1]), poolDilation, ceilMode));
+                }
+            }
+            return maxPool(run, convRelu(run, i));
+        };
+    }
+
+    /// <summary>
     /// ConvTranspose: the transposed convolution without padding (full size (in − 1)·s + (k − 1)·d + 1), extended by
     /// output_padding at the end and cropped by the pads, then the bias. output_shape (or auto_pad SAME_*) sets the pads:
     /// total = s·(in − 1) + output_padding + (k − 1)·d + 1 − out, split as the ONNX specification says.
@@ -230,8 +269,11 @@ internal static partial class OnnxOperators
     /// the convolution or pooling takes its pads in place instead of from a padded copy.
     /// </summary>
     private static bool StartPadsGiveTheSameWindows(Tensor x, Size2d kernel, Size2d stride, int[] p, Size2d dilation, bool ceil, bool startCeil) =>
-        WindowOutput(x.Size(2), kernel.H, stride.H, p[0], p[0], dilation.H, startCeil) == WindowOutput(x.Size(2), kernel.H, stride.H, p[0], p[2], dilation.H, ceil)
-        && WindowOutput(x.Size(3), kernel.W, stride.W, p[1], p[1], dilation.W, startCeil) == WindowOutput(x.Size(3), kernel.W, stride.W, p[1], p[3], dilation.W, ceil);
+        StartPadsGiveTheSameWindows((x.Size(2), x.Size(3)), kernel, stride, p, dilation, ceil, startCeil);
+
+    private static bool StartPadsGiveTheSameWindows(Size2d size, Size2d kernel, Size2d stride, int[] p, Size2d dilation, bool ceil, bool startCeil) =>
+        WindowOutput(size.H, kernel.H, stride.H, p[0], p[0], dilation.H, startCeil) == WindowOutput(size.H, kernel.H, stride.H, p[0], p[2], dilation.H, ceil)
+        && WindowOutput(size.W, kernel.W, stride.W, p[1], p[1], dilation.W, startCeil) == WindowOutput(size.W, kernel.W, stride.W, p[1], p[3], dilation.W, ceil);
 
     /// <summary>
     /// The output length of a pooling window over <paramref name="size"/> with <paramref name="padStart"/> and

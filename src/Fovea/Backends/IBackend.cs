@@ -188,6 +188,15 @@ public partial interface IBackend
     }
 
     /// <summary>
+    /// max_pool2d(relu(conv2d(x, w, bias)), <paramref name="pool"/>) for inference, as <see cref="Conv2dRelu"/> without a
+    /// residual (no gradient reaches <paramref name="w"/>): a network's stem and the pooling after it. The values are
+    /// those of <see cref="Conv2dRelu"/> then <see cref="MaxPool2dValues"/>, bit for bit, which is this default; a
+    /// backend may compute them without writing the convolution's output.
+    /// </summary>
+    Tensor Conv2dReluMaxPool2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, Pool2dGeometry pool) =>
+        MaxPool2dValues(Conv2dRelu(x, w, bias, geometry, null), pool);
+
+    /// <summary>
     /// The input gradient of <see cref="Conv2d(Tensor, Tensor, Tensor?, Conv2dGeometry)"/>: the full convolution of <paramref name="gradOutput"/> with the
     /// flipped kernel, scattered back to an input of <paramref name="inputShape"/> (which is also the transposed convolution).
     /// </summary>

@@ -54,7 +54,8 @@ public class Sequential : Module<Tensor, Tensor>
     /// In evaluation with gradients off, a <see cref="Conv2d"/> directly followed by a <see cref="BatchNorm2d"/> runs as
     /// one convolution with the batch norm folded in (<see cref="ConvBatchNormFolding"/>; cached until a parameter or
     /// statistic changes), and a <see cref="ReLU"/> right after it (with no hook) is applied by that convolution
-    /// (<see cref="ConvBatchNormFolding.ForwardRelu"/>);
+    /// (<see cref="ConvBatchNormFolding.ForwardRelu"/>), and with a <see cref="MaxPool2d"/> (no hook) after that ReLU the
+    /// three run as one call (<see cref="ConvBatchNormFolding.ForwardReluMaxPool"/>, a stem);
     /// in training, or where a hook watches either layer, each layer runs as it is. A <see cref="ReLU"/> directly
     /// followed by a <see cref="MaxPool2d"/> (neither hooked) pools first and rectifies the pooled values, which gives the
     /// same output and the same gradients on a quarter of the values (LeNet-5's and a ResNet stem's pairs).
@@ -77,7 +78,14 @@ public class Sequential : Module<Tensor, Tensor>
                 _folds ??= [];
                 if (!_folds.TryGetValue(k, out var fold)) _folds[k] = fold = new ConvBatchNormFolding();
                 k++;
-                if (k + 1 < _layers.Count && _layers[k + 1] is ReLU relu && !relu.HasForwardHooks)
+                if (k + 2 < _layers.Count && _layers[k + 1] is ReLU stemRelu && !stemRelu.HasForwardHooks && _layers[k + 2] is MaxPool2d stemPool && !stemPool.HasForwardHooks)
+                {
+                    // A stem: the folded convolution, its ReLU and the pooling after it in one call, which on the stem's
+                    // shapes never writes the convolution's output.
+                    next = fold.ForwardReluMaxPool(conv, norm, stemPool, x);
+                    k += 2;
+                }
+                else if (k + 1 < _layers.Count && _layers[k + 1] is ReLU relu && !relu.HasForwardHooks)
                 {
                     // The folded convolution rectifies its own output (in its kernel, or in one pass over it).
                     next = fold.ForwardRelu(conv, norm, x);

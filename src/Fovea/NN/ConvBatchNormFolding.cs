@@ -120,4 +120,19 @@ public sealed class ConvBatchNormFolding
         var (weight, bias) = Folded(conv.Weight, conv.Bias, norm.RunningMean!, norm.RunningVar!, norm.Weight, norm.Bias, norm.Eps);
         return Functional.Conv2dRelu(input, weight, bias, conv.StrideSize, conv.PaddingSize, conv.DilationSize, conv.Groups, residual);
     }
+
+    /// <summary>
+    /// pool(relu(norm(conv(<paramref name="input"/>)))): a network's stem and its pooling. Where <see cref="CanFold"/>
+    /// allows and the pool has no forward hook, one call with the folded weight and bias
+    /// (<see cref="Functional.Conv2dReluMaxPool2d"/>, which on the stem's shapes never writes the convolution's output);
+    /// else <see cref="ForwardRelu"/> and the pool called in turn.
+    /// </summary>
+    public Tensor ForwardReluMaxPool(Conv2d conv, BatchNorm2d norm, MaxPool2d pool, Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        if (!CanFold(conv, norm) || pool.HasForwardHooks) return pool.Call(ForwardRelu(conv, norm, input));
+        var (weight, bias) = Folded(conv.Weight, conv.Bias, norm.RunningMean!, norm.RunningVar!, norm.Weight, norm.Bias, norm.Eps);
+        return Functional.Conv2dReluMaxPool2d(input, weight, bias, conv.StrideSize, conv.PaddingSize, conv.DilationSize, conv.Groups,
+            pool.KernelSize, pool.StrideSize, pool.PaddingSize, pool.DilationSize, pool.CeilMode);
+    }
 }

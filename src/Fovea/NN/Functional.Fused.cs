@@ -46,6 +46,36 @@ public static partial class Functional
     }
 
     /// <summary>
+    /// <see cref="MaxPool2d"/>(relu(<see cref="Conv2d(Tensor, Tensor, Tensor?, Size2d?, Size2d?, Size2d?, int, PaddingMode)"/>)):
+    /// a network's stem and the pooling after it (ResNet's 7x7 stride-2 convolution, its ReLU and its 3x3 stride-2
+    /// pool). Where nothing is recorded (as <see cref="AddRelu"/>) it is one backend call, which on the stem's shapes
+    /// pools each few rows of the convolution as they are computed and never writes its output (3.2 MB an image for
+    /// ResNet's stem at 224²); otherwise <see cref="Conv2dRelu"/> then <see cref="MaxPool2d"/>, with their usual
+    /// gradients. The values are the same either way. The pool's stride defaults to its kernel, as in
+    /// <see cref="MaxPool2d"/>.
+    /// </summary>
+    public static Tensor Conv2dReluMaxPool2d(Tensor input, Tensor weight, Tensor? bias, Size2d? stride, Size2d? padding, Size2d? dilation, int groups,
+        Size2d poolKernel, Size2d? poolStride = null, Size2d? poolPadding = null, Size2d? poolDilation = null, bool poolCeilMode = false)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        const string op = "conv2d_relu_max_pool2d";
+        if (input.Rank == 3)
+            return Conv2dReluMaxPool2d(input.Unsqueeze(0), weight, bias, stride, padding, dilation, groups, poolKernel, poolStride, poolPadding, poolDilation, poolCeilMode).Squeeze(0);
+        Size2d s = stride ?? 1, p = padding ?? 0, d = dilation ?? 1;
+        ShapeChecks.Conv2d(op, input._shape, weight._shape, groups);
+        CheckBias(op, bias, weight._shape[0]);
+        SameDType(op, input, weight, bias);
+        var geo = new Conv2dGeometry(s.H, s.W, p.H, p.W, d.H, d.W, groups);
+        ShapeChecks.Conv2dWindow(op, input._shape, weight._shape, geo);
+        var (oh, ow) = geo.OutputSize(input._shape[2], input._shape[3], weight._shape[2], weight._shape[3]);
+        Size2d ps = poolStride ?? poolKernel, pp = poolPadding ?? 0, pd = poolDilation ?? 1;
+        var pool = new Pool2dGeometry(poolKernel.H, poolKernel.W, ps.H, ps.W, pp.H, pp.W, pd.H, pd.W, poolCeilMode, CountIncludePad: true);
+        ShapeChecks.Pool2d(op, [input._shape[0], weight._shape[0], oh, ow], pool);
+        return Fused.ConvReluMaxPool(input, weight, bias, geo, pool);
+    }
+
+    /// <summary>
     /// relu(<paramref name="x"/>), written into x and x returned when <paramref name="inPlace"/> and nothing is
     /// recorded (PyTorch's <c>relu(x, inplace=True)</c> for inference); otherwise a new tensor with its usual gradient.
     /// Use the return value: x is left unchanged when a graph is being built.

@@ -60,6 +60,20 @@ internal static class Fused
         return residual is null ? Relu(y, inPlace: true) : AddRelu(y, residual, inPlace: true);
     }
 
+    /// <summary>
+    /// max_pool(relu(conv(x, w) + b)). Untracked and floating: one backend call (<see cref="IBackend.Conv2dReluMaxPool2d"/>),
+    /// which need never write the convolution's output. Otherwise <see cref="ConvRelu"/> and the pooling as written,
+    /// with their usual gradients. The values are the same either way.
+    /// </summary>
+    public static Tensor ConvReluMaxPool(Tensor x, Tensor w, Tensor? b, Conv2dGeometry geo, Pool2dGeometry pool)
+    {
+        bool untracked = Untracked(x, w) && (b is null || Untracked(b));
+        if (ConvEpilogues && untracked && x.DType.IsFloating())
+            return Backend.Current.Conv2dReluMaxPool2d(x, w, b, geo, pool);
+        var y = ConvRelu(x, w, b, geo, null);
+        return Untracked(y) ? new MaxPool2dFunction(pool, withIndices: false).Apply(y) : new MaxPool2dFunction(pool, recycleIndices: true).Apply(y);
+    }
+
     /// <summary>Whether <paramref name="t"/> has the shape of the convolution's output (checked without allocating one).</summary>
     private static bool IsOutputShape(Tensor t, Tensor x, Tensor w, Conv2dGeometry geo)
     {

@@ -99,6 +99,39 @@ public class ConvBatchNormFoldingTests
     }
 
     [Fact]
+    public void A_stem_runs_folded_with_its_relu_and_pool_and_a_hooked_pool_on_its_own()
+    {
+        // ResNet's stem on a 3-channel image whose 7x7 stride-2 convolution has 100-pixel rows (a shape the fused
+        // kernels take in float32): conv, batch norm, ReLU and 3x3 stride-2 max pool.
+        var g = new Generator(16);
+        var conv = new Conv2d(3, 32, 7, stride: 2, padding: 3, bias: false, generator: g);
+        var norm = new BatchNorm2d(32);
+        using (GradMode.Disable())
+        {
+            norm.RunningMean!.CopyFrom(Tensor.Randn([32], g));
+            norm.RunningVar!.CopyFrom(Tensor.Uniform([32], 0.2, 3, g));
+            norm.Weight!.CopyFrom(Tensor.Randn([32], g));
+        }
+        var pool = new MaxPool2d(3, 2, 1);
+        var net = new Sequential(conv, norm, new ReLU(), pool, new Flatten());
+        net.Eval();
+        var x = Tensor.Randn([2, 3, 19, 199], new Generator(17));
+        using var _ = GradMode.Disable();
+        var fold = new ConvBatchNormFolding();
+        var (w, b) = fold.Folded(conv.Weight, conv.Bias, norm.RunningMean!, norm.RunningVar!, norm.Weight, norm.Bias, norm.Eps);
+        var expected = Functional.MaxPool2d(Functional.Conv2d(x, w, b, 2, 3).Relu(), 3, 2, 1);
+        Assert.Equal(expected.ToArray<float>(), fold.ForwardReluMaxPool(conv, norm, pool, x).ToArray<float>());
+        Assert.Equal(expected.ToArray<float>(), net.Forward(x).ToArray<float>());
+        Assert.Equal([2, 32 * 5 * 50], net.Forward(x).Shape.ToArray());
+        Close(pool.Forward(new ReLU().Forward(norm.Forward(conv.Forward(x)))), expected, 1e-5);
+        // A hook on the pool sees the pool's own input and output: the stem then runs folded with its ReLU, then the pool.
+        Tensor? pooled = null;
+        using var handle = pool.RegisterForwardHook((_, _, output) => { pooled = output; });
+        Assert.Equal(expected.Flatten(1).ToArray<float>(), net.Forward(x).ToArray<float>());
+        Assert.Equal(expected.ToArray<float>(), pooled!.ToArray<float>());
+    }
+
+    [Fact]
     public void Training_and_gradients_see_the_layers_as_written()
     {
         var (conv, norm) = Pair(1, false, 7);

@@ -3,7 +3,8 @@ using Fovea.NN;
 namespace Fovea.Tests.NN;
 
 /// <summary>
-/// <see cref="Functional.AddRelu"/>, <see cref="Functional.Relu(Tensor, bool)"/> and max pooling without indices:
+/// <see cref="Functional.AddRelu"/>, <see cref="Functional.Relu(Tensor, bool)"/>, <see cref="Functional.Conv2dRelu"/>,
+/// <see cref="Functional.Conv2dReluMaxPool2d"/> and max pooling without indices:
 /// where nothing is recorded they equal the ops run apart bit for bit (in place or not); with a graph they are the
 /// ops as written, gradients included.
 /// </summary>
@@ -96,6 +97,68 @@ public sealed class FusedInferenceTests
         Assert.Contains(gr, v => v == 0); // the ReLU cut some
         var e = Assert.Throws<ShapeException>(() => Functional.Conv2dRelu(x, Tensor.Randn([4, 2, 3, 3], g, DType.Float64)));
         Assert.Contains("conv2d_relu", e.Message);
+    }
+
+    [Theory]
+    [InlineData(DType.Float32, 1)]
+    [InlineData(DType.Float32, 2)]
+    [InlineData(DType.Float64, 2)]
+    public void Conv2d_relu_max_pool_equals_the_three_ops_bit_for_bit(DType dtype, int threads)
+    {
+        // A stem's shape (3 channels, 7x7 stride 2, 32 outputs of 100-pixel rows: the fused kernels take it in float32 on
+        // AVX2 and AVX-512) and its 3x3 stride-2 pool, then a shape no fused kernel takes (the ops in turn).
+        var g = new Generator(10);
+        int saved = Threading.MaxDegreeOfParallelism;
+        Threading.MaxDegreeOfParallelism = threads;
+        try
+        {
+            using (GradMode.Disable())
+            {
+                var x = Tensor.Randn([2, 3, 21, 199], g, dtype);
+                var w = Tensor.Randn([32, 3, 7, 7], g, dtype);
+                var b = Tensor.Randn([32], g, dtype);
+                var expected = Functional.MaxPool2d(Functional.Conv2dRelu(x, w, b, stride: 2, padding: 3), 3, 2, 1).To(DType.Float64).ToArray<double>();
+                var fused = Functional.Conv2dReluMaxPool2d(x, w, b, 2, 3, 1, 1, 3, 2, 1);
+                Assert.Equal([2, 32, 6, 50], fused.Shape.ToArray());
+                Assert.Equal(expected, fused.To(DType.Float64).ToArray<double>());
+                Assert.Equal(Functional.MaxPool2d(Functional.Conv2dRelu(x, w, null, stride: 2, padding: 3), 3, 2, 1, ceilMode: true).To(DType.Float64).ToArray<double>(),
+                    Functional.Conv2dReluMaxPool2d(x, w, null, 2, 3, 1, 1, 3, 2, 1, poolCeilMode: true).To(DType.Float64).ToArray<double>());
+                var small = Tensor.Randn([2, 5, 9, 8], g, dtype);
+                var w5 = Tensor.Randn([6, 5, 3, 3], g, dtype);
+                Assert.Equal(Functional.MaxPool2d(Functional.Conv2dRelu(small, w5, null, padding: 1), 2).To(DType.Float64).ToArray<double>(),
+                    Functional.Conv2dReluMaxPool2d(small, w5, null, 1, 1, 1, 1, 2).To(DType.Float64).ToArray<double>());
+                // Unbatched input.
+                Assert.Equal(Functional.MaxPool2d(Functional.Conv2dRelu(small.Narrow(0, 0, 1).Squeeze(0), w5, null, padding: 1), 2).To(DType.Float64).ToArray<double>(),
+                    Functional.Conv2dReluMaxPool2d(small.Narrow(0, 0, 1).Squeeze(0), w5, null, 1, 1, 1, 1, 2).To(DType.Float64).ToArray<double>());
+                Fovea.Ops.Fused.ConvEpilogues = false;
+                try
+                {
+                    Assert.Equal(expected, Functional.Conv2dReluMaxPool2d(x, w, b, 2, 3, 1, 1, 3, 2, 1).To(DType.Float64).ToArray<double>());
+                }
+                finally { Fovea.Ops.Fused.ConvEpilogues = true; }
+            }
+        }
+        finally { Threading.MaxDegreeOfParallelism = saved; }
+    }
+
+    [Fact]
+    public void With_a_graph_conv2d_relu_max_pool_is_the_ops_as_written_and_bad_windows_name_it()
+    {
+        var g = new Generator(11);
+        var x = Tensor.Randn([2, 3, 12, 12], g, DType.Float64).RequiresGrad_();
+        var w = Tensor.Randn([4, 3, 3, 3], g, DType.Float64).RequiresGrad_();
+        var b = Tensor.Randn([4], g, DType.Float64).RequiresGrad_();
+        Functional.Conv2dReluMaxPool2d(x, w, b, 2, 1, 1, 1, 3, 2, 1).Square().Sum().Backward();
+        var (gx, gw, gb) = (x.Grad!.ToArray<double>(), w.Grad!.ToArray<double>(), b.Grad!.ToArray<double>());
+        x.Grad = w.Grad = b.Grad = null;
+        Functional.MaxPool2d(Functional.Conv2d(x, w, b, stride: 2, padding: 1).Relu(), 3, 2, 1).Square().Sum().Backward();
+        Assert.Equal(x.Grad!.ToArray<double>(), gx);
+        Assert.Equal(w.Grad!.ToArray<double>(), gw);
+        Assert.Equal(b.Grad!.ToArray<double>(), gb);
+        var e = Assert.Throws<ShapeException>(() => Functional.Conv2dReluMaxPool2d(x, w, b, 2, 1, 1, 1, 9));
+        Assert.Contains("conv2d_relu_max_pool2d", e.Message);
+        e = Assert.Throws<ShapeException>(() => Functional.Conv2dReluMaxPool2d(x, Tensor.Randn([4, 2, 3, 3], g, DType.Float64), null, 1, 0, 1, 1, 2));
+        Assert.Contains("conv2d_relu_max_pool2d", e.Message);
     }
 
     [Fact]

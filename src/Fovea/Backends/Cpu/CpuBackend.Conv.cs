@@ -17,6 +17,34 @@ internal sealed partial class CpuBackend
     public Tensor Conv2dRelu(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, Tensor? residual) =>
         Conv2d(x, w, bias, geometry, weightIsConstant: true, residual, relu: true);
 
+    /// <summary>
+    /// The stem and its pooling in one kernel where one takes them (float32, the stem kernels' shapes: the convolution's
+    /// output is never written); elsewhere the convolution with its ReLU, then the pooling, the convolution's output
+    /// handed back to the pool at once.
+    /// </summary>
+    public Tensor Conv2dReluMaxPool2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, Pool2dGeometry pool)
+    {
+        EnsureAllowed();
+        if (x.DType == DType.Float32 && w.DType == DType.Float32)
+        {
+            var s = geometry.Shape(x._shape, w._shape);
+            var (ph, pw) = pool.OutputSize(s.OutH, s.OutW);
+            if (Conv2dKernels.ForwardReluMaxPoolApplies(s, pool.Window, ph, pw))
+            {
+                x = x.ContiguousRaw();
+                w = w.ContiguousRaw();
+                bias = bias?.ContiguousRaw();
+                var y = Tensor.Allocate(DType.Float32, [s.Batch, s.OutChannels, ph, pw], clear: false);
+                Conv2dKernels.ForwardReluMaxPool(s, Mem<float>(x), Mem<float>(w), bias is null ? default : Mem<float>(bias), MemOut<float>(y), pool.Window, ph, pw);
+                return y;
+            }
+        }
+        var conv = Conv2dRelu(x, w, bias, geometry, null);
+        var pooled = MaxPool2dValues(conv, pool);
+        StoragePool.Recycle(conv);
+        return pooled;
+    }
+
     private Tensor Conv2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, bool weightIsConstant, Tensor? residual, bool relu)
     {
         EnsureAllowed();

@@ -79,6 +79,36 @@ public static partial class PrimitiveCases
             }
     }
 
+    [CasesFor(nameof(IBackend.Conv2dReluMaxPool2d))]
+    public static IEnumerable<ConformanceCase> Conv2dReluMaxPool2d(Random rng)
+    {
+        // Stems the fused kernels take in float32 (3x3 stride-2 pool, ceil mode or not; a 2x2 pool), then random
+        // problems, which take the ops in turn, each with a 2x2 pool where its output has two rows and columns.
+        ConvProblem[] stems =
+        [
+            new([1, 3, 40, 200], [32, 3, 7, 7], new(2, 2, 3, 3, 1, 1, 1), true),
+            new([2, 1, 23, 199], [16, 1, 5, 5], new(2, 2, 2, 2, 1, 1, 1), false),
+        ];
+        foreach (var dtype in Floats)
+        {
+            foreach (var p in stems)
+                foreach (var pool in new Pool2dGeometry[] { new(3, 3, 2, 2, 1, 1, 1, 1), new(3, 3, 2, 2, 1, 1, 1, 1, CeilMode: true), new(2, 2, 2, 2, 0, 0, 1, 1) })
+                    yield return ReluPoolCase(rng, dtype, p, pool);
+            foreach (var p in ConvProblems(rng).Where(p => p.Input[0] > 0 && p.OutH >= 2 && p.OutW >= 2))
+                yield return ReluPoolCase(rng, dtype, p, new Pool2dGeometry(2, 2, 2, 2, 0, 0, 1, 1));
+        }
+    }
+
+    private static ConformanceCase ReluPoolCase(Random rng, DType dtype, ConvProblem p, Pool2dGeometry pool)
+    {
+        Tensor[] inputs = p.Bias
+            ? [Make(rng, p.Input, dtype), Make(rng, p.Weight, dtype), Make(rng, [p.Weight[0]], dtype)]
+            : [Make(rng, p.Input, dtype), Make(rng, p.Weight, dtype)];
+        int terms = p.Weight[1] * p.Weight[2] * p.Weight[3] + 1;
+        return new($"{dtype.Name()} {p} pool ({pool.KernelH}, {pool.KernelW}) stride {pool.StrideH} pad {pool.PadH}{(pool.CeilMode ? " ceil" : "")}", inputs,
+            (b, i) => [b.Conv2dReluMaxPool2d(i[0], i[1], i.Length > 2 ? i[2] : null, p.Geometry, pool)], Tolerance.Accumulation(terms));
+    }
+
     [CasesFor(nameof(IBackend.Conv2dBackwardInput))]
     public static IEnumerable<ConformanceCase> Conv2dBackwardInput(Random rng)
     {
