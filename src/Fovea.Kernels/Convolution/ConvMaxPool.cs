@@ -19,6 +19,14 @@ internal unsafe interface IConvRows
     /// own forward, whichever rows a call takes. Called concurrently for different rows.
     /// </summary>
     void Rows(int n, int oy0, int oy1, float* dst, long dstPlane);
+
+    /// <summary>
+    /// The row maxima of <paramref name="pool"/> (<see cref="Pool2dKernels.RowMaximaF32"/>'s values, bit for bit) of
+    /// output rows [<paramref name="oy0"/>, <paramref name="oy1"/>) after the ReLU, without storing the rows: channel
+    /// o's maxima of row oy at dst + o·<paramref name="channelStride"/> + (oy − oy0)·<paramref name="poolW"/>. False,
+    /// writing nothing, where the kernel has no such form (the caller then takes <see cref="Rows"/> and the pooling's pass).
+    /// </summary>
+    bool RowMaxima(int n, int oy0, int oy1, in Window2d pool, int poolW, float* dst, long channelStride);
 }
 
 /// <summary>
@@ -39,6 +47,12 @@ internal static unsafe class ConvMaxPool
 {
     /// <summary>Whether the fused path may run; tests switch it off to compare with the ops in turn.</summary>
     internal static bool Enabled = true;
+
+    /// <summary>
+    /// Whether a stem kernel that can (<see cref="IConvRows.RowMaxima"/>) hands over its rows' maxima instead of the
+    /// rows; tests switch it off to run the pooling's own first pass on the same shapes.
+    /// </summary>
+    internal static bool RowMaximaInKernel = true;
 
     [ThreadStatic] private static float[]? _conv;
 
@@ -195,6 +209,7 @@ internal static unsafe class ConvMaxPool
         private readonly int Compute(int n, int cy, int count, float* conv, float* maxima, int origin, int held)
         {
             int k = Shape.OutChannels, ow = Shape.OutW, pw = PoolW, chunk = Chunk;
+            if (RowMaximaInKernel && Conv.RowMaxima(n, cy, cy + count, Pool, pw, maxima + (long)(cy - origin) * pw, (long)held * pw)) return count;
             Conv.Rows(n, cy, cy + count, conv, (long)chunk * ow);
             for (int o = 0; o < k; o++)
                 for (int t = 0; t < count; t++)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
@@ -388,6 +389,68 @@ internal static unsafe class DirectConv
             }
             int oy0 = blk * RowsPerBlock, oy1 = Math.Min(s.OutH, oy0 + RowsPerBlock);
             GroupRows(n, g, oy0, oy1, yg + (long)oy0 * s.OutW, plane);
+        }
+
+        /// <summary>
+        /// The row maxima of rows [oy0, oy1) of image n after the ReLU (<see cref="IConvRows.RowMaxima"/>), where the
+        /// epilogue is the ReLU alone, the pool's windows have no dilation and the tiles are 256-bit: each row's tiles
+        /// gather [pixel][channel] in L1 as for <see cref="Rows"/>, are rectified there, and a pooled column's taps are
+        /// then whole vectors of 8 channels (the pooling's maximum across the row, which on a row of y needs shuffles
+        /// at stride 2, is a vertical maximum here); only the row maxima, half the row at stride 2, are transposed out.
+        /// </summary>
+        public readonly bool RowMaxima(int n, int oy0, int oy1, in Window2d pool, int poolW, float* dst, long channelStride)
+        {
+            if (Wide || Epilogue.Residual != null || !Epilogue.Relu || pool.DilationW != 1) return false;
+            for (int g = 0; g < Shape.Groups; g++) GroupRowMaxima(n, g, oy0, oy1, pool, poolW, dst + (long)g * Shape.GroupOut * channelStride, channelStride);
+            return true;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly void GroupRowMaxima(int n, int g, int oy0, int oy1, in Window2d pool, int poolW, float* dst, long channelStride)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int gout = s.GroupOut, colRows = s.ColRows, ow = s.OutW, sw = pool.StrideW, kw = pool.KernelW, pad = pool.PadW;
+            float* band = Band(s, X, n, g, oy0 * s.Window.StrideH, BandRows, Wp);
+            float* wT = WT + (long)g * colRows * gout;
+            float* row = ImageScratch((ow + poolW) * gout), maxima = row + (long)ow * gout;
+            var zero = Vector256<float>.Zero;
+            var outside = Vector256.Create(float.NegativeInfinity);
+            for (int oy = oy0; oy < oy1; oy++)
+            {
+                int q0 = (oy - oy0) * ow;
+                // The row's sums start at the bias, as in GroupRows.
+                if (Bias is null) new Span<float>(row, ow * gout).Clear();
+                else
+                    for (int p = 0; p < ow; p++)
+                        for (int o = 0; o < gout; o += 8) Vector256.Load(Bias + g * gout + o).Store(row + (long)p * gout + o);
+                for (int p0 = 0; p0 < ow; p0 += MR)
+                    for (int o0 = 0; o0 < gout; o0 += NR)
+                        BroadcastTile(Math.Min(MR, ow - p0), band, Offsets + q0 + p0, Taps, colRows, wT + (long)o0 * colRows, NR, row + (long)p0 * gout + o0, gout);
+                // Pooled column pc's taps are pixels pc·sw − pad + j: the first, then each later one as max(v, best), which
+                // keeps the earlier of equal values and the NaN mask beside it, as the pooling's row pass does; pixels
+                // outside the row are −∞. The ReLU (as ConvEpilogue rounds it: max(0, v) + 0, NaN kept, −0 made +0) goes
+                // on the maximum instead of on each tap: it is monotone, every window holds a pixel of the row, and a
+                // NaN, or a window of zeros of either sign, comes out as it would, so the bits are the same for half the
+                // work at stride 2.
+                for (int pc = 0; pc < poolW; pc++)
+                {
+                    int c = pc * sw - pad;
+                    for (int o = 0; o < gout; o += 8)
+                    {
+                        var best = (uint)c < (uint)ow ? Vector256.Load(row + (long)c * gout + o) : outside;
+                        var nan = Avx.CompareUnordered(best, best);
+                        for (int j = 1; j < kw; j++)
+                        {
+                            int ix = c + j;
+                            var v = (uint)ix < (uint)ow ? Vector256.Load(row + (long)ix * gout + o) : outside;
+                            best = Avx.Max(v, best);
+                            nan |= Avx.CompareUnordered(v, v);
+                        }
+                        (Avx.Max(zero, best | nan) + zero).Store(maxima + (long)pc * gout + o);
+                    }
+                }
+                RegisterTranspose.Transpose(maxima, gout, dst + (long)(oy - oy0) * poolW, channelStride, poolW, gout);
+            }
         }
 
         /// <summary>Output rows [oy0, oy1) of image n, every group (at most <see cref="RowsPerBlock"/> rows; not for <see cref="RowTiles"/> shapes).</summary>

@@ -141,6 +141,9 @@ internal static unsafe class PhaseRowConv
 
         public readonly int RowsPerCall => RowsPerItem;
 
+        /// <summary>Not in this kernel: its rows have the pixels in the lanes, where the pooling's own pass is as direct.</summary>
+        public readonly bool RowMaxima(int n, int oy0, int oy1, in Window2d pool, int poolW, float* dst, long channelStride) => false;
+
         /// <summary>Work item (image, block of <see cref="RowsPerItem"/> output rows), written into y.</summary>
         public readonly void Invoke(int item)
         {

@@ -7,8 +7,9 @@ namespace Fovea.Kernels.Tests;
 /// <summary>
 /// The stem and its pooling in one kernel (<see cref="ConvMaxPool"/>) against the three ops in turn (the convolution
 /// with its ReLU, then <see cref="Pool2dKernels.MaxForwardValues{T}"/>): the same bits, on both stem kernels where the
-/// machine has them (<see cref="PhaseRowConv"/> with AVX-512, the channel-major direct path otherwise), on one to three
-/// threads, with each worker of a segment taking all of its blocks, and with ties of −0 and +0 in the windows.
+/// machine has them (<see cref="PhaseRowConv"/> with AVX-512, the channel-major direct path otherwise, which hands over
+/// its rows' maxima or, switched off, its rows), on one to three threads, with each worker of a segment taking all of
+/// its blocks, and with ties of −0 and +0 in the windows.
 /// </summary>
 [Collection(nameof(ThreadSettingCollection))]
 public unsafe class ConvMaxPoolTests(ITestOutputHelper output)
@@ -61,22 +62,28 @@ public unsafe class ConvMaxPoolTests(ITestOutputHelper output)
         try
         {
             foreach (bool wide in Paths())
-            {
-                DirectConv.Vector512Tiles = wide;
-                Assert.Equal(!wide, DirectConv.StridedByChannels(s));
-                foreach (var bias in new[] { b, null })
+                foreach (bool inKernel in new[] { true, false })
                 {
-                    var results = SameOnOneTwoAndThreeThreads(() =>
+                    DirectConv.Vector512Tiles = wide;
+                    ConvMaxPool.RowMaximaInKernel = inKernel;
+                    Assert.Equal(!wide, DirectConv.StridedByChannels(s));
+                    foreach (var bias in new[] { b, null })
                     {
-                        var (expected, fused) = Both(s, x, w, bias, pool, ceil, Fused);
-                        Assert.Equal(expected, fused);
-                        return [fused];
-                    });
-                    output.WriteLine($"{string.Join('x', g)} pool {string.Join('x', p)} wide {wide} bias {bias is not null}: {results[0].Length} outputs, {results[0].Count(v => v == 0)} zeros");
+                        var results = SameOnOneTwoAndThreeThreads(() =>
+                        {
+                            var (expected, fused) = Both(s, x, w, bias, pool, ceil, Fused);
+                            Assert.Equal(expected, fused);
+                            return [fused];
+                        });
+                        output.WriteLine($"{string.Join('x', g)} pool {string.Join('x', p)} wide {wide} row maxima in the kernel {inKernel} bias {bias is not null}: {results[0].Length} outputs, {results[0].Count(v => v == 0)} zeros");
+                    }
                 }
-            }
         }
-        finally { DirectConv.Vector512Tiles = saved; }
+        finally
+        {
+            DirectConv.Vector512Tiles = saved;
+            ConvMaxPool.RowMaximaInKernel = true;
+        }
     }
 
     [Theory, MemberData(nameof(Shapes))]
@@ -116,9 +123,41 @@ public unsafe class ConvMaxPoolTests(ITestOutputHelper output)
         for (int i = 0; i < w.Length; i += 2) w[i] = 0;
         var bias = new float[s.OutChannels];
         for (int o = 0; o < bias.Length; o++) bias[o] = o % 3 == 0 ? -0f : o % 3 == 1 ? -1000f : 0.5f;
-        var (expected, fused) = Both(s, x, w, bias, pool, false, Fused);
-        Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), fused.Select(BitConverter.SingleToInt32Bits));
-        Assert.Contains(fused, v => v == 0);
+        try
+        {
+            foreach (bool inKernel in new[] { true, false })
+            {
+                ConvMaxPool.RowMaximaInKernel = inKernel;
+                var (expected, fused) = Both(s, x, w, bias, pool, false, Fused);
+                Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), fused.Select(BitConverter.SingleToInt32Bits));
+                Assert.Contains(fused, v => v == 0);
+            }
+        }
+        finally { ConvMaxPool.RowMaximaInKernel = true; }
+    }
+
+    [Fact]
+    public void A_nan_in_the_input_reaches_the_same_pooled_outputs_with_the_same_bits()
+    {
+        var s = Shape([1, 3, 40, 200, 16, 1, 7, 7, 2, 2, 3, 3, 1, 1]);
+        var pool = new Window2d(3, 3, 2, 2, 1, 1, 1, 1);
+        var (ph, pw) = pool.OutputSize(s.OutH, s.OutW, false);
+        if (!ConvMaxPool.Applies(s, pool, ph, pw)) return;
+        var (x, w, b) = RandomConvInputs(s, 9);
+        x[1 * 40 * 200 + 17 * 200 + 101] = float.NaN; // channel 1, row 17, column 101
+        x[2 * 40 * 200 + 0 * 200 + 0] = float.NaN;    // channel 2's corner
+        try
+        {
+            foreach (bool inKernel in new[] { true, false })
+            {
+                ConvMaxPool.RowMaximaInKernel = inKernel;
+                var (expected, fused) = Both(s, x, w, b, pool, false, Fused);
+                Assert.Contains(fused, float.IsNaN);
+                Assert.Contains(fused, v => !float.IsNaN(v));
+                Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), fused.Select(BitConverter.SingleToInt32Bits));
+            }
+        }
+        finally { ConvMaxPool.RowMaximaInKernel = true; }
     }
 
     [Fact]
