@@ -55,7 +55,8 @@ public class Sequential : Module<Tensor, Tensor>
     /// one convolution with the batch norm folded in (<see cref="ConvBatchNormFolding"/>; cached until a parameter or
     /// statistic changes), and a <see cref="ReLU"/> right after it (with no hook) is applied by that convolution
     /// (<see cref="ConvBatchNormFolding.ForwardRelu"/>), and with a <see cref="MaxPool2d"/> (no hook) after that ReLU the
-    /// three run as one call (<see cref="ConvBatchNormFolding.ForwardReluMaxPool"/>, a stem);
+    /// three run as one call (<see cref="ConvBatchNormFolding.ForwardReluMaxPool"/>, a stem), as do a Conv2d, a ReLU
+    /// and a MaxPool2d with gradients off (<see cref="Functional.Conv2dReluMaxPool2d"/>);
     /// in training, or where a hook watches either layer, each layer runs as it is. A <see cref="ReLU"/> directly
     /// followed by a <see cref="MaxPool2d"/> (neither hooked) pools first and rectifies the pooled values, which gives the
     /// same output and the same gradients on a quarter of the values (LeNet-5's and a ResNet stem's pairs).
@@ -92,6 +93,16 @@ public class Sequential : Module<Tensor, Tensor>
                     k++;
                 }
                 else next = fold.Forward(conv, norm, x);
+            }
+            else if (!GradMode.IsEnabled && k + 2 < _layers.Count && _layers[k] is Conv2d stemConv && _layers[k + 1] is ReLU convRelu && _layers[k + 2] is MaxPool2d convPool
+                && stemConv.PaddingMode == PaddingMode.Zeros && !stemConv.HasForwardHooks && !convRelu.HasForwardHooks && !convPool.HasForwardHooks)
+            {
+                // A convolution, its ReLU and a pooling without a batch norm between (AlexNet's stem, the end of a VGG
+                // block), in inference: one call, which on a stem's shapes never writes the convolution's output and
+                // elsewhere pools before it rectifies, as the pair below does.
+                next = Functional.Conv2dReluMaxPool2d(x, stemConv.Weight, stemConv.Bias, stemConv.StrideSize, stemConv.PaddingSize, stemConv.DilationSize, stemConv.Groups,
+                    convPool.KernelSize, convPool.StrideSize, convPool.PaddingSize, convPool.DilationSize, convPool.CeilMode);
+                k += 2;
             }
             else if (k + 1 < _layers.Count && _layers[k] is ReLU rectifier && _layers[k + 1] is MaxPool2d pool && !rectifier.HasForwardHooks && !pool.HasForwardHooks)
             {

@@ -36,13 +36,19 @@ public static partial class Functional
         const string op = "conv2d_relu";
         if (input.Rank == 3)
             return Conv2dRelu(input.Unsqueeze(0), weight, bias, stride, padding, dilation, groups, residual is { Rank: 3 } ? residual.Unsqueeze(0) : residual).Squeeze(0);
+        return Fused.ConvRelu(input, weight, bias, CheckedConvGeometry(op, input, weight, bias, stride, padding, dilation, groups), residual);
+    }
+
+    /// <summary>The geometry of a batched fused convolution, its shapes, bias and dtypes checked under <paramref name="op"/>'s name.</summary>
+    private static Conv2dGeometry CheckedConvGeometry(string op, Tensor input, Tensor weight, Tensor? bias, Size2d? stride, Size2d? padding, Size2d? dilation, int groups)
+    {
         Size2d s = stride ?? 1, p = padding ?? 0, d = dilation ?? 1;
         ShapeChecks.Conv2d(op, input._shape, weight._shape, groups);
         CheckBias(op, bias, weight._shape[0]);
         SameDType(op, input, weight, bias);
         var geo = new Conv2dGeometry(s.H, s.W, p.H, p.W, d.H, d.W, groups);
         ShapeChecks.Conv2dWindow(op, input._shape, weight._shape, geo);
-        return Fused.ConvRelu(input, weight, bias, geo, residual);
+        return geo;
     }
 
     /// <summary>
@@ -62,12 +68,7 @@ public static partial class Functional
         const string op = "conv2d_relu_max_pool2d";
         if (input.Rank == 3)
             return Conv2dReluMaxPool2d(input.Unsqueeze(0), weight, bias, stride, padding, dilation, groups, poolKernel, poolStride, poolPadding, poolDilation, poolCeilMode).Squeeze(0);
-        Size2d s = stride ?? 1, p = padding ?? 0, d = dilation ?? 1;
-        ShapeChecks.Conv2d(op, input._shape, weight._shape, groups);
-        CheckBias(op, bias, weight._shape[0]);
-        SameDType(op, input, weight, bias);
-        var geo = new Conv2dGeometry(s.H, s.W, p.H, p.W, d.H, d.W, groups);
-        ShapeChecks.Conv2dWindow(op, input._shape, weight._shape, geo);
+        var geo = CheckedConvGeometry(op, input, weight, bias, stride, padding, dilation, groups);
         var (oh, ow) = geo.OutputSize(input._shape[2], input._shape[3], weight._shape[2], weight._shape[3]);
         Size2d ps = poolStride ?? poolKernel, pp = poolPadding ?? 0, pd = poolDilation ?? 1;
         var pool = new Pool2dGeometry(poolKernel.H, poolKernel.W, ps.H, ps.W, pp.H, pp.W, pd.H, pd.W, poolCeilMode, CountIncludePad: true);

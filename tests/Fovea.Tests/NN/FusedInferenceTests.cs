@@ -141,6 +141,28 @@ public sealed class FusedInferenceTests
         finally { Threading.MaxDegreeOfParallelism = saved; }
     }
 
+    [Theory]
+    [InlineData(3, 64, 11, 4, 2, 127)] // AlexNet's stem: the fused kernel with AVX2
+    [InlineData(1, 6, 5, 1, 2, 28)]    // LeNet's c1: the convolution, the pool, then the ReLU on the pooled values
+    public void Sequential_conv_relu_pool_without_gradients_gives_the_three_layers_bits(int cin, int cout, int k, int stride, int pad, int size)
+    {
+        var g = new Generator(12);
+        var conv = new Conv2d(cin, cout, k, stride: stride, padding: pad, generator: g);
+        var net = new Sequential(conv, new ReLU(), new MaxPool2d(3, 2), new Flatten());
+        var x = Tensor.Randn([2, cin, size, size], g);
+        Tensor expected, actual;
+        using (GradMode.Disable())
+        {
+            expected = Functional.MaxPool2d(conv.Forward(x).Relu(), 3, 2).Flatten(1);
+            actual = net.Forward(x);
+        }
+        Assert.Equal(expected.ToArray<float>(), actual.ToArray<float>());
+        Assert.Contains(actual.ToArray<float>(), v => v == 0); // windows of negatives only
+        // With gradients the layers run as written, and the weight gets its gradient.
+        net.Forward(x).Sum().Backward();
+        Assert.True(conv.Weight.Grad!.Abs().Sum().ToScalar() > 0);
+    }
+
     [Fact]
     public void With_a_graph_conv2d_relu_max_pool_is_the_ops_as_written_and_bad_windows_name_it()
     {

@@ -19,8 +19,11 @@ internal sealed partial class CpuBackend
 
     /// <summary>
     /// The stem and its pooling in one kernel where one takes them (float32, the stem kernels' shapes: the convolution's
-    /// output is never written); elsewhere the convolution with its ReLU, then the pooling, the convolution's output
-    /// handed back to the pool at once.
+    /// output is never written); elsewhere the convolution, the pooling, and the ReLU on the pooled values where they lie
+    /// (a quarter of the values behind a 2x2 or 3x3 stride-2 pool), the convolution's output handed back to the pool at
+    /// once. Pooling first gives the same bits: the ReLU is monotone, and every window holds an element of its input
+    /// (the pool's padding is at most half its kernel, and a ceil-mode window starts inside), so max(relu(·)) over it is
+    /// relu(max(·)), ties of ±0 and NaN included (see Sequential.Forward).
     /// </summary>
     public Tensor Conv2dReluMaxPool2d(Tensor x, Tensor w, Tensor? bias, Conv2dGeometry geometry, Pool2dGeometry pool)
     {
@@ -39,9 +42,10 @@ internal sealed partial class CpuBackend
                 return y;
             }
         }
-        var conv = Conv2dRelu(x, w, bias, geometry, null);
+        var conv = Conv2d(x, w, bias, geometry, weightIsConstant: true);
         var pooled = MaxPool2dValues(conv, pool);
         StoragePool.Recycle(conv);
+        AddRelu(pooled, pooled, null);
         return pooled;
     }
 
