@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 
 namespace Fovea.Kernels;
@@ -112,7 +113,12 @@ internal static unsafe class ConvMaxPool
         where TRows : struct, IConvRows
     {
         int chunk = Math.Max(1, rows.RowsPerCall), block = Math.Max(1, chunk / Math.Max(1, pool.StrideH));
-        var taken = new int[s.Batch * segments];
+        // One claim counter per (image, segment), on the caller's stack unless the batch is large; the workers read it
+        // only while this call waits for them.
+        int counters = s.Batch * segments;
+        int[]? rented = counters > 256 ? ArrayPool<int>.Shared.Rent(counters) : null;
+        Span<int> taken = rented is null ? stackalloc int[counters] : rented.AsSpan(0, counters);
+        taken.Clear();
         fixed (int* pt = taken)
         {
             var body = new Body<TRows>
@@ -135,6 +141,7 @@ internal static unsafe class ConvMaxPool
             else
                 for (int i = 0; i < items; i++) body.Invoke(reverse ? items - 1 - i : i);
         }
+        if (rented is not null) ArrayPool<int>.Shared.Return(rented);
     }
 
     private struct Body<TRows> : IChunkBody where TRows : struct, IConvRows
