@@ -162,12 +162,10 @@ internal static unsafe class ConvMaxPool
             ref readonly ConvShape s = ref Shape;
             int worker = item % Workers, ns = item / Workers, seg = ns % Segments, n = ns / Segments;
             int r0 = (int)((long)seg * PoolH / Segments), r1 = (int)((long)(seg + 1) * PoolH / Segments);
-            int k = s.OutChannels, oh = s.OutH, ow = s.OutW, pw = PoolW, kh = Pool.KernelH, sh = Pool.StrideH, ph = Pool.PadH;
+            int k = s.OutChannels, oh = s.OutH, pw = PoolW, kh = Pool.KernelH, sh = Pool.StrideH, ph = Pool.PadH;
             int chunk = Chunk, block = Block, held = block * sh + kh, blocks = (r1 - r0 + block - 1) / block;
             bool up = worker == 1;
-            // The convolution rows of one call, [channel][chunk][ow], and the row maxima held, [channel][held][pw]: rows
-            // [lo, hi) of the convolution, row cy at position cy − origin.
-            float* conv = ThreadScratch.Floats(ref _conv, (long)k * chunk * ow);
+            // The row maxima held, [channel][held][pw]: rows [lo, hi) of the convolution, row cy at position cy − origin.
             float* maxima = ThreadScratch.Floats(ref _maxima, (long)k * held * pw);
             int lo = 0, hi = 0, origin = 0;
             for (int done = 0; done < blocks && Interlocked.Increment(ref Taken[ns]) <= blocks; done++)
@@ -189,11 +187,11 @@ internal static unsafe class ConvMaxPool
                             Buffer.MemoryCopy(m + (long)(keepLo - origin) * pw, m + (long)(keepLo - newOrigin) * pw, (long)held * pw * sizeof(float), (long)(keepHi - keepLo) * pw * sizeof(float));
                         }
                     (lo, hi, origin) = (keepLo, keepHi, newOrigin);
-                    while (hi < b) hi += Compute(n, hi, Math.Min(chunk, b - hi), conv, maxima, origin, held);
+                    while (hi < b) hi += Compute(n, hi, Math.Min(chunk, b - hi), maxima, origin, held);
                     while (lo > a)
                     {
                         int count = Math.Min(chunk, lo - a);
-                        lo -= Compute(n, lo - count, count, conv, maxima, origin, held);
+                        lo -= Compute(n, lo - count, count, maxima, origin, held);
                     }
                 }
                 for (int r = first; r <= last; r++)
@@ -212,11 +210,15 @@ internal static unsafe class ConvMaxPool
             }
         }
 
-        /// <summary>Convolution rows [cy, cy + count) of image n, rectified, and their row maxima at their positions; returns count.</summary>
-        private readonly int Compute(int n, int cy, int count, float* conv, float* maxima, int origin, int held)
+        /// <summary>
+        /// The row maxima of convolution rows [cy, cy + count) of image n, rectified, at their positions: from the kernel
+        /// where it gives them, else from its rows, computed into this thread's buffer ([channel][chunk][ow]); returns count.
+        /// </summary>
+        private readonly int Compute(int n, int cy, int count, float* maxima, int origin, int held)
         {
             int k = Shape.OutChannels, ow = Shape.OutW, pw = PoolW, chunk = Chunk;
             if (RowMaximaInKernel && Conv.RowMaxima(n, cy, cy + count, Pool, pw, maxima + (long)(cy - origin) * pw, (long)held * pw)) return count;
+            float* conv = ThreadScratch.Floats(ref _conv, (long)k * chunk * ow);
             Conv.Rows(n, cy, cy + count, conv, (long)chunk * ow);
             for (int o = 0; o < k; o++)
                 for (int t = 0; t < count; t++)

@@ -417,15 +417,7 @@ internal static unsafe class DirectConv
             var outside = Vector256.Create(float.NegativeInfinity);
             for (int oy = oy0; oy < oy1; oy++)
             {
-                int q0 = (oy - oy0) * ow;
-                // The row's sums start at the bias, as in GroupRows.
-                if (Bias is null) new Span<float>(row, ow * gout).Clear();
-                else
-                    for (int p = 0; p < ow; p++)
-                        for (int o = 0; o < gout; o += 8) Vector256.Load(Bias + g * gout + o).Store(row + (long)p * gout + o);
-                for (int p0 = 0; p0 < ow; p0 += MR)
-                    for (int o0 = 0; o0 < gout; o0 += NR)
-                        BroadcastTile(Math.Min(MR, ow - p0), band, Offsets + q0 + p0, Taps, colRows, wT + (long)o0 * colRows, NR, row + (long)p0 * gout + o0, gout);
+                PixelSums(g, band, wT, (oy - oy0) * ow, ow, row);
                 // Pooled column pc's taps are pixels pc·sw − pad + j: the first, then each later one as max(v, best), which
                 // keeps the earlier of equal values and the NaN mask beside it, as the pooling's row pass does; pixels
                 // outside the row are −∞. The ReLU (as ConvEpilogue rounds it: max(0, v) + 0, NaN kept, −0 made +0) goes
@@ -450,6 +442,30 @@ internal static unsafe class DirectConv
                     }
                 }
                 RegisterTranspose.Transpose(maxima, gout, dst + (long)(oy - oy0) * poolW, channelStride, poolW, gout);
+            }
+        }
+
+        /// <summary>
+        /// scratch[p, c] = bias[c] + Σ_taps band[Offsets[q0 + p] + tap] · wᵀ[tap, c] for <paramref name="pixels"/> block
+        /// pixels from <paramref name="q0"/> and every channel of group g: the [pixel][channel] sums that
+        /// <see cref="GroupRows"/> transposes into y and <see cref="GroupRowMaxima"/> pools. Each pixel's sums start at
+        /// the bias (the tiles add theirs to it), so the turn into y is a plain transpose.
+        /// </summary>
+        private readonly void PixelSums(int g, float* band, float* wT, int q0, int pixels, float* scratch)
+        {
+            int gout = Shape.GroupOut, colRows = Shape.ColRows;
+            if (Bias is null) new Span<float>(scratch, pixels * gout).Clear();
+            else
+                for (int p = 0; p < pixels; p++)
+                    for (int o = 0; o < gout; o += 8) Vector256.Load(Bias + g * gout + o).Store(scratch + (long)p * gout + o);
+            for (int p0 = 0; p0 < pixels; p0 += MR)
+            {
+                int rows = Math.Min(MR, pixels - p0);
+                for (int o0 = 0; o0 < gout; o0 += NR)
+                    if (Wide)
+                        BroadcastTile512(rows, band, Offsets + q0 + p0, Taps, colRows, wT + (long)o0 * colRows, NR, scratch + (long)p0 * gout + o0, gout);
+                    else
+                        BroadcastTile(rows, band, Offsets + q0 + p0, Taps, colRows, wT + (long)o0 * colRows, NR, scratch + (long)p0 * gout + o0, gout);
             }
         }
 
@@ -481,19 +497,7 @@ internal static unsafe class DirectConv
             for (int q0 = 0; q0 < blockPixels; q0 += run)
             {
                 int pixels = Math.Min(run, blockPixels - q0);
-                // Each pixel's sums start at the bias, so the turn into y is a plain transpose.
-                if (Bias is null) new Span<float>(scratch, pixels * gout).Clear();
-                else
-                    for (int p = 0; p < pixels; p++) new ReadOnlySpan<float>(Bias + g * gout, gout).CopyTo(new Span<float>(scratch + (long)p * gout, gout));
-                for (int p0 = q0; p0 < q0 + pixels; p0 += MR)
-                {
-                    int rows = Math.Min(MR, q0 + pixels - p0);
-                    for (int o0 = 0; o0 < gout; o0 += NR)
-                        if (Wide)
-                            BroadcastTile512(rows, band, Offsets + p0, Taps, colRows, wT + (long)o0 * colRows, NR, scratch + (long)(p0 - q0) * gout + o0, gout);
-                        else
-                            BroadcastTile(rows, band, Offsets + p0, Taps, colRows, wT + (long)o0 * colRows, NR, scratch + (long)(p0 - q0) * gout + o0, gout);
-                }
+                PixelSums(g, band, wT, q0, pixels, scratch);
                 float* yRun = dst + q0;
                 RegisterTranspose.Transpose(scratch, gout, yRun, dstPlane, pixels, gout);
                 for (int o = 0; o < gout; o++) Epilogue.Run(yRun + o * dstPlane, pixels);

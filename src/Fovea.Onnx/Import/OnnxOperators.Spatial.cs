@@ -92,17 +92,38 @@ internal static partial class OnnxOperators
             Tensor Convolve(Tensor input, Size2d pad) => relu
                 ? Functional.Conv2dRelu(input, w, b, stride, pad, dilation, group, residual)
                 : Functional.Conv2d(input, w, b, stride, pad, dilation, group);
-            if (p[0] == p[2] && p[1] == p[3])
+            if (ConvTakesPads((x.Size(2), x.Size(3)), (w.Size(2), w.Size(3)), stride, p, dilation))
                 return One(Convolve(x, (p[0], p[1])));
-            // Uneven pads. The windows start where the start's pads put them, and a zero pad only adds taps that add
-            // nothing, so the start's pads at both ends give the same windows wherever they give as many (CNTK's
-            // ResNet-18: pads 3, 3, 2, 2 on its stem and 1, 1, 0, 0 on its stride-2 layers, which then read their input
-            // in place: no padded copy, 0.04–0.07 ms each at batch 1, and the stem's 224² image is the shape its kernels
-            // are tuned for). Elsewhere the input is zero-padded first, which is the same sum.
-            if (StartPadsGiveTheSameWindows(x, (w.Size(2), w.Size(3)), stride, p, dilation, ceil: false, startCeil: false))
-                return One(Convolve(x, (p[0], p[1])));
+            // Elsewhere the input is zero-padded first, which is the same sum.
             return One(OnPadded(x, (p[1], p[3], p[0], p[2]), 0, padded => Convolve(padded, 0)));
         };
+    }
+
+    /// <summary>
+    /// Whether a convolution over an input of <paramref name="size"/> takes the pads <paramref name="p"/> (top, left,
+    /// bottom, right) as the start's pads at both ends: even pads, or uneven ones where that gives as many windows. The
+    /// windows start where the start's pads put them, and a zero pad only adds taps that add nothing, so the start's
+    /// pads at both ends give the same windows wherever they give as many (CNTK's ResNet-18: pads 3, 3, 2, 2 on its stem
+    /// and 1, 1, 0, 0 on its stride-2 layers, which then read their input in place: no padded copy, 0.04–0.07 ms each at
+    /// batch 1, and the stem's 224² image is the shape its kernels are tuned for).
+    /// </summary>
+    private static bool ConvTakesPads(Size2d size, Size2d kernel, Size2d stride, int[] p, Size2d dilation) =>
+        (p[0] == p[2] && p[1] == p[3]) || StartPadsGiveTheSameWindows(size, kernel, stride, p, dilation, ceil: false, startCeil: false);
+
+    /// <summary>
+    /// The ceil mode under which a max pooling over an input of <paramref name="size"/> takes the pads <paramref name="p"/>
+    /// as the start's pads at both ends, with the same windows as the pads as given under <paramref name="ceil"/>; null
+    /// where none does, or where a pad exceeds half the kernel (the pooling's bound). A −∞ pad only adds taps that lose,
+    /// so the start's pads give the same windows wherever they give as many of them, rounding the size down or else up
+    /// (CNTK's stem: pads 1, 1, 0, 0, pooled without a padded copy, 1.6 → 0.3 ms).
+    /// </summary>
+    private static bool? PoolCeilModeForPads(Size2d size, Size2d kernel, Size2d stride, int[] p, Size2d dilation, bool ceil)
+    {
+        if (2 * p[0] > kernel.H || 2 * p[1] > kernel.W) return null;
+        if (p[0] == p[2] && p[1] == p[3]) return ceil;
+        foreach (bool ceilMode in (ReadOnlySpan<bool>)[false, true])
+            if (StartPadsGiveTheSameWindows(size, kernel, stride, p, dilation, ceil, ceilMode)) return ceilMode;
+        return null;
     }
 
     /// <summary>
@@ -129,15 +150,13 @@ internal static partial class OnnxOperators
                 var b = i.Length > 2 ? i[2]?.Tensor : null;
                 var p = ResolvePads(win, x.Size(2), x.Size(3), w.Size(2), w.Size(3));
                 Size2d stride = (win.Strides[0], win.Strides[1]), dilation = (win.Dilations[0], win.Dilations[1]), kernel = (w.Size(2), w.Size(3));
-                if ((p[0] == p[2] && p[1] == p[3]) || StartPadsGiveTheSameWindows(x, kernel, stride, p, dilation, ceil: false, startCeil: false))
+                if (ConvTakesPads((x.Size(2), x.Size(3)), kernel, stride, p, dilation))
                 {
                     Size2d size = (WindowOutput(x.Size(2), kernel.H, stride.H, p[0], p[0], dilation.H, ceil: false), WindowOutput(x.Size(3), kernel.W, stride.W, p[1], p[1], dilation.W, ceil: false));
                     var q = ResolvePads(poolWin, size.H, size.W, k[0], k[1]);
                     Size2d poolKernel = (k[0], k[1]), poolStride = (poolWin.Strides[0], poolWin.Strides[1]), poolDilation = (poolWin.Dilations[0], poolWin.Dilations[1]);
-                    if (size.H > 0 && size.W > 0 && 2 * q[0] <= k[0] && 2 * q[1] <= k[1])
-                        foreach (bool ceilMode in (ReadOnlySpan<bool>)[ceil, !ceil])
-                            if ((ceilMode == ceil && q[0] == q[2] && q[1] == q[3]) || StartPadsGiveTheSameWindows(size, poolKernel, poolStride, q, poolDilation, ceil, ceilMode))
-                                return One(Functional.Conv2dReluMaxPool2d(x, w, b, stride, (p[0], p[1]), dilation, group, poolKernel, poolStride, (q[0], q[1]), poolDilation, ceilMode));
+                    if (size.H > 0 && size.W > 0 && PoolCeilModeForPads(size, poolKernel, poolStride, q, poolDilation, ceil) is { } ceilMode)
+                        return One(Functional.Conv2dReluMaxPool2d(x, w, b, stride, (p[0], p[1]), dilation, group, poolKernel, poolStride, (q[0], q[1]), poolDilation, ceilMode));
                 }
             }
             return maxPool(run, convRelu(run, i));
@@ -226,18 +245,10 @@ internal static partial class OnnxOperators
             var x = Spatial(run, i, n);
             var p = ResolvePads(win, x.Size(2), x.Size(3), k[0], k[1]);
             Size2d kernel = (k[0], k[1]), stride = (win.Strides[0], win.Strides[1]), dilation = (win.Dilations[0], win.Dilations[1]);
-            if (p[0] == p[2] && p[1] == p[3] && 2 * p[0] <= k[0] && 2 * p[1] <= k[1])
-                return One(Functional.MaxPool2d(x, kernel, stride, (p[0], p[1]), dilation, ceil));
-            // Asymmetric pads (CNTK's stem: pads 1, 1, 0, 0): the windows start where the start's pads put them, and a −∞
-            // pad only adds taps that lose, so the start's pads at both ends give the same windows wherever they give the
-            // same number of them (rounding the size down, or else up), and the pooling skips the taps past the input
-            // without a padded copy (1.6 → 0.3 ms for that stem).
+            if (PoolCeilModeForPads((x.Size(2), x.Size(3)), kernel, stride, p, dilation, ceil) is { } ceilMode)
+                return One(Functional.MaxPool2d(x, kernel, stride, (p[0], p[1]), dilation, ceilMode));
             int oh = WindowOutput(x.Size(2), k[0], stride.H, p[0], p[2], dilation.H, ceil);
             int ow = WindowOutput(x.Size(3), k[1], stride.W, p[1], p[3], dilation.W, ceil);
-            if (2 * p[0] <= k[0] && 2 * p[1] <= k[1])
-                foreach (bool ceilMode in (ReadOnlySpan<bool>)[false, true])
-                    if (StartPadsGiveTheSameWindows(x, kernel, stride, p, dilation, ceil, ceilMode))
-                        return One(Functional.MaxPool2d(x, kernel, stride, (p[0], p[1]), dilation, ceilMode));
             // In ceil mode a window starting in the end's padding is dropped (the padded input no longer says where it begins).
             var pooled = OnPadded(x, (p[1], p[3], p[0], p[2]), double.NegativeInfinity, padded => Functional.MaxPool2d(padded, kernel, stride, 0, dilation, ceil));
             return One(pooled.Size(2) > oh || pooled.Size(3) > ow ? pooled.Narrow(2, 0, oh).Narrow(3, 0, ow) : pooled);
@@ -263,14 +274,11 @@ internal static partial class OnnxOperators
 
     /// <summary>
     /// Whether the start's pads at both ends (top at the bottom, left at the right), rounding the output size up where
-    /// <paramref name="startCeil"/>, give as many windows over <paramref name="x"/> as pads <paramref name="p"/> (top,
+    /// <paramref name="startCeil"/>, give as many windows over an input of <paramref name="size"/> as pads <paramref name="p"/> (top,
     /// left, bottom, right) with <paramref name="ceil"/>. The windows start where the start's pads put them either way,
     /// so with as many of them they are the same windows; a zero or −∞ pad then only adds taps that change nothing, and
     /// the convolution or pooling takes its pads in place instead of from a padded copy.
     /// </summary>
-    private static bool StartPadsGiveTheSameWindows(Tensor x, Size2d kernel, Size2d stride, int[] p, Size2d dilation, bool ceil, bool startCeil) =>
-        StartPadsGiveTheSameWindows((x.Size(2), x.Size(3)), kernel, stride, p, dilation, ceil, startCeil);
-
     private static bool StartPadsGiveTheSameWindows(Size2d size, Size2d kernel, Size2d stride, int[] p, Size2d dilation, bool ceil, bool startCeil) =>
         WindowOutput(size.H, kernel.H, stride.H, p[0], p[0], dilation.H, startCeil) == WindowOutput(size.H, kernel.H, stride.H, p[0], p[2], dilation.H, ceil)
         && WindowOutput(size.W, kernel.W, stride.W, p[1], p[1], dilation.W, startCeil) == WindowOutput(size.W, kernel.W, stride.W, p[1], p[3], dilation.W, ceil);
