@@ -151,7 +151,7 @@ public static class Conv2dKernels
             }
             if (PhaseGridConv.Applies(s))
             {
-                PhaseGridConv.Forward(s, fx, fw, fb, fy, prepared is null ? null : prepared.GemmWT<SgemmKernel6x64>(s, fw), e);
+                PhaseGridConv.Forward(s, fx, fw, fb, fy, prepared is null ? null : PhaseGridConv.PreparedWeights(prepared, s, fw), e);
                 return;
             }
             if (prepared is not null && PixelRows(s, fx, fw, fb, fy, prepared)) return;

@@ -8,16 +8,16 @@ namespace Fovea.Kernels;
 
 /// <summary>
 /// Float32 convolution forward for stride 2 in both directions, output rows shorter than 64 pixels and few weights (a
-/// ResNet's first downsampling layers: 3x3 and 1x1 stride 2 from 56² onto 28²), on AVX-512.
+/// ResNet's first downsampling layer: 3x3 stride 2 from 56² onto 28²), on AVX-512 and on AVX2.
 /// <para>
 /// Output (oy, ox) reads, for tap (i, j), the zero-padded input at (2·oy + i, 2·ox + j): the phase plane of rows i mod 2
 /// and columns j mod 2 (the padded image's even or odd rows, even or odd columns, Wph = ⌈padded width / 2⌉ wide) at
 /// (oy + ⌊i/2⌋, ox + ⌊j/2⌋). Number the outputs on a grid as wide as a phase plane, g = oy·Wph + ox: then tap (c, i, j)
 /// of any run of consecutive grid points is as many consecutive floats of its phase plane, from g + ⌊i/2⌋·Wph + ⌊j/2⌋.
-/// The register tile is 6 consecutive grid points x 64 output channels (Yᵀ = col(X)ᵀ · Wᵀ, as in
-/// <see cref="PixelRowGemmConv{TKernel}"/>): per tap, 6 broadcasts read where the phases lie
-/// (<see cref="SgemmKernel6x64.RunInputRows"/>), 4 aligned loads of the packed weights, 24 FMAs; nothing is gathered
-/// per output pixel. The grid's columns past the output row (one in 29 at 28²) and its points past the last output are
+/// The register tile is 6 consecutive grid points x 64 output channels with AVX-512, x 16 with AVX2 (Yᵀ = col(X)ᵀ · Wᵀ,
+/// as in <see cref="PixelRowGemmConv{TKernel}"/>): per tap, 6 broadcasts read where the phases lie
+/// (<see cref="SgemmKernel6x64.RunInputRows"/>, <see cref="SgemmKernel6x16.RunInputRows"/>), 4 (2) aligned loads of the
+/// packed weights, 24 (12) FMAs; nothing is gathered per output pixel. The grid's columns past the output row (one in 29 at 28²) and its points past the last output are
 /// computed and dropped. The implicit GEMM instead gathers every other input column into its B slivers (576 floats per
 /// output pixel for a 64-channel 3x3 layer).
 /// </para>
@@ -26,13 +26,33 @@ namespace Fovea.Kernels;
 /// (the split of the layers around it, so a thread mostly reads what it wrote). An item writes the phase rows its band
 /// reads, every channel, into its thread's scratch; then, per K block of taps, each tile's 6 points (read from L1 for
 /// every sliver) against every sliver of the packed weights (streamed from L2) into a per-thread Yᵀ; then Yᵀ is
-/// transposed 16 x 16 in registers and each channel's row pieces are stored with the bias, residual and ReLU (the
+/// transposed 16 x 16 (8 x 8) in registers and each channel's row pieces are stored with the bias, residual and ReLU (the
 /// operations of <see cref="ConvEpilogue"/>). Each output is computed by the same operations whatever the thread count.
 /// </para>
 /// </summary>
 internal static unsafe class PhaseGridConv
 {
-    private const int MR = 6, NR = 64;
+    private const int MR = 6;
+
+    /// <summary>Fewest output channels this path takes: one AVX-512 tile's width (four AVX2 tiles).</summary>
+    private const int MinOutChannels = 64;
+
+    /// <summary>Whether this process runs the AVX-512 tile (6 x 64) rather than the AVX2 one (6 x 16): the GEMM's choice.</summary>
+    private static bool Wide => Gemm.Selected == GemmKernelKind.Vector512;
+
+    /// <summary>Output channels a register tile spans: 64 with AVX-512, 16 with AVX2.</summary>
+    private static int NR => Wide ? 64 : 16;
+
+    /// <summary>
+    /// Whether this machine (as this process sees it) has the instructions of either form: AVX-512, or AVX2 with FMA (the
+    /// GEMM's Vector256 tile). Without them the dispatch takes the other paths.
+    /// </summary>
+    internal static bool Supported => Gemm.Selected switch
+    {
+        GemmKernelKind.Vector512 => Avx512F.IsSupported,
+        GemmKernelKind.Vector256 => Avx2.IsSupported,
+        _ => false,
+    };
 
     /// <summary>Whether the dispatch may take this path; tests switch it off to compare with the others.</summary>
     internal static bool Enabled = true;
@@ -57,7 +77,7 @@ internal static unsafe class PhaseGridConv
     [ThreadStatic] private static float[]? _band;
 
     /// <summary>
-    /// True where this path runs: AVX-512, one group, stride 2 in both directions, no dilation, output rows shorter than
+    /// True where this path runs: AVX-512 or AVX2 (<see cref="Supported"/>), one group, stride 2 in both directions, no dilation, output rows shorter than
     /// 64 pixels, at least 16 input channels and 64 output channels, at least 4 taps a channel (a 1x1 window's one tap
     /// leaves the phase rows and the stores dominant: 0.18 against 0.12 ms for ResNet-18's 64@56² → 128 shortcut on
     /// one thread), packed weights of at most <see cref="MaxWeightBytes"/> and at least <see cref="MinTiles"/> tiles an
@@ -65,13 +85,24 @@ internal static unsafe class PhaseGridConv
     /// </summary>
     public static bool Applies(in ConvShape s)
     {
-        if (!Enabled || !Avx512F.IsSupported || s.Groups != 1 || s.Window.StrideH != 2 || s.Window.StrideW != 2
+        if (!Enabled || !Supported || s.Groups != 1 || s.Window.StrideH != 2 || s.Window.StrideW != 2
             || s.Window.DilationH != 1 || s.Window.DilationW != 1 || s.OutH <= 0 || s.OutW <= 0 || s.OutW >= 64
-            || s.OutChannels < NR || s.InChannels < 16 || s.Window.KernelH * s.Window.KernelW < 4)
+            || s.OutChannels < MinOutChannels || s.InChannels < 16 || s.Window.KernelH * s.Window.KernelW < 4)
             return false;
         var g = Grid.Of(s);
-        return PixelRowGemmConv<SgemmKernel6x64>.PackedLength(s) * sizeof(float) <= MaxWeightBytes && g.TilesPerImage >= MinTiles;
+        return PackedLength(s) * sizeof(float) <= MaxWeightBytes && g.TilesPerImage >= MinTiles;
     }
+
+    /// <summary>Floats of Wᵀ packed for this process's tile (<see cref="PixelRowGemmConv{TKernel}.PackedLength"/>).</summary>
+    private static long PackedLength(in ConvShape s) =>
+        Wide ? PixelRowGemmConv<SgemmKernel6x64>.PackedLength(s) : PixelRowGemmConv<SgemmKernel6x16>.PackedLength(s);
+
+    /// <summary>
+    /// Wᵀ packed once for this process's tile and kept with <paramref name="prepared"/>
+    /// (<see cref="PreparedConvWeights.GemmWT{TKernel}"/>): what <see cref="Forward"/> takes as its packed weights.
+    /// </summary>
+    public static float* PreparedWeights(PreparedConvWeights prepared, in ConvShape s, float* w) =>
+        Wide ? prepared.GemmWT<SgemmKernel6x64>(s, w) : prepared.GemmWT<SgemmKernel6x16>(s, w);
 
     /// <summary>The grid of a call: its width (a phase plane's), length and tiles per image.</summary>
     private readonly record struct Grid(int Width, int Length, int TilesPerImage)
@@ -86,7 +117,7 @@ internal static unsafe class PhaseGridConv
     /// <summary>
     /// y = conv(x, w) + bias for contiguous NCHW buffers, then the <paramref name="epilogue"/>; <paramref name="bias"/>
     /// may be null; <paramref name="packedWT"/> is Wᵀ packed by <see cref="PixelRowGemmConv{TKernel}.PackWeights"/> for
-    /// <see cref="SgemmKernel6x64"/> (<see cref="PreparedConvWeights.GemmWT{TKernel}"/>), or null to pack it for this call.
+    /// this process's tile (<see cref="PreparedWeights"/>), or null to pack it for this call.
     /// </summary>
     public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, float* packedWT, ConvEpilogue epilogue = default)
     {
@@ -113,7 +144,7 @@ internal static unsafe class PhaseGridConv
         bandRows += (win.KernelH - 1) / 2;
         int rowPhases = Math.Min(win.KernelH, 2), colPhases = Math.Min(win.KernelW, 2);
         long plane = (long)bandRows * wph;
-        float[]? packed = packedWT is null ? ArrayPool<float>.Shared.Rent((int)PixelRowGemmConv<SgemmKernel6x64>.PackedLength(s) + 16) : null;
+        float[]? packed = packedWT is null ? ArrayPool<float>.Shared.Rent((int)PackedLength(s) + 16) : null;
         int[] offsets = ArrayPool<int>.Shared.Rent(colRows);
         // Tap (channel, i, j) reads band plane (channel, i mod 2, j mod 2) from ⌊i/2⌋ rows and ⌊j/2⌋ columns past the point.
         for (int ci = 0, t = 0; ci < c; ci++)
@@ -127,7 +158,8 @@ internal static unsafe class PhaseGridConv
             if (b is null)
             {
                 b = (float*)(((nint)pk + 63) & ~(nint)63);
-                PixelRowGemmConv<SgemmKernel6x64>.PackWeights(s, w, b);
+                if (Wide) PixelRowGemmConv<SgemmKernel6x64>.PackWeights(s, w, b);
+                else PixelRowGemmConv<SgemmKernel6x16>.PackWeights(s, w, b);
             }
             var body = new BandBody
             {
@@ -144,6 +176,7 @@ internal static unsafe class PhaseGridConv
                 RowPhases = rowPhases,
                 ColPhases = colPhases,
                 Kc = PixelRowGemmConv<SgemmKernel6x64>.BlockDepth(colRows),
+                Wide = Wide,
                 NPad = (s.OutChannels + NR - 1) / NR * NR,
             };
             int items = s.Batch * bands;
@@ -167,6 +200,7 @@ internal static unsafe class PhaseGridConv
         public int* Offsets;
         public ConvEpilogue Epilogue;
         public ConvShape Shape;
+        public bool Wide;
         public Grid Grid;
         public int Bands, BandRows, RowPhases, ColPhases, Kc, NPad;
 
@@ -188,11 +222,22 @@ internal static unsafe class PhaseGridConv
             {
                 int kcb = Math.Min(Kc, colRows - p0);
                 float* b = PackedWT + (long)nPad * p0;
-                for (int t = 0; t < tiles; t++)
-                    for (int j = 0; j < nPad; j += NR)
-                        SgemmKernel6x64.RunInputRows(kcb, a0 + t * MR, Offsets + p0, b + (long)j * kcb, yT + (long)t * MR * nPad + j, nPad, p0 == 0 ? 0f : 1f);
+                float beta = p0 == 0 ? 0f : 1f;
+                if (Wide)
+                {
+                    for (int t = 0; t < tiles; t++)
+                        for (int j = 0; j < nPad; j += 64)
+                            SgemmKernel6x64.RunInputRows(kcb, a0 + t * MR, Offsets + p0, b + (long)j * kcb, yT + (long)t * MR * nPad + j, nPad, beta);
+                }
+                else
+                {
+                    for (int j = 0; j < nPad; j += 16)
+                        for (int t = 0; t < tiles; t++)
+                            SgemmKernel6x16.RunInputRows(kcb, a0 + t * MR, Offsets + p0, b + (long)j * kcb, yT + (long)t * MR * nPad + j, nPad, beta);
+                }
             }
-            WriteOutputs(yT, n, g0, g1);
+            if (Wide) WriteOutputs(yT, n, g0, g1);
+            else WriteOutputs256(yT, n, g0, g1);
         }
 
         /// <summary>
@@ -210,6 +255,7 @@ internal static unsafe class PhaseGridConv
             float* buffer = stackalloc float[rowLength + 16];
             float* row = (float*)(((nint)buffer + 63) & ~(nint)63);
             new Span<float>(row, rowLength).Clear();
+            // AVX-512's lane selections (AVX2 shuffles instead, below).
             var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
             var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
             for (int ci = 0; ci < s.InChannels; ci++)
@@ -226,16 +272,30 @@ internal static unsafe class PhaseGridConv
                             if (ColPhases > 1) new Span<float>(d1, wph).Clear();
                             continue;
                         }
-                        Buffer.MemoryCopy(src + (long)iy * w, row + padW, (long)w * sizeof(float), (long)w * sizeof(float));
+                        // A few hundred bytes: copied inline (Buffer.MemoryCopy's call cost a tenth of the layer's time on AVX2).
+                        float* from = src + (long)iy * w, to = row + padW;
+                        int e = 0;
+                        for (; e <= w - 8; e += 8) Vector256.Load(from + e).Store(to + e);
+                        for (; e < w; e++) to[e] = from[e];
                         // A vector may run on into the plane's next rows (written after this one), never past its end.
-                        int t = 0, vectorEnd = (int)Math.Min(wph, plane - (long)r * wph - 15);
-                        for (; t < vectorEnd; t += 16)
-                        {
-                            var lo = Vector512.Load(row + 2 * t);
-                            var hi = Vector512.Load(row + 2 * t + 16);
-                            Avx512F.PermuteVar16x32x2(lo, even, hi).Store(d0 + t);
-                            if (ColPhases > 1) Avx512F.PermuteVar16x32x2(lo, odd, hi).Store(d1 + t);
-                        }
+                        int t = 0, width = Wide ? 16 : 8, vectorEnd = (int)Math.Min(wph, plane - (long)r * wph - (width - 1));
+                        if (Wide)
+                            for (; t < vectorEnd; t += 16)
+                            {
+                                var lo = Vector512.Load(row + 2 * t);
+                                var hi = Vector512.Load(row + 2 * t + 16);
+                                Avx512F.PermuteVar16x32x2(lo, even, hi).Store(d0 + t);
+                                if (ColPhases > 1) Avx512F.PermuteVar16x32x2(lo, odd, hi).Store(d1 + t);
+                            }
+                        else
+                            for (; t < vectorEnd; t += 8)
+                            {
+                                // Per 128-bit half, the even (odd) floats of both loads; then the 64-bit pairs in order.
+                                var lo = Vector256.Load(row + 2 * t);
+                                var hi = Vector256.Load(row + 2 * t + 8);
+                                Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0x88).AsDouble(), 0xD8).AsSingle().Store(d0 + t);
+                                if (ColPhases > 1) Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0xDD).AsDouble(), 0xD8).AsSingle().Store(d1 + t);
+                            }
                         for (; t < wph; t++)
                         {
                             d0[t] = row[2 * t];
@@ -292,6 +352,60 @@ internal static unsafe class PhaseGridConv
                             if (relu) v = Avx512F.Max(zero, v) + zero;
                             Avx512F.MaskStore(Y + at + l, mask, v);
                         }
+                        q += len;
+                    }
+                }
+            }
+        }
+
+        /// <summary>
+        /// <see cref="WriteOutputs"/> with AVX2: Yᵀ transposed 8 points x 8 channels at a time, each row piece stored 8 at
+        /// a time and its last few outputs one by one (the same operations on every output).
+        /// </summary>
+        private readonly void WriteOutputs256(float* yT, int n, int g0, int g1)
+        {
+            ref readonly ConvShape s = ref Shape;
+            int k = s.OutChannels, ow = s.OutW, wph = Grid.Width, plane = s.OutPlane, points = g1 - g0, nPad = NPad;
+            const int stride = MaxTilesPerBand * MR + 16;
+            float* rows = stackalloc float[8 * stride + 16];
+            rows = (float*)(((nint)rows + 31) & ~(nint)31);
+            float* residual = Epilogue.ResidualAt(Y);
+            bool relu = Epilogue.Relu;
+            var zero = Vector256<float>.Zero;
+            for (int o0 = 0; o0 < k; o0 += 8)
+            {
+                for (int q = 0; q < points; q += 8)
+                    RegisterTranspose.Transpose8(yT + (long)q * nPad + o0, nPad, rows + q, stride);
+                for (int o = o0; o < Math.Min(k, o0 + 8); o++)
+                {
+                    float* row = rows + (o - o0) * stride;
+                    if (Bias is not null)
+                    {
+                        var add = Vector256.Create(Bias[o]);
+                        for (int q = 0; q < points; q += 8) (Vector256.Load(row + q) + add).Store(row + q);
+                    }
+                    long yPlane = ((long)n * k + o) * plane;
+                    for (int q = 0; q < points;)
+                    {
+                        int g = g0 + q, oy = g / wph, ox = g - oy * wph;
+                        if (ox >= ow)
+                        {
+                            q += wph - ox;
+                            continue;
+                        }
+                        int len = Math.Min(ow - ox, points - q);
+                        // Whole groups of 8 as ConvEpilogue.Copy stores them, the rest one by one (ConvEpilogue.Value): AVX2's
+                        // masked store is microcoded on AMD's cores (a fifth of this pass's time, measured on a Zen 3).
+                        float* src = row + q, dst = Y + yPlane + (long)oy * ow + ox, r = residual == null ? null : residual + (dst - Y);
+                        int l = 0;
+                        for (; l <= len - 8; l += 8)
+                        {
+                            var v = Vector256.Load(src + l);
+                            if (r != null) v += Vector256.Load(r + l);
+                            if (relu) v = Avx.Max(zero, v) + zero;
+                            v.Store(dst + l);
+                        }
+                        for (; l < len; l++) dst[l] = ConvEpilogue.Value(src[l], r == null ? 0f : r[l], r != null, relu);
                         q += len;
                     }
                 }

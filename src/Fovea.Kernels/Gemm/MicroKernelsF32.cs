@@ -94,6 +94,51 @@ internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
     }
 
     /// <summary>
+    /// <see cref="Run"/> with A read in place instead of packed: step p's 6 values are the 6 consecutive floats at
+    /// <paramref name="a"/> + <paramref name="rowOffsets"/>[p], and alpha is 1: the AVX2 form of
+    /// <see cref="SgemmKernel6x64.RunInputRows"/>, for the stride-2 convolution on phase planes
+    /// (<see cref="PhaseGridConv"/>): 6 broadcasts where the tap's phase plane holds the tile's points, 2 aligned loads of
+    /// the packed weights, 12 FMAs a step.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunInputRows(int kc, float* a, int* rowOffsets, float* b, float* c, nint ldc, float beta)
+    {
+        GemmPrefetch.Tile(c, ldc, 6, 16);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, b += 16)
+        {
+            float* row = a + rowOffsets[p];
+            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
+            av = Vector256.Create(row[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(row[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(row[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(row[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(row[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(row[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+        }
+        if (beta == 0f)
+        {
+            c00.Store(c); c01.Store(c + 8); c += ldc;
+            c10.Store(c); c11.Store(c + 8); c += ldc;
+            c20.Store(c); c21.Store(c + 8); c += ldc;
+            c30.Store(c); c31.Store(c + 8); c += ldc;
+            c40.Store(c); c41.Store(c + 8); c += ldc;
+            c50.Store(c); c51.Store(c + 8);
+        }
+        else
+        {
+            Vector256<float> va = Vector256<float>.One, vb = Vector256.Create(beta);
+            Update(c, c00, c01, va, vb); c += ldc;
+            Update(c, c10, c11, va, vb); c += ldc;
+            Update(c, c20, c21, va, vb); c += ldc;
+            Update(c, c30, c31, va, vb); c += ldc;
+            Update(c, c40, c41, va, vb); c += ldc;
+            Update(c, c50, c51, va, vb);
+        }
+    }
+
+    /// <summary>
     /// Whether a GEMM whose last row tile holds <paramref name="rows"/> valid rows runs it as <see cref="RunFirstRows"/>:
     /// one to <see cref="MaxShortRows"/> rows (and <see cref="GemmTuning.ShortRowTiles"/>). The callers are the paths
     /// with pixels or Winograd tiles as the GEMM's rows (<see cref="PixelRowGemmConv{TKernel}"/>,

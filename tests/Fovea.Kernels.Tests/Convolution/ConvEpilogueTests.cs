@@ -26,7 +26,7 @@ public sealed class ConvEpilogueTests
         { [1, 40, 7, 7, 96, 1, 3, 3, 1, 1, 1, 1, 1, 1], true },       // 49 pixels: pixel rows (read in place on two threads)
         { [1, 32, 14, 14, 40, 1, 3, 3, 2, 2, 1, 1, 1, 1], true },     // pixel rows at stride 2
         { [1, 16, 56, 56, 40, 1, 3, 3, 2, 2, 1, 1, 1, 1], false },    // 3x3 stride 2: implicit GEMM packing slivers
-        { [2, 16, 46, 46, 70, 1, 3, 3, 2, 2, 1, 1, 1, 1], true },     // 3x3 stride 2 onto 23², 70 channels: the phase grid (AVX-512)
+        { [2, 16, 46, 46, 70, 1, 3, 3, 2, 2, 1, 1, 1, 1], true },     // 3x3 stride 2 onto 23², 70 channels: the phase grid
         { [2, 8, 66, 66, 20, 1, 3, 3, 2, 2, 1, 1, 1, 1], false },     // the same on 2178 output pixels: the wide tile
         { [1, 5, 70, 70, 20, 1, 7, 7, 2, 2, 3, 3, 1, 1], false },     // 7x7 stride 2, 5 channels: the wide tile on the column phases in place
         { [2, 8, 16, 16, 24, 1, 3, 3, 1, 1, 2, 2, 2, 2], false },     // dilated: implicit GEMM packing slivers
