@@ -236,8 +236,8 @@ internal static unsafe class PhaseGridConv
                             SgemmKernel6x16.RunInputRows(kcb, a0 + t * MR, Offsets + p0, b + (long)j * kcb, yT + (long)t * MR * nPad + j, nPad, beta);
                 }
             }
-            if (Wide) WriteOutputs(yT, n, g0, g1);
-            else WriteOutputs256(yT, n, g0, g1);
+            if (Wide) WriteOutputs<Lanes512>(yT, n, g0, g1);
+            else WriteOutputs<Lanes256>(yT, n, g0, g1);
         }
 
         /// <summary>
@@ -306,32 +306,29 @@ internal static unsafe class PhaseGridConv
         }
 
         /// <summary>
-        /// y[n, o, oy, ox] = epilogue(Yᵀ[point, o] + bias[o]) for the band's points that are outputs: Yᵀ transposed 16
-        /// points x 16 channels at a time into a row per channel (its bias added), then each row stored a row piece at a
-        /// time with the residual and the ReLU (the grid's extra columns skipped).
+        /// y[n, o, oy, ox] = epilogue(Yᵀ[point, o] + bias[o]) for the band's points that are outputs: Yᵀ transposed
+        /// <typeparamref name="TLanes"/>' width of points x as many channels at a time into a row per channel (its bias
+        /// added), then each row stored a row piece at a time with the residual and the ReLU (the grid's extra columns
+        /// skipped).
         /// </summary>
-        private readonly void WriteOutputs(float* yT, int n, int g0, int g1)
+        private readonly void WriteOutputs<TLanes>(float* yT, int n, int g0, int g1)
+            where TLanes : struct, IOutputLanes
         {
             ref readonly ConvShape s = ref Shape;
-            int k = s.OutChannels, ow = s.OutW, wph = Grid.Width, plane = s.OutPlane, points = g1 - g0, nPad = NPad;
+            int k = s.OutChannels, ow = s.OutW, wph = Grid.Width, plane = s.OutPlane, points = g1 - g0, nPad = NPad, width = TLanes.Width;
             const int stride = MaxTilesPerBand * MR + 16;
             float* rows = stackalloc float[16 * stride + 16];
             rows = (float*)(((nint)rows + 63) & ~(nint)63);
             float* residual = Epilogue.ResidualAt(Y);
             bool relu = Epilogue.Relu;
-            var zero = Vector512<float>.Zero;
-            for (int o0 = 0; o0 < k; o0 += 16)
+            for (int o0 = 0; o0 < k; o0 += width)
             {
-                for (int q = 0; q < points; q += 16)
-                    RegisterTranspose.Transpose16(yT + (long)q * nPad + o0, nPad, rows + q, stride);
-                for (int o = o0; o < Math.Min(k, o0 + 16); o++)
+                for (int q = 0; q < points; q += width)
+                    TLanes.Transpose(yT + (long)q * nPad + o0, nPad, rows + q, stride);
+                for (int o = o0; o < Math.Min(k, o0 + width); o++)
                 {
                     float* row = rows + (o - o0) * stride;
-                    if (Bias is not null)
-                    {
-                        var add = Vector512.Create(Bias[o]);
-                        for (int q = 0; q < points; q += 16) (Vector512.Load(row + q) + add).Store(row + q);
-                    }
+                    if (Bias is not null) TLanes.AddBias(row, points, Bias[o]);
                     long yPlane = ((long)n * k + o) * plane;
                     for (int q = 0; q < points;)
                     {
@@ -342,74 +339,95 @@ internal static unsafe class PhaseGridConv
                             continue;
                         }
                         int len = Math.Min(ow - ox, points - q);
-                        // The row piece 16 at a time, the last group masked: ConvEpilogue.Copy's operations on every lane.
                         long at = yPlane + (long)oy * ow + ox;
-                        for (int l = 0; l < len; l += 16)
-                        {
-                            var mask = Vector512.LessThan(Lanes, Vector512.Create(len - l)).AsSingle();
-                            var v = Vector512.Load(row + q + l);
-                            if (residual != null) v += Avx512F.MaskLoad(residual + at + l, mask, zero);
-                            if (relu) v = Avx512F.Max(zero, v) + zero;
-                            Avx512F.MaskStore(Y + at + l, mask, v);
-                        }
+                        TLanes.StorePiece(row + q, Y + at, residual == null ? null : residual + at, len, relu);
                         q += len;
                     }
                 }
             }
         }
+    }
+
+    /// <summary>The vector width <see cref="BandBody"/> stores its outputs with: its transpose, bias and row-piece stores.</summary>
+    private interface IOutputLanes
+    {
+        /// <summary>Floats a vector holds: points and channels per transpose.</summary>
+        static abstract int Width { get; }
+
+        /// <summary>dst[j·dstStride + i] = src[i·srcStride + j] for i, j &lt; <see cref="Width"/>.</summary>
+        static abstract void Transpose(float* src, long srcStride, float* dst, long dstStride);
+
+        /// <summary>row[q] += bias for the first <paramref name="points"/> points, a whole vector at a time.</summary>
+        static abstract void AddBias(float* row, int points, float bias);
 
         /// <summary>
-        /// <see cref="WriteOutputs"/> with AVX2: Yᵀ transposed 8 points x 8 channels at a time, each row piece stored 8 at
-        /// a time and its last few outputs one by one (the same operations on every output).
+        /// dst[l] = epilogue(src[l]) for l &lt; <paramref name="len"/>: the residual's value added where there is one, then
+        /// the ReLU, with <see cref="ConvEpilogue"/>'s operations on every output.
         /// </summary>
-        private readonly void WriteOutputs256(float* yT, int n, int g0, int g1)
+        static abstract void StorePiece(float* src, float* dst, float* residual, int len, bool relu);
+    }
+
+    /// <summary>AVX-512: 16 x 16 transposes, each row piece 16 at a time, the last group masked.</summary>
+    private readonly struct Lanes512 : IOutputLanes
+    {
+        public static int Width => 16;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Transpose(float* src, long srcStride, float* dst, long dstStride) => RegisterTranspose.Transpose16(src, srcStride, dst, dstStride);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void AddBias(float* row, int points, float bias)
         {
-            ref readonly ConvShape s = ref Shape;
-            int k = s.OutChannels, ow = s.OutW, wph = Grid.Width, plane = s.OutPlane, points = g1 - g0, nPad = NPad;
-            const int stride = MaxTilesPerBand * MR + 16;
-            float* rows = stackalloc float[8 * stride + 16];
-            rows = (float*)(((nint)rows + 31) & ~(nint)31);
-            float* residual = Epilogue.ResidualAt(Y);
-            bool relu = Epilogue.Relu;
-            var zero = Vector256<float>.Zero;
-            for (int o0 = 0; o0 < k; o0 += 8)
+            var add = Vector512.Create(bias);
+            for (int q = 0; q < points; q += 16) (Vector512.Load(row + q) + add).Store(row + q);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StorePiece(float* src, float* dst, float* residual, int len, bool relu)
+        {
+            var zero = Vector512<float>.Zero;
+            for (int l = 0; l < len; l += 16)
             {
-                for (int q = 0; q < points; q += 8)
-                    RegisterTranspose.Transpose8(yT + (long)q * nPad + o0, nPad, rows + q, stride);
-                for (int o = o0; o < Math.Min(k, o0 + 8); o++)
-                {
-                    float* row = rows + (o - o0) * stride;
-                    if (Bias is not null)
-                    {
-                        var add = Vector256.Create(Bias[o]);
-                        for (int q = 0; q < points; q += 8) (Vector256.Load(row + q) + add).Store(row + q);
-                    }
-                    long yPlane = ((long)n * k + o) * plane;
-                    for (int q = 0; q < points;)
-                    {
-                        int g = g0 + q, oy = g / wph, ox = g - oy * wph;
-                        if (ox >= ow)
-                        {
-                            q += wph - ox;
-                            continue;
-                        }
-                        int len = Math.Min(ow - ox, points - q);
-                        // Whole groups of 8 as ConvEpilogue.Copy stores them, the rest one by one (ConvEpilogue.Value): AVX2's
-                        // masked store is microcoded on AMD's cores (a fifth of this pass's time, measured on a Zen 3).
-                        float* src = row + q, dst = Y + yPlane + (long)oy * ow + ox, r = residual == null ? null : residual + (dst - Y);
-                        int l = 0;
-                        for (; l <= len - 8; l += 8)
-                        {
-                            var v = Vector256.Load(src + l);
-                            if (r != null) v += Vector256.Load(r + l);
-                            if (relu) v = Avx.Max(zero, v) + zero;
-                            v.Store(dst + l);
-                        }
-                        for (; l < len; l++) dst[l] = ConvEpilogue.Value(src[l], r == null ? 0f : r[l], r != null, relu);
-                        q += len;
-                    }
-                }
+                var mask = Vector512.LessThan(Lanes, Vector512.Create(len - l)).AsSingle();
+                var v = Vector512.Load(src + l);
+                if (residual != null) v += Avx512F.MaskLoad(residual + l, mask, zero);
+                if (relu) v = Avx512F.Max(zero, v) + zero;
+                Avx512F.MaskStore(dst + l, mask, v);
             }
+        }
+    }
+
+    /// <summary>
+    /// AVX2: 8 x 8 transposes, each row piece 8 at a time and its last few outputs one by one (<see cref="ConvEpilogue.Value"/>):
+    /// AVX2's masked store is microcoded on AMD's cores (a fifth of the stores' time, measured on a Zen 3).
+    /// </summary>
+    private readonly struct Lanes256 : IOutputLanes
+    {
+        public static int Width => 8;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Transpose(float* src, long srcStride, float* dst, long dstStride) => RegisterTranspose.Transpose8(src, srcStride, dst, dstStride);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void AddBias(float* row, int points, float bias)
+        {
+            var add = Vector256.Create(bias);
+            for (int q = 0; q < points; q += 8) (Vector256.Load(row + q) + add).Store(row + q);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void StorePiece(float* src, float* dst, float* residual, int len, bool relu)
+        {
+            var zero = Vector256<float>.Zero;
+            int l = 0;
+            for (; l <= len - 8; l += 8)
+            {
+                var v = Vector256.Load(src + l);
+                if (residual != null) v += Vector256.Load(residual + l);
+                if (relu) v = Avx.Max(zero, v) + zero;
+                v.Store(dst + l);
+            }
+            for (; l < len; l++) dst[l] = ConvEpilogue.Value(src[l], residual == null ? 0f : residual[l], residual != null, relu);
         }
     }
 }
