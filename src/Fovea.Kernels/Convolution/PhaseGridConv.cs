@@ -17,15 +17,17 @@ namespace Fovea.Kernels;
 /// The register tile is 6 consecutive grid points x 64 output channels with AVX-512, x 16 with AVX2 (Yᵀ = col(X)ᵀ · Wᵀ,
 /// as in <see cref="PixelRowGemmConv{TKernel}"/>): per tap, 6 broadcasts read where the phases lie
 /// (<see cref="SgemmKernel6x64.RunInputRows"/>, <see cref="SgemmKernel6x16.RunInputRows"/>), 4 (2) aligned loads of the
-/// packed weights, 24 (12) FMAs; nothing is gathered per output pixel. The grid's columns past the output row (one in 29 at 28²) and its points past the last output are
-/// computed and dropped. The implicit GEMM instead gathers every other input column into its B slivers (576 floats per
+/// packed weights, 24 (12) FMAs; nothing is gathered per output pixel. The grid's columns past the output row (one in
+/// 29 at 28²) and its points past the last output are computed and dropped. The implicit GEMM instead gathers every other input column into its B slivers (576 floats per
 /// output pixel for a 64-channel 3x3 layer).
 /// </para>
 /// <para>
 /// Work items are bands of grid tiles of one image, as many as the threads share evenly, taken in image and row order
 /// (the split of the layers around it, so a thread mostly reads what it wrote). An item writes the phase rows its band
 /// reads, every channel, into its thread's scratch; then, per K block of taps, each tile's 6 points (read from L1 for
-/// every sliver) against every sliver of the packed weights (streamed from L2) into a per-thread Yᵀ; then Yᵀ is
+/// every sliver) against every sliver of the packed weights (streamed from L2) into a per-thread Yᵀ (with AVX2, whose
+/// 16-channel slivers of a K block together outgrow a 32 KiB L1, each sliver against every tile instead, the sliver
+/// staying in L1); then Yᵀ is
 /// transposed 16 x 16 (8 x 8) in registers and each channel's row pieces are stored with the bias, residual and ReLU (the
 /// operations of <see cref="ConvEpilogue"/>). Each output is computed by the same operations whatever the thread count.
 /// </para>
@@ -77,8 +79,8 @@ internal static unsafe class PhaseGridConv
     [ThreadStatic] private static float[]? _band;
 
     /// <summary>
-    /// True where this path runs: AVX-512 or AVX2 (<see cref="Supported"/>), one group, stride 2 in both directions, no dilation, output rows shorter than
-    /// 64 pixels, at least 16 input channels and 64 output channels, at least 4 taps a channel (a 1x1 window's one tap
+    /// True where this path runs: AVX-512 or AVX2 (<see cref="Supported"/>), one group, stride 2 in both directions, no
+    /// dilation, output rows shorter than 64 pixels, at least 16 input channels and 64 output channels, at least 4 taps a channel (a 1x1 window's one tap
     /// leaves the phase rows and the stores dominant: 0.18 against 0.12 ms for ResNet-18's 64@56² → 128 shortcut on
     /// one thread), packed weights of at most <see cref="MaxWeightBytes"/> and at least <see cref="MinTiles"/> tiles an
     /// image.
@@ -96,6 +98,10 @@ internal static unsafe class PhaseGridConv
     /// <summary>Floats of Wᵀ packed for this process's tile (<see cref="PixelRowGemmConv{TKernel}.PackedLength"/>).</summary>
     private static long PackedLength(in ConvShape s) =>
         Wide ? PixelRowGemmConv<SgemmKernel6x64>.PackedLength(s) : PixelRowGemmConv<SgemmKernel6x16>.PackedLength(s);
+
+    /// <summary>The K block depth Wᵀ is packed in for this process's tile (<see cref="PixelRowGemmConv{TKernel}.BlockDepth"/>).</summary>
+    private static int BlockDepth(int colRows) =>
+        Wide ? PixelRowGemmConv<SgemmKernel6x64>.BlockDepth(colRows) : PixelRowGemmConv<SgemmKernel6x16>.BlockDepth(colRows);
 
     /// <summary>
     /// Wᵀ packed once for this process's tile and kept with <paramref name="prepared"/>
@@ -175,7 +181,7 @@ internal static unsafe class PhaseGridConv
                 BandRows = bandRows,
                 RowPhases = rowPhases,
                 ColPhases = colPhases,
-                Kc = PixelRowGemmConv<SgemmKernel6x64>.BlockDepth(colRows),
+                Kc = BlockDepth(colRows),
                 Wide = Wide,
                 NPad = (s.OutChannels + NR - 1) / NR * NR,
             };
@@ -272,7 +278,7 @@ internal static unsafe class PhaseGridConv
                             if (ColPhases > 1) new Span<float>(d1, wph).Clear();
                             continue;
                         }
-                        // A few hundred bytes: copied inline (Buffer.MemoryCopy's call cost a tenth of the layer's time on AVX2).
+                        // A few hundred bytes: copied inline (Buffer.MemoryCopy's call took 4% of the layer's samples on AVX2).
                         float* from = src + (long)iy * w, to = row + padW;
                         int e = 0;
                         for (; e <= w - 8; e += 8) Vector256.Load(from + e).Store(to + e);
@@ -399,7 +405,8 @@ internal static unsafe class PhaseGridConv
 
     /// <summary>
     /// AVX2: 8 x 8 transposes, each row piece 8 at a time and its last few outputs one by one (<see cref="ConvEpilogue.Value"/>):
-    /// AVX2's masked store is microcoded on AMD's cores (a fifth of the stores' time, measured on a Zen 3).
+    /// AVX2's masked store is microcoded on AMD's cores (with it, as AVX-512 stores its last group, the output pass took
+    /// 10% of the layer's samples on a Zen 3; without it 6%).
     /// </summary>
     private readonly struct Lanes256 : IOutputLanes
     {
