@@ -288,6 +288,55 @@ public class GemmThreadingAndVariantTests
         }
     }
 
+    [Theory]
+    [InlineData(16)]
+    [InlineData(64)]
+    public unsafe void Tiles_reading_their_rows_in_place_give_the_bits_of_the_packed_tiles(int nr)
+    {
+        // RunInputRows (the stride-2 convolution's phase planes) reads step p's 6 values at plane + offsets[p]; Run reads
+        // them from a packed sliver. The same values in the same order make the same sums, bit for bit, for either
+        // beta, at depths around Run's unrolled steps and the K blocks the convolution uses.
+        foreach (int kc in new[] { 1, 2, 3, 67, 116, 128 })
+        {
+            foreach (float beta in new[] { 0f, 1f })
+            {
+                var rng = new Random(kc * 31 + nr);
+                int ldc = nr + 5;
+                var plane = new float[4096];
+                for (int i = 0; i < plane.Length; i++) plane[i] = rng.NextSingle() * 2 - 1;
+                var offsets = new int[kc];
+                var packed = new float[6 * kc];
+                for (int q = 0; q < kc; q++)
+                {
+                    offsets[q] = rng.Next(plane.Length - 6);
+                    for (int r = 0; r < 6; r++) packed[q * 6 + r] = plane[offsets[q] + r];
+                }
+                var b = new float[nr * kc];
+                for (int i = 0; i < b.Length; i++) b[i] = rng.NextSingle() * 2 - 1;
+                var fromPacked = new float[6 * ldc];
+                for (int i = 0; i < fromPacked.Length; i++) fromPacked[i] = rng.NextSingle() * 2 - 1;
+                var inPlace = (float[])fromPacked.Clone();
+                fixed (float* pp = packed, pl = plane, pb = b, c1 = fromPacked, c2 = inPlace)
+                fixed (int* po = offsets)
+                {
+                    if (nr == 16)
+                    {
+                        SgemmKernel6x16.Run(kc, pp, pb, c1, ldc, 1f, beta);
+                        SgemmKernel6x16.RunInputRows(kc, pl, po, pb, c2, ldc, beta);
+                    }
+                    else
+                    {
+                        SgemmKernel6x64.Run(kc, pp, pb, c1, ldc, 1f, beta);
+                        SgemmKernel6x64.RunInputRows(kc, pl, po, pb, c2, ldc, beta);
+                    }
+                }
+                for (int i = 0; i < inPlace.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(fromPacked[i]) == BitConverter.SingleToInt32Bits(inPlace[i]),
+                        $"{nr} columns, kc {kc}, beta {beta}: C[{i / ldc}, {i % ldc}] = {inPlace[i]} in place, {fromPacked[i]} packed");
+            }
+        }
+    }
+
     [Fact]
     public void Selected_kernel_matches_the_hardware()
     {
