@@ -39,7 +39,10 @@ internal static unsafe class PhaseGridConv
     /// <summary>Fewest output channels this path takes: one AVX-512 tile's width (four AVX2 tiles).</summary>
     private const int MinOutChannels = 64;
 
-    /// <summary>Whether this process runs the AVX-512 tile (6 x 64) rather than the AVX2 one (6 x 16): the GEMM's choice.</summary>
+    /// <summary>
+    /// Whether this process runs the AVX-512 tile (6 x 64) rather than the AVX2 one (6 x 16): the GEMM's choice, a static
+    /// read-only field fixed for the process (which the JIT may fold), read where it is needed rather than copied.
+    /// </summary>
     private static bool Wide => Gemm.Selected == GemmKernelKind.Vector512;
 
     /// <summary>Output channels a register tile spans: 64 with AVX-512, 16 with AVX2.</summary>
@@ -182,7 +185,6 @@ internal static unsafe class PhaseGridConv
                 RowPhases = rowPhases,
                 ColPhases = colPhases,
                 Kc = BlockDepth(colRows),
-                Wide = Wide,
                 NPad = (s.OutChannels + NR - 1) / NR * NR,
             };
             int items = s.Batch * bands;
@@ -206,7 +208,6 @@ internal static unsafe class PhaseGridConv
         public int* Offsets;
         public ConvEpilogue Epilogue;
         public ConvShape Shape;
-        public bool Wide;
         public Grid Grid;
         public int Bands, BandRows, RowPhases, ColPhases, Kc, NPad;
 
