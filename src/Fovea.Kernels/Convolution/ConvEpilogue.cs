@@ -98,6 +98,54 @@ internal readonly unsafe struct ConvEpilogue
         for (; t < len; t++) dst[t] = Value(src[t], r == null ? 0f : r[t], r != null, relu);
     }
 
+    /// <summary>
+    /// A register tile's rows of sums moved into y and finished: for each row r &lt; <paramref name="rows"/>,
+    /// y[dst + r·<paramref name="ldd"/> + t] = the epilogue of (src[r·<paramref name="lds"/> + t] + bias[r]) for
+    /// t &lt; <paramref name="len"/> (src may be dst; <paramref name="bias"/> null: no bias, not even a +0). One pass over
+    /// the tile while it is in L1 instead of a call per row for the bias and another for the rest: with runs of 16
+    /// outputs (a strided 1x1 layer's tiles, <see cref="PointwiseConv"/>) those calls cost more than the arithmetic.
+    /// Rounds as the separate passes do: the sum plus the bias, then plus the residual, then the ReLU.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Rows(float* src, nint lds, float* dst, nint ldd, int rows, int len, float* bias)
+    {
+        if (!Avx.IsSupported)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                float* d = dst + r * ldd;
+                float* from = src + r * lds;
+                if (bias is not null)
+                {
+                    float add = bias[r];
+                    for (int t = 0; t < len; t++) d[t] = from[t] + add;
+                    from = d;
+                }
+                Copy(from, d, len);
+            }
+            return;
+        }
+        var zero = Vector256<float>.Zero;
+        bool relu = Relu;
+        for (int r = 0; r < rows; r++)
+        {
+            float* d = dst + r * ldd, from = src + r * lds, res = ResidualAt(d);
+            float add = bias is null ? 0f : bias[r];
+            var addV = Vector256.Create(add);
+            int t = 0;
+            for (; t <= len - 8; t += 8)
+            {
+                var v = Vector256.Load(from + t);
+                if (bias is not null) v += addV;
+                if (res is not null) v += Vector256.Load(res + t);
+                if (relu) v = Avx.Max(zero, v) + zero;
+                v.Store(d + t);
+            }
+            for (; t < len; t++)
+                d[t] = Value(bias is null ? from[t] : from[t] + add, res is null ? 0f : res[t], res is not null, relu);
+        }
+    }
+
     /// <summary>Four outputs stored at <paramref name="dst"/>: the residual's four at <paramref name="r"/> (or none) added, then the ReLU if <paramref name="relu"/> (SSE).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreQuad(Vector128<float> v, float* r, bool relu, float* dst)

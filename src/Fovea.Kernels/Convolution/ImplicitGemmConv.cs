@@ -389,7 +389,7 @@ internal static unsafe class ImplicitGemmConv<T, TKernel>
     /// rather than a span kernel with its per-call checks; the scalar loop it replaced took a tenth of the stem's time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddRun(T* src, T* dst, int len, T add)
+    internal static void AddRun(T* src, T* dst, int len, T add)
     {
         int t = 0;
         if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)

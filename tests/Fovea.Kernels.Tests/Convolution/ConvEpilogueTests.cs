@@ -30,7 +30,9 @@ public sealed class ConvEpilogueTests
         { [2, 8, 66, 66, 20, 1, 3, 3, 2, 2, 1, 1, 1, 1], false },     // the same on 2178 output pixels: the wide tile
         { [1, 5, 70, 70, 20, 1, 7, 7, 2, 2, 3, 3, 1, 1], false },     // 7x7 stride 2, 5 channels: the wide tile on the column phases in place
         { [2, 8, 16, 16, 24, 1, 3, 3, 1, 1, 2, 2, 2, 2], false },     // dilated: implicit GEMM packing slivers
-        { [1, 32, 15, 15, 48, 1, 1, 1, 2, 2, 0, 0, 1, 1], false },    // a 1x1 stride-2 shortcut
+        { [1, 32, 15, 15, 48, 1, 1, 1, 2, 2, 0, 0, 1, 1], false },    // a 1x1 stride-2 shortcut: the strided 1x1 path
+        { [2, 20, 23, 21, 70, 1, 1, 1, 2, 2, 0, 0, 1, 1], true },     // the same onto 12 x 11, 70 channels: a short sliver and row tile
+        { [1, 40, 14, 14, 48, 1, 1, 1, 2, 2, 0, 0, 1, 1], true },     // onto 7², prepared: pixel rows (AVX-512: a short sliver)
         { [1, 64, 2, 2, 80, 1, 3, 3, 1, 1, 1, 1, 1, 1], false },      // 4 pixels, 80 channels: im2col and one GEMM
         { [2, 8, 12, 12, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1], false },      // groups
     };
@@ -82,6 +84,7 @@ public sealed class ConvEpilogueTests
         var layer1Batch16 = Shape([16, 64, 56, 56, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
         var down = Shape([1, 64, 56, 56, 128, 1, 3, 3, 2, 2, 1, 1, 1, 1]);
         var layer4 = Shape([1, 512, 7, 7, 512, 1, 3, 3, 1, 1, 1, 1, 1, 1]);
+        var shortcut = Shape([1, 64, 56, 56, 128, 1, 1, 1, 2, 2, 0, 0, 1, 1]);
         int saved = Parallelism.MaxDegreeOfParallelism;
         try
         {
@@ -90,6 +93,7 @@ public sealed class ConvEpilogueTests
             Assert.Equal(WinogradConv.Applies(layer1), Conv2dKernels.EpilogueInKernel<float>(layer1, null));
             Assert.False(Conv2dKernels.EpilogueInKernel<float>(layer1Batch16, null));
             Assert.Equal(PhaseGridConv.Applies(down), Conv2dKernels.EpilogueInKernel<float>(down, null));
+            Assert.Equal(PointwiseConv.Applies(shortcut), Conv2dKernels.EpilogueInKernel<float>(shortcut, null));
             Assert.False(Conv2dKernels.EpilogueInKernel<float>(layer4, null));
             Assert.False(Conv2dKernels.EpilogueInKernel<double>(layer1, null));
             Parallelism.MaxDegreeOfParallelism = 1;
@@ -162,6 +166,26 @@ public sealed class ConvEpilogueTests
                     }
                     SameBits(expected, y, $"copy of {len}, residual {withResidual}, relu {relu}");
                     SameBits(expected, inPlace, $"in place, {len}, residual {withResidual}, relu {relu}");
+
+                    // A tile's rows with a bias first (two rows of len, the second a copy of the first with the
+                    // residual shifted by one row): round(src + bias), then the same passes.
+                    float[] bias = [special[len % special.Length], 0.25f];
+                    var biased = new float[2 * len];
+                    for (int row = 0; row < 2; row++)
+                        for (int i = 0; i < len; i++) biased[row * len + i] = src[i] + bias[row];
+                    var rowsExpected = (float[])biased.Clone();
+                    var rowResidual = new float[2 * len];
+                    r.CopyTo(rowResidual, 0);
+                    r.CopyTo(rowResidual, len);
+                    if (withResidual) TensorPrimitives.Add(biased, rowResidual, rowsExpected);
+                    if (relu) TensorPrimitives.Max(rowsExpected, 0f, rowsExpected);
+                    var tile = new float[2 * len];
+                    src.CopyTo(tile, 0);
+                    src.CopyTo(tile, len);
+                    var rows = new float[2 * len];
+                    fixed (float* pt = tile, prow = rows, prr = rowResidual, pb = bias)
+                        new ConvEpilogue(prow, withResidual ? prr : null, relu).Rows(pt, len, prow, len, 2, len, pb);
+                    SameBits(rowsExpected, rows, $"rows of {len} with a bias, residual {withResidual}, relu {relu}");
                 }
         }
     }
