@@ -222,7 +222,8 @@ public static class Conv2dKernels
     /// the pixel rows lose everywhere (0.01–0.03 ms a layer at batch 1), so only these two kernels have the epilogue,
     /// and the stride-2 kernel on phase planes (<see cref="PhaseGridConv"/>), which stores its outputs out of a
     /// transposed tile too, as does the strided channel-major path (<see cref="DirectConv.StridedByChannels"/>, the stem
-    /// on AVX2), whose runs of y are in L1 when written. Float64 takes the pass.
+    /// on AVX2), whose runs of y are in L1 when written, and the strided 1x1 path (<see cref="PointwiseConv"/>), which
+    /// finishes each register tile as it stores it. Float64 takes the pass.
     /// </summary>
     internal static bool EpilogueInKernel<T>(in ConvShape s, PreparedConvWeights? prepared)
     {
@@ -238,11 +239,12 @@ public static class Conv2dKernels
     /// Whether a float32 forward that no earlier path took runs as <see cref="PointwiseConv"/> (a strided 1x1 layer)
     /// rather than the pixel rows or the implicit GEMM. The pixel rows, with prepared weights, keep the planes that
     /// NR-pixel slivers would fill to less than 90%, where their row tiles waste less (ResNet-18's 256@14² → 512@7²
-    /// shortcut: 49 pixels, 64 computed in slivers of 16 or 32, 54 or 49 in row tiles). Measured alone with prepared
-    /// weights, the residual and the ReLU, the paths alternating call by call (medians of 1,450 calls each, a 2-vCPU AMD
-    /// EPYC of the Zen 3 generation, AVX2, one / two threads): 64@56² → 128 (implicit GEMM) 0.244 → 0.198 / 0.165 →
-    /// 0.134 ms; 128@28² → 256 (pixel rows) 0.297 → 0.249 / 0.150 → 0.120; 256@14² → 512 (pixel rows) 0.240 → 0.200 /
-    /// 0.131 → 0.131.
+    /// shortcut: 49 pixels, 64 computed in slivers of 16 or 32, 54 or 49 in row tiles; on AVX2 the two paths ran it even,
+    /// 0.13 ms on two threads). Measured alone with prepared weights, the residual and the ReLU, the paths alternating
+    /// call by call (medians of 1,950 calls each, a 2-vCPU AMD EPYC of the Zen 3 generation, AVX2, one / two threads):
+    /// 64@56² → 128 (from the implicit GEMM) 0.244 → 0.197 / 0.150 → 0.110 ms; 128@28² → 256 (from the pixel rows)
+    /// 0.204 → 0.179 / 0.119 → 0.101. Without prepared weights (training's forward, batch 32 at 112²), from the implicit
+    /// GEMM: 64@28² → 128 2.95 → 1.86 / 1.88 → 1.37 ms, 256@7² → 512 3.04 → 2.47 / 1.21 → 0.91.
     /// </summary>
     private static bool TakesPointwise(in ConvShape s, PreparedConvWeights? prepared) =>
         PointwiseConv.Applies(s) && (prepared is null || PointwiseConv.FillsSlivers(s) || !PixelRowsApply(s));

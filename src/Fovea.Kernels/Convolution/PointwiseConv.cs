@@ -160,9 +160,6 @@ internal static unsafe class PointwiseConv
                     float* c = direct ? run : tile;
                     nint ldc = direct ? plane : nr;
                     float* b = panel + sl * sliverLen;
-                    // The residual's rows, read as soon as the tile is stored: fetched while the tile multiplies.
-                    float* res = Epilogue.ResidualAt(run);
-                    if (res is not null) GemmPrefetch.Tile(res, plane, rows, cols);
                     for (int k0 = 0; k0 < depth; k0 += Kc)
                     {
                         int kcb = Math.Min(Kc, depth - k0);
