@@ -151,6 +151,46 @@ public class ConvKernelTests
         }
     }
 
+    [Fact]
+    public void Row_tiles_by_column_stride_give_the_bits_of_the_general_tile()
+    {
+        // The channel-major forward's 256-bit tile over six pixels of one output row (stride 1 or 2) against the tile
+        // with a base per pixel: the same multiply-adds in the same order. Stems, LeNet's c3 (100-pixel planes: tiles
+        // that wrap onto the next row take the general tile), stride 3 (always the general tile).
+        bool savedTiles = DirectConv.Vector512Tiles, savedPhaseRows = PhaseRowConv.Enabled;
+        try
+        {
+            DirectConv.Vector512Tiles = false;
+            PhaseRowConv.Enabled = false;
+            foreach (var g in new[]
+            {
+                new[] { 2, 3, 23, 29, 32, 1, 7, 7, 2, 2, 3, 3, 1, 1 },
+                [1, 3, 64, 80, 64, 1, 7, 7, 2, 2, 3, 3, 1, 1],
+                [5, 6, 14, 14, 16, 1, 5, 5, 1, 1, 0, 0, 1, 1],
+                [2, 3, 20, 26, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1],
+                [3, 1, 15, 17, 16, 1, 5, 3, 1, 3, 2, 0, 1, 2],
+            })
+            {
+                var s = Shape(g);
+                var x = RandomFloats(s.Batch * s.InChannels * s.Height * s.Width, 21);
+                var w = RandomFloats(s.OutChannels * s.ColRows, 22);
+                var b = RandomFloats(s.OutChannels, 23);
+                float[] byStride = new float[s.Batch * s.OutChannels * s.OutPlane], general = new float[byStride.Length];
+                Conv2dKernels.Forward<float>(s, x, w, b, byStride);
+                DirectConv.RowTilesByStride = false;
+                try { Conv2dKernels.Forward<float>(s, x, w, b, general); }
+                finally { DirectConv.RowTilesByStride = true; }
+                Assert.Equal(general, byStride);
+                Close(ConvReference.Forward(s, D(x), D(w), D(b)), D(byStride), 1e-4, $"y {string.Join('x', g)}");
+            }
+        }
+        finally
+        {
+            DirectConv.Vector512Tiles = savedTiles;
+            PhaseRowConv.Enabled = savedPhaseRows;
+        }
+    }
+
     [Theory]
     [InlineData(true, true)]   // direct: row tiles for 3- and 5-wide windows on AVX-512, 6 taps x 16 channels for the rest
     [InlineData(true, false)]  // direct with the 256-bit tiles only
