@@ -14,12 +14,13 @@ namespace Fovea.Kernels;
 /// multiply-adds: it gathers each sliver of NR output pixels tap by tap through its table of taps, and writes the tiles
 /// into the output through a scatter that handles slivers crossing an output row, and the ReLU and the join follow as a
 /// pass over the output (about a third of the layer's time on one thread: packing 22%, scattering 12%, the pass 4%).
-/// Here a work item is a run of slivers of one image's output plane: it copies the strided input points its slivers need
-/// into a panel laid out as packed B slivers (whole output-row pieces at a time, every other float picked by two
-/// shuffles per eight with AVX2), then runs the GEMM's own register tile (<see cref="SgemmKernel6x16"/>,
-/// <see cref="SgemmKernel6x32"/>) of each 6 output channels of the packed weights over each sliver, storing straight into
-/// the output planes (whose rows are output channels, NR consecutive pixels each), where the bias, residual and ReLU
-/// (<see cref="ConvEpilogue"/>) are applied to the run just written, still in L1.
+/// Here a work item is a run of slivers of one image's output plane: it copies the strided input points its slivers
+/// need into a panel laid out as packed B slivers (whole output-row pieces at a time; for stride 2 with AVX2, eight
+/// points per two loads, one shuffle and one permute), then runs the implicit GEMM's register tile for the shape
+/// (<see cref="SgemmKernel6x16"/>, <see cref="SgemmKernel6x32"/>, <see cref="SgemmKernel6x64"/>) of each 6 output
+/// channels of the packed weights over each sliver, storing straight into the output planes (whose rows are output
+/// channels, NR consecutive pixels each), where the bias, residual and ReLU (<see cref="ConvEpilogue"/>) are applied to
+/// the 6 rows just written, still in L1.
 /// </para>
 /// The multiply-adds and their order are the implicit GEMM's (same packed weights, same K blocks, same tile), so the
 /// outputs are its bits; each is computed the same way whatever the thread count.
@@ -48,7 +49,10 @@ internal static unsafe class PointwiseConv
         && s.Window.KernelH == 1 && s.Window.KernelW == 1 && s.Window.PadH == 0 && s.Window.PadW == 0
         && (s.Window.StrideH > 1 || s.Window.StrideW > 1) && s.InChannels > 0 && s.OutChannels >= MinOutChannels && s.OutPlane > 0;
 
-    /// <summary>Output pixels a register tile spans: the GEMM's tile (16 with AVX2, 32 with AVX-512).</summary>
+    /// <summary>
+    /// Output pixels a register tile spans where the pixel rows also apply (at most 1,024 pixels over the batch): 16 with
+    /// AVX2, 32 with AVX-512.
+    /// </summary>
     private static int NR => Gemm.Selected == GemmKernelKind.Vector512 ? SgemmKernel6x32.NR : SgemmKernel6x16.NR;
 
     /// <summary>Whether an image's output plane fills its NR-pixel slivers to at least 90% (784 pixels: 49 of 16, or 24.5 of 32).</summary>
@@ -61,7 +65,10 @@ internal static unsafe class PointwiseConv
     /// </summary>
     public static void Forward(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared, ConvEpilogue e)
     {
-        if (Gemm.Selected == GemmKernelKind.Vector512)
+        // AVX-512 takes the implicit GEMM's choice of tile (6x64 from 1,024 output pixels over the batch on).
+        if (Gemm.Selected == GemmKernelKind.Vector512 && Conv2dKernels.WideTiles(s))
+            Forward<SgemmKernel6x64>(s, x, w, bias, y, prepared, e);
+        else if (Gemm.Selected == GemmKernelKind.Vector512)
             Forward<SgemmKernel6x32>(s, x, w, bias, y, prepared, e);
         else
             Forward<SgemmKernel6x16>(s, x, w, bias, y, prepared, e);
@@ -69,7 +76,8 @@ internal static unsafe class PointwiseConv
 
     /// <summary>
     /// <see cref="Forward(in ConvShape, float*, float*, float*, float*, PreparedConvWeights?, ConvEpilogue)"/> on register
-    /// tile <typeparamref name="TKernel"/> (<see cref="SgemmKernel6x16"/> or <see cref="SgemmKernel6x32"/>), whatever the
+    /// tile <typeparamref name="TKernel"/> (<see cref="SgemmKernel6x16"/>, <see cref="SgemmKernel6x32"/> or
+    /// <see cref="SgemmKernel6x64"/>; at most 64 columns), whatever the
     /// process selected: tests run both.
     /// </summary>
     internal static void Forward<TKernel>(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights? prepared, ConvEpilogue e)
@@ -146,7 +154,7 @@ internal static unsafe class PointwiseConv
             float* panel = Panel(slivers * sliverLen);
             Gather(s, X + (long)n * depth * s.Height * s.Width, panel, q0, q1, nr);
 
-            float* buffer = stackalloc float[MR * 32 + 16];
+            float* buffer = stackalloc float[MR * 64 + 16];
             float* tile = (float*)(((nint)buffer + 63) & ~(nint)63);
             float* yImage = Y + (long)n * cout * plane;
             for (int ir = 0; ir < MPad; ir += MR)

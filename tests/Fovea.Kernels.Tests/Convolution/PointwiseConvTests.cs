@@ -47,7 +47,7 @@ public class PointwiseConvTests(ITestOutputHelper output)
                 double f = ErrorFactor(expected, y, scale);
                 output.WriteLine($"{string.Join('x', g)} bias {withBias} prepared {prepare}: error factor {f:0.00}");
                 Assert.True(f <= 8, $"{string.Join('x', g)} bias {withBias} prepared {prepare}: error factor {f}");
-                if (prepare || !SameTileAsTheImplicitGemm(s)) continue;
+                if (prepare) continue;
                 // Off, the dispatch takes the implicit GEMM with the same tile and K blocks: the same bits.
                 var other = new float[y.Length];
                 PointwiseConv.Enabled = false;
@@ -59,33 +59,35 @@ public class PointwiseConvTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Whether the implicit GEMM runs this shape on the tile this path takes (AVX-512 widens it from 1,024 output pixels on).</summary>
-    private static bool SameTileAsTheImplicitGemm(in ConvShape s) =>
-        Gemm.Selected == GemmKernelKind.Vector256 || (Gemm.Selected == GemmKernelKind.Vector512 && !Conv2dKernels.WideTiles(s));
-
     [Theory]
     [InlineData(new[] { 1, 64, 56, 56, 128, 1, 1, 1, 2, 2, 0, 0, 1, 1 })]
     [InlineData(new[] { 2, 20, 45, 41, 70, 1, 1, 1, 2, 2, 0, 0, 1, 1 })]
     [InlineData(new[] { 3, 300, 13, 17, 24, 1, 1, 1, 2, 2, 0, 0, 1, 1 })]
     [InlineData(new[] { 1, 16, 31, 40, 36, 1, 1, 1, 3, 3, 0, 0, 1, 1 })]
-    public unsafe void Both_tiles_give_the_bits_of_the_implicit_gemm_on_the_same_tile(int[] g)
+    public unsafe void Every_tile_gives_the_bits_of_the_implicit_gemm_on_the_same_tile(int[] g)
     {
-        // AVX2's tile and AVX-512's (in software where the machine lacks it), whatever the process selected.
+        // AVX2's tile and AVX-512's two (in software where the machine lacks AVX-512), whatever the process selected.
         var s = Shape(g);
         var (x, w, b) = RandomConvInputs(s, 2);
         int n = s.Batch * s.OutChannels * s.OutPlane;
-        float[] wide = new float[n], wideImplicit = new float[n], narrow = new float[n], narrowImplicit = new float[n];
-        fixed (float* px = x, pw = w, pb = b, pwide = wide, pwi = wideImplicit, pnarrow = narrow, pni = narrowImplicit)
-        {
-            PointwiseConv.Forward<SgemmKernel6x32>(s, px, pw, pb, pwide, null, new ConvEpilogue(pwide, null, false));
-            ImplicitGemmConv<float, SgemmKernel6x32>.Forward(s, px, pw, pb, pwi);
-            PointwiseConv.Forward<SgemmKernel6x16>(s, px, pw, pb, pnarrow, null, new ConvEpilogue(pnarrow, null, false));
-            ImplicitGemmConv<float, SgemmKernel6x16>.Forward(s, px, pw, pb, pni);
-        }
-        Assert.Equal(wideImplicit, wide);
-        Assert.Equal(narrowImplicit, narrow);
         var scale = ConvReference.Forward(s, Abs(x), Abs(w), new double[s.OutChannels]);
-        Assert.True(ErrorFactor(ConvReference.Forward(s, D(x), D(w), D(b)), wide, scale) <= 8);
+        var expected = ConvReference.Forward(s, D(x), D(w), D(b));
+        Same<SgemmKernel6x16>(s, x, w, b, expected, scale);
+        Same<SgemmKernel6x32>(s, x, w, b, expected, scale);
+        Same<SgemmKernel6x64>(s, x, w, b, expected, scale);
+    }
+
+    private static unsafe void Same<TKernel>(in ConvShape s, float[] x, float[] w, float[] b, double[] expected, double[] scale)
+        where TKernel : struct, IMicroKernel<float>
+    {
+        float[] y = new float[expected.Length], other = new float[expected.Length];
+        fixed (float* px = x, pw = w, pb = b, py = y, po = other)
+        {
+            PointwiseConv.Forward<TKernel>(s, px, pw, pb, py, null, new ConvEpilogue(py, null, false));
+            ImplicitGemmConv<float, TKernel>.Forward(s, px, pw, pb, po);
+        }
+        Assert.Equal(other, y);
+        Assert.True(ErrorFactor(expected, y, scale) <= 8, $"{typeof(TKernel).Name}: error factor {ErrorFactor(expected, y, scale)}");
     }
 
     [Fact]
