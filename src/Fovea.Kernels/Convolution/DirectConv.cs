@@ -471,9 +471,9 @@ internal static unsafe class DirectConv
                     if (Wide)
                         BroadcastTile512(rows, band, bases, Taps, colRows, b, NR, acc, gout);
                     else if (rowStride == 1)
-                        BroadcastRowTile<ColumnStride1>(band + bases[0], Taps, colRows, b, NR, acc, gout);
+                        BroadcastRowTile<One>(band + bases[0], Taps, colRows, b, NR, acc, gout);
                     else if (rowStride == 2)
-                        BroadcastRowTile<ColumnStride2>(band + bases[0], Taps, colRows, b, NR, acc, gout);
+                        BroadcastRowTile<Two>(band + bases[0], Taps, colRows, b, NR, acc, gout);
                     else
                         BroadcastTile(rows, band, bases, Taps, colRows, b, NR, acc, gout);
                 }
@@ -660,8 +660,8 @@ internal static unsafe class DirectConv
                                     for (int o0 = 0; o0 < gout; o0 += NR)
                                     {
                                         float* rows = band + ci * channelStride + i0 * rowStride, acc = pg + ((long)(ci * kh + i0) * kw) * gout + o0;
-                                        if (kw == 5) WeightRowTile512<Width5>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
-                                        else WeightRowTile512<Width3>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
+                                        if (kw == 5) WeightRowTile512<Five>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
+                                        else WeightRowTile512<Three>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
                                     }
                             continue;
                         }
@@ -685,18 +685,31 @@ internal static unsafe class DirectConv
     private static bool WeightRowTiles(in ConvShape s) =>
         Wide && s.Window.DilationW == 1 && s.Window.KernelW is 3 or 5;
 
-    /// <summary>A window width known to the JIT: each instantiation keeps only its own taps' registers.</summary>
-    private interface IWindowWidth
+    /// <summary>
+    /// An integer known to the JIT: a window width (each instantiation keeps only its own taps' registers) or a column
+    /// stride (a tile's loads become one address plus constant displacements).
+    /// </summary>
+    private interface IConstant
     {
         static abstract int Value { get; }
     }
 
-    private readonly struct Width3 : IWindowWidth
+    private readonly struct One : IConstant
+    {
+        public static int Value => 1;
+    }
+
+    private readonly struct Two : IConstant
+    {
+        public static int Value => 2;
+    }
+
+    private readonly struct Three : IConstant
     {
         public static int Value => 3;
     }
 
-    private readonly struct Width5 : IWindowWidth
+    private readonly struct Five : IConstant
     {
         public static int Value => 5;
     }
@@ -711,7 +724,7 @@ internal static unsafe class DirectConv
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightRowTile512<TWidth>(int rows, float* band, long rowStride, int oh, int ow, int wp, float* dyT, int ldd, float* acc, int lda)
-        where TWidth : struct, IWindowWidth
+        where TWidth : struct, IConstant
     {
         int kw = TWidth.Value;
         float* second = rows > 1 ? band + rowStride : band;
@@ -950,22 +963,6 @@ internal static unsafe class DirectConv
         return true;
     }
 
-    /// <summary>A column stride known to the JIT, so that a tile's six broadcasts are one address plus constant displacements.</summary>
-    private interface IColumnStride
-    {
-        static abstract int Value { get; }
-    }
-
-    private readonly struct ColumnStride1 : IColumnStride
-    {
-        public static int Value => 1;
-    }
-
-    private readonly struct ColumnStride2 : IColumnStride
-    {
-        public static int Value => 2;
-    }
-
     /// <summary>
     /// <see cref="BroadcastTile"/> (six rows, the forward) for six pixels of one output row, whose inputs lie
     /// <typeparamref name="TStride"/> floats apart from <paramref name="t"/>: each step's six broadcasts read
@@ -978,7 +975,7 @@ internal static unsafe class DirectConv
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BroadcastRowTile<TStride>(float* t, int* steps, int count, float* b, int ldb, float* acc, int lda)
-        where TStride : struct, IColumnStride
+        where TStride : struct, IConstant
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
