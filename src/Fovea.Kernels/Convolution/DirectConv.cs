@@ -463,7 +463,14 @@ internal static unsafe class DirectConv
             {
                 int rows = Math.Min(MR, pixels - p0);
                 int* bases = Offsets + q0 + p0;
-                // Six pixels of one output row: their inputs sw floats apart (a tile that wraps onto the next row is not).
+                // Six pixels of one output row, their inputs sw floats apart (a tile that wraps onto the next row is not):
+                // the GEMM's in-place tile reads them at constant displacements from one address. With a base pointer
+                // per pixel (BroadcastTile), the 12 accumulators' loop needs more general registers than x64 has and
+                // spills them: ResNet-18's stem (7x7 stride 2, this path on AVX2) ran its tiles at 72% of the FMA peak.
+                // Alone, with the ReLU, the two tiles alternating call by call (medians of 700 calls each, two runs, a
+                // 2-vCPU AMD EPYC of the Zen 3 generation): 3.40 → 3.03 ms on one thread, 1.87–2.07 → 1.65–1.90 on two;
+                // at batch 32 and 112² (training's forward) 27.7 → 25.7 ms on one thread. ResNet-18's forward at batch 1
+                // (the zoo module, alternating, medians of 300): 30.75 → 30.56 ms on one thread, 17.71 → 17.41 on two.
                 int rowStride = RowTilesByStride && !Wide && rows == MR && sw <= 2 && EvenlySpaced(bases, sw) ? sw : 0;
                 for (int o0 = 0; o0 < gout; o0 += NR)
                 {
@@ -471,9 +478,9 @@ internal static unsafe class DirectConv
                     if (Wide)
                         BroadcastTile512(rows, band, bases, Taps, colRows, b, NR, acc, gout);
                     else if (rowStride == 1)
-                        BroadcastRowTile<One>(band + bases[0], Taps, colRows, b, NR, acc, gout);
+                        SgemmKernel6x16.RunInputRows<Const1>(colRows, band + bases[0], Taps, b, acc, gout, 1f);
                     else if (rowStride == 2)
-                        BroadcastRowTile<Two>(band + bases[0], Taps, colRows, b, NR, acc, gout);
+                        SgemmKernel6x16.RunInputRows<Const2>(colRows, band + bases[0], Taps, b, acc, gout, 1f);
                     else
                         BroadcastTile(rows, band, bases, Taps, colRows, b, NR, acc, gout);
                 }
@@ -660,8 +667,8 @@ internal static unsafe class DirectConv
                                     for (int o0 = 0; o0 < gout; o0 += NR)
                                     {
                                         float* rows = band + ci * channelStride + i0 * rowStride, acc = pg + ((long)(ci * kh + i0) * kw) * gout + o0;
-                                        if (kw == 5) WeightRowTile512<Five>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
-                                        else WeightRowTile512<Three>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
+                                        if (kw == 5) WeightRowTile512<Const5>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
+                                        else WeightRowTile512<Const3>(Math.Min(2, kh - i0), rows, rowStride, oh, ow, Wp, pd + o0, gout, acc, gout);
                                     }
                             continue;
                         }
@@ -684,35 +691,6 @@ internal static unsafe class DirectConv
     /// </summary>
     private static bool WeightRowTiles(in ConvShape s) =>
         Wide && s.Window.DilationW == 1 && s.Window.KernelW is 3 or 5;
-
-    /// <summary>
-    /// An integer known to the JIT: a window width (each instantiation keeps only its own taps' registers) or a column
-    /// stride (a tile's loads become one address plus constant displacements).
-    /// </summary>
-    private interface IConstant
-    {
-        static abstract int Value { get; }
-    }
-
-    private readonly struct One : IConstant
-    {
-        public static int Value => 1;
-    }
-
-    private readonly struct Two : IConstant
-    {
-        public static int Value => 2;
-    }
-
-    private readonly struct Three : IConstant
-    {
-        public static int Value => 3;
-    }
-
-    private readonly struct Five : IConstant
-    {
-        public static int Value => 5;
-    }
 
     /// <summary>
     /// dWᵀ[(channel, i0 + r, j), c] += Σ_{oy, ox} band[oy + (i0 + r)·dh, ox + j] · dYᵀ[(oy, ox), c] for kernel rows r &lt;
@@ -952,7 +930,7 @@ internal static unsafe class DirectConv
         if (rows > 5) Accumulate(acc + 5 * lda, c50, c51);
     }
 
-    /// <summary>Switch for <see cref="BroadcastRowTile{TStride}"/> (tests turn it off to compare it with the general tile).</summary>
+    /// <summary>Switch for the tiles of six pixels of one output row (tests turn it off to compare them with the general tile).</summary>
     internal static bool RowTilesByStride = true;
 
     /// <summary>Whether the six bases from <paramref name="bases"/> lie <paramref name="step"/> floats apart.</summary>
@@ -961,41 +939,6 @@ internal static unsafe class DirectConv
         for (int r = 1; r < MR; r++)
             if (bases[r] - bases[r - 1] != step) return false;
         return true;
-    }
-
-    /// <summary>
-    /// <see cref="BroadcastTile"/> (six rows, the forward) for six pixels of one output row, whose inputs lie
-    /// <typeparamref name="TStride"/> floats apart from <paramref name="t"/>: each step's six broadcasts read
-    /// t + steps[i] at six constant displacements. With six base pointers, the 12 accumulators' loop needs more
-    /// general registers than x64 has and spills them: ResNet-18's stem (7x7 stride 2, the channel-major path on AVX2)
-    /// ran its tiles at 72% of the FMA peak. Alone, with the ReLU, the two tiles alternating call by call (medians of
-    /// 700 calls each, two runs, a 2-vCPU AMD EPYC of the Zen 3 generation): 3.40 → 3.03 ms on one thread, 1.87–2.07
-    /// → 1.65–1.90 on two; at batch 32 and 112² (training's forward) 27.7 → 25.7 ms on one thread. ResNet-18's forward
-    /// at batch 1 (the zoo module, alternating, medians of 300): 30.75 → 30.56 ms on one thread, 17.71 → 17.41 on two.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BroadcastRowTile<TStride>(float* t, int* steps, int count, float* b, int ldb, float* acc, int lda)
-        where TStride : struct, IConstant
-    {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int i = 0; i < count; i++, b += ldb)
-        {
-            float* p = t + steps[i];
-            Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
-            av = Vector256.Create(p[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
-            av = Vector256.Create(p[TStride.Value]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
-            av = Vector256.Create(p[2 * TStride.Value]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
-            av = Vector256.Create(p[3 * TStride.Value]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
-            av = Vector256.Create(p[4 * TStride.Value]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
-            av = Vector256.Create(p[5 * TStride.Value]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
-        }
-        Accumulate(acc, c00, c01);
-        Accumulate(acc + lda, c10, c11);
-        Accumulate(acc + 2 * lda, c20, c21);
-        Accumulate(acc + 3 * lda, c30, c31);
-        Accumulate(acc + 4 * lda, c40, c41);
-        Accumulate(acc + 5 * lda, c50, c51);
     }
 
     /// <summary>

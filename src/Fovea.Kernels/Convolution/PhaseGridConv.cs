@@ -16,7 +16,7 @@ namespace Fovea.Kernels;
 /// of any run of consecutive grid points is as many consecutive floats of its phase plane, from g + ⌊i/2⌋·Wph + ⌊j/2⌋.
 /// The register tile is 6 consecutive grid points x 64 output channels with AVX-512, x 16 with AVX2 (Yᵀ = col(X)ᵀ · Wᵀ,
 /// as in <see cref="PixelRowGemmConv{TKernel}"/>): per tap, 6 broadcasts read where the phases lie
-/// (<see cref="SgemmKernel6x64.RunInputRows"/>, <see cref="SgemmKernel6x16.RunInputRows"/>), 4 (2) aligned loads of the
+/// (<see cref="SgemmKernel6x64.RunInputRows"/>, <see cref="SgemmKernel6x16.RunInputRows{TSpacing}"/>), 4 (2) aligned loads of the
 /// packed weights, 24 (12) FMAs; nothing is gathered per output pixel. The grid's columns past the output row (one in
 /// 29 at 28²) and its points past the last output are computed and dropped. The implicit GEMM instead gathers every other input column into its B slivers (576 floats per
 /// output pixel for a 64-channel 3x3 layer).
@@ -240,7 +240,7 @@ internal static unsafe class PhaseGridConv
                 {
                     for (int j = 0; j < nPad; j += 16)
                         for (int t = 0; t < tiles; t++)
-                            SgemmKernel6x16.RunInputRows(kcb, a0 + t * MR, Offsets + p0, b + (long)j * kcb, yT + (long)t * MR * nPad + j, nPad, beta);
+                            SgemmKernel6x16.RunInputRows<Const1>(kcb, a0 + t * MR, Offsets + p0, b + (long)j * kcb, yT + (long)t * MR * nPad + j, nPad, beta);
                 }
             }
             if (Wide) WriteOutputs<Lanes512>(yT, n, g0, g1);

@@ -94,14 +94,16 @@ internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
     }
 
     /// <summary>
-    /// <see cref="Run"/> with A read in place instead of packed: step p's 6 values are the 6 consecutive floats at
-    /// <paramref name="a"/> + <paramref name="rowOffsets"/>[p], and alpha is 1: the AVX2 form of
-    /// <see cref="SgemmKernel6x64.RunInputRows"/>, for the stride-2 convolution on phase planes
-    /// (<see cref="PhaseGridConv"/>): 6 broadcasts where the tap's phase plane holds the tile's points, 2 aligned loads of
-    /// the packed weights, 12 FMAs a step.
+    /// <see cref="Run"/> with A read in place instead of packed: step p's 6 values are the floats at
+    /// <paramref name="a"/> + <paramref name="rowOffsets"/>[p] + i·<typeparamref name="TSpacing"/> (i &lt; 6), and alpha
+    /// is 1: the AVX2 form of <see cref="SgemmKernel6x64.RunInputRows"/>, for the stride-2 convolution on phase planes
+    /// (<see cref="PhaseGridConv"/>, consecutive floats) and the channel-major direct convolution's six pixels of one
+    /// output row (<see cref="DirectConv"/>, the window's column stride apart): 6 broadcasts from one address at constant
+    /// displacements, 2 aligned loads of the packed weights, 12 FMAs a step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunInputRows(int kc, float* a, int* rowOffsets, float* b, float* c, nint ldc, float beta)
+    public static void RunInputRows<TSpacing>(int kc, float* a, int* rowOffsets, float* b, float* c, nint ldc, float beta)
+        where TSpacing : struct, IConstant
     {
         GemmPrefetch.Tile(c, ldc, 6, 16);
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
@@ -111,11 +113,11 @@ internal readonly unsafe struct SgemmKernel6x16 : IMicroKernel<float>
             float* row = a + rowOffsets[p];
             Vector256<float> b0 = Vector256.Load(b), b1 = Vector256.Load(b + 8), av;
             av = Vector256.Create(row[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
-            av = Vector256.Create(row[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
-            av = Vector256.Create(row[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
-            av = Vector256.Create(row[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
-            av = Vector256.Create(row[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
-            av = Vector256.Create(row[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            av = Vector256.Create(row[TSpacing.Value]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(row[2 * TSpacing.Value]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(row[3 * TSpacing.Value]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(row[4 * TSpacing.Value]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(row[5 * TSpacing.Value]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
         }
         if (beta == 0f)
         {

@@ -322,7 +322,7 @@ public class GemmThreadingAndVariantTests
                     if (nr == 16)
                     {
                         SgemmKernel6x16.Run(kc, pp, pb, c1, ldc, 1f, beta);
-                        SgemmKernel6x16.RunInputRows(kc, pl, po, pb, c2, ldc, beta);
+                        SgemmKernel6x16.RunInputRows<Const1>(kc, pl, po, pb, c2, ldc, beta);
                     }
                     else
                     {
