@@ -249,7 +249,7 @@ public static class Conv2dKernels
     private static bool TakesPointwise(in ConvShape s, PreparedConvWeights? prepared) =>
         PointwiseConv.Applies(s) && (prepared is null || PointwiseConv.FillsSlivers(s) || !PixelRowsApply(s));
 
-    /// <summary>Whether <see cref="PixelRows"/> takes this shape (given prepared weights).</summary>
+    /// <summary>Whether <see cref="PixelRows"/> takes this shape (given prepared weights): the one place that decides it.</summary>
     private static bool PixelRowsApply(in ConvShape s) => Gemm.Selected switch
     {
         GemmKernelKind.Vector512 => (SevenRowTiles(s) && PixelRowGemmConv<SgemmKernel7x32>.Applies(s)) || PixelRowGemmConv<SgemmKernel6x64>.Applies(s),
@@ -284,23 +284,23 @@ public static class Conv2dKernels
     /// </summary>
     private static unsafe bool PixelRows(in ConvShape s, float* x, float* w, float* bias, float* y, PreparedConvWeights prepared)
     {
+        if (!PixelRowsApply(s)) return false;
         switch (Gemm.Selected)
         {
             case GemmKernelKind.Vector512 when SevenRowTiles(s) && PixelRowGemmConv<SgemmKernel7x32>.Applies(s):
                 PixelRowGemmConv<SgemmKernel7x32>.Forward(s, x, prepared.GemmWT<SgemmKernel7x32>(s, w), bias, y);
-                return true;
-            case GemmKernelKind.Vector512 when PixelRowGemmConv<SgemmKernel6x64>.Applies(s):
+                break;
+            case GemmKernelKind.Vector512:
                 PixelRowGemmConv<SgemmKernel6x64>.Forward(s, x, prepared.GemmWT<SgemmKernel6x64>(s, w), bias, y);
-                return true;
-            case GemmKernelKind.Vector256 when PixelRowGemmConv<SgemmKernel6x16>.Applies(s):
+                break;
+            case GemmKernelKind.Vector256:
                 PixelRowGemmConv<SgemmKernel6x16>.Forward(s, x, prepared.GemmWT<SgemmKernel6x16>(s, w), bias, y);
-                return true;
-            case GemmKernelKind.Scalar when PixelRowGemmConv<SgemmKernelScalar4x4>.Applies(s):
-                PixelRowGemmConv<SgemmKernelScalar4x4>.Forward(s, x, prepared.GemmWT<SgemmKernelScalar4x4>(s, w), bias, y);
-                return true;
+                break;
             default:
-                return false;
+                PixelRowGemmConv<SgemmKernelScalar4x4>.Forward(s, x, prepared.GemmWT<SgemmKernelScalar4x4>(s, w), bias, y);
+                break;
         }
+        return true;
     }
 
     /// <summary>

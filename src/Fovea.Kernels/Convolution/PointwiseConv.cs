@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
@@ -15,8 +14,8 @@ namespace Fovea.Kernels;
 /// into the output through a scatter that handles slivers crossing an output row, and the ReLU and the join follow as a
 /// pass over the output (about a third of the layer's time on one thread: packing 22%, scattering 12%, the pass 4%).
 /// Here a work item is a run of slivers of one image's output plane: it copies the strided input points its slivers
-/// need into a panel laid out as packed B slivers (whole output-row pieces at a time; for stride 2 with AVX2, eight
-/// points per two loads, one shuffle and one permute), then runs the implicit GEMM's register tile for the shape
+/// need into a panel laid out as packed B slivers (whole output-row pieces at a time; for stride 2, eight points per
+/// two vector loads), then runs the implicit GEMM's register tile for the shape
 /// (<see cref="SgemmKernel6x16"/>, <see cref="SgemmKernel6x32"/>, <see cref="SgemmKernel6x64"/>) of each 6 output
 /// channels of the packed weights over each sliver, storing straight into the output planes (whose rows are output
 /// channels, NR consecutive pixels each), where the bias, residual and ReLU (<see cref="ConvEpilogue"/>) are applied to
@@ -151,7 +150,7 @@ internal static unsafe class PointwiseConv
             int n = item / ItemsPerImage, first = item % ItemsPerImage * PerItem;
             int q0 = first * nr, q1 = Math.Min(plane, q0 + PerItem * nr), slivers = (q1 - q0 + nr - 1) / nr;
             long sliverLen = (long)depth * nr;
-            float* panel = Panel(slivers * sliverLen);
+            float* panel = ThreadScratch.Floats(ref _panel, slivers * sliverLen);
             Gather(s, X + (long)n * depth * s.Height * s.Width, panel, q0, q1, nr);
 
             float* buffer = stackalloc float[MR * 64 + 16];
@@ -178,15 +177,6 @@ internal static unsafe class PointwiseConv
                 }
             }
         }
-    }
-
-    /// <summary>This thread's panel of at least <paramref name="floats"/> floats, 64-byte aligned (kept for the thread's next items).</summary>
-    private static float* Panel(long floats)
-    {
-        var buffer = _panel;
-        if (buffer is null || buffer.Length < floats + 16)
-            _panel = buffer = GC.AllocateUninitializedArray<float>((int)floats + 16, pinned: true);
-        fixed (float* p = buffer) return (float*)(((nint)p + 63) & ~(nint)63);
     }
 
     /// <summary>
@@ -227,23 +217,18 @@ internal static unsafe class PointwiseConv
     }
 
     /// <summary>
-    /// dst[t] = src[t·stride] for t &lt; len, reading at most <paramref name="readable"/> floats from src. For stride 2 with
-    /// AVX2 eight at a time: two loads, the even floats of each 128-bit half by one shuffle, the halves put in order by
-    /// one permute.
+    /// dst[t] = src[t·stride] for t &lt; len, reading at most <paramref name="readable"/> floats from src. For stride 2,
+    /// eight at a time (<see cref="ColumnPhases.StoreEvens{T}"/>), the last eight ending at the piece's end (overlapping
+    /// the ones before) instead of a scalar tail.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyStrided(float* src, float* dst, int len, int stride, int readable)
     {
-        if (stride == 2 && Avx2.IsSupported && len >= 8 && 2 * len <= readable)
+        if (stride == 2 && Vector256.IsHardwareAccelerated && len >= 8 && 2 * len <= readable)
         {
-            // Whole vectors, the last one ending at the piece's end (overlapping the one before it): no scalar tail.
-            for (int t = 0; ; t += 8)
-            {
-                if (t > len - 8) t = len - 8;
-                Vector256<float> v0 = Avx.LoadVector256(src + 2 * t), v1 = Avx.LoadVector256(src + 2 * t + 8);
-                Avx2.Permute4x64(Avx.Shuffle(v0, v1, 0x88).AsDouble(), 0xD8).AsSingle().Store(dst + t);
-                if (t == len - 8) return;
-            }
+            for (int t = 0; t < len - 8; t += 8) ColumnPhases.StoreEvens(src + 2 * t, dst + t);
+            ColumnPhases.StoreEvens(src + 2 * (len - 8), dst + len - 8);
+            return;
         }
         for (int t = 0; t < len; t++) dst[t] = src[(long)t * stride];
     }
