@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Fovea.Kernels;
 
@@ -168,6 +169,9 @@ internal static unsafe class WinogradF2Conv
         if (packed is not null) ArrayPool<float>.Shared.Return(packed);
     }
 
+    /// <summary>Whether groups of tiles that are not one whole sliver are stored a sliver at a time (tests switch it off).</summary>
+    internal static bool VectorPieces = true;
+
     /// <summary>Calls so far: a thread's transformed input is that of the call it was made for.</summary>
     private static long s_calls;
 
@@ -195,7 +199,8 @@ internal static unsafe class WinogradF2Conv
     /// combination (d0 − d2, d1 + d2, d2 − d1, d1 − d3), V = t B is (t[E] − t[E+1], t[O] + t[E+1], t[E+1] − t[O],
     /// t[O] − t[O+1]) lane by lane. Where a group of eight tiles is the whole of one MR-row sliver (a 14x14 plane's
     /// tile rows with MR = 7), each point is one vector store whose eighth lane spills into the next channel's first
-    /// lane, written next, or into the sliver's padding; elsewhere lane by lane.
+    /// lane, written next; elsewhere one vector store per sliver the group touches, or lane by lane
+    /// (<see cref="GroupStores"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit] // every buffer below is written before it is read
@@ -208,23 +213,35 @@ internal static unsafe class WinogradF2Conv
         float* split = stackalloc float[2 * half * rows];
         float* line = stackalloc float[2 * half + 16];
         for (int j = 0; j < 2 * half + 16; j++) line[j] = 0f;
-        // Where each group of eight tiles goes: one sliver's whole rows (one store at its base), or lane by lane.
-        int groups = (tilesX + 7) / 8, tileRows = s.Batch * tilesY;
-        long* groupBase = stackalloc long[tileRows * groups];
-        long* laneOffset = stackalloc long[tileRows * groups * 8];
-        bool* whole = stackalloc bool[tileRows * groups];
+        // Where each group of eight tiles goes (relative to its channel's slot; see GroupStores).
+        int groups = (tilesX + 7) / 8, tileRows = s.Batch * tilesY, perImage = tilesY * tilesX;
+        long pointStride = rowTiles * sliverStride;
+        var plans = stackalloc GroupStores[tileRows * groups];
         for (int g = 0; g < tileRows * groups; g++)
         {
             int tile = g / groups * tilesX + 8 * (g % groups), count = Math.Min(8, tilesX - 8 * (g % groups));
-            whole[g] = tile % mr == 0 && count == mr;
-            groupBase[g] = (long)(tile / mr) * sliverStride;
+            ref var plan = ref plans[g];
+            plan.PointStride = pointStride;
+            plan.Count = count;
             for (int l = 0; l < 8; l++)
             {
                 int t = tile + Math.Min(l, count - 1);
-                laneOffset[g * 8 + l] = (long)(t / mr) * sliverStride + t % mr;
+                plan.Lanes[l] = (long)(t / mr) * sliverStride + t % mr;
+            }
+            // Spilling stores write lanes past their piece into later tiles of the channel, or into the next channel's
+            // first tiles of the sliver: both are written after this group, unless that sliver began in an earlier image.
+            plan.Kind = tile % mr == 0 && count == mr ? GroupStores.Whole
+                : VectorPieces && tile / mr * mr >= tile / perImage * perImage ? GroupStores.Pieces
+                : GroupStores.ByLane;
+            for (int l = 0, j = 0; l < count; j++)
+            {
+                int t = tile + l, length = Math.Min(count - l, mr - t % mr);
+                plan.PieceBase[j] = (long)(t / mr) * sliverStride + t % mr;
+                plan.PieceLane[j] = l;
+                plan.PieceCount = j + 1;
+                l += length;
             }
         }
-        long pointStride = rowTiles * sliverStride;
         for (int n = 0; n < s.Batch; n++)
             for (int ci = 0; ci < c; ci++)
             {
@@ -259,20 +276,20 @@ internal static unsafe class WinogradF2Conv
                     {
                         int g = (n * tilesY + ty) * groups + gi;
                         float* rowsAt = split + 2 * ty * 2 * half;
-                        if (whole[g] && !last) TransformEight(rowsAt, half, 8 * gi, dst + groupBase[g], pointStride, null, 0);
-                        else TransformEight(rowsAt, half, 8 * gi, dst, pointStride, laneOffset + g * 8, Math.Min(8, tilesX - 8 * gi));
+                        TransformEight(rowsAt, half, 8 * gi, dst, plans + g, last);
                     }
             }
     }
 
     /// <summary>
-    /// Tiles tx … tx + 7 of the split rows: their 16 points, point ξ stored at <paramref name="dst"/> + ξ ·
-    /// <paramref name="pointStride"/> as one vector, or, with <paramref name="lanes"/>, its first
-    /// <paramref name="count"/> lanes each at its own offset.
+    /// Tiles tx … tx + 7 of the split rows: their 16 points, point ξ stored by <paramref name="plan"/> relative to the
+    /// channel's slot <paramref name="dst"/> (lane by lane in the <paramref name="lastChannel"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void TransformEight(float* split, int half, int tx, float* dst, long pointStride, long* lanes, int count)
+    private static void TransformEight(float* split, int half, int tx, float* dst, GroupStores* plan, bool lastChannel)
     {
+        // The last channel's spills would land in the sliver's padding or in rows past the last tile: lane by lane.
+        int kind = lastChannel ? GroupStores.ByLane : plan->Kind;
         // t_i = (Bᵀ d)_i over the four rows, for the even and odd columns at tx and tx + 1.
         float* e = split + tx, o = split + half + tx;
         Vector256<float> r0 = Vector256.Load(e), r1 = Vector256.Load(e + 2 * half), r2 = Vector256.Load(e + 4 * half), r3 = Vector256.Load(e + 6 * half);
@@ -284,26 +301,62 @@ internal static unsafe class WinogradF2Conv
         r0 = Vector256.Load(o + 1); r1 = Vector256.Load(o + 2 * half + 1); r2 = Vector256.Load(o + 4 * half + 1); r3 = Vector256.Load(o + 6 * half + 1);
         Vector256<float> p0 = r0 - r2, p1 = r1 + r2, p2 = r2 - r1, p3 = r1 - r3;
         // V_{i,j} = (t_i B)_j: the columns (E, O, E+1, O+1) combined as the rows were.
-        Put(e0 - f0, dst, 0, pointStride, lanes, count); Put(o0 + f0, dst, 1, pointStride, lanes, count);
-        Put(f0 - o0, dst, 2, pointStride, lanes, count); Put(o0 - p0, dst, 3, pointStride, lanes, count);
-        Put(e1 - f1, dst, 4, pointStride, lanes, count); Put(o1 + f1, dst, 5, pointStride, lanes, count);
-        Put(f1 - o1, dst, 6, pointStride, lanes, count); Put(o1 - p1, dst, 7, pointStride, lanes, count);
-        Put(e2 - f2, dst, 8, pointStride, lanes, count); Put(o2 + f2, dst, 9, pointStride, lanes, count);
-        Put(f2 - o2, dst, 10, pointStride, lanes, count); Put(o2 - p2, dst, 11, pointStride, lanes, count);
-        Put(e3 - f3, dst, 12, pointStride, lanes, count); Put(o3 + f3, dst, 13, pointStride, lanes, count);
-        Put(f3 - o3, dst, 14, pointStride, lanes, count); Put(o3 - p3, dst, 15, pointStride, lanes, count);
+        plan->Put(e0 - f0, dst, 0, kind); plan->Put(o0 + f0, dst, 1, kind);
+        plan->Put(f0 - o0, dst, 2, kind); plan->Put(o0 - p0, dst, 3, kind);
+        plan->Put(e1 - f1, dst, 4, kind); plan->Put(o1 + f1, dst, 5, kind);
+        plan->Put(f1 - o1, dst, 6, kind); plan->Put(o1 - p1, dst, 7, kind);
+        plan->Put(e2 - f2, dst, 8, kind); plan->Put(o2 + f2, dst, 9, kind);
+        plan->Put(f2 - o2, dst, 10, kind); plan->Put(o2 - p2, dst, 11, kind);
+        plan->Put(e3 - f3, dst, 12, kind); plan->Put(o3 + f3, dst, 13, kind);
+        plan->Put(f3 - o3, dst, 14, kind); plan->Put(o3 - p3, dst, 15, kind);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(Vector256<float> v, float* dst, int xi, long pointStride, long* lanes, int count)
+    /// <summary>
+    /// Where one group of up to eight consecutive tiles of one channel goes in V: offsets relative to the channel's slot
+    /// (<c>v + ci·MR</c>), the same for every channel. A group that is one whole MR-row sliver is one vector store per
+    /// point (<see cref="Whole"/>); otherwise, with <see cref="Pieces"/>, one vector store per sliver the group touches
+    /// (at most three: 1 + MR + 1 lanes), the piece's first lane moved to lane 0, the lanes past the piece landing on
+    /// tiles or channels written after it; or lane by lane (<see cref="ByLane"/>). With MR = 6 a 7-tile row (a 14x14
+    /// plane on AVX2) takes two stores a point instead of seven: the transform stored 112 single floats a channel into
+    /// 144 separate lines of V, and took 16% of the 256@14² layer on one thread.
+    /// </summary>
+    private struct GroupStores
     {
-        float* d = dst + xi * pointStride;
-        if (lanes is null)
+        public const int ByLane = 0, Whole = 1, Pieces = 2;
+
+        public int Kind, Count, PieceCount;
+        public long PointStride;
+        public fixed long Lanes[8];
+        public fixed long PieceBase[3];
+        public fixed int PieceLane[3];
+
+        /// <summary>Point <paramref name="xi"/> of the group's tiles (lane l = tile l) into V.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Put(Vector256<float> v, float* dst, int xi, int kind)
         {
-            v.Store(d);
-            return;
+            float* d = dst + xi * PointStride;
+            if (kind == Whole)
+            {
+                v.Store(d + Lanes[0]);
+                return;
+            }
+            if (kind == Pieces)
+            {
+                v.Store(d + PieceBase[0]);
+                for (int j = 1; j < PieceCount; j++)
+                    Shifted(v, PieceLane[j]).Store(d + PieceBase[j]);
+                return;
+            }
+            for (int l = 0; l < Count; l++) d[Lanes[l]] = v.GetElement(l);
         }
-        for (int l = 0; l < count; l++) d[lanes[l]] = v.GetElement(l);
+
+        /// <summary>Lanes <paramref name="first"/> … 7 of <paramref name="v"/> moved to lanes 0 … 7 − first (the rest repeat lane 7).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Shifted(Vector256<float> v, int first)
+        {
+            var index = Vector256.Min(Vector256.Create(first) + Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(7));
+            return Avx2.IsSupported ? Avx2.PermuteVar8x32(v, index) : Vector256.Shuffle(v, index);
+        }
     }
 
     /// <summary>

@@ -52,6 +52,29 @@ public class WinogradF2ConvTests(ITestOutputHelper output)
         }
     }
 
+    [Theory, MemberData(nameof(Shapes))]
+    public void The_transform_stores_by_slivers_give_the_bits_of_the_stores_by_lane(int[] g)
+    {
+        var s = WinogradShape(g);
+        var (x, w, b) = RandomConvInputs(s, 3);
+        foreach (var kind in new[] { GemmKernelKind.Vector512, GemmKernelKind.Vector256 })
+        {
+            var bySliver = new float[s.Batch * s.OutChannels * s.OutPlane];
+            var byLane = new float[bySliver.Length];
+            try
+            {
+                WinogradF2Conv.Forward(kind, s, x, w, b, bySliver);
+                WinogradF2Conv.VectorPieces = false;
+                WinogradF2Conv.Forward(kind, s, x, w, b, byLane);
+            }
+            finally
+            {
+                WinogradF2Conv.VectorPieces = true;
+            }
+            Assert.Equal(byLane, bySliver);
+        }
+    }
+
     [Fact]
     public void Results_do_not_depend_on_the_thread_count()
     {
