@@ -180,7 +180,8 @@ internal static unsafe class WinogradConv
         long tiles = (long)s.Batch * tilesY * tilesX;
         int threads = ParallelFor.ChunkCount((long)s.Batch * s.MacsPerImage, ThreadingMinMacs);
         bool threaded = threads > 1;
-        var (blocks, blockSize) = Blocking(tiles, threads);
+        var tileBlocks = Blocking(tiles, threads);
+        int blocks = tileBlocks.Count;
         // Fewer blocks than twice the threads, and not a whole number of blocks a thread (a ResNet's 4x4 last stage at
         // batch 32 is one block of 32 tiles): each block's output channels are split too. Where each thread can take
         // whole blocks (two blocks on two threads: a ResNet's 28² stage at batch 1), it transforms its blocks' input in
@@ -212,9 +213,7 @@ internal static unsafe class WinogradConv
                     Wp = wp,
                     TilesY = tilesY,
                     TilesX = tilesX,
-                    Tiles = tiles,
-                    Blocks = blocks,
-                    BlockSize = blockSize,
+                    Blocks = tileBlocks,
                     Nr = TKernel.NR,
                     Chunks = Math.Min(c, InputChunksPerThread * threads),
                 };
@@ -233,10 +232,8 @@ internal static unsafe class WinogradConv
                 TilesY = tilesY,
                 TilesX = tilesX,
                 Wp = wp,
-                Tiles = tiles,
                 KParts = kParts,
-                Blocks = blocks,
-                BlockSize = blockSize,
+                Blocks = tileBlocks,
                 SharedV = sharedV,
             };
             if (threaded) ParallelFor.ForChunks(blocks * kParts, body);
@@ -248,22 +245,56 @@ internal static unsafe class WinogradConv
     }
 
     /// <summary>
-    /// The blocks of a call and their tile count (at most <see cref="BlockTiles"/>; the last block may hold fewer): as
-    /// few blocks as fit, then, where there are at least two a thread but not a whole number a thread, one thread's
-    /// worth more, and the tiles shared out evenly. A block's GEMMs cost one whole sliver whatever its tile count, so
-    /// rounding the blocks up to a multiple of the threads leaves the busiest thread's multiply as it was, and evening
-    /// out the tiles evens out the transforms: at batch 1, 49 tiles (28²) were a block of 32 and one of 17, one a thread,
-    /// and 196 (56²) six blocks of 32 and one of 4; now 25 + 24, and seven blocks of 25 and one of 21. (Fewer blocks
-    /// than twice the threads and not a whole number a thread split their output channels instead, see <c>Run</c>.)
-    /// Every tile is computed the same way in any block, so the blocking does not change the result.
+    /// The blocks of a call: <see cref="Count"/> blocks of at most <see cref="BlockTiles"/> consecutive tiles, block b
+    /// holding tiles [<see cref="First"/>(b), <see cref="First"/>(b) + <see cref="Size"/>(b)). Either every block
+    /// holds <see cref="EvenSize"/> tiles (the last fewer), or the tiles are cut into <see cref="Shares"/> even shares
+    /// of <see cref="PerShare"/> blocks each, full blocks first (a share's last block may hold fewer, or none).
     /// </summary>
-    internal static (int Blocks, int BlockSize) Blocking(long tiles, int threads)
+    internal readonly record struct TileBlocks(int Count, long Tiles, int EvenSize, int Shares, int PerShare)
     {
-        long blocks = (tiles + BlockTiles - 1) / BlockTiles;
+        /// <summary>The first tile of block <paramref name="b"/>.</summary>
+        public long First(int b) => Shares == 0 ? (long)b * EvenSize : ShareStart(b / PerShare) + (long)(b % PerShare) * BlockTiles;
+
+        /// <summary>The tiles block <paramref name="b"/> holds (0 for a share's spare last block).</summary>
+        public int Size(int b) => (int)(Shares == 0 ? Math.Min(EvenSize, Tiles - First(b)) : Math.Clamp(ShareStart(b / PerShare + 1) - First(b), 0, BlockTiles));
+
+        private long ShareStart(int share) => Tiles * share / Shares;
+    }
+
+    /// <summary>
+    /// The blocks of a call. A block's GEMMs cost whole slivers of the tile's columns (16 tiles with AVX2, 32 with
+    /// AVX-512) whatever its tile count, and its transforms groups of 8 tiles, so blocks are full where that leaves the
+    /// threads even: on one thread, blocks of 32 and one of the rest (196 tiles at 56²: six of 32 and one of 4, 13
+    /// AVX2 slivers, where seven of 28 took 14); where there are at least two blocks a thread but not a whole number a
+    /// thread, the tiles are shared out evenly among the threads first and each share cut into full blocks (196 tiles
+    /// on two threads: 32 + 32 + 32 + 2 a thread, 7 AVX2 slivers and 13 transform groups a thread, where four blocks of
+    /// 25 took 8 and 16; ParallelFor gives each thread its own range of blocks, a share). Otherwise (a whole number of
+    /// blocks a thread, or fewer blocks than twice the threads, whose output channels are split instead, see
+    /// <c>Run</c>) as few blocks as fit with the tiles shared out evenly: 49 tiles (28²) on two threads are 25 + 24,
+    /// one a thread. Every tile is computed the same way in any block, so the blocking does not change the result.
+    /// </summary>
+    internal static TileBlocks Blocking(long tiles, int threads)
+    {
+        long fewest = (tiles + BlockTiles - 1) / BlockTiles;
+        if (FullBlockShares && threads <= 1) return new TileBlocks((int)fewest, tiles, BlockTiles, 0, 0);
+        if (FullBlockShares && fewest >= 2 * threads && fewest % threads != 0)
+        {
+            int perShare = (int)(((tiles + threads - 1) / threads + BlockTiles - 1) / BlockTiles);
+            return new TileBlocks(threads * perShare, tiles, 0, threads, perShare);
+        }
+        // Switched off, the blocking before full blocks: blocks evened out on one thread too, and rounded up to a whole
+        // number a thread.
+        long blocks = fewest;
         if (threads > 1 && blocks >= 2 * threads && blocks % threads != 0) blocks += threads - blocks % threads;
         int size = (int)((tiles + blocks - 1) / blocks);
-        return ((int)((tiles + size - 1) / size), size);
+        return new TileBlocks((int)((tiles + size - 1) / size), tiles, size, 0, 0);
     }
+
+    /// <summary>
+    /// Whether blocks are full where that leaves the threads even (see <see cref="Blocking"/>); tests switch it off to
+    /// compare with evened-out blocks.
+    /// </summary>
+    internal static bool FullBlockShares = true;
 
     /// <summary>
     /// Largest padded input a call accepts: tile offsets within a block (at most two images apart for blocks of whole
@@ -304,8 +335,8 @@ internal static unsafe class WinogradConv
     {
         public float* X, Xp, V;
         public ConvShape Shape;
-        public int Hp, Wp, TilesY, TilesX, Blocks, BlockSize, Nr, Chunks;
-        public long Tiles;
+        public int Hp, Wp, TilesY, TilesX, Nr, Chunks;
+        public TileBlocks Blocks;
 
         [SkipLocalsInit] // offsets are written for every lane before they are read
         public readonly void Invoke(int chunk)
@@ -317,10 +348,11 @@ internal static unsafe class WinogradConv
                 for (int ci = c0; ci < c1; ci++)
                     WinogradTransforms.PadPlane(X + ((long)n * c + ci) * h * w, h, w, Shape.Window.PadH, Shape.Window.PadW, Xp + n * imageIn + ci * planeIn, hp, wp);
             int* offset = stackalloc int[BlockTiles];
-            for (int block = 0; block < Blocks; block++)
+            for (int block = 0; block < Blocks.Count; block++)
             {
-                long first = (long)block * BlockSize;
-                int valid = (int)Math.Min(BlockSize, Tiles - first);
+                long first = Blocks.First(block);
+                int valid = Blocks.Size(block);
+                if (valid == 0) continue;
                 int img0 = InputOffsets(first, valid, TilesY * TilesX, TilesX, imageIn, wp, offset);
                 TransformInput(Xp + img0 * imageIn, offset, valid, c0, c1, c, planeIn, wp, Nr, V + block * 36L * VStride(c));
             }
@@ -476,8 +508,8 @@ internal static unsafe class WinogradConv
         /// <summary>Every block's transformed input, from <see cref="InputBody"/>; null when each block transforms its own.</summary>
         public float* SharedV;
         public ConvShape Shape;
-        public int KSlivers, TilesY, TilesX, Wp, KParts, Blocks, BlockSize;
-        public long Tiles;
+        public int KSlivers, TilesY, TilesX, Wp, KParts;
+        public TileBlocks Blocks;
 
         /// <summary>
         /// Item = part · blocks + block: part p of the block's output-channel slivers (all of them when KParts is 1). Parts
@@ -489,15 +521,16 @@ internal static unsafe class WinogradConv
         [SkipLocalsInit] // the per-tile tables below are written for every lane before they are read
         public readonly void Invoke(int item)
         {
-            int part = item / Blocks, block = item % Blocks;
+            int part = item / Blocks.Count, block = item % Blocks.Count;
             int ks0 = ParallelFor.ChunkStart(KSlivers, KParts, part), ks1 = ParallelFor.ChunkStart(KSlivers, KParts, part + 1);
             ref readonly ConvShape s = ref Shape;
             const int tb = BlockTiles;
             int c = s.InChannels, k = s.OutChannels, mr = TKernel.MR, nr = TKernel.NR;
             int kPad = KSlivers * mr, oh = s.OutH, ow = s.OutW;
             long vLen = 36L * VStride(c), mLen = 36L * MStride(kPad);
-            long first = (long)block * BlockSize;
-            int valid = (int)Math.Min(BlockSize, Tiles - first);
+            long first = Blocks.First(block);
+            int valid = Blocks.Size(block);
+            if (valid == 0) return;
             int perImage = TilesY * TilesX, wp = Wp;
 
             // The block's input, when it transforms its own: the padded rows its tiles read (a band of each of its

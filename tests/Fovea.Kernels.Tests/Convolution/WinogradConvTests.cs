@@ -128,29 +128,46 @@ public class WinogradConvTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(49, 1, 2, 25)]    // a ResNet's 28² stage at batch 1: 25 + 24 tiles (was 32 + 17)
-    [InlineData(49, 2, 2, 25)]
-    [InlineData(196, 1, 7, 28)]   // its 56² stage: seven blocks of 28 on one thread
-    [InlineData(196, 2, 8, 25)]   // eight of 25 (the last 21) on two: four a thread, as seven left the busier thread
-    [InlineData(196, 3, 9, 22)]   // nine of 22 (the last 20) on three: three a thread, as seven left the busiest
-    [InlineData(16, 2, 1, 16)]    // one block: its output channels are split instead
-    [InlineData(147, 2, 6, 25)]
-    [InlineData(6272, 2, 196, 32)] // batch 32 at 56²: whole blocks of 32
-    [InlineData(1, 4, 1, 1)]
-    public void Blocks_hold_at_most_32_tiles_shared_out_evenly(long tiles, int threads, int blocks, int size)
+    [InlineData(49, 1, "32 17")]                        // a ResNet's 28² stage at batch 1 on one thread
+    [InlineData(49, 2, "25 24")]                        // on two: a block a thread, the tiles shared out evenly
+    [InlineData(196, 1, "32 32 32 32 32 32 4")]         // its 56² stage: 13 AVX2 slivers (seven of 28 took 14)
+    [InlineData(196, 2, "32 32 32 2 32 32 32 2")]       // a share of 98 a thread, full blocks first (four of 25 took 8 slivers)
+    [InlineData(196, 3, "32 32 1 32 32 1 32 32 2")]     // shares of 65, 65 and 66
+    [InlineData(193, 2, "32 32 32 0 32 32 32 1")]       // shares of 96 and 97: the first share's spare block holds nothing
+    [InlineData(16, 2, "16")]                           // one block: its output channels are split instead
+    [InlineData(147, 2, "32 32 9 32 32 10")]            // shares of 73 and 74
+    [InlineData(128, 2, "32 32 32 32")]                 // a whole number of blocks a thread
+    [InlineData(1, 4, "1")]
+    public void Blocks_hold_at_most_32_consecutive_tiles_and_even_out_the_threads(long tiles, int threads, string sizes)
     {
-        Assert.Equal((blocks, size), WinogradConv.Blocking(tiles, threads));
-        Assert.True(size <= WinogradConv.BlockTiles && (long)blocks * size >= tiles && (long)(blocks - 1) * size < tiles);
-        // The busiest thread gets no more blocks than it would with as few blocks as fit.
+        var blocks = WinogradConv.Blocking(tiles, threads);
+        var expected = sizes.Split(' ').Select(int.Parse).ToArray();
+        Assert.Equal(expected, Enumerable.Range(0, blocks.Count).Select(blocks.Size).ToArray());
+        // Every tile in exactly one block, in order.
+        long next = 0;
+        for (int b = 0; b < blocks.Count; b++)
+        {
+            Assert.InRange(blocks.Size(b), 0, WinogradConv.BlockTiles);
+            if (blocks.Size(b) == 0) continue;
+            Assert.Equal(next, blocks.First(b));
+            next += blocks.Size(b);
+        }
+        Assert.Equal(tiles, next);
+        // The busiest thread (ParallelFor's contiguous ranges of blocks) gets no more blocks than it would with as few
+        // blocks as fit, and no more 16-tile slivers.
         long fewest = (tiles + WinogradConv.BlockTiles - 1) / WinogradConv.BlockTiles;
-        Assert.Equal((fewest + threads - 1) / threads, (blocks + threads - 1) / threads);
+        Assert.True((blocks.Count + threads - 1) / threads <= (fewest + threads - 1) / threads);
+        int Slivers(int b) => (blocks.Size(b) + 15) / 16;
+        int busiest = Enumerable.Range(0, Math.Min(threads, blocks.Count))
+            .Max(p => Enumerable.Range(ParallelFor.ChunkStart(blocks.Count, threads, p), ParallelFor.ChunkStart(blocks.Count, threads, p + 1) - ParallelFor.ChunkStart(blocks.Count, threads, p)).Sum(Slivers));
+        Assert.True(busiest <= ((tiles + threads - 1) / threads + 15) / 16 + 1, $"busiest thread: {busiest} slivers");
     }
 
     [Theory]
     [InlineData(new[] { 3, 40, 27, 28, 20, 1, 1 })] // 3 x 7 x 7 = 147 tiles: five blocks, shared unevenly among the threads
     [InlineData(new[] { 4, 64, 8, 8, 64, 1, 1 })]   // 16 tiles: one block, its output channels split among the threads
     [InlineData(new[] { 1, 48, 28, 28, 48, 1, 1 })] // 49 tiles: two blocks, a block a thread on two threads, split into output-channel parts on three
-    [InlineData(new[] { 1, 32, 56, 56, 32, 1, 1 })] // 196 tiles: seven blocks of 28 on one thread, eight of 25 on two, nine of 22 on three
+    [InlineData(new[] { 1, 32, 56, 56, 32, 1, 1 })] // 196 tiles: six blocks of 32 and one of 4 on one thread; shares of full blocks on two and three
     public void Results_do_not_depend_on_the_thread_count(int[] g)
     {
         var s = WinogradShape(g);
