@@ -228,19 +228,21 @@ internal static unsafe class WinogradF2Conv
                 int t = tile + Math.Min(l, count - 1);
                 plan.Lanes[l] = (long)(t / mr) * sliverStride + t % mr;
             }
+            // One piece per sliver the group touches (at most three with MR of 6 or more).
+            int covered = 0;
+            plan.PieceCount = 0;
+            while (covered < count && plan.PieceCount < GroupStores.MaxPieces)
+            {
+                int t = tile + covered;
+                plan.PieceBase[plan.PieceCount] = (long)(t / mr) * sliverStride + t % mr;
+                plan.PieceLane[plan.PieceCount++] = covered;
+                covered += Math.Min(count - covered, mr - t % mr);
+            }
             // Spilling stores write lanes past their piece into later tiles of the channel, or into the next channel's
             // first tiles of the sliver: both are written after this group, unless that sliver began in an earlier image.
             plan.Kind = tile % mr == 0 && count == mr ? GroupStores.Whole
-                : VectorPieces && tile / mr * mr >= tile / perImage * perImage ? GroupStores.Pieces
+                : VectorPieces && covered == count && tile / mr * mr >= tile / perImage * perImage ? GroupStores.Pieces
                 : GroupStores.ByLane;
-            for (int l = 0, j = 0; l < count; j++)
-            {
-                int t = tile + l, length = Math.Min(count - l, mr - t % mr);
-                plan.PieceBase[j] = (long)(t / mr) * sliverStride + t % mr;
-                plan.PieceLane[j] = l;
-                plan.PieceCount = j + 1;
-                l += length;
-            }
         }
         for (int n = 0; n < s.Batch; n++)
             for (int ci = 0; ci < c; ci++)
@@ -322,13 +324,13 @@ internal static unsafe class WinogradF2Conv
     /// </summary>
     private struct GroupStores
     {
-        public const int ByLane = 0, Whole = 1, Pieces = 2;
+        public const int ByLane = 0, Whole = 1, Pieces = 2, MaxPieces = 3;
 
         public int Kind, Count, PieceCount;
         public long PointStride;
         public fixed long Lanes[8];
-        public fixed long PieceBase[3];
-        public fixed int PieceLane[3];
+        public fixed long PieceBase[MaxPieces];
+        public fixed int PieceLane[MaxPieces];
 
         /// <summary>Point <paramref name="xi"/> of the group's tiles (lane l = tile l) into V.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
