@@ -276,25 +276,15 @@ internal static unsafe class WinogradConv
     internal static TileBlocks Blocking(long tiles, int threads)
     {
         long fewest = (tiles + BlockTiles - 1) / BlockTiles;
-        if (FullBlockShares && threads <= 1) return new TileBlocks((int)fewest, tiles, BlockTiles, 0, 0);
-        if (FullBlockShares && fewest >= 2 * threads && fewest % threads != 0)
+        if (threads <= 1) return new TileBlocks((int)fewest, tiles, BlockTiles, 0, 0);
+        if (fewest >= 2 * threads && fewest % threads != 0)
         {
             int perShare = (int)(((tiles + threads - 1) / threads + BlockTiles - 1) / BlockTiles);
             return new TileBlocks(threads * perShare, tiles, 0, threads, perShare);
         }
-        // Switched off, the blocking before full blocks: blocks evened out on one thread too, and rounded up to a whole
-        // number a thread.
-        long blocks = fewest;
-        if (threads > 1 && blocks >= 2 * threads && blocks % threads != 0) blocks += threads - blocks % threads;
-        int size = (int)((tiles + blocks - 1) / blocks);
+        int size = (int)((tiles + fewest - 1) / fewest);
         return new TileBlocks((int)((tiles + size - 1) / size), tiles, size, 0, 0);
     }
-
-    /// <summary>
-    /// Whether blocks are full where that leaves the threads even (see <see cref="Blocking"/>); tests switch it off to
-    /// compare with evened-out blocks.
-    /// </summary>
-    internal static bool FullBlockShares = true;
 
     /// <summary>
     /// Largest padded input a call accepts: tile offsets within a block (at most two images apart for blocks of whole

@@ -239,10 +239,11 @@ internal static unsafe class WinogradF2Conv
                 covered += Math.Min(count - covered, mr - t % mr);
             }
             // Spilling stores write lanes past their piece into later tiles of the channel, or into the next channel's
-            // first tiles of the sliver: both are written after this group, unless that sliver began in an earlier image.
-            plan.Kind = tile % mr == 0 && count == mr ? GroupStores.Whole
-                : VectorPieces && covered == count && tile / mr * mr >= tile / perImage * perImage ? GroupStores.Pieces
-                : GroupStores.ByLane;
+            // first tiles of the sliver: both are written after this group, unless that sliver began in an earlier image
+            // (never so for a group that is one whole sliver).
+            plan.BySliver = VectorPieces && covered == count && tile / mr * mr >= tile / perImage * perImage;
+            plan.Shift1 = Shift(plan.PieceLane[Math.Min(1, plan.PieceCount - 1)]);
+            plan.Shift2 = Shift(plan.PieceLane[Math.Min(2, plan.PieceCount - 1)]);
         }
         for (int n = 0; n < s.Batch; n++)
             for (int ci = 0; ci < c; ci++)
@@ -291,7 +292,7 @@ internal static unsafe class WinogradF2Conv
     private static void TransformEight(float* split, int half, int tx, float* dst, GroupStores* plan, bool lastChannel)
     {
         // The last channel's spills would land in the sliver's padding or in rows past the last tile: lane by lane.
-        int kind = lastChannel ? GroupStores.ByLane : plan->Kind;
+        bool bySliver = plan->BySliver && !lastChannel;
         // t_i = (Bᵀ d)_i over the four rows, for the even and odd columns at tx and tx + 1.
         float* e = split + tx, o = split + half + tx;
         Vector256<float> r0 = Vector256.Load(e), r1 = Vector256.Load(e + 2 * half), r2 = Vector256.Load(e + 4 * half), r3 = Vector256.Load(e + 6 * half);
@@ -303,63 +304,61 @@ internal static unsafe class WinogradF2Conv
         r0 = Vector256.Load(o + 1); r1 = Vector256.Load(o + 2 * half + 1); r2 = Vector256.Load(o + 4 * half + 1); r3 = Vector256.Load(o + 6 * half + 1);
         Vector256<float> p0 = r0 - r2, p1 = r1 + r2, p2 = r2 - r1, p3 = r1 - r3;
         // V_{i,j} = (t_i B)_j: the columns (E, O, E+1, O+1) combined as the rows were.
-        plan->Put(e0 - f0, dst, 0, kind); plan->Put(o0 + f0, dst, 1, kind);
-        plan->Put(f0 - o0, dst, 2, kind); plan->Put(o0 - p0, dst, 3, kind);
-        plan->Put(e1 - f1, dst, 4, kind); plan->Put(o1 + f1, dst, 5, kind);
-        plan->Put(f1 - o1, dst, 6, kind); plan->Put(o1 - p1, dst, 7, kind);
-        plan->Put(e2 - f2, dst, 8, kind); plan->Put(o2 + f2, dst, 9, kind);
-        plan->Put(f2 - o2, dst, 10, kind); plan->Put(o2 - p2, dst, 11, kind);
-        plan->Put(e3 - f3, dst, 12, kind); plan->Put(o3 + f3, dst, 13, kind);
-        plan->Put(f3 - o3, dst, 14, kind); plan->Put(o3 - p3, dst, 15, kind);
+        plan->Put(e0 - f0, dst, 0, bySliver); plan->Put(o0 + f0, dst, 1, bySliver);
+        plan->Put(f0 - o0, dst, 2, bySliver); plan->Put(o0 - p0, dst, 3, bySliver);
+        plan->Put(e1 - f1, dst, 4, bySliver); plan->Put(o1 + f1, dst, 5, bySliver);
+        plan->Put(f1 - o1, dst, 6, bySliver); plan->Put(o1 - p1, dst, 7, bySliver);
+        plan->Put(e2 - f2, dst, 8, bySliver); plan->Put(o2 + f2, dst, 9, bySliver);
+        plan->Put(f2 - o2, dst, 10, bySliver); plan->Put(o2 - p2, dst, 11, bySliver);
+        plan->Put(e3 - f3, dst, 12, bySliver); plan->Put(o3 + f3, dst, 13, bySliver);
+        plan->Put(f3 - o3, dst, 14, bySliver); plan->Put(o3 - p3, dst, 15, bySliver);
     }
 
     /// <summary>
     /// Where one group of up to eight consecutive tiles of one channel goes in V: offsets relative to the channel's slot
-    /// (<c>v + ci·MR</c>), the same for every channel. A group that is one whole MR-row sliver is one vector store per
-    /// point (<see cref="Whole"/>); otherwise, with <see cref="Pieces"/>, one vector store per sliver the group touches
-    /// (at most three: 1 + MR + 1 lanes), the piece's first lane moved to lane 0, the lanes past the piece landing on
-    /// tiles or channels written after it; or lane by lane (<see cref="ByLane"/>). With MR = 6 a 7-tile row (a 14x14
-    /// plane on AVX2) takes two stores a point instead of seven: the transform stored 112 single floats a channel into
-    /// 144 separate lines of V, and took 16% of the 256@14² layer on one thread.
+    /// (<c>v + ci·MR</c>), the same for every channel. With <see cref="BySliver"/>, one vector store per sliver the group
+    /// touches (one for a group that is a whole MR-row sliver, at most three: 1 + MR + 1 lanes), each piece's first lane
+    /// moved to lane 0, the lanes past the piece landing on tiles or channels written after it; otherwise lane by lane.
+    /// With MR = 6 a 7-tile row (a 14x14 plane on AVX2) takes two stores a point instead of seven: the transform stored
+    /// 112 single floats a channel into 144 separate lines of V, and took 16% of the 256@14² layer on one thread.
     /// </summary>
     private struct GroupStores
     {
-        public const int ByLane = 0, Whole = 1, Pieces = 2, MaxPieces = 3;
+        public const int MaxPieces = 3;
 
-        public int Kind, Count, PieceCount;
+        public bool BySliver;
+        public int Count, PieceCount;
         public long PointStride;
         public fixed long Lanes[8];
         public fixed long PieceBase[MaxPieces];
         public fixed int PieceLane[MaxPieces];
 
+        /// <summary>The lane moves of the second and third pieces (<see cref="Shift"/>), made once per group.</summary>
+        public Vector256<int> Shift1, Shift2;
+
         /// <summary>Point <paramref name="xi"/> of the group's tiles (lane l = tile l) into V.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Put(Vector256<float> v, float* dst, int xi, int kind)
+        public void Put(Vector256<float> v, float* dst, int xi, bool bySliver)
         {
             float* d = dst + xi * PointStride;
-            if (kind == Whole)
-            {
-                v.Store(d + Lanes[0]);
-                return;
-            }
-            if (kind == Pieces)
+            if (bySliver)
             {
                 v.Store(d + PieceBase[0]);
-                for (int j = 1; j < PieceCount; j++)
-                    Shifted(v, PieceLane[j]).Store(d + PieceBase[j]);
+                if (PieceCount > 1) Permute(v, Shift1).Store(d + PieceBase[1]);
+                if (PieceCount > 2) Permute(v, Shift2).Store(d + PieceBase[2]);
                 return;
             }
             for (int l = 0; l < Count; l++) d[Lanes[l]] = v.GetElement(l);
         }
 
-        /// <summary>Lanes <paramref name="first"/> … 7 of <paramref name="v"/> moved to lanes 0 … 7 − first (the rest repeat lane 7).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<float> Shifted(Vector256<float> v, int first)
-        {
-            var index = Vector256.Min(Vector256.Create(first) + Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(7));
-            return Avx2.IsSupported ? Avx2.PermuteVar8x32(v, index) : Vector256.Shuffle(v, index);
-        }
+        private static Vector256<float> Permute(Vector256<float> v, Vector256<int> index) =>
+            Avx2.IsSupported ? Avx2.PermuteVar8x32(v, index) : Vector256.Shuffle(v, index);
     }
+
+    /// <summary>Lane indices that move lanes <paramref name="first"/> … 7 to lanes 0 … 7 − first (the rest repeat lane 7).</summary>
+    private static Vector256<int> Shift(int first) =>
+        Vector256.Min(Vector256.Create(first) + Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(7));
 
     /// <summary>
     /// One sliver of NR output channels: the 16 products Mᵀ_ξ = Vᵀ_ξ Uᵀ_ξ for those channels (into this thread's scratch),
